@@ -1,0 +1,137 @@
+"""Typed task forms, read from Camunda 7 `camunda:formData`, validated with marshmallow.
+
+Completion data becomes process data that gateway conditions read, so only the
+fields a form declares may be written, each checked against its type and
+constraints on the server, whatever the client did.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import cached_property
+from typing import Any
+
+import marshmallow
+from marshmallow import fields as mm_fields, validate as mm_validate
+
+from .errors import FormValidationError
+
+FIELD_TYPES = ("string", "long", "boolean", "date", "enum")
+CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One form field as the designer declared it."""
+
+    id: str
+    label: str
+    type: str
+    required: bool = False
+    readonly: bool = False
+    options: tuple[tuple[str, str], ...] = ()
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    default: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "label": self.label, "type": self.type,
+                               "required": self.required}
+        if self.type == "enum":
+            out["enum"] = [option_id for option_id, _ in self.options]
+            out["options"] = [{"id": option_id, "label": name} for option_id, name in self.options]
+        for key, value in (("min", self.minimum), ("max", self.maximum),
+                           ("min_length", self.min_length), ("max_length", self.max_length),
+                           ("default", self.default)):
+            if value is not None:
+                out[key] = int(value) if isinstance(value, Decimal) and value == value.to_integral() \
+                    else (str(value) if isinstance(value, Decimal) else value)
+        if self.readonly:
+            out["readonly"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """The form of one user task or start event; an empty form accepts only `{}`."""
+
+    fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"fields": [spec.as_dict() for spec in self.fields]}
+
+    def validate(self, data: Any) -> dict[str, Any]:
+        """Return the cleaned, JSON-ready values, or raise FormValidationError per field."""
+        if not isinstance(data, dict):
+            raise FormValidationError({"_schema": ["Form data must be a JSON object."]})
+        try:
+            return self._schema.load(data)
+        except marshmallow.ValidationError as err:
+            raise FormValidationError(_flatten(err.messages)) from None
+
+    @cached_property
+    def _schema(self) -> marshmallow.Schema:
+        declared = {spec.id: _marshmallow_field(spec) for spec in self.fields
+                    if not spec.readonly}
+        schema_class = marshmallow.Schema.from_dict(declared, name="TaskForm")
+        return schema_class(unknown=marshmallow.RAISE)
+
+
+def _flatten(messages: Any) -> dict[str, list[str]]:
+    if isinstance(messages, dict):
+        return {str(key): value if isinstance(value, list) else [str(value)]
+                for key, value in messages.items()}
+    return {"_schema": [str(messages)]}
+
+
+class _IsoDate(mm_fields.Field):
+    """A date or date-time in ISO 8601, kept as its ISO string so process data stays plain."""
+
+    default_error_messages = {"invalid": "Not a valid ISO 8601 date or date-time."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        text = value.strip()
+        try:
+            if "T" in text or " " in text:
+                return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
+            return dt.date.fromisoformat(text).isoformat()
+        except ValueError:
+            raise self.make_error("invalid") from None
+
+
+def _marshmallow_field(spec: FieldSpec) -> mm_fields.Field:
+    kwargs: dict[str, Any] = {"required": spec.required}
+    if not spec.required:
+        kwargs["allow_none"] = True
+    validators = []
+    if spec.type == "long":
+        if spec.minimum is not None or spec.maximum is not None:
+            validators.append(mm_validate.Range(min=spec.minimum, max=spec.maximum))
+        return mm_fields.Integer(strict=True, validate=validators, **kwargs)
+    if spec.type == "boolean":
+        return mm_fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+    if spec.type == "date":
+        return _IsoDate(**kwargs)
+    if spec.type == "enum":
+        validators.append(mm_validate.OneOf([option_id for option_id, _ in spec.options]))
+        return mm_fields.String(validate=validators, **kwargs)
+    if spec.min_length is not None or spec.max_length is not None:
+        validators.append(mm_validate.Length(min=spec.min_length, max=spec.max_length))
+    if spec.required:
+        validators.append(mm_validate.Length(min=1, error="Field may not be blank."))
+    return mm_fields.String(validate=validators, **kwargs)
+
+
+def parse_number(text: str | None) -> Decimal | None:
+    """Constraint configs are text in the XML; None means absent, ValueError means garbage."""
+    if text is None or text.strip() == "":
+        return None
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None

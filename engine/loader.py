@@ -1,0 +1,307 @@
+"""Load BPMN documents as untrusted input: parse safely, validate fully, then compile.
+
+Every problem found is reported as `file:line: element-id: message`, all at once,
+so a designer fixes a diagram in one round trip. SpiffWorkflow's own exceptions are
+translated here and never reach a caller.
+"""
+from __future__ import annotations
+
+import keyword
+import textwrap
+from typing import Callable
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.camunda.parser import CamundaParser
+
+from . import deadlines, sandbox
+from .errors import BpmnValidationError, Problem
+from .forms import CONSTRAINTS, FIELD_TYPES, FieldSpec, FormSpec, parse_number
+from .model import DutySpec, ProcessModel
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+MAX_BPMN_BYTES = 2 * 1024 * 1024
+TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
+SCRIPT_FORMATS = ("", "python", "py", "python3")
+
+OwnerCheck = Callable[[str], bool]
+
+
+def load_processes(source: bytes, filename: str,
+                   is_known_owner: OwnerCheck | None = None) -> list[ProcessModel]:
+    """Parse, validate and compile every executable process in one BPMN document.
+
+    `is_known_owner(name)` says whether a lane or candidate-group name routes to a
+    department; without it ownership is checked for presence only (lint without an org).
+    Raises BpmnValidationError listing every problem.
+    """
+    root = parse_untrusted_xml(source, filename)
+    checker = _Checker(filename, is_known_owner)
+    processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
+    if not processes:
+        checker.report(root, "the document has no executable process "
+                             "(a bpmn:process with isExecutable=\"true\")")
+    forms = {process.get("id"): checker.check_process(process) for process in processes}
+    checker.raise_if_any()
+    return [_compile(root, process, forms[process.get("id")], checker) for process in processes]
+
+
+def parse_untrusted_xml(source: bytes, filename: str) -> etree._Element:
+    """Refuse oversized documents, DTDs and entities; never touch the network."""
+    def refuse(line: int | None, message: str) -> BpmnValidationError:
+        return BpmnValidationError([Problem(filename, line, None, message)])
+
+    if len(source) > MAX_BPMN_BYTES:
+        raise refuse(None, f"the file is {len(source)} bytes; the limit is {MAX_BPMN_BYTES}")
+    if not source.strip():
+        raise refuse(1, "the file is empty")
+    head = source[:4096].upper()
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in source.upper():
+        raise refuse(_line_of(source, b"<!"), "DTDs and entity declarations are not allowed")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             dtd_validation=False, huge_tree=False, remove_comments=True)
+    try:
+        root = etree.fromstring(source, parser)
+    except etree.XMLSyntaxError as err:
+        raise refuse(err.lineno, f"malformed XML: {err.msg}") from None
+    if root.getroottree().docinfo.doctype:
+        raise refuse(1, "DTDs and entity declarations are not allowed")
+    if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
+        raise refuse(root.sourceline, "the root element is not a BPMN 2.0 bpmn:definitions")
+    return root
+
+
+def _line_of(source: bytes, needle: bytes) -> int:
+    position = source.upper().find(needle)
+    return source.count(b"\n", 0, max(position, 0)) + 1
+
+
+class _Checker:
+    """Collects problems while walking one document; rewrites expressions in place.
+
+    The rewriting (unwrapping `${...}`, quoting literal ISO timers) makes the XML what
+    SpiffWorkflow can evaluate; the caller keeps the original bytes for designers.
+    """
+
+    def __init__(self, filename: str, is_known_owner: OwnerCheck | None):
+        self.filename = filename
+        self.is_known_owner = is_known_owner
+        self.problems: list[Problem] = []
+
+    def report(self, element: etree._Element, message: str, line: int | None = None) -> None:
+        element_id = element.get("id") if element is not None else None
+        line = line if line is not None else (element.sourceline if element is not None else None)
+        self.problems.append(Problem(self.filename, line, element_id, message))
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise BpmnValidationError(sorted(self.problems, key=lambda p: (p.line or 0, p.message)))
+
+    def check_process(self, process: etree._Element) -> dict[str, FormSpec]:
+        """Validate one process; return the forms of its user tasks and start events."""
+        lanes = _lane_of_nodes(process)
+        for lane in process.iterfind(".//bpmn:lane", NS):
+            if not (lane.get("name") or "").strip():
+                self.report(lane, "lane has no name; a lane's name routes its tasks to a department")
+        forms: dict[str, FormSpec] = {}
+        for task in process.iterfind(".//bpmn:userTask", NS):
+            self._check_owner(task, lanes.get(task.get("id")))
+            self._check_due_date(task)
+            forms[task.get("id")] = self._read_form(task)
+        for start in process.iterfind(".//bpmn:startEvent", NS):
+            forms[start.get("id")] = self._read_form(start)
+        self._check_gateways(process)
+        self._check_conditions(process)
+        self._check_scripts(process)
+        self._check_timers(process)
+        return forms
+
+    def _check_owner(self, task: etree._Element, lane: str | None) -> None:
+        groups = candidate_groups(task)
+        if not lane and not groups:
+            self.report(task, "user task has no owner: put it in a lane or give it "
+                              "camunda:candidateGroups naming a department")
+            return
+        if self.is_known_owner is None:
+            return
+        for name in ([lane] if lane else []) + list(groups):
+            if "${" in name:
+                self.report(task, f"candidate group {name!r} must name a department, not an expression")
+            elif not self.is_known_owner(name):
+                kind = "lane" if name == lane else "candidate group"
+                self.report(task, f"{kind} {name!r} names no known department "
+                                  "(matched against department keys, names and lanes)")
+
+    def _check_due_date(self, task: etree._Element) -> None:
+        due = task.get(f"{{{CAMUNDA_NS}}}dueDate")
+        if due is not None:
+            problem = deadlines.check_due_date(due)
+            if problem:
+                self.report(task, problem)
+
+    def _read_form(self, element: etree._Element) -> FormSpec:
+        fields: list[FieldSpec] = []
+        seen: set[str] = set()
+        for node in element.iterfind("./bpmn:extensionElements/camunda:formData/camunda:formField", NS):
+            spec = self._read_field(element, node)
+            if spec is None:
+                continue
+            if spec.id in seen:
+                self.report(element, f"form field {spec.id!r} is declared twice", node.sourceline)
+            seen.add(spec.id)
+            fields.append(spec)
+        return FormSpec(tuple(fields))
+
+    def _read_field(self, owner: etree._Element, node: etree._Element) -> FieldSpec | None:
+        field_id = node.get("id") or ""
+        line = node.sourceline
+        if not field_id.isidentifier() or field_id.startswith("_") or keyword.iskeyword(field_id):
+            self.report(owner, f"form field id {field_id!r} must be a name usable in expressions "
+                               "(letters, digits, underscore; not starting with _ or a digit)", line)
+            return None
+        field_type = node.get("type") or "string"
+        if field_type not in FIELD_TYPES:
+            self.report(owner, f"form field {field_id!r} has unsupported type {field_type!r} "
+                               f"(use one of {', '.join(FIELD_TYPES)})", line)
+            return None
+        options = tuple((value.get("id") or "", value.get("name") or value.get("id") or "")
+                        for value in node.iterfind("camunda:value", NS))
+        if field_type == "enum" and not options:
+            self.report(owner, f"enum form field {field_id!r} has no camunda:value options", line)
+        constraints: dict[str, str | None] = {}
+        for constraint in node.iterfind("camunda:validation/camunda:constraint", NS):
+            name = constraint.get("name") or ""
+            if name not in CONSTRAINTS:
+                self.report(owner, f"form field {field_id!r}: unknown constraint {name!r} "
+                                   f"(known: {', '.join(CONSTRAINTS)})", constraint.sourceline)
+            constraints[name] = constraint.get("config")
+        try:
+            numbers = {name: parse_number(constraints.get(name))
+                       for name in ("min", "max", "minlength", "maxlength")}
+        except ValueError as err:
+            self.report(owner, f"form field {field_id!r}: constraint {err}", line)
+            return None
+        return FieldSpec(
+            id=field_id, label=node.get("label") or field_id, type=field_type,
+            required="required" in constraints, readonly="readonly" in constraints,
+            options=options, minimum=numbers["min"], maximum=numbers["max"],
+            min_length=int(numbers["minlength"]) if numbers["minlength"] is not None else None,
+            max_length=int(numbers["maxlength"]) if numbers["maxlength"] is not None else None,
+            default=node.get("defaultValue"))
+
+    def _check_gateways(self, process: etree._Element) -> None:
+        flows = list(process.iterfind(".//bpmn:sequenceFlow", NS))
+        for kind in ("exclusiveGateway", "inclusiveGateway"):
+            for gateway in process.iterfind(f".//bpmn:{kind}", NS):
+                outgoing = [flow for flow in flows if flow.get("sourceRef") == gateway.get("id")]
+                if len(outgoing) < 2:
+                    continue
+                for flow in outgoing:
+                    if flow.get("id") != gateway.get("default") and \
+                            flow.find("bpmn:conditionExpression", NS) is None:
+                        self.report(flow, f"flow leaving gateway {gateway.get('id')!r} has no "
+                                          "condition (and is not the gateway's default flow)")
+
+    def _check_conditions(self, process: etree._Element) -> None:
+        for condition in process.iterfind(".//bpmn:conditionExpression", NS):
+            flow = condition.getparent()
+            text = sandbox.unwrap(condition.text or "")
+            if not text:
+                self.report(flow, "condition is empty", condition.sourceline)
+                continue
+            try:
+                sandbox.check_expression(text)
+            except sandbox.SandboxError as err:
+                self.report(flow, f"condition {text!r}: {err}", condition.sourceline)
+            condition.text = text
+
+    def _check_scripts(self, process: etree._Element) -> None:
+        for task in process.iterfind(".//bpmn:scriptTask", NS):
+            script_format = (task.get("scriptFormat") or "").strip().lower()
+            if script_format not in SCRIPT_FORMATS:
+                self.report(task, f"script format {task.get('scriptFormat')!r} is not supported; "
+                                  "scripts are sandboxed Python")
+                continue
+            script = task.find("bpmn:script", NS)
+            if script is None or not (script.text or "").strip():
+                self.report(task, "script task has no script")
+                continue
+            source = _dedent(script.text)
+            try:
+                sandbox.check_script(source)
+            except sandbox.SandboxError as err:
+                line = script.sourceline + (err.line - 1 if err.line else 0)
+                self.report(task, f"script: {err}", line)
+            script.text = source
+
+    def _check_timers(self, process: etree._Element) -> None:
+        for definition in process.iterfind(".//bpmn:timerEventDefinition", NS):
+            event = definition.getparent()
+            expressions = [child for child in definition
+                           if etree.QName(child).localname in TIMER_KINDS]
+            if not expressions:
+                self.report(event, "timer has no timeDuration, timeDate or timeCycle")
+            for child in expressions:
+                kind = etree.QName(child).localname
+                problem = deadlines.check_timer(kind, child.text or "")
+                if problem:
+                    self.report(event, f"{kind}: {problem}", child.sourceline)
+                else:
+                    child.text = deadlines.timer_expression(child.text)
+
+
+def candidate_groups(task: etree._Element) -> tuple[str, ...]:
+    raw = task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def _lane_of_nodes(process: etree._Element) -> dict[str, str]:
+    """Innermost lane name for each flow node; nested lanes refine their parent."""
+    owner: dict[str, str] = {}
+    for lane in process.iterfind(".//bpmn:lane", NS):
+        name = (lane.get("name") or "").strip()
+        for ref in lane.iterfind("bpmn:flowNodeRef", NS):
+            owner[(ref.text or "").strip()] = name
+    return owner
+
+
+def _dedent(script: str) -> str:
+    return textwrap.dedent(script).strip("\n")
+
+
+def _compile(root: etree._Element, process: etree._Element, forms: dict[str, FormSpec],
+             checker: _Checker) -> ProcessModel:
+    process_id = process.get("id")
+    lines = {element.get("id"): element.sourceline for element in root.iter()
+             if isinstance(element.tag, str) and element.get("id")}
+    try:
+        parser = CamundaParser()
+        parser.add_bpmn_xml(root, checker.filename)
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as err:
+        element_id = getattr(err, "id", "") or None
+        checker.problems.append(Problem(checker.filename, lines.get(element_id), element_id,
+                                        str(err.args[0]) if err.args else "invalid BPMN"))
+        checker.raise_if_any()
+        raise AssertionError("unreachable")
+    except Exception as err:  # the library raises bare KeyError/TypeError on some invalid files
+        checker.report(process, f"SpiffWorkflow could not compile the process: "
+                                f"{type(err).__name__}: {err}")
+        checker.raise_if_any()
+        raise AssertionError("unreachable")
+    lanes = _lane_of_nodes(process)
+    duties = {}
+    for task in process.iterfind(".//bpmn:userTask", NS):
+        element_id = task.get("id")
+        duties[element_id] = DutySpec(
+            element_id=element_id, name=task.get("name") or element_id,
+            lane=lanes.get(element_id), candidate_groups=candidate_groups(task),
+            due_date=task.get(f"{{{CAMUNDA_NS}}}dueDate"), form=forms[element_id])
+    start_form = next((forms[start.get("id")] for start in process.iterfind("./bpmn:startEvent", NS)
+                       if forms.get(start.get("id")) and forms[start.get("id")].fields), FormSpec())
+    return ProcessModel(key=process_id, name=process.get("name") or process_id, spec=spec,
+                        subprocess_specs=subprocess_specs, duties=duties, start_form=start_form)
+

@@ -1,0 +1,44 @@
+"""What a deployed process is, as the rest of DutyFlow sees it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .forms import FormSpec
+
+
+@dataclass(frozen=True)
+class DutySpec:
+    """A user task: a duty owned by a department (its lane, or its candidate groups)."""
+
+    element_id: str
+    name: str
+    lane: str | None
+    candidate_groups: tuple[str, ...]
+    due_date: str | None
+    form: FormSpec
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        """Names that route to the departments allowed to do this duty."""
+        return ((self.lane,) if self.lane else ()) + self.candidate_groups
+
+
+@dataclass(frozen=True)
+class ProcessModel:
+    """A parsed, validated executable process, ready to start instances.
+
+    `spec` and `subprocess_specs` are SpiffWorkflow objects; they are shared by every
+    instance of this version and never mutated.
+    """
+
+    key: str
+    name: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    duties: dict[str, DutySpec]
+    start_form: FormSpec = field(default_factory=FormSpec)
+
+    @property
+    def lanes(self) -> tuple[str, ...]:
+        return tuple(sorted({duty.lane for duty in self.duties.values() if duty.lane}))

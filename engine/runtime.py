@@ -1,0 +1,190 @@
+"""Run one process instance: start it, list its work, complete tasks, fire timers.
+
+An `Instance` wraps a SpiffWorkflow workflow for exactly one unit of work: the
+services restore it from stored state, call one operation, and store `dump()`.
+Failures in scripts or conditions never escape as library exceptions: the failing
+task is marked, the instance reports status `error`, and its state stays loadable.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import sandbox
+from .compaction import compact
+from .deadlines import parse_datetime
+from .errors import ExecutionError, FormValidationError, TaskNotReady
+from .model import DutySpec, ProcessModel
+from .serialization import dump_state, restore_state
+
+_SCRIPT_ENGINE = sandbox.make_script_engine()
+
+RUNNING, COMPLETED, ERROR = "running", "completed", "error"
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A duty waiting for a person."""
+
+    id: str
+    duty: DutySpec
+
+    @property
+    def element_id(self) -> str:
+        return self.duty.element_id
+
+
+@dataclass(frozen=True)
+class PendingTimer:
+    """A timer event waiting to fire; `due_at` is UTC."""
+
+    id: str
+    element_id: str
+    name: str
+    due_at: dt.datetime
+
+
+class Instance:
+    """One running (or finished) process instance of a `ProcessModel`."""
+
+    def __init__(self, model: ProcessModel, workflow: BpmnWorkflow):
+        self.model = model
+        self._workflow = workflow
+        self.error: ExecutionError | None = None
+
+    @classmethod
+    def start(cls, model: ProcessModel, data: dict[str, Any] | None = None) -> "Instance":
+        """Create an instance and run it to its first wait; `data` is checked against the start form."""
+        cleaned = model.start_form.validate(data or {}) if model.start_form.fields else \
+            _plain_data(data or {})
+        workflow = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=_SCRIPT_ENGINE)
+        start = workflow.get_next_task(state=TaskState.READY)
+        start.data.update(cleaned)
+        instance = cls(model, workflow)
+        instance._advance()
+        return instance
+
+    @classmethod
+    def restore(cls, model: ProcessModel, state: dict[str, Any]) -> "Instance":
+        return cls(model, restore_state(state, model, _SCRIPT_ENGINE))
+
+    def dump(self) -> dict[str, Any]:
+        return dump_state(self._workflow)
+
+    @property
+    def status(self) -> str:
+        if self.error is not None or self._workflow.get_next_task(state=TaskState.ERROR):
+            return ERROR
+        return COMPLETED if self._workflow.is_completed() else RUNNING
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The process data as of the most recent step."""
+        last = self._workflow.last_task or self._workflow.task_tree
+        return dict(last.data)
+
+    def ready_tasks(self) -> list[ReadyTask]:
+        tasks = []
+        for task in self._workflow.get_tasks(state=TaskState.READY, manual=True):
+            duty = self.model.duties.get(task.task_spec.bpmn_id)
+            if duty is not None:
+                tasks.append(ReadyTask(id=str(task.id), duty=duty))
+        return tasks
+
+    def pending_timers(self) -> list[PendingTimer]:
+        timers = []
+        for task in self._workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(definition, TimerEventDefinition):
+                continue
+            due = _timer_due(task._get_internal_data("event_value"))
+            if due is not None:
+                timers.append(PendingTimer(id=str(task.id), element_id=task.task_spec.bpmn_id,
+                                           name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
+                                           due_at=due))
+        return timers
+
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        return dict(self._find(task_id).data)
+
+    def complete(self, task_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Complete a ready user task with form data; return the cleaned data recorded.
+
+        Raises TaskNotReady or FormValidationError and then leaves the instance untouched.
+        """
+        task = self._find(task_id)
+        if not task.has_state(TaskState.READY) or not task.task_spec.manual:
+            raise TaskNotReady(f"task {task_id} is not waiting for a person")
+        duty = self.model.duties.get(task.task_spec.bpmn_id)
+        if duty is None:
+            raise TaskNotReady(f"task {task_id} is not a user task of {self.model.key}")
+        cleaned = duty.form.validate(data)
+        task.data.update(cleaned)
+        self._guarded(task.run)
+        self._advance()
+        return cleaned
+
+    def fire_timer(self, timer_id: str) -> None:
+        """Fire one waiting timer now; the caller decides it is due (the database is the clock)."""
+        task = self._find(timer_id)
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not task.has_state(TaskState.WAITING) or not isinstance(definition, TimerEventDefinition):
+            raise TaskNotReady(f"timer {timer_id} is not waiting")
+        task._set_internal_data(event_fired=True)
+        self._guarded(lambda: task.task_spec._update(task))
+        self._advance()
+
+    def _find(self, task_id: str):
+        try:
+            task = self._workflow.get_task_from_id(UUID(str(task_id)))
+        except (ValueError, SpiffWorkflowException):
+            task = None
+        if task is None:
+            raise TaskNotReady(f"task {task_id} does not exist in this instance")
+        return task
+
+    def _advance(self) -> None:
+        self._guarded(self._workflow.do_engine_steps)
+        compact(self._workflow)
+
+    def _guarded(self, step) -> None:
+        if self.error is not None:
+            return
+        try:
+            step()
+        except (SpiffWorkflowException, sandbox.SandboxError) as err:
+            self.error = _execution_error(err)
+
+
+def _execution_error(err: Exception) -> ExecutionError:
+    task = getattr(err, "task", None)
+    element_id = task.task_spec.bpmn_id if task is not None else None
+    cause = getattr(err, "exception", None) or err
+    message = str(cause) if isinstance(cause, sandbox.SandboxError) else str(err)
+    return ExecutionError(message.splitlines()[0] if message else type(err).__name__, element_id)
+
+
+def _timer_due(event_value: Any) -> dt.datetime | None:
+    if isinstance(event_value, dict):  # cycle timers keep their next occurrence
+        event_value = event_value.get("next")
+    if not isinstance(event_value, str):
+        return None
+    return parse_datetime(event_value)
+
+
+def _plain_data(data: Any) -> dict[str, Any]:
+    """Start data without a start form: accepted only as plain variables usable in expressions."""
+    if not isinstance(data, dict):
+        raise FormValidationError({"_schema": ["Start data must be a JSON object."]})
+    bad = [key for key in data if not isinstance(key, str) or not key.isidentifier()
+           or key.startswith("_")]
+    if bad:
+        raise FormValidationError({key: ["Not a valid variable name."] for key in map(str, bad)})
+    return dict(data)

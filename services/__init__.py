@@ -1,0 +1,1 @@
+"""DutyFlow's use cases: persistence, transactions and authorization around the engine."""

@@ -1,0 +1,129 @@
+"""Deploying process definitions: validate, version, and compile once per version."""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from engine.errors import BpmnValidationError, Problem
+from engine.loader import load_processes
+from engine.model import ProcessModel
+
+from .errors import InvalidInput, NotFound
+from .models import ProcessDefinition, utcnow
+from .org import Directory
+from .unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    definition: ProcessDefinition
+    created: bool
+
+
+def lint(source: bytes, filename: str, directory: Directory | None) -> list[Problem]:
+    """Every problem in a BPMN file, or [] when it would deploy."""
+    try:
+        load_processes(source, filename, directory.is_known_owner if directory else None)
+    except BpmnValidationError as err:
+        return err.problems
+    return []
+
+
+def deploy(uow: UnitOfWork, source: bytes, filename: str, deployed_by: str | None) -> list[DeployResult]:
+    """Deploy each executable process of a file as a new version of its key.
+
+    Identical content to a key's latest version is a no-op returning that version;
+    instances already running stay on the version they started with.
+    """
+    directory = Directory.load(uow)
+    try:
+        models = load_processes(source, filename, directory.is_known_owner)
+    except BpmnValidationError as err:
+        raise InvalidInput(f"{filename} is not a deployable BPMN file",
+                           [problem.as_dict() for problem in err.problems]) from None
+    try:
+        xml = source.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{filename} is not UTF-8 encoded",
+                           [Problem(filename, None, None, "save the file as UTF-8").as_dict()]) from None
+    checksum = hashlib.sha256(source).hexdigest()
+    results = []
+    for model in models:
+        latest = _latest(uow, model.key)
+        if latest is not None and latest.checksum == checksum:
+            results.append(DeployResult(latest, created=False))
+            continue
+        definition = ProcessDefinition(
+            key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
+            filename=filename, bpmn_xml=xml, checksum=checksum, deployed_at=utcnow(),
+            deployed_by=deployed_by)
+        uow.session.add(definition)
+        uow.flush()
+        MODEL_CACHE.put(definition, model)
+        results.append(DeployResult(definition, created=True))
+    return results
+
+
+def _latest(uow: UnitOfWork, key: str) -> ProcessDefinition | None:
+    return uow.session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                               .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+
+
+def latest_definition(uow: UnitOfWork, key: str) -> ProcessDefinition:
+    definition = _latest(uow, key)
+    if definition is None:
+        raise NotFound(f"no process is deployed with key {key!r}")
+    return definition
+
+
+def list_latest(uow: UnitOfWork) -> list[ProcessDefinition]:
+    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"))
+              .group_by(ProcessDefinition.key).subquery())
+    return list(uow.session.scalars(
+        select(ProcessDefinition).join(newest, (ProcessDefinition.key == newest.c.key)
+                                       & (ProcessDefinition.version == newest.c.version))
+        .order_by(ProcessDefinition.key)))
+
+
+def get_version(uow: UnitOfWork, key: str, version: int) -> ProcessDefinition:
+    definition = uow.session.scalars(select(ProcessDefinition).where(
+        ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+    if definition is None:
+        raise NotFound(f"process {key!r} has no version {version}")
+    return definition
+
+
+class _ModelCache:
+    """Compiled models keyed by content (checksum, process key): never stale, valid across databases."""
+
+    def __init__(self, capacity: int = 256):
+        self._capacity = capacity
+        self._models: OrderedDict[tuple[str, str], ProcessModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, definition: ProcessDefinition) -> ProcessModel:
+        cache_key = (definition.checksum, definition.key)
+        with self._lock:
+            model = self._models.get(cache_key)
+            if model is not None:
+                self._models.move_to_end(cache_key)
+                return model
+        models = load_processes(definition.bpmn_xml.encode("utf-8"), definition.filename)
+        model = next(m for m in models if m.key == definition.key)
+        self.put(definition, model)
+        return model
+
+    def put(self, definition: ProcessDefinition, model: ProcessModel) -> None:
+        cache_key = (definition.checksum, definition.key)
+        with self._lock:
+            self._models[cache_key] = model
+            self._models.move_to_end(cache_key)
+            while len(self._models) > self._capacity:
+                self._models.popitem(last=False)
+
+
+MODEL_CACHE = _ModelCache()

@@ -1,0 +1,26 @@
+"""Failures a use case reports; web and CLI map each to a status code or exit message."""
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base class; `str(err)` is safe to show to the person who asked."""
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class PermissionDenied(ServiceError):
+    pass
+
+
+class Conflict(ServiceError):
+    """The state changed under the caller (someone else completed or claimed first)."""
+
+
+class InvalidInput(ServiceError):
+    """Input was refused; `errors` holds per-field or per-element details."""
+
+    def __init__(self, message: str, errors: list | dict | None = None):
+        super().__init__(message)
+        self.errors = errors if errors is not None else []

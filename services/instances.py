@@ -1,0 +1,126 @@
+"""Use cases that move process instances: start, complete a duty, fire a timer.
+
+Each runs in one unit of work: restore the instance, let the engine take one step,
+project the result, append the event, commit. A concurrent change to the same
+instance makes the commit fail with `Conflict` and nothing of the loser remains.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.errors import FormValidationError, TaskNotReady
+from engine.runtime import Instance
+
+from .definitions import MODEL_CACHE, latest_definition
+from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from .models import Employee, ProcessInstance, Task, TaskEvent, Timer, utcnow
+from .org import Directory
+from .projection import project
+from .unit_of_work import UnitOfWork
+
+
+def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None,
+                  started_by: str | None, business_key: str | None = None,
+                  now: dt.datetime | None = None) -> ProcessInstance:
+    now = now or utcnow()
+    definition = latest_definition(uow, process_key)
+    model = MODEL_CACHE.get(definition)
+    try:
+        instance = Instance.start(model, data)
+    except FormValidationError as err:
+        raise InvalidInput("the start data does not match the process's start form",
+                           err.errors) from None
+    row = ProcessInstance(definition=definition, definition_id=definition.id,
+                          process_key=definition.key, process_version=definition.version,
+                          business_key=business_key, started_by=started_by, created_at=now,
+                          status=instance.status, state={}, data={})
+    uow.session.add(row)
+    uow.flush()
+    project(uow, row, instance, Directory.load(uow), now)
+    uow.commit()
+    return row
+
+
+def may_do(employee: Employee, task: Task) -> bool:
+    """Only members of the owning department (lane or candidate groups) do a duty."""
+    return employee.active and (employee.department_key == task.department_key
+                                or employee.department_key in (task.candidate_departments or []))
+
+
+def active_employee(uow: UnitOfWork, username: str) -> Employee:
+    employee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
+    if employee is None or not employee.active:
+        raise PermissionDenied(f"{username!r} is not an active employee")
+    return employee
+
+
+def complete_task(uow: UnitOfWork, task_id: str, username: str, data: dict[str, Any],
+                  now: dt.datetime | None = None) -> ProcessInstance:
+    """Complete a ready duty as `username`; the event and the new state commit together."""
+    now = now or utcnow()
+    task = uow.session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    employee = active_employee(uow, username)
+    if not may_do(employee, task):
+        owner = task.department_key or ", ".join(task.candidate_departments) or "no department"
+        raise PermissionDenied(f"{task.name!r} is a duty of {owner}; "
+                               f"{username} belongs to {employee.department_key}")
+    if task.status != "ready":
+        raise Conflict(f"task {task_id} is already {task.status}"
+                       + (f" by {task.completed_by}" if task.completed_by else ""))
+    if task.assignee and task.assignee != username:
+        raise Conflict(f"task {task_id} is claimed by {task.assignee}")
+    row = uow.session.get(ProcessInstance, task.process_instance_id)
+    instance = Instance.restore(MODEL_CACHE.get(row.definition), row.state)
+    try:
+        cleaned = instance.complete(task_id, data)
+    except FormValidationError as err:
+        raise InvalidInput("the form data is invalid", err.errors) from None
+    except TaskNotReady as err:
+        raise Conflict(str(err)) from None
+    task.status, task.completed_by, task.completed_at = "completed", username, now
+    uow.session.add(TaskEvent(
+        kind="completed", process_instance_id=row.id, process_key=row.process_key,
+        process_version=row.process_version, task_id=task.id, element_id=task.element_id,
+        task_name=task.name, lane=task.lane, department_key=task.department_key,
+        actor_department_key=employee.department_key, completed_by=username,
+        ready_at=task.created_at, claimed_at=task.claimed_at, completed_at=now,
+        due_at=task.due_at, data=cleaned))
+    project(uow, row, instance, Directory.load(uow), now)
+    uow.commit()
+    return row
+
+
+def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -> bool:
+    """Fire one due timer; False when it is no longer pending (another worker or a completion won)."""
+    now = now or utcnow()
+    timer = uow.session.scalars(select(Timer).where(Timer.id == timer_id)
+                                .with_for_update(skip_locked=True)).first()
+    if timer is None or timer.status != "pending":
+        return False
+    row = uow.session.get(ProcessInstance, timer.process_instance_id)
+    instance = Instance.restore(MODEL_CACHE.get(row.definition), row.state)
+    try:
+        instance.fire_timer(timer_id)
+        timer.status, timer.fired_at = "fired", now
+    except TaskNotReady:
+        timer.status = "cancelled"  # the projection was behind the engine; nothing to fire
+    project(uow, row, instance, Directory.load(uow), now)
+    uow.commit()
+    return timer.status == "fired"
+
+
+def due_timer_ids(uow: UnitOfWork, now: dt.datetime, limit: int = 100) -> list[str]:
+    return list(uow.session.scalars(select(Timer.id).where(
+        Timer.status == "pending", Timer.due_at <= now).order_by(Timer.due_at).limit(limit)))
+
+
+def get_instance(uow: UnitOfWork, instance_id: int) -> ProcessInstance:
+    row = uow.session.get(ProcessInstance, instance_id)
+    if row is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return row

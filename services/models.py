@@ -1,0 +1,206 @@
+"""The database schema: typed SQLAlchemy 2.0 models.
+
+Process instances carry a version column used for optimistic locking: every state
+change is `UPDATE ... WHERE id = :id AND lock_version = :seen`, so of two people
+completing the same task, exactly one commit wins. Task events are append-only; the
+migration installs triggers that refuse UPDATE and DELETE on them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+                        TypeDecorator, UniqueConstraint)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite would otherwise hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None \
+            else value.astimezone(dt.timezone.utc)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+Money = Numeric(12, 2, asdecimal=True)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_key: Mapped[str | None] = mapped_column(String(64))
+    head_username: Mapped[str | None] = mapped_column(String(64))
+    lanes: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    duties: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def routing_names(self) -> set[str]:
+        """Names by which a lane or candidate group reaches this department."""
+        return {self.key, self.name, *self.lanes}
+
+
+class Employee(Base):
+    __tablename__ = "employees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_key: Mapped[str] = mapped_column(String(64), index=True)
+    position: Mapped[str | None] = mapped_column(String(200))
+    manager_username: Mapped[str | None] = mapped_column(String(64))
+    roles: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    base_salary: Mapped[Decimal] = mapped_column(Money)
+    bonus_base: Mapped[Decimal] = mapped_column(Money)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrgChange(Base):
+    """One field-level change made by an org import, kept for audit."""
+
+    __tablename__ = "org_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[str] = mapped_column(String(36), index=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_key: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))
+    before: Mapped[dict | None] = mapped_column(JSONDocument)
+    after: Mapped[dict | None] = mapped_column(JSONDocument)
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    checksum: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    process_version: Mapped[int] = mapped_column(Integer)
+    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    started_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class Task(Base):
+    """Projection of a user task for inboxes; the instance state stays the source of truth."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_inbox", "status", "department_key", "due_at"),
+        Index("ix_tasks_assignee", "assignee", "status"),
+        Index("ix_tasks_instance", "process_instance_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    department_key: Mapped[str | None] = mapped_column(String(64))
+    candidate_departments: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    status: Mapped[str] = mapped_column(String(20))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class TaskEvent(Base):
+    """An immutable record of a completed duty: the evidence payroll is computed from."""
+
+    __tablename__ = "task_events"
+    __table_args__ = (
+        Index("ix_task_events_actor_time", "completed_by", "completed_at"),
+        Index("ix_task_events_department_time", "department_key", "completed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="completed")
+    corrects_event_id: Mapped[int | None] = mapped_column(ForeignKey("task_events.id"))
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    process_version: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    task_name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    department_key: Mapped[str | None] = mapped_column(String(64))
+    actor_department_key: Mapped[str | None] = mapped_column(String(64))
+    completed_by: Mapped[str] = mapped_column(String(64))
+    ready_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+
+
+class Timer(Base):
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "status", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    fired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,46 @@
+"""Small BPMN documents for tests, written the way Camunda Modeler writes them."""
+from __future__ import annotations
+
+HEADER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+  xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  id="defs" targetNamespace="http://bpmn.io/schema/bpmn">"""
+
+
+def process(body: str, lanes: dict[str, list[str]] | None = None, process_id: str = "proc",
+            executable: bool = True) -> bytes:
+    """A document with one process; `lanes` maps lane name -> flow node ids."""
+    lane_xml = ""
+    if lanes:
+        lane_xml = "<bpmn:laneSet id=\"lanes\">" + "".join(
+            f'<bpmn:lane id="lane_{index}" name="{name}">'
+            + "".join(f"<bpmn:flowNodeRef>{ref}</bpmn:flowNodeRef>" for ref in refs)
+            + "</bpmn:lane>" for index, (name, refs) in enumerate(lanes.items())) + "</bpmn:laneSet>"
+    flag = "true" if executable else "false"
+    return (f'{HEADER}\n<bpmn:process id="{process_id}" name="Test process" isExecutable="{flag}">'
+            f"{lane_xml}\n{body}\n</bpmn:process>\n</bpmn:definitions>\n").encode("utf-8")
+
+
+def flow(source: str, target: str, condition: str | None = None, flow_id: str | None = None) -> str:
+    flow_id = flow_id or f"f_{source}_{target}"
+    if condition is None:
+        return f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}"/>'
+    return (f'<bpmn:sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}">'
+            f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}'
+            f"</bpmn:conditionExpression></bpmn:sequenceFlow>")
+
+
+def user_task(task_id: str, fields: str = "", attrs: str = "") -> str:
+    form = (f"<bpmn:extensionElements><camunda:formData>{fields}</camunda:formData>"
+            f"</bpmn:extensionElements>") if fields else ""
+    return f'<bpmn:userTask id="{task_id}" name="{task_id}" {attrs}>{form}</bpmn:userTask>'
+
+
+def linear(tasks: list[str], lane: str = "QA", extra: str = "") -> bytes:
+    """start -> tasks... -> end, all in one lane."""
+    nodes = ["start"] + tasks + ["end"]
+    body = ['<bpmn:startEvent id="start"/>', *[user_task(task) for task in tasks],
+            '<bpmn:endEvent id="end"/>', extra]
+    body += [flow(a, b) for a, b in zip(nodes, nodes[1:])]
+    return process("\n".join(body), {lane: nodes})

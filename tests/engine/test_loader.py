@@ -1,0 +1,185 @@
+"""Loading BPMN: untrusted XML handled safely, every problem reported with its location."""
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import BpmnValidationError
+from engine.loader import MAX_BPMN_BYTES, load_processes
+from tests.conftest import read_bpmn
+from tests.engine.bpmn_builder import flow, linear, process, user_task
+
+KNOWN = {"QA", "质量部", "Procurement", "Warehouse", "Production", "Sales", "Legal",
+         "Customer Service", "qa"}
+
+
+def problems_of(source: bytes, known=KNOWN.__contains__) -> list[str]:
+    with pytest.raises(BpmnValidationError) as caught:
+        load_processes(source, "test.bpmn", known)
+    return [str(problem) for problem in caught.value.problems]
+
+
+@pytest.mark.parametrize("name,key", [("inbound_materials.bpmn", "inbound_materials"),
+                                      ("contract_approval.bpmn", "contract_approval"),
+                                      ("customer_complaint.bpmn", "customer_complaint")])
+def test_shipped_diagrams_load(name, key):
+    [model] = load_processes(read_bpmn(name), name, KNOWN.__contains__)
+    assert model.key == key
+    assert model.duties
+    assert all(duty.owners for duty in model.duties.values())
+
+
+def test_inbound_materials_model_details():
+    [model] = load_processes(read_bpmn("inbound_materials.bpmn"), "inbound_materials.bpmn")
+    inspect = model.duties["inspect_goods"]
+    assert inspect.lane == "质量部"
+    assert inspect.due_date == "PT4H"
+    fields = {field.id: field for field in inspect.form.fields}
+    assert fields["result"].type == "enum" and fields["result"].required
+    assert [option for option, _ in fields["result"].options] == ["pass", "fail"]
+    assert fields["defects"].minimum == 0
+
+
+def test_malformed_xml_reports_line():
+    source = b'<?xml version="1.0"?>\n<bpmn:definitions xmlns:bpmn="x">\n<oops>\n</bpmn:definitions>'
+    [problem] = problems_of(source)
+    assert problem.startswith("test.bpmn:4: -: malformed XML")
+
+
+def test_entities_and_dtd_are_refused():
+    billion_laughs = (b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
+                      b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>\n<lolz>&lol2;</lolz>')
+    [problem] = problems_of(billion_laughs)
+    assert "DTDs and entity declarations are not allowed" in problem
+    external = (b'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                b'<d>&x;</d>')
+    assert "not allowed" in problems_of(external)[0]
+
+
+def test_size_limit():
+    source = b"<a>" + b" " * (MAX_BPMN_BYTES + 1) + b"</a>"
+    assert "the limit is" in problems_of(source)[0]
+
+
+def test_not_bpmn_and_no_executable_process():
+    assert "not a BPMN 2.0" in problems_of(b"<html/>")[0]
+    source = process('<bpmn:startEvent id="start"/>', executable=False)
+    assert "no executable process" in problems_of(source)[0]
+
+
+def test_user_task_without_owner():
+    body = "\n".join(['<bpmn:startEvent id="start"/>', user_task("orphan"),
+                      '<bpmn:endEvent id="end"/>', flow("start", "orphan"), flow("orphan", "end")])
+    [problem] = problems_of(process(body))
+    assert ": orphan: user task has no owner" in problem
+    assert problem.startswith("test.bpmn:")
+
+
+def test_unknown_lane_and_candidate_group():
+    problems = problems_of(linear(["inspect"], lane="Nowhere"))
+    assert any("inspect: lane 'Nowhere' names no known department" in p for p in problems)
+    body = "\n".join(['<bpmn:startEvent id="start"/>',
+                      user_task("check", attrs='camunda:candidateGroups="qa, ghosts"'),
+                      '<bpmn:endEvent id="end"/>', flow("start", "check"), flow("check", "end")])
+    [problem] = problems_of(process(body))
+    assert "candidate group 'ghosts' names no known department" in problem
+
+
+def test_candidate_groups_own_a_task_without_lane():
+    body = "\n".join(['<bpmn:startEvent id="start"/>',
+                      user_task("check", attrs='camunda:candidateGroups="qa"'),
+                      '<bpmn:endEvent id="end"/>', flow("start", "check"), flow("check", "end")])
+    [model] = load_processes(process(body), "t.bpmn", KNOWN.__contains__)
+    assert model.duties["check"].owners == ("qa",)
+
+
+def gateway_process(conditions: list[str | None], default: str | None = None) -> bytes:
+    default_attr = f' default="{default}"' if default else ""
+    body = ['<bpmn:startEvent id="start"/>', user_task("decide"),
+            f'<bpmn:exclusiveGateway id="gw"{default_attr}/>',
+            '<bpmn:endEvent id="end_a"/>', '<bpmn:endEvent id="end_b"/>',
+            flow("start", "decide"), flow("decide", "gw"),
+            flow("gw", "end_a", conditions[0], "to_a"), flow("gw", "end_b", conditions[1], "to_b")]
+    return process("\n".join(body), {"QA": ["start", "decide", "gw", "end_a", "end_b"]})
+
+
+def test_gateway_flow_without_condition():
+    [problem] = problems_of(gateway_process(["${x == 1}", None]))
+    assert ": to_b: flow leaving gateway 'gw' has no condition" in problem
+
+
+def test_gateway_default_flow_needs_no_condition():
+    [model] = load_processes(gateway_process(["x == 1", None], default="to_b"), "t.bpmn")
+    assert model.key == "proc"
+
+
+def test_condition_syntax_and_sandbox_errors_are_located():
+    problems = problems_of(gateway_process(["${x ==}", "__import__('os')"]))
+    assert any(": to_a: condition" in p for p in problems)
+    assert any(": to_b: condition" in p for p in problems)
+
+
+def test_bad_timer_and_due_date():
+    timer = ('<bpmn:boundaryEvent id="late" attachedToRef="t1" cancelActivity="false">'
+             '<bpmn:timerEventDefinition><bpmn:timeDuration>two hours</bpmn:timeDuration>'
+             '</bpmn:timerEventDefinition></bpmn:boundaryEvent>')
+    body = "\n".join(['<bpmn:startEvent id="start"/>',
+                      user_task("t1", attrs='camunda:dueDate="tomorrow"'), timer,
+                      '<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end2"/>',
+                      flow("start", "t1"), flow("t1", "end"), flow("late", "end2")])
+    problems = problems_of(process(body, {"QA": ["start", "t1", "late", "end", "end2"]}))
+    assert any(": t1: dueDate 'tomorrow' is neither" in p for p in problems)
+    assert any(": late: timeDuration: 'two hours' is not an ISO 8601 duration" in p for p in problems)
+
+
+def test_script_errors_report_the_script_line():
+    script = ('<bpmn:scriptTask id="calc" scriptFormat="python"><bpmn:script>x = 1\n'
+              'import os</bpmn:script></bpmn:scriptTask>')
+    body = "\n".join(['<bpmn:startEvent id="start"/>', script, '<bpmn:endEvent id="end"/>',
+                      flow("start", "calc"), flow("calc", "end")])
+    source = process(body, {"QA": ["start", "calc", "end"]})
+    [problem] = problems_of(source)
+    script_line = source.decode().splitlines().index("import os</bpmn:script></bpmn:scriptTask>") + 1
+    assert problem.startswith(f"test.bpmn:{script_line}: calc: script:")
+
+
+def test_unsupported_script_language():
+    script = ('<bpmn:scriptTask id="calc" scriptFormat="groovy"><bpmn:script>x = 1</bpmn:script>'
+              '</bpmn:scriptTask>')
+    body = "\n".join(['<bpmn:startEvent id="start"/>', script, '<bpmn:endEvent id="end"/>',
+                      flow("start", "calc"), flow("calc", "end")])
+    [problem] = problems_of(process(body, {"QA": ["start", "calc", "end"]}))
+    assert "script format 'groovy' is not supported" in problem
+
+
+def test_form_field_problems():
+    fields = ('<camunda:formField id="1bad" type="string"/>'
+              '<camunda:formField id="kind" type="colour"/>'
+              '<camunda:formField id="choice" type="enum"/>'
+              '<camunda:formField id="n" type="long"><camunda:validation>'
+              '<camunda:constraint name="minimum" config="1"/></camunda:validation></camunda:formField>')
+    body = "\n".join(['<bpmn:startEvent id="start"/>', user_task("t1", fields),
+                      '<bpmn:endEvent id="end"/>', flow("start", "t1"), flow("t1", "end")])
+    problems = problems_of(process(body, {"QA": ["start", "t1", "end"]}))
+    text = "\n".join(problems)
+    assert "form field id '1bad'" in text
+    assert "unsupported type 'colour'" in text
+    assert "enum form field 'choice' has no camunda:value options" in text
+    assert "unknown constraint 'minimum'" in text
+
+
+def test_every_problem_is_reported_at_once():
+    problems = problems_of(linear(["a", "b"], lane="Nowhere"))
+    assert len(problems) == 2
+
+
+def test_library_errors_are_translated():
+    # A sequence flow pointing at a missing node makes SpiffWorkflow's parser fail.
+    body = "\n".join(['<bpmn:startEvent id="start"/>', '<bpmn:endEvent id="end"/>',
+                      flow("start", "missing")])
+    problems = problems_of(process(body, {"QA": ["start", "end"]}))
+    assert problems and all(p.startswith("test.bpmn:") for p in problems)
+
+
+def test_camunda_el_wrapper_and_plain_iso_timers_are_accepted():
+    [model] = load_processes(read_bpmn("inbound_materials.bpmn"), "inbound_materials.bpmn")
+    assert "inspect_goods" in model.duties

@@ -1,0 +1,1 @@
+"""DutyFlow's Flask service and command line: thin adapters over services/."""

@@ -1,0 +1,282 @@
+"""The `dutyflow` command line: operate a deployment from a shell or a script.
+
+Every command prints errors on stderr and exits non-zero; `tasks --json` prints the
+same task objects as the REST API.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from engine.errors import Problem
+from services import definitions, instances, org, worker
+from services.errors import InvalidInput, ServiceError
+from services.models import Employee, Task
+from services.passwords import hash_password
+from services.schema import init_db
+from services.settings import Settings
+from services.unit_of_work import Store
+from services.views import instance_view, task_view
+
+
+class _Context:
+    def __init__(self):
+        self.settings = Settings.from_env()
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.database_url)
+        return self._store
+
+
+pass_context = click.make_pass_decorator(_Context, ensure=True)
+
+
+def _fail(message: str, details: list | dict | None = None) -> None:
+    click.echo(f"error: {message}", err=True)
+    for line in _detail_lines(details):
+        click.echo(f"  {line}", err=True)
+    sys.exit(1)
+
+
+def _detail_lines(details) -> list[str]:
+    if isinstance(details, dict):
+        return [f"{field}: {' '.join(map(str, messages))}" for field, messages in details.items()]
+    lines = []
+    for item in details or []:
+        lines.append(str(Problem(**item)) if isinstance(item, dict) and "message" in item else str(item))
+    return lines
+
+
+def _json_option(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        _fail(f"--data is not valid JSON: {err}")
+    if not isinstance(value, dict):
+        _fail("--data must be a JSON object")
+    return value
+
+
+@click.group()
+def main() -> None:
+    """DutyFlow: department duties as enforced BPMN processes."""
+
+
+@main.command("init-db")
+@pass_context
+def init_db_command(ctx: _Context) -> None:
+    """Create the schema, or migrate it to the newest version."""
+    init_db(ctx.store)
+    click.echo(f"database ready: {ctx.store.engine.url.render_as_string(hide_password=True)}")
+
+
+@main.group("org")
+def org_group() -> None:
+    """The organisation: departments and employees."""
+
+
+@org_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def org_import(ctx: _Context, file: Path) -> None:
+    """Import (or re-import) departments and employees from a YAML file."""
+    try:
+        with ctx.store.writing() as uow:
+            report = org.import_org(uow, file.read_text(encoding="utf-8"), str(file))
+            uow.commit()
+    except InvalidInput as err:
+        _fail(str(err).splitlines()[0], err.errors)
+    click.echo(f"org imported: {report.created} created, {report.updated} updated, "
+               f"{report.deactivated} deactivated (import {report.import_id})")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Accounts of employees."""
+
+
+@users_group.command("set-password")
+@click.argument("username")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@pass_context
+def set_password(ctx: _Context, username: str, password: str) -> None:
+    """Set an employee's sign-in password (stored as an argon2 hash)."""
+    with ctx.store.writing() as uow:
+        employee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
+        if employee is None:
+            _fail(f"no employee {username!r}")
+        employee.password_hash = hash_password(password)
+        uow.commit()
+    click.echo(f"password set for {username}")
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as err:
+        _fail(f"cannot read {file}: {err.strerror}")
+
+
+@main.command("lint")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def lint_command(ctx: _Context, files: tuple[Path, ...]) -> None:
+    """Validate BPMN files without deploying them (uses the org when the database has one)."""
+    directory = _directory_if_available(ctx)
+    problems = [problem for file in files
+                for problem in definitions.lint(_read(file), str(file), directory)]
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{len(files)} file(s) OK")
+
+
+def _directory_if_available(ctx: _Context) -> org.Directory | None:
+    try:
+        with ctx.store.reading() as uow:
+            directory = org.Directory.load(uow)
+    except Exception:  # no database yet: lint still checks everything but department names
+        return None
+    return directory if directory.departments else None
+
+
+@main.command("deploy")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "username", default=None, help="Recorded as the deployer.")
+@pass_context
+def deploy_command(ctx: _Context, files: tuple[Path, ...], username: str | None) -> None:
+    """Deploy BPMN files; each changed process becomes a new version."""
+    failed = False
+    for file in files:
+        try:
+            with ctx.store.writing() as uow:
+                results = definitions.deploy(uow, _read(file), str(file), username)
+                uow.commit()
+        except InvalidInput as err:
+            failed = True
+            for line in _detail_lines(err.errors):
+                click.echo(line, err=True)
+            continue
+        for result in results:
+            verb = "deployed" if result.created else "unchanged"
+            click.echo(f"{verb} {result.definition.key} v{result.definition.version} ({file})")
+    if failed:
+        sys.exit(1)
+
+
+@main.command("start")
+@click.argument("key")
+@click.option("--data", default=None, help="Start data as a JSON object.")
+@click.option("--business-key", default=None)
+@click.option("--as", "username", default=None, help="Recorded as the starter.")
+@pass_context
+def start_command(ctx: _Context, key: str, data: str | None, business_key: str | None,
+                  username: str | None) -> None:
+    """Start an instance of the latest version of a process."""
+    try:
+        with ctx.store.writing() as uow:
+            row = instances.start_process(uow, key, _json_option(data), username, business_key)
+        with ctx.store.reading() as uow:
+            view = instance_view(uow, instances.get_instance(uow, row.id))
+    except ServiceError as err:
+        _fail(str(err), getattr(err, "errors", None))
+    click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+
+
+@main.command("tasks")
+@click.option("--json", "as_json", is_flag=True, help="Print the REST API's task objects.")
+@click.option("--as", "username", default=None, help="Only tasks this employee may do.")
+@click.option("--status", type=click.Choice(["ready", "completed", "cancelled"]), default="ready")
+@pass_context
+def tasks_command(ctx: _Context, as_json: bool, username: str | None, status: str) -> None:
+    """List tasks (ready ones by default)."""
+    with ctx.store.reading() as uow:
+        query = select(Task).where(Task.status == status).order_by(Task.created_at, Task.id)
+        rows = list(uow.session.scalars(query))
+        if username:
+            try:
+                employee = instances.active_employee(uow, username)
+            except ServiceError as err:
+                _fail(str(err))
+            rows = [row for row in rows if instances.may_do(employee, row)]
+        views = [task_view(row) for row in rows]
+    if as_json:
+        click.echo(json.dumps(views, ensure_ascii=False, indent=2))
+        return
+    for view in views:
+        due = view["due_at"] or "-"
+        click.echo(f"{view['id']}  {view['process_key']}#{view['process_instance_id']}  "
+                   f"{view['name']}  [{view['department'] or view['lane']}]  due {due}")
+
+
+@main.command("complete")
+@click.argument("task_id")
+@click.option("--as", "username", required=True, help="The employee doing the duty.")
+@click.option("--data", default=None, help="Form data as a JSON object.")
+@pass_context
+def complete_command(ctx: _Context, task_id: str, username: str, data: str | None) -> None:
+    """Complete a task as an employee of its department."""
+    try:
+        with ctx.store.writing() as uow:
+            row = instances.complete_task(uow, task_id, username, _json_option(data))
+        with ctx.store.reading() as uow:
+            view = instance_view(uow, instances.get_instance(uow, row.id))
+    except ServiceError as err:
+        _fail(str(err), getattr(err, "errors", None))
+    click.echo(json.dumps({"status": view["status"], "error": view["error"],
+                           "tasks": view["tasks"]}, ensure_ascii=False, indent=2))
+
+
+@main.command("worker")
+@click.option("--once", is_flag=True, help="Fire what is due now, then exit.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+@pass_context
+def worker_command(ctx: _Context, once: bool, interval: float) -> None:
+    """Fire due timers (boundary and intermediate timer events)."""
+    if once:
+        click.echo(f"fired {worker.run_due_timers(ctx.store)} timer(s)")
+        return
+    stop = threading.Event()
+    try:
+        worker.run_forever(ctx.store, interval, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Load the demo org and diagrams first.")
+@pass_context
+def serve_command(ctx: _Context, host: str, port: int, demo: bool) -> None:
+    """Run the web service (and the timer worker in the background)."""
+    from werkzeug.serving import run_simple
+
+    from web.app import create_app
+
+    init_db(ctx.store)
+    if demo:
+        from services.demo import load_demo
+        click.echo(load_demo(ctx.store))
+    stop = threading.Event()
+    threading.Thread(target=worker.run_forever, args=(ctx.store, 5.0, stop), daemon=True).start()
+    app = create_app(ctx.settings, store=ctx.store)
+    run_simple(host, port, app, threaded=True)
+    stop.set()
+
+
+if __name__ == "__main__":
+    main()

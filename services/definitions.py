@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from engine.errors import BpmnValidationError, Problem
-from engine.loader import load_processes
+from engine.loader import MAX_BPMN_BYTES, load_processes
 from engine.model import ProcessModel
 
 from .errors import InvalidInput, NotFound
 from .models import ProcessDefinition, utcnow
 from .org import Directory
 from .unit_of_work import UnitOfWork
+
+MAX_UPLOAD_BYTES = MAX_BPMN_BYTES
 
 
 @dataclass(frozen=True)

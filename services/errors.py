@@ -10,8 +10,12 @@ class NotFound(ServiceError):
     pass
 
 
+class NotAuthenticated(ServiceError):
+    """No valid credentials: sign in first."""
+
+
 class PermissionDenied(ServiceError):
-    pass
+    """Signed in, but this person may not do or see this."""
 
 
 class Conflict(ServiceError):

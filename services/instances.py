@@ -9,11 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from engine.errors import FormValidationError, TaskNotReady
 from engine.runtime import Instance
 
+from .access import Actor, may_do
 from .definitions import MODEL_CACHE, latest_definition
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .models import Employee, ProcessInstance, Task, TaskEvent, Timer, utcnow
@@ -44,12 +45,6 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     return row
 
 
-def may_do(employee: Employee, task: Task) -> bool:
-    """Only members of the owning department (lane or candidate groups) do a duty."""
-    return employee.active and (employee.department_key == task.department_key
-                                or employee.department_key in (task.candidate_departments or []))
-
-
 def active_employee(uow: UnitOfWork, username: str) -> Employee:
     employee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
     if employee is None or not employee.active:
@@ -65,7 +60,7 @@ def complete_task(uow: UnitOfWork, task_id: str, username: str, data: dict[str, 
     if task is None:
         raise NotFound(f"task {task_id} does not exist")
     employee = active_employee(uow, username)
-    if not may_do(employee, task):
+    if not may_do(employee.department_key, task):
         owner = task.department_key or ", ".join(task.candidate_departments) or "no department"
         raise PermissionDenied(f"{task.name!r} is a duty of {owner}; "
                                f"{username} belongs to {employee.department_key}")
@@ -124,3 +119,37 @@ def get_instance(uow: UnitOfWork, instance_id: int) -> ProcessInstance:
     if row is None:
         raise NotFound(f"process instance {instance_id} does not exist")
     return row
+
+
+def _visible_to(actor: Actor):
+    """Instances this person started, or in which their departments have duties."""
+    if actor.is_admin:
+        return None
+    has_duty = select(Task.id).where(Task.process_instance_id == ProcessInstance.id,
+                                     Task.department_key.in_(actor.overseen)).exists()
+    return or_(ProcessInstance.started_by == actor.username, has_duty)
+
+
+def visible_instance(uow: UnitOfWork, actor: Actor, instance_id: int) -> ProcessInstance:
+    statement = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    condition = _visible_to(actor)
+    if condition is not None:
+        statement = statement.where(condition)
+    row = uow.session.scalars(statement).first()
+    if row is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return row
+
+
+def list_instances(uow: UnitOfWork, actor: Actor, status: str | None, process_key: str | None,
+                   limit: int, offset: int) -> list[ProcessInstance]:
+    statement = select(ProcessInstance)
+    condition = _visible_to(actor)
+    if condition is not None:
+        statement = statement.where(condition)
+    if status:
+        statement = statement.where(ProcessInstance.status == status)
+    if process_key:
+        statement = statement.where(ProcessInstance.process_key == process_key)
+    return list(uow.session.scalars(statement.order_by(ProcessInstance.id.desc())
+                                    .limit(limit).offset(offset)))

@@ -50,7 +50,10 @@ def _project_tasks(uow, row, instance, directory, now) -> None:
         uow.session.add(Task(
             id=task_id, process_instance_id=row.id, process_key=row.process_key,
             element_id=duty.element_id, name=duty.name, lane=duty.lane,
-            department_key=owner.key if owner else None, candidate_departments=candidates,
+            # Inboxes index department_key: a task owned only by candidate groups is
+            # listed under the first of them; all of them may still do it.
+            department_key=owner.key if owner else (candidates[0] if candidates else None),
+            candidate_departments=candidates,
             status="ready", created_at=now,
             due_at=resolve_due_at(duty.due_date, instance.task_data(task_id), now)))
 

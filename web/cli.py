@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from engine.errors import Problem
 from services import definitions, instances, org, worker
+from services.access import may_do
 from services.errors import InvalidInput, ServiceError
 from services.models import Employee, Task
 from services.passwords import hash_password
@@ -211,7 +212,7 @@ def tasks_command(ctx: _Context, as_json: bool, username: str | None, status: st
                 employee = instances.active_employee(uow, username)
             except ServiceError as err:
                 _fail(str(err))
-            rows = [row for row in rows if instances.may_do(employee, row)]
+            rows = [row for row in rows if may_do(employee.department_key, row)]
         views = [task_view(row) for row in rows]
     if as_json:
         click.echo(json.dumps(views, ensure_ascii=False, indent=2))

@@ -1,0 +1,100 @@
+"""Who may see and do what. Every rule lives here; web/ only asks.
+
+Staff act on their own department's duties. A department head, or a `manager` of a
+department, also oversees its whole subtree. Designers deploy; HR reads people and
+pay; admins see everything but, like everyone, can only do the duties of their own
+department: the point of DutyFlow is that duties stay with their owners.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from .definitions import MODEL_CACHE, list_latest
+from .errors import PermissionDenied
+from .models import Department, Employee, Task
+from .org import Directory
+from .unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Actor:
+    username: str
+    department_key: str
+    roles: frozenset[str]
+    supervised: frozenset[str]  # departments this person heads or manages, with their subtrees
+
+    @property
+    def overseen(self) -> frozenset[str]:
+        """Departments whose tasks this person may see."""
+        return self.supervised | {self.department_key}
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+    def require(self, *roles: str) -> None:
+        if not self.has(*roles):
+            raise PermissionDenied(f"this needs one of the roles: {', '.join(roles)}")
+
+
+def actor_for(uow: UnitOfWork, employee: Employee) -> Actor:
+    departments = list(uow.session.scalars(select(Department).where(Department.active)))
+    children: dict[str | None, list[str]] = {}
+    for department in departments:
+        children.setdefault(department.parent_key, []).append(department.key)
+    roots = {department.key for department in departments
+             if department.head_username == employee.username}
+    if "manager" in (employee.roles or []):
+        roots.add(employee.department_key)
+    supervised: set[str] = set()
+    stack = list(roots)
+    while stack:
+        key = stack.pop()
+        if key not in supervised:
+            supervised.add(key)
+            stack.extend(children.get(key, []))
+    return Actor(employee.username, employee.department_key, frozenset(employee.roles or []),
+                 frozenset(supervised))
+
+
+def may_do(actor_department: str, task: Task) -> bool:
+    return actor_department == task.department_key or \
+        actor_department in (task.candidate_departments or [])
+
+
+def may_see_task(actor: Actor, task: Task) -> bool:
+    if actor.is_admin or task.assignee == actor.username or task.completed_by == actor.username:
+        return True
+    owners = {task.department_key, *(task.candidate_departments or [])}
+    return bool(owners & actor.overseen)
+
+
+def may_reassign(actor: Actor, task: Task) -> bool:
+    """The head of the task's department, a manager above it, or an admin."""
+    owners = {task.department_key, *(task.candidate_departments or [])}
+    return actor.is_admin or bool(owners & actor.supervised)
+
+
+def collaborating_departments(uow: UnitOfWork, department_key: str) -> set[str]:
+    """Departments that share a deployed process with this one."""
+    directory = Directory.load(uow)
+    related: set[str] = set()
+    for definition in list_latest(uow):
+        model = MODEL_CACHE.get(definition)
+        owners = {department.key for duty in model.duties.values() for name in duty.owners
+                  if (department := directory.department_for(name)) is not None}
+        if department_key in owners:
+            related |= owners
+    return related - {department_key}
+
+
+def visible_departments(uow: UnitOfWork, actor: Actor) -> set[str] | None:
+    """Department keys this person may see in the org chart; None means all."""
+    if actor.has("admin", "hr"):
+        return None
+    return set(actor.overseen) | collaborating_departments(uow, actor.department_key)

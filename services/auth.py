@@ -1,0 +1,40 @@
+"""Sign-in: passwords exchanged for expiring bearer tokens."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import delete, select
+
+from .errors import NotAuthenticated
+from .models import ApiToken, Employee, utcnow
+from .passwords import verify_password
+from .unit_of_work import UnitOfWork
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(uow: UnitOfWork, username: str, password: str, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
+    employee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
+    if employee is None or not employee.active or not verify_password(employee.password_hash, password):
+        raise NotAuthenticated("unknown username or wrong password")
+    now = utcnow()
+    token = secrets.token_urlsafe(32)
+    uow.session.execute(delete(ApiToken).where(ApiToken.expires_at < now))
+    uow.session.add(ApiToken(token_hash=_digest(token), username=username, created_at=now,
+                             expires_at=now + ttl))
+    uow.commit()
+    return token, now + ttl
+
+
+def authenticate(uow: UnitOfWork, token: str) -> Employee:
+    record = uow.session.get(ApiToken, _digest(token))
+    if record is None or record.expires_at <= utcnow():
+        raise NotAuthenticated("the token is unknown or expired; sign in again")
+    employee = uow.session.scalars(select(Employee).where(Employee.username == record.username)).first()
+    if employee is None or not employee.active:
+        raise NotAuthenticated("the account is no longer active")
+    return employee

@@ -1,0 +1,38 @@
+"""Sign-in and the API description."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app, jsonify
+
+from services.auth import issue_token
+from services.views import iso
+
+from . import bp, load, store
+from .schemas import TokenRequest
+
+
+@bp.post("/auth/token", endpoint="issue_token")
+def issue_token_route():
+    """Exchange username and password for a bearer token.
+    ---
+    post:
+      security: []
+      requestBody: {content: {application/json: {schema: TokenRequest}}}
+      responses:
+        200: {content: {application/json: {schema: TokenResponse}}}
+        401: {content: {application/problem+json: {schema: Problem}}}
+        422: {content: {application/problem+json: {schema: Problem}}}
+    """
+    body = load(TokenRequest())
+    ttl = dt.timedelta(hours=current_app.config["DUTYFLOW_SETTINGS"].token_ttl_hours)
+    with store().writing() as uow:
+        token, expires_at = issue_token(uow, body["username"], body["password"], ttl)
+    return jsonify(token=token, expires_at=iso(expires_at))
+
+
+@bp.get("/openapi.json", endpoint="openapi")
+def openapi():
+    """The OpenAPI 3 document of this API (no sign-in needed)."""
+    from web.openapi import build_spec
+    return jsonify(build_spec(current_app))

@@ -1,0 +1,120 @@
+"""Request and response schemas; the OpenAPI document is generated from these."""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class TokenRequest(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class TokenResponse(Schema):
+    token = fields.String()
+    expires_at = fields.String()
+
+
+class Problem(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Raw()
+
+
+class Definition(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    deployed_at = fields.String()
+
+
+class DeployUpload(Schema):
+    file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
+
+
+class Task(Schema):
+    id = fields.String()
+    name = fields.String()
+    element_id = fields.String()
+    process_instance_id = fields.Integer()
+    process_key = fields.String()
+    lane = fields.String(allow_none=True)
+    department = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)
+    created_at = fields.String()
+    due_at = fields.String(allow_none=True)
+    status = fields.String()
+
+
+class TaskDetail(Task):
+    form = fields.Dict()
+
+
+class StartRequest(StrictSchema):
+    process_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    business_key = fields.String(allow_none=True, validate=validate.Length(max=200))
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class Instance(Schema):
+    id = fields.Integer()
+    process_key = fields.String()
+    version = fields.Integer()
+    business_key = fields.String(allow_none=True)
+    status = fields.String()
+    error = fields.String(allow_none=True)
+    data = fields.Dict()
+    tasks = fields.List(fields.Nested(Task))
+    history = fields.List(fields.Dict())
+    timers = fields.List(fields.Dict())
+
+
+class InstanceQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(validate=validate.OneOf(["running", "completed", "error"]))
+    process_key = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+
+
+class TaskListQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "department", "all"]))
+    status = fields.String(load_default="ready", validate=validate.OneOf(["ready", "completed"]))
+    process_key = fields.String(validate=validate.Length(max=200))
+    due_before = fields.AwareDateTime(default_timezone=None)
+    due_after = fields.AwareDateTime(default_timezone=None)
+    assignee = fields.String(validate=validate.Length(max=64))
+    unassigned = fields.Boolean(load_default=False)
+    sort = fields.String(load_default="due_at", validate=validate.OneOf(["due_at", "created_at"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+
+
+class CompleteRequest(StrictSchema):
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class AssignRequest(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class CommentRequest(StrictSchema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class Comment(Schema):
+    id = fields.Integer()
+    author = fields.String()
+    text = fields.String()
+    created_at = fields.String()

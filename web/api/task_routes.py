@@ -1,0 +1,166 @@
+"""Inboxes and the work on a task: read, claim, assign, complete, comment."""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from services import instances, tasks
+from services.definitions import MODEL_CACHE
+from services.models import ProcessInstance
+from services.views import instance_view, iso, task_view
+
+from . import actor, bp, load, store
+from .schemas import AssignRequest, CommentRequest, CompleteRequest, TaskListQuery
+
+
+
+@bp.get("/tasks")
+def list_tasks():
+    """Tasks in the caller's scope (mine, department, or all for admins).
+    ---
+    get:
+      parameters:
+        - {name: scope, in: query, schema: {type: string, enum: [mine, department, all]}}
+        - {name: status, in: query, schema: {type: string, enum: [ready, completed]}}
+        - {name: process_key, in: query, schema: {type: string}}
+        - {name: due_before, in: query, schema: {type: string, format: date-time}}
+        - {name: due_after, in: query, schema: {type: string, format: date-time}}
+        - {name: assignee, in: query, schema: {type: string}}
+        - {name: unassigned, in: query, schema: {type: boolean}}
+        - {name: sort, in: query, schema: {type: string, enum: [due_at, created_at]}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
+        - {name: page, in: query, schema: {type: integer, minimum: 1}}
+      responses:
+        200: {content: {application/json: {schema: {type: array, items: Task}}}}
+        403: {content: {application/problem+json: {schema: Problem}}}
+        422: {content: {application/problem+json: {schema: Problem}}}
+    """
+    query = load(TaskListQuery(), request.args.to_dict())
+    page = query.pop("page")
+    query["offset"] = (page - 1) * query["limit"]
+    with store().reading() as uow:
+        rows = tasks.list_tasks(uow, actor(), tasks.TaskQuery(**query))
+        return jsonify([task_view(row) for row in rows])
+
+
+@bp.get("/tasks/<task_id>")
+def get_task(task_id: str):
+    """A task with its form.
+    ---
+    get:
+      parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
+      responses:
+        200: {content: {application/json: {schema: TaskDetail}}}
+        404: {content: {application/problem+json: {schema: Problem}}}
+    """
+    with store().reading() as uow:
+        task = tasks.get_task(uow, actor(), task_id)
+        row = uow.session.get(ProcessInstance, task.process_instance_id)
+        duty = MODEL_CACHE.get(row.definition).duties.get(task.element_id)
+        view = task_view(task)
+        view["form"] = duty.form.as_dict() if duty else {"fields": []}
+        return jsonify(view)
+
+
+def _task_action(action, task_id: str, *args):
+    with store().writing() as uow:
+        task = action(uow, actor(), task_id, *args)
+        return jsonify(task_view(task))
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim_task(task_id: str):
+    """Take a task; 409 if someone else holds it.
+    ---
+    post:
+      parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
+      responses:
+        200: {content: {application/json: {schema: Task}}}
+        403: {content: {application/problem+json: {schema: Problem}}}
+        409: {content: {application/problem+json: {schema: Problem}}}
+    """
+    return _task_action(tasks.claim, task_id)
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+def unclaim_task(task_id: str):
+    """Release a held task.
+    ---
+    post:
+      parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
+      responses:
+        200: {content: {application/json: {schema: Task}}}
+        403: {content: {application/problem+json: {schema: Problem}}}
+        409: {content: {application/problem+json: {schema: Problem}}}
+    """
+    return _task_action(tasks.unclaim, task_id)
+
+
+@bp.post("/tasks/<task_id>/assign")
+def assign_task(task_id: str):
+    """Assign a task to a member of its department (head, manager above, or admin).
+    ---
+    post:
+      parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
+      requestBody: {content: {application/json: {schema: AssignRequest}}}
+      responses:
+        200: {content: {application/json: {schema: Task}}}
+        403: {content: {application/problem+json: {schema: Problem}}}
+        409: {content: {application/problem+json: {schema: Problem}}}
+        422: {content: {application/problem+json: {schema: Problem}}}
+    """
+    body = load(AssignRequest())
+    return _task_action(tasks.assign, task_id, body["username"])
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete_task(task_id: str):
+    """Complete a duty with its form data.
+    ---
+    post:
+      parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
+      requestBody: {content: {application/json: {schema: CompleteRequest}}}
+      responses:
+        200: {content: {application/json: {schema: Instance}}}
+        403: {content: {application/problem+json: {schema: Problem}}}
+        404: {content: {application/problem+json: {schema: Problem}}}
+        409: {content: {application/problem+json: {schema: Problem}}}
+        422: {content: {application/problem+json: {schema: Problem}}}
+    """
+    body = load(CompleteRequest())
+    with store().reading() as uow:
+        tasks.get_task(uow, actor(), task_id)  # 404 for tasks the caller may not even see
+    with store().writing() as uow:
+        row = instances.complete_task(uow, task_id, actor().username, body["data"])
+    with store().reading() as uow:
+        view = instance_view(uow, instances.get_instance(uow, row.id))
+    return jsonify({"id": view["id"], "status": view["status"], "error": view["error"],
+                    "tasks": view["tasks"]})
+
+
+@bp.route("/tasks/<task_id>/comments", methods=["GET", "POST"])
+def task_comments(task_id: str):
+    """Progress notes on a task.
+    ---
+    get:
+      parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
+      responses:
+        200: {content: {application/json: {schema: {type: array, items: Comment}}}}
+        404: {content: {application/problem+json: {schema: Problem}}}
+    post:
+      parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
+      requestBody: {content: {application/json: {schema: CommentRequest}}}
+      responses:
+        201: {content: {application/json: {schema: Comment}}}
+        404: {content: {application/problem+json: {schema: Problem}}}
+        422: {content: {application/problem+json: {schema: Problem}}}
+    """
+    def view(comment):
+        return {"id": comment.id, "author": comment.author, "text": comment.text,
+                "created_at": iso(comment.created_at)}
+
+    if request.method == "POST":
+        body = load(CommentRequest())
+        with store().writing() as uow:
+            return jsonify(view(tasks.add_comment(uow, actor(), task_id, body["text"]))), 201
+    with store().reading() as uow:
+        return jsonify([view(comment) for comment in tasks.comments(uow, actor(), task_id)])

@@ -1,0 +1,43 @@
+"""Errors as RFC 9457 problem documents; never a stack trace, never a 500 for bad input."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from services.errors import (Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied,
+                             ServiceError)
+
+log = logging.getLogger(__name__)
+
+_STATUS = {NotAuthenticated: (401, "Not authenticated"), PermissionDenied: (403, "Forbidden"),
+           NotFound: (404, "Not found"), Conflict: (409, "Conflict"),
+           InvalidInput: (422, "Invalid input")}
+
+
+def problem(status: int, title: str, detail: str, **extra) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = Response(json.dumps(body, ensure_ascii=False), status=status,
+                        mimetype="application/problem+json")
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="dutyflow"'
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def service_error(err: ServiceError):
+        status, title = next((value for kind, value in _STATUS.items() if isinstance(err, kind)),
+                             (400, "Bad request"))
+        extra = {"errors": err.errors} if isinstance(err, InvalidInput) else {}
+        return problem(status, title, str(err).splitlines()[0], **extra)
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):
+        return problem(err.code or 500, err.name, err.description or err.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):
+        log.exception("unhandled error")
+        return problem(500, "Internal server error", "an unexpected error occurred; it was logged")

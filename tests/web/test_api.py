@@ -163,3 +163,31 @@ def test_duty_matrix_reports_overlaps(client):
     step = next(s for s in matrix["steps"] if s["element_id"] == "register_delivery")
     assert step["owners"] == ["procurement"] and step["done_by"] == {"procurement": "1.0000"}
     assert not step["overlap"]
+
+
+def test_twenty_clients_race_to_claim_and_complete(client):
+    import threading
+    proc = sign_in(client, "zhang.proc")
+    started = client.post("/api/v1/process-instances", headers=proc,
+                          json={"process_key": "inbound_materials"}).json
+    task_id = started["tasks"][0]["id"]
+    names = ("zhang.proc", "lin.proc", "zheng.proc")
+    people = {name: sign_in(client, name) for name in names}
+    for action, body in (("claim", None), ("complete", {"data": DELIVERY})):
+        outcomes: list[tuple[str, int]] = []
+
+        def run(name, action=action, body=body):
+            response = client.post(f"/api/v1/tasks/{task_id}/{action}", headers=people[name],
+                                   json=body)
+            outcomes.append((name, response.status_code))
+
+        threads = [threading.Thread(target=run, args=(names[i % 3],)) for i in range(20)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        winners = {name for name, status in outcomes if status == 200}
+        assert len(winners) == 1, outcomes  # re-claiming one's own task is idempotent
+        assert all(status == 409 for name, status in outcomes if name not in winners), outcomes
+        if action == "complete":
+            assert [status for _, status in outcomes].count(200) == 1, outcomes

@@ -38,7 +38,3 @@ class ProcessModel:
     subprocess_specs: dict[str, Any]
     duties: dict[str, DutySpec]
     start_form: FormSpec = field(default_factory=FormSpec)
-
-    @property
-    def lanes(self) -> tuple[str, ...]:
-        return tuple(sorted({duty.lane for duty in self.duties.values() if duty.lane}))

@@ -1,7 +1,9 @@
 """Inbox queries and task handling short of completion: claim, unclaim, assign, comment."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_, select, update
@@ -26,10 +28,35 @@ class TaskQuery:
     sort: str = "due_at"
     limit: int = 50
     offset: int = 0
+    cursor: str | None = None
 
 
-def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> list[Task]:
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[Task]
+    next_cursor: str | None
+
+
+def _encode_cursor(task: Task, sort: str) -> str:
+    value = getattr(task, sort)
+    payload = [value is None, value.isoformat() if value else None, task.id]
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[bool, dt.datetime | None, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        is_null, value, task_id = json.loads(base64.urlsafe_b64decode(padded))
+        return bool(is_null), (dt.datetime.fromisoformat(value) if value else None), str(task_id)
+    except (ValueError, TypeError):
+        raise InvalidInput("the cursor is not one this API returned",
+                           {"cursor": ["Invalid cursor."]}) from None
+
+
+def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> TaskPage:
     """One page of tasks in the caller's scope, using the inbox indexes.
+
+    Pages by keyset when given a cursor (stable while tasks come and go), else by offset.
 
     mine: tasks held by the caller, plus unclaimed ones their department may do;
     department: every task of the departments they oversee; all: admins only.
@@ -59,10 +86,22 @@ def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> list[Task]:
         statement = statement.where(Task.assignee == query.assignee)
     if query.unassigned:
         statement = statement.where(Task.assignee.is_(None))
-    order = Task.due_at if query.sort == "due_at" else Task.created_at
+    sort = "due_at" if query.sort == "due_at" else "created_at"
+    order = getattr(Task, sort)
+    if query.cursor:
+        after_null, after_value, after_id = _decode_cursor(query.cursor)
+        if after_null:
+            statement = statement.where(order.is_(None), Task.id > after_id)
+        else:
+            statement = statement.where(or_(order.is_(None), order > after_value,
+                                            and_(order == after_value, Task.id > after_id)))
     statement = statement.order_by(order.is_(None), order, Task.id)
     limit = max(1, min(query.limit, MAX_PAGE))
-    return list(uow.session.scalars(statement.limit(limit).offset(max(query.offset, 0))))
+    offset = 0 if query.cursor else max(query.offset, 0)
+    rows = list(uow.session.scalars(statement.limit(limit + 1).offset(offset)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TaskPage(rows, _encode_cursor(rows[-1], sort) if more else None)
 
 
 def get_task(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:

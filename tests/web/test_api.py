@@ -191,3 +191,20 @@ def test_twenty_clients_race_to_claim_and_complete(client):
         assert all(status == 409 for name, status in outcomes if name not in winners), outcomes
         if action == "complete":
             assert [status for _, status in outcomes].count(200) == 1, outcomes
+
+
+def test_cursor_pagination_walks_every_task_once(client):
+    proc = sign_in(client, "zhang.proc")
+    for _ in range(7):
+        client.post("/api/v1/process-instances", headers=proc, json={"process_key": "inbound_materials"})
+    seen, url = [], "/api/v1/tasks?limit=3&sort=created_at"
+    while url:
+        response = client.get(url, headers=proc)
+        assert response.status_code == 200
+        seen += [task["id"] for task in response.json]
+        cursor = response.headers.get("X-Next-Cursor")
+        url = response.headers["Link"][1:].split(">")[0] if cursor else None
+    assert len(seen) == len(set(seen)) == 7
+    page_two = client.get("/api/v1/tasks?limit=3&page=2&sort=created_at", headers=proc).json
+    assert [task["id"] for task in page_two] == seen[3:6]
+    assert client.get("/api/v1/tasks?cursor=garbage", headers=proc).status_code == 422

@@ -99,6 +99,7 @@ class TaskListQuery(Schema):
     sort = fields.String(load_default="due_at", validate=validate.OneOf(["due_at", "created_at"]))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    cursor = fields.String(validate=validate.Length(max=500))
 
 
 class CompleteRequest(StrictSchema):

@@ -1,7 +1,7 @@
 """Inboxes and the work on a task: read, claim, assign, complete, comment."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify, request, url_for
 
 from services import instances, tasks
 from services.definitions import MODEL_CACHE
@@ -29,17 +29,27 @@ def list_tasks():
         - {name: sort, in: query, schema: {type: string, enum: [due_at, created_at]}}
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 200}}
         - {name: page, in: query, schema: {type: integer, minimum: 1}}
+        - {name: cursor, in: query, schema: {type: string}, description: "from X-Next-Cursor"}
       responses:
-        200: {content: {application/json: {schema: {type: array, items: Task}}}}
+        200:
+          description: One page; X-Next-Cursor and a Link rel=next header point to the next.
+          headers:
+            X-Next-Cursor: {schema: {type: string}}
+          content: {application/json: {schema: {type: array, items: Task}}}
         403: {content: {application/problem+json: {schema: Problem}}}
         422: {content: {application/problem+json: {schema: Problem}}}
     """
     query = load(TaskListQuery(), request.args.to_dict())
-    page = query.pop("page")
-    query["offset"] = (page - 1) * query["limit"]
+    query["offset"] = (query.pop("page") - 1) * query["limit"]
     with store().reading() as uow:
-        rows = tasks.list_tasks(uow, actor(), tasks.TaskQuery(**query))
-        return jsonify([task_view(row) for row in rows])
+        page = tasks.list_tasks(uow, actor(), tasks.TaskQuery(**query))
+        response = jsonify([task_view(row) for row in page.tasks])
+    if page.next_cursor:
+        args = {**request.args.to_dict(), "cursor": page.next_cursor}
+        args.pop("page", None)
+        response.headers["X-Next-Cursor"] = page.next_cursor
+        response.headers["Link"] = f'<{url_for("api.list_tasks", **args)}>; rel="next"'
+    return response
 
 
 @bp.get("/tasks/<task_id>")

@@ -84,7 +84,7 @@ def complete_task(uow: UnitOfWork, task_id: str, username: str, data: dict[str, 
         task_name=task.name, lane=task.lane, department_key=task.department_key,
         actor_department_key=employee.department_key, completed_by=username,
         ready_at=task.created_at, claimed_at=task.claimed_at, completed_at=now,
-        due_at=task.due_at, data=cleaned))
+        due_at=task.due_at, data=cleaned, recorded_at=now, recorded_by=username))
     project(uow, row, instance, Directory.load(uow), now)
     uow.commit()
     return row

@@ -171,6 +171,8 @@ class TaskEvent(Base):
     __table_args__ = (
         Index("ix_task_events_actor_time", "completed_by", "completed_at"),
         Index("ix_task_events_department_time", "department_key", "completed_at"),
+        Index("ix_task_events_completed_at", "completed_at"),
+        Index("ix_task_events_corrects", "corrects_event_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -191,6 +193,11 @@ class TaskEvent(Base):
     completed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    # When the row was written and by whom: for a completion, the completer at completion
+    # time; for a correction, who corrected it and when (completed_at stays the original's).
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Timer(Base):
@@ -227,3 +234,81 @@ class TaskComment(Base):
     author: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KpiScheme(Base):
+    """One version of a department's KPI scheme; a new PUT with changes adds a version."""
+
+    __tablename__ = "kpi_schemes"
+    __table_args__ = (UniqueConstraint("department_key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_key: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class PayrollRun(Base):
+    __tablename__ = "payroll_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    calculated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finalized_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finalized_by: Mapped[str | None] = mapped_column(String(64))
+    scheme_versions: Mapped[dict[str, int]] = mapped_column(JSONDocument, default=dict)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class PayrollLine(Base):
+    __tablename__ = "payroll_lines"
+    __table_args__ = (UniqueConstraint("run_id", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payroll_runs.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    department_key: Mapped[str] = mapped_column(String(64))
+    scheme_version: Mapped[int | None] = mapped_column(Integer)
+    base_salary: Mapped[Decimal] = mapped_column(Money)
+    bonus_base: Mapped[Decimal] = mapped_column(Money)
+    kpi_score: Mapped[Decimal] = mapped_column(Numeric(8, 4, asdecimal=True))
+    bonus: Mapped[Decimal] = mapped_column(Money)
+    adjustments: Mapped[Decimal] = mapped_column(Money)
+    gross: Mapped[Decimal] = mapped_column(Money)
+    indicators: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    flags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+
+
+class PayrollAdjustment(Base):
+    """Money owed for an earlier, finalised period whose evidence was corrected later."""
+
+    __tablename__ = "payroll_adjustments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payroll_runs.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    source_period: Mapped[str] = mapped_column(String(7))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Who changed a scheme, a run or a salary, when, from what, to what."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_key: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    old: Mapped[Any | None] = mapped_column(JSONDocument)
+    new: Mapped[Any | None] = mapped_column(JSONDocument)

@@ -1,0 +1,68 @@
+"""A payslip with its evidence: every completion behind every figure."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from .access import Actor
+from .corrections import effective_data
+from .errors import NotFound, PermissionDenied
+from .kpi import parse_period
+from .models import PayrollLine, TaskEvent
+from .payroll_runs import adjustments_for, line_view, load_run
+from .unit_of_work import UnitOfWork
+from .views import iso
+
+
+def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone: str) -> dict[str, Any]:
+    if actor.username != username and not actor.has("hr", "admin"):
+        raise PermissionDenied("payslips are for HR, admins and the employee themself")
+    run = load_run(uow, run_id)
+    line = uow.session.scalars(select(PayrollLine).where(
+        PayrollLine.run_id == run.id, PayrollLine.username == username)).first()
+    if line is None:
+        raise NotFound(f"run {run_id} has no line for {username!r}")
+    period = parse_period(run.period, timezone)
+    events = uow.session.scalars(select(TaskEvent).where(
+        TaskEvent.kind == "completed", TaskEvent.completed_by == username,
+        TaskEvent.completed_at >= period.start, TaskEvent.completed_at < period.end)
+        .order_by(TaskEvent.completed_at, TaskEvent.id)).all()
+    evidence = [_evidence(uow, event, line) for event in events]
+    return {"run": {"id": run.id, "period": run.period, "status": run.status},
+            "line": line_view(line), "bonus_base": str(line.bonus_base),
+            "indicators": line.indicators,
+            "evidence": evidence,
+            "other_departments": [item for item in evidence if item["for_other_department"]],
+            "adjustments": [{"amount": str(a.amount), "source_period": a.source_period,
+                             "reason": a.reason} for a in adjustments_for(uow, run, username)]}
+
+
+def evidence_row(uow: UnitOfWork, event: TaskEvent) -> dict[str, Any]:
+    """One completion as evidence: when, against which deadline, with what (corrected) data."""
+    data = effective_data(uow, event)
+    return {"event_id": event.id, "process_instance_id": event.process_instance_id,
+            "process_key": event.process_key, "task": event.element_id, "name": event.task_name,
+            "department": event.department_key, "ready_at": iso(event.ready_at),
+            "completed_at": iso(event.completed_at), "due_at": iso(event.due_at),
+            "on_time": None if event.due_at is None else event.completed_at <= event.due_at,
+            "data": data, "corrected": data != event.data}
+
+
+def _evidence(uow: UnitOfWork, event: TaskEvent, line: PayrollLine) -> dict[str, Any]:
+    counts_for = []
+    for indicator in line.indicators:
+        metric = indicator["metric"]
+        if metric == "completed_count" and indicator.get("task") not in (None, event.element_id):
+            continue
+        if metric == "completed_count" and indicator.get("process_key") not in (None, event.process_key):
+            continue
+        if metric == "field_rate" and indicator.get("task") != event.element_id:
+            continue
+        if metric == "on_time_rate" and event.due_at is None:
+            continue
+        if metric == "completion_rate":
+            continue
+        counts_for.append(indicator["key"])
+    return {**evidence_row(uow, event), "counts_for": counts_for,
+            "for_other_department": event.department_key != line.department_key}

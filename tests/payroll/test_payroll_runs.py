@@ -1,0 +1,226 @@
+"""Payroll on a real database: hand-computed figures, finalisation, corrections, exports."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from services import corrections, exports, instances, kpi, payroll_runs, payslips
+from services.access import actor_for
+from services.errors import Conflict, InvalidInput, PermissionDenied
+from services.models import AuditEntry, Employee, TaskEvent
+from tests.payroll.test_scoring import QA_SCHEME
+from tests.services.helpers import deploy, import_demo_org, ready_task
+
+UTC = dt.timezone.utc
+
+
+def at(day: int, hour: int, month: int = 10) -> dt.datetime:
+    return dt.datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+def actor(store, username):
+    with store.reading() as uow:
+        employee = uow.session.scalars(select(Employee).where(Employee.username == username)).one()
+        return actor_for(uow, employee)
+
+
+def inspect(store, ready: dt.datetime, done: dt.datetime, result: str, who: str = "li.qa") -> int:
+    """An inspection that became ready at `ready` (due 4 h later) and was completed at `done`."""
+    with store.writing() as uow:
+        instance_id = instances.start_process(uow, "inbound_materials", None, "t", now=ready).id
+    register = ready_task(store, instance_id, "register_delivery")
+    with store.writing() as uow:
+        instances.complete_task(uow, register.id, "zhang.proc",
+                                {"supplier": "S", "material": "M", "quantity": 1}, now=ready)
+    task = ready_task(store, instance_id, "inspect_goods")
+    with store.writing() as uow:
+        instances.complete_task(uow, task.id, who, {"result": result, "defects": 0}, now=done)
+    with store.reading() as uow:
+        return uow.session.scalars(select(TaskEvent.id).where(TaskEvent.task_id == task.id)).one()
+
+
+@pytest.fixture
+def october(store):
+    """li.qa's October: 4 inspections, 3 passed, 3 on time, 11 hours of handling."""
+    import_demo_org(store)
+    deploy(store)
+    events = [inspect(store, at(5, 8), at(5, 9), "pass"),
+              inspect(store, at(6, 8), at(6, 13), "fail"),
+              inspect(store, at(7, 8), at(7, 10), "pass"),
+              inspect(store, at(8, 8), at(8, 11), "pass")]
+    inspect(store, at(3, 8, month=11), at(3, 9, month=11), "fail")  # November: not counted
+    hr = actor(store, "zhao.hr")
+    with store.writing() as uow:
+        kpi.set_scheme(uow, hr, "qa", QA_SCHEME)
+    return store, hr, events
+
+
+def line_of(view, username):
+    return next(line for line in view["lines"] if line["username"] == username)
+
+
+def test_hand_computed_run(october):
+    store, hr, _ = october
+    with store.writing() as uow:
+        run = payroll_runs.create_run(uow, hr, "2026-10", "UTC")
+    with store.reading() as uow:
+        view = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, run.id))
+    li = line_of(view, "li.qa")
+    assert (li["kpi_score"], li["bonus"], li["gross"]) == ("0.7871", "1574.20", "9574.20")
+    he = line_of(view, "he.qa")
+    assert (he["kpi_score"], he["bonus"], he["flags"]) == ("0.0000", "0.00", ["no_applicable_indicator"])
+    assert line_of(view, "zhang.proc")["flags"] == ["no_scheme"]
+    assert view["status"] == "draft" and view["scheme_versions"] == {"qa": 1}
+    totals = view["totals"]
+    assert Decimal(totals["gross"]) == sum(Decimal(line["gross"]) for line in view["lines"])
+    assert totals["employees"] == len(view["lines"])
+
+
+def test_kpi_report_matches_the_run(october):
+    store, hr, _ = october
+    with store.reading() as uow:
+        report = kpi.kpi_report(uow, hr, kpi.parse_period("2026-10", "UTC"), "qa")
+    li = next(entry for entry in report if entry["username"] == "li.qa")
+    assert [(i["actual"], i["score"], i["applicable"]) for i in li["indicators"]] == [
+        ("0.7500", "0.8333", True), ("0.7500", "0.7500", True), ("2.7500", "0.7273", True)]
+    assert li["kpi_score"] == "0.7871"
+
+
+def test_recalculation_is_idempotent_and_final_runs_are_frozen(october):
+    store, hr, _ = october
+    with store.writing() as uow:
+        run_id = payroll_runs.create_run(uow, hr, "2026-10", "UTC").id
+    with store.reading() as uow:
+        first = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, run_id))
+    with store.writing() as uow:
+        payroll_runs.recalculate(uow, hr, run_id, "UTC")
+    with store.reading() as uow:
+        assert payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, run_id))["lines"] == first["lines"]
+    with store.writing() as uow:
+        assert payroll_runs.finalize(uow, hr, run_id).status == "final"
+    for change in (lambda uow: payroll_runs.recalculate(uow, hr, run_id, "UTC"),
+                   lambda uow: payroll_runs.finalize(uow, hr, run_id),
+                   lambda uow: payroll_runs.create_run(uow, hr, "2026-10", "UTC")):
+        with pytest.raises(Conflict):
+            with store.writing() as uow:
+                change(uow)
+    with store.reading() as uow:
+        actions = uow.session.scalars(select(AuditEntry.action).where(
+            AuditEntry.entity == "payroll_run")).all()
+    assert actions == ["created", "recalculated", "finalized"]
+
+
+def test_correction_of_a_final_period_lands_in_the_next_run(october):
+    store, hr, events = october
+    with store.writing() as uow:
+        october_run = payroll_runs.create_run(uow, hr, "2026-10", "UTC").id
+    with store.writing() as uow:
+        payroll_runs.finalize(uow, hr, october_run)
+    with pytest.raises(PermissionDenied):
+        with store.writing() as uow:
+            corrections.correct_event(uow, actor(store, "li.qa"), events[1], {"result": "pass"}, "x")
+    with pytest.raises(InvalidInput):
+        with store.writing() as uow:
+            corrections.correct_event(uow, actor(store, "wang.qa"), events[1], {"result": "maybe"},
+                                      "typo")
+    with store.writing() as uow:
+        corrections.correct_event(uow, actor(store, "wang.qa"), events[1], {"result": "pass"},
+                                  "sample re-tested: within tolerance")
+    with store.reading() as uow:
+        frozen = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, october_run))
+    assert line_of(frozen, "li.qa")["bonus"] == "1574.20"  # the final run stays as it was
+    with store.writing() as uow:
+        november = payroll_runs.create_run(uow, hr, "2026-11", "UTC").id
+    with store.reading() as uow:
+        view = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, november))
+        slip = payslips.payslip(uow, hr, november, "li.qa", "UTC")
+    li = line_of(view, "li.qa")
+    # October recomputed: field rate 4/4 -> 1.1111; KPI 0.9260; bonus 1852.00; 1852.00 - 1574.20
+    assert li["adjustments"] == "277.80"
+    [adjustment] = slip["adjustments"]
+    assert adjustment["source_period"] == "2026-10"
+    assert f"event #{events[1]}" in adjustment["reason"] and "re-tested" in adjustment["reason"]
+    with store.writing() as uow:
+        payroll_runs.recalculate(uow, hr, november, "UTC")
+    with store.reading() as uow:
+        again = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, november))
+    assert line_of(again, "li.qa")["adjustments"] == "277.80"  # recalculation does not double it
+    with store.writing() as uow:
+        payroll_runs.finalize(uow, hr, november)
+    with store.writing() as uow:
+        december = payroll_runs.create_run(uow, hr, "2026-12", "UTC").id
+    with store.reading() as uow:
+        later = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, december))
+    assert line_of(later, "li.qa")["adjustments"] == "0.00"  # settled once, never again
+
+
+def test_payslip_evidence_matches_the_figures(october):
+    store, hr, events = october
+    with store.writing() as uow:
+        run_id = payroll_runs.create_run(uow, hr, "2026-10", "UTC").id
+    with store.reading() as uow:
+        slip = payslips.payslip(uow, hr, run_id, "li.qa", "UTC")
+        own = payslips.payslip(uow, actor(store, "li.qa"), run_id, "li.qa", "UTC")
+        with pytest.raises(PermissionDenied):
+            payslips.payslip(uow, actor(store, "he.qa"), run_id, "li.qa", "UTC")
+    assert own == slip
+    evidence = slip["evidence"]
+    assert [item["event_id"] for item in evidence] == events
+    assert [item["on_time"] for item in evidence] == [True, False, True, True]
+    assert sum(item["data"]["result"] == "pass" for item in evidence) / len(evidence) == 0.75
+    hours = [(dt.datetime.fromisoformat(i["completed_at"]) - dt.datetime.fromisoformat(i["ready_at"]))
+             .total_seconds() / 3600 for i in evidence]
+    assert sum(hours) / len(hours) == 2.75
+    assert all(len(item["counts_for"]) == 3 for item in evidence)
+    assert slip["line"]["bonus"] == "1574.20"
+
+
+def test_exports_are_safe_and_open(october):
+    store, hr, _ = october
+    with store.writing() as uow:
+        uow.session.execute(Employee.__table__.update().where(Employee.username == "he.qa")
+                            .values(name="=HYPERLINK(\"http://x\")"))
+        uow.commit()
+    with store.writing() as uow:
+        run = payroll_runs.create_run(uow, hr, "2026-10", "UTC")
+    with store.reading() as uow:
+        text = exports.to_csv(uow, run).decode("utf-8-sig")
+        workbook = load_workbook(io.BytesIO(exports.to_xlsx(uow, run)))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    he = next(row for row in rows if row["username"] == "he.qa")
+    assert he["name"].startswith("'=")
+    li = next(row for row in rows if row["username"] == "li.qa")
+    assert (li["name"], li["bonus"], li["gross"]) == ("李娜", "1574.20", "9574.20")
+    sheet = workbook.active
+    header = [cell.value for cell in sheet[1]]
+    cells = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    assert cells["he.qa"][header.index("name")].data_type == "s"
+    assert Decimal(str(cells["li.qa"][header.index("gross")].value)) == Decimal("9574.20")
+
+
+def test_scheme_versions_and_audit(october):
+    store, hr, _ = october
+    changed = {**QA_SCHEME, "cap": "1.5"}
+    with store.writing() as uow:
+        assert kpi.set_scheme(uow, hr, "qa", QA_SCHEME).version == 1  # unchanged
+    with store.writing() as uow:
+        assert kpi.set_scheme(uow, hr, "qa", changed).version == 2
+    with pytest.raises(PermissionDenied):
+        with store.writing() as uow:
+            kpi.set_scheme(uow, actor(store, "wang.qa"), "qa", changed)
+    with pytest.raises(InvalidInput) as caught:
+        with store.writing() as uow:
+            kpi.set_scheme(uow, hr, "qa", {"indicators": [{"metric": "on_time_rate", "weight": 50,
+                                                            "target": 1}]})
+    assert "indicators" in caught.value.errors
+    with store.reading() as uow:
+        entries = uow.session.scalars(select(AuditEntry).where(AuditEntry.entity == "kpi_scheme")
+                                      .order_by(AuditEntry.id)).all()
+    assert [(e.actor, e.action) for e in entries] == [("zhao.hr", "version 1"), ("zhao.hr", "version 2")]
+    assert entries[1].old["cap"] == "1.2" and entries[1].new["cap"] == "1.5"

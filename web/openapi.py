@@ -14,7 +14,8 @@ from web.api import schemas
 _CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 _COMPONENTS = ["TokenRequest", "TokenResponse", "Problem", "Definition", "DeployUpload", "Task",
                "TaskDetail", "StartRequest", "Instance", "CompleteRequest", "AssignRequest",
-               "CommentRequest", "Comment"]
+               "CommentRequest", "Comment", "KpiSchemeRequest", "PayrollRunRequest",
+               "CorrectionRequest"]
 
 
 def build_spec(app: Flask) -> dict:

@@ -48,4 +48,5 @@ def load(schema: marshmallow.Schema, data: Any | None = None) -> dict[str, Any]:
         raise InvalidInput("the request is invalid", err.messages) from None
 
 
-from . import auth_routes, definition_routes, instance_routes, org_routes, task_routes  # noqa: E402,F401
+from . import (auth_routes, definition_routes, instance_routes, org_routes,  # noqa: E402,F401
+               payroll_routes, task_routes)

@@ -119,3 +119,51 @@ class Comment(Schema):
     author = fields.String()
     text = fields.String()
     created_at = fields.String()
+
+
+class KpiIndicator(Schema):
+    metric = fields.String(required=True)
+    weight = fields.Raw(required=True, metadata={"type": "number"})
+    target = fields.Raw(required=True, metadata={"type": "number"})
+    task = fields.String()
+    process_key = fields.String()
+    field = fields.String()
+    value = fields.String()
+
+
+class KpiSchemeRequest(Schema):
+    cap = fields.Raw(metadata={"type": "number"})
+    indicators = fields.List(fields.Nested(KpiIndicator), required=True)
+
+
+class PayrollRunRequest(StrictSchema):
+    period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$"))
+
+
+class PeriodQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$"))
+    department = fields.String(validate=validate.Length(max=64))
+
+
+class TrendQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    from_ = fields.Date(required=True, data_key="from")  # `from` is a Python keyword
+    to = fields.Date(required=True)
+    granularity = fields.String(load_default="week", validate=validate.OneOf(["week", "month"]))
+
+
+class ExportQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+
+
+class CorrectionRequest(StrictSchema):
+    data = fields.Dict(keys=fields.String(), required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))

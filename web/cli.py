@@ -5,17 +5,19 @@ same task objects as the REST API.
 """
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 import threading
 from pathlib import Path
 
 import click
+import yaml
 from sqlalchemy import select
 
 from engine.errors import Problem
-from services import definitions, instances, org, worker
-from services.access import may_do
+from services import definitions, exports, instances, kpi, org, payroll_runs, worker
+from services.access import Actor, may_do
 from services.errors import InvalidInput, ServiceError
 from services.models import Employee, Task
 from services.passwords import hash_password
@@ -277,6 +279,91 @@ def serve_command(ctx: _Context, host: str, port: int, demo: bool) -> None:
     app = create_app(ctx.settings, store=ctx.store)
     run_simple(host, port, app, threaded=True)
     stop.set()
+
+
+
+def _operator() -> Actor:
+    """Whoever runs the CLI operates the deployment: HR and admin rights, audited by OS user."""
+    return Actor(f"cli:{getpass.getuser()}", "", frozenset({"hr", "admin"}), frozenset())
+
+
+@main.group("kpi")
+def kpi_group() -> None:
+    """KPI schemes."""
+
+
+@kpi_group.command("set")
+@click.argument("department")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def kpi_set(ctx: _Context, department: str, file: Path) -> None:
+    """Set a department's KPI scheme from a YAML or JSON file."""
+    try:
+        document = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        _fail(f"{file} is not valid YAML/JSON: {err}")
+    try:
+        with ctx.store.writing() as uow:
+            row = kpi.set_scheme(uow, _operator(), department, document)
+    except ServiceError as err:
+        _fail(str(err).splitlines()[0], getattr(err, "errors", None))
+    click.echo(f"{department}: KPI scheme version {row.version}")
+
+
+@main.group("payroll")
+def payroll_group() -> None:
+    """Payroll runs."""
+
+
+@payroll_group.command("run")
+@click.option("--period", required=True, help="YYYY-MM")
+@pass_context
+def payroll_run(ctx: _Context, period: str) -> None:
+    """Calculate a draft payroll run for a period."""
+    with click.progressbar(length=1, label=f"payroll {period}", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        try:
+            with ctx.store.writing() as uow:
+                run = payroll_runs.create_run(uow, _operator(), period, ctx.settings.timezone,
+                                              progress)
+                view = payroll_runs.run_view(uow, run)
+        except ServiceError as err:
+            _fail(str(err).splitlines()[0], getattr(err, "errors", None))
+    click.echo(json.dumps({key: view[key] for key in ("id", "period", "status", "totals")},
+                          ensure_ascii=False, indent=2))
+
+
+@payroll_group.command("finalize")
+@click.argument("run_id", type=int)
+@pass_context
+def payroll_finalize(ctx: _Context, run_id: int) -> None:
+    """Finalise a draft run; it can never change afterwards."""
+    try:
+        with ctx.store.writing() as uow:
+            run = payroll_runs.finalize(uow, _operator(), run_id)
+    except ServiceError as err:
+        _fail(str(err))
+    click.echo(f"payroll run {run.id} ({run.period}) is final")
+
+
+@payroll_group.command("export")
+@click.argument("run_id", type=int)
+@click.option("--format", "file_format", type=click.Choice(["csv", "xlsx"]), default="csv")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_context
+def payroll_export(ctx: _Context, run_id: int, file_format: str, output: Path) -> None:
+    """Write a run to a CSV or XLSX file."""
+    try:
+        with ctx.store.reading() as uow:
+            run = payroll_runs.get_run(uow, _operator(), run_id)
+            body = exports.to_xlsx(uow, run) if file_format == "xlsx" else exports.to_csv(uow, run)
+    except ServiceError as err:
+        _fail(str(err))
+    output.write_bytes(body)
+    click.echo(f"wrote {output}")
 
 
 if __name__ == "__main__":

@@ -85,3 +85,33 @@ def test_reports(client):
     assert {"department": "qa", "bucket": "2026-10", "completed": 2, "on_time_rate": "0.5000"} in monthly
     assert client.get("/api/v1/reports/trend?from=2026-11-01&to=2026-10-01", headers=manager
                       ).status_code == 422
+
+
+def test_payroll_from_the_shell(client, database_url, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=ROOT, text=True,
+                              capture_output=True, timeout=120,
+                              env=dict(os.environ, DATABASE_URL=database_url))
+
+    scheme = tmp_path / "qa.yaml"
+    scheme.write_text(json.dumps(QA_SCHEME), "utf-8")
+    assert "version 1" in run("kpi", "set", "qa", str(scheme)).stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("indicators:\n  - {metric: on_time_rate, weight: 10, target: 1}\n", "utf-8")
+    refused = run("kpi", "set", "qa", str(bad))
+    assert refused.returncode == 1 and "add up to 100" in refused.stderr
+    created = run("payroll", "run", "--period", "2026-10")
+    assert created.returncode == 0, created.stderr
+    run_id = json.loads(created.stdout)["id"]
+    assert run("payroll", "finalize", str(run_id)).returncode == 0
+    assert "is final" in run("payroll", "finalize", str(run_id)).stderr
+    out = tmp_path / "run.xlsx"
+    assert run("payroll", "export", str(run_id), "--format", "xlsx", "-o", str(out)).returncode == 0
+    assert load_workbook(out).active.max_row > 1

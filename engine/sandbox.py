@@ -44,10 +44,10 @@ MAX_MEMORY_BYTES = 256 * 2**20          # growth of the process's peak memory du
 MAX_SOURCE_CHARS = 10_000
 MAX_SEQUENCE_LENGTH = 100_000           # items or characters one operator or method may produce
 MAX_INT_BITS = 14_300                   # ~4300 decimal digits, CPython's own int<->str limit
-MAX_VALUE_SIZE = 1_000_000              # approx. repr characters of a value compared, hashed or printed
-MAX_DATA_SIZE = 10_000_000              # approx. repr characters of task data after a script
+MAX_VALUE_SIZE = 1_000_000              # approx. repr characters of a value compared/hashed/printed
+MAX_DATA_SIZE = 5_000_000               # approx. repr characters of task data after a script
 MAX_NESTING_DEPTH = 100
-MAX_FORMAT_CHARS = 1_000                # strftime formats: CPython sizes its buffer by them
+MAX_FORMAT_CHARS = 1_000                # strftime formats and strptime inputs
 MAX_MESSAGE_CHARS = 300
 MEMORY_CHECK_SECONDS = 0.001
 
@@ -164,7 +164,7 @@ _NODE_NAMES = {
 # caller-chosen size inside one C call.
 _DENIED_ATTRIBUTES = frozenset({
     "format", "format_map", "mro", "ljust", "rjust", "center", "zfill", "expandtabs", "translate",
-    "to_bytes", "as_integer_ratio",
+    "to_bytes", "from_bytes", "as_integer_ratio",
 })
 _DENIED_PREFIXES = ("_", "gi_", "f_", "tb_", "cr_", "ag_", "co_", "func_")
 # An expression must not change the task data it reads, and these are the only ways it could.
@@ -199,8 +199,8 @@ def _check_tree(tree: ast.AST, expression: bool) -> None:
 def _problem(node: ast.AST, expression: bool) -> str | None:
     if not isinstance(node, _ALLOWED_NODES):
         return f"{_NODE_NAMES.get(type(node), type(node).__name__)} is not allowed"
-    if isinstance(node, ast.Name) and node.id.startswith("_"):
-        return f"name '{node.id}' is not allowed"
+    if isinstance(node, ast.Name) and node.id.startswith("_") and node.id != "_":
+        return f"name '{node.id}' is not allowed"  # a lone `_` is a throwaway loop variable
     if isinstance(node, ast.keyword) and node.arg and node.arg.startswith("_"):
         return f"keyword argument '{node.arg}' is not allowed"
     if isinstance(node, ast.Attribute):
@@ -326,31 +326,27 @@ _PLAIN_SCALARS = (type(None), bool, int, float, str, Decimal, date)   # date cov
 _SCALARS = (type(None), bool, int, float, complex, str, bytes, Decimal, date, timedelta)
 
 
-def _weight(value: Any) -> int:
-    """Rough characters in the repr of `value` itself, not counting its items."""
-    if isinstance(value, (str, bytes)):
-        return 2 + len(value)
-    if isinstance(value, int):
-        return 8 + value.bit_length() // 3
-    return 8
-
-
-def _measure(value: Any, limit: int, plain_only: bool = False) -> None:
-    """Raise SandboxError if `value` is nested too deeply, weighs more than `limit` or (with
-    `plain_only`) holds anything but plain scalars in lists, tuples, sets and dicts.
+def _measure(value: Any, limit: int, plain_only: bool = False) -> int:
+    """The rough length of `value`'s repr; SandboxError if that exceeds `limit`, if `value` is
+    nested too deeply or (with `plain_only`) if it holds anything but plain scalars in lists,
+    tuples, sets and dicts.
 
     Shared references are counted every time they are reached, because that is what a C-level
     repr, comparison or hash pays. Walks level by level, so deep values cannot exhaust the stack
-    here, and the depth needs no bookkeeping per item.
+    here, and the depth needs no bookkeeping per item. Weights are computed inline: a function
+    call per item would also be an event for the trace function.
     """
     total = 0
     level = [value]
     for _depth in range(MAX_NESTING_DEPTH + 1):
         below: list[Any] = []
         for item in level:
-            total += _weight(item)
-            if isinstance(item, _CONTAINERS):
-                total += len(item)  # each item weighs at least one: refuse before queueing them
+            if isinstance(item, (str, bytes)):
+                total += 2 + len(item)
+            elif isinstance(item, int):
+                total += 1 + item.bit_length() // 3
+            elif isinstance(item, _CONTAINERS):
+                total += 2 + len(item)  # brackets and separators; also refuses before queueing
                 if total > limit:
                     break
                 below.extend(item)
@@ -358,10 +354,12 @@ def _measure(value: Any, limit: int, plain_only: bool = False) -> None:
                     below.extend(item.values())
             elif plain_only and not isinstance(item, _PLAIN_SCALARS):
                 raise SandboxError(f"a value of type '{type(item).__name__}' is not plain data")
+            else:
+                total += 16  # floats, Decimals, dates...
         if total > limit:
             raise SandboxError(f"value is too large (its repr would exceed {limit} characters)")
         if not below:
-            return
+            return total
         level = below
     raise SandboxError(f"value is nested more than {MAX_NESTING_DEPTH} levels deep")
 
@@ -369,15 +367,27 @@ def _measure(value: Any, limit: int, plain_only: bool = False) -> None:
 def _bounded(value: Any) -> Any:
     """Return `value` after refusing it if it is too big to compare, hash or print in one go."""
     if not isinstance(value, _SCALARS):
-        _measure(value, MAX_VALUE_SIZE)
+        _measure_during_run(value)
     return value
 
 
 def _bounded_sequence(value: Any) -> Any:
     """The haystack of `in`: only lists and tuples are searched item by item."""
     if isinstance(value, (list, tuple)):
-        _measure(value, MAX_VALUE_SIZE)
+        _measure_during_run(value)
     return value
+
+
+def _measure_during_run(value: Any) -> None:
+    """_measure with the limits tracer suspended: CPython 3.11 runs every frame about three
+    times slower while any trace function is set, even frames it does not trace, and the walk
+    needs no deadline since MAX_VALUE_SIZE bounds it."""
+    tracer = sys.gettrace()
+    sys.settrace(None)
+    try:
+        _measure(value, MAX_VALUE_SIZE)
+    finally:
+        sys.settrace(tracer)
 
 
 # --------------------------------------------------------------------------- guarded operators
@@ -499,10 +509,12 @@ def _guarded_extend(method: Callable, receiver: Any, args: tuple, kwargs: dict) 
     return method(items)
 
 
-def _guarded_strftime(method: Callable, receiver: Any, args: tuple, kwargs: dict) -> Any:
-    pattern = args[0] if args else kwargs.get("format")
-    if isinstance(pattern, str) and len(pattern) > MAX_FORMAT_CHARS:
-        raise SandboxError(f"strftime format is longer than {MAX_FORMAT_CHARS} characters")
+def _guarded_time_format(method: Callable, receiver: Any, args: tuple, kwargs: dict) -> Any:
+    """strftime sizes its C buffer by the format; strptime turns it into a regular expression
+    and matches the text with it: both stay cheap only for short strings."""
+    if any(isinstance(value, str) and len(value) > MAX_FORMAT_CHARS
+           for value in (*args, *kwargs.values())):
+        raise SandboxError(f"date format or text is longer than {MAX_FORMAT_CHARS} characters")
     return method(*args, **kwargs)
 
 
@@ -518,7 +530,8 @@ _GUARDED_METHODS: dict[str, Callable[[Callable, Any, tuple, dict], Any]] = {
     "join": _guarded_join,
     "replace": _guarded_replace,
     "extend": _guarded_extend,
-    "strftime": _guarded_strftime,
+    "strftime": _guarded_time_format,
+    "strptime": _guarded_time_format,
 }
 
 
@@ -578,18 +591,23 @@ def _decimal_bits(value: Decimal) -> int:
 
 
 def _int(*args: Any, **kwargs: Any) -> int:
-    # int(Decimal('1e999999999')) would build a billion-digit integer in one C call.
+    # int(Decimal('1e999999999')) would build a billion-digit integer in one C call. Text in a
+    # power-of-two base escapes CPython's digit limit, so the result is checked as well.
     if args and isinstance(args[0], Decimal) and args[0].is_finite():
         _check_int_bits(_decimal_bits(args[0]))
-    return int(*args, **kwargs)
+    result = int(*args, **kwargs)
+    _check_int_bits(result.bit_length())
+    return result
 
 
 def _round(number: Any, ndigits: int | None = None) -> Any:
-    if ndigits is not None:
-        return round(number, ndigits)
-    if isinstance(number, Decimal) and number.is_finite():
-        _check_int_bits(_decimal_bits(number))
-    return round(number)
+    if ndigits is None:
+        if isinstance(number, Decimal) and number.is_finite():
+            _check_int_bits(_decimal_bits(number))
+        return round(number)
+    if isinstance(number, int) and isinstance(ndigits, int) and ndigits < 0:
+        _check_int_bits(-ndigits * 10 // 3)  # CPython computes 10 ** -ndigits to round an int
+    return round(number, ndigits)
 
 
 def _tuple(*args: Any) -> tuple:
@@ -658,27 +676,28 @@ def _limits_tracer() -> Callable:
     It asks for opcode events because one line can hold thousands of operations. Peak memory
     (not current) is compared, so the limit is on how far a run can raise the process's
     high-water mark; it is checked on a timer because getrusage costs about a microsecond.
-    Frames of this module are not traced: the helpers bound their own work.
+    Steps inside this module's helpers are not traced (they bound their own work), but every
+    call into one is, so C code calling helpers in a loop (sorted(key=str)) meets the deadline.
     """
-    time_limit = TIME_LIMIT_SECONDS
+    time_limit, memory_limit = TIME_LIMIT_SECONDS, MAX_MEMORY_BYTES
     deadline = time.monotonic() + time_limit
-    memory_ceiling = _peak_memory_bytes() + MAX_MEMORY_BYTES
+    memory_ceiling = _peak_memory_bytes() + memory_limit
     next_memory_check = 0.0
 
     def trace(frame: types.FrameType, event: str, arg: Any) -> Callable | None:
         nonlocal next_memory_check
-        if event == "call":
-            if frame.f_code.co_filename == __file__:
-                return None
-            frame.f_trace_lines = False
-            frame.f_trace_opcodes = True
         now = time.monotonic()
         if now > deadline:
             raise SandboxError(f"time limit of {time_limit} s exceeded")
         if now >= next_memory_check:
             if _peak_memory_bytes() > memory_ceiling:
-                raise SandboxError(f"memory limit of {MAX_MEMORY_BYTES // 2**20} MiB exceeded")
+                raise SandboxError(f"memory limit of {memory_limit // 2**20} MiB exceeded")
             next_memory_check = now + MEMORY_CHECK_SECONDS
+        if event == "call":
+            if frame.f_code.co_filename == __file__:
+                return None  # entering a helper is checked, its own steps need not be
+            frame.f_trace_lines = False
+            frame.f_trace_opcodes = True
         return trace
 
     return trace
@@ -785,51 +804,39 @@ def _deep_copy(mapping: Mapping[str, Any]) -> dict[str, Any]:
 
 def _stored_data(namespace: dict[str, Any], data: dict, extra: Mapping[str, Any]) -> dict:
     """The new task data: the script's visible variables (except names that only came from
-    `extra`, which are read-only) plus the hidden keys it could not touch, all as plain data."""
-    allowance = _Allowance(MAX_DATA_SIZE)
-    stored = {name: _plain_variable(name, value, allowance)
-              for name, value in namespace.items()
-              if _is_visible(name) and (name in data or name not in extra)}
-    stored.update((name, _plain_variable(name, value, allowance))
-                  for name, value in data.items() if not _is_visible(name))
+    `extra`, which are read-only) plus the hidden keys it could not touch, all as plain data.
+
+    Shared references count every time they appear, as they will once the data is serialized.
+    """
+    candidates = [(name, value) for name, value in namespace.items()
+                  if _is_visible(name) and (name in data or name not in extra)]
+    candidates += [(name, value) for name, value in data.items() if not _is_visible(name)]
+    stored, total = {}, 0
+    for name, value in candidates:
+        try:
+            total += _measure(value, MAX_DATA_SIZE, plain_only=True)
+            stored[name] = _to_plain(value)
+        except SandboxError as err:
+            raise SandboxError(
+                f"variable '{name}' cannot be stored in task data: {err.reason}") from None
+        if total > MAX_DATA_SIZE:
+            raise SandboxError(f"task data would exceed {MAX_DATA_SIZE} characters "
+                               f"(at variable '{name}')")
     return stored
 
 
-class _Allowance:
-    """Characters of task data still allowed; shared references count each time they appear,
-    as they will once the data is serialized."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.left = limit
-
-    def spend(self, amount: int) -> None:
-        self.left -= amount
-        if self.left < 0:
-            raise SandboxError(f"task data would exceed {self.limit} characters")
-
-
-def _plain_variable(name: Any, value: Any, allowance: _Allowance) -> Any:
-    try:
-        return _to_plain(value, allowance, 0)
-    except SandboxError as err:
-        raise SandboxError(f"variable '{name}' cannot be stored in task data: {err.reason}") from None
-
-
-def _to_plain(value: Any, allowance: _Allowance, depth: int) -> Any:
-    """A copy of `value` with tuples turned into lists; refuses anything else that is not plain."""
-    allowance.spend(_weight(value))
-    if isinstance(value, _PLAIN_SCALARS):
-        return value
-    if depth >= MAX_NESTING_DEPTH:
-        raise SandboxError(f"it is nested more than {MAX_NESTING_DEPTH} levels deep")
+def _to_plain(value: Any) -> Any:
+    """A copy of a measured value with tuples turned into lists (its depth is already bounded);
+    refuses the containers that are not plain data."""
     if isinstance(value, (list, tuple)):
-        return [_to_plain(item, allowance, depth + 1) for item in value]
+        return [_to_plain(item) for item in value]
     if isinstance(value, dict):
         if not all(isinstance(key, str) for key in value):
             raise SandboxError("dict keys must be strings")
-        return {key: _to_plain(item, allowance, depth + 1) for key, item in value.items()}
-    raise SandboxError(f"a value of type '{type(value).__name__}' is not plain data")
+        return {key: _to_plain(item) for key, item in value.items()}
+    if isinstance(value, (set, frozenset)):
+        raise SandboxError(f"a value of type '{type(value).__name__}' is not plain data")
+    return value
 
 
 # ------------------------------------------------------------------------ SpiffWorkflow glue

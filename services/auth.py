@@ -17,10 +17,16 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(uow: UnitOfWork, username: str, password: str, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
+def check_password(uow: UnitOfWork, username: str, password: str) -> Employee:
+    """The active employee these credentials belong to; one message for every failure."""
     employee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
     if employee is None or not employee.active or not verify_password(employee.password_hash, password):
         raise NotAuthenticated("unknown username or wrong password")
+    return employee
+
+
+def issue_token(uow: UnitOfWork, username: str, password: str, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
+    check_password(uow, username, password)
     now = utcnow()
     token = secrets.token_urlsafe(32)
     uow.session.execute(delete(ApiToken).where(ApiToken.expires_at < now))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +14,22 @@ class Settings:
     database_url: str
     timezone: str = "UTC"
     token_ttl_hours: int = 12
+    secret_key: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
         env = os.environ if environ is None else environ
         url = env.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
         return cls(database_url=url, timezone=env.get("DUTYFLOW_TIMEZONE", "UTC"),
-                   token_ttl_hours=int(env.get("DUTYFLOW_TOKEN_TTL_HOURS", "12")))
+                   token_ttl_hours=int(env.get("DUTYFLOW_TOKEN_TTL_HOURS", "12")),
+                   secret_key=env.get("DUTYFLOW_SECRET_KEY") or _local_secret())
+
+
+def _local_secret() -> str:
+    """Without DUTYFLOW_SECRET_KEY, a random key kept in instance/ so sessions survive restarts."""
+    path = Path("instance") / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()

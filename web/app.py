@@ -1,12 +1,15 @@
 """The Flask application factory."""
 from __future__ import annotations
 
+import secrets
+
 from flask import Flask, jsonify
 
 from services.settings import Settings
 from services.unit_of_work import Store
 
 from .errors import register_error_handlers
+from .i18n import init_i18n
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
@@ -17,8 +20,18 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.json.ensure_ascii = False
     app.extensions["dutyflow_store"] = store or Store(settings.database_url)
 
+    app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["BABEL_DEFAULT_TIMEZONE"] = settings.timezone
+    init_i18n(app)
+
     from .api import bp as api
+    from .assets import bp as vendor
+    from .pages import bp as pages
     app.register_blueprint(api)
+    app.register_blueprint(vendor)
+    app.register_blueprint(pages)
     register_error_handlers(app)
 
     @app.get("/healthz")

@@ -5,6 +5,7 @@ from typing import Any
 
 import marshmallow
 from flask import Blueprint, current_app, g, request
+from werkzeug.routing import IntegerConverter
 
 from services.access import Actor, actor_for
 from services.auth import authenticate
@@ -13,6 +14,25 @@ from services.unit_of_work import Store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.issue_token", "api.openapi"}
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in API paths: a number no INTEGER column can hold matches no route.
+
+    Such an id cannot exist, so the answer is a 404; passed on, PostgreSQL would refuse
+    it as out of range and SQLite anything past 64 bits, both as a 500.
+    """
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+@bp.record_once
+def bound_path_ids(state) -> None:
+    """Runs before this blueprint's routes are added, so every `<int:...>` of theirs is bounded."""
+    state.app.url_map.converters["int"] = IdConverter
 
 
 def store() -> Store:

@@ -1,0 +1,95 @@
+"""Server-rendered pages: the same services as the API, behind a session cookie.
+
+Sessions are Flask's signed cookie (HttpOnly, SameSite=Lax); every POST carries a
+CSRF token bound to the session. Rules stay in services/: pages only ask.
+"""
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask_babel import lazy_gettext as _l
+
+from services.access import Actor, actor_for
+from services.errors import NotAuthenticated
+from services.models import Employee
+from services.unit_of_work import Store
+
+bp = Blueprint("pages", __name__)
+
+
+def store() -> Store:
+    return current_app.extensions["dutyflow_store"]
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+@bp.before_app_request
+def check_csrf() -> None:
+    if request.method != "POST" or request.blueprint != "pages":
+        return
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    if not hmac.compare_digest(sent, session.get("csrf", "")):
+        abort(400, description="The form expired or did not come from DutyFlow; reload the page.")
+
+
+@bp.before_app_request
+def load_signed_in_user() -> None:
+    g.page_actor = None
+    g.page_employee = None
+    username = session.get("username")
+    if not username or request.blueprint != "pages":
+        return
+    with store().reading() as uow:
+        employee = uow.session.query(Employee).filter_by(username=username, active=True).first()
+        if employee is None:
+            session.pop("username", None)
+            return
+        g.page_actor = actor_for(uow, employee)
+        g.page_employee = {"username": employee.username, "name": employee.name,
+                           "department": employee.department_key}
+
+
+def page_actor() -> Actor:
+    if g.page_actor is None:
+        raise NotAuthenticated("sign in first")
+    return g.page_actor
+
+
+def signed_in(view):
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.get("page_actor") is None:
+            return redirect(url_for("pages.sign_in", next=request.full_path))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+# (endpoint, label, roles that see it; None = everyone signed in)
+NAV = [("pages.designer", _l("Designer"), {"designer", "admin"}),
+       ("pages.org_chart", _l("Organisation"), None),
+       ("pages.dashboard", _l("Dashboard"), {"manager", "hr", "admin"}),
+       ("pages.hr_home", _l("HR"), {"hr", "admin"})]
+
+
+def nav_links() -> list[dict]:
+    actor = g.get("page_actor")
+    if actor is None:
+        return []
+    return [{"url": url_for(endpoint), "label": label} for endpoint, label, roles in NAV
+            if endpoint in current_app.view_functions and (roles is None or actor.has(*roles))]
+
+
+@bp.app_context_processor
+def page_globals() -> dict:
+    return {"csrf_token": csrf_token, "me": g.get("page_employee"), "actor": g.get("page_actor"),
+            "nav_links": nav_links}
+
+
+from . import account, inbox, process_pages, task_pages  # noqa: E402,F401

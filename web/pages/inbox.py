@@ -1,0 +1,65 @@
+"""The inbox: my tasks and my department's unclaimed ones, with filters and counts."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from services import tasks
+from services.errors import ServiceError
+from services.models import Task, utcnow
+
+from . import bp, page_actor, signed_in, store
+
+
+@bp.get("/inbox")
+@signed_in
+def inbox():
+    actor = page_actor()
+    process_key = request.args.get("process") or None
+    overdue_only = request.args.get("due") == "overdue"
+    now = utcnow()
+    query = tasks.TaskQuery(scope="mine", status="ready", process_key=process_key,
+                            due_before=now if overdue_only else None, sort="due_at", limit=200)
+    with store().reading() as uow:
+        rows = tasks.list_tasks(uow, actor, query).tasks
+        processes = sorted({key for key in uow.session.scalars(
+            select(Task.process_key).where(Task.department_key == actor.department_key).distinct())})
+        counts = _counts(uow, actor, now)
+    return render_template("inbox.html", tasks=rows, now=now, processes=processes,
+                           process_key=process_key, overdue_only=overdue_only, counts=counts)
+
+
+def _counts(uow, actor, now: dt.datetime) -> dict[str, int]:
+    ready = select(func.count()).select_from(Task).where(Task.status == "ready")
+    return {
+        "mine": uow.session.scalar(ready.where(Task.assignee == actor.username)),
+        "unclaimed": uow.session.scalar(ready.where(Task.assignee.is_(None),
+                                                    Task.department_key == actor.department_key)),
+        "overdue": uow.session.scalar(ready.where(Task.due_at < now,
+                                                  Task.department_key == actor.department_key)),
+    }
+
+
+@bp.post("/tasks/<task_id>/claim")
+@signed_in
+def claim(task_id: str):
+    return _act(tasks.claim, task_id, _("Task claimed."))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@signed_in
+def unclaim(task_id: str):
+    return _act(tasks.unclaim, task_id, _("Task released."))
+
+
+def _act(action, task_id: str, done: str):
+    try:
+        with store().writing() as uow:
+            action(uow, page_actor(), task_id)
+        flash(done)
+    except ServiceError as err:
+        flash(str(err), "error")
+    return redirect(request.form.get("next") or url_for("pages.inbox"))

@@ -1,0 +1,74 @@
+"""Starting processes and following an instance: diagram, deadlines, history."""
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from services import definitions, instances
+from services.definitions import MODEL_CACHE
+from services.errors import InvalidInput, NotFound, ServiceError
+from services.views import instance_view
+
+from . import bp, page_actor, signed_in, store
+from .forms import typed_values
+
+
+def _startable() -> list[dict]:
+    with store().reading() as uow:
+        return [{"key": d.key, "name": d.name, "version": d.version,
+                 "form": MODEL_CACHE.get(d).start_form.as_dict()}
+                for d in definitions.list_latest(uow)]
+
+
+@bp.get("/processes")
+@signed_in
+def processes():
+    return render_template("processes.html", processes=_startable(), errors={}, chosen=None,
+                           values={})
+
+
+@bp.post("/processes/<key>/start")
+@signed_in
+def start_process(key: str):
+    chosen = next((p for p in _startable() if p["key"] == key), None)
+    if chosen is None:
+        abort(404)
+    values = typed_values(chosen["form"]["fields"], request.form)
+    try:
+        with store().writing() as uow:
+            row = instances.start_process(uow, key, values, page_actor().username,
+                                          request.form.get("business_key") or None)
+    except InvalidInput as err:
+        errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
+        return render_template("processes.html", processes=_startable(), errors=errors,
+                               chosen=key, values=request.form), 422
+    except ServiceError as err:
+        flash(str(err), "error")
+        return redirect(url_for("pages.processes"))
+    flash(_("Started %(name)s #%(id)s.", name=chosen["name"], id=row.id))
+    return redirect(url_for("pages.instance_page", instance_id=row.id))
+
+
+@bp.get("/instances/<int:instance_id>")
+@signed_in
+def instance_page(instance_id: int):
+    with store().reading() as uow:
+        try:
+            row = instances.visible_instance(uow, page_actor(), instance_id)
+        except NotFound:
+            abort(404)
+        view = instance_view(uow, row)
+    done = sorted({item["element_id"] for item in view["history"]})
+    current = [task["element_id"] for task in view["tasks"]]
+    return render_template("instance.html", instance=view, done=done, current=current)
+
+
+@bp.get("/instances/<int:instance_id>/diagram.bpmn")
+@signed_in
+def instance_diagram(instance_id: int):
+    with store().reading() as uow:
+        try:
+            row = instances.visible_instance(uow, page_actor(), instance_id)
+        except NotFound:
+            abort(404)
+        return Response(row.definition.bpmn_xml, mimetype="application/xml")

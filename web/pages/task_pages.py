@@ -1,0 +1,62 @@
+"""A task: its generated form, the diagram with the current step, and progress notes."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from services import instances, tasks
+from services.definitions import MODEL_CACHE
+from services.errors import InvalidInput, NotFound, ServiceError
+from services.models import ProcessInstance
+
+from . import bp, page_actor, signed_in, store
+from .forms import typed_values
+
+
+def _task_context(task_id: str) -> dict:
+    with store().reading() as uow:
+        try:
+            task = tasks.get_task(uow, page_actor(), task_id)
+        except NotFound:
+            abort(404)
+        row = uow.session.get(ProcessInstance, task.process_instance_id)
+        duty = MODEL_CACHE.get(row.definition).duties.get(task.element_id)
+        comments = tasks.comments(uow, page_actor(), task_id)
+        return {"task": task, "instance": row, "form": duty.form.as_dict() if duty else {"fields": []},
+                "comments": comments}
+
+
+@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
+@signed_in
+def task_page(task_id: str):
+    context = _task_context(task_id)
+    errors: dict = {}
+    values = {}
+    status = 200
+    if request.method == "POST":
+        values = typed_values(context["form"]["fields"], request.form)
+        try:
+            with store().writing() as uow:
+                instances.complete_task(uow, task_id, page_actor().username, values)
+        except InvalidInput as err:
+            errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
+            status = 422
+        except ServiceError as err:
+            flash(str(err), "error")
+            status = 409 if "already" in str(err) or "claimed" in str(err) else 403
+        else:
+            flash(_("Done: %(name)s.", name=context["task"].name))
+            return redirect(url_for("pages.inbox"))
+    return render_template("task.html", errors=errors, values=values or request.form,
+                           **context), status
+
+
+@bp.post("/tasks/<task_id>/comments")
+@signed_in
+def add_comment(task_id: str):
+    try:
+        with store().writing() as uow:
+            tasks.add_comment(uow, page_actor(), task_id, request.form.get("text", ""))
+    except ServiceError as err:
+        flash(str(err), "error")
+    return redirect(url_for("pages.task_page", task_id=task_id) + "#comments")

@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: install demo test lint-bpmn bench clean
+CATALOG := web/translations/zh/LC_MESSAGES/messages
+
+.PHONY: install demo test lint-bpmn bench clean translations
 
 $(BIN)/dutyflow: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +14,20 @@ $(BIN)/dutyflow: setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(BIN)/dutyflow
+# JS/CSS (bpmn-js, Chart.js) come from npm and are served by Flask itself.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(CATALOG).mo: $(CATALOG).po $(BIN)/dutyflow
+	$(BIN)/pybabel compile --use-fuzzy -d web/translations -D messages
+
+install: $(BIN)/dutyflow node_modules/.package-lock.json $(CATALOG).mo
+
+## Re-extract UI strings and merge them into the Chinese catalogue (then translate the new ones).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o web/translations/messages.pot .
+	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations -D messages
 
 ## Run the service with the demo org, diagrams and work on SQLite (instance/dutyflow.db).
 demo: install

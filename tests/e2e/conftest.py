@@ -1,0 +1,101 @@
+"""A real `dutyflow serve --demo` process and Debian's Chromium driven by Playwright.
+
+Screenshots of every page visited are saved under artifacts/screenshots/ (CI keeps
+them as artifacts). Chromium comes from Debian (`/usr/bin/chromium`): Playwright's
+own browser download is not used.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A fresh demo deployment per test module (SQLite, as `make demo` runs it)."""
+    port = _free_port()
+    database = tmp_path_factory.mktemp("e2e") / "dutyflow.db"
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{database}",
+               DUTYFLOW_SECRET_KEY="e2e-secret-key-not-for-production")
+    process = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--demo", "--port",
+                                str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"server did not start:\n{process.stdout.read()}")
+            time.sleep(0.3)
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is required for end-to-end tests (.ci/run installs it)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser, server):
+    """Pages for several people at once, each in its own browser context (own cookies)."""
+    contexts = []
+
+    def make(locale: str = "en-US", **options) -> Page:
+        context = browser.new_context(base_url=server, locale=locale,
+                                      viewport=options.pop("viewport", {"width": 1280, "height": 900}),
+                                      **options)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def sign_in(page: Page, username: str, password: str = "demo") -> None:
+    page.goto("/sign-in")
+    page.get_by_label(re.compile("Username|用户名")).fill(username)
+    page.get_by_label(re.compile("Password|密码")).fill(password)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(re.compile(r"/inbox"))
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

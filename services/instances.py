@@ -75,8 +75,10 @@ def complete_task(uow: UnitOfWork, task_id: str, username: str, data: dict[str, 
         cleaned = instance.complete(task_id, data)
     except FormValidationError as err:
         raise InvalidInput("the form data is invalid", err.errors) from None
-    except TaskNotReady as err:
-        raise Conflict(str(err)) from None
+    except TaskNotReady:
+        # The task row was read before a concurrent commit, the instance after it.
+        raise Conflict(f"task {task_id} is no longer waiting: the process instance was "
+                       "changed by someone else; reload and retry") from None
     task.status, task.completed_by, task.completed_at = "completed", username, now
     uow.session.add(TaskEvent(
         kind="completed", process_instance_id=row.id, process_key=row.process_key,

@@ -59,7 +59,7 @@ def refused(action, fragment: str) -> SandboxError:
     ("dict.fromkeys(['a'], 0) == {'a': 0}", {}, True),
     ("datetime.strptime(day, '%Y-%m-%d').date() == date(2026, 5, 4)", {"day": "2026-05-04"}, True),
     ("[1 for _ in range(3)]", {}, [1, 1, 1]),
-    ("sorted(range(100000), key=str, reverse=True)[0]", {}, 99999),
+    ("sorted(range(20000), key=str, reverse=True)[0]", {}, 9999),  # small: stays far under the time limit on a loaded machine
 ])
 def test_ordinary_expressions(source, data, expected):
     assert evaluate(source, data) == expected

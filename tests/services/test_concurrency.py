@@ -112,7 +112,7 @@ def test_two_processes_complete_the_same_task(demo, database_url):
     outcomes = [(proc.wait(timeout=120), proc.stderr.read()) for proc in procs]
     assert sorted(code for code, _ in outcomes) == [0, 1], outcomes
     loser = next(err for code, err in outcomes if code == 1)
-    assert "already completed" in loser or "changed by someone else" in loser
+    assert "already completed" in loser or "changed by someone else" in loser, outcomes
     with demo.reading() as uow:
         assert uow.session.scalar(select(func.count()).select_from(TaskEvent)) == 1
 

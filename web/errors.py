@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from services.errors import (Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied,
@@ -25,19 +25,33 @@ def problem(status: int, title: str, detail: str, **extra) -> Response:
     return response
 
 
+def _wants_page() -> bool:
+    """People in a browser get an HTML page; API clients get a problem document."""
+    return not request.path.startswith("/api/")
+
+
+def _answer(status: int, title: str, detail: str, **extra) -> Response:
+    if _wants_page():
+        return Response(render_template("error.html", status=status, title=title, detail=detail),
+                        status=status, mimetype="text/html")
+    return problem(status, title, detail, **extra)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(err: ServiceError):
+        if isinstance(err, NotAuthenticated) and _wants_page():
+            return redirect(url_for("pages.sign_in", next=request.full_path))
         status, title = next((value for kind, value in _STATUS.items() if isinstance(err, kind)),
                              (400, "Bad request"))
         extra = {"errors": err.errors} if isinstance(err, InvalidInput) else {}
-        return problem(status, title, str(err).splitlines()[0], **extra)
+        return _answer(status, title, str(err).splitlines()[0], **extra)
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
-        return problem(err.code or 500, err.name, err.description or err.name)
+        return _answer(err.code or 500, err.name, err.description or err.name)
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):
         log.exception("unhandled error")
-        return problem(500, "Internal server error", "an unexpected error occurred; it was logged")
+        return _answer(500, "Internal server error", "an unexpected error occurred; it was logged")

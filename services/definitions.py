@@ -91,6 +91,12 @@ def list_latest(uow: UnitOfWork) -> list[ProcessDefinition]:
         .order_by(ProcessDefinition.key)))
 
 
+def list_versions(uow: UnitOfWork) -> list[ProcessDefinition]:
+    """Every deployed version, newest first within each key."""
+    return list(uow.session.scalars(select(ProcessDefinition).order_by(
+        ProcessDefinition.key, ProcessDefinition.version.desc())))
+
+
 def get_version(uow: UnitOfWork, key: str, version: int) -> ProcessDefinition:
     definition = uow.session.scalars(select(ProcessDefinition).where(
         ProcessDefinition.key == key, ProcessDefinition.version == version)).first()

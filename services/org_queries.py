@@ -37,6 +37,20 @@ def list_employees(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
     return out
 
 
+def duty_owners(uow: UnitOfWork) -> list[dict[str, Any]]:
+    """Every step of every deployed process with the departments that own it (no counts)."""
+    directory = Directory.load(uow)
+    steps = []
+    for definition in list_latest(uow):
+        model = MODEL_CACHE.get(definition)
+        for duty in model.duties.values():
+            owners = sorted({department.key for name in duty.owners
+                             if (department := directory.department_for(name)) is not None})
+            steps.append({"process_key": model.key, "element_id": duty.element_id,
+                          "name": duty.name, "lane": duty.lane, "owners": owners})
+    return steps
+
+
 def duty_matrix(uow: UnitOfWork, actor: Actor) -> dict[str, Any]:
     """Departments x steps of every deployed process, with who actually did the work.
 
@@ -52,21 +66,14 @@ def duty_matrix(uow: UnitOfWork, actor: Actor) -> dict[str, Any]:
                                       TaskEvent.actor_department_key))
     for process_key, element_id, department_key, count in counts:
         done.setdefault((process_key, element_id), {})[department_key or "-"] = count
-    steps = []
-    for definition in list_latest(uow):
-        model = MODEL_CACHE.get(definition)
-        for duty in model.duties.values():
-            owners = sorted({department.key for name in duty.owners
-                             if (department := directory.department_for(name)) is not None})
-            by_department = done.get((model.key, duty.element_id), {})
-            total = sum(by_department.values())
-            shares = {key: str((Decimal(count) / total).quantize(Decimal("0.0001"), ROUND_HALF_UP))
-                      for key, count in sorted(by_department.items())} if total else {}
-            performers = set(by_department)
-            steps.append({"process_key": model.key, "element_id": duty.element_id,
-                          "name": duty.name, "lane": duty.lane, "owners": owners,
-                          "completions": total, "done_by": shares,
-                          "overlap": len(set(owners)) > 1 or len(performers) > 1})
+    steps = duty_owners(uow)
+    for step in steps:
+        by_department = done.get((step["process_key"], step["element_id"]), {})
+        total = sum(by_department.values())
+        step["completions"] = total
+        step["done_by"] = {key: str((Decimal(count) / total).quantize(Decimal("0.0001"), ROUND_HALF_UP))
+                           for key, count in sorted(by_department.items())} if total else {}
+        step["overlap"] = len(step["owners"]) > 1 or len(by_department) > 1
     departments = [{"key": d.key, "name": d.name} for d in directory.departments.values()]
     return {"departments": sorted(departments, key=lambda d: d["key"]), "steps": steps,
             "overlaps": [step for step in steps if step["overlap"]]}

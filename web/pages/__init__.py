@@ -92,4 +92,4 @@ def page_globals() -> dict:
             "nav_links": nav_links}
 
 
-from . import account, inbox, process_pages, task_pages  # noqa: E402,F401
+from . import account, inbox, process_pages, task_pages, designer_pages, org_pages, dashboard_pages, hr_pages  # noqa: E402,F401

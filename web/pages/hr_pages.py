@@ -1,0 +1,289 @@
+"""HR: KPI schemes per department, payroll runs, exports and payslips with their evidence.
+
+Every rule (who may, what is valid, what a figure is) lives in services/; these views
+turn form posts into the documents the services take and show what they answer.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from services import dashboard as dashboard_service
+from services import exports, kpi, payroll_runs, payslips
+from services.errors import Conflict, InvalidInput, NotFound
+
+from . import bp, page_actor, signed_in, store
+from .dashboard_pages import (chosen_period, current_period_text, ranking_chart, timezone,
+                              trend_charts)
+
+ROW_FIELDS = ("metric", "weight", "target", "task", "process_key", "field", "value")
+PARAMETERS = ("task", "process_key", "field", "value")
+MAX_ROWS = 100
+_ROW_INPUT = re.compile(r"^ind-(\d{1,4})-(" + "|".join(ROW_FIELDS) + r")$")
+_ERROR_PATH = re.compile(r"^indicators\[(\d+)\](?:\.(\w+))?$")
+
+
+def flag_labels() -> dict[str, str]:
+    return {"no_scheme": _("no KPI scheme for the department"),
+            "no_applicable_indicator": _("no applicable indicator")}
+
+
+def metric_labels() -> dict[str, str]:
+    return {"completed_count": _("Completed count"), "on_time_rate": _("On-time rate"),
+            "field_rate": _("Field value rate"), "avg_handling_hours": _("Average handling hours"),
+            "completion_rate": _("Completion rate")}
+
+
+# --- HR home ---------------------------------------------------------------------------
+
+@bp.get("/hr")
+@signed_in
+def hr_home():
+    actor = page_actor()
+    period, period_error = chosen_period()
+    with store().reading() as uow:
+        runs = dashboard_service.payroll_run_list(uow, actor)
+        schemes = dashboard_service.scheme_overview(uow, actor)
+        departments = dashboard_service.department_rates(uow, actor, period)
+        trend = dashboard_service.weekly_trend(uow, actor, period)
+    return render_template("hr.html", runs=runs, schemes=schemes, departments=departments,
+                           period=str(period), period_error=period_error, trend=trend,
+                           charts=trend_charts(trend), ranking=ranking_chart(departments),
+                           run_period=request.args.get("run_period") or current_period_text(1)), \
+        422 if period_error else 200
+
+
+@bp.post("/hr/payroll-runs")
+@signed_in
+def hr_create_run():
+    period = (request.form.get("period") or "").strip()
+    try:
+        with store().writing() as uow:
+            run = payroll_runs.create_run(uow, page_actor(), period, timezone())
+            run_id = run.id
+    except (Conflict, InvalidInput) as err:
+        flash(str(err), "error")
+        return redirect(url_for("pages.hr_home", run_period=period) + "#run-payroll")
+    flash(_("Payroll for %(period)s calculated as a draft.", period=period))
+    return redirect(url_for("pages.hr_run", run_id=run_id))
+
+
+# --- KPI scheme editor -----------------------------------------------------------------
+
+def _rows_from_document(document: dict) -> list[dict[str, str]]:
+    return [{name: str(item.get(name, "")) for name in ROW_FIELDS}
+            for item in document.get("indicators", [])]
+
+
+def _posted_rows(form: MultiDict) -> list[dict[str, str]]:
+    """The indicator rows of the form, in their order, without those marked for removal."""
+    rows: dict[int, dict[str, str]] = {}
+    for name in form:
+        match = _ROW_INPUT.match(name)
+        if match:
+            rows.setdefault(int(match.group(1)), {})[match.group(2)] = form.get(name, "").strip()
+    removed = set(form.getlist("remove"))
+    return [{name: rows[index].get(name, "") for name in ROW_FIELDS}
+            for index in sorted(rows) if str(index) not in removed][:MAX_ROWS]
+
+
+def _named(*names: str) -> None:
+    """A path segment with a NUL character names nothing (PostgreSQL cannot even look it up)."""
+    if any("\x00" in name for name in names):
+        raise NotFound("no such name")
+
+
+def _unstorable(rows: list[dict[str, str]], cap: str, positions: list[int]) -> dict[str, list[str]]:
+    """Inputs no database stores as sent, under the paths the service uses."""
+    message = [_("May not contain NUL characters.")]
+    errors = {f"indicators[{number}].{name}": message
+              for number, position in enumerate(positions)
+              for name, value in rows[position].items() if "\x00" in value}
+    if "\x00" in cap:
+        errors["cap"] = message
+    return errors
+
+
+def _is_blank(row: dict[str, str]) -> bool:
+    return not any(row.values())
+
+
+def _scheme_document(rows: list[dict[str, str]], cap: str) -> tuple[dict, list[int]]:
+    """The scheme document the service validates; and, per indicator, its row on the form."""
+    indicators, positions = [], []
+    for position, row in enumerate(rows):
+        if _is_blank(row):
+            continue  # the spare row, left empty
+        item = {"metric": row["metric"], "weight": row["weight"], "target": row["target"]}
+        item.update({name: row[name] for name in PARAMETERS if row[name]})
+        indicators.append(item)
+        positions.append(position)
+    document: dict = {"indicators": indicators}
+    if cap:
+        document["cap"] = cap
+    return document, positions
+
+
+def _place_errors(errors: dict, positions: list[int]) -> tuple[dict[int, dict], dict]:
+    """Service error paths (`indicators[1].weight`) onto form rows; the rest stays general."""
+    by_row: dict[int, dict[str, list[str]]] = {}
+    general: dict[str, list[str]] = {}
+    for path, messages in errors.items():
+        messages = messages if isinstance(messages, list) else [str(messages)]
+        match = _ERROR_PATH.match(path)
+        if match and int(match.group(1)) < len(positions):
+            field = match.group(2) or "_row"
+            field = field if field in ROW_FIELDS else "_row"
+            row = by_row.setdefault(positions[int(match.group(1))], {})
+            row.setdefault(field, []).extend(messages)
+        else:
+            general.setdefault(path, []).extend(messages)
+    return by_row, general
+
+
+def _weight_total(rows: list[dict[str, str]]) -> str | None:
+    """The sum of the weights typed so far, as the page shows it; None when one is not a number."""
+    total = Decimal(0)
+    for row in rows:
+        if not row["weight"]:
+            continue
+        try:
+            weight = Decimal(row["weight"])
+        except InvalidOperation:
+            return None
+        if not weight.is_finite():
+            return None
+        total += weight
+    return f"{total.normalize():f}"
+
+
+@bp.route("/hr/schemes/<department_key>", methods=["GET", "POST"])
+@signed_in
+def hr_scheme(department_key: str):
+    actor = page_actor()
+    _named(department_key)
+    with store().reading() as uow:
+        editing = dashboard_service.scheme_for_editing(uow, actor, department_key)
+    status, row_errors, general = 200, {}, {}
+    if request.method == "POST":
+        rows = _posted_rows(request.form)
+        cap = (request.form.get("cap") or "").strip()
+        document, positions = _scheme_document(rows, cap)
+        try:
+            if unstorable := _unstorable(rows, cap, positions):
+                raise InvalidInput("the scheme holds characters that cannot be stored", unstorable)
+            with store().writing() as uow:
+                saved = kpi.set_scheme(uow, actor, department_key, document)
+                version = saved.version
+        except InvalidInput as err:
+            errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
+            row_errors, general = _place_errors(errors, positions)
+            status = 422
+        else:
+            previous = editing["scheme"]["version"] if editing["scheme"] else None
+            if previous == version:
+                flash(_("Nothing changed; the scheme stays at version %(version)s.",
+                        version=version))
+            else:
+                flash(_("Saved the KPI scheme as version %(version)s.", version=version))
+            return redirect(url_for("pages.hr_scheme", department_key=department_key))
+    else:
+        document = (editing["scheme"] or {}).get("document") or {}
+        rows = _rows_from_document(document)
+        cap = str(document.get("cap", ""))
+    if not rows or not _is_blank(rows[-1]):
+        rows.append({name: "" for name in ROW_FIELDS})
+    return render_template("hr_scheme.html", department=editing["department"],
+                           scheme=editing["scheme"], duties=editing["duties"], rows=rows, cap=cap,
+                           row_errors=row_errors, errors=general,
+                           metrics=dashboard_service.metric_catalogue(),
+                           metric_labels=metric_labels(), weight_total=_weight_total(rows)), status
+
+
+# --- Payroll runs ----------------------------------------------------------------------
+
+@bp.get("/hr/payroll-runs/<int:run_id>")
+@signed_in
+def hr_run(run_id: int):
+    actor = page_actor()
+    with store().reading() as uow:
+        run = payroll_runs.get_run(uow, actor, run_id)
+        view = payroll_runs.run_view(uow, run)
+        meta = {"created_at": run.created_at, "calculated_at": run.calculated_at,
+                "finalized_at": run.finalized_at, "finalized_by": run.finalized_by}
+        names = dashboard_service.employee_names(uow, [line["username"] for line in view["lines"]])
+    return render_template("hr_run.html", run=view, meta=meta, names=names, flags=flag_labels())
+
+
+@bp.post("/hr/payroll-runs/<int:run_id>/recalculate")
+@signed_in
+def hr_recalculate(run_id: int):
+    try:
+        with store().writing() as uow:
+            payroll_runs.recalculate(uow, page_actor(), run_id, timezone())
+    except Conflict as err:
+        flash(str(err), "error")
+    else:
+        flash(_("Run recalculated."))
+    return redirect(url_for("pages.hr_run", run_id=run_id))
+
+
+@bp.post("/hr/payroll-runs/<int:run_id>/finalize")
+@signed_in
+def hr_finalize(run_id: int):
+    if request.form.get("confirm") != "yes":
+        flash(_("Tick the box to confirm: a final run can never change."), "error")
+        return redirect(url_for("pages.hr_run", run_id=run_id) + "#finalize")
+    try:
+        with store().writing() as uow:
+            payroll_runs.finalize(uow, page_actor(), run_id)
+    except Conflict as err:
+        flash(str(err), "error")
+    else:
+        flash(_("Run finalised; it will never change."))
+    return redirect(url_for("pages.hr_run", run_id=run_id))
+
+
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8",
+                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@bp.get("/hr/payroll-runs/<int:run_id>/export")
+@signed_in
+def hr_export(run_id: int):
+    file_format = request.args.get("format", "csv")
+    if file_format not in EXPORT_TYPES:
+        abort(422, description=_("Export as csv or xlsx."))
+    with store().reading() as uow:
+        run = payroll_runs.get_run(uow, page_actor(), run_id)
+        body = exports.to_xlsx(uow, run) if file_format == "xlsx" else exports.to_csv(uow, run)
+        filename = f"payroll-{run.period}-run{run.id}.{file_format}"
+    return Response(body, mimetype=EXPORT_TYPES[file_format],
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _when(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+@bp.get("/hr/payroll-runs/<int:run_id>/payslips/<username>")
+@signed_in
+def hr_payslip(run_id: int, username: str):
+    actor = page_actor()
+    _named(username)
+    with store().reading() as uow:
+        slip = payslips.payslip(uow, actor, run_id, username, timezone())
+        name = dashboard_service.employee_names(uow, [username]).get(username, username)
+    evidence = [{**item, "ready_at": _when(item["ready_at"]),
+                 "completed_at": _when(item["completed_at"]), "due_at": _when(item["due_at"])}
+                for item in slip["evidence"]]
+    return render_template("hr_payslip.html", slip=slip, name=name, username=username,
+                           own=[item for item in evidence if not item["for_other_department"]],
+                           other=[item for item in evidence if item["for_other_department"]],
+                           flags=flag_labels(), metric_labels=metric_labels(),
+                           may_see_run=actor.has("hr", "admin"))

@@ -11,6 +11,7 @@ import secrets
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from services.access import Actor, actor_for
 from services.errors import NotAuthenticated
@@ -47,7 +48,8 @@ def load_signed_in_user() -> None:
     if not username or request.blueprint != "pages":
         return
     with store().reading() as uow:
-        employee = uow.session.query(Employee).filter_by(username=username, active=True).first()
+        employee = uow.session.scalars(select(Employee).where(
+            Employee.username == username, Employee.active)).first()
         if employee is None:
             session.pop("username", None)
             return

@@ -116,6 +116,11 @@ def due_timer_ids(uow: UnitOfWork, now: dt.datetime, limit: int = 100) -> list[s
         Timer.status == "pending", Timer.due_at <= now).order_by(Timer.due_at).limit(limit)))
 
 
+def ready_tasks(uow: UnitOfWork, instance_id: int) -> list[Task]:
+    return list(uow.session.scalars(select(Task).where(
+        Task.process_instance_id == instance_id, Task.status == "ready").order_by(Task.created_at)))
+
+
 def get_instance(uow: UnitOfWork, instance_id: int) -> ProcessInstance:
     row = uow.session.get(ProcessInstance, instance_id)
     if row is None:

@@ -109,7 +109,7 @@ class ProcessDefinition(Base):
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
     filename: Mapped[str] = mapped_column(String(255))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # large; compiled models are cached
     checksum: Mapped[str] = mapped_column(String(64))
     deployed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     deployed_by: Mapped[str | None] = mapped_column(String(64))
@@ -138,7 +138,11 @@ class ProcessInstance(Base):
 
 
 class Task(Base):
-    """Projection of a user task for inboxes; the instance state stays the source of truth."""
+    """Projection of a user task for inboxes; the instance state stays the source of truth.
+
+    Migration 0004 adds expression indexes `(..., (due_at IS NULL), due_at, id)` that the
+    inbox query (services.tasks) reads in order.
+    """
 
     __tablename__ = "tasks"
     __table_args__ = (

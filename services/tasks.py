@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, false, or_, select, union_all, update
 
 from .access import Actor, may_do, may_reassign, may_see_task
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -44,64 +44,123 @@ def _encode_cursor(task: Task, sort: str) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[bool, dt.datetime | None, str]:
+    """Undo _encode_cursor; a forged cursor is a 422, never a value the database chokes on
+    (a naive or out-of-range time, an id with NUL or surrogate characters)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         is_null, value, task_id = json.loads(base64.urlsafe_b64decode(padded))
-        return bool(is_null), (dt.datetime.fromisoformat(value) if value else None), str(task_id)
-    except (ValueError, TypeError):
+        after = dt.datetime.fromisoformat(value) if value else None
+        if after is not None and after.tzinfo is None:
+            raise ValueError("a cursor's time is always in UTC")
+        if after is not None:
+            after.astimezone(dt.timezone.utc)  # OverflowError near year 1 or 9999
+        if not (isinstance(task_id, str) and task_id.isascii() and task_id.isprintable()):
+            raise ValueError("a cursor's task id is always a UUID")
+        return bool(is_null), after, task_id
+    except (ValueError, TypeError, OverflowError):
         raise InvalidInput("the cursor is not one this API returned",
                            {"cursor": ["Invalid cursor."]}) from None
 
 
 def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> TaskPage:
-    """One page of tasks in the caller's scope, using the inbox indexes.
+    """One page of tasks in the caller's scope.
 
-    Pages by keyset when given a cursor (stable while tasks come and go), else by offset.
-
-    mine: tasks held by the caller, plus unclaimed ones their department may do;
-    department: every task of the departments they oversee; all: admins only.
+    mine: tasks held by the caller, unclaimed ones of their department, and (for
+    completed tasks) the ones they completed; department: every task of the departments
+    they oversee; all: admins only. Pages by keyset with a cursor (stable while tasks
+    come and go), else by offset.
     """
-    statement = select(Task)
-    if query.scope == "mine":
-        statement = statement.where(or_(
-            Task.assignee == actor.username,
-            and_(Task.assignee.is_(None), Task.department_key == actor.department_key),
-            Task.completed_by == actor.username))
-    elif query.scope == "department":
-        statement = statement.where(Task.department_key.in_(actor.overseen))
-    elif query.scope == "all":
-        if not actor.is_admin:
-            raise PermissionDenied("scope=all is for administrators")
-    else:
+    if query.scope == "all" and not actor.is_admin:
+        raise PermissionDenied("scope=all is for administrators")
+    if query.scope not in ("mine", "department", "all"):
         raise InvalidInput("scope must be mine, department or all", {"scope": ["Invalid value."]})
-    if query.status:
-        statement = statement.where(Task.status == query.status)
-    if query.process_key:
-        statement = statement.where(Task.process_key == query.process_key)
-    if query.due_before:
-        statement = statement.where(Task.due_at < query.due_before)
-    if query.due_after:
-        statement = statement.where(Task.due_at >= query.due_after)
-    if query.assignee:
-        statement = statement.where(Task.assignee == query.assignee)
-    if query.unassigned:
-        statement = statement.where(Task.assignee.is_(None))
     sort = "due_at" if query.sort == "due_at" else "created_at"
-    order = getattr(Task, sort)
-    if query.cursor:
-        after_null, after_value, after_id = _decode_cursor(query.cursor)
-        if after_null:
-            statement = statement.where(order.is_(None), Task.id > after_id)
-        else:
-            statement = statement.where(or_(order.is_(None), order > after_value,
-                                            and_(order == after_value, Task.id > after_id)))
-    statement = statement.order_by(order.is_(None), order, Task.id)
     limit = max(1, min(query.limit, MAX_PAGE))
     offset = 0 if query.cursor else max(query.offset, 0)
-    rows = list(uow.session.scalars(statement.limit(limit + 1).offset(offset)))
+    arms = _scope_arms(actor, query)
+    if query.status == "ready" and arms:
+        ranged = sort == "due_at" and bool(query.due_before or query.due_after)
+        statement = _inbox_statement(arms, _filters(query, sort), sort, ranged, limit, offset)
+    else:
+        statement = _plain_statement(arms, _filters(query, sort), sort, limit, offset)
+    rows = list(uow.session.scalars(statement))
     more = len(rows) > limit
     rows = rows[:limit]
     return TaskPage(rows, _encode_cursor(rows[-1], sort) if more else None)
+
+
+def _scope_arms(actor: Actor, query: TaskQuery) -> list:
+    """The scope as alternatives (OR-ed); [] means no restriction."""
+    if query.scope == "all":
+        return []
+    if query.scope == "department":
+        return [Task.department_key == key for key in sorted(actor.overseen)]
+    arms = [Task.assignee == actor.username,
+            and_(Task.assignee.is_(None), Task.department_key == actor.department_key)]
+    if query.status != "ready":  # a ready task has no completer
+        arms.append(Task.completed_by == actor.username)
+    return arms
+
+
+def _filters(query: TaskQuery, sort: str) -> list:
+    order = getattr(Task, sort)
+    filters = []
+    if query.status:
+        filters.append(Task.status == query.status)
+    if query.process_key:
+        filters.append(Task.process_key == query.process_key)
+    if query.due_before:
+        filters.append(Task.due_at < query.due_before)
+    if query.due_after:
+        filters.append(Task.due_at >= query.due_after)
+    if query.due_before or query.due_after:
+        # Implied by the range, but spelled out so it is a range of the inbox indexes'
+        # `(due_at IS NULL)` column. `IS false`: PostgreSQL rewrites `= false` to
+        # `due_at IS NOT NULL`, which no index matches.
+        filters.append(Task.due_at.is_(None).is_(false()))
+    if query.assignee:
+        filters.append(Task.assignee == query.assignee)
+    if query.unassigned:
+        filters.append(Task.assignee.is_(None))
+    if query.cursor:
+        after_null, after_value, after_id = _decode_cursor(query.cursor)
+        if after_null:
+            filters += [order.is_(None), Task.id > after_id]
+        else:
+            filters.append(or_(order.is_(None), order > after_value,
+                               and_(order == after_value, Task.id > after_id)))
+    return filters
+
+
+def _plain_statement(arms: list, filters: list, sort: str, limit: int, offset: int):
+    order = getattr(Task, sort)
+    statement = select(Task).where(*filters)
+    if arms:
+        statement = statement.where(or_(*arms))
+    return statement.order_by(order.is_(None), order, Task.id).limit(limit + 1).offset(offset)
+
+
+def _inbox_statement(arms: list, filters: list, sort: str, ranged: bool, limit: int,
+                     offset: int):
+    """Ready tasks: one index-ordered arm per alternative of the scope, merged.
+
+    An OR or IN over departments cannot be read from an index in sort order, so with
+    100,000 open tasks the plain query sorts them all. Each arm here reads at most
+    offset + limit + 1 entries of `ix_tasks_*_due` in order (ids and sort keys only);
+    the merged page is cut first and its rows read by key.
+    """
+    order = getattr(Task, sort)
+    # In a due range there are no NULL due dates: ordering by due_at alone lets SQLite
+    # read the index range in order instead of sorting it.
+    arm_order = [order, Task.id] if ranged else [order.is_(None), order, Task.id]
+    parts = [select(select(Task.id, order.label("sort_key")).where(arm, *filters)
+                    .order_by(*arm_order).limit(offset + limit + 1).subquery())
+             for arm in arms]
+    merged = union_all(*parts).subquery()
+    page = (select(merged).order_by(merged.c.sort_key.is_(None), merged.c.sort_key, merged.c.id)
+            .limit(limit + 1).offset(offset).subquery())
+    return (select(Task).join(page, Task.id == page.c.id)
+            .order_by(page.c.sort_key.is_(None), page.c.sort_key, page.c.id))
 
 
 def get_task(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:

@@ -6,7 +6,7 @@ from flask import jsonify, request, url_for
 from services import instances, tasks
 from services.definitions import MODEL_CACHE
 from services.models import ProcessInstance
-from services.views import instance_view, iso, task_view
+from services.views import iso, task_view
 
 from . import actor, bp, load, store
 from .schemas import AssignRequest, CommentRequest, CompleteRequest, TaskListQuery
@@ -137,14 +137,12 @@ def complete_task(task_id: str):
         422: {content: {application/problem+json: {schema: Problem}}}
     """
     body = load(CompleteRequest())
-    with store().reading() as uow:
-        tasks.get_task(uow, actor(), task_id)  # 404 for tasks the caller may not even see
     with store().writing() as uow:
+        tasks.get_task(uow, actor(), task_id)  # 404 for tasks the caller may not even see
         row = instances.complete_task(uow, task_id, actor().username, body["data"])
-    with store().reading() as uow:
-        view = instance_view(uow, instances.get_instance(uow, row.id))
-    return jsonify({"id": view["id"], "status": view["status"], "error": view["error"],
-                    "tasks": view["tasks"]})
+        ready = instances.ready_tasks(uow, row.id)
+        return jsonify({"id": row.id, "status": row.status, "error": row.error,
+                        "tasks": [task_view(task) for task in ready]})
 
 
 @bp.route("/tasks/<task_id>/comments", methods=["GET", "POST"])

@@ -1,0 +1,244 @@
+"""HTTP task completion against the raw engine round trip, measured in one run.
+
+Target: HTTP completion p50 <= 4x the raw engine round trip.
+
+- raw: engine only, no DB, no HTTP: `Instance.restore(model, json.loads(state))`, complete
+  `register_delivery` of inbound_materials, `json.dumps(instance.dump())` (as in
+  bench/engine_roundtrip.py), always from the same freshly started state.
+- service: `services.instances.complete_task` in a writing UnitOfWork, in this process
+  (database, no HTTP, no auth): shows how much of the HTTP figure is the use case itself.
+- app: the same POST through Flask's test client in this process (auth, the route's three
+  units of work, JSON), no socket and no server: http - app is the server and network.
+- http: POST /api/v1/tasks/{id}/complete to a real `dutyflow serve` process (werkzeug,
+  threaded, request logging to a file) from a keep-alive http.client client, signed in as
+  zhang.proc. Every request completes a distinct ready task of a pre-started instance.
+  (werkzeug answers every request with `Connection: close`, so the client reconnects each
+  time; the report counts the connections.)
+- floor: GET /healthz on the same server: socket + werkzeug + Flask doing nothing.
+
+The three are interleaved request by request (rotating order) so machine noise hits them
+alike. requests/s is for one sequential client: requests / summed latency. The database
+is temporary (SQLite in a temp dir, or a fresh PostgreSQL schema that is dropped).
+
+    .venv/bin/python bench/http_completion.py [--backend sqlite|postgresql] [--requests 300]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import (POSTGRES_URL, ROOT, load_org_and_diagrams, ms, percentile,  # noqa: E402
+                      temporary_database)
+
+from sqlalchemy import func, select  # noqa: E402
+
+from engine.loader import load_processes  # noqa: E402
+from engine.runtime import Instance  # noqa: E402
+from services import instances  # noqa: E402
+from services.models import Task, TaskEvent  # noqa: E402
+from services.settings import Settings  # noqa: E402
+from services.unit_of_work import Store  # noqa: E402
+from web.app import create_app  # noqa: E402
+
+BPMN = ROOT / "bpmn" / "inbound_materials.bpmn"
+KEY, STEP, NEXT_STEP = "inbound_materials", "register_delivery", "inspect_goods"
+USER = "zhang.proc"
+DATA = {"supplier": "S", "material": "M", "quantity": 1}
+WARMUP = 20
+TARGET = 4.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Client:
+    """A keep-alive HTTP/1.1 client; counts the TCP connections it had to open.
+
+    http.client reconnects by itself when the server answered `Connection: close`.
+    """
+
+    def __init__(self, port: int):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.requests = 0
+        self.connects = 0
+        self.token: str | None = None
+
+    def call(self, method: str, path: str, body=None) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        payload = json.dumps(body).encode() if body is not None else None
+        self.requests += 1
+        self.connects += self.connection.sock is None
+        self.connection.request(method, path, body=payload, headers=headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+
+def start_server(database_url: str, log_path: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url)
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"dutyflow serve exited:\n{log_path.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                pass
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.terminate()
+    sys.exit("dutyflow serve did not answer /healthz within 60 s")
+
+
+def start_instances(store: Store, count: int) -> list[str]:
+    """Start `count` instances; return the ids of their ready register_delivery tasks."""
+    ids = []
+    for _ in range(count):
+        with store.writing() as uow:
+            row = instances.start_process(uow, KEY, None, "bench")
+            ids.append(uow.session.scalars(select(Task.id).where(
+                Task.process_instance_id == row.id, Task.status == "ready")).one())
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--postgres-url", default=POSTGRES_URL,
+                        help="server for --backend postgresql (a fresh schema is created and dropped)")
+    args = parser.parse_args()
+    n = args.requests
+
+    # The raw round trip's input: the state right after starting, as JSON text.
+    [model] = load_processes(BPMN.read_bytes(), BPMN.name)
+    start_state = json.dumps(Instance.start(model).dump())
+
+    def raw() -> float:
+        started = time.perf_counter()
+        instance = Instance.restore(model, json.loads(start_state))
+        instance.complete(instance.ready_tasks()[0].id, DATA)
+        json.dumps(instance.dump())
+        return time.perf_counter() - started
+
+    with temporary_database(args.backend, args.postgres_url) as url, \
+            tempfile.TemporaryDirectory(prefix="dutyflow-bench-log-") as logs:
+        store = Store(url)
+        server = None
+        try:
+            load_org_and_diagrams(store)
+            setup = time.perf_counter()
+            http_ids = start_instances(store, n + WARMUP)
+            service_ids = start_instances(store, n + WARMUP)
+            app_ids = start_instances(store, n + WARMUP)
+            setup = time.perf_counter() - setup
+            server, port = start_server(url, Path(logs) / "serve.log")
+            client = Client(port)
+            status, body = client.call("POST", "/api/v1/auth/token",
+                                       {"username": USER, "password": "demo"})
+            assert status == 200, body
+            client.token = json.loads(body)["token"]
+            test_client = create_app(Settings(url), store=store).test_client()
+            app_headers = {"Authorization": f"Bearer {client.token}"}
+
+            def via_http(task_id: str) -> float:
+                started = time.perf_counter()
+                status, body = client.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": DATA})
+                elapsed = time.perf_counter() - started
+                assert status == 200, (status, body[:500])
+                assert json.loads(body)["tasks"][0]["element_id"] == NEXT_STEP, body[:500]
+                return elapsed
+
+            def via_service(task_id: str) -> float:
+                started = time.perf_counter()
+                with store.writing() as uow:
+                    instances.complete_task(uow, task_id, USER, DATA)
+                return time.perf_counter() - started
+
+            def via_app(task_id: str) -> float:
+                started = time.perf_counter()
+                response = test_client.post(f"/api/v1/tasks/{task_id}/complete",
+                                            json={"data": DATA}, headers=app_headers)
+                elapsed = time.perf_counter() - started
+                assert response.status_code == 200, response.data[:500]
+                return elapsed
+
+            def floor() -> float:  # a request that does nothing: socket + werkzeug + Flask
+                started = time.perf_counter()
+                status, _ = client.call("GET", "/healthz")
+                assert status == 200
+                return time.perf_counter() - started
+
+            for i in range(WARMUP):
+                raw(), via_service(service_ids[i]), via_app(app_ids[i]), via_http(http_ids[i])
+                floor()
+            runs = {"raw": lambda i: raw(), "service": lambda i: via_service(service_ids[WARMUP + i]),
+                    "app": lambda i: via_app(app_ids[WARMUP + i]),
+                    "http": lambda i: via_http(http_ids[WARMUP + i]), "floor": lambda i: floor()}
+            samples: dict[str, list[float]] = {name: [] for name in runs}
+            names = list(runs)
+            wall = time.perf_counter()
+            for i in range(n):
+                for k in range(len(names)):  # rotate the order every round
+                    name = names[(i + k) % len(names)]
+                    samples[name].append(runs[name](i))
+            wall = time.perf_counter() - wall
+
+            with store.reading() as uow:
+                events = uow.session.scalar(select(func.count()).select_from(TaskEvent))
+            assert events == 3 * (n + WARMUP), f"{events} completion events, expected {3 * (n + WARMUP)}"
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
+            store.dispose()
+
+    raw_p50, http_p50, service_p50 = (percentile(samples[k], 50) for k in ("raw", "http", "service"))
+    ratio = http_p50 / raw_p50
+    print(f"backend: {args.backend}; {n} timed completions per path after {WARMUP} warm-up "
+          f"({KEY}.{STEP}), interleaved; setup {setup:.1f} s, timed loop {wall:.1f} s")
+    print(f"http: {client.requests} requests over {client.connects} TCP connection(s)"
+          + ("" if client.connects == 1 else " (the server closed every connection: no keep-alive)"))
+    http_samples = samples["http"]
+    print(f"http completion:   {n / sum(http_samples):7.1f} requests/s  "
+          f"p50 {ms(http_p50)}  p95 {ms(percentile(http_samples, 95))}  "
+          f"max {ms(max(http_samples))}")
+    for name, label in (("app", "app (test client)"), ("service", "service in-process"),
+                        ("raw", "raw engine trip"), ("floor", "http GET /healthz")):
+        values = samples[name]
+        print(f"{label + ':':<19}{'':20}p50 {ms(percentile(values, 50))}  "
+              f"p95 {ms(percentile(values, 95))}  max {ms(max(values))}")
+    print(f"http p50 / raw p50:    {ratio:5.2f}x  (target <= {TARGET:.0f}x: "
+          f"{'MET' if ratio <= TARGET else 'NOT MET'})")
+    app_p50 = percentile(samples["app"], 50)
+    print(f"service p50 / raw p50: {service_p50 / raw_p50:5.2f}x  (engine + database + projection)")
+    print(f"app p50 / raw p50:     {app_p50 / raw_p50:5.2f}x  (+ auth, get_task read, "
+          f"instance_view read, JSON: {(app_p50 - service_p50) * 1000:+.2f} ms)")
+    print(f"http p50 / app p50:    {http_p50 / app_p50:5.2f}x  (+ server and network: "
+          f"{(http_p50 - app_p50) * 1000:+.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -47,6 +47,7 @@
       data: { labels: spec.labels, datasets: datasets },
       options: {
         locale: locale,
+        animation: false,  // figures, not a show: draw them at once (and for screenshots)
         responsive: true,
         maintainAspectRatio: false,
         interaction: { mode: 'index', intersect: false },

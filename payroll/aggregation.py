@@ -7,6 +7,7 @@ query: a completion's effective form data is that of its latest correction.
 """
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
 from typing import Iterable
 
@@ -34,7 +35,9 @@ def measure(connection: Connection, events: Table, tasks: Table, period: Period,
 def _measure_events(connection, events, period, indicators, usernames, results) -> None:
     e = events.alias("e")
     latest = (select(events.c.corrects_event_id.label("original"), func.max(events.c.id).label("id"))
-              .where(events.c.kind == "correction").group_by(events.c.corrects_event_id)
+              # `corrects_event_id IS NOT NULL` lets the partial index serve this subquery.
+              .where(events.c.kind == "correction", events.c.corrects_event_id.is_not(None))
+              .group_by(events.c.corrects_event_id)
               .subquery("latest"))
     corrected = events.alias("c")
     columns = []
@@ -92,14 +95,16 @@ def _field_text(column, field: str, dialect: str):
     if dialect == "postgresql":
         return column.op("->>")(field)
     path = '$."' + field.replace('"', "") + '"'
-    return case((func.json_type(column, path) == "true", literal("true")),
-                (func.json_type(column, path) == "false", literal("false")),
+    return case({"true": literal("true"), "false": literal("false")},
+                value=func.json_type(column, path),  # evaluated once per row
                 else_=cast(func.json_extract(column, path), String))
 
 
 def _seconds_between(start, end, dialect: str):
     if dialect == "postgresql":
         return func.extract("epoch", end - start)
+    if sqlite3.sqlite_version_info >= (3, 38):  # unixepoch(): whole seconds, much cheaper
+        return func.unixepoch(end) - func.unixepoch(start)
     return func.strftime("%s", end) - func.strftime("%s", start)
 
 

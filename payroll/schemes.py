@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -50,7 +51,7 @@ class Indicator:
     def higher_is_better(self) -> bool:
         return METRICS[self.metric].higher_is_better
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Stable identity of what is measured (the same measure in two schemes is one column)."""
         params = ",".join(f"{name}={getattr(self, name)}" for name in PARAMETERS

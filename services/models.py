@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
-                        TypeDecorator, UniqueConstraint)
+                        TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -176,7 +176,8 @@ class TaskEvent(Base):
         Index("ix_task_events_actor_time", "completed_by", "completed_at"),
         Index("ix_task_events_department_time", "department_key", "completed_at"),
         Index("ix_task_events_completed_at", "completed_at"),
-        Index("ix_task_events_corrects", "corrects_event_id"),
+        Index("ix_task_events_corrects", "corrects_event_id",
+              postgresql_where=text("kind = 'correction'"), sqlite_where=text("kind = 'correction'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from payroll.money import money
 from payroll.periods import Period
@@ -111,16 +111,19 @@ def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period, progress: Progr
     owed: dict[str, Decimal] = {}
     for adjustment in adjustments:
         owed[adjustment.username] = owed.get(adjustment.username, ZERO) + adjustment.amount
+    line_rows = []
     for employee in employees:
         result = bonuses[employee.username]
         base = money(employee.base_salary)
         extra = money(owed.get(employee.username, ZERO))
-        uow.session.add(PayrollLine(
+        line_rows.append(dict(
             run_id=run.id, username=employee.username, department_key=employee.department_key,
             scheme_version=run.scheme_versions.get(employee.department_key),
             base_salary=base, bonus_base=money(employee.bonus_base), kpi_score=result.kpi_score,
             bonus=result.bonus, adjustments=extra, gross=base + result.bonus + extra,
             indicators=result.indicators, flags=result.flags))
+    if line_rows:  # one multi-row INSERT: a run has a line per employee
+        uow.session.execute(insert(PayrollLine), line_rows)
     uow.flush()
 
 

@@ -23,6 +23,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 MAX_BPMN_BYTES = 2 * 1024 * 1024
+MAX_NAME_CHARS = 200  # process keys, names and element ids are stored in 200-character columns
 TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
 SCRIPT_FORMATS = ("", "python", "py", "python3")
 
@@ -101,6 +102,7 @@ class _Checker:
 
     def check_process(self, process: etree._Element) -> dict[str, FormSpec]:
         """Validate one process; return the forms of its user tasks and start events."""
+        self._check_lengths(process)
         lanes = _lane_of_nodes(process)
         for lane in process.iterfind(".//bpmn:lane", NS):
             if not (lane.get("name") or "").strip():
@@ -117,6 +119,16 @@ class _Checker:
         self._check_scripts(process)
         self._check_timers(process)
         return forms
+
+    def _check_lengths(self, process: etree._Element) -> None:
+        for element in process.iter():
+            if not isinstance(element.tag, str):
+                continue
+            for attribute in ("id", "name"):
+                value = element.get(attribute) or ""
+                if len(value) > MAX_NAME_CHARS:
+                    self.report(element, f"{attribute} is {len(value)} characters long; "
+                                         f"the limit is {MAX_NAME_CHARS}")
 
     def _check_owner(self, task: etree._Element, lane: str | None) -> None:
         groups = candidate_groups(task)

@@ -111,7 +111,8 @@ def _parse_indicator(item: Any, path: str, error) -> Indicator | None:
     if not isinstance(item, dict):
         error(path, "Must be an object.")
         return None
-    metric = METRICS.get(item.get("metric"))
+    name = item.get("metric")
+    metric = METRICS.get(name) if isinstance(name, str) else None
     if metric is None:
         error(f"{path}.metric", f"Unknown metric {item.get('metric')!r}; one of "
                                 f"{', '.join(METRICS)}.")

@@ -183,3 +183,11 @@ def test_library_errors_are_translated():
 def test_camunda_el_wrapper_and_plain_iso_timers_are_accepted():
     [model] = load_processes(read_bpmn("inbound_materials.bpmn"), "inbound_materials.bpmn")
     assert "inspect_goods" in model.duties
+
+
+def test_overlong_ids_and_names_are_problems_not_database_errors():
+    body = "\n".join(['<bpmn:startEvent id="start"/>', user_task("t" * 201),
+                      '<bpmn:endEvent id="end"/>', flow("start", "t" * 201, flow_id="f1"),
+                      flow("t" * 201, "end", flow_id="f2")])
+    problems = problems_of(process(body, {"QA": ["start", "t" * 201, "end"]}))
+    assert any("id is 201 characters long; the limit is 200" in p for p in problems)

@@ -7,7 +7,9 @@ from services import definitions
 from services.errors import InvalidInput
 from services.views import iso
 
-from . import actor, bp, store
+from . import actor, bp, store, unstorable
+
+MAX_FILENAME = 255  # the length of ProcessDefinition.filename
 
 
 def definition_view(definition) -> dict:
@@ -32,7 +34,7 @@ def deploy_definition():
         raise InvalidInput("send the BPMN file as multipart field 'file'",
                            [{"file": None, "line": None, "element_id": None,
                              "message": "missing multipart field 'file'"}])
-    filename = upload.filename or "upload.bpmn"
+    filename = upload_name(upload)
     source = upload.read(definitions.MAX_UPLOAD_BYTES + 1)
     with store().writing() as uow:
         results = definitions.deploy(uow, source, filename, actor().username)
@@ -42,6 +44,18 @@ def deploy_definition():
     if len(results) > 1:
         body["processes"] = [definition_view(result.definition) for result in results]
     return jsonify(body), 201 if created else 200
+
+
+def upload_name(upload) -> str:
+    """The upload's file name, stored with the definition: 422 for a name the column
+    cannot hold (PostgreSQL refuses NUL and anything past 255 characters with a 500)."""
+    filename = upload.filename or "upload.bpmn"
+    problem = unstorable(filename) or (f"the file name is longer than {MAX_FILENAME} characters"
+                                       if len(filename) > MAX_FILENAME else None)
+    if problem:
+        raise InvalidInput("rename the file and upload it again",
+                           [{"file": None, "line": None, "element_id": None, "message": problem}])
+    return filename
 
 
 @bp.get("/process-definitions")

@@ -6,7 +6,7 @@ from flask import Response, current_app, jsonify, request
 from services import corrections, exports, kpi, payroll_runs, payslips, reports
 from services.views import event_view
 
-from . import actor, bp, load, store
+from . import actor, bp, check_storable, load, request_json, store
 from .schemas import (CorrectionRequest, ExportQuery, PayrollRunRequest, PeriodQuery, TrendQuery)
 
 
@@ -34,7 +34,8 @@ def kpi_scheme(department_key: str):
         422: {content: {application/problem+json: {schema: Problem}}}
     """
     if request.method == "PUT":
-        document = request.get_json(silent=True)
+        document = request_json()
+        check_storable(document)
         with store().writing() as uow:
             row = kpi.set_scheme(uow, actor(), department_key, document)
             return jsonify(kpi.scheme_view(row))

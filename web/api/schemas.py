@@ -1,7 +1,18 @@
 """Request and response schemas; the OpenAPI document is generated from these."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+import datetime as dt
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+
+def in_utc_range(value: dt.datetime) -> None:
+    """Near year 1 or 9999 an offset can push a date-time outside what UTC (and so the
+    database, which stores UTC) can hold; refuse it here rather than overflow there."""
+    try:
+        value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValidationError("Out of range once converted to UTC.") from None
 
 
 class StrictSchema(Schema):
@@ -92,8 +103,8 @@ class TaskListQuery(Schema):
     scope = fields.String(load_default="mine", validate=validate.OneOf(["mine", "department", "all"]))
     status = fields.String(load_default="ready", validate=validate.OneOf(["ready", "completed"]))
     process_key = fields.String(validate=validate.Length(max=200))
-    due_before = fields.AwareDateTime(default_timezone=None)
-    due_after = fields.AwareDateTime(default_timezone=None)
+    due_before = fields.AwareDateTime(default_timezone=None, validate=in_utc_range)
+    due_after = fields.AwareDateTime(default_timezone=None, validate=in_utc_range)
     assignee = fields.String(validate=validate.Length(max=64))
     unassigned = fields.Boolean(load_default=False)
     sort = fields.String(load_default="due_at", validate=validate.OneOf(["due_at", "created_at"]))

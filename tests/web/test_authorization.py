@@ -1,0 +1,259 @@
+"""Who may call what: every /api/v1 endpoint x every kind of caller, one expected status each.
+
+The expectations are written out by hand from the access rules (README "Who may do
+what", the payroll/corrections/reports rows of its endpoint table, and services/access.py's
+docstring), never computed by the code under test. The callers, in the demo org:
+
+    anon      no Authorization header
+    staff     li.qa        inspector in qa
+    head      wang.qa      head of qa (roles manager, staff)
+    manager   sun.prod     head of production, qa's parent (roles manager, staff)
+    designer  chen.design  company (roles designer, staff)
+    hr        zhao.hr      hr (roles hr, staff)
+    admin     admin        company (role admin)
+
+Order of answers: 401 without a valid token; 404 for a task, instance or event the caller
+may not see (its existence is not revealed); 403 for what they may see but not do (admins
+included: they see every task but do only their own department's duties); 409 for a
+state conflict; else success.
+
+Rows that change state get a fresh resource per cell ({new_qa_task}, {held_qa_task},
+{draft_run}, ...), so every cell starts from the same situation.
+"""
+from __future__ import annotations
+
+import io
+import itertools
+import string
+
+import pytest
+from sqlalchemy import select
+
+from services import tasks
+from services.access import actor_for
+from services.models import Employee
+from services.settings import Settings
+from tests.conftest import read_bpmn
+from tests.services.helpers import (DELIVERY, PASS, complete, deploy, import_demo_org, ready_task,
+                                   start)
+from web.app import create_app
+
+CALLERS = ("anon", "li.qa", "wang.qa", "sun.prod", "chen.design", "zhao.hr", "admin")
+SCHEME = {"indicators": [{"metric": "on_time_rate", "weight": 100, "target": 1}]}
+PERIOD = "2026-01"
+BPMN = object()  # body marker: a multipart upload of a diagram no one has deployed yet
+NOTE = {"text": "sample arrives tomorrow"}
+CORRECTION = {"data": {"notes": "re-weighed"}, "reason": "the scale was off"}
+
+MATRIX = [
+    # method, path, body                                   anon staff head  mgr  dsgn   hr admin
+    ("POST", "/api/v1/auth/token", {"username": "he.qa", "password": "demo"},
+                                                            (200, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/openapi.json", None,                  (200, 200, 200, 200, 200, 200, 200)),
+    # processes: designers and admins deploy; everyone signed in reads and starts
+    ("POST", "/api/v1/process-definitions", BPMN,          (401, 403, 403, 403, 201, 403, 201)),
+    ("GET", "/api/v1/process-definitions", None,           (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/process-definitions/inbound_materials/versions/1/bpmn", None,
+                                                            (401, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/v1/process-instances", {"process_key": "inbound_materials"},
+                                                            (401, 201, 201, 201, 201, 201, 201)),
+    ("GET", "/api/v1/process-instances", None,             (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/process-instances/{qa_instance}", None,
+                                                            (401, 200, 200, 200, 404, 404, 200)),
+    ("GET", "/api/v1/process-instances/{proc_instance}", None,
+                                                            (401, 404, 404, 404, 404, 404, 200)),
+    # inboxes: scope=all is for admins
+    ("GET", "/api/v1/tasks", None,                         (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/tasks?scope=department", None,        (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/tasks?scope=all", None,               (401, 403, 403, 403, 403, 403, 200)),
+    # a task: seen by its department, those who oversee it, and admins; 404 for the rest
+    ("GET", "/api/v1/tasks/{qa_task}", None,               (401, 200, 200, 200, 404, 404, 200)),
+    ("GET", "/api/v1/tasks/{proc_task}", None,             (401, 404, 404, 404, 404, 404, 200)),
+    ("GET", "/api/v1/tasks/{qa_task}/comments", None,      (401, 200, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/tasks/{qa_task}/comments", NOTE,     (401, 201, 201, 201, 404, 404, 201)),
+    ("GET", "/api/v1/tasks/{proc_task}/comments", None,    (401, 404, 404, 404, 404, 404, 200)),
+    # claim and complete: members of the owning department only
+    ("POST", "/api/v1/tasks/{new_qa_task}/claim", None,    (401, 200, 200, 403, 404, 404, 403)),
+    ("POST", "/api/v1/tasks/{new_proc_task}/claim", None,  (401, 404, 404, 404, 404, 404, 403)),
+    ("POST", "/api/v1/tasks/{held_qa_task}/claim", None,   (401, 409, 409, 403, 404, 404, 403)),
+    ("POST", "/api/v1/tasks/{new_qa_task}/complete", {"data": PASS},
+                                                            (401, 200, 200, 403, 404, 404, 403)),
+    ("POST", "/api/v1/tasks/{new_proc_task}/complete", {"data": DELIVERY},
+                                                            (401, 404, 404, 404, 404, 404, 403)),
+    ("POST", "/api/v1/tasks/{held_qa_task}/complete", {"data": PASS},
+                                                            (401, 409, 409, 403, 404, 404, 403)),
+    # assign and release someone else's hold: the head, a manager above, or an admin
+    ("POST", "/api/v1/tasks/{new_qa_task}/assign", {"username": "he.qa"},
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/tasks/{new_proc_task}/assign", {"username": "lin.proc"},
+                                                            (401, 404, 404, 404, 404, 404, 200)),
+    ("POST", "/api/v1/tasks/{held_qa_task}/unclaim", None, (401, 403, 200, 200, 404, 404, 200)),
+    # organisation
+    ("GET", "/api/v1/departments", None,                   (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/employees", None,                     (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/duty-matrix", None,                   (401, 403, 200, 200, 200, 200, 200)),
+    # payroll: HR and admins; a payslip also for its employee
+    ("GET", "/api/v1/kpi-schemes/qa", None,                (401, 403, 403, 403, 403, 200, 200)),
+    ("PUT", "/api/v1/kpi-schemes/qa", SCHEME,              (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", f"/api/v1/kpi?period={PERIOD}", None,          (401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/api/v1/payroll-runs", {"period": "{new_period}"},
+                                                            (401, 403, 403, 403, 403, 201, 201)),
+    ("GET", "/api/v1/payroll-runs/{run}", None,            (401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/api/v1/payroll-runs/{run}/recalculate", None,
+                                                            (401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/api/v1/payroll-runs/{draft_run}/finalize", None,
+                                                            (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/api/v1/payroll-runs/{run}/export?format=csv", None,
+                                                            (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/api/v1/payroll-runs/{run}/payslips/li.qa", None,
+                                                            (401, 200, 403, 403, 403, 200, 200)),
+    # corrections: the head of the duty's department, a manager above it, an admin
+    ("POST", "/api/v1/events/{qa_event}/corrections", CORRECTION,
+                                                            (401, 403, 201, 201, 403, 403, 201)),
+    ("POST", "/api/v1/events/{proc_event}/corrections", {**CORRECTION, "data": {}},
+                                                            (401, 403, 403, 403, 403, 403, 201)),
+    # reports: managers, HR, admins; one's own report for everyone
+    ("GET", f"/api/v1/reports/department-ranking?period={PERIOD}", None,
+                                                            (401, 403, 200, 200, 403, 200, 200)),
+    ("GET", f"/api/v1/reports/employees/li.qa?period={PERIOD}", None,
+                                                            (401, 200, 200, 200, 403, 200, 200)),
+    ("GET", "/api/v1/reports/trend?from=2026-01-01&to=2026-03-31", None,
+                                                            (401, 403, 200, 200, 403, 200, 200)),
+]
+
+# Placeholders made anew for every cell (World methods); the others are shared.
+FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run"}
+# Salaries in GET /employees: HR and admins only.
+SEES_SALARIES = {"li.qa": False, "wang.qa": False, "sun.prod": False, "chen.design": False,
+                 "zhao.hr": True, "admin": True}
+
+
+class World:
+    """The demo org, two diagrams, running work and a payroll run; makes fresh resources."""
+
+    def __init__(self, store):
+        self.store = store
+        import_demo_org(store)
+        for name in ("inbound_materials.bpmn", "contract_approval.bpmn"):
+            deploy(store, name)
+        self.app = create_app(Settings(store.database_url), store=store)
+        self.client = self.app.test_client()
+        self.tokens = {}
+        self.periods = (f"{year}-{month:02d}" for year, month
+                        in itertools.product(range(2020, 2026), range(1, 13)))
+        self.deploys = itertools.count(1)
+        proc_instance, qa_instance = start(self.store), start(self.store)
+        complete(store, qa_instance, "register_delivery", "zhang.proc", DELIVERY)
+        done = start(self.store)
+        complete(store, done, "register_delivery", "zhang.proc", DELIVERY)
+        complete(store, done, "inspect_goods", "li.qa", PASS)
+        events = self.call("admin", "GET", f"/api/v1/process-instances/{done}").json["history"]
+        assert self.call("admin", "PUT", "/api/v1/kpi-schemes/qa", SCHEME).status_code == 200
+        self.shared = {
+            "proc_instance": proc_instance, "qa_instance": qa_instance,
+            "proc_task": ready_task(store, proc_instance, "register_delivery").id,
+            "qa_task": ready_task(store, qa_instance, "inspect_goods").id,
+            "proc_event": events[0]["id"], "qa_event": events[1]["id"], "run": self.draft_run(),
+        }
+
+    def headers(self, caller: str) -> dict[str, str]:
+        if caller == "anon":
+            return {}
+        if caller not in self.tokens:
+            response = self.client.post("/api/v1/auth/token",
+                                        json={"username": caller, "password": "demo"})
+            self.tokens[caller] = response.json["token"]
+        return {"Authorization": f"Bearer {self.tokens[caller]}"}
+
+    def call(self, caller: str, method: str, path: str, body=None):
+        if body is BPMN:
+            number = next(self.deploys)
+            source = read_bpmn("customer_complaint.bpmn").replace(
+                b'name="Customer complaint handling"', f'name="Complaints {number}"'.encode())
+            return self.client.open(path, method=method, headers=self.headers(caller),
+                                    data={"file": (io.BytesIO(source), "complaints.bpmn")},
+                                    content_type="multipart/form-data")
+        return self.client.open(path, method=method, headers=self.headers(caller), json=body)
+
+    # Fresh resources, one per cell of a row that changes state.
+    def new_qa_task(self) -> str:
+        instance = start(self.store)
+        complete(self.store, instance, "register_delivery", "zhang.proc", DELIVERY)
+        return ready_task(self.store, instance, "inspect_goods").id
+
+    def new_proc_task(self) -> str:
+        return ready_task(self.store, start(self.store), "register_delivery").id
+
+    def held_qa_task(self) -> str:
+        task_id = self.new_qa_task()
+        with self.store.writing() as uow:
+            he = uow.session.scalars(select(Employee).where(Employee.username == "he.qa")).one()
+            tasks.claim(uow, actor_for(uow, he), task_id)
+        return task_id
+
+    def new_period(self) -> str:
+        return next(self.periods)
+
+    def draft_run(self) -> int:
+        response = self.call("admin", "POST", "/api/v1/payroll-runs", {"period": self.new_period()})
+        assert response.status_code == 201, response.json
+        return response.json["id"]
+
+    def fill(self, template: str) -> str:
+        """Put shared ids, or fresh ones for FRESH names, into a path or value."""
+        names = {name: getattr(self, name)() if name in FRESH else self.shared[name]
+                 for name in _placeholders(template)}
+        return template.format(**names)
+
+
+def _placeholders(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+def _fill_body(world: World, body):
+    if isinstance(body, dict):
+        return {key: _fill_body(world, value) for key, value in body.items()}
+    return world.fill(body) if isinstance(body, str) else body
+
+
+@pytest.fixture
+def world(store) -> World:
+    return World(store)
+
+
+def test_authorization_matrix(world):
+    """Every cell, one request each from the same starting point; all mismatches at once."""
+    wrong = []
+    for method, template, body, expected in MATRIX:
+        for caller, status in zip(CALLERS, expected, strict=True):
+            path, payload = world.fill(template), _fill_body(world, body)
+            response = world.call(caller, method, path, payload)
+            if response.status_code != status:
+                detail = (response.json or {}).get("detail") if response.is_json else ""
+                wrong.append(f"{method} {template} as {caller}: expected {status}, "
+                             f"got {response.status_code} {detail or ''}")
+            elif status >= 400 and response.content_type != "application/problem+json":
+                wrong.append(f"{method} {template} as {caller}: {status} is not a problem document")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_matrix_covers_every_endpoint(store):
+    """A new endpoint must get a row here before it ships."""
+    app = create_app(Settings(store.database_url), store=store)
+    adapter = app.url_map.bind("localhost")
+    covered = set()
+    for method, template, _, _ in MATRIX:
+        path = template.split("?")[0].format(**{name: "1" for name in _placeholders(template)})
+        covered.add((method, adapter.match(path, method)[0]))
+    endpoints = {(method, rule.endpoint) for rule in app.url_map.iter_rules()
+                 if rule.endpoint.startswith("api.")
+                 for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert endpoints - covered == set()
+
+
+def test_salaries_only_for_hr_and_admins(world):
+    for caller, sees in SEES_SALARIES.items():
+        people = world.call(caller, "GET", "/api/v1/employees").json
+        assert people, caller
+        assert all(("base_salary" in p) is sees and ("bonus_base" in p) is sees
+                   for p in people), caller

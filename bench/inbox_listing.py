@@ -23,13 +23,8 @@ A query stops early after --budget seconds (at least 5 rounds); n says how many 
 When a query's http p95 is over the target its plan is printed (--explain: every plan).
 --try-index adds an index to the temporary database before timing (to test a fix).
 
---proposal measures a candidate fix without touching services/: it adds PROPOSED_INDEXES to
-the temporary database, checks that `proposed_list_tasks` (below) returns exactly the
-pages services.tasks.list_tasks returns for every query, then swaps it in for
-services.tasks.list_tasks in this process only, so the http, service and sql layers time it.
-
     .venv/bin/python bench/inbox_listing.py [--backend sqlite|postgresql] [--tasks 100000]
-        [--requests 200] [--budget 20] [--explain] [--try-index "CREATE INDEX ..."] [--proposal]
+        [--requests 200] [--budget 20] [--explain] [--try-index "CREATE INDEX ..."]
 """
 from __future__ import annotations
 
@@ -48,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import (BPMN_DIR, POSTGRES_URL, load_org_and_diagrams, ms, percentile,  # noqa: E402
                       temporary_database)
 
-from sqlalchemy import and_, event, false, func, or_, select, text, union_all  # noqa: E402
+from sqlalchemy import event, func, select, text  # noqa: E402
 
 from engine.loader import load_processes  # noqa: E402
 from services import tasks  # noqa: E402
@@ -165,112 +160,6 @@ def fill(store: Store, total: int, rng: random.Random) -> dict[str, int]:
 # `due_at IS NULL, due_at, id` on both backends (sort=created_at would need the same
 # indexes with created_at). The process_key one keeps a process filter from turning an
 # arm into a scan of a whole department.
-PROPOSED_INDEXES = [
-    "CREATE INDEX ix_tasks_inbox_due ON tasks (status, department_key, (due_at IS NULL), due_at, id)",
-    "CREATE INDEX ix_tasks_inbox_process_due ON tasks "
-    "(status, department_key, process_key, (due_at IS NULL), due_at, id)",
-    "CREATE INDEX ix_tasks_assignee_due ON tasks (assignee, status, (due_at IS NULL), due_at, id)",
-]
-
-
-def proposed_list_tasks(uow, actor, query: tasks.TaskQuery) -> tasks.TaskPage:
-    """services.tasks.list_tasks, with the OR / IN scope split into index-ordered arms.
-
-    For ready tasks (the inbox), `mine` becomes (held by me) UNION ALL (unclaimed in my
-    department) -- a ready task has no completed_by, so that arm of the OR is dropped --
-    and `department` becomes one arm per overseen department. Each arm is ORDER BY ...
-    LIMIT offset + limit + 1 on its own; the outer query merges them. Other cases (other
-    statuses, scope=all) run the current query unchanged.
-    """
-    if query.status != "ready" or query.scope not in ("mine", "department"):
-        return CURRENT_LIST_TASKS(uow, actor, query)
-    sort = "due_at" if query.sort == "due_at" else "created_at"
-    order = getattr(Task, sort)
-    common = [Task.status == "ready"]
-    if query.process_key:
-        common.append(Task.process_key == query.process_key)
-    if query.due_before:
-        common.append(Task.due_at < query.due_before)
-    if query.due_after:
-        common.append(Task.due_at >= query.due_after)
-    if query.due_before or query.due_after:
-        # Implied by the range; spelled out so the range is an index range of the
-        # (..., (due_at IS NULL), due_at, id) indexes. `IS false`, not `= false`:
-        # PostgreSQL rewrites the latter to `due_at IS NOT NULL`, which no index matches.
-        common.append(Task.due_at.is_(None).is_(false()))
-    if query.assignee:
-        common.append(Task.assignee == query.assignee)
-    if query.unassigned:
-        common.append(Task.assignee.is_(None))
-    if query.cursor:
-        after_null, after_value, after_id = tasks._decode_cursor(query.cursor)
-        if after_null:
-            common += [order.is_(None), Task.id > after_id]
-        else:
-            common.append(or_(order.is_(None), order > after_value,
-                              and_(order == after_value, Task.id > after_id)))
-    if query.scope == "mine":
-        arms = [Task.assignee == actor.username,
-                and_(Task.assignee.is_(None), Task.department_key == actor.department_key)]
-    else:
-        arms = [Task.department_key == key for key in sorted(actor.overseen)]
-    limit = max(1, min(query.limit, tasks.MAX_PAGE))
-    offset = 0 if query.cursor else max(query.offset, 0)
-    # With a due range no row has a NULL due_at, so `due_at IS NULL` is left out of the
-    # arms' ORDER BY: SQLite then reads the index range in order instead of sorting it.
-    ranged = sort == "due_at" and (query.due_before or query.due_after)
-    arm_order = [order, Task.id] if ranged else [order.is_(None), order, Task.id]
-    # Arms return (id, sort key) only: building ORM-entity subqueries per arm costs
-    # ~2 ms of Python per arm. The merged page is cut before its rows are read by key.
-    parts = [select(select(Task.id, order.label("sort_key")).where(arm, *common)
-                    .order_by(*arm_order).limit(offset + limit + 1).subquery())  # SQLite: wrapped
-             for arm in arms]
-    merged = union_all(*parts).subquery()
-    merged_order = [merged.c.sort_key.is_(None), merged.c.sort_key, merged.c.id]
-    page = select(merged).order_by(*merged_order).limit(limit + 1).offset(offset).subquery()
-    statement = (select(Task).join(page, Task.id == page.c.id)
-                 .order_by(page.c.sort_key.is_(None), page.c.sort_key, page.c.id))
-    rows = list(uow.session.scalars(statement))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return tasks.TaskPage(rows, tasks._encode_cursor(rows[-1], sort) if more else None)
-
-
-CURRENT_LIST_TASKS = tasks.list_tasks
-
-
-def check_proposal(store: Store, actors: dict) -> None:
-    """The proposal must return the very pages (ids, order, cursors) the current query does."""
-    checks = [(q.username, q.params, q.pages) for q in QUERIES] + [
-        ("liu.gm", {"scope": "department", "sort": "due_at", "limit": "7"}, 40),
-        ("li.qa", {"scope": "mine", "sort": "due_at", "limit": "200"}, 3),
-        ("li.qa", {"scope": "mine", "sort": "created_at", "limit": "50"}, 3),
-        ("li.qa", {"scope": "mine", "due_before": DUE_BEFORE.isoformat(), "limit": "50"}, 3),
-        # li.qa's own ~1,400 tasks to the end, through the NULL due dates (the other cursor form)
-        ("li.qa", {"scope": "mine", "assignee": "li.qa", "sort": "due_at", "limit": "37"}, 100),
-    ]
-    for username, params, pages in checks:
-        for page_number in range(1, 4):  # offset paging too
-            query = task_query(params)
-            query = tasks.TaskQuery(**{**query.__dict__, "offset": (page_number - 1) * query.limit})
-            with store.reading() as uow:
-                want = CURRENT_LIST_TASKS(uow, actors[username], query)
-                got = proposed_list_tasks(uow, actors[username], query)
-                assert [t.id for t in got.tasks] == [t.id for t in want.tasks], (username, params)
-        cursors = [None, None]
-        for _ in range(pages):
-            with store.reading() as uow:
-                want = CURRENT_LIST_TASKS(uow, actors[username], task_query(params, cursors[0]))
-                got = proposed_list_tasks(uow, actors[username], task_query(params, cursors[1]))
-                assert [t.id for t in got.tasks] == [t.id for t in want.tasks], (username, params)
-                assert got.next_cursor == want.next_cursor, (username, params)
-            cursors = [want.next_cursor, got.next_cursor]
-            if not cursors[0]:
-                break
-    print(f"proposal check: same pages as services.tasks.list_tasks for {len(checks)} queries "
-          "(offset pages 1-3 and cursor walks)")
-
-
 # ---------------------------------------------------------------- the four layers
 
 class Capture:
@@ -374,8 +263,6 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print every query's plan")
     parser.add_argument("--try-index", action="append", default=[], metavar="SQL",
                         help="CREATE INDEX ... to add to the temporary database before timing")
-    parser.add_argument("--proposal", action="store_true",
-                        help="time proposed_list_tasks with PROPOSED_INDEXES instead of the current query")
     parser.add_argument("--postgres-url", default=POSTGRES_URL,
                         help="server for --backend postgresql (a fresh schema is created and dropped)")
     args = parser.parse_args()
@@ -389,7 +276,7 @@ def main() -> None:
             counts = fill(store, args.tasks, rng)
             analyze = args.analyze == "yes" or (args.analyze == "auto" and args.backend == "postgresql")
             with store.engine.begin() as connection:
-                for statement in args.try_index + (PROPOSED_INDEXES if args.proposal else []):
+                for statement in args.try_index:
                     connection.exec_driver_sql(statement)
                 if analyze:
                     connection.exec_driver_sql("ANALYZE")
@@ -418,12 +305,6 @@ def report(store: Store, url: str, args, counts: dict[str, int], setup: float, a
           + ", ".join(f"{key} {count:,}" for key, count in counts.items()))
     for statement in args.try_index:
         print(f"extra index (--try-index): {statement}")
-    if args.proposal:
-        for statement in PROPOSED_INDEXES:
-            print(f"PROPOSAL index: {statement}")
-        check_proposal(store, actors)
-        tasks.list_tasks = proposed_list_tasks  # this process only; the route calls tasks.list_tasks
-        print("PROPOSAL query: services.tasks.list_tasks replaced by proposed_list_tasks in this process")
     print(f"up to {args.requests} timed requests per query and layer (+{WARMUP} warm-up), layers "
           f"interleaved, at most {args.budget:.0f} s per query; target: http p95 <= {TARGET * 1000:.0f} ms")
     total_started = time.perf_counter()

@@ -258,3 +258,13 @@ def test_duty_matrix_highlights_overlaps(app, store):
     assert 'id="overlap-list"' in body
     calm = re.search(r'<tr id="step-inbound_materials-register_delivery" class="([^"]*)"', body)
     assert "overlap" not in calm.group(1)
+
+
+def test_nul_characters_in_page_requests_are_refused_cleanly(store):
+    import_demo_org(store)
+    client = create_app(Settings(store.database_url), store=store).test_client()
+    page = client.get("/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    client.post("/sign-in", data={"username": "li.qa", "password": "demo", "csrf_token": token})
+    assert client.get("/tasks/abc%00def").status_code == 404
+    assert client.get("/inbox?process=a%00b").status_code == 400

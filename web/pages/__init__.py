@@ -40,6 +40,16 @@ def check_csrf() -> None:
         abort(400, description="The form expired or did not come from DutyFlow; reload the page.")
 
 
+@bp.before_request
+def refuse_nul_characters() -> None:
+    """No identifier or form value legitimately holds NUL; PostgreSQL would refuse it (a 500)."""
+    if "\x00" in request.path:
+        abort(404)
+    values = [*request.args.values(), *(request.form.values() if request.form else [])]
+    if any("\x00" in value for value in values):
+        abort(400, description="The request contains a NUL character.")
+
+
 @bp.before_app_request
 def load_signed_in_user() -> None:
     g.page_actor = None

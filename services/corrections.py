@@ -21,9 +21,23 @@ from .unit_of_work import UnitOfWork
 
 
 def effective_data(uow: UnitOfWork, event: TaskEvent) -> dict[str, Any]:
-    latest = uow.session.scalars(select(TaskEvent).where(TaskEvent.corrects_event_id == event.id)
-                                 .order_by(TaskEvent.id.desc()).limit(1)).first()
-    return dict(latest.data if latest else event.data)
+    return dict(corrected_data(uow, [event.id]).get(event.id, event.data))
+
+
+def corrected_data(uow: UnitOfWork, event_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The latest correction's data for each of these events that has one (one query).
+
+    `kind = 'correction'` lets the partial index `ix_task_events_corrects` serve it.
+    """
+    latest: dict[int, dict[str, Any]] = {}
+    for chunk in (event_ids[i:i + 500] for i in range(0, len(event_ids), 500)):
+        rows = uow.session.execute(
+            select(TaskEvent.corrects_event_id, TaskEvent.data)
+            .where(TaskEvent.kind == "correction", TaskEvent.corrects_event_id.in_(chunk))
+            .order_by(TaskEvent.id))
+        for original, data in rows:
+            latest[original] = data  # ordered by id: the last one wins
+    return latest
 
 
 def correct_event(uow: UnitOfWork, actor: Actor, event_id: int, changes: dict[str, Any],

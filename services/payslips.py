@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .access import Actor
-from .corrections import effective_data
+from .corrections import corrected_data
 from .errors import NotFound, PermissionDenied
 from .kpi import parse_period
 from .models import PayrollLine, TaskEvent
@@ -28,7 +28,8 @@ def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone:
         TaskEvent.kind == "completed", TaskEvent.completed_by == username,
         TaskEvent.completed_at >= period.start, TaskEvent.completed_at < period.end)
         .order_by(TaskEvent.completed_at, TaskEvent.id)).all()
-    evidence = [_evidence(uow, event, line) for event in events]
+    corrections = corrected_data(uow, [event.id for event in events])
+    evidence = [_evidence(event, corrections.get(event.id), line) for event in events]
     return {"run": {"id": run.id, "period": run.period, "status": run.status},
             "line": line_view(line), "bonus_base": str(line.bonus_base),
             "indicators": line.indicators,
@@ -38,9 +39,9 @@ def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone:
                              "reason": a.reason} for a in adjustments_for(uow, run, username)]}
 
 
-def evidence_row(uow: UnitOfWork, event: TaskEvent) -> dict[str, Any]:
+def evidence_row(event: TaskEvent, corrected: dict[str, Any] | None) -> dict[str, Any]:
     """One completion as evidence: when, against which deadline, with what (corrected) data."""
-    data = effective_data(uow, event)
+    data = dict(corrected if corrected is not None else event.data)
     return {"event_id": event.id, "process_instance_id": event.process_instance_id,
             "process_key": event.process_key, "task": event.element_id, "name": event.task_name,
             "department": event.department_key, "ready_at": iso(event.ready_at),
@@ -49,7 +50,7 @@ def evidence_row(uow: UnitOfWork, event: TaskEvent) -> dict[str, Any]:
             "data": data, "corrected": data != event.data}
 
 
-def _evidence(uow: UnitOfWork, event: TaskEvent, line: PayrollLine) -> dict[str, Any]:
+def _evidence(event: TaskEvent, corrected: dict[str, Any] | None, line: PayrollLine) -> dict[str, Any]:
     counts_for = []
     for indicator in line.indicators:
         metric = indicator["metric"]
@@ -64,5 +65,5 @@ def _evidence(uow: UnitOfWork, event: TaskEvent, line: PayrollLine) -> dict[str,
         if metric == "completion_rate":
             continue
         counts_for.append(indicator["key"])
-    return {**evidence_row(uow, event), "counts_for": counts_for,
+    return {**evidence_row(event, corrected), "counts_for": counts_for,
             "for_other_department": event.department_key != line.department_key}

@@ -17,6 +17,7 @@ from payroll.periods import Period
 from .access import Actor
 from .errors import InvalidInput, PermissionDenied
 from .models import Department, Task, TaskEvent
+from .corrections import corrected_data
 from .payslips import evidence_row
 from .unit_of_work import UnitOfWork
 
@@ -66,11 +67,12 @@ def employee_report(uow: UnitOfWork, actor: Actor, username: str, period: Period
         TaskEvent.kind == "completed", TaskEvent.completed_by == username,
         TaskEvent.completed_at >= period.start, TaskEvent.completed_at < period.end)
         .order_by(TaskEvent.completed_at, TaskEvent.id)).all()
+    corrections = corrected_data(uow, [event.id for event in events])
     with_due = [event for event in events if event.due_at is not None]
     on_time = [event for event in with_due if event.completed_at <= event.due_at]
     return {"username": username, "period": str(period), "completed": len(events),
             "on_time_rate": _rate(len(on_time), len(with_due)),
-            "events": [evidence_row(uow, event) for event in events]}
+            "events": [evidence_row(event, corrections.get(event.id)) for event in events]}
 
 
 def trend(uow: UnitOfWork, actor: Actor, start: dt.date, end: dt.date,

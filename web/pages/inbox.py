@@ -26,7 +26,8 @@ def inbox():
     with store().reading() as uow:
         rows = tasks.list_tasks(uow, actor, query).tasks
         processes = sorted({key for key in uow.session.scalars(
-            select(Task.process_key).where(Task.department_key == actor.department_key).distinct())})
+            select(Task.process_key).where(Task.status == "ready",
+                                           Task.department_key == actor.department_key).distinct())})
         counts = _counts(uow, actor, now)
     return render_template("inbox.html", tasks=rows, now=now, processes=processes,
                            process_key=process_key, overdue_only=overdue_only, counts=counts)

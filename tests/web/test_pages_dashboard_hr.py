@@ -198,11 +198,11 @@ def test_scheme_editor_saves_versions_and_shows_errors_by_row(app, store):
         "metric": "completed_count", "weight": "20", "target": "10", "task": "inspect_goods"}
     assert Browser(app, "li.qa").post("/hr/schemes/qa", rows).status_code == 403
 
-    # What no database stores is refused by field, never a server error.
+    # What no database stores is refused before it reaches one, never a server error.
     assert hr.get("/hr/schemes/qa%00").status_code == 404
     nul = hr.post("/hr/schemes/qa", scheme_form([{**QA_SCHEME["indicators"][0], "value": "p\x00"},
                                                 *QA_SCHEME["indicators"][1:]]))
-    assert nul.status_code == 422 and 'id="e-ind-0-value"' in nul.text
+    assert nul.status_code == 400
 
 
 def test_payroll_run_pages_from_draft_to_final(app, store):

@@ -31,15 +31,9 @@ One more untimed pass counts SQL statements and SQL time per page. Pages over th
 (or all with --profile all) are profiled with cProfile; --explain adds their slowest
 statements with the database's plan.
 
---proposal then times, in the same run on the same data, the fix proposed below without
-touching services/: PROPOSED_INDEXES are created, and services.payslips.payslip is replaced
-in this process by a version that reads corrections in one query (checked to return the
-same payslip) and, for the extra "100 rows paged" page, reads only the first 100 evidence
-rows in SQL (checked to be the first 100 rows of the same payslip).
-
     .venv/bin/python bench/pages.py [--backend sqlite|postgresql] [--instances 10000]
         [--requests 50] [--budget 40] [--probe 200] [--engine-instances 300]
-        [--engine-budget 240] [--profile auto|all|none] [--explain] [--proposal]
+        [--engine-budget 240] [--profile auto|all|none] [--explain]
         [--try-index "CREATE INDEX ..."] [--analyze auto|yes|no] [--corrections 5]
 """
 from __future__ import annotations
@@ -78,7 +72,6 @@ from web.app import create_app  # noqa: E402
 TARGET = 0.200
 WARMUP = 3
 MIN_SAMPLES = 10  # a page over its --budget stops after this many
-EVIDENCE_PAGE = 100
 WINDOW_DAYS = 90
 BATCH = 1000  # cloned instances per bulk insert
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -295,108 +288,6 @@ def verify_clones(store: Store, first_clone: int, sample: int = 20) -> str:
                 TaskEvent.process_instance_id == row.id)))
             assert event_tasks and event_tasks <= task_ids, row.id
     return f"checked {len(rows)} cloned instances: state restores as completed, ids consistent"
-
-
-# ---------------------------------------------------------------- the proposed fix (--proposal)
-
-# Covering indexes for the aggregates of the dashboard, the HR home and the duty matrix:
-# each query then reads one index range (or the whole, small, index) instead of table rows.
-PROPOSED_INDEXES = [
-    # reports.trend, reports.department_ranking (timeliness): kind = 'completed' AND
-    # completed_at in range, reading department_key and due_at
-    "CREATE INDEX ix_task_events_kind_time_cover ON task_events "
-    "(kind, completed_at, department_key, due_at)",
-    # org_queries.duty_matrix: GROUP BY process_key, element_id, actor_department_key
-    "CREATE INDEX ix_task_events_duty_matrix ON task_events "
-    "(process_key, element_id, actor_department_key)",
-    # reports.department_ranking (completion): due_at in range, reading department_key,
-    # status, completed_at
-    "CREATE INDEX ix_tasks_due_cover ON tasks (due_at, department_key, status, completed_at)",
-]
-
-
-def install_payslip_proposal(store: Store, run_id: int) -> str:
-    """services.payslips.payslip as proposed, in this process only:
-
-    - the corrections of the listed events in one query instead of one per event (the N+1 in
-      services.corrections.effective_data, called by payslips.evidence_row);
-    - with a limit (the page passes ?bench_evidence_rows=N here), only the first N evidence
-      rows are read in SQL (ORDER BY completed_at, id LIMIT N), as a paged evidence table would.
-
-    Checked against the current function: unlimited it returns exactly the same payslip;
-    limited, the same payslip with the first N evidence rows."""
-    from flask import has_request_context, request
-    from services import payslips
-    from services.access import Actor
-    from services.errors import NotFound, PermissionDenied
-    from services.kpi import parse_period
-
-    current_payslip, current_effective = payslips.payslip, payslips.effective_data
-    scope: dict = {}
-
-    def effective_data(uow, event):
-        if scope and event.id in scope["ids"]:
-            latest = scope["latest"].get(event.id)
-            return dict(latest if latest is not None else event.data)
-        return current_effective(uow, event)
-
-    def payslip(uow, actor, run_id, username, timezone, limit=None):
-        if limit is None and has_request_context():
-            limit = request.args.get("bench_evidence_rows", type=int)
-        if actor.username != username and not actor.has("hr", "admin"):
-            raise PermissionDenied("payslips are for HR, admins and the employee themself")
-        run = payslips.load_run(uow, run_id)
-        line = uow.session.scalars(select(PayrollLine).where(
-            PayrollLine.run_id == run.id, PayrollLine.username == username)).first()
-        if line is None:
-            raise NotFound(f"run {run_id} has no line for {username!r}")
-        period = parse_period(run.period, timezone)
-        mine = (TaskEvent.completed_by == username, TaskEvent.completed_at >= period.start,
-                TaskEvent.completed_at < period.end)
-        statement = select(TaskEvent).where(TaskEvent.kind == "completed", *mine) \
-            .order_by(TaskEvent.completed_at, TaskEvent.id)
-        events = uow.session.scalars(statement.limit(limit) if limit else statement).all()
-        ids = [event.id for event in events]
-        if limit:  # the page's events only
-            corrections = select(TaskEvent.corrects_event_id, TaskEvent.data).where(
-                TaskEvent.kind == "correction", TaskEvent.corrects_event_id.in_(ids))
-        else:  # a correction copies completed_by and completed_at of the event it corrects
-            corrections = select(TaskEvent.corrects_event_id, TaskEvent.data).where(
-                TaskEvent.kind == "correction", *mine)
-        latest = {original: data for original, data in  # ordered by id: the latest wins
-                  uow.session.execute(corrections.order_by(TaskEvent.id))}
-        scope.update(ids=set(ids), latest=latest)
-        try:
-            evidence = [payslips._evidence(uow, event, line) for event in events]
-        finally:
-            scope.clear()
-        return {"run": {"id": run.id, "period": run.period, "status": run.status},
-                "line": payslips.line_view(line), "bonus_base": str(line.bonus_base),
-                "indicators": line.indicators,
-                "evidence": evidence,
-                "other_departments": [item for item in evidence if item["for_other_department"]],
-                "adjustments": [{"amount": str(a.amount), "source_period": a.source_period,
-                                 "reason": a.reason}
-                                for a in payslips.adjustments_for(uow, run, username)]}
-
-    hr = Actor("bench", "hr", frozenset({"hr"}), frozenset())
-    with store.reading() as uow:
-        want = current_payslip(uow, hr, run_id, "li.qa", "UTC")
-    payslips.effective_data = effective_data
-    with store.reading() as uow:
-        got = payslip(uow, hr, run_id, "li.qa", "UTC")
-        assert got == want, "the proposal changed the payslip"
-        paged = payslip(uow, hr, run_id, "li.qa", "UTC", limit=EVIDENCE_PAGE)
-        first = {**want, "evidence": want["evidence"][:EVIDENCE_PAGE],
-                 "other_departments": [item for item in want["evidence"][:EVIDENCE_PAGE]
-                                       if item["for_other_department"]]}
-        assert paged == first, "the paged proposal is not the first page of the payslip"
-    payslips.payslip = payslip
-    corrected = sum(1 for item in want["evidence"] if item["corrected"])
-    return (f"proposal: payslip with one corrections query (same payslip as the current code for "
-            f"li.qa: {len(want['evidence'])} evidence rows, {corrected} corrected) and, with "
-            f"?bench_evidence_rows={EVIDENCE_PAGE}, evidence paged in SQL (same first "
-            f"{EVIDENCE_PAGE} rows)")
 
 
 def add_corrections(store: Store, count: int, rng: random.Random) -> int:
@@ -740,16 +631,6 @@ def run_phase(title: str, app, store: Store, pages: list[Page], args, meter: Sql
     return pages
 
 
-def compare(before: list[Page], after: list[Page]) -> None:
-    print("\n##### current -> proposal (p50 and p95 in ms, same run)")
-    by_label = {page.label: page for page in before}
-    for page in after:
-        old = by_label.get(page.label) or by_label.get("payslip li.qa")
-        print(f"{page.label:<30} p50 {statistics.median(old.samples) * 1000:8.1f} -> "
-              f"{statistics.median(page.samples) * 1000:7.1f}   p95 "
-              f"{percentile(old.samples, 95) * 1000:8.1f} -> {percentile(page.samples, 95) * 1000:7.1f}")
-
-
 # ---------------------------------------------------------------- main
 
 def main() -> None:
@@ -774,9 +655,6 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=40.0,
                         help="seconds of timed requests per page; a slower page stops there "
                              f"(after at least {MIN_SAMPLES} requests)")
-    parser.add_argument("--proposal", action="store_true",
-                        help="after timing the current code, time the proposed fix in the same "
-                             "run: PROPOSED_INDEXES, the one-query payslip, evidence paged in SQL")
     parser.add_argument("--corrections", type=int, default=5,
                         help="corrections of li.qa's inspections last month (by wang.qa)")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
@@ -800,25 +678,8 @@ def main() -> None:
             app = create_app(Settings(url, secret_key="bench"), store=store)
             app.config["TESTING"] = True
             meter = SqlMeter(store.engine)
-            current = run_phase("current code", app, store, pages_to_time(store, info["run_id"]),
+            run_phase("current code", app, store, pages_to_time(store, info["run_id"]),
                                 args, meter)
-            if args.proposal:
-                with store.engine.begin() as connection:
-                    for statement in PROPOSED_INDEXES:
-                        connection.exec_driver_sql(statement)
-                if info["analyze"]:
-                    with store.engine.connect().execution_options(
-                            isolation_level="AUTOCOMMIT") as connection:
-                        connection.exec_driver_sql("ANALYZE task_events" if args.backend == "sqlite"
-                                                   else "VACUUM ANALYZE task_events, tasks")
-                print("\nproposal: " + "; ".join(PROPOSED_INDEXES))
-                print(install_payslip_proposal(store, info["run_id"]))
-                pages = pages_to_time(store, info["run_id"])
-                pages.append(Page(f"payslip, {EVIDENCE_PAGE} rows paged", "zhao.hr",
-                                  pages[-1].path + f"?bench_evidence_rows={EVIDENCE_PAGE}"))
-                proposed = run_phase("with the proposal (same run, same data)", app, store, pages,
-                                     args, meter)
-                compare(current, proposed)
             print(f"\ntotal run {time.perf_counter() - began:.0f} s")
         finally:
             store.dispose()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from .access import Actor
 from .corrections import corrected_data
@@ -15,7 +15,15 @@ from .unit_of_work import UnitOfWork
 from .views import iso
 
 
-def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone: str) -> dict[str, Any]:
+def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone: str,
+            page: tuple[int, int] | None = None) -> dict[str, Any]:
+    """The line, its indicators, adjustments and evidence.
+
+    Without `page` the evidence lists every completion (the API's payslip). With
+    `page=(limit, offset)` it holds one page of the employee's own department's
+    completions (a screen), `other_departments` the first `limit` done for others, and
+    `evidence_total` / `other_total` count them all.
+    """
     if actor.username != username and not actor.has("hr", "admin"):
         raise PermissionDenied("payslips are for HR, admins and the employee themself")
     run = load_run(uow, run_id)
@@ -24,19 +32,39 @@ def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone:
     if line is None:
         raise NotFound(f"run {run_id} has no line for {username!r}")
     period = parse_period(run.period, timezone)
-    events = uow.session.scalars(select(TaskEvent).where(
+    mine = select(TaskEvent).where(
         TaskEvent.kind == "completed", TaskEvent.completed_by == username,
         TaskEvent.completed_at >= period.start, TaskEvent.completed_at < period.end)
-        .order_by(TaskEvent.completed_at, TaskEvent.id)).all()
-    corrections = corrected_data(uow, [event.id for event in events])
-    evidence = [_evidence(event, corrections.get(event.id), line) for event in events]
+    ordered = (TaskEvent.completed_at, TaskEvent.id)
+    if page is None:
+        evidence = _rows(uow, mine.order_by(*ordered), line)
+        others = [item for item in evidence if item["for_other_department"]]
+        totals = {"evidence_total": len(evidence), "other_total": len(others)}
+    else:
+        limit, offset = page
+        own = mine.where(TaskEvent.department_key == line.department_key)
+        other = mine.where(or_(TaskEvent.department_key.is_(None),
+                               TaskEvent.department_key != line.department_key))
+        evidence = _rows(uow, own.order_by(*ordered).limit(limit).offset(offset), line)
+        others = _rows(uow, other.order_by(*ordered).limit(limit), line)
+        totals = {"evidence_total": _count(uow, own), "other_total": _count(uow, other)}
     return {"run": {"id": run.id, "period": run.period, "status": run.status},
             "line": line_view(line), "bonus_base": str(line.bonus_base),
             "indicators": line.indicators,
-            "evidence": evidence,
-            "other_departments": [item for item in evidence if item["for_other_department"]],
+            "evidence": evidence, **totals,
+            "other_departments": others,
             "adjustments": [{"amount": str(a.amount), "source_period": a.source_period,
                              "reason": a.reason} for a in adjustments_for(uow, run, username)]}
+
+
+def _rows(uow: UnitOfWork, statement, line: PayrollLine) -> list[dict[str, Any]]:
+    events = uow.session.scalars(statement).all()
+    corrections = corrected_data(uow, [event.id for event in events])
+    return [_evidence(event, corrections.get(event.id), line) for event in events]
+
+
+def _count(uow: UnitOfWork, statement) -> int:
+    return uow.session.scalar(select(func.count()).select_from(statement.subquery()))
 
 
 def evidence_row(event: TaskEvent, corrected: dict[str, Any] | None) -> dict[str, Any]:

@@ -224,3 +224,16 @@ def test_scheme_versions_and_audit(october):
                                       .order_by(AuditEntry.id)).all()
     assert [(e.actor, e.action) for e in entries] == [("zhao.hr", "version 1"), ("zhao.hr", "version 2")]
     assert entries[1].old["cap"] == "1.2" and entries[1].new["cap"] == "1.5"
+
+
+def test_payslip_pages_match_the_full_evidence(october):
+    store, hr, events = october
+    with store.writing() as uow:
+        run_id = payroll_runs.create_run(uow, hr, "2026-10", "UTC").id
+    with store.reading() as uow:
+        full = payslips.payslip(uow, hr, run_id, "li.qa", "UTC")
+        first = payslips.payslip(uow, hr, run_id, "li.qa", "UTC", page=(3, 0))
+        second = payslips.payslip(uow, hr, run_id, "li.qa", "UTC", page=(3, 3))
+    assert first["evidence_total"] == second["evidence_total"] == 4 == full["evidence_total"]
+    assert first["evidence"] + second["evidence"] == full["evidence"]
+    assert first["other_total"] == 0 and first["other_departments"] == []

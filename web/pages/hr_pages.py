@@ -263,19 +263,18 @@ def _dated(item: dict) -> dict:
 @signed_in
 def hr_payslip(run_id: int, username: str):
     actor = page_actor()
+    # A busy inspector has thousands of completions a month: the screen pages them (the
+    # API's payslip and the exports carry all of them).
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
     with store().reading() as uow:
-        slip = payslips.payslip(uow, actor, run_id, username, timezone())
+        slip = payslips.payslip(uow, actor, run_id, username, timezone(),
+                                page=(EVIDENCE_PAGE, (page - 1) * EVIDENCE_PAGE))
         name = dashboard_service.employee_names(uow, [username]).get(username, username)
-    own = [item for item in slip["evidence"] if not item["for_other_department"]]
-    other = [item for item in slip["evidence"] if item["for_other_department"]]
-    # A busy inspector has thousands of completions a month: the page shows them in pages
-    # (rendering is the cost); the API and the exports carry all of them.
-    pages = max(1, -(-len(own) // EVIDENCE_PAGE))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    shown = own[(page - 1) * EVIDENCE_PAGE:page * EVIDENCE_PAGE]
+    pages = max(1, -(-slip["evidence_total"] // EVIDENCE_PAGE))
     return render_template("hr_payslip.html", slip=slip, name=name, username=username,
-                           own=[_dated(item) for item in shown], own_total=len(own),
-                           page=page, pages=pages,
-                           other=[_dated(item) for item in other[:EVIDENCE_PAGE]],
+                           own=[_dated(item) for item in slip["evidence"]],
+                           own_total=slip["evidence_total"], page=min(page, pages), pages=pages,
+                           other=[_dated(item) for item in slip["other_departments"]],
+                           other_total=slip["other_total"],
                            flags=flag_labels(), metric_labels=metric_labels(),
                            may_see_run=actor.has("hr", "admin"))

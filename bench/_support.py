@@ -35,7 +35,7 @@ def temporary_database(backend: str, postgres_url: str = POSTGRES_URL) -> Iterat
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="dutyflow-bench-") as directory:
             url = f"sqlite:///{directory}/bench.db"
-            _migrate(url)
+            migrate(url)
             yield url
         return
     schema = f"dutyflow_bench_{uuid.uuid4().hex[:12]}"
@@ -45,7 +45,7 @@ def temporary_database(backend: str, postgres_url: str = POSTGRES_URL) -> Iterat
     url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
     url = url.render_as_string(hide_password=False)
     try:
-        _migrate(url)
+        migrate(url)
         yield url
     finally:
         with admin.begin() as connection:
@@ -53,7 +53,8 @@ def temporary_database(backend: str, postgres_url: str = POSTGRES_URL) -> Iterat
         admin.dispose()
 
 
-def _migrate(url: str) -> None:
+def migrate(url: str) -> None:
+    """Bring a database to the newest schema, as `dutyflow init-db` does."""
     store = Store(url)
     try:
         init_db(store)

@@ -52,7 +52,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -61,17 +60,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import bindparam, create_engine, event, select, text  # noqa: E402
+from sqlalchemy import bindparam, event, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from payroll.periods import Period  # noqa: E402
 from payroll.schemes import parse_scheme  # noqa: E402
+from _support import migrate, temporary_database  # noqa: E402
 from payroll_fixture import HR, MONTHS, Sizes, build  # noqa: E402
 from services import payroll_runs  # noqa: E402
 from services.db import READONLY  # noqa: E402
 from services.kpi import measure_period, scheme_rows  # noqa: E402
 from services.models import PayrollLine, TaskEvent, UTCDateTime  # noqa: E402
-from services.schema import init_db  # noqa: E402
 from services.unit_of_work import Store  # noqa: E402
 
 POSTGRES_URL = os.environ.get("DUTYFLOW_TEST_POSTGRES_URL",
@@ -107,27 +106,9 @@ def sqlite_database(sizes: Sizes, keep: str | None):
 
 @contextmanager
 def postgres_database():
-    schema = f"dutyflow_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    url = url.render_as_string(hide_password=False)
-    try:
-        migrate(url)
+    """Yields (url, needs_build, keep_path_to_fill) for a fresh PostgreSQL schema."""
+    with temporary_database("postgresql", POSTGRES_URL) as url:
         yield url, True, None
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def migrate(url: str) -> None:
-    store = Store(url)
-    try:
-        init_db(store)
-    finally:
-        store.dispose()
 
 
 def keep_copy(store: Store, path: Path, sizes: Sizes) -> None:

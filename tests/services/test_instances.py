@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 
 from services import definitions, instances, worker
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from services.models import ProcessDefinition, ProcessInstance, Task, TaskEvent, Timer
+from services.models import ProcessDefinition, ProcessInstance, TaskEvent, Timer
 from services.views import instance_view
 from tests.conftest import read_bpmn
 from tests.services.helpers import (DELIVERY, FAIL, PASS, complete, deploy, import_demo_org,

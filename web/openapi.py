@@ -25,6 +25,9 @@ def build_spec(app: Flask) -> dict:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for name in _COMPONENTS:
         spec.components.schema(name, schema=getattr(schemas, name))
+    spec.components.response("Problem", {
+        "description": "An RFC 9457 problem document (401, 403, 404, 409, 422 ...).",
+        "content": {"application/problem+json": {"schema": "Problem"}}})
     spec.options["security"] = [{"bearer": []}]
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if not rule.endpoint.startswith("api.") or rule.endpoint == "api.openapi":
@@ -33,10 +36,21 @@ def build_spec(app: Flask) -> dict:
         operations = load_operations_from_docstring(view.__doc__ or "")
         for operation in operations.values():
             operation.setdefault("summary", (view.__doc__ or "").strip().splitlines()[0])
-            for status, response in operation.get("responses", {}).items():
-                response.setdefault("description", HTTPStatus(int(status)).phrase)
+            operation["responses"] = _expand(operation.get("responses", {}))
         if operations:
             spec.path(path=_CONVERTER.sub(r"{\1}", rule.rule), operations=operations)
     document = spec.to_dict()
     document["security"] = [{"bearer": []}]
     return document
+
+
+def _expand(responses: dict) -> dict:
+    """Docstrings write `403, 409: problem` for the shared problem response; others get a
+    description from their status when they have none."""
+    out: dict = {}
+    for key, response in responses.items():
+        if response == "problem":
+            out.update({status.strip(): "Problem" for status in str(key).split(",")})
+        else:
+            out[str(key)] = {"description": HTTPStatus(int(key)).phrase, **response}
+    return out

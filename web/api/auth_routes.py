@@ -21,8 +21,7 @@ def issue_token_route():
       requestBody: {content: {application/json: {schema: TokenRequest}}}
       responses:
         200: {content: {application/json: {schema: TokenResponse}}}
-        401: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        401, 422: problem
     """
     body = load(TokenRequest())
     ttl = dt.timedelta(hours=current_app.config["DUTYFLOW_SETTINGS"].token_ttl_hours)

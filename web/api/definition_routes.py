@@ -26,7 +26,7 @@ def deploy_definition():
       responses:
         201: {content: {application/json: {schema: Definition}}}
         200: {content: {application/json: {schema: Definition}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        422: problem
     """
     actor().require("designer", "admin")
     upload = request.files.get("file")
@@ -80,7 +80,7 @@ def definition_xml(key: str, version: int):
         - {name: version, in: path, required: true, schema: {type: integer}}
       responses:
         200: {content: {application/xml: {schema: {type: string}}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
+        404: problem
     """
     with store().reading() as uow:
         definition = definitions.get_version(uow, key, version)

@@ -18,8 +18,7 @@ def start_instance():
       requestBody: {content: {application/json: {schema: StartRequest}}}
       responses:
         201: {content: {application/json: {schema: Instance}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        404, 422: problem
     """
     body = load(StartRequest())
     with store().writing() as uow:
@@ -37,7 +36,7 @@ def get_instance(instance_id: int):
       parameters: [{name: instance_id, in: path, required: true, schema: {type: integer}}]
       responses:
         200: {content: {application/json: {schema: Instance}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
+        404: problem
     """
     with store().reading() as uow:
         return jsonify(instance_view(uow, instances.visible_instance(uow, actor(), instance_id)))
@@ -55,7 +54,7 @@ def list_instances():
         - {name: page, in: query, schema: {type: integer, minimum: 1}}
       responses:
         200: {content: {application/json: {schema: {type: array, items: Instance}}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        422: problem
     """
     query = load(InstanceQuery(), request.args.to_dict())
     with store().reading() as uow:

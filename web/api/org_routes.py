@@ -39,7 +39,7 @@ def duty_matrix():
     get:
       responses:
         200: {content: {application/json: {schema: {type: object}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
+        403: problem
     """
     with store().reading() as uow:
         return jsonify(org_queries.duty_matrix(uow, actor()))

@@ -22,16 +22,13 @@ def kpi_scheme(department_key: str):
       parameters: [{name: department_key, in: path, required: true, schema: {type: string}}]
       responses:
         200: {content: {application/json: {schema: {type: object}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
+        403, 404: problem
     put:
       parameters: [{name: department_key, in: path, required: true, schema: {type: string}}]
       requestBody: {content: {application/json: {schema: KpiSchemeRequest}}}
       responses:
         200: {content: {application/json: {schema: {type: object}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 404, 422: problem
     """
     if request.method == "PUT":
         document = request_json()
@@ -53,8 +50,7 @@ def kpi_report():
         - {name: department, in: query, schema: {type: string}}
       responses:
         200: {content: {application/json: {schema: {type: array, items: {type: object}}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 422: problem
     """
     query = load(PeriodQuery(), request.args.to_dict())
     with store().reading() as uow:
@@ -70,9 +66,7 @@ def create_payroll_run():
       requestBody: {content: {application/json: {schema: PayrollRunRequest}}}
       responses:
         201: {content: {application/json: {schema: {type: object}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        409: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 409, 422: problem
     """
     body = load(PayrollRunRequest())
     with store().writing() as uow:
@@ -88,8 +82,7 @@ def get_payroll_run(run_id: int):
       parameters: [{name: run_id, in: path, required: true, schema: {type: integer}}]
       responses:
         200: {content: {application/json: {schema: {type: object}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
+        403, 404: problem
     """
     with store().reading() as uow:
         return jsonify(payroll_runs.run_view(uow, payroll_runs.get_run(uow, actor(), run_id)))
@@ -103,9 +96,7 @@ def recalculate_payroll_run(run_id: int):
       parameters: [{name: run_id, in: path, required: true, schema: {type: integer}}]
       responses:
         200: {content: {application/json: {schema: {type: object}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
-        409: {content: {application/problem+json: {schema: Problem}}}
+        403, 404, 409: problem
     """
     with store().writing() as uow:
         run = payroll_runs.recalculate(uow, actor(), run_id, _timezone())
@@ -120,9 +111,7 @@ def finalize_payroll_run(run_id: int):
       parameters: [{name: run_id, in: path, required: true, schema: {type: integer}}]
       responses:
         200: {content: {application/json: {schema: {type: object}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
-        409: {content: {application/problem+json: {schema: Problem}}}
+        403, 404, 409: problem
     """
     with store().writing() as uow:
         run = payroll_runs.finalize(uow, actor(), run_id)
@@ -139,9 +128,7 @@ def export_payroll_run(run_id: int):
         - {name: format, in: query, schema: {type: string, enum: [csv, xlsx]}}
       responses:
         200: {content: {text/csv: {schema: {type: string}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 404, 422: problem
     """
     file_format = load(ExportQuery(), request.args.to_dict())["format"]
     with store().reading() as uow:
@@ -166,8 +153,7 @@ def payslip(run_id: int, username: str):
         - {name: username, in: path, required: true, schema: {type: string}}
       responses:
         200: {content: {application/json: {schema: {type: object}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
+        403, 404: problem
     """
     with store().reading() as uow:
         return jsonify(payslips.payslip(uow, actor(), run_id, username, _timezone()))
@@ -182,9 +168,7 @@ def correct_event(event_id: int):
       requestBody: {content: {application/json: {schema: CorrectionRequest}}}
       responses:
         201: {content: {application/json: {schema: {type: object}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 404, 422: problem
     """
     body = load(CorrectionRequest())
     with store().writing() as uow:
@@ -202,8 +186,7 @@ def department_ranking():
       parameters: [{name: period, in: query, required: true, schema: {type: string}}]
       responses:
         200: {content: {application/json: {schema: {type: array, items: {type: object}}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 422: problem
     """
     query = load(PeriodQuery(), request.args.to_dict())
     with store().reading() as uow:
@@ -221,8 +204,7 @@ def employee_report(username: str):
         - {name: period, in: query, required: true, schema: {type: string}}
       responses:
         200: {content: {application/json: {schema: {type: object}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 422: problem
     """
     query = load(PeriodQuery(), request.args.to_dict())
     with store().reading() as uow:
@@ -241,8 +223,7 @@ def trend():
         - {name: granularity, in: query, schema: {type: string, enum: [week, month]}}
       responses:
         200: {content: {application/json: {schema: {type: array, items: {type: object}}}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 422: problem
     """
     query = load(TrendQuery(), request.args.to_dict())
     with store().reading() as uow:

@@ -36,8 +36,7 @@ def list_tasks():
           headers:
             X-Next-Cursor: {schema: {type: string}}
           content: {application/json: {schema: {type: array, items: Task}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 422: problem
     """
     query = load(TaskListQuery(), request.args.to_dict())
     query["offset"] = (query.pop("page") - 1) * query["limit"]
@@ -60,7 +59,7 @@ def get_task(task_id: str):
       parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
       responses:
         200: {content: {application/json: {schema: TaskDetail}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
+        404: problem
     """
     with store().reading() as uow:
         task = tasks.get_task(uow, actor(), task_id)
@@ -85,8 +84,7 @@ def claim_task(task_id: str):
       parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
       responses:
         200: {content: {application/json: {schema: Task}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        409: {content: {application/problem+json: {schema: Problem}}}
+        403, 409: problem
     """
     return _task_action(tasks.claim, task_id)
 
@@ -99,8 +97,7 @@ def unclaim_task(task_id: str):
       parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
       responses:
         200: {content: {application/json: {schema: Task}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        409: {content: {application/problem+json: {schema: Problem}}}
+        403, 409: problem
     """
     return _task_action(tasks.unclaim, task_id)
 
@@ -114,9 +111,7 @@ def assign_task(task_id: str):
       requestBody: {content: {application/json: {schema: AssignRequest}}}
       responses:
         200: {content: {application/json: {schema: Task}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        409: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 409, 422: problem
     """
     body = load(AssignRequest())
     return _task_action(tasks.assign, task_id, body["username"])
@@ -131,10 +126,7 @@ def complete_task(task_id: str):
       requestBody: {content: {application/json: {schema: CompleteRequest}}}
       responses:
         200: {content: {application/json: {schema: Instance}}}
-        403: {content: {application/problem+json: {schema: Problem}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
-        409: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        403, 404, 409, 422: problem
     """
     body = load(CompleteRequest())
     with store().writing() as uow:
@@ -153,14 +145,13 @@ def task_comments(task_id: str):
       parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
       responses:
         200: {content: {application/json: {schema: {type: array, items: Comment}}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
+        404: problem
     post:
       parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
       requestBody: {content: {application/json: {schema: CommentRequest}}}
       responses:
         201: {content: {application/json: {schema: Comment}}}
-        404: {content: {application/problem+json: {schema: Problem}}}
-        422: {content: {application/problem+json: {schema: Problem}}}
+        404, 422: problem
     """
     def view(comment):
         return {"id": comment.id, "author": comment.author, "text": comment.text,

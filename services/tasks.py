@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, or_, select, union_all, update
+from sqlalchemy import and_, false, func, or_, select, union_all, update
 
 from .access import Actor, may_do, may_reassign, may_see_task
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -161,6 +161,24 @@ def _inbox_statement(arms: list, filters: list, sort: str, ranged: bool, limit: 
             .limit(limit + 1).offset(offset).subquery())
     return (select(Task).join(page, Task.id == page.c.id)
             .order_by(page.c.sort_key.is_(None), page.c.sort_key, page.c.id))
+
+
+def inbox_counts(uow: UnitOfWork, actor: Actor, now: dt.datetime) -> dict[str, int]:
+    """Held by me; unclaimed in my department; overdue in my department."""
+    ready = select(func.count()).select_from(Task).where(Task.status == "ready")
+    return {
+        "mine": uow.session.scalar(ready.where(Task.assignee == actor.username)),
+        "unclaimed": uow.session.scalar(ready.where(Task.assignee.is_(None),
+                                                    Task.department_key == actor.department_key)),
+        "overdue": uow.session.scalar(ready.where(Task.due_at < now,
+                                                  Task.department_key == actor.department_key)),
+    }
+
+
+def inbox_process_keys(uow: UnitOfWork, actor: Actor) -> list[str]:
+    """Processes with open work in my department (the inbox's filter choices)."""
+    return sorted(uow.session.scalars(select(Task.process_key).where(
+        Task.status == "ready", Task.department_key == actor.department_key).distinct()))
 
 
 def get_task(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:

@@ -11,11 +11,10 @@ import secrets
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from services.access import Actor, actor_for
-from services.errors import NotAuthenticated
-from services.models import Employee
+from services.errors import NotAuthenticated, PermissionDenied
+from services.instances import active_employee
 from services.unit_of_work import Store
 
 bp = Blueprint("pages", __name__)
@@ -58,9 +57,9 @@ def load_signed_in_user() -> None:
     if not username or request.blueprint != "pages":
         return
     with store().reading() as uow:
-        employee = uow.session.scalars(select(Employee).where(
-            Employee.username == username, Employee.active)).first()
-        if employee is None:
+        try:
+            employee = active_employee(uow, username)
+        except PermissionDenied:  # left or deactivated since signing in
             session.pop("username", None)
             return
         g.page_actor = actor_for(uow, employee)

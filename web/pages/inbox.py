@@ -1,15 +1,12 @@
 """The inbox: my tasks and my department's unclaimed ones, with filters and counts."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
 from services import tasks
 from services.errors import ServiceError
-from services.models import Task, utcnow
+from services.models import utcnow
 
 from . import bp, page_actor, signed_in, store
 
@@ -25,23 +22,10 @@ def inbox():
                             due_before=now if overdue_only else None, sort="due_at", limit=200)
     with store().reading() as uow:
         rows = tasks.list_tasks(uow, actor, query).tasks
-        processes = sorted({key for key in uow.session.scalars(
-            select(Task.process_key).where(Task.status == "ready",
-                                           Task.department_key == actor.department_key).distinct())})
-        counts = _counts(uow, actor, now)
+        processes = tasks.inbox_process_keys(uow, actor)
+        counts = tasks.inbox_counts(uow, actor, now)
     return render_template("inbox.html", tasks=rows, now=now, processes=processes,
                            process_key=process_key, overdue_only=overdue_only, counts=counts)
-
-
-def _counts(uow, actor, now: dt.datetime) -> dict[str, int]:
-    ready = select(func.count()).select_from(Task).where(Task.status == "ready")
-    return {
-        "mine": uow.session.scalar(ready.where(Task.assignee == actor.username)),
-        "unclaimed": uow.session.scalar(ready.where(Task.assignee.is_(None),
-                                                    Task.department_key == actor.department_key)),
-        "overdue": uow.session.scalar(ready.where(Task.due_at < now,
-                                                  Task.department_key == actor.department_key)),
-    }
 
 
 @bp.post("/tasks/<task_id>/claim")

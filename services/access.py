@@ -8,6 +8,7 @@ department: the point of DutyFlow is that duties stay with their owners.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -42,13 +43,28 @@ class Actor:
             raise PermissionDenied(f"this needs one of the roles: {', '.join(roles)}")
 
 
-def actor_for(uow: UnitOfWork, employee: Employee) -> Actor:
-    departments = list(uow.session.scalars(select(Department).where(Department.active)))
+def active_employee(uow: UnitOfWork, username: str) -> Employee:
+    employee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
+    if employee is None or not employee.active:
+        raise PermissionDenied(f"{username!r} is not an active employee")
+    return employee
+
+
+def actor_named(uow: UnitOfWork, username: str) -> Actor:
+    """The actor for an active employee (the CLI's `--as`, a signed-in page user)."""
+    return actor_for(uow, active_employee(uow, username))
+
+
+def actor_for(uow: UnitOfWork, employee: Employee | Any) -> Actor:
+    """The actor for an employee (an Employee, or a row with username, department_key, roles)."""
+    # Three columns rather than Department objects: this runs on every authenticated request.
+    departments = uow.session.execute(select(
+        Department.key, Department.parent_key, Department.head_username).where(
+        Department.active)).all()
     children: dict[str | None, list[str]] = {}
-    for department in departments:
-        children.setdefault(department.parent_key, []).append(department.key)
-    roots = {department.key for department in departments
-             if department.head_username == employee.username}
+    for key, parent_key, _ in departments:
+        children.setdefault(parent_key, []).append(key)
+    roots = {key for key, _, head in departments if head == employee.username}
     if "manager" in (employee.roles or []):
         roots.add(employee.department_key)
     supervised: set[str] = set()

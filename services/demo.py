@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from . import definitions, instances, kpi, org
-from .access import Actor
+from .access import Actor, actor_named
 from .models import ProcessInstance, Task, utcnow
 from .unit_of_work import Store
 
@@ -79,8 +79,8 @@ def _history(store: Store, now: dt.datetime) -> int:
                     Task.process_instance_id == instance_id, Task.element_id == element_id,
                     Task.status == "ready")).one()
             with store.writing() as uow:
-                instances.complete_task(uow, task.id, people[(index + number) % len(people)], data,
-                                        now=clock)
+                actor = actor_named(uow, people[(index + number) % len(people)])
+                instances.complete_task(uow, actor, task.id, data, now=clock)
     return count
 
 

@@ -7,6 +7,7 @@ instance makes the commit fail with `Conflict` and nothing of the loser remains.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -14,12 +15,11 @@ from sqlalchemy import or_, select
 from engine.errors import FormValidationError, TaskNotReady
 from engine.runtime import Instance
 
-from .access import Actor, may_do
+from .access import Actor, may_do, may_see_task
 from .definitions import MODEL_CACHE, latest_definition
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from .models import Employee, ProcessInstance, Task, TaskEvent, Timer, utcnow
-from .org import Directory
-from .projection import project
+from .models import ProcessInstance, Task, TaskEvent, Timer, utcnow
+from .projection import Mirrored, project
 from .unit_of_work import UnitOfWork
 
 
@@ -40,37 +40,45 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
                           status=instance.status, state={}, data={})
     uow.session.add(row)
     uow.flush()
-    project(uow, row, instance, Directory.load(uow), now)
+    project(uow, row, instance, now)
     uow.commit()
     return row
 
 
-def active_employee(uow: UnitOfWork, username: str) -> Employee:
-    employee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
-    if employee is None or not employee.active:
-        raise PermissionDenied(f"{username!r} is not an active employee")
-    return employee
+@dataclass(frozen=True)
+class Completion:
+    instance: ProcessInstance
+    ready: list[Task]  # the instance's ready tasks after the step, oldest first
 
 
-def complete_task(uow: UnitOfWork, task_id: str, username: str, data: dict[str, Any],
-                  now: dt.datetime | None = None) -> ProcessInstance:
-    """Complete a ready duty as `username`; the event and the new state commit together."""
+def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any],
+                  now: dt.datetime | None = None) -> Completion:
+    """Complete a ready duty as `actor`; the event and the new state commit together.
+
+    A task the actor may not even see does not exist for them (404, as when reading it);
+    one they see but whose department they are not in is refused (403).
+    """
     now = now or utcnow()
-    task = uow.session.get(Task, task_id)
-    if task is None:
-        raise NotFound(f"task {task_id} does not exist")
-    employee = active_employee(uow, username)
-    if not may_do(employee.department_key, task):
+    # The instance row is locked (PostgreSQL; SQLite's writers are serialized anyway):
+    # a racing completion waits here instead of projecting the same next step twice.
+    found = uow.session.execute(select(Task, ProcessInstance).join(
+        ProcessInstance, ProcessInstance.id == Task.process_instance_id).where(
+        Task.id == task_id).with_for_update(of=ProcessInstance)).first()
+    if found is None or not may_see_task(actor, found.Task):
+        # The same answer whether or not it exists: others' work stays unrevealed.
+        raise NotFound(f"task {task_id} does not exist or is not visible to {actor.username}")
+    task, row = found.Task, found.ProcessInstance
+    if not may_do(actor.department_key, task):
         owner = task.department_key or ", ".join(task.candidate_departments) or "no department"
         raise PermissionDenied(f"{task.name!r} is a duty of {owner}; "
-                               f"{username} belongs to {employee.department_key}")
+                               f"{actor.username} belongs to {actor.department_key}")
     if task.status != "ready":
         raise Conflict(f"task {task_id} is already {task.status}"
                        + (f" by {task.completed_by}" if task.completed_by else ""))
-    if task.assignee and task.assignee != username:
+    if task.assignee and task.assignee != actor.username:
         raise Conflict(f"task {task_id} is claimed by {task.assignee}")
-    row = uow.session.get(ProcessInstance, task.process_instance_id)
     instance = Instance.restore(MODEL_CACHE.get(row.definition), row.state)
+    before = Mirrored.of(instance).closing(task_id=task_id)
     try:
         cleaned = instance.complete(task_id, data)
     except FormValidationError as err:
@@ -79,34 +87,39 @@ def complete_task(uow: UnitOfWork, task_id: str, username: str, data: dict[str, 
         # The task row was read before a concurrent commit, the instance after it.
         raise Conflict(f"task {task_id} is no longer waiting: the process instance was "
                        "changed by someone else; reload and retry") from None
-    task.status, task.completed_by, task.completed_at = "completed", username, now
+    task.status, task.completed_by, task.completed_at = "completed", actor.username, now
     uow.session.add(TaskEvent(
         kind="completed", process_instance_id=row.id, process_key=row.process_key,
         process_version=row.process_version, task_id=task.id, element_id=task.element_id,
         task_name=task.name, lane=task.lane, department_key=task.department_key,
-        actor_department_key=employee.department_key, completed_by=username,
+        actor_department_key=actor.department_key, completed_by=actor.username,
         ready_at=task.created_at, claimed_at=task.claimed_at, completed_at=now,
-        due_at=task.due_at, data=cleaned, recorded_at=now, recorded_by=username))
-    project(uow, row, instance, Directory.load(uow), now)
+        due_at=task.due_at, data=cleaned, recorded_at=now, recorded_by=actor.username))
+    ready = project(uow, row, instance, now, before)
     uow.commit()
-    return row
+    return Completion(row, ready)
 
 
 def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -> bool:
     """Fire one due timer; False when it is no longer pending (another worker or a completion won)."""
     now = now or utcnow()
-    timer = uow.session.scalars(select(Timer).where(Timer.id == timer_id)
-                                .with_for_update(skip_locked=True)).first()
+    timer = uow.session.get(Timer, timer_id)
     if timer is None or timer.status != "pending":
         return False
-    row = uow.session.get(ProcessInstance, timer.process_instance_id)
+    # Instance first, as complete_task locks it: the same lock order cannot deadlock.
+    row = uow.session.scalars(select(ProcessInstance).where(
+        ProcessInstance.id == timer.process_instance_id).with_for_update(of=ProcessInstance)).one()
+    uow.session.refresh(timer)  # a completion may have cancelled it while we waited
+    if timer.status != "pending":
+        return False
     instance = Instance.restore(MODEL_CACHE.get(row.definition), row.state)
+    before = Mirrored.of(instance).closing(timer_id=timer_id)
     try:
         instance.fire_timer(timer_id)
         timer.status, timer.fired_at = "fired", now
     except TaskNotReady:
         timer.status = "cancelled"  # the projection was behind the engine; nothing to fire
-    project(uow, row, instance, Directory.load(uow), now)
+    project(uow, row, instance, now, before)
     uow.commit()
     return timer.status == "fired"
 

@@ -63,10 +63,6 @@ class Department(Base):
     active: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    def routing_names(self) -> set[str]:
-        """Names by which a lane or candidate group reaches this department."""
-        return {self.key, self.name, *self.lanes}
-
 
 class Employee(Base):
     __tablename__ = "employees"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,20 +30,27 @@ _EMPLOYEE_KEYS = {"username", "name", "department", "position", "manager", "role
 
 
 class Directory:
-    """Routes lane and candidate-group names to departments (by key, name or lanes entry)."""
+    """Routes lane and candidate-group names to active departments.
 
-    def __init__(self, departments: list[Department]):
+    A department answers to its key, its name and each of its `lanes` entries. Holds
+    (key, name, lanes) rows, not Department objects: every step that creates a task
+    reads it, and the org may be re-imported between any two steps.
+    """
+
+    def __init__(self, departments: Iterable[Any]):
         self.departments = {department.key: department for department in departments}
-        self._by_name: dict[str, Department] = {}
-        for department in departments:
-            for name in department.routing_names():
+        self._by_name: dict[str, Any] = {}
+        for department in self.departments.values():
+            for name in (department.key, department.name, *department.lanes):
                 self._by_name[name] = department
 
     @classmethod
     def load(cls, uow: UnitOfWork) -> "Directory":
-        return cls(list(uow.session.scalars(select(Department).where(Department.active))))
+        return cls(uow.session.execute(select(Department.key, Department.name, Department.lanes)
+                                       .where(Department.active)))
 
-    def department_for(self, name: str | None) -> Department | None:
+    def department_for(self, name: str | None) -> Any | None:
+        """The department (with .key, .name, .lanes) a lane or group name routes to."""
         return self._by_name.get(name.strip()) if name else None
 
     def is_known_owner(self, name: str) -> bool:

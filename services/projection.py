@@ -7,10 +7,11 @@ They are rewritten in the same transaction as the state they mirror.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine.deadlines import resolve_due_at
 from engine.runtime import Instance
@@ -20,34 +21,64 @@ from .org import Directory
 from .unit_of_work import UnitOfWork
 
 
-def project(uow: UnitOfWork, row: ProcessInstance, instance: Instance, directory: Directory,
-            now: dt.datetime) -> None:
-    """Store the instance's state on its row and bring its task and timer rows up to date."""
+@dataclass(frozen=True)
+class Mirrored:
+    """What the rows mirror before a step: the engine's ready tasks and pending timers.
+
+    Rows change only in the transaction that changes the state they mirror, so the
+    state before a step says which rows are open: no query needed to find them.
+    """
+
+    ready: frozenset[str] = frozenset()
+    timers: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, instance: Instance) -> "Mirrored":
+        return cls(frozenset(task.id for task in instance.ready_tasks()),
+                   frozenset(timer.id for timer in instance.pending_timers()))
+
+    def closing(self, task_id: str | None = None, timer_id: str | None = None) -> "Mirrored":
+        """Without the row the use case closes itself (completed task, fired timer)."""
+        return Mirrored(self.ready - {task_id}, self.timers - {timer_id})
+
+
+def project(uow: UnitOfWork, row: ProcessInstance, instance: Instance, now: dt.datetime,
+            before: Mirrored = Mirrored()) -> list[Task]:
+    """Store the instance's state on its row and bring its task and timer rows up to date.
+
+    `before` is what the rows mirrored before this step. Returns the instance's ready
+    task rows, oldest first.
+    """
+    with uow.session.no_autoflush:  # one flush, at commit, writes the whole step
+        ready = _project_tasks(uow, row, instance, now, before.ready)
+        _project_timers(uow, row, instance, before.timers)
     row.state = instance.dump()
     row.status = instance.status
     row.error = str(instance.error) if instance.error else None
     row.data = json_safe(instance.data)
     row.updated_at = now
-    _project_tasks(uow, row, instance, directory, now)
-    _project_timers(uow, row, instance)
+    return ready
 
 
-def _project_tasks(uow, row, instance, directory, now) -> None:
+def _project_tasks(uow, row, instance, now, was_ready: frozenset[str]) -> list[Task]:
     ready = {task.id: task for task in instance.ready_tasks()}
-    open_rows = uow.session.scalars(select(Task).where(
-        Task.process_instance_id == row.id, Task.status == "ready")).all()
-    for task_row in open_rows:
-        if task_row.id not in ready:
-            task_row.status = "cancelled"  # withdrawn by the engine (process ended or interrupted)
-    known = {task_row.id for task_row in open_rows}
+    withdrawn = was_ready - ready.keys()  # by the engine: the process ended or was interrupted
+    if withdrawn:
+        uow.session.execute(update(Task).where(Task.id.in_(withdrawn), Task.status == "ready")
+                            .values(status="cancelled").execution_options(synchronize_session=False))
+    kept = was_ready & ready.keys()
+    rows = list(uow.session.scalars(select(Task).where(Task.id.in_(kept)))) if kept else []
+    directory = None
     for task_id, task in ready.items():
-        if task_id in known:
+        if task_id in kept:
             continue
+        # Routing is read at each step, never cached: a re-imported org moves duties at once.
+        directory = directory or Directory.load(uow)
         duty = task.duty
         owner = directory.department_for(duty.lane)
         candidates = sorted({department.key for name in duty.candidate_groups
                              if (department := directory.department_for(name)) is not None})
-        uow.session.add(Task(
+        task_row = Task(
             id=task_id, process_instance_id=row.id, process_key=row.process_key,
             element_id=duty.element_id, name=duty.name, lane=duty.lane,
             # Inboxes index department_key: a task owned only by candidate groups is
@@ -55,19 +86,20 @@ def _project_tasks(uow, row, instance, directory, now) -> None:
             department_key=owner.key if owner else (candidates[0] if candidates else None),
             candidate_departments=candidates,
             status="ready", created_at=now,
-            due_at=resolve_due_at(duty.due_date, instance.task_data(task_id), now)))
+            due_at=resolve_due_at(duty.due_date, instance.task_data(task_id), now))
+        uow.session.add(task_row)
+        rows.append(task_row)
+    return sorted(rows, key=lambda task_row: (task_row.created_at, task_row.id))
 
 
-def _project_timers(uow, row, instance) -> None:
+def _project_timers(uow, row, instance, were_pending: frozenset[str]) -> None:
     pending = {timer.id: timer for timer in instance.pending_timers()}
-    timer_rows = uow.session.scalars(select(Timer).where(
-        Timer.process_instance_id == row.id, Timer.status == "pending")).all()
-    for timer_row in timer_rows:
-        if timer_row.id not in pending:
-            timer_row.status = "cancelled"
-    known = {timer_row.id for timer_row in timer_rows}
+    dropped = were_pending - pending.keys()
+    if dropped:
+        uow.session.execute(update(Timer).where(Timer.id.in_(dropped), Timer.status == "pending")
+                            .values(status="cancelled").execution_options(synchronize_session=False))
     for timer_id, timer in pending.items():
-        if timer_id not in known and uow.session.get(Timer, timer_id) is None:
+        if timer_id not in were_pending:
             uow.session.add(Timer(id=timer_id, process_instance_id=row.id,
                                   element_id=timer.element_id, name=timer.name,
                                   due_at=timer.due_at, status="pending"))

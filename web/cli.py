@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from engine.errors import Problem
 from services import definitions, exports, instances, kpi, org, payroll_runs, worker
-from services.access import Actor, may_do
+from services.access import Actor, active_employee, actor_named, may_do
 from services.errors import InvalidInput, ServiceError
 from services.models import Employee, Task
 from services.passwords import hash_password
@@ -211,7 +212,7 @@ def tasks_command(ctx: _Context, as_json: bool, username: str | None, status: st
         rows = list(uow.session.scalars(query))
         if username:
             try:
-                employee = instances.active_employee(uow, username)
+                employee = active_employee(uow, username)
             except ServiceError as err:
                 _fail(str(err))
             rows = [row for row in rows if may_do(employee.department_key, row)]
@@ -234,9 +235,10 @@ def complete_command(ctx: _Context, task_id: str, username: str, data: str | Non
     """Complete a task as an employee of its department."""
     try:
         with ctx.store.writing() as uow:
-            row = instances.complete_task(uow, task_id, username, _json_option(data))
+            done = instances.complete_task(uow, actor_named(uow, username), task_id,
+                                           _json_option(data))
         with ctx.store.reading() as uow:
-            view = instance_view(uow, instances.get_instance(uow, row.id))
+            view = instance_view(uow, instances.get_instance(uow, done.instance.id))
     except ServiceError as err:
         _fail(str(err), getattr(err, "errors", None))
     click.echo(json.dumps({"status": view["status"], "error": view["error"],
@@ -262,12 +264,19 @@ def worker_command(ctx: _Context, once: bool, interval: float) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+              help="Requests served at once.")
 @click.option("--demo", is_flag=True, help="Load the demo org and diagrams first.")
 @pass_context
-def serve_command(ctx: _Context, host: str, port: int, demo: bool) -> None:
-    """Run the web service (and the timer worker in the background)."""
-    from werkzeug.serving import run_simple
+def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool) -> None:
+    """Run the web service (and the timer worker in the background).
 
+    Served by waitress, a production WSGI server: HTTP/1.1 keep-alive, a thread pool,
+    and no debugger that could ever reach a user.
+    """
+    import waitress
+
+    from web.access_log import AccessLog
     from web.app import create_app
 
     init_db(ctx.store)
@@ -277,9 +286,13 @@ def serve_command(ctx: _Context, host: str, port: int, demo: bool) -> None:
     stop = threading.Event()
     threading.Thread(target=worker.run_forever, args=(ctx.store, 5.0, stop), daemon=True).start()
     app = create_app(ctx.settings, store=ctx.store)
-    run_simple(host, port, app, threaded=True)
-    stop.set()
-
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    click.echo(f"DutyFlow on http://{host}:{port}/ ({threads} threads)")
+    try:
+        waitress.serve(AccessLog(app), host=host, port=port, threads=threads,
+                       ident="DutyFlow", _quiet=True)
+    finally:
+        stop.set()
 
 
 def _operator() -> Actor:

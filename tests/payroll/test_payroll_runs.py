@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from services import corrections, exports, instances, kpi, payroll_runs, payslips
-from services.access import actor_for
+from services.access import actor_for, actor_named
 from services.errors import Conflict, InvalidInput, PermissionDenied
 from services.models import AuditEntry, Employee, TaskEvent
 from tests.payroll.test_scoring import QA_SCHEME
@@ -36,11 +36,12 @@ def inspect(store, ready: dt.datetime, done: dt.datetime, result: str, who: str 
         instance_id = instances.start_process(uow, "inbound_materials", None, "t", now=ready).id
     register = ready_task(store, instance_id, "register_delivery")
     with store.writing() as uow:
-        instances.complete_task(uow, register.id, "zhang.proc",
+        instances.complete_task(uow, actor_named(uow, "zhang.proc"), register.id,
                                 {"supplier": "S", "material": "M", "quantity": 1}, now=ready)
     task = ready_task(store, instance_id, "inspect_goods")
     with store.writing() as uow:
-        instances.complete_task(uow, task.id, who, {"result": result, "defects": 0}, now=done)
+        instances.complete_task(uow, actor_named(uow, who), task.id,
+                                {"result": result, "defects": 0}, now=done)
     with store.reading() as uow:
         return uow.session.scalars(select(TaskEvent.id).where(TaskEvent.task_id == task.id)).one()
 

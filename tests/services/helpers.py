@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from services import definitions, instances, org
+from services.access import actor_named
 from services.unit_of_work import Store
 from tests.conftest import BPMN_DIR, read_bpmn
 
@@ -40,4 +41,4 @@ def ready_task(store: Store, instance_id: int, element_id: str):
 def complete(store: Store, instance_id: int, element_id: str, username: str, data: dict):
     task = ready_task(store, instance_id, element_id)
     with store.writing() as uow:
-        return instances.complete_task(uow, task.id, username, data)
+        return instances.complete_task(uow, actor_named(uow, username), task.id, data).instance

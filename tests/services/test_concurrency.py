@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from engine.runtime import Instance
+from services.access import actor_named
 from services import instances, worker
 from services.errors import Conflict
 from services.models import Task, TaskEvent, Timer
@@ -68,8 +69,8 @@ def test_two_threads_complete_the_same_task(demo, monkeypatch):
     task = ready_task(demo, instance_id, "inspect_goods")
     overlapping(monkeypatch, 2)
     results = race(demo, [
-        lambda uow: instances.complete_task(uow, task.id, "li.qa", PASS),
-        lambda uow: instances.complete_task(uow, task.id, "he.qa", PASS),
+        lambda uow: instances.complete_task(uow, actor_named(uow, "li.qa"), task.id, PASS),
+        lambda uow: instances.complete_task(uow, actor_named(uow, "he.qa"), task.id, PASS),
     ])
     conflicts = [r for r in results if isinstance(r, Conflict)]
     assert len(conflicts) == 1, results
@@ -90,7 +91,8 @@ def test_twenty_threads_one_winner(demo, monkeypatch):
     overlapping(monkeypatch, 20)
     people = ["zhang.proc", "lin.proc", "zheng.proc"]
     results = race(demo, [
-        (lambda uow, who=people[i % 3]: instances.complete_task(uow, task.id, who, DELIVERY))
+        (lambda uow, who=people[i % 3]:
+         instances.complete_task(uow, actor_named(uow, who), task.id, DELIVERY))
         for i in range(20)])
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert all(isinstance(r, Conflict) for r in results if isinstance(r, Exception)), results
@@ -125,13 +127,13 @@ def test_timer_racing_a_completion_keeps_the_instance_consistent(demo, monkeypat
         timer_id = uow.session.scalars(select(Timer.id)).one()
     overlapping(monkeypatch, 2)
     results = race(demo, [
-        lambda uow: instances.complete_task(uow, task.id, "li.qa", PASS),
+        lambda uow: instances.complete_task(uow, actor_named(uow, "li.qa"), task.id, PASS),
         lambda uow: instances.fire_timer(uow, timer_id),
     ])
     completion, fired = results
     if isinstance(completion, Conflict):  # the timer won: the person simply retries
         with demo.writing() as uow:
-            instances.complete_task(uow, task.id, "li.qa", PASS)
+            instances.complete_task(uow, actor_named(uow, "li.qa"), task.id, PASS)
     assert not isinstance(fired, Exception) or isinstance(fired, Conflict), results
     with demo.reading() as uow:
         timer = uow.session.get(Timer, timer_id)

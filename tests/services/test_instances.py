@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, text
 
+from services.access import actor_named
 from services import definitions, instances, worker
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from services.models import ProcessDefinition, ProcessInstance, TaskEvent, Timer
@@ -107,9 +108,12 @@ def test_event_records_everything_and_is_immutable(demo):
 def test_only_the_owning_department_may_complete(demo):
     instance_id = start(demo)
     complete(demo, instance_id, "register_delivery", "zhang.proc", DELIVERY)
-    for outsider in ("zhang.proc", "guo.wh", "admin"):
+    for stranger in ("zhang.proc", "guo.wh"):  # may not even see QA's work
+        with pytest.raises(NotFound):
+            complete(demo, instance_id, "inspect_goods", stranger, PASS)
+    for overseer in ("admin", "sun.prod"):  # see it (sun.prod heads QA's parent), may not do it
         with pytest.raises(PermissionDenied, match="duty of qa"):
-            complete(demo, instance_id, "inspect_goods", outsider, PASS)
+            complete(demo, instance_id, "inspect_goods", overseer, PASS)
     with pytest.raises(PermissionDenied, match="not an active employee"):
         complete(demo, instance_id, "inspect_goods", "nobody", PASS)
     with demo.reading() as uow:
@@ -121,13 +125,13 @@ def test_completed_task_cannot_be_completed_again(demo):
     instance_id = start(demo)
     task = ready_task(demo, instance_id, "register_delivery")
     with demo.writing() as uow:
-        instances.complete_task(uow, task.id, "zhang.proc", DELIVERY)
+        instances.complete_task(uow, actor_named(uow, "zhang.proc"), task.id, DELIVERY)
     with pytest.raises(Conflict, match="already completed by zhang.proc"):
         with demo.writing() as uow:
-            instances.complete_task(uow, task.id, "lin.proc", DELIVERY)
+            instances.complete_task(uow, actor_named(uow, "lin.proc"), task.id, DELIVERY)
     with pytest.raises(NotFound):
         with demo.writing() as uow:
-            instances.complete_task(uow, "no-such-task", "lin.proc", DELIVERY)
+            instances.complete_task(uow, actor_named(uow, "lin.proc"), "no-such-task", DELIVERY)
 
 
 def test_invalid_form_data_changes_nothing(demo):

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from services.access import actor_named
 from services import dashboard, instances, kpi
 from services.errors import PermissionDenied
 from services.models import KpiScheme
@@ -38,7 +39,7 @@ def app(store):
         waiting = instances.start_process(uow, "inbound_materials", None, "t", now=at(9, 8)).id
     register = ready_task(store, waiting, "register_delivery")
     with store.writing() as uow:
-        instances.complete_task(uow, register.id, "zhang.proc",
+        instances.complete_task(uow, actor_named(uow, "zhang.proc"), register.id,
                                 {"supplier": "S", "material": "M", "quantity": 1}, now=at(9, 8))
     app = create_app(Settings(store.database_url, secret_key="test"), store=store)
     app.config["TESTING"] = True

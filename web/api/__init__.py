@@ -9,7 +9,7 @@ import marshmallow
 from flask import Blueprint, current_app, g, request
 from werkzeug.routing import IntegerConverter
 
-from services.access import Actor, actor_for
+from services.access import Actor
 from services.auth import authenticate
 from services.errors import InvalidInput, NotAuthenticated, NotFound
 from services.unit_of_work import Store
@@ -52,7 +52,7 @@ def require_token() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("send Authorization: Bearer <token> (POST /api/v1/auth/token)")
     with store().reading() as uow:
-        g.actor = actor_for(uow, authenticate(uow, token.strip()))
+        g.actor = authenticate(uow, token.strip())
 
 
 @bp.before_request

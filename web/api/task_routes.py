@@ -130,11 +130,10 @@ def complete_task(task_id: str):
     """
     body = load(CompleteRequest())
     with store().writing() as uow:
-        tasks.get_task(uow, actor(), task_id)  # 404 for tasks the caller may not even see
-        row = instances.complete_task(uow, task_id, actor().username, body["data"])
-        ready = instances.ready_tasks(uow, row.id)
-        return jsonify({"id": row.id, "status": row.status, "error": row.error,
-                        "tasks": [task_view(task) for task in ready]})
+        done = instances.complete_task(uow, actor(), task_id, body["data"])
+        return jsonify({"id": done.instance.id, "status": done.instance.status,
+                        "error": done.instance.error,
+                        "tasks": [task_view(task) for task in done.ready]})
 
 
 @bp.route("/tasks/<task_id>/comments", methods=["GET", "POST"])

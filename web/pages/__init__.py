@@ -12,9 +12,8 @@ import secrets
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
-from services.access import Actor, actor_for
+from services.access import Actor, active_employee, actor_for
 from services.errors import NotAuthenticated, PermissionDenied
-from services.instances import active_employee
 from services.unit_of_work import Store
 
 bp = Blueprint("pages", __name__)

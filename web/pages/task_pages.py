@@ -37,7 +37,7 @@ def task_page(task_id: str):
         values = typed_values(context["form"]["fields"], request.form)
         try:
             with store().writing() as uow:
-                instances.complete_task(uow, task_id, page_actor().username, values)
+                instances.complete_task(uow, page_actor(), task_id, values)
         except InvalidInput as err:
             errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
             status = 422

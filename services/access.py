@@ -43,6 +43,10 @@ class Actor:
             raise PermissionDenied(f"this needs one of the roles: {', '.join(roles)}")
 
 
+_DEPARTMENT_TREE = select(Department.__table__.c.key, Department.__table__.c.parent_key,
+                          Department.__table__.c.head_username).where(Department.__table__.c.active)
+
+
 def active_employee(uow: UnitOfWork, username: str) -> Employee:
     employee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
     if employee is None or not employee.active:
@@ -55,17 +59,21 @@ def actor_named(uow: UnitOfWork, username: str) -> Actor:
     return actor_for(uow, active_employee(uow, username))
 
 
-def actor_for(uow: UnitOfWork, employee: Employee | Any) -> Actor:
-    """The actor for an employee (an Employee, or a row with username, department_key, roles)."""
-    # Three columns rather than Department objects: this runs on every authenticated request.
-    departments = uow.session.execute(select(
-        Department.key, Department.parent_key, Department.head_username).where(
-        Department.active)).all()
+def actor_for(uow: UnitOfWork, employee: Employee | Any, heads_a_department: bool = True) -> Actor:
+    """The actor for an employee (an Employee, or a row with username, department_key, roles).
+
+    Only heads and managers supervise anyone: for the rest (`heads_a_department=False`,
+    known from the caller's own query) the department tree is not read at all.
+    """
+    roles = frozenset(employee.roles or [])
+    if not heads_a_department and "manager" not in roles:
+        return Actor(employee.username, employee.department_key, roles, frozenset())
+    departments = uow.core(_DEPARTMENT_TREE).all()
     children: dict[str | None, list[str]] = {}
     for key, parent_key, _ in departments:
         children.setdefault(parent_key, []).append(key)
     roots = {key for key, _, head in departments if head == employee.username}
-    if "manager" in (employee.roles or []):
+    if "manager" in roles:
         roots.add(employee.department_key)
     supervised: set[str] = set()
     stack = list(roots)
@@ -74,8 +82,7 @@ def actor_for(uow: UnitOfWork, employee: Employee | Any) -> Actor:
         if key not in supervised:
             supervised.add(key)
             stack.extend(children.get(key, []))
-    return Actor(employee.username, employee.department_key, frozenset(employee.roles or []),
-                 frozenset(supervised))
+    return Actor(employee.username, employee.department_key, roles, frozenset(supervised))
 
 
 def may_do(actor_department: str, task: Task) -> bool:

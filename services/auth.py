@@ -5,11 +5,11 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from .access import Actor, actor_for
 from .errors import NotAuthenticated
-from .models import ApiToken, Employee, utcnow
+from .models import ApiToken, Department, Employee, utcnow
 from .passwords import verify_password
 from .unit_of_work import UnitOfWork
 
@@ -37,16 +37,22 @@ def issue_token(uow: UnitOfWork, username: str, password: str, ttl: dt.timedelta
     return token, now + ttl
 
 
+_tokens, _employees, _departments = ApiToken.__table__, Employee.__table__, Department.__table__
+_heads = (select(_departments.c.id).where(_departments.c.head_username == _employees.c.username,
+                                          _departments.c.active).exists())
+_TOKEN_HOLDER = (select(_tokens.c.expires_at, _employees.c.username, _employees.c.department_key,
+                        _employees.c.roles, _employees.c.active, _heads.label("heads"))
+                 .select_from(_tokens.outerjoin(_employees,
+                                                _employees.c.username == _tokens.c.username))
+                 .where(_tokens.c.token_hash == bindparam("digest")))
+
+
 def authenticate(uow: UnitOfWork, token: str) -> Actor:
     """Who a live token belongs to, as an Actor. Runs on every API call, hence plain
     columns in one query rather than loading an Employee object."""
-    found = uow.session.execute(
-        select(ApiToken.expires_at, Employee.username, Employee.department_key, Employee.roles,
-               Employee.active)
-        .outerjoin(Employee, Employee.username == ApiToken.username)
-        .where(ApiToken.token_hash == _digest(token))).first()
+    found = uow.core(_TOKEN_HOLDER, {"digest": _digest(token)}).first()
     if found is None or found.expires_at <= utcnow():
         raise NotAuthenticated("the token is unknown or expired; sign in again")
     if not found.active:
         raise NotAuthenticated("the account is no longer active")
-    return actor_for(uow, found)
+    return actor_for(uow, found, heads_a_department=bool(found.heads))

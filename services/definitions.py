@@ -113,13 +113,18 @@ class _ModelCache:
         self._models: OrderedDict[tuple[str, str], ProcessModel] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, definition: ProcessDefinition) -> ProcessModel:
-        cache_key = (definition.checksum, definition.key)
+    def lookup(self, checksum: str, key: str) -> ProcessModel | None:
+        """The compiled model if it is cached (no need to read the BPMN text)."""
         with self._lock:
-            model = self._models.get(cache_key)
+            model = self._models.get((checksum, key))
             if model is not None:
-                self._models.move_to_end(cache_key)
-                return model
+                self._models.move_to_end((checksum, key))
+            return model
+
+    def get(self, definition: ProcessDefinition) -> ProcessModel:
+        model = self.lookup(definition.checksum, definition.key)
+        if model is not None:
+            return model
         models = load_processes(definition.bpmn_xml.encode("utf-8"), definition.filename)
         model = next(m for m in models if m.key == definition.key)
         self.put(definition, model)

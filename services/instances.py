@@ -18,8 +18,9 @@ from engine.runtime import Instance
 from .access import Actor, may_do, may_see_task
 from .definitions import MODEL_CACHE, latest_definition
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from .models import ProcessInstance, Task, TaskEvent, Timer, utcnow
-from .projection import Mirrored, project
+from . import step_store
+from .models import ProcessDefinition, ProcessInstance, Task, Timer, utcnow
+from .projection import Mirrored, json_safe, project, save_state
 from .unit_of_work import UnitOfWork
 
 
@@ -37,18 +38,29 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     row = ProcessInstance(definition=definition, definition_id=definition.id,
                           process_key=definition.key, process_version=definition.version,
                           business_key=business_key, started_by=started_by, created_at=now,
-                          status=instance.status, state={}, data={})
+                          updated_at=now, status=instance.status, state=instance.dump(),
+                          error=str(instance.error) if instance.error else None,
+                          data=json_safe(instance.data))
     uow.session.add(row)
     uow.flush()
-    project(uow, row, instance, now)
+    project(uow, row.id, row.process_key, instance, now)
     uow.commit()
     return row
 
 
 @dataclass(frozen=True)
 class Completion:
-    instance: ProcessInstance
-    ready: list[Task]  # the instance's ready tasks after the step, oldest first
+    """An instance right after a completion, as the caller answers with it."""
+    instance_id: int
+    status: str
+    error: str | None
+    ready: list[Task]  # the instance's ready tasks, oldest first
+
+
+def _restore(uow: UnitOfWork, found) -> Instance:
+    model = MODEL_CACHE.lookup(found.checksum, found.definition_key) or \
+        MODEL_CACHE.get(uow.session.get(ProcessDefinition, found.definition_id))
+    return Instance.restore(model, found.state)
 
 
 def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any],
@@ -59,15 +71,10 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
     one they see but whose department they are not in is refused (403).
     """
     now = now or utcnow()
-    # The instance row is locked (PostgreSQL; SQLite's writers are serialized anyway):
-    # a racing completion waits here instead of projecting the same next step twice.
-    found = uow.session.execute(select(Task, ProcessInstance).join(
-        ProcessInstance, ProcessInstance.id == Task.process_instance_id).where(
-        Task.id == task_id).with_for_update(of=ProcessInstance)).first()
-    if found is None or not may_see_task(actor, found.Task):
+    task = step_store.task_step(uow, task_id)
+    if task is None or not may_see_task(actor, task):
         # The same answer whether or not it exists: others' work stays unrevealed.
         raise NotFound(f"task {task_id} does not exist or is not visible to {actor.username}")
-    task, row = found.Task, found.ProcessInstance
     if not may_do(actor.department_key, task):
         owner = task.department_key or ", ".join(task.candidate_departments) or "no department"
         raise PermissionDenied(f"{task.name!r} is a duty of {owner}; "
@@ -77,7 +84,7 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
                        + (f" by {task.completed_by}" if task.completed_by else ""))
     if task.assignee and task.assignee != actor.username:
         raise Conflict(f"task {task_id} is claimed by {task.assignee}")
-    instance = Instance.restore(MODEL_CACHE.get(row.definition), row.state)
+    instance = _restore(uow, task)
     before = Mirrored.of(instance).closing(task_id=task_id)
     try:
         cleaned = instance.complete(task_id, data)
@@ -87,17 +94,19 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         # The task row was read before a concurrent commit, the instance after it.
         raise Conflict(f"task {task_id} is no longer waiting: the process instance was "
                        "changed by someone else; reload and retry") from None
-    task.status, task.completed_by, task.completed_at = "completed", actor.username, now
-    uow.session.add(TaskEvent(
-        kind="completed", process_instance_id=row.id, process_key=row.process_key,
-        process_version=row.process_version, task_id=task.id, element_id=task.element_id,
+    if not step_store.close_task(uow, task_id, actor.username, now):
+        raise Conflict(f"task {task_id} was taken by someone else; reload and retry")
+    step_store.append_event(uow, dict(
+        kind="completed", process_instance_id=task.instance_id, process_key=task.process_key,
+        process_version=task.process_version, task_id=task_id, element_id=task.element_id,
         task_name=task.name, lane=task.lane, department_key=task.department_key,
         actor_department_key=actor.department_key, completed_by=actor.username,
         ready_at=task.created_at, claimed_at=task.claimed_at, completed_at=now,
         due_at=task.due_at, data=cleaned, recorded_at=now, recorded_by=actor.username))
-    ready = project(uow, row, instance, now, before)
+    ready = project(uow, task.instance_id, task.process_key, instance, now, before)
+    status, error = save_state(uow, task.instance_id, task.lock_version, instance, now)
     uow.commit()
-    return Completion(row, ready)
+    return Completion(task.instance_id, status, error, ready)
 
 
 def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -> bool:
@@ -107,19 +116,19 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     if timer is None or timer.status != "pending":
         return False
     # Instance first, as complete_task locks it: the same lock order cannot deadlock.
-    row = uow.session.scalars(select(ProcessInstance).where(
-        ProcessInstance.id == timer.process_instance_id).with_for_update(of=ProcessInstance)).one()
+    found = step_store.instance_step(uow, timer.process_instance_id)
     uow.session.refresh(timer)  # a completion may have cancelled it while we waited
     if timer.status != "pending":
         return False
-    instance = Instance.restore(MODEL_CACHE.get(row.definition), row.state)
+    instance = _restore(uow, found)
     before = Mirrored.of(instance).closing(timer_id=timer_id)
     try:
         instance.fire_timer(timer_id)
         timer.status, timer.fired_at = "fired", now
     except TaskNotReady:
         timer.status = "cancelled"  # the projection was behind the engine; nothing to fire
-    project(uow, row, instance, now, before)
+    project(uow, found.instance_id, found.instance_process_key, instance, now, before)
+    save_state(uow, found.instance_id, found.lock_version, instance, now)
     uow.commit()
     return timer.status == "fired"
 

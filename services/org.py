@@ -29,6 +29,10 @@ _EMPLOYEE_KEYS = {"username", "name", "department", "position", "manager", "role
                   "base_salary", "bonus_base", "password"}
 
 
+_ROUTING = select(Department.__table__.c.key, Department.__table__.c.name,
+                  Department.__table__.c.lanes).where(Department.__table__.c.active)
+
+
 class Directory:
     """Routes lane and candidate-group names to active departments.
 
@@ -46,8 +50,7 @@ class Directory:
 
     @classmethod
     def load(cls, uow: UnitOfWork) -> "Directory":
-        return cls(uow.session.execute(select(Department.key, Department.name, Department.lanes)
-                                       .where(Department.active)))
+        return cls(uow.core(_ROUTING))
 
     def department_for(self, name: str | None) -> Any | None:
         """The department (with .key, .name, .lanes) a lane or group name routes to."""

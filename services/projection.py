@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from engine.deadlines import resolve_due_at
 from engine.runtime import Instance
 
-from .models import ProcessInstance, Task, Timer
+from . import step_store
+from .models import Task
 from .org import Directory
 from .unit_of_work import UnitOfWork
 
@@ -42,32 +43,37 @@ class Mirrored:
         return Mirrored(self.ready - {task_id}, self.timers - {timer_id})
 
 
-def project(uow: UnitOfWork, row: ProcessInstance, instance: Instance, now: dt.datetime,
-            before: Mirrored = Mirrored()) -> list[Task]:
-    """Store the instance's state on its row and bring its task and timer rows up to date.
+def project(uow: UnitOfWork, instance_id: int, process_key: str, instance: Instance,
+            now: dt.datetime, before: Mirrored = Mirrored()) -> list[Task]:
+    """Bring an instance's task and timer rows up to date after a step.
 
-    `before` is what the rows mirrored before this step. Returns the instance's ready
-    task rows, oldest first.
+    `before` is what the rows mirrored before the step. Returns the instance's ready
+    tasks, oldest first (the new ones as unsaved Task objects, for the caller's answer).
     """
-    with uow.session.no_autoflush:  # one flush, at commit, writes the whole step
-        ready = _project_tasks(uow, row, instance, now, before.ready)
-        _project_timers(uow, row, instance, before.timers)
-    row.state = instance.dump()
-    row.status = instance.status
-    row.error = str(instance.error) if instance.error else None
-    row.data = json_safe(instance.data)
-    row.updated_at = now
+    ready = _project_tasks(uow, instance_id, process_key, instance, now, before.ready)
+    _project_timers(uow, instance_id, instance, before.timers)
     return ready
 
 
-def _project_tasks(uow, row, instance, now, was_ready: frozenset[str]) -> list[Task]:
+def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, instance: Instance,
+               now: dt.datetime) -> tuple[str, str | None]:
+    """Store the instance's state after a step (Conflict if someone else stored one first).
+
+    Returns the (status, error) stored."""
+    status, error = instance.status, str(instance.error) if instance.error else None
+    step_store.save_state(uow, instance_id, seen_version, state=instance.dump(), status=status,
+                          error=error, data=json_safe(instance.data), at=now)
+    return status, error
+
+
+def _project_tasks(uow, instance_id, process_key, instance, now, was_ready) -> list[Task]:
     ready = {task.id: task for task in instance.ready_tasks()}
     withdrawn = was_ready - ready.keys()  # by the engine: the process ended or was interrupted
     if withdrawn:
-        uow.session.execute(update(Task).where(Task.id.in_(withdrawn), Task.status == "ready")
-                            .values(status="cancelled").execution_options(synchronize_session=False))
+        step_store.cancel_tasks(uow, withdrawn)
     kept = was_ready & ready.keys()
     rows = list(uow.session.scalars(select(Task).where(Task.id.in_(kept)))) if kept else []
+    new_rows = []
     directory = None
     for task_id, task in ready.items():
         if task_id in kept:
@@ -78,31 +84,31 @@ def _project_tasks(uow, row, instance, now, was_ready: frozenset[str]) -> list[T
         owner = directory.department_for(duty.lane)
         candidates = sorted({department.key for name in duty.candidate_groups
                              if (department := directory.department_for(name)) is not None})
-        task_row = Task(
-            id=task_id, process_instance_id=row.id, process_key=row.process_key,
+        new_rows.append(dict(
+            id=task_id, process_instance_id=instance_id, process_key=process_key,
             element_id=duty.element_id, name=duty.name, lane=duty.lane,
             # Inboxes index department_key: a task owned only by candidate groups is
             # listed under the first of them; all of them may still do it.
             department_key=owner.key if owner else (candidates[0] if candidates else None),
-            candidate_departments=candidates,
-            status="ready", created_at=now,
-            due_at=resolve_due_at(duty.due_date, instance.task_data(task_id), now))
-        uow.session.add(task_row)
-        rows.append(task_row)
+            candidate_departments=candidates, assignee=None, claimed_at=None,
+            completed_by=None, completed_at=None, status="ready", created_at=now,
+            due_at=resolve_due_at(duty.due_date, instance.task_data(task_id), now)))
+    if new_rows:
+        step_store.add_tasks(uow, new_rows)
+        rows += [Task(**values) for values in new_rows]
     return sorted(rows, key=lambda task_row: (task_row.created_at, task_row.id))
 
 
-def _project_timers(uow, row, instance, were_pending: frozenset[str]) -> None:
+def _project_timers(uow, instance_id, instance, were_pending) -> None:
     pending = {timer.id: timer for timer in instance.pending_timers()}
     dropped = were_pending - pending.keys()
     if dropped:
-        uow.session.execute(update(Timer).where(Timer.id.in_(dropped), Timer.status == "pending")
-                            .values(status="cancelled").execution_options(synchronize_session=False))
-    for timer_id, timer in pending.items():
-        if timer_id not in were_pending:
-            uow.session.add(Timer(id=timer_id, process_instance_id=row.id,
-                                  element_id=timer.element_id, name=timer.name,
-                                  due_at=timer.due_at, status="pending"))
+        step_store.cancel_timers(uow, dropped)
+    new_rows = [dict(id=timer_id, process_instance_id=instance_id, element_id=timer.element_id,
+                     name=timer.name, due_at=timer.due_at, status="pending", fired_at=None)
+                for timer_id, timer in pending.items() if timer_id not in were_pending]
+    if new_rows:
+        step_store.add_timers(uow, new_rows)
 
 
 def json_safe(value: Any) -> Any:

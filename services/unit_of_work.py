@@ -5,7 +5,7 @@ a lost optimistic-locking race surfaces as `Conflict`, never as a half-written c
 """
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -14,13 +14,14 @@ from .db import create_db_engine, session_factories
 from .errors import Conflict
 
 
-def _lost_race() -> Conflict:
+def lost_race() -> Conflict:
     return Conflict("the process instance was changed by someone else; reload and retry")
 
 
 class UnitOfWork:
     def __init__(self, session: Session):
         self.session = session
+        self._connection: Connection | None = None
 
     def __enter__(self) -> "UnitOfWork":
         return self
@@ -30,25 +31,37 @@ class UnitOfWork:
             self.session.rollback()
         self.session.close()
         if isinstance(exc, StaleDataError):  # raised by an autoflush inside the use case
-            raise _lost_race() from None
+            raise lost_race() from None
 
     def commit(self) -> None:
         try:
             self.session.commit()
         except StaleDataError:
             self.session.rollback()
-            raise _lost_race() from None
+            raise lost_race() from None
         except OperationalError as err:
             self.session.rollback()
             if "locked" in str(err).lower() or "deadlock" in str(err).lower():
                 raise Conflict("the database is busy with a conflicting change; retry") from None
             raise
 
+    def core(self, statement, parameters=None):
+        """Run a prebuilt Core statement on this unit of work's connection and transaction.
+
+        For the statements every request runs (auth, a step's reads and writes): no ORM
+        compile step, no cache-key walk over a statement built anew per call, and the
+        session's connection looked up once (it closes when the transaction ends).
+        """
+        connection = self._connection
+        if connection is None or connection.closed:
+            connection = self._connection = self.session.connection()
+        return connection.execute(statement, parameters)
+
     def flush(self) -> None:
         try:
             self.session.flush()
         except StaleDataError:
-            raise _lost_race() from None
+            raise lost_race() from None
 
 
 class Store:

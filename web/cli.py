@@ -238,7 +238,7 @@ def complete_command(ctx: _Context, task_id: str, username: str, data: str | Non
             done = instances.complete_task(uow, actor_named(uow, username), task_id,
                                            _json_option(data))
         with ctx.store.reading() as uow:
-            view = instance_view(uow, instances.get_instance(uow, done.instance.id))
+            view = instance_view(uow, instances.get_instance(uow, done.instance_id))
     except ServiceError as err:
         _fail(str(err), getattr(err, "errors", None))
     click.echo(json.dumps({"status": view["status"], "error": view["error"],

@@ -41,4 +41,4 @@ def ready_task(store: Store, instance_id: int, element_id: str):
 def complete(store: Store, instance_id: int, element_id: str, username: str, data: dict):
     task = ready_task(store, instance_id, element_id)
     with store.writing() as uow:
-        return instances.complete_task(uow, actor_named(uow, username), task.id, data).instance
+        return instances.complete_task(uow, actor_named(uow, username), task.id, data)

@@ -131,8 +131,7 @@ def complete_task(task_id: str):
     body = load(CompleteRequest())
     with store().writing() as uow:
         done = instances.complete_task(uow, actor(), task_id, body["data"])
-        return jsonify({"id": done.instance.id, "status": done.instance.status,
-                        "error": done.instance.error,
+        return jsonify({"id": done.instance_id, "status": done.status, "error": done.error,
                         "tasks": [task_view(task) for task in done.ready]})
 
 

@@ -103,7 +103,8 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         actor_department_key=actor.department_key, completed_by=actor.username,
         ready_at=task.created_at, claimed_at=task.claimed_at, completed_at=now,
         due_at=task.due_at, data=cleaned, recorded_at=now, recorded_by=actor.username))
-    ready = project(uow, task.instance_id, task.process_key, instance, now, before)
+    ready = project(uow, task.instance_id, task.process_key, instance, now, before,
+                    task.org_revision)
     status, error = save_state(uow, task.instance_id, task.lock_version, instance, now)
     uow.commit()
     return Completion(task.instance_id, status, error, ready)
@@ -127,7 +128,8 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
         timer.status, timer.fired_at = "fired", now
     except TaskNotReady:
         timer.status = "cancelled"  # the projection was behind the engine; nothing to fire
-    project(uow, found.instance_id, found.instance_process_key, instance, now, before)
+    project(uow, found.instance_id, found.instance_process_key, instance, now, before,
+            found.org_revision)
     save_state(uow, found.instance_id, found.lock_version, instance, now)
     uow.commit()
     return timer.status == "fired"

@@ -11,8 +11,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (JSON, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
-                        TypeDecorator, UniqueConstraint, text)
+from sqlalchemy import (JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric,
+                        String, Text, TypeDecorator, UniqueConstraint, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -81,6 +81,20 @@ class Employee(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class OrgRevision(Base):
+    """A single row: a random token the org import replaces whenever it runs.
+
+    Caches of org-derived data (the lane routing) are keyed by it, so they are valid
+    across processes and databases without being told about an import.
+    """
+
+    __tablename__ = "org_revision"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_org_revision_single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+
+
 class OrgChange(Base):
     """One field-level change made by an org import, kept for audit."""
 
@@ -143,7 +157,6 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_inbox", "status", "department_key", "due_at"),
-        Index("ix_tasks_assignee", "assignee", "status"),
         Index("ix_tasks_instance", "process_instance_id", "status"),
     )
 

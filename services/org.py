@@ -8,17 +8,19 @@ past events keep pointing at real records.
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .errors import InvalidInput
-from .models import Department, Employee, OrgChange, utcnow
+from .models import Department, Employee, OrgChange, OrgRevision, utcnow
 from .passwords import hash_password, verify_password
 from .unit_of_work import UnitOfWork
 
@@ -29,6 +31,9 @@ _EMPLOYEE_KEYS = {"username", "name", "department", "position", "manager", "role
                   "base_salary", "bonus_base", "password"}
 
 
+_CACHE: OrderedDict[str, "Directory"] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 64
 _ROUTING = select(Department.__table__.c.key, Department.__table__.c.name,
                   Department.__table__.c.lanes).where(Department.__table__.c.active)
 
@@ -51,6 +56,24 @@ class Directory:
     @classmethod
     def load(cls, uow: UnitOfWork) -> "Directory":
         return cls(uow.core(_ROUTING))
+
+    @classmethod
+    def at_revision(cls, uow: UnitOfWork, token: str) -> "Directory":
+        """The directory as of org revision `token` (read with the caller's own query).
+
+        Tokens are random and replaced by every import, so a cached directory is never
+        stale and never another database's."""
+        with _CACHE_LOCK:
+            directory = _CACHE.get(token)
+            if directory is not None:
+                _CACHE.move_to_end(token)
+                return directory
+        directory = cls.load(uow)
+        with _CACHE_LOCK:
+            _CACHE[token] = directory
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        return directory
 
     def department_for(self, name: str | None) -> Any | None:
         """The department (with .key, .name, .lanes) a lane or group name routes to."""
@@ -94,6 +117,8 @@ def import_org(uow: UnitOfWork, text: str, filename: str) -> ImportReport:
             values["password_hash"] = hash_password(str(password))
         _upsert(uow, report, "employee", spec["username"], current,
                 lambda: Employee(username=spec["username"]), values)
+    # Whatever changed, org-derived caches (Directory.at_revision) start afresh.
+    uow.session.execute(update(OrgRevision).values(token=uuid.uuid4().hex))
     seen_departments = {spec["key"] for spec in departments}
     seen_employees = {spec["username"] for spec in employees}
     for entity, existing, seen in (("department", existing_departments, seen_departments),

@@ -44,13 +44,19 @@ class Mirrored:
 
 
 def project(uow: UnitOfWork, instance_id: int, process_key: str, instance: Instance,
-            now: dt.datetime, before: Mirrored = Mirrored()) -> list[Task]:
+            now: dt.datetime, before: Mirrored = Mirrored(), org_revision: str | None = None
+            ) -> list[Task]:
     """Bring an instance's task and timer rows up to date after a step.
 
-    `before` is what the rows mirrored before the step. Returns the instance's ready
-    tasks, oldest first (the new ones as unsaved Task objects, for the caller's answer).
+    `before` is what the rows mirrored before the step; `org_revision`, when the caller
+    read it, lets new tasks be routed with the cached directory of that revision.
+    Returns the instance's ready tasks, oldest first (the new ones as unsaved Task
+    objects, for the caller's answer).
     """
-    ready = _project_tasks(uow, instance_id, process_key, instance, now, before.ready)
+    def directory() -> Directory:
+        return Directory.at_revision(uow, org_revision) if org_revision else Directory.load(uow)
+
+    ready = _project_tasks(uow, instance_id, process_key, instance, now, before.ready, directory)
     _project_timers(uow, instance_id, instance, before.timers)
     return ready
 
@@ -66,7 +72,8 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, instance: I
     return status, error
 
 
-def _project_tasks(uow, instance_id, process_key, instance, now, was_ready) -> list[Task]:
+def _project_tasks(uow, instance_id, process_key, instance, now, was_ready,
+                   load_directory) -> list[Task]:
     ready = {task.id: task for task in instance.ready_tasks()}
     withdrawn = was_ready - ready.keys()  # by the engine: the process ended or was interrupted
     if withdrawn:
@@ -78,8 +85,8 @@ def _project_tasks(uow, instance_id, process_key, instance, now, was_ready) -> l
     for task_id, task in ready.items():
         if task_id in kept:
             continue
-        # Routing is read at each step, never cached: a re-imported org moves duties at once.
-        directory = directory or Directory.load(uow)
+        # Routing as of this step's org revision: a re-imported org moves duties at once.
+        directory = directory or load_directory()
         duty = task.duty
         owner = directory.department_for(duty.lane)
         candidates = sorted({department.key for name in duty.candidate_groups

@@ -12,18 +12,20 @@ from typing import Any
 
 from sqlalchemy import Integer, Row, bindparam, insert, select, update
 
-from .models import ProcessDefinition, ProcessInstance, Task, TaskEvent, Timer
+from .models import OrgRevision, ProcessDefinition, ProcessInstance, Task, TaskEvent, Timer
 from .unit_of_work import UnitOfWork, lost_race
 
 _tasks, _timers, _events = Task.__table__, Timer.__table__, TaskEvent.__table__
 _instances, _definitions = ProcessInstance.__table__, ProcessDefinition.__table__
 
-# What a step needs of its instance. The row is locked (PostgreSQL; SQLite serializes
-# writers already), so a racing step waits instead of computing the same next step twice.
+# What a step needs of its instance, and the org revision its routing is cached under.
+# The row is locked (PostgreSQL; SQLite serializes writers already), so a racing step
+# waits instead of computing the same next step twice.
 _STEP_COLUMNS = (_instances.c.id.label("instance_id"), _instances.c.lock_version,
                  _instances.c.state, _instances.c.process_key.label("instance_process_key"),
                  _instances.c.process_version, _instances.c.definition_id,
-                 _definitions.c.checksum, _definitions.c.key.label("definition_key"))
+                 _definitions.c.checksum, _definitions.c.key.label("definition_key"),
+                 select(OrgRevision.__table__.c.token).scalar_subquery().label("org_revision"))
 _instance_with_definition = _instances.join(_definitions,
                                             _definitions.c.id == _instances.c.definition_id)
 

@@ -6,12 +6,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, text
 
+from services import definitions, instances, org, worker
 from services.access import actor_named
-from services import definitions, instances, worker
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from services.models import ProcessDefinition, ProcessInstance, TaskEvent, Timer
 from services.views import instance_view
-from tests.conftest import read_bpmn
+from tests.conftest import BPMN_DIR, read_bpmn
 from tests.services.helpers import (DELIVERY, FAIL, PASS, complete, deploy, import_demo_org,
                                     ready_task, start)
 
@@ -191,3 +191,21 @@ def test_script_error_marks_instance_error_and_keeps_it(demo):
             TaskEvent.element_id == "legal_review")) is not None
         stored = uow.session.get(ProcessInstance, instance_id)
         assert stored.status == "error"
+
+
+def test_a_reimported_org_routes_the_next_tasks_at_once(demo):
+    """Routing is cached per org revision; an import replaces the revision."""
+    first = start(demo)
+    complete(demo, first, "register_delivery", "zhang.proc", DELIVERY)
+    assert ready_task(demo, first, "inspect_goods").department_key == "qa"
+    # Production takes over inspection: QA keeps its key but no longer answers to 质量部.
+    moved = (BPMN_DIR / "demo_org.yaml").read_text("utf-8").replace(
+        "{key: qa, name: 质量部,", "{key: qa, name: 质检组,").replace(
+        "lanes: [Production]", "lanes: [Production, 质量部]")
+    with demo.writing() as uow:
+        org.import_org(uow, moved, "demo_org.yaml")
+        uow.commit()
+    second = start(demo)
+    complete(demo, second, "register_delivery", "zhang.proc", DELIVERY)
+    assert ready_task(demo, second, "inspect_goods").department_key == "production"
+    assert ready_task(demo, first, "inspect_goods").department_key == "qa"  # already routed

@@ -23,7 +23,7 @@ def issue_token_route():
         200: {content: {application/json: {schema: TokenResponse}}}
         401, 422: problem
     """
-    body = load(TokenRequest())
+    body = load(TokenRequest)
     ttl = dt.timedelta(hours=current_app.config["DUTYFLOW_SETTINGS"].token_ttl_hours)
     with store().writing() as uow:
         token, expires_at = issue_token(uow, body["username"], body["password"], ttl)

@@ -20,7 +20,7 @@ def start_instance():
         201: {content: {application/json: {schema: Instance}}}
         404, 422: problem
     """
-    body = load(StartRequest())
+    body = load(StartRequest)
     with store().writing() as uow:
         row = instances.start_process(uow, body["process_key"], body["data"], actor().username,
                                       body.get("business_key"))
@@ -56,7 +56,7 @@ def list_instances():
         200: {content: {application/json: {schema: {type: array, items: Instance}}}}
         422: problem
     """
-    query = load(InstanceQuery(), request.args.to_dict())
+    query = load(InstanceQuery, request.args.to_dict())
     with store().reading() as uow:
         rows = instances.list_instances(uow, actor(), query.get("status"), query.get("process_key"),
                                         query["limit"], (query["page"] - 1) * query["limit"])

@@ -52,7 +52,7 @@ def kpi_report():
         200: {content: {application/json: {schema: {type: array, items: {type: object}}}}}
         403, 422: problem
     """
-    query = load(PeriodQuery(), request.args.to_dict())
+    query = load(PeriodQuery, request.args.to_dict())
     with store().reading() as uow:
         period = kpi.parse_period(query["period"], _timezone())
         return jsonify(kpi.kpi_report(uow, actor(), period, query.get("department")))
@@ -68,7 +68,7 @@ def create_payroll_run():
         201: {content: {application/json: {schema: {type: object}}}}
         403, 409, 422: problem
     """
-    body = load(PayrollRunRequest())
+    body = load(PayrollRunRequest)
     with store().writing() as uow:
         run = payroll_runs.create_run(uow, actor(), body["period"], _timezone())
         return jsonify(payroll_runs.run_view(uow, run)), 201
@@ -130,7 +130,7 @@ def export_payroll_run(run_id: int):
         200: {content: {text/csv: {schema: {type: string}}}}
         403, 404, 422: problem
     """
-    file_format = load(ExportQuery(), request.args.to_dict())["format"]
+    file_format = load(ExportQuery, request.args.to_dict())["format"]
     with store().reading() as uow:
         run = payroll_runs.get_run(uow, actor(), run_id)
         if file_format == "xlsx":
@@ -170,7 +170,7 @@ def correct_event(event_id: int):
         201: {content: {application/json: {schema: {type: object}}}}
         403, 404, 422: problem
     """
-    body = load(CorrectionRequest())
+    body = load(CorrectionRequest)
     with store().writing() as uow:
         event = corrections.correct_event(uow, actor(), event_id, body["data"], body["reason"])
         view = event_view(event)
@@ -188,7 +188,7 @@ def department_ranking():
         200: {content: {application/json: {schema: {type: array, items: {type: object}}}}}
         403, 422: problem
     """
-    query = load(PeriodQuery(), request.args.to_dict())
+    query = load(PeriodQuery, request.args.to_dict())
     with store().reading() as uow:
         period = kpi.parse_period(query["period"], _timezone())
         return jsonify(reports.department_ranking(uow, actor(), period))
@@ -206,7 +206,7 @@ def employee_report(username: str):
         200: {content: {application/json: {schema: {type: object}}}}
         403, 422: problem
     """
-    query = load(PeriodQuery(), request.args.to_dict())
+    query = load(PeriodQuery, request.args.to_dict())
     with store().reading() as uow:
         period = kpi.parse_period(query["period"], _timezone())
         return jsonify(reports.employee_report(uow, actor(), username, period))
@@ -225,6 +225,6 @@ def trend():
         200: {content: {application/json: {schema: {type: array, items: {type: object}}}}}
         403, 422: problem
     """
-    query = load(TrendQuery(), request.args.to_dict())
+    query = load(TrendQuery, request.args.to_dict())
     with store().reading() as uow:
         return jsonify(reports.trend(uow, actor(), query["from_"], query["to"], query["granularity"]))

@@ -38,7 +38,7 @@ def list_tasks():
           content: {application/json: {schema: {type: array, items: Task}}}
         403, 422: problem
     """
-    query = load(TaskListQuery(), request.args.to_dict())
+    query = load(TaskListQuery, request.args.to_dict())
     query["offset"] = (query.pop("page") - 1) * query["limit"]
     with store().reading() as uow:
         page = tasks.list_tasks(uow, actor(), tasks.TaskQuery(**query))
@@ -113,7 +113,7 @@ def assign_task(task_id: str):
         200: {content: {application/json: {schema: Task}}}
         403, 409, 422: problem
     """
-    body = load(AssignRequest())
+    body = load(AssignRequest)
     return _task_action(tasks.assign, task_id, body["username"])
 
 
@@ -128,7 +128,7 @@ def complete_task(task_id: str):
         200: {content: {application/json: {schema: Instance}}}
         403, 404, 409, 422: problem
     """
-    body = load(CompleteRequest())
+    body = load(CompleteRequest)
     with store().writing() as uow:
         done = instances.complete_task(uow, actor(), task_id, body["data"])
         return jsonify({"id": done.instance_id, "status": done.status, "error": done.error,
@@ -156,7 +156,7 @@ def task_comments(task_id: str):
                 "created_at": iso(comment.created_at)}
 
     if request.method == "POST":
-        body = load(CommentRequest())
+        body = load(CommentRequest)
         with store().writing() as uow:
             return jsonify(view(tasks.add_comment(uow, actor(), task_id, body["text"]))), 201
     with store().reading() as uow:

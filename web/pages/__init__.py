@@ -52,8 +52,10 @@ def refuse_nul_characters() -> None:
 def load_signed_in_user() -> None:
     g.page_actor = None
     g.page_employee = None
+    if request.blueprint != "pages":
+        return
     username = session.get("username")
-    if not username or request.blueprint != "pages":
+    if not username:
         return
     with store().reading() as uow:
         try:

@@ -91,16 +91,21 @@ class Instance:
         return dict(last.data)
 
     def ready_tasks(self) -> list[ReadyTask]:
-        tasks = []
-        for task in self._workflow.get_tasks(state=TaskState.READY, manual=True):
-            duty = self.model.duties.get(task.task_spec.bpmn_id)
-            if duty is not None:
-                tasks.append(ReadyTask(id=str(task.id), duty=duty))
-        return tasks
+        return self.waiting()[0]
 
     def pending_timers(self) -> list[PendingTimer]:
-        timers = []
-        for task in self._workflow.get_tasks(state=TaskState.WAITING):
+        return self.waiting()[1]
+
+    def waiting(self) -> tuple[list[ReadyTask], list[PendingTimer]]:
+        """What the instance waits for: people's ready tasks and pending timers, read in
+        one walk of the task tree (callers that mirror both need them together)."""
+        tasks, timers = [], []
+        for task in self._workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+            if task.has_state(TaskState.READY):
+                duty = self.model.duties.get(task.task_spec.bpmn_id) if task.task_spec.manual else None
+                if duty is not None:
+                    tasks.append(ReadyTask(id=str(task.id), duty=duty))
+                continue
             definition = getattr(task.task_spec, "event_definition", None)
             if not isinstance(definition, TimerEventDefinition):
                 continue
@@ -109,7 +114,7 @@ class Instance:
                 timers.append(PendingTimer(id=str(task.id), element_id=task.task_spec.bpmn_id,
                                            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                                            due_at=due))
-        return timers
+        return tasks, timers
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         return dict(self._find(task_id).data)

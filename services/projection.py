@@ -35,8 +35,8 @@ class Mirrored:
 
     @classmethod
     def of(cls, instance: Instance) -> "Mirrored":
-        return cls(frozenset(task.id for task in instance.ready_tasks()),
-                   frozenset(timer.id for timer in instance.pending_timers()))
+        ready, timers = instance.waiting()
+        return cls(frozenset(task.id for task in ready), frozenset(timer.id for timer in timers))
 
     def closing(self, task_id: str | None = None, timer_id: str | None = None) -> "Mirrored":
         """Without the row the use case closes itself (completed task, fired timer)."""
@@ -56,9 +56,11 @@ def project(uow: UnitOfWork, instance_id: int, process_key: str, instance: Insta
     def directory() -> Directory:
         return Directory.at_revision(uow, org_revision) if org_revision else Directory.load(uow)
 
-    ready = _project_tasks(uow, instance_id, process_key, instance, now, before.ready, directory)
-    _project_timers(uow, instance_id, instance, before.timers)
-    return ready
+    ready, timers = instance.waiting()
+    rows = _project_tasks(uow, instance_id, process_key, instance, ready, now, before.ready,
+                          directory)
+    _project_timers(uow, instance_id, timers, before.timers)
+    return rows
 
 
 def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, instance: Instance,
@@ -72,9 +74,9 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, instance: I
     return status, error
 
 
-def _project_tasks(uow, instance_id, process_key, instance, now, was_ready,
+def _project_tasks(uow, instance_id, process_key, instance, ready_tasks, now, was_ready,
                    load_directory) -> list[Task]:
-    ready = {task.id: task for task in instance.ready_tasks()}
+    ready = {task.id: task for task in ready_tasks}
     withdrawn = was_ready - ready.keys()  # by the engine: the process ended or was interrupted
     if withdrawn:
         step_store.cancel_tasks(uow, withdrawn)
@@ -106,8 +108,8 @@ def _project_tasks(uow, instance_id, process_key, instance, now, was_ready,
     return sorted(rows, key=lambda task_row: (task_row.created_at, task_row.id))
 
 
-def _project_timers(uow, instance_id, instance, were_pending) -> None:
-    pending = {timer.id: timer for timer in instance.pending_timers()}
+def _project_timers(uow, instance_id, timers, were_pending) -> None:
+    pending = {timer.id: timer for timer in timers}
     dropped = were_pending - pending.keys()
     if dropped:
         step_store.cancel_timers(uow, dropped)

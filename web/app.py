@@ -10,6 +10,7 @@ from services.unit_of_work import Store
 
 from .errors import register_error_handlers
 from .i18n import init_i18n
+from .sessions import PageSessions
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.session_interface = PageSessions()
     app.config["BABEL_DEFAULT_TIMEZONE"] = settings.timezone
     init_i18n(app)
 

@@ -268,3 +268,13 @@ def test_nul_characters_in_page_requests_are_refused_cleanly(store):
     client.post("/sign-in", data={"username": "li.qa", "password": "demo", "csrf_token": token})
     assert client.get("/tasks/abc%00def").status_code == 404
     assert client.get("/inbox?process=a%00b").status_code == 400
+
+
+def test_the_api_ignores_a_signed_in_page_session(app):
+    """A browser's session cookie never authenticates an API call: only a bearer token does."""
+    client, _ = signed_in(app, "li.qa")
+    assert client.get("/inbox").status_code == 200  # the cookie works for pages
+    response = client.get("/api/v1/tasks")
+    assert response.status_code == 401
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert "Set-Cookie" not in response.headers

@@ -1,8 +1,9 @@
 """Use cases that move process instances: start, complete a duty, fire a timer.
 
-Each runs in one unit of work: restore the instance, let the engine take one step,
-project the result, append the event, commit. A concurrent change to the same
-instance makes the commit fail with `Conflict` and nothing of the loser remains.
+Each runs in one unit of work: lock and restore the instance, let the engine take one
+step, project the result, append the event, commit. A racing step on the same instance
+waits for the lock (PostgreSQL) or the write transaction (SQLite); if it still finds the
+instance changed under it, it fails with `Conflict` and nothing of the loser remains.
 """
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from sqlalchemy import or_, select
 from engine.errors import FormValidationError, TaskNotReady
 from engine.runtime import Instance
 
+from . import step_store
 from .access import Actor, may_do, may_see_task
 from .definitions import MODEL_CACHE, latest_definition
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from . import step_store
 from .models import ProcessDefinition, ProcessInstance, Task, Timer, utcnow
 from .projection import Mirrored, json_safe, project, save_state
 from .unit_of_work import UnitOfWork

@@ -32,9 +32,12 @@ def test_broken_upload_then_fix_in_the_modeler(new_page, tmp_path):
     page.goto("/designer/modeler?key=inbound_materials")
     expect(page.locator("#modeler[data-rendered=true]")).to_be_attached()
     page.locator("#xml-panel summary").click()
+    status = page.locator("#xml-status")
+    expect(status).to_have_attribute("data-state", "loaded")  # else it overwrites our text
     editor = page.locator("#xml-editor")
     editor.fill(BROKEN)
     page.locator("#xml-apply").click()
+    expect(status).to_have_attribute("data-state", "applied")
     page.locator("#deploy-button").click()
     result = page.locator("#deploy-result")
     expect(result).to_have_attribute("data-state", "error")
@@ -43,6 +46,7 @@ def test_broken_upload_then_fix_in_the_modeler(new_page, tmp_path):
 
     editor.fill(FIXED)
     page.locator("#xml-apply").click()
+    expect(status).to_have_attribute("data-state", "applied")
     page.locator("#deploy-button").click()
     expect(result).to_have_attribute("data-state", "ok")
     expect(result).to_contain_text(re.compile(r"inbound_materials v2"))

@@ -236,20 +236,27 @@
     const panel = document.getElementById('xml-panel');
     const editor = document.getElementById('xml-editor');
     const xmlStatus = document.getElementById('xml-status');
+    // data-state tells scripts and tests when the editor text and the diagram agree
+    // (loaded, applied) and when an update is still under way (loading, applying).
     async function refreshEditor() {
+      xmlStatus.dataset.state = 'loading';
       const { xml } = await modeler.saveXML({ format: true });
       editor.value = xml;
       xmlStatus.textContent = messages.xml_loaded;
+      xmlStatus.dataset.state = 'loaded';
     }
     if (panel) {
       panel.addEventListener('toggle', () => { if (panel.open) refreshEditor(); });
       document.getElementById('xml-refresh').addEventListener('click', refreshEditor);
       document.getElementById('xml-apply').addEventListener('click', async () => {
+        xmlStatus.dataset.state = 'applying';
         try {
           await load(editor.value);
           xmlStatus.textContent = messages.xml_applied;
+          xmlStatus.dataset.state = 'applied';
         } catch (err) {
           xmlStatus.textContent = fill(messages.import_failed, { error: err.message });
+          xmlStatus.dataset.state = 'failed';
         }
       });
     }

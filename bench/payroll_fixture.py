@@ -10,7 +10,8 @@ spread uniformly over MONTHS, so each month holds about a third of them.
     employees     u0000 .. u0999, round robin over the departments
     events        kind 'completed', completed_by uniform over the employees, ready 0-10 h
                   before completion, due on 80 % (1-12 h after ready, so some are late),
-                  element_id one of STEPS (inspect_goods carries {"result", "defects"})
+                  element_id one of STEPS (inspect_goods carries {"result", "defects"});
+                  handling_seconds and on_time written out (COPY runs no column defaults)
     corrections   kind 'correction' of random inspect_goods completions, result flipped;
                   some events are corrected twice (the latest correction counts)
     tasks         assigned tasks due in the three months, 85 % completed (some after the
@@ -34,7 +35,7 @@ from services.models import (Department, Employee, ProcessDefinition, ProcessIns
                              TaskEvent)
 from services.unit_of_work import Store
 
-FIXTURE_VERSION = 1
+FIXTURE_VERSION = 2  # 2: task_events.handling_seconds and on_time (migration 0008)
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(2024, 1, 1, tzinfo=UTC)
 MONTHS = ("2024-01", "2024-02", "2024-03")
@@ -51,7 +52,8 @@ HR = Actor("bench-hr", "dept00", frozenset({"hr", "admin"}), frozenset())
 EVENT_COLUMNS = ("id", "kind", "corrects_event_id", "process_instance_id", "process_key",
                  "process_version", "task_id", "element_id", "task_name", "lane", "department_key",
                  "actor_department_key", "completed_by", "ready_at", "claimed_at", "completed_at",
-                 "due_at", "data", "recorded_at", "recorded_by", "reason")
+                 "due_at", "data", "recorded_at", "recorded_by", "reason", "handling_seconds",
+                 "on_time")
 TASK_COLUMNS = ("id", "process_instance_id", "process_key", "element_id", "name", "lane",
                 "department_key", "candidate_departments", "status", "assignee", "claimed_at",
                 "created_at", "due_at", "completed_by", "completed_at")
@@ -202,7 +204,8 @@ def _events(rng: random.Random, sizes: Sizes) -> tuple[list[tuple], list[tuple]]
         rows.append((index + 1, "completed", None, instance, process_key, 1,
                      str(uuid.UUID(int=index + 1)), element, task_name, department, department,
                      user_department[who], users[who], ready_at, ready_at, completed_at, due_at,
-                     data, completed_at, users[who], None))
+                     data, completed_at, users[who], None, (completed_at - ready_at) // second,
+                     None if due_at is None else completed_at <= due_at))
     corrections = []
     effective: dict[int, dict] = {}
     next_id = len(rows) + 1
@@ -220,7 +223,7 @@ def _events(rng: random.Random, sizes: Sizes) -> tuple[list[tuple], list[tuple]]
         corrections.append((next_id, "correction", original, row[3], row[4], row[5], row[6], row[7],
                             row[8], row[9], row[10], row[11], row[12], row[13], row[14], row[15],
                             row[16], data, recorded_at, username(0),
-                            f"bench correction {n}"))
+                            f"bench correction {n}", row[21], row[22]))
         next_id += 1
     return rows, corrections
 

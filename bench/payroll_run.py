@@ -20,6 +20,14 @@ Timed, interleaved repetition by repetition (medians reported, one untimed warm-
            target month's draft --repeat times (the same calculation, repeatable). Its time
            is split into the part spent in measure_period and the rest (scoring, lines).
 
+Where the time goes: on SQLite the floor and measure both read the month's rows through an
+index on completed_at and sort them by person for the GROUP BY (no index gives that order
+for a range of time). measure carries more through that sort per row (element_id, on_time,
+handling_seconds, the form data of field_rate's task), which is most of its cost over the
+floor. PostgreSQL hashes the rows in parallel workers, so its floor is short and what
+create_run adds to measure weighs more there: the scoring, a line per employee (one Core
+executemany) and the commit.
+
 Wall time is what the targets are judged on. On SQLite, where all the work happens in this
 process, its CPU time is printed as well: a second opinion that other load on the machine
 does not distort.

@@ -7,6 +7,11 @@ single GROUP BY over the period's completions, so indicators that share a term (
 field_rate's denominator and the completed_count of the same task) share its cost;
 `completion_rate` is one GROUP BY over the task table.
 
+What a row costs is mostly what it carries through the GROUP BY's sort, so the events
+table stores per event what would otherwise take two timestamps each (migration 0008):
+`handling_seconds` (ready to completed, whole seconds) and `on_time` (NULL without a
+due time). A form field is read with one JSON call per row wherever that is exact.
+
 Corrections stay out of that pass. A correction changes only form data, so field_rate
 numerators are all it can move: a second SELECT starts from the latest correction of
 each event (few), joins its original by primary key and yields, per person, how much
@@ -16,11 +21,12 @@ SELECTs are one statement (UNION ALL), so they read the same snapshot.
 """
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
+from functools import lru_cache
 from typing import Iterable, NamedTuple
 
-from sqlalchemy import String, Table, and_, case, cast, func, literal, select, union_all
+from sqlalchemy import (String, Table, and_, bindparam, case, cast, func, literal, select,
+                        union_all)
 from sqlalchemy.engine import Connection
 
 from .periods import Period
@@ -38,6 +44,7 @@ class Term(NamedTuple):
 
 
 COUNT = Term("count")
+BOOLEAN_LOOKALIKES = ("true", "false", "1", "0")
 
 
 def measure(connection: Connection, events: Table, tasks: Table, period: Period,
@@ -45,13 +52,15 @@ def measure(connection: Connection, events: Table, tasks: Table, period: Period,
             ) -> dict[str, dict[str, Decimal | None]]:
     """`{username: {indicator.key: actual or None}}` for everyone with data in the period."""
     unique = {indicator.key: indicator for indicator in indicators}
-    names = None if usernames is None else list(usernames)
+    params = {"start": period.start, "end": period.end}
+    if usernames is not None:
+        params["usernames"] = list(usernames)
     results: dict[str, dict[str, Decimal | None]] = {}
     event_measures = [i for i in unique.values() if i.metric != "completion_rate"]
     if event_measures:
-        _measure_events(connection, events, period, event_measures, names, results)
+        _measure_events(connection, events, params, event_measures, results)
     if any(i.metric == "completion_rate" for i in unique.values()):
-        _measure_completion_rate(connection, tasks, period, names, results)
+        _measure_completion_rate(connection, tasks, params, results)
     return results
 
 
@@ -71,50 +80,62 @@ def _terms(indicator: Indicator) -> tuple[Term, Term]:
     raise ValueError(f"not an event metric: {indicator.metric}")
 
 
-def _measure_events(connection, events, period, indicators, usernames, results) -> None:
-    pairs = {indicator.key: _terms(indicator) for indicator in indicators}
-    terms = list(dict.fromkeys(term for pair in pairs.values() for term in pair))
-    dialect = connection.dialect.name
-    query = _event_totals(events, period, terms, usernames, dialect)
-    if any(term.kind == "field" for term in terms):
-        query = union_all(query, _correction_changes(events, period, terms, usernames, dialect))
+def _measure_events(connection, events, params, indicators, results) -> None:
+    pairs = [(indicator, *_terms(indicator)) for indicator in indicators]
+    terms = tuple(dict.fromkeys(term for _, *pair in pairs for term in pair))
+    query = _events_query(events, terms, "usernames" in params, connection.dialect.name)
     sums: dict[str, list] = {}
-    for who, *values in connection.execute(query):
+    for who, *values in connection.execute(query, params).all():
         seen = sums.get(who)
         sums[who] = values if seen is None else [a + b for a, b in zip(seen, values)]
     column = {term: index for index, term in enumerate(terms)}
+    reads = [(indicator, column[numerator], column[denominator])
+             for indicator, numerator, denominator in pairs]
     for who, values in sums.items():
         actuals = results.setdefault(who, {})
-        for indicator in indicators:
-            numerator, denominator = pairs[indicator.key]
-            actuals[indicator.key] = _actual(indicator, values[column[numerator]],
-                                             values[column[denominator]])
+        for indicator, numerator, denominator in reads:
+            actuals[indicator.key] = _actual(indicator, values[numerator], values[denominator])
 
 
-def _event_totals(events, period, terms, usernames, dialect):
+@lru_cache(maxsize=64)
+def _events_query(events: Table, terms: tuple[Term, ...], by_name: bool, dialect: str):
+    """The statement for these terms, built once (a run measures the same schemes' terms
+    for one period after another): parameters `start`, `end` and, if `by_name`, `usernames`."""
+    query = _event_totals(events, terms, by_name, dialect)
+    if any(term.kind == "field" for term in terms):
+        query = union_all(query, _correction_changes(events, terms, by_name, dialect))
+    return query
+
+
+def _event_totals(events, terms, by_name, dialect):
     e = events.alias("e")
-    query = (select(e.c.completed_by, *(_aggregate(term, e, dialect) for term in terms))
-             .where(e.c.kind == "completed", e.c.completed_at >= period.start,
-                    e.c.completed_at < period.end)
+    return _per_person(select(e.c.completed_by, *(_aggregate(term, e, dialect) for term in terms)),
+                       e, by_name)
+
+
+def _per_person(query, e, by_name: bool):
+    """`query` over the period's completions `e`, a row per person (of `usernames`, if by_name)."""
+    query = (query.where(e.c.kind == "completed", e.c.completed_at >= bindparam("start"),
+                         e.c.completed_at < bindparam("end"))
              .group_by(e.c.completed_by))
-    if usernames is not None:
-        query = query.where(e.c.completed_by.in_(usernames))
+    if by_name:
+        query = query.where(e.c.completed_by.in_(bindparam("usernames", expanding=True)))
     return query
 
 
 def _aggregate(term: Term, e, dialect: str):
+    """The term's aggregate; `on_time` is NULL exactly when there was no due time."""
     if term.kind == "count":
         return func.count()
     if term.kind == "task":
         return _count_if(_of_task(term, e))
     if term.kind == "on_time":
-        return _count_if(e.c.completed_at <= e.c.due_at)
+        return _count_if(e.c.on_time)
     if term.kind == "due":
-        return func.count(e.c.due_at)
+        return func.count(e.c.on_time)
     if term.kind == "seconds":
-        return func.sum(_seconds_between(e.c.ready_at, e.c.completed_at, dialect))
-    return _count_if(and_(_of_task(term, e),
-                          _field_text(e.c.data, term.field, dialect) == term.value))
+        return func.sum(e.c.handling_seconds)
+    return _count_if(and_(_of_task(term, e), _field_equals(e.c.data, term, dialect)))
 
 
 def _count_if(condition):
@@ -130,9 +151,10 @@ def _of_task(term: Term, e):
     return and_(*conditions)
 
 
-def _correction_changes(events, period, terms, usernames, dialect):
+def _correction_changes(events, terms, by_name, dialect):
     """Per person, what the latest corrections change in each field term (0 elsewhere)."""
-    latest = (select(events.c.corrects_event_id.label("original"), func.max(events.c.id).label("id"))
+    latest = (select(events.c.corrects_event_id.label("original"),
+                     func.max(events.c.id).label("id"))
               # `corrects_event_id IS NOT NULL` lets the partial index serve this subquery.
               .where(events.c.kind == "correction", events.c.corrects_event_id.is_not(None))
               .group_by(events.c.corrects_event_id)
@@ -142,13 +164,8 @@ def _correction_changes(events, period, terms, usernames, dialect):
                if term.kind == "field" else literal(0) for term in terms]
     query = (select(original.c.completed_by, *columns)
              .select_from(latest.join(original, original.c.id == latest.c.original)
-                          .join(corrected, corrected.c.id == latest.c.id))
-             .where(original.c.kind == "completed", original.c.completed_at >= period.start,
-                    original.c.completed_at < period.end)
-             .group_by(original.c.completed_by))
-    if usernames is not None:
-        query = query.where(original.c.completed_by.in_(usernames))
-    return query
+                          .join(corrected, corrected.c.id == latest.c.id)))
+    return _per_person(query, original, by_name)
 
 
 def _field_change(term: Term, original, corrected, dialect: str):
@@ -163,22 +180,29 @@ def _field_change(term: Term, original, corrected, dialect: str):
             - case((and_(of_task, before == term.value), literal(1)), else_=literal(0)))
 
 
+def _field_equals(column, term: Term, dialect: str):
+    """`_field_text(...) == value` with one JSON call per row where that is enough.
+
+    SQLite's json_extract reads true/false as 1/0, so only a value that a boolean could
+    be confused with needs json_type as well; any other value is a plain comparison.
+    """
+    if dialect == "sqlite" and term.value not in BOOLEAN_LOOKALIKES:
+        return cast(func.json_extract(column, _json_path(term.field)), String) == term.value
+    return _field_text(column, term.field, dialect) == term.value
+
+
 def _field_text(column, field: str, dialect: str):
     """A form field as text on both backends; booleans read as 'true'/'false'."""
     if dialect == "postgresql":
         return column.op("->>")(field)
-    path = '$."' + field.replace('"', "") + '"'
+    path = _json_path(field)
     return case({"true": literal("true"), "false": literal("false")},
                 value=func.json_type(column, path),  # evaluated once per row
                 else_=cast(func.json_extract(column, path), String))
 
 
-def _seconds_between(start, end, dialect: str):
-    if dialect == "postgresql":
-        return func.extract("epoch", end - start)
-    if sqlite3.sqlite_version_info >= (3, 38):  # unixepoch(): whole seconds, much cheaper
-        return func.unixepoch(end) - func.unixepoch(start)
-    return func.strftime("%s", end) - func.strftime("%s", start)
+def _json_path(field: str) -> str:
+    return '$."' + field.replace('"', "") + '"'
 
 
 def _actual(indicator: Indicator, numerator, denominator) -> Decimal | None:
@@ -191,16 +215,23 @@ def _actual(indicator: Indicator, numerator, denominator) -> Decimal | None:
     return Decimal(int(numerator or 0)) / Decimal(int(denominator))
 
 
-def _measure_completion_rate(connection, tasks, period, usernames, results) -> None:
-    completed_in_time = case((and_(tasks.c.status == "completed",
-                                   tasks.c.completed_at < period.end), literal(1)), else_=literal(0))
-    query = (select(tasks.c.assignee, func.sum(completed_in_time).label("done"),
-                    func.count().label("total"))
-             .where(tasks.c.assignee.is_not(None), tasks.c.due_at >= period.start,
-                    tasks.c.due_at < period.end)
-             .group_by(tasks.c.assignee))
-    if usernames is not None:
-        query = query.where(tasks.c.assignee.in_(usernames))
+def _measure_completion_rate(connection, tasks, params, results) -> None:
     key = Indicator("completion_rate", Decimal(1), Decimal(1)).key
-    for row in connection.execute(query):
-        results.setdefault(row.assignee, {})[key] = Decimal(int(row.done)) / Decimal(int(row.total))
+    query = _completion_query(tasks, "usernames" in params)
+    for assignee, done, total in connection.execute(query, params).all():
+        results.setdefault(assignee, {})[key] = Decimal(int(done)) / Decimal(int(total))
+
+
+@lru_cache(maxsize=8)
+def _completion_query(tasks: Table, by_name: bool):
+    """Built once, like _events_query, with the same parameters."""
+    completed_in_time = case((and_(tasks.c.status == "completed",
+                                   tasks.c.completed_at < bindparam("end")), literal(1)),
+                             else_=literal(0))
+    query = (select(tasks.c.assignee, func.sum(completed_in_time), func.count())
+             .where(tasks.c.assignee.is_not(None), tasks.c.due_at >= bindparam("start"),
+                    tasks.c.due_at < bindparam("end"))
+             .group_by(tasks.c.assignee))
+    if by_name:
+        query = query.where(tasks.c.assignee.in_(bindparam("usernames", expanding=True)))
+    return query

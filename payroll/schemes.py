@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 DEFAULT_CAP = Decimal("1.2")
 
@@ -59,11 +60,17 @@ class Indicator:
         return f"{self.metric}({params})"
 
     def as_dict(self) -> dict[str, Any]:
+        return dict(self.document)
+
+    @cached_property
+    def document(self) -> Mapping[str, Any]:
+        """The indicator as a scheme document holds it, read-only: built once, as a payroll
+        run copies it into every employee's line."""
         out: dict[str, Any] = {"metric": self.metric, "weight": str(self.weight),
                                "target": str(self.target)}
         out.update({name: getattr(self, name) for name in PARAMETERS
                     if getattr(self, name) is not None})
-        return out
+        return MappingProxyType(out)
 
 
 @dataclass(frozen=True)

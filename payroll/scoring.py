@@ -24,7 +24,7 @@ class IndicatorResult:
         return self.actual is not None
 
     def as_dict(self) -> dict:
-        return {**self.indicator.as_dict(), "key": self.indicator.key,
+        return {**self.indicator.document, "key": self.indicator.key,
                 "actual": None if self.actual is None else str(self.actual),
                 "score": None if self.score is None else str(self.score),
                 "applicable": self.applicable}

@@ -177,6 +177,24 @@ class Task(Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+# Facts about an event that payroll aggregates over a month of events, stored with the
+# event (events never change, so they never go stale): summing or counting a small
+# column costs SQLite a fraction of parsing or comparing two timestamps in every row.
+# As column defaults they are filled on every insert, Core or ORM, that leaves them out.
+
+def _handling_seconds(context) -> int:
+    """Whole seconds from ready to completed, both times cut to the second."""
+    row = context.get_current_parameters()
+    ready, completed = (row[name].replace(microsecond=0) for name in ("ready_at", "completed_at"))
+    return (completed - ready) // dt.timedelta(seconds=1)
+
+
+def _on_time(context) -> bool | None:
+    """Completed by the due time; None when the duty had none."""
+    row = context.get_current_parameters()
+    return None if row.get("due_at") is None else row["completed_at"] <= row["due_at"]
+
+
 class TaskEvent(Base):
     """An immutable record of a completed duty: the evidence payroll is computed from."""
 
@@ -212,6 +230,8 @@ class TaskEvent(Base):
     recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     recorded_by: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
+    handling_seconds: Mapped[int] = mapped_column(Integer, default=_handling_seconds)
+    on_time: Mapped[bool | None] = mapped_column(default=_on_time)
 
 
 class Timer(Base):

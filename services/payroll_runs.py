@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Row, delete, func, insert, select
 
 from payroll.money import money
 from payroll.periods import Period
@@ -21,12 +21,14 @@ from payroll.scoring import bonus as bonus_for, score_kpi
 from . import audit
 from .access import Actor
 from .errors import Conflict, NotFound
-from .kpi import employees_in_scope, measure_period, parse_period, scheme_rows
-from .models import PayrollAdjustment, PayrollLine, PayrollRun, TaskEvent, utcnow
+from .kpi import measure_period, parse_period, scheme_rows
+from .models import Employee, PayrollAdjustment, PayrollLine, PayrollRun, TaskEvent, utcnow
 from .unit_of_work import UnitOfWork
 
 Progress = Callable[[int, int], None]
 ZERO = Decimal("0.00")
+_ADD_LINES = insert(PayrollLine.__table__)
+MONEY_COLUMNS = ("base_salary", "bonus", "adjustments", "gross")
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,9 @@ def recalculate(uow: UnitOfWork, actor: Actor, run_id: int, timezone: str) -> Pa
     actor.require("hr", "admin")
     run = _run_for_change(uow, run_id)
     before = totals(uow, run)
-    _calculate(uow, run, parse_period(run.period, timezone), None)
+    after = _calculate(uow, run, parse_period(run.period, timezone), None)
     run.calculated_at = utcnow()
-    audit.record(uow, actor.username, "payroll_run", str(run.id), "recalculated", before,
-                 totals(uow, run))
+    audit.record(uow, actor.username, "payroll_run", str(run.id), "recalculated", before, after)
     uow.commit()
     return run
 
@@ -98,12 +99,14 @@ def _run_for_change(uow: UnitOfWork, run_id: int) -> PayrollRun:
     return run
 
 
-def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period, progress: Progress | None) -> None:
+def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period,
+               progress: Progress | None) -> dict[str, str]:
+    """Write the run's lines and adjustments afresh; returns their totals."""
     uow.session.execute(delete(PayrollLine).where(PayrollLine.run_id == run.id))
     uow.session.execute(delete(PayrollAdjustment).where(PayrollAdjustment.run_id == run.id))
     rows = scheme_rows(uow)
     run.scheme_versions = {key: row.version for key, row in rows.items()}
-    employees = employees_in_scope(uow)
+    employees = _payees(uow)
     bonuses = _bonuses(uow, period, run.scheme_versions, {e.username: e for e in employees}, progress)
     adjustments = _adjustments(uow, run, period)
     for adjustment in adjustments:
@@ -122,15 +125,23 @@ def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period, progress: Progr
             base_salary=base, bonus_base=money(employee.bonus_base), kpi_score=result.kpi_score,
             bonus=result.bonus, adjustments=extra, gross=base + result.bonus + extra,
             indicators=result.indicators, flags=result.flags))
-    if line_rows:  # one multi-row INSERT: a run has a line per employee
-        uow.session.execute(insert(PayrollLine), line_rows)
+    if line_rows:  # Core executemany: a run has a line per employee, no objects needed
+        uow.core(_ADD_LINES, line_rows)
     uow.flush()
+    return _totals([[row[name] for name in MONEY_COLUMNS] for row in line_rows])
+
+
+def _payees(uow: UnitOfWork) -> list[Row]:
+    """What pay is computed from, per active employee: just the columns, not Employee objects."""
+    return uow.session.execute(
+        select(Employee.username, Employee.department_key, Employee.base_salary,
+               Employee.bonus_base).where(Employee.active).order_by(Employee.username)).all()
 
 
 def _bonuses(uow: UnitOfWork, period: Period, versions: dict[str, int],
              people: dict[str, Any], progress: Progress | None) -> dict[str, _Bonus]:
     """KPI score and bonus per person; `people` maps username -> object with
-    department_key and bonus_base (an Employee, or a past line)."""
+    department_key and bonus_base (an employee's row, or a past line)."""
     rows = scheme_rows(uow, versions)
     schemes = {key: parse_scheme(row.document) for key, row in rows.items()}
     actuals = measure_period(uow, period, schemes)
@@ -188,11 +199,18 @@ def lines(uow: UnitOfWork, run: PayrollRun) -> list[PayrollLine]:
 
 
 def totals(uow: UnitOfWork, run: PayrollRun) -> dict[str, str]:
-    """Sums of the rounded lines (never a re-rounded total)."""
-    rows = lines(uow, run)
-    sums = {name: sum((getattr(line, name) for line in rows), ZERO)
-            for name in ("base_salary", "bonus", "adjustments", "gross")}
-    return {"employees": len(rows), **{name: str(money(value)) for name, value in sums.items()}}
+    """The run's totals, from the money columns alone (whole lines would also decode
+    every line's indicators)."""
+    columns = [getattr(PayrollLine, name) for name in MONEY_COLUMNS]
+    return _totals(uow.session.execute(select(*columns).where(PayrollLine.run_id == run.id)).all())
+
+
+def _totals(amounts: list) -> dict[str, str]:
+    """Sums of the rounded lines (never a re-rounded total), given each line's MONEY_COLUMNS;
+    added up as Decimal here, as SQL sum() is floating point on SQLite."""
+    sums = [sum(column, ZERO) for column in zip(*amounts)] or [ZERO] * len(MONEY_COLUMNS)
+    return {"employees": len(amounts),
+            **{name: str(money(value)) for name, value in zip(MONEY_COLUMNS, sums)}}
 
 
 def line_view(line: PayrollLine) -> dict[str, Any]:

@@ -161,6 +161,23 @@ def test_correction_of_a_final_period_lands_in_the_next_run(october):
     assert line_of(later, "li.qa")["adjustments"] == "0.00"  # settled once, never again
 
 
+def test_events_store_their_handling_time_and_punctuality(store):
+    """Filled in by the model when the event is written: both times cut to the second."""
+    import_demo_org(store)
+    deploy(store)
+    tenths = dt.timedelta(milliseconds=100)
+    quick = inspect(store, at(5, 8) + 5 * tenths, at(5, 9) + tenths, "pass")  # due 12:00:00.5
+    late = inspect(store, at(6, 8), at(6, 12) + 10 * tenths, "fail")  # due 12:00:00
+    with store.writing() as uow:
+        corrected = corrections.correct_event(uow, actor(store, "wang.qa"), late,
+                                              {"result": "pass"}, "re-tested").id
+    with store.reading() as uow:
+        stored = {row.id: (row.handling_seconds, row.on_time) for row in uow.session.execute(
+            select(TaskEvent.id, TaskEvent.handling_seconds, TaskEvent.on_time))}
+    assert stored[quick] == (3600, True)  # 08:00:00 to 09:00:00, not the 3599.6 s between
+    assert stored[late] == stored[corrected] == (4 * 3600 + 1, False)
+
+
 def test_payslip_evidence_matches_the_figures(october):
     store, hr, events = october
     with store.writing() as uow:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+FIRST_YEAR, LAST_YEAR = 1900, 9998
 
 
 class PeriodError(ValueError):
@@ -24,11 +25,16 @@ class Period:
         match = _PERIOD.match(text or "")
         if not match:
             raise PeriodError(f"period {text!r} is not YYYY-MM")
+        year = int(match.group(1))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            # Outside this, a boundary in UTC (or the next period's) is no valid date.
+            raise PeriodError(f"period {text!r} is out of range: the year must be "
+                              f"{FIRST_YEAR}-{LAST_YEAR}")
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise PeriodError(f"unknown time zone {timezone!r}") from None
-        return cls(int(match.group(1)), int(match.group(2)), timezone)
+        return cls(year, int(match.group(2)), timezone)
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"

@@ -91,6 +91,12 @@ def test_periods():
     for bad in ("2026-13", "26-01", "2026-1", ""):
         with pytest.raises(PeriodError):
             Period.parse(bad)
+    for out_of_range in ("0000-03", "0001-01", "9999-12"):  # no valid UTC boundary
+        with pytest.raises(PeriodError, match="out of range"):
+            Period.parse(out_of_range, "Pacific/Kiritimati")
+    for zone in ("Pacific/Kiritimati", "Pacific/Niue"):  # UTC+14 and UTC-11
+        assert Period.parse("9998-12", zone).end.year in (9998, 9999)
+        assert Period.parse("1900-01", zone).start.year in (1899, 1900)
 
 
 rates = st.one_of(st.none(), st.decimals(min_value=0, max_value=1000, places=4))

@@ -2,8 +2,9 @@
 
 SQLite: WAL, foreign keys, and `BEGIN IMMEDIATE` for writing units of work, so two
 writers queue instead of one failing half-way with "database is locked"; readers
-keep plain deferred transactions. PostgreSQL: read committed plus optimistic
-version checks on instances (see services.models).
+keep plain deferred transactions. PostgreSQL: read committed for writers, with the
+instance row locked by each step and its version checked (services.step_store);
+readers in autocommit, which under read committed sees exactly the same data.
 """
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def create_db_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _begin(connection):
         readonly = connection.get_execution_options().get(READONLY, False)
-        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        # Straight to the driver: every unit of work starts here, and BEGIN needs none of
+        # SQLAlchemy's statement handling.
+        connection.connection.driver_connection.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -45,5 +48,10 @@ def create_db_engine(url: str) -> Engine:
 def session_factories(engine: Engine) -> tuple[sessionmaker[Session], sessionmaker[Session]]:
     """(writing, reading) session factories over one engine."""
     writing = sessionmaker(engine, expire_on_commit=False)
-    reading = sessionmaker(engine.execution_options(**{READONLY: True}), expire_on_commit=False)
+    options = {READONLY: True}
+    if engine.dialect.name == "postgresql":
+        # Under READ COMMITTED every statement takes a fresh snapshot anyway, so readers
+        # lose nothing in autocommit and save the BEGIN and ROLLBACK round trips.
+        options["isolation_level"] = "AUTOCOMMIT"
+    reading = sessionmaker(engine.execution_options(**options), expire_on_commit=False)
     return writing, reading

@@ -286,7 +286,12 @@ def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool)
     stop = threading.Event()
     threading.Thread(target=worker.run_forever, args=(ctx.store, 5.0, stop), daemon=True).start()
     app = create_app(ctx.settings, store=ctx.store)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    # Warnings and errors from everything, and our own INFO lines (access log, timers
+    # fired): SpiffWorkflow logs every task state change at INFO, a dozen records per
+    # completion that nobody reads and that cost more than the access line itself.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    for ours in ("dutyflow.access", "services.worker"):
+        logging.getLogger(ours).setLevel(logging.INFO)
     click.echo(f"DutyFlow on http://{host}:{port}/ ({threads} threads)")
     try:
         waitress.serve(AccessLog(app), host=host, port=port, threads=threads,

@@ -21,7 +21,7 @@ from .access import Actor, may_do, may_see_task
 from .definitions import MODEL_CACHE, latest_definition
 from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from .models import ProcessDefinition, ProcessInstance, Task, Timer, utcnow
-from .projection import Mirrored, json_safe, project, save_state
+from .projection import Mirrored, project, save_state, stored_state
 from .unit_of_work import UnitOfWork
 
 
@@ -39,9 +39,7 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     row = ProcessInstance(definition=definition, definition_id=definition.id,
                           process_key=definition.key, process_version=definition.version,
                           business_key=business_key, started_by=started_by, created_at=now,
-                          updated_at=now, status=instance.status, state=instance.dump(),
-                          error=str(instance.error) if instance.error else None,
-                          data=json_safe(instance.data))
+                          updated_at=now, **stored_state(instance))
     uow.session.add(row)
     uow.flush()
     project(uow, row.id, row.process_key, instance, now)
@@ -106,9 +104,9 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         due_at=task.due_at, data=cleaned, recorded_at=now, recorded_by=actor.username))
     ready = project(uow, task.instance_id, task.process_key, instance, now, before,
                     task.org_revision)
-    status, error = save_state(uow, task.instance_id, task.lock_version, instance, now)
+    stored = save_state(uow, task.instance_id, task.lock_version, instance, now)
     uow.commit()
-    return Completion(task.instance_id, status, error, ready)
+    return Completion(task.instance_id, stored["status"], stored["error"], ready)
 
 
 def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -> bool:
@@ -139,11 +137,6 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
 def due_timer_ids(uow: UnitOfWork, now: dt.datetime, limit: int = 100) -> list[str]:
     return list(uow.session.scalars(select(Timer.id).where(
         Timer.status == "pending", Timer.due_at <= now).order_by(Timer.due_at).limit(limit)))
-
-
-def ready_tasks(uow: UnitOfWork, instance_id: int) -> list[Task]:
-    return list(uow.session.scalars(select(Task).where(
-        Task.process_instance_id == instance_id, Task.status == "ready").order_by(Task.created_at)))
 
 
 def get_instance(uow: UnitOfWork, instance_id: int) -> ProcessInstance:

@@ -58,11 +58,14 @@ class Directory:
         return cls(uow.core(_ROUTING))
 
     @classmethod
-    def at_revision(cls, uow: UnitOfWork, token: str) -> "Directory":
-        """The directory as of org revision `token` (read with the caller's own query).
+    def at_revision(cls, uow: UnitOfWork, token: str | None) -> "Directory":
+        """The directory as of org revision `token` (read with the caller's own query);
+        without a token, read afresh.
 
         Tokens are random and replaced by every import, so a cached directory is never
         stale and never another database's."""
+        if token is None:
+            return cls.load(uow)
         with _CACHE_LOCK:
             directory = _CACHE.get(token)
             if directory is not None:

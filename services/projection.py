@@ -53,29 +53,32 @@ def project(uow: UnitOfWork, instance_id: int, process_key: str, instance: Insta
     Returns the instance's ready tasks, oldest first (the new ones as unsaved Task
     objects, for the caller's answer).
     """
-    def directory() -> Directory:
-        return Directory.at_revision(uow, org_revision) if org_revision else Directory.load(uow)
-
     ready, timers = instance.waiting()
     rows = _project_tasks(uow, instance_id, process_key, instance, ready, now, before.ready,
-                          directory)
+                          org_revision)
     _project_timers(uow, instance_id, timers, before.timers)
     return rows
 
 
+def stored_state(instance: Instance) -> dict[str, Any]:
+    """An instance's columns as stored after a step: state, status, error and data."""
+    return {"state": instance.dump(), "status": instance.status,
+            "error": str(instance.error) if instance.error else None,
+            "data": json_safe(instance.data)}
+
+
 def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, instance: Instance,
-               now: dt.datetime) -> tuple[str, str | None]:
+               now: dt.datetime) -> dict[str, Any]:
     """Store the instance's state after a step (Conflict if someone else stored one first).
 
-    Returns the (status, error) stored."""
-    status, error = instance.status, str(instance.error) if instance.error else None
-    step_store.save_state(uow, instance_id, seen_version, state=instance.dump(), status=status,
-                          error=error, data=json_safe(instance.data), at=now)
-    return status, error
+    Returns the columns stored."""
+    stored = stored_state(instance)
+    step_store.save_state(uow, instance_id, seen_version, at=now, **stored)
+    return stored
 
 
 def _project_tasks(uow, instance_id, process_key, instance, ready_tasks, now, was_ready,
-                   load_directory) -> list[Task]:
+                   org_revision) -> list[Task]:
     ready = {task.id: task for task in ready_tasks}
     withdrawn = was_ready - ready.keys()  # by the engine: the process ended or was interrupted
     if withdrawn:
@@ -88,7 +91,7 @@ def _project_tasks(uow, instance_id, process_key, instance, ready_tasks, now, wa
         if task_id in kept:
             continue
         # Routing as of this step's org revision: a re-imported org moves duties at once.
-        directory = directory or load_directory()
+        directory = directory or Directory.at_revision(uow, org_revision)
         duty = task.duty
         owner = directory.department_for(duty.lane)
         candidates = sorted({department.key for name in duty.candidate_groups

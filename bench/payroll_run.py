@@ -26,8 +26,9 @@ index on completed_at and sort them by person for the GROUP BY (no index gives t
 for a range of time). measure carries more through that sort per row (element_id, on_time,
 handling_seconds, the form data of field_rate's task), which is most of its cost over the
 floor. PostgreSQL hashes the rows in parallel workers, so its floor is short and what
-create_run adds to measure weighs more there: the scoring, a line per employee (one Core
-executemany) and the commit.
+create_run adds to measure weighs more there: the scoring, a line per employee (one COPY
+through services.bulk; an executemany of a thousand INSERTs cost more than the scoring) and
+the commit.
 
 Wall time is what the targets are judged on. On SQLite, where all the work happens in this
 process, its CPU time is printed as well: a second opinion that other load on the machine

@@ -14,4 +14,4 @@ def money(value: Decimal | int | str) -> Decimal:
 
 def score(value: Decimal) -> Decimal:
     """A score or rate as a fraction with four places ("0.8500" is 85 %)."""
-    return Decimal(value).quantize(SCORE_PLACES, rounding=ROUND_HALF_UP)
+    return value.quantize(SCORE_PLACES, rounding=ROUND_HALF_UP)

@@ -48,9 +48,14 @@ class Indicator:
     field: str | None = None
     value: str | None = None
 
-    @property
+    @cached_property
     def higher_is_better(self) -> bool:
         return METRICS[self.metric].higher_is_better
+
+    @cached_property
+    def default_actual(self) -> Decimal | None:
+        """The actual of someone with no data: a count of nothing is 0, a rate is not applicable."""
+        return Decimal(0) if METRICS[self.metric].is_count else None
 
     @cached_property
     def key(self) -> str:
@@ -71,6 +76,13 @@ class Indicator:
         out.update({name: getattr(self, name) for name in PARAMETERS
                     if getattr(self, name) is not None})
         return MappingProxyType(out)
+
+    @cached_property
+    def identified(self) -> dict[str, Any]:
+        """The document and the key, as the start of every scored result's document: a
+        plain dict, as copying it is four times cheaper than copying the read-only view.
+        Never handed out, only copied."""
+        return {**self.document, "key": self.key}
 
 
 @dataclass(frozen=True)

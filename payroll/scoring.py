@@ -6,15 +6,18 @@ places; bonus and every money line to cents, half up.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from .money import money, score
-from .schemes import METRICS, Indicator, Scheme
+from .schemes import Indicator, Scheme
+
+ZERO_SCORE = score(Decimal(0))
 
 
-@dataclass(frozen=True)
-class IndicatorResult:
+class IndicatorResult(NamedTuple):
+    """A tuple, not a dataclass: a payroll run makes one per employee and indicator."""
+
     indicator: Indicator
     actual: Decimal | None  # None: nothing to measure, so not applicable (never 0)
     score: Decimal | None
@@ -24,14 +27,14 @@ class IndicatorResult:
         return self.actual is not None
 
     def as_dict(self) -> dict:
-        return {**self.indicator.document, "key": self.indicator.key,
-                "actual": None if self.actual is None else str(self.actual),
-                "score": None if self.score is None else str(self.score),
-                "applicable": self.applicable}
+        if self.actual is None:
+            return {**self.indicator.identified, "actual": None, "score": None,
+                    "applicable": False}
+        return {**self.indicator.identified, "actual": str(self.actual),
+                "score": str(self.score), "applicable": True}
 
 
-@dataclass(frozen=True)
-class KpiResult:
+class KpiResult(NamedTuple):
     indicators: tuple[IndicatorResult, ...]
     kpi_score: Decimal
     flags: tuple[str, ...]
@@ -50,20 +53,18 @@ def score_indicator(indicator: Indicator, actual: Decimal | None, cap: Decimal) 
 
 def score_kpi(scheme: Scheme, actuals: dict[str, Decimal | None]) -> KpiResult:
     """Weighted mean of applicable indicator scores; 0 and flagged when none applies."""
-    results = tuple(score_indicator(indicator, _actual_or_default(indicator, actuals), scheme.cap)
+    cap = scheme.cap
+    results = tuple(score_indicator(indicator, actuals.get(indicator.key, indicator.default_actual),
+                                    cap)
                     for indicator in scheme.indicators)
-    applicable = [result for result in results if result.applicable]
-    if not applicable:
-        return KpiResult(results, score(Decimal(0)), ("no_applicable_indicator",))
-    weights = sum(result.indicator.weight for result in applicable)
-    weighted = sum(result.indicator.weight * result.score for result in applicable)
+    weights = weighted = Decimal(0)
+    for indicator, actual, indicator_score in results:
+        if actual is not None:
+            weights += indicator.weight
+            weighted += indicator.weight * indicator_score
+    if not weights:
+        return KpiResult(results, ZERO_SCORE, ("no_applicable_indicator",))
     return KpiResult(results, score(weighted / weights), ())
-
-
-def _actual_or_default(indicator: Indicator, actuals: dict[str, Decimal | None]) -> Decimal | None:
-    if indicator.key in actuals:
-        return actuals[indicator.key]
-    return Decimal(0) if METRICS[indicator.metric].is_count else None
 
 
 def bonus(bonus_base: Decimal, kpi_score: Decimal) -> Decimal:

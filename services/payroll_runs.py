@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import Row, delete, func, insert, select
+from sqlalchemy import Row, delete, func, select
 
 from payroll.money import money
 from payroll.periods import Period
@@ -20,14 +20,15 @@ from payroll.scoring import bonus as bonus_for, score_kpi
 
 from . import audit
 from .access import Actor
+from .bulk import insert_rows
 from .errors import Conflict, NotFound
 from .kpi import measure_period, parse_period, scheme_rows
-from .models import Employee, PayrollAdjustment, PayrollLine, PayrollRun, TaskEvent, utcnow
+from .models import (Employee, KpiScheme, PayrollAdjustment, PayrollLine, PayrollRun, TaskEvent,
+                     utcnow)
 from .unit_of_work import UnitOfWork
 
 Progress = Callable[[int, int], None]
 ZERO = Decimal("0.00")
-_ADD_LINES = insert(PayrollLine.__table__)
 MONEY_COLUMNS = ("base_salary", "bonus", "adjustments", "gross")
 
 
@@ -107,7 +108,7 @@ def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period,
     rows = scheme_rows(uow)
     run.scheme_versions = {key: row.version for key, row in rows.items()}
     employees = _payees(uow)
-    bonuses = _bonuses(uow, period, run.scheme_versions, {e.username: e for e in employees}, progress)
+    bonuses = _bonuses(uow, period, rows, {e.username: e for e in employees}, progress)
     adjustments = _adjustments(uow, run, period)
     for adjustment in adjustments:
         uow.session.add(adjustment)
@@ -125,8 +126,7 @@ def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period,
             base_salary=base, bonus_base=money(employee.bonus_base), kpi_score=result.kpi_score,
             bonus=result.bonus, adjustments=extra, gross=base + result.bonus + extra,
             indicators=result.indicators, flags=result.flags))
-    if line_rows:  # Core executemany: a run has a line per employee, no objects needed
-        uow.core(_ADD_LINES, line_rows)
+    insert_rows(uow, PayrollLine.__table__, line_rows)  # a line per employee: no objects needed
     uow.flush()
     return _totals([[row[name] for name in MONEY_COLUMNS] for row in line_rows])
 
@@ -138,11 +138,10 @@ def _payees(uow: UnitOfWork) -> list[Row]:
                Employee.bonus_base).where(Employee.active).order_by(Employee.username)).all()
 
 
-def _bonuses(uow: UnitOfWork, period: Period, versions: dict[str, int],
+def _bonuses(uow: UnitOfWork, period: Period, rows: dict[str, KpiScheme],
              people: dict[str, Any], progress: Progress | None) -> dict[str, _Bonus]:
-    """KPI score and bonus per person; `people` maps username -> object with
-    department_key and bonus_base (an employee's row, or a past line)."""
-    rows = scheme_rows(uow, versions)
+    """KPI score and bonus per person under the departments' scheme `rows`; `people` maps
+    username -> object with department_key and bonus_base (an employee's row, or a past line)."""
     schemes = {key: parse_scheme(row.document) for key, row in rows.items()}
     actuals = measure_period(uow, period, schemes)
     out = {}
@@ -175,7 +174,7 @@ def _adjustments(uow: UnitOfWork, run: PayrollRun, period: Period) -> list[Payro
             continue
         lines = {line.username: line for line in uow.session.scalars(
             select(PayrollLine).where(PayrollLine.run_id == final.id))}
-        now = _bonuses(uow, past, final.scheme_versions, lines, None)
+        now = _bonuses(uow, past, scheme_rows(uow, final.scheme_versions), lines, None)
         settled = dict(uow.session.execute(
             select(PayrollAdjustment.username, func.sum(PayrollAdjustment.amount))
             .join(PayrollRun, PayrollRun.id == PayrollAdjustment.run_id)

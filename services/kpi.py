@@ -13,7 +13,8 @@ from payroll.scoring import score_kpi
 from . import audit
 from .access import Actor
 from .errors import InvalidInput, NotFound
-from .models import Department, Employee, KpiScheme, Task, TaskEvent
+from .models import Department, KpiScheme, Task, TaskEvent
+from .roster import payees_at
 from .unit_of_work import UnitOfWork
 
 
@@ -77,13 +78,6 @@ def scheme_view(row: KpiScheme) -> dict[str, Any]:
             "created_at": row.created_at.isoformat(), "created_by": row.created_by}
 
 
-def employees_in_scope(uow: UnitOfWork, department_key: str | None = None) -> list[Employee]:
-    statement = select(Employee).where(Employee.active).order_by(Employee.username)
-    if department_key:
-        statement = statement.where(Employee.department_key == department_key)
-    return list(uow.session.scalars(statement))
-
-
 def measure_period(uow: UnitOfWork, period: Period, schemes: dict[str, Scheme],
                    usernames: list[str] | None = None):
     indicators = [indicator for scheme in schemes.values() for indicator in scheme.indicators]
@@ -96,7 +90,7 @@ def kpi_report(uow: UnitOfWork, actor: Actor, period: Period,
     actor.require("hr", "admin")
     rows = scheme_rows(uow)
     schemes = {key: parse_scheme(row.document) for key, row in rows.items()}
-    employees = employees_in_scope(uow, department_key)
+    employees = payees_at(uow, period.end, department_key)
     actuals = measure_period(uow, period, schemes)
     report = []
     for employee in employees:

@@ -99,6 +99,7 @@ class OrgChange(Base):
     """One field-level change made by an org import, kept for audit."""
 
     __tablename__ = "org_changes"
+    __table_args__ = (Index("ix_org_changes_entity_time", "entity", "changed_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     import_id: Mapped[str] = mapped_column(String(36), index=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable
 
-from sqlalchemy import Row, delete, func, select
+from sqlalchemy import delete, func, select
 
 from payroll.money import money
 from payroll.periods import Period
@@ -25,6 +25,7 @@ from .errors import Conflict, NotFound
 from .kpi import measure_period, parse_period, scheme_rows
 from .models import (Employee, KpiScheme, PayrollAdjustment, PayrollLine, PayrollRun, TaskEvent,
                      utcnow)
+from .roster import payees_at
 from .unit_of_work import UnitOfWork
 
 Progress = Callable[[int, int], None]
@@ -107,7 +108,7 @@ def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period,
     uow.session.execute(delete(PayrollAdjustment).where(PayrollAdjustment.run_id == run.id))
     rows = scheme_rows(uow)
     run.scheme_versions = {key: row.version for key, row in rows.items()}
-    employees = _payees(uow)
+    employees = payees_at(uow, period.end)
     bonuses = _bonuses(uow, period, rows, {e.username: e for e in employees}, progress)
     adjustments = _adjustments(uow, run, period)
     for adjustment in adjustments:
@@ -126,16 +127,25 @@ def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period,
             base_salary=base, bonus_base=money(employee.bonus_base), kpi_score=result.kpi_score,
             bonus=result.bonus, adjustments=extra, gross=base + result.bonus + extra,
             indicators=result.indicators, flags=result.flags))
+    line_rows += _settlements(uow, run, {username: amount for username, amount in owed.items()
+                                         if username not in bonuses})
     insert_rows(uow, PayrollLine.__table__, line_rows)  # a line per employee: no objects needed
     uow.flush()
     return _totals([[row[name] for name in MONEY_COLUMNS] for row in line_rows])
 
 
-def _payees(uow: UnitOfWork) -> list[Row]:
-    """What pay is computed from, per active employee: just the columns, not Employee objects."""
-    return uow.session.execute(
-        select(Employee.username, Employee.department_key, Employee.base_salary,
-               Employee.bonus_base).where(Employee.active).order_by(Employee.username)).all()
+def _settlements(uow: UnitOfWork, run: PayrollRun, owed: dict[str, Decimal]) -> list[dict]:
+    """Lines paying only adjustments, to people no longer on the payroll: a correction to a
+    month they worked is owed to (or by) them all the same, and a run's totals must carry it."""
+    if not owed:
+        return []
+    departments = dict(uow.session.execute(select(Employee.username, Employee.department_key)
+                                           .where(Employee.username.in_(owed))).all())
+    return [dict(run_id=run.id, username=username, department_key=departments.get(username, ""),
+                 scheme_version=None, base_salary=ZERO, bonus_base=ZERO,
+                 kpi_score=Decimal("0.0000"), bonus=ZERO, adjustments=money(amount),
+                 gross=money(amount), indicators=[], flags=["adjustments_only"])
+            for username, amount in sorted(owed.items())]
 
 
 def _bonuses(uow: UnitOfWork, period: Period, rows: dict[str, KpiScheme],

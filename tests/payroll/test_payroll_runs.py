@@ -8,12 +8,13 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from services import corrections, exports, instances, kpi, payroll_runs, payslips
+from services import corrections, exports, instances, kpi, org, payroll_runs, payslips
 from services.access import actor_for, actor_named
 from services.errors import Conflict, InvalidInput, PermissionDenied
-from services.models import AuditEntry, Employee, TaskEvent
+from services.models import AuditEntry, Employee, OrgChange, TaskEvent
+from tests.conftest import BPMN_DIR
 from tests.payroll.test_scoring import QA_SCHEME
 from tests.services.helpers import deploy, import_demo_org, ready_task
 
@@ -66,6 +67,15 @@ def line_of(view, username):
     return next(line for line in view["lines"] if line["username"] == username)
 
 
+def run_with_payslip(store, hr, period: str, username: str):
+    """A new run for `period`: its id, its view and `username`'s payslip."""
+    with store.writing() as uow:
+        run_id = payroll_runs.create_run(uow, hr, period, "UTC").id
+    with store.reading() as uow:
+        return (run_id, payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, run_id)),
+                payslips.payslip(uow, hr, run_id, username, "UTC"))
+
+
 def test_hand_computed_run(october):
     store, hr, _ = october
     with store.writing() as uow:
@@ -91,6 +101,64 @@ def test_kpi_report_matches_the_run(october):
     assert [(i["actual"], i["score"], i["applicable"]) for i in li["indicators"]] == [
         ("0.7500", "0.8333", True), ("0.7500", "0.7500", True), ("2.7500", "0.7273", True)]
     assert li["kpi_score"] == "0.7871"
+
+
+def demo_org_without(username: str) -> str:
+    """The demo org file with one employee's entry (two lines) left out: they leave."""
+    text = (BPMN_DIR / "demo_org.yaml").read_text("utf-8")
+    first = next(line for line in text.splitlines(keepends=True) if f"username: {username}," in line)
+    entry = first + text.split(first, 1)[1].splitlines(keepends=True)[0]
+    return text.replace(entry, "")
+
+
+def import_org_at(store, text: str, when: dt.datetime | None = None) -> None:
+    """An org import, recorded as made `when` (default: now, after every test period)."""
+    with store.writing() as uow:
+        report = org.import_org(uow, text, "reorganised.yaml")
+        if when is not None:
+            uow.session.execute(update(OrgChange).where(OrgChange.import_id == report.import_id)
+                                .values(changed_at=when))
+        uow.commit()
+
+
+def reorganised(when: dt.datetime | None = None):
+    """li.qa moves to the warehouse with a raise; he.qa leaves."""
+    li_before = ('{username: li.qa, name: 李娜, department: qa, position: Inspector, manager: wang.qa,\n'
+                 '     roles: [staff], base_salary: "8000.00"')
+    li_after = li_before.replace("department: qa", "department: warehouse").replace("8000.00", "9000.00")
+    text = demo_org_without("he.qa")
+    assert li_before in text
+    return text.replace(li_before, li_after)
+
+
+def october_after_reorganising(october, when: dt.datetime | None):
+    """The October run and QA's KPI report, after the reorganisation was imported `when`."""
+    store, hr, _ = october
+    import_org_at(store, reorganised(), when)
+    with store.writing() as uow:
+        run_id = payroll_runs.create_run(uow, hr, "2026-10", "UTC").id
+    with store.reading() as uow:
+        view = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, run_id))
+        report = kpi.kpi_report(uow, hr, kpi.parse_period("2026-10", "UTC"), "qa")
+    return view, {entry["username"] for entry in report}
+
+
+def test_a_month_is_paid_as_the_org_stood_at_its_end(october):
+    view, reported = october_after_reorganising(october, None)
+    li = line_of(view, "li.qa")
+    assert (li["department"], li["base_salary"], li["kpi_score"], li["gross"]) == (
+        "qa", "8000.00", "0.7871", "9574.20")
+    assert line_of(view, "he.qa")["department"] == "qa"  # left after October: paid for it
+    assert {"li.qa", "he.qa"} <= reported
+
+
+def test_changes_made_within_the_month_apply_to_it(october):
+    view, reported = october_after_reorganising(october, at(15, 12))
+    li = line_of(view, "li.qa")
+    assert (li["department"], li["base_salary"], li["flags"], li["gross"]) == (
+        "warehouse", "9000.00", ["no_scheme"], "9000.00")
+    assert "he.qa" not in {line["username"] for line in view["lines"]}
+    assert not {"li.qa", "he.qa"} & reported
 
 
 def test_recalculation_is_idempotent_and_final_runs_are_frozen(october):
@@ -136,11 +204,7 @@ def test_correction_of_a_final_period_lands_in_the_next_run(october):
     with store.reading() as uow:
         frozen = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, october_run))
     assert line_of(frozen, "li.qa")["bonus"] == "1574.20"  # the final run stays as it was
-    with store.writing() as uow:
-        november = payroll_runs.create_run(uow, hr, "2026-11", "UTC").id
-    with store.reading() as uow:
-        view = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, november))
-        slip = payslips.payslip(uow, hr, november, "li.qa", "UTC")
+    november, view, slip = run_with_payslip(store, hr, "2026-11", "li.qa")
     li = line_of(view, "li.qa")
     # October recomputed: field rate 4/4 -> 1.1111; KPI 0.9260; bonus 1852.00; 1852.00 - 1574.20
     assert li["adjustments"] == "277.80"
@@ -159,6 +223,24 @@ def test_correction_of_a_final_period_lands_in_the_next_run(october):
     with store.reading() as uow:
         later = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, december))
     assert line_of(later, "li.qa")["adjustments"] == "0.00"  # settled once, never again
+
+
+def test_a_correction_owed_to_a_leaver_is_paid_on_a_line_of_its_own(october):
+    store, hr, events = october
+    with store.writing() as uow:
+        payroll_runs.finalize(uow, hr, payroll_runs.create_run(uow, hr, "2026-10", "UTC").id)
+    with store.writing() as uow:
+        corrections.correct_event(uow, actor(store, "wang.qa"), events[1], {"result": "pass"},
+                                  "sample re-tested")
+    import_org_at(store, demo_org_without("li.qa"), at(20, 12, month=11))  # li.qa leaves
+    november, view, slip = run_with_payslip(store, hr, "2026-11", "li.qa")
+    line = line_of(view, "li.qa")
+    assert (line["department"], line["base_salary"], line["bonus"], line["adjustments"],
+            line["gross"], line["flags"]) == ("qa", "0.00", "0.00", "277.80", "277.80",
+                                              ["adjustments_only"])
+    assert view["totals"]["adjustments"] == "277.80"
+    assert Decimal(view["totals"]["gross"]) == sum(Decimal(row["gross"]) for row in view["lines"])
+    assert [a["source_period"] for a in slip["adjustments"]] == ["2026-10"]
 
 
 def test_events_store_their_handling_time_and_punctuality(store):

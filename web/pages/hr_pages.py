@@ -30,7 +30,8 @@ _ERROR_PATH = re.compile(r"^indicators\[(\d+)\](?:\.(\w+))?$")
 
 def flag_labels() -> dict[str, str]:
     return {"no_scheme": _("no KPI scheme for the department"),
-            "no_applicable_indicator": _("no applicable indicator")}
+            "no_applicable_indicator": _("no applicable indicator"),
+            "adjustments_only": _("no longer employed: adjustments only")}
 
 
 def metric_labels() -> dict[str, str]:

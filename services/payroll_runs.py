@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select
 from payroll.money import money
 from payroll.periods import Period
 from payroll.schemes import parse_scheme
-from payroll.scoring import bonus as bonus_for, score_kpi
+from payroll.scoring import ZERO_SCORE, bonus as bonus_for, score_kpi
 
 from . import audit
 from .access import Actor
@@ -143,7 +143,7 @@ def _settlements(uow: UnitOfWork, run: PayrollRun, owed: dict[str, Decimal]) -> 
                                            .where(Employee.username.in_(owed))).all())
     return [dict(run_id=run.id, username=username, department_key=departments.get(username, ""),
                  scheme_version=None, base_salary=ZERO, bonus_base=ZERO,
-                 kpi_score=Decimal("0.0000"), bonus=ZERO, adjustments=money(amount),
+                 kpi_score=ZERO_SCORE, bonus=ZERO, adjustments=money(amount),
                  gross=money(amount), indicators=[], flags=["adjustments_only"])
             for username, amount in sorted(owed.items())]
 
@@ -158,7 +158,7 @@ def _bonuses(uow: UnitOfWork, period: Period, rows: dict[str, KpiScheme],
     for done, (username, person) in enumerate(people.items(), 1):
         scheme = schemes.get(person.department_key)
         if scheme is None:
-            out[username] = _Bonus(Decimal("0.0000"), ZERO, [], ["no_scheme"])
+            out[username] = _Bonus(ZERO_SCORE, ZERO, [], ["no_scheme"])
         else:
             result = score_kpi(scheme, actuals.get(username, {}))
             out[username] = _Bonus(result.kpi_score, bonus_for(person.bonus_base, result.kpi_score),

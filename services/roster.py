@@ -23,8 +23,8 @@ from sqlalchemy import select
 from .models import Employee, OrgChange
 from .unit_of_work import UnitOfWork
 
-_UNDONE = ("name", "department_key", "base_salary", "bonus_base", "active")
-_MONEY = ("base_salary", "bonus_base")
+_UNDONE = frozenset({"name", "department_key", "base_salary", "bonus_base", "active"})
+_MONEY = frozenset({"base_salary", "bonus_base"})
 
 
 class Payee(NamedTuple):
@@ -39,7 +39,7 @@ def payees_at(uow: UnitOfWork, moment: dt.datetime, department_key: str | None =
               ) -> list[Payee]:
     """The employees active at `moment` (in `department_key`, if given), by username."""
     people = {row.username: row._asdict() for row in uow.session.execute(
-        select(Employee.username, *(getattr(Employee, name) for name in _UNDONE)))}
+        select(Employee.username, *(getattr(Employee, name) for name in sorted(_UNDONE))))}
     later = uow.session.execute(
         select(OrgChange.entity_key, OrgChange.before)
         .where(OrgChange.entity == "employee", OrgChange.action != "created",
@@ -47,10 +47,10 @@ def payees_at(uow: UnitOfWork, moment: dt.datetime, department_key: str | None =
         .order_by(OrgChange.id.desc())).all()
     for username, before in later:
         person = people.get(username)
-        for name, value in (before or {}).items():
-            if person is not None and name in _UNDONE:
-                person[name] = Decimal(value) if name in _MONEY else value
-    return [Payee(person["username"], person["name"], person["department_key"],
-                  person["base_salary"], person["bonus_base"])
-            for username, person in sorted(people.items())
+        if person is None or not before:
+            continue
+        for name in _UNDONE & before.keys():
+            person[name] = Decimal(before[name]) if name in _MONEY else before[name]
+    return [Payee(**{field: person[field] for field in Payee._fields})
+            for _, person in sorted(people.items())
             if person["active"] and department_key in (None, person["department_key"])]

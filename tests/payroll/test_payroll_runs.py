@@ -233,7 +233,7 @@ def test_a_correction_owed_to_a_leaver_is_paid_on_a_line_of_its_own(october):
         corrections.correct_event(uow, actor(store, "wang.qa"), events[1], {"result": "pass"},
                                   "sample re-tested")
     import_org_at(store, demo_org_without("li.qa"), at(20, 12, month=11))  # li.qa leaves
-    november, view, slip = run_with_payslip(store, hr, "2026-11", "li.qa")
+    _, view, slip = run_with_payslip(store, hr, "2026-11", "li.qa")
     line = line_of(view, "li.qa")
     assert (line["department"], line["base_salary"], line["bonus"], line["adjustments"],
             line["gross"], line["flags"]) == ("qa", "0.00", "0.00", "277.80", "277.80",

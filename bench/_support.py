@@ -65,7 +65,8 @@ def migrate(url: str) -> None:
 def load_org_and_diagrams(store: Store) -> None:
     """What `dutyflow org import bpmn/demo_org.yaml` and `dutyflow deploy bpmn/*.bpmn` do."""
     with store.writing() as uow:
-        org.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8"), "bpmn/demo_org.yaml")
+        org.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8"), "bpmn/demo_org.yaml",
+                       "bench")
         uow.commit()
     for path in sorted(BPMN_DIR.glob("*.bpmn")):
         with store.writing() as uow:

@@ -19,7 +19,7 @@ def load_demo(store: Store) -> str:
     """Idempotent: re-running imports changes only and starts no duplicate instances."""
     with store.writing() as uow:
         org.import_org(uow, (SHIPPED / "demo_org.yaml").read_text(encoding="utf-8"),
-                       "bpmn/demo_org.yaml")
+                       "bpmn/demo_org.yaml", "demo")
         uow.commit()
     for path in sorted(SHIPPED.glob("*.bpmn")):
         with store.writing() as uow:

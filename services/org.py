@@ -1,7 +1,8 @@
 """The organisation: departments own duties, employees belong to departments.
 
 Loaded from the fixed YAML format with `dutyflow org import FILE`. Re-importing
-updates in place and records each change (who/what/before/after) in org_changes;
+updates in place and records each change (what/before/after, by import) in org_changes,
+and in the audit trail who ran each import and every change to someone's pay;
 departments and employees missing from a new file are deactivated, not deleted, so
 past events keep pointing at real records.
 """
@@ -19,6 +20,9 @@ from typing import Any
 import yaml
 from sqlalchemy import select, update
 
+from payroll.money import money
+
+from . import audit
 from .errors import InvalidInput
 from .models import Department, Employee, OrgChange, OrgRevision, utcnow
 from .passwords import hash_password, verify_password
@@ -95,8 +99,8 @@ class ImportReport:
     changes: list[str] = field(default_factory=list)
 
 
-def import_org(uow: UnitOfWork, text: str, filename: str) -> ImportReport:
-    """Validate the whole file first; then apply it in the caller's transaction."""
+def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportReport:
+    """Validate the whole file first; then apply it in the caller's transaction, `by` whom."""
     departments, employees = parse_org(text, filename)
     report = ImportReport(import_id=str(uuid.uuid4()))
     session = uow.session
@@ -118,8 +122,13 @@ def import_org(uow: UnitOfWork, text: str, filename: str) -> ImportReport:
         password = spec.get("password")
         if password is not None and not (current and verify_password(current.password_hash, password)):
             values["password_hash"] = hash_password(str(password))
+        pay_before = _pay(current)
         _upsert(uow, report, "employee", spec["username"], current,
                 lambda: Employee(username=spec["username"]), values)
+        pay_after = _pay(values)
+        if pay_after != pay_before:
+            audit.record(uow, by, "salary", spec["username"], "org import",
+                         pay_before, pay_after)
     # Whatever changed, org-derived caches (Directory.at_revision) start afresh.
     uow.session.execute(update(OrgRevision).values(token=uuid.uuid4().hex))
     seen_departments = {spec["key"] for spec in departments}
@@ -132,7 +141,19 @@ def import_org(uow: UnitOfWork, text: str, filename: str) -> ImportReport:
                 record.updated_at = utcnow()
                 _record(uow, report, entity, key, "deactivated", {"active": True}, {"active": False})
                 report.deactivated += 1
+    if report.changes:  # re-importing an unchanged file is no event
+        audit.record(uow, by, "org_import", report.import_id, "imported", None,
+                     {"file": filename, "created": report.created, "updated": report.updated,
+                      "deactivated": report.deactivated})
     return report
+
+
+def _pay(employee: Employee | dict | None) -> dict[str, str] | None:
+    """What the audit trail records of someone's pay, as exact decimal strings."""
+    if employee is None:
+        return None
+    get = employee.get if isinstance(employee, dict) else lambda name: getattr(employee, name)
+    return {name: str(money(get(name))) for name in ("base_salary", "bonus_base")}
 
 
 def _upsert(uow, report, entity, key, current, create, values) -> None:
@@ -283,13 +304,13 @@ def _check_employees(employees: list, department_keys: set[str], problem) -> set
         roles = spec.get("roles", ["staff"])
         if not isinstance(roles, list) or not roles or any(role not in ROLES for role in roles):
             problem(f"{path}.roles", f"must be a non-empty list of {', '.join(ROLES)}")
-        for money in ("base_salary", "bonus_base"):
-            amount = _money(spec.get(money))
+        for pay_field in ("base_salary", "bonus_base"):
+            amount = _money(spec.get(pay_field))
             if amount is None:
-                problem(f"{path}.{money}", "required: a non-negative amount with at most 2 decimals, "
+                problem(f"{path}.{pay_field}", "required: a non-negative amount with at most 2 decimals, "
                                            "quoted, e.g. \"8000.00\"")
             else:
-                spec[money] = amount
+                spec[pay_field] = amount
         if "password" in spec and (not isinstance(spec["password"], (str, int))
                                    or not str(spec["password"])):
             problem(f"{path}.password", "must be a non-empty string")

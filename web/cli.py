@@ -17,7 +17,7 @@ import yaml
 from sqlalchemy import select
 
 from engine.errors import Problem
-from services import definitions, exports, instances, kpi, org, payroll_runs, worker
+from services import audit, definitions, exports, instances, kpi, org, payroll_runs, worker
 from services.access import Actor, active_employee, actor_named, may_do
 from services.errors import InvalidInput, ServiceError
 from services.models import Employee, Task
@@ -96,7 +96,8 @@ def org_import(ctx: _Context, file: Path) -> None:
     """Import (or re-import) departments and employees from a YAML file."""
     try:
         with ctx.store.writing() as uow:
-            report = org.import_org(uow, file.read_text(encoding="utf-8"), str(file))
+            report = org.import_org(uow, file.read_text(encoding="utf-8"), str(file),
+                                    _operator().username)
             uow.commit()
     except InvalidInput as err:
         _fail(str(err).splitlines()[0], err.errors)
@@ -382,6 +383,19 @@ def payroll_export(ctx: _Context, run_id: int, file_format: str, output: Path) -
         _fail(str(err))
     output.write_bytes(body)
     click.echo(f"wrote {output}")
+
+
+@main.command("audit")
+@click.option("--entity", type=click.Choice(audit.ENTITIES))
+@click.option("--key", help="department key, run id, username or import id")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@pass_context
+def audit_trail(ctx: _Context, entity: str | None, key: str | None, limit: int) -> None:
+    """Show the audit trail, newest first, one JSON object per line."""
+    with ctx.store.reading() as uow:
+        entries = audit.trail(uow, _operator(), entity, key, limit)
+    for entry in entries:
+        click.echo(json.dumps(entry, ensure_ascii=False))
 
 
 if __name__ == "__main__":

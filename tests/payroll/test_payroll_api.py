@@ -53,6 +53,13 @@ def test_hr_runs_payroll_over_http(client):
     slip = client.get(f"/api/v1/payroll-runs/{run_id}/payslips/li.qa", headers=staff)
     assert slip.status_code == 200 and len(slip.json["evidence"]) == 2
     assert client.get(f"/api/v1/payroll-runs/{run_id}/payslips/he.qa", headers=staff).status_code == 403
+    trail = client.get(f"/api/v1/audit?entity=payroll_run&key={run_id}", headers=hr)
+    assert [(e["actor"], e["action"]) for e in trail.json] == [
+        ("zhao.hr", "finalized"), ("zhao.hr", "recalculated"), ("zhao.hr", "created")]
+    older = client.get(f"/api/v1/audit?before={trail.json[0]['id']}&limit=1", headers=hr).json
+    assert [e["id"] for e in older] == [trail.json[1]["id"]]
+    assert client.get("/api/v1/audit?entity=salary", headers=staff).status_code == 403
+    assert client.get("/api/v1/audit?entity=payslip", headers=hr).status_code == 422
 
 
 def test_correction_over_http(client):

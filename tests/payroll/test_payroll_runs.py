@@ -114,7 +114,7 @@ def demo_org_without(username: str) -> str:
 def import_org_at(store, text: str, when: dt.datetime | None = None) -> None:
     """An org import, recorded as made `when` (default: now, after every test period)."""
     with store.writing() as uow:
-        report = org.import_org(uow, text, "reorganised.yaml")
+        report = org.import_org(uow, text, "reorganised.yaml", "cli:tester")
         if when is not None:
             uow.session.execute(update(OrgChange).where(OrgChange.import_id == report.import_id)
                                 .values(changed_at=when))

@@ -13,7 +13,8 @@ FAIL = {"result": "fail", "defects": 3}
 
 def import_demo_org(store: Store) -> None:
     with store.writing() as uow:
-        org.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8"), "demo_org.yaml")
+        org.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8"), "demo_org.yaml",
+                       "cli:tester")
         uow.commit()
 
 

@@ -26,6 +26,11 @@ def run(database_url):
 def test_whole_job_from_the_shell(run):
     run("init-db")
     assert "created" in run("org", "import", str(BPMN_DIR / "demo_org.yaml")).stdout
+    imported = [json.loads(line) for line in run("audit", "--entity", "org_import").stdout.splitlines()]
+    assert len(imported) == 1 and imported[0]["actor"].startswith("cli:")
+    assert imported[0]["new"]["file"].endswith("demo_org.yaml")
+    pay = [json.loads(line) for line in run("audit", "--key", "li.qa").stdout.splitlines()]
+    assert [(entry["entity"], entry["old"]) for entry in pay] == [("salary", None)]
     out = run("deploy", *sorted(str(p) for p in BPMN_DIR.glob("*.bpmn"))).stdout
     assert "deployed inbound_materials v1" in out
     assert "unchanged inbound_materials v1" in run("deploy", str(BPMN_DIR / "inbound_materials.bpmn")).stdout

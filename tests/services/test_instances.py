@@ -203,7 +203,7 @@ def test_a_reimported_org_routes_the_next_tasks_at_once(demo):
         "{key: qa, name: 质量部,", "{key: qa, name: 质检组,").replace(
         "lanes: [Production]", "lanes: [Production, 质量部]")
     with demo.writing() as uow:
-        org.import_org(uow, moved, "demo_org.yaml")
+        org.import_org(uow, moved, "demo_org.yaml", "cli:tester")
         uow.commit()
     second = start(demo)
     complete(demo, second, "register_delivery", "zhang.proc", DELIVERY)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from services import org
-from services.errors import InvalidInput
+from services import audit, org
+from services.access import Actor
+from services.errors import InvalidInput, PermissionDenied
 from services.models import Department, Employee, OrgChange
 from services.passwords import verify_password
 
@@ -23,7 +24,7 @@ employees:
 
 def run_import(store, text):
     with store.writing() as uow:
-        report = org.import_org(uow, text, "org.yaml")
+        report = org.import_org(uow, text, "org.yaml", "cli:tester")
         uow.commit()
     return report
 
@@ -58,6 +59,24 @@ def test_reimport_updates_in_place_and_records_changes(store):
         assert change.after == {"base_salary": "8500.00", "position": "Senior Inspector"}
         assert change.changed_at is not None
     assert run_import(store, changed).changes == []  # identical file: nothing recorded
+
+
+def test_pay_changes_and_imports_are_in_the_audit_trail(store):
+    first = run_import(store, SMALL)
+    report = run_import(store, SMALL.replace('"8000.00"', '"8500.00"'))
+    run_import(store, SMALL.replace('"8000.00"', '"8500.00"'))  # unchanged: no entries
+    with store.reading() as uow:
+        hr = Actor("zhao.hr", "hr", frozenset({"hr"}), frozenset())
+        li = audit.trail(uow, hr, "salary", "li.qa")
+        imports = audit.trail(uow, hr, "org_import")
+    assert [(e["actor"], e["old"], e["new"]) for e in li] == [
+        ("cli:tester", {"base_salary": "8000.00", "bonus_base": "2000.00"},
+         {"base_salary": "8500.00", "bonus_base": "2000.00"}),
+        ("cli:tester", None, {"base_salary": "8000.00", "bonus_base": "2000.00"})]
+    assert [(e["key"], e["new"]["updated"]) for e in imports] == [(report.import_id, 1),
+                                                                  (first.import_id, 0)]
+    with pytest.raises(PermissionDenied), store.reading() as uow:
+        audit.trail(uow, Actor("li.qa", "qa", frozenset({"staff"}), frozenset()))
 
 
 def test_people_missing_from_a_new_file_are_deactivated(store):

@@ -107,6 +107,7 @@ MATRIX = [
                                                             (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/payroll-runs/{run}/payslips/li.qa", None,
                                                             (401, 200, 403, 403, 403, 200, 200)),
+    ("GET", "/api/v1/audit?entity=salary", None,            (401, 403, 403, 403, 403, 200, 200)),
     # corrections: the head of the duty's department, a manager above it, an admin
     ("POST", "/api/v1/events/{qa_event}/corrections", CORRECTION,
                                                             (401, 403, 201, 201, 403, 403, 201)),

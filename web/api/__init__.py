@@ -153,5 +153,5 @@ def load(schema_class: type[marshmallow.Schema], data: Any | None = None) -> dic
         raise InvalidInput("the request is invalid", err.messages) from None
 
 
-from . import (auth_routes, definition_routes, instance_routes, org_routes,  # noqa: E402,F401
-               payroll_routes, task_routes)
+from . import (audit_routes, auth_routes, definition_routes, instance_routes,  # noqa: E402,F401
+               org_routes, payroll_routes, task_routes)

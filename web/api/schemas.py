@@ -5,6 +5,8 @@ import datetime as dt
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from services import audit
+
 
 def in_utc_range(value: dt.datetime) -> None:
     """Near year 1 or 9999 an offset can push a date-time outside what UTC (and so the
@@ -173,6 +175,16 @@ class ExportQuery(Schema):
         unknown = EXCLUDE
 
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+
+
+class AuditQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    entity = fields.String(validate=validate.OneOf(audit.ENTITIES))
+    key = fields.String(validate=validate.Length(min=1, max=100))
+    before = fields.Integer(validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class CorrectionRequest(StrictSchema):

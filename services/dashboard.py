@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, literal, select
 
@@ -100,11 +101,11 @@ def overdue_tasks(uow: UnitOfWork, actor: Actor, now: dt.datetime | None = None,
 
 def trend_window(period: Period, weeks: int = TREND_WEEKS,
                  now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
-    """`weeks` whole weeks (Monday to Sunday, UTC) ending with the period's last week,
-    or with this week when the period is still running."""
+    """`weeks` whole weeks (Monday to Sunday, in the period's time zone) ending with the
+    period's last week, or with this week when the period is still running."""
     now = now or utcnow()
     end = period.end if period.end <= now else now
-    end = end.astimezone(dt.timezone.utc)
+    end = end.astimezone(ZoneInfo(period.timezone))
     last_day = (end - dt.timedelta(microseconds=1)).date()
     last_monday = last_day - dt.timedelta(days=last_day.weekday())
     return last_monday - dt.timedelta(weeks=weeks - 1), last_monday + dt.timedelta(days=7)
@@ -119,7 +120,7 @@ def weekly_trend(uow: UnitOfWork, actor: Actor, period: Period, weeks: int = TRE
     mondays = [start + dt.timedelta(weeks=index) for index in range(weeks)]
     labels = [monday.isoformat() for monday in mondays]
     cells: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in reports.trend(uow, actor, start, end, "week"):
+    for row in reports.trend(uow, actor, start, end, "week", period.timezone):
         if departments is None or row["department"] in departments:
             cells.setdefault(row["department"], {})[row["bucket"]] = row
     names = dict(uow.session.execute(select(Department.key, Department.name)).all())
@@ -132,7 +133,7 @@ def weekly_trend(uow: UnitOfWork, actor: Actor, period: Period, weeks: int = TRE
                        "on_time_rate": [by_week[label]["on_time_rate"] if label in by_week else None
                                         for label in labels]})
     return {"from": start, "to": end, "until": end - dt.timedelta(days=1), "weeks": mondays,
-            "series": series}
+            "timezone": period.timezone, "series": series}
 
 
 def payroll_run_list(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:

@@ -8,15 +8,16 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import String, and_, case, column, func, literal, select, values
 
 from payroll.money import score
-from payroll.periods import Period
+from payroll.periods import FIRST_YEAR, LAST_YEAR, Period
 
 from .access import Actor
 from .errors import InvalidInput, PermissionDenied
-from .models import Department, Task, TaskEvent
+from .models import Department, Task, TaskEvent, UTCDateTime
 from .corrections import corrected_data
 from .payslips import evidence_row
 from .unit_of_work import UnitOfWork
@@ -75,37 +76,69 @@ def employee_report(uow: UnitOfWork, actor: Actor, username: str, period: Period
             "events": [evidence_row(event, corrections.get(event.id)) for event in events]}
 
 
-def trend(uow: UnitOfWork, actor: Actor, start: dt.date, end: dt.date,
-          granularity: str) -> list[dict[str, Any]]:
-    """Completions and on-time rate per department and week (Monday) or month, in UTC."""
+def trend(uow: UnitOfWork, actor: Actor, start: dt.date, end: dt.date, granularity: str,
+          timezone: str = "UTC") -> list[dict[str, Any]]:
+    """Completions and on-time rate per department and week (from Monday) or month, for
+    days `start` up to `end` (exclusive); buckets without completions are left out.
+
+    Days, weeks and months are the configured time zone's, like pay periods: a month's
+    trend then counts what its payroll counts. The bucket boundaries are computed here
+    (SQLite knows no time zones) and joined as a VALUES list (a CTE, which SQLite
+    can name the columns of), so each bucket is one
+    range read on the completion-time index.
+    """
     actor.require("manager", "hr", "admin")
     if granularity not in ("week", "month"):
         raise InvalidInput("granularity is week or month", {"granularity": ["Invalid value."]})
     if end <= start or (end - start).days > 3 * 366:
         raise InvalidInput("'to' must be after 'from', at most three years later",
                            {"to": ["Invalid range."]})
-    bucket = _bucket(TaskEvent.completed_at, granularity, uow.session.bind.dialect.name)
-    lower = dt.datetime.combine(start, dt.time(), dt.timezone.utc)
-    upper = dt.datetime.combine(end, dt.time(), dt.timezone.utc)
+    if start.year < FIRST_YEAR or end.year > LAST_YEAR:
+        raise InvalidInput(f"dates must lie in the years {FIRST_YEAR}-{LAST_YEAR}",
+                           {"from": ["Out of range."]})
+    buckets = values(column("label", String), column("lower", UTCDateTime),
+                     column("upper", UTCDateTime), name="buckets").data(
+        _buckets(start, end, granularity, _zone(timezone))).cte("buckets")
     rows = uow.session.execute(
-        select(TaskEvent.department_key, bucket.label("bucket"), func.count(),
+        select(buckets.c.label, TaskEvent.department_key, func.count(),
                func.sum(case((and_(TaskEvent.due_at.is_not(None),
                                    TaskEvent.completed_at <= TaskEvent.due_at), ONE), else_=ZERO)),
                func.sum(case((TaskEvent.due_at.is_not(None), ONE), else_=ZERO)))
-        .where(TaskEvent.kind == "completed", TaskEvent.completed_at >= lower,
-               TaskEvent.completed_at < upper)
-        .group_by(TaskEvent.department_key, bucket).order_by(bucket, TaskEvent.department_key))
-    return [{"department": key, "bucket": str(label), "completed": int(count),
+        .select_from(buckets.join(TaskEvent, and_(TaskEvent.completed_at >= buckets.c.lower,
+                                                  TaskEvent.completed_at < buckets.c.upper)))
+        .where(TaskEvent.kind == "completed")
+        .group_by(buckets.c.label, TaskEvent.department_key)
+        .order_by(buckets.c.label, TaskEvent.department_key))
+    return [{"department": key, "bucket": label, "completed": int(count),
              "on_time_rate": _rate(on_time, with_due)}
-            for key, label, count, on_time, with_due in rows]
+            for label, key, count, on_time, with_due in rows]
 
 
-def _bucket(column, granularity: str, dialect: str):
-    if dialect == "postgresql":
-        utc = func.timezone("UTC", column)
-        if granularity == "month":
-            return func.to_char(utc, "YYYY-MM")
-        return func.to_char(func.date_trunc("week", utc), "YYYY-MM-DD")
-    if granularity == "month":
-        return func.strftime("%Y-%m", column)
-    return func.date(column, "weekday 0", "-6 days")
+def _zone(timezone: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {timezone!r}") from None
+
+
+def _buckets(start: dt.date, end: dt.date, granularity: str, zone: ZoneInfo
+             ) -> list[tuple[str, dt.datetime, dt.datetime]]:
+    """(label, first instant, first instant after) per week or month touching [start, end),
+    clipped to it; labels sort in time order (a week's Monday, or YYYY-MM)."""
+    def instant(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.timezone.utc)
+
+    out = []
+    day = start
+    while day < end:
+        if granularity == "week":
+            first = day - dt.timedelta(days=day.weekday())
+            label, following = first.isoformat(), first + dt.timedelta(weeks=1)
+        else:
+            first = day.replace(day=1)
+            label = f"{first.year:04d}-{first.month:02d}"
+            following = (first + dt.timedelta(days=32)).replace(day=1)
+        upper = min(following, end)
+        out.append((label, instant(day), instant(upper)))
+        day = upper
+    return out

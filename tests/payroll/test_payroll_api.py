@@ -60,6 +60,7 @@ def test_hr_runs_payroll_over_http(client):
     assert [e["id"] for e in older] == [trail.json[1]["id"]]
     assert client.get("/api/v1/audit?entity=salary", headers=staff).status_code == 403
     assert client.get("/api/v1/audit?entity=payslip", headers=hr).status_code == 422
+    assert client.get("/api/v1/audit?before=9519322644230502", headers=hr).status_code == 422
 
 
 def test_correction_over_http(client):
@@ -92,6 +93,8 @@ def test_reports(client):
     assert {"department": "qa", "bucket": "2026-10", "completed": 2, "on_time_rate": "0.5000"} in monthly
     assert client.get("/api/v1/reports/trend?from=2026-11-01&to=2026-10-01", headers=manager
                       ).status_code == 422
+    assert client.get("/api/v1/reports/trend?from=9999-11-01&to=9999-12-31&granularity=month",
+                      headers=manager).status_code == 422
 
 
 def test_payroll_from_the_shell(client, database_url, tmp_path):

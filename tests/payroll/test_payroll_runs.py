@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
-from services import corrections, exports, instances, kpi, org, payroll_runs, payslips
+from services import corrections, exports, instances, kpi, org, payroll_runs, payslips, reports
 from services.access import actor_for, actor_named
 from services.errors import Conflict, InvalidInput, PermissionDenied
 from services.models import AuditEntry, Employee, OrgChange, TaskEvent
@@ -337,3 +337,30 @@ def test_payslip_pages_match_the_full_evidence(october):
     assert first["evidence_total"] == second["evidence_total"] == 4 == full["evidence_total"]
     assert first["evidence"] + second["evidence"] == full["evidence"]
     assert first["other_total"] == 0 and first["other_departments"] == []
+
+
+def test_trend_buckets_follow_the_configured_time_zone(store):
+    """Saturday 31 Oct 20:00 UTC is already Sunday 1 Nov in Shanghai, and Sunday 1 Nov
+    20:00 UTC is Monday 2 Nov there: the same completions fall in other months and weeks."""
+    import_demo_org(store)
+    deploy(store)
+    inspect(store, at(31, 19), at(31, 20), "pass")
+    inspect(store, at(1, 19, month=11), at(1, 20, month=11), "pass")
+    manager = actor(store, "wang.qa")
+
+    def qa(granularity, timezone, start=dt.date(2026, 10, 1), end=dt.date(2026, 12, 1)):
+        with store.reading() as uow:
+            return [(row["bucket"], row["completed"]) for row in reports.trend(
+                uow, manager, start, end, granularity, timezone) if row["department"] == "qa"]
+
+    assert qa("month", "UTC") == [("2026-10", 1), ("2026-11", 1)]
+    assert qa("month", "Asia/Shanghai") == [("2026-11", 2)]
+    assert qa("week", "UTC") == [("2026-10-26", 2)]
+    assert qa("week", "Asia/Shanghai") == [("2026-10-26", 1), ("2026-11-02", 1)]
+    # the range is clipped to the days asked for, in that zone
+    assert qa("week", "Asia/Shanghai", end=dt.date(2026, 11, 2)) == [("2026-10-26", 1)]
+    # New York leaves summer time on 1 Nov 2026: 16:00 EDT on the 31st, 15:00 EST on the 1st
+    assert qa("month", "America/New_York", start=dt.date(2026, 10, 31)) == [("2026-10", 1),
+                                                                            ("2026-11", 1)]
+    with pytest.raises(InvalidInput), store.reading() as uow:
+        reports.trend(uow, manager, dt.date(2026, 10, 1), dt.date(2026, 11, 1), "month", "Mars/Base")

@@ -214,7 +214,8 @@ def employee_report(username: str):
 
 @bp.get("/reports/trend")
 def trend():
-    """Completions and on-time rate per department per week or month (before/after analysis).
+    """Completions and on-time rate per department per week or month (before/after analysis),
+    in the configured time zone; buckets without completions are left out.
     ---
     get:
       parameters:
@@ -227,4 +228,5 @@ def trend():
     """
     query = load(TrendQuery, request.args.to_dict())
     with store().reading() as uow:
-        return jsonify(reports.trend(uow, actor(), query["from_"], query["to"], query["granularity"]))
+        return jsonify(reports.trend(uow, actor(), query["from_"], query["to"], query["granularity"],
+                                     _timezone()))

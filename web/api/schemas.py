@@ -7,6 +7,8 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from services import audit
 
+from . import MAX_ID
+
 
 def in_utc_range(value: dt.datetime) -> None:
     """Near year 1 or 9999 an offset can push a date-time outside what UTC (and so the
@@ -183,7 +185,7 @@ class AuditQuery(Schema):
 
     entity = fields.String(validate=validate.OneOf(audit.ENTITIES))
     key = fields.String(validate=validate.Length(min=1, max=100))
-    before = fields.Integer(validate=validate.Range(min=1))
+    before = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))  # an audit entry id
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 

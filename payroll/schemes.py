@@ -1,6 +1,7 @@
 """KPI schemes: weighted indicators per department, validated as HR writes them."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from decimal import Decimal, InvalidOperation
@@ -8,6 +9,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 DEFAULT_CAP = Decimal("1.2")
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,16 @@ class Indicator:
 class Scheme:
     indicators: tuple[Indicator, ...]
     cap: Decimal = DEFAULT_CAP
+    # The first period (YYYY-MM) this version pays; None: every period, past ones too.
+    # services.kpi.scheme_rows picks, per period, the newest version in effect.
+    effective_from: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"cap": str(self.cap), "indicators": [i.as_dict() for i in self.indicators]}
+        out: dict[str, Any] = {"cap": str(self.cap),
+                               "indicators": [i.as_dict() for i in self.indicators]}
+        if self.effective_from is not None:
+            out["effective_from"] = self.effective_from
+        return out
 
 
 def parse_scheme(document: Any) -> Scheme:
@@ -103,8 +112,12 @@ def parse_scheme(document: Any) -> Scheme:
 
     if not isinstance(document, dict):
         raise SchemeError({"_schema": ["A scheme is an object with cap and indicators."]})
-    for unknown in set(document) - {"cap", "indicators"}:
+    for unknown in set(document) - {"cap", "indicators", "effective_from"}:
         error(unknown, "Unknown field.")
+    effective_from = document.get("effective_from")
+    if effective_from is not None and not (isinstance(effective_from, str)
+                                           and _PERIOD.match(effective_from)):
+        error("effective_from", "Must be a period YYYY-MM (or absent: every period).")
     cap = _decimal(document.get("cap", DEFAULT_CAP))
     if cap is None or cap <= 0:
         error("cap", "Must be a positive number.")
@@ -123,7 +136,7 @@ def parse_scheme(document: Any) -> Scheme:
             error("indicators", f"Weights must add up to 100; they add up to {total.normalize():f}.")
     if errors:
         raise SchemeError(errors)
-    return Scheme(tuple(indicators), cap)
+    return Scheme(tuple(indicators), cap, effective_from)
 
 
 def _parse_indicator(item: Any, path: str, error) -> Indicator | None:

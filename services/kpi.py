@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from payroll.aggregation import measure
 from payroll.periods import Period, PeriodError
@@ -51,18 +51,20 @@ def latest_scheme_row(uow: UnitOfWork, department_key: str) -> KpiScheme | None:
                                .order_by(KpiScheme.version.desc()).limit(1)).first()
 
 
-def scheme_rows(uow: UnitOfWork, versions: dict[str, int] | None = None) -> dict[str, KpiScheme]:
-    """The scheme of each department: the given versions, else the latest."""
+def scheme_rows(uow: UnitOfWork, versions: dict[str, int] | None = None,
+                period: Period | None = None) -> dict[str, KpiScheme]:
+    """The scheme of each department: the given `versions`; else, for `period`, the newest
+    version in effect for it (see Scheme.effective_from); else the newest version."""
+    rows = uow.session.scalars(select(KpiScheme).order_by(KpiScheme.version)).all()
     if versions is not None:
-        rows = uow.session.scalars(select(KpiScheme)).all()
         return {row.department_key: row for row in rows
                 if versions.get(row.department_key) == row.version}
-    newest = (select(KpiScheme.department_key, func.max(KpiScheme.version).label("version"))
-              .group_by(KpiScheme.department_key).subquery())
-    rows = uow.session.scalars(select(KpiScheme).join(
-        newest, (KpiScheme.department_key == newest.c.department_key)
-        & (KpiScheme.version == newest.c.version)))
-    return {row.department_key: row for row in rows}
+    chosen = {}
+    for row in rows:  # by ascending version: a newer one in effect replaces an older
+        start = row.document.get("effective_from")
+        if period is None or start is None or start <= str(period):
+            chosen[row.department_key] = row
+    return chosen
 
 
 def get_scheme(uow: UnitOfWork, actor: Actor, department_key: str) -> KpiScheme:
@@ -88,7 +90,7 @@ def measure_period(uow: UnitOfWork, period: Period, schemes: dict[str, Scheme],
 def kpi_report(uow: UnitOfWork, actor: Actor, period: Period,
                department_key: str | None) -> list[dict[str, Any]]:
     actor.require("hr", "admin")
-    rows = scheme_rows(uow)
+    rows = scheme_rows(uow, period=period)
     schemes = {key: parse_scheme(row.document) for key, row in rows.items()}
     employees = payees_at(uow, period.end, department_key)
     actuals = measure_period(uow, period, schemes)

@@ -106,7 +106,7 @@ def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period,
     """Write the run's lines and adjustments afresh; returns their totals."""
     uow.session.execute(delete(PayrollLine).where(PayrollLine.run_id == run.id))
     uow.session.execute(delete(PayrollAdjustment).where(PayrollAdjustment.run_id == run.id))
-    rows = scheme_rows(uow)
+    rows = scheme_rows(uow, period=period)
     run.scheme_versions = {key: row.version for key, row in rows.items()}
     employees = payees_at(uow, period.end)
     bonuses = _bonuses(uow, period, rows, {e.username: e for e in employees}, progress)

@@ -364,3 +364,24 @@ def test_trend_buckets_follow_the_configured_time_zone(store):
                                                                             ("2026-11", 1)]
     with pytest.raises(InvalidInput), store.reading() as uow:
         reports.trend(uow, manager, dt.date(2026, 10, 1), dt.date(2026, 11, 1), "month", "Mars/Base")
+
+
+def test_a_scheme_dated_from_a_later_period_leaves_earlier_ones_alone(october):
+    store, hr, _ = october
+    for_november = {**QA_SCHEME, "cap": "1.5", "effective_from": "2026-11"}
+    with store.writing() as uow:
+        assert kpi.set_scheme(uow, hr, "qa", for_november).version == 2
+    run_id, view, _ = run_with_payslip(store, hr, "2026-10", "li.qa")
+    assert view["scheme_versions"] == {"qa": 1} and line_of(view, "li.qa")["kpi_score"] == "0.7871"
+    with store.reading() as uow:
+        def version_for(period):
+            report = kpi.kpi_report(uow, hr, kpi.parse_period(period, "UTC"), "qa")
+            return {row["scheme_version"] for row in report}
+        assert (version_for("2026-10"), version_for("2026-11")) == ({1}, {2})
+        assert kpi.scheme_view(kpi.get_scheme(uow, hr, "qa"))["effective_from"] == "2026-11"
+    undated = {**QA_SCHEME, "cap": "1.0"}  # no date: in effect for every period
+    with store.writing() as uow:
+        assert kpi.set_scheme(uow, hr, "qa", undated).version == 3
+    with store.writing() as uow:
+        recalculated = payroll_runs.recalculate(uow, hr, run_id, "UTC")
+        assert recalculated.scheme_versions == {"qa": 3}

@@ -76,11 +76,19 @@ def test_bonus_rounding_edge():
      "indicators[0].task"),
     ({"cap": -1, "indicators": [{"metric": "on_time_rate", "weight": 100, "target": 1}]}, "cap"),
     ({"indicators": []}, "indicators"),
+    ({**QA_SCHEME, "effective_from": "2026-13"}, "effective_from"),
+    ({**QA_SCHEME, "effective_from": 202611}, "effective_from"),
 ])
 def test_scheme_validation_names_the_problem(document, path):
     with pytest.raises(SchemeError) as caught:
         parse_scheme(document)
     assert path in caught.value.errors
+
+
+def test_a_dated_scheme_keeps_its_date():
+    assert "effective_from" not in parse_scheme(QA_SCHEME).as_dict()
+    assert parse_scheme({**QA_SCHEME, "effective_from": "2027-01"}).as_dict()["effective_from"] == \
+        "2027-01"
 
 
 def test_periods():

@@ -197,6 +197,14 @@ def test_scheme_editor_saves_versions_and_shows_errors_by_row(app, store):
         latest = kpi.latest_scheme_row(uow, "qa")
     assert latest.version == 2 and latest.document["indicators"][2] == {
         "metric": "completed_count", "weight": "20", "target": "10", "task": "inspect_goods"}
+
+    dated = hr.post("/hr/schemes/qa", {**scheme_form(QA_SCHEME["indicators"]),
+                                       "effective_from": "2027-01"})
+    assert dated.status_code == 302
+    assert input_value(hr.get("/hr/schemes/qa").text, "effective_from") == "2027-01"
+    undated = hr.post("/hr/schemes/qa", {**scheme_form(QA_SCHEME["indicators"]),
+                                         "effective_from": "next year"})
+    assert undated.status_code == 422 and 'id="effective-from-error"' in undated.text
     assert Browser(app, "li.qa").post("/hr/schemes/qa", rows).status_code == 403
 
     # What no database stores is refused before it reaches one, never a server error.

@@ -148,6 +148,7 @@ class KpiIndicator(Schema):
 
 class KpiSchemeRequest(Schema):
     cap = fields.Raw(metadata={"type": "number"})
+    effective_from = fields.String(metadata={"pattern": r"^\d{4}-\d{2}$"})
     indicators = fields.List(fields.Nested(KpiIndicator), required=True)
 
 

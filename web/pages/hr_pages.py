@@ -97,7 +97,8 @@ def _is_blank(row: dict[str, str]) -> bool:
     return not any(row.values())
 
 
-def _scheme_document(rows: list[dict[str, str]], cap: str) -> tuple[dict, list[int]]:
+def _scheme_document(rows: list[dict[str, str]], cap: str, effective_from: str
+                     ) -> tuple[dict, list[int]]:
     """The scheme document the service validates; and, per indicator, its row on the form."""
     indicators, positions = [], []
     for position, row in enumerate(rows):
@@ -110,6 +111,8 @@ def _scheme_document(rows: list[dict[str, str]], cap: str) -> tuple[dict, list[i
     document: dict = {"indicators": indicators}
     if cap:
         document["cap"] = cap
+    if effective_from:
+        document["effective_from"] = effective_from
     return document, positions
 
 
@@ -156,7 +159,8 @@ def hr_scheme(department_key: str):
     if request.method == "POST":
         rows = _posted_rows(request.form)
         cap = (request.form.get("cap") or "").strip()
-        document, positions = _scheme_document(rows, cap)
+        effective_from = (request.form.get("effective_from") or "").strip()
+        document, positions = _scheme_document(rows, cap, effective_from)
         try:
             with store().writing() as uow:
                 saved = kpi.set_scheme(uow, actor, department_key, document)
@@ -177,10 +181,12 @@ def hr_scheme(department_key: str):
         document = (editing["scheme"] or {}).get("document") or {}
         rows = _rows_from_document(document)
         cap = str(document.get("cap", ""))
+        effective_from = document.get("effective_from", "")
     if not rows or not _is_blank(rows[-1]):
         rows.append({name: "" for name in ROW_FIELDS})
     return render_template("hr_scheme.html", department=editing["department"],
                            scheme=editing["scheme"], duties=editing["duties"], rows=rows, cap=cap,
+                           effective_from=effective_from,
                            row_errors=row_errors, errors=general,
                            metrics=dashboard_service.metric_catalogue(),
                            metric_labels=metric_labels(), weight_total=_weight_total(rows)), status

@@ -14,6 +14,14 @@ class PeriodError(ValueError):
     pass
 
 
+def time_zone(name: str) -> ZoneInfo:
+    """The zone called `name` (an IANA name like "Asia/Shanghai"), or PeriodError."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PeriodError(f"unknown time zone {name!r}") from None
+
+
 @dataclass(frozen=True)
 class Period:
     year: int
@@ -30,10 +38,7 @@ class Period:
             # Outside this, a boundary in UTC (or the next period's) is no valid date.
             raise PeriodError(f"period {text!r} is out of range: the year must be "
                               f"{FIRST_YEAR}-{LAST_YEAR}")
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise PeriodError(f"unknown time zone {timezone!r}") from None
+        time_zone(timezone)
         return cls(year, int(match.group(2)), timezone)
 
     def __str__(self) -> str:

@@ -1,15 +1,15 @@
 """KPI schemes: weighted indicators per department, validated as HR writes them."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .periods import Period, PeriodError
+
 DEFAULT_CAP = Decimal("1.2")
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True)
@@ -115,9 +115,11 @@ def parse_scheme(document: Any) -> Scheme:
     for unknown in set(document) - {"cap", "indicators", "effective_from"}:
         error(unknown, "Unknown field.")
     effective_from = document.get("effective_from")
-    if effective_from is not None and not (isinstance(effective_from, str)
-                                           and _PERIOD.match(effective_from)):
-        error("effective_from", "Must be a period YYYY-MM (or absent: every period).")
+    if effective_from is not None:
+        try:
+            Period.parse(effective_from if isinstance(effective_from, str) else "")
+        except PeriodError:
+            error("effective_from", "Must be a period YYYY-MM (or absent: every period).")
     cap = _decimal(document.get("cap", DEFAULT_CAP))
     if cap is None or cap <= 0:
         error("cap", "Must be a positive number.")

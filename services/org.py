@@ -122,10 +122,10 @@ def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportRepo
         password = spec.get("password")
         if password is not None and not (current and verify_password(current.password_hash, password)):
             values["password_hash"] = hash_password(str(password))
-        pay_before = _pay(current)
+        pay_before = _pay(current.base_salary, current.bonus_base) if current else None
         _upsert(uow, report, "employee", spec["username"], current,
                 lambda: Employee(username=spec["username"]), values)
-        pay_after = _pay(values)
+        pay_after = _pay(values["base_salary"], values["bonus_base"])
         if pay_after != pay_before:
             audit.record(uow, by, "salary", spec["username"], "org import",
                          pay_before, pay_after)
@@ -148,12 +148,9 @@ def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportRepo
     return report
 
 
-def _pay(employee: Employee | dict | None) -> dict[str, str] | None:
+def _pay(base_salary: Decimal, bonus_base: Decimal) -> dict[str, str]:
     """What the audit trail records of someone's pay, as exact decimal strings."""
-    if employee is None:
-        return None
-    get = employee.get if isinstance(employee, dict) else lambda name: getattr(employee, name)
-    return {name: str(money(get(name))) for name in ("base_salary", "bonus_base")}
+    return {"base_salary": str(money(base_salary)), "bonus_base": str(money(bonus_base))}
 
 
 def _upsert(uow, report, entity, key, current, create, values) -> None:

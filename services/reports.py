@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, case, column, func, literal, select, values
 
 from payroll.money import score
-from payroll.periods import FIRST_YEAR, LAST_YEAR, Period
+from payroll.periods import FIRST_YEAR, LAST_YEAR, Period, PeriodError, time_zone
 
 from .access import Actor
 from .errors import InvalidInput, PermissionDenied
@@ -83,9 +83,8 @@ def trend(uow: UnitOfWork, actor: Actor, start: dt.date, end: dt.date, granulari
 
     Days, weeks and months are the configured time zone's, like pay periods: a month's
     trend then counts what its payroll counts. The bucket boundaries are computed here
-    (SQLite knows no time zones) and joined as a VALUES list (a CTE, which SQLite
-    can name the columns of), so each bucket is one
-    range read on the completion-time index.
+    (SQLite knows no time zones) and joined as a VALUES list (a CTE, whose columns SQLite
+    can name), so each bucket is one range read on the completion-time index.
     """
     actor.require("manager", "hr", "admin")
     if granularity not in ("week", "month"):
@@ -96,9 +95,13 @@ def trend(uow: UnitOfWork, actor: Actor, start: dt.date, end: dt.date, granulari
     if start.year < FIRST_YEAR or end.year > LAST_YEAR:
         raise InvalidInput(f"dates must lie in the years {FIRST_YEAR}-{LAST_YEAR}",
                            {"from": ["Out of range."]})
+    try:
+        zone = time_zone(timezone)
+    except PeriodError as err:
+        raise InvalidInput(str(err)) from None
     buckets = values(column("label", String), column("lower", UTCDateTime),
                      column("upper", UTCDateTime), name="buckets").data(
-        _buckets(start, end, granularity, _zone(timezone))).cte("buckets")
+        _buckets(start, end, granularity, zone)).cte("buckets")
     rows = uow.session.execute(
         select(buckets.c.label, TaskEvent.department_key, func.count(),
                func.sum(case((and_(TaskEvent.due_at.is_not(None),
@@ -112,13 +115,6 @@ def trend(uow: UnitOfWork, actor: Actor, start: dt.date, end: dt.date, granulari
     return [{"department": key, "bucket": label, "completed": int(count),
              "on_time_rate": _rate(on_time, with_due)}
             for label, key, count, on_time, with_due in rows]
-
-
-def _zone(timezone: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone {timezone!r}") from None
 
 
 def _buckets(start: dt.date, end: dt.date, granularity: str, zone: ZoneInfo

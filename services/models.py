@@ -77,6 +77,9 @@ class Employee(Base):
     base_salary: Mapped[Decimal] = mapped_column(Money)
     bonus_base: Mapped[Decimal] = mapped_column(Money)
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Bumped by a password change or a sign-out: tokens and sessions issued under an
+    # older version stop working at once.
+    credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     active: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -257,6 +260,7 @@ class ApiToken(Base):
     username: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class TaskComment(Base):
@@ -347,3 +351,39 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40))
     old: Mapped[Any | None] = mapped_column(JSONDocument)
     new: Mapped[Any | None] = mapped_column(JSONDocument)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a request sent with an `Idempotency-Key` header, per caller.
+
+    A retry with the same key (and the same request) gets this answer again instead of
+    a second attempt; the fingerprint tells a reused key on another request apart.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Incident(Base):
+    """A step that failed: which element, why, and the process data at that moment."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_process_time", "process_key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_instances.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

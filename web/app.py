@@ -10,6 +10,7 @@ from services.unit_of_work import Store
 
 from .errors import register_error_handlers
 from .i18n import init_i18n
+from .outage import install as install_outage_handling
 from .sessions import PageSessions
 
 
@@ -35,9 +36,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(vendor)
     app.register_blueprint(pages)
     register_error_handlers(app)
+    install_outage_handling(app)  # 503 while the database is out of reach, and /readyz
 
     @app.get("/healthz")
     def health():
+        """Liveness: the process answers; it asks the database nothing (that is /readyz)."""
         return jsonify(status="ok")
 
     return app

@@ -30,11 +30,17 @@ def _wants_page() -> bool:
     return not request.path.startswith("/api/")
 
 
-def _answer(status: int, title: str, detail: str, **extra) -> Response:
+def answer(status: int, title: str, detail: str, **extra) -> Response:
     if _wants_page():
         return Response(render_template("error.html", status=status, title=title, detail=detail),
                         status=status, mimetype="text/html")
     return problem(status, title, detail, **extra)
+
+
+def internal_error(err: Exception) -> Response:
+    """A bug: logged with its traceback; the client learns only that it happened."""
+    log.exception("unhandled error", exc_info=err)
+    return answer(500, "Internal server error", "an unexpected error occurred; it was logged")
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -45,13 +51,10 @@ def register_error_handlers(app: Flask) -> None:
         status, title = next((value for kind, value in _STATUS.items() if isinstance(err, kind)),
                              (400, "Bad request"))
         extra = {"errors": err.errors} if isinstance(err, InvalidInput) else {}
-        return _answer(status, title, str(err).splitlines()[0], **extra)
+        return answer(status, title, str(err).splitlines()[0], **extra)
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
-        return _answer(err.code or 500, err.name, err.description or err.name)
+        return answer(err.code or 500, err.name, err.description or err.name)
 
-    @app.errorhandler(Exception)
-    def unexpected(err: Exception):
-        log.exception("unhandled error")
-        return _answer(500, "Internal server error", "an unexpected error occurred; it was logged")
+    app.register_error_handler(Exception, internal_error)

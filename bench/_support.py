@@ -69,9 +69,7 @@ def load_org_and_diagrams(store: Store) -> None:
                        "bench")
         uow.commit()
     for path in sorted(BPMN_DIR.glob("*.bpmn")):
-        with store.writing() as uow:
-            definitions.deploy(uow, path.read_bytes(), f"bpmn/{path.name}", "bench")
-            uow.commit()
+        definitions.deploy(store, path.read_bytes(), f"bpmn/{path.name}", "bench")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import keyword
 import textwrap
+from contextlib import contextmanager
 from typing import Callable
 
 from lxml import etree
@@ -26,6 +27,11 @@ MAX_BPMN_BYTES = 2 * 1024 * 1024
 MAX_NAME_CHARS = 200  # process keys, names and element ids are stored in 200-character columns
 TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
 SCRIPT_FORMATS = ("", "python", "py", "python3")
+# Element counts no real diagram meets (the shipped ones have a few dozen): a document
+# over them is refused before any per-element check or SpiffWorkflow parsing runs.
+MAX_PROCESSES = 20
+MAX_PER_PROCESS = {"flow nodes": 1000, "sequence flows": 2000, "lanes": 100}
+_SUBPROCESS_KINDS = ("subProcess", "callActivity", "transaction", "adHocSubProcess")
 
 OwnerCheck = Callable[[str], bool]
 
@@ -40,13 +46,15 @@ def load_processes(source: bytes, filename: str,
     """
     root = parse_untrusted_xml(source, filename)
     checker = _Checker(filename, is_known_owner)
+    checker.check_counts(root)
+    checker.raise_if_any()
     processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
     if not processes:
         checker.report(root, "the document has no executable process "
                              "(a bpmn:process with isExecutable=\"true\")")
     forms = {process.get("id"): checker.check_process(process) for process in processes}
     checker.raise_if_any()
-    return [_compile(root, process, forms[process.get("id")], checker) for process in processes]
+    return _compile(root, processes, forms, checker)
 
 
 def parse_untrusted_xml(source: bytes, filename: str) -> etree._Element:
@@ -99,6 +107,23 @@ class _Checker:
     def raise_if_any(self) -> None:
         if self.problems:
             raise BpmnValidationError(sorted(self.problems, key=lambda p: (p.line or 0, p.message)))
+
+    def check_counts(self, root: etree._Element) -> None:
+        """Refuse documents over the element limits, so every later pass stays small."""
+        processes = root.findall("bpmn:process", NS)
+        if len(processes) > MAX_PROCESSES:
+            self.report(processes[MAX_PROCESSES], f"the document has {len(processes)} processes; "
+                                                  f"the limit is {MAX_PROCESSES}")
+        for process in processes:
+            counts = dict.fromkeys(MAX_PER_PROCESS, 0)
+            for element in process.iter(f"{{{BPMN_NS}}}*"):
+                kind = _counted_kind(etree.QName(element).localname)
+                if kind:
+                    counts[kind] += 1
+            for kind, count in counts.items():
+                if count > MAX_PER_PROCESS[kind]:
+                    self.report(process, f"the process has {count} {kind}; "
+                                         f"the limit is {MAX_PER_PROCESS[kind]}")
 
     def check_process(self, process: etree._Element) -> dict[str, FormSpec]:
         """Validate one process; return the forms of its user tasks and start events."""
@@ -204,10 +229,13 @@ class _Checker:
             default=node.get("defaultValue"))
 
     def _check_gateways(self, process: etree._Element) -> None:
-        flows = list(process.iterfind(".//bpmn:sequenceFlow", NS))
+        # Indexed once: looking flows up per gateway made this check quadratic.
+        leaving: dict[str, list[etree._Element]] = {}
+        for flow in process.iterfind(".//bpmn:sequenceFlow", NS):
+            leaving.setdefault(flow.get("sourceRef"), []).append(flow)
         for kind in ("exclusiveGateway", "inclusiveGateway"):
             for gateway in process.iterfind(f".//bpmn:{kind}", NS):
-                outgoing = [flow for flow in flows if flow.get("sourceRef") == gateway.get("id")]
+                outgoing = leaving.get(gateway.get("id"), [])
                 if len(outgoing) < 2:
                     continue
                 for flow in outgoing:
@@ -264,6 +292,18 @@ class _Checker:
                     child.text = deadlines.timer_expression(child.text)
 
 
+def _counted_kind(localname: str) -> str | None:
+    """Which element limit a BPMN element counts against, if any."""
+    if localname == "sequenceFlow":
+        return "sequence flows"
+    if localname == "lane":
+        return "lanes"
+    if localname in ("task", *_SUBPROCESS_KINDS) or \
+            localname.endswith(("Task", "Event", "Gateway")):
+        return "flow nodes"
+    return None
+
+
 def candidate_groups(task: etree._Element) -> tuple[str, ...]:
     raw = task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
     return tuple(name.strip() for name in raw.split(",") if name.strip())
@@ -283,27 +323,43 @@ def _dedent(script: str) -> str:
     return textwrap.dedent(script).strip("\n")
 
 
-def _compile(root: etree._Element, process: etree._Element, forms: dict[str, FormSpec],
-             checker: _Checker) -> ProcessModel:
-    process_id = process.get("id")
+def _compile(root: etree._Element, processes: list[etree._Element],
+             forms: dict[str, dict[str, FormSpec]], checker: _Checker) -> list[ProcessModel]:
+    """Compile every executable process with one SpiffWorkflow parser: the parser indexes
+    the whole document, so a parser per process would make loading quadratic."""
     lines = {element.get("id"): element.sourceline for element in root.iter()
              if isinstance(element.tag, str) and element.get("id")}
-    try:
-        parser = CamundaParser()
+    parser = CamundaParser()
+    compiled = []
+    with _spiff_problems(checker, lines, processes[0]):
         parser.add_bpmn_xml(root, checker.filename)
-        spec = parser.get_spec(process_id)
-        subprocess_specs = parser.get_subprocess_specs(process_id)
+    checker.raise_if_any()
+    for process in processes:
+        with _spiff_problems(checker, lines, process):
+            compiled.append((process, parser.get_spec(process.get("id")),
+                             parser.get_subprocess_specs(process.get("id"))))
+    checker.raise_if_any()
+    return [_model(process, spec, subprocess_specs, forms[process.get("id")])
+            for process, spec, subprocess_specs in compiled]
+
+
+@contextmanager
+def _spiff_problems(checker: _Checker, lines: dict[str, int], process: etree._Element):
+    """SpiffWorkflow's exceptions, recorded as located problems instead of escaping."""
+    try:
+        yield
     except ValidationException as err:
         element_id = getattr(err, "id", "") or None
         checker.problems.append(Problem(checker.filename, lines.get(element_id), element_id,
                                         str(err.args[0]) if err.args else "invalid BPMN"))
-        checker.raise_if_any()
-        raise AssertionError("unreachable")
     except Exception as err:  # the library raises bare KeyError/TypeError on some invalid files
         checker.report(process, f"SpiffWorkflow could not compile the process: "
                                 f"{type(err).__name__}: {err}")
-        checker.raise_if_any()
-        raise AssertionError("unreachable")
+
+
+def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, FormSpec]
+           ) -> ProcessModel:
+    process_id = process.get("id")
     lanes = _lane_of_nodes(process)
     duties = {}
     for task in process.iterfind(".//bpmn:userTask", NS):

@@ -7,17 +7,22 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from engine.errors import BpmnValidationError, Problem
 from engine.loader import MAX_BPMN_BYTES, load_processes
 from engine.model import ProcessModel
 
-from .errors import InvalidInput, NotFound
+from .errors import Busy, InvalidInput, NotFound
 from .models import ProcessDefinition, utcnow
 from .org import Directory
-from .unit_of_work import UnitOfWork
+from .unit_of_work import Store, UnitOfWork
 
 MAX_UPLOAD_BYTES = MAX_BPMN_BYTES
+DEPLOY_SLOTS = 2
+DEPLOY_WAIT_SECONDS = 2.0
+DEPLOY_RETRY_AFTER_SECONDS = 5
+_DEPLOY_SLOTS = threading.BoundedSemaphore(DEPLOY_SLOTS)
 
 
 @dataclass(frozen=True)
@@ -35,39 +40,71 @@ def lint(source: bytes, filename: str, directory: Directory | None) -> list[Prob
     return []
 
 
-def deploy(uow: UnitOfWork, source: bytes, filename: str, deployed_by: str | None) -> list[DeployResult]:
+def deploy(store: Store, source: bytes, filename: str, deployed_by: str | None
+           ) -> list[DeployResult]:
     """Deploy each executable process of a file as a new version of its key.
 
     Identical content to a key's latest version is a no-op returning that version;
-    instances already running stay on the version they started with.
+    instances already running stay on the version they started with. The file is
+    parsed and validated before the write transaction opens: validation is the slow
+    part, and an open write (on SQLite, `BEGIN IMMEDIATE`) holds up every other writer.
     """
-    directory = Directory.load(uow)
+    models, xml = _validated(store, source, filename)
+    checksum = hashlib.sha256(source).hexdigest()
+
+    def store_versions() -> list[DeployResult]:
+        with store.writing() as uow:
+            results = [_store_version(uow, model, xml, checksum, filename, deployed_by)
+                       for model in models]
+            uow.commit()
+        return results
+
     try:
+        return store_versions()
+    except IntegrityError:
+        # Two deploys of one key read the same latest version (PostgreSQL lets both) and
+        # numbered theirs alike; the loser numbers again after the winner's.
+        return store_versions()
+
+
+def _validated(store: Store, source: bytes, filename: str) -> tuple[list[ProcessModel], str]:
+    """The compiled models and the XML text, or InvalidInput listing every problem.
+
+    At most DEPLOY_SLOTS validations run at once per process, so a burst of large
+    uploads cannot take every CPU; a caller that finds no slot soon is told to retry.
+    """
+    if not _DEPLOY_SLOTS.acquire(timeout=DEPLOY_WAIT_SECONDS):
+        raise Busy("other deployments are being validated; retry shortly",
+                   retry_after=DEPLOY_RETRY_AFTER_SECONDS)
+    try:
+        with store.reading() as uow:
+            directory = Directory.load(uow)
         models = load_processes(source, filename, directory.is_known_owner)
     except BpmnValidationError as err:
         raise InvalidInput(f"{filename} is not a deployable BPMN file",
                            [problem.as_dict() for problem in err.problems]) from None
+    finally:
+        _DEPLOY_SLOTS.release()
     try:
-        xml = source.decode("utf-8")
+        return models, source.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(f"{filename} is not UTF-8 encoded",
                            [Problem(filename, None, None, "save the file as UTF-8").as_dict()]) from None
-    checksum = hashlib.sha256(source).hexdigest()
-    results = []
-    for model in models:
-        latest = _latest(uow, model.key)
-        if latest is not None and latest.checksum == checksum:
-            results.append(DeployResult(latest, created=False))
-            continue
-        definition = ProcessDefinition(
-            key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
-            filename=filename, bpmn_xml=xml, checksum=checksum, deployed_at=utcnow(),
-            deployed_by=deployed_by)
-        uow.session.add(definition)
-        uow.flush()
-        MODEL_CACHE.put(definition, model)
-        results.append(DeployResult(definition, created=True))
-    return results
+
+
+def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str,
+                   filename: str, deployed_by: str | None) -> DeployResult:
+    latest = _latest(uow, model.key)
+    if latest is not None and latest.checksum == checksum:
+        return DeployResult(latest, created=False)
+    definition = ProcessDefinition(
+        key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
+        filename=filename, bpmn_xml=xml, checksum=checksum, deployed_at=utcnow(),
+        deployed_by=deployed_by)
+    uow.session.add(definition)
+    uow.flush()
+    MODEL_CACHE.put(definition, model)
+    return DeployResult(definition, created=True)
 
 
 def _latest(uow: UnitOfWork, key: str) -> ProcessDefinition | None:

@@ -22,9 +22,7 @@ def load_demo(store: Store) -> str:
                        "bpmn/demo_org.yaml", "demo")
         uow.commit()
     for path in sorted(SHIPPED.glob("*.bpmn")):
-        with store.writing() as uow:
-            definitions.deploy(uow, path.read_bytes(), f"bpmn/{path.name}", "demo")
-            uow.commit()
+        definitions.deploy(store, path.read_bytes(), f"bpmn/{path.name}", "demo")
     with store.reading() as uow:
         started = uow.session.scalar(select(func.count()).select_from(ProcessInstance))
     if started:

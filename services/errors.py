@@ -28,3 +28,11 @@ class InvalidInput(ServiceError):
     def __init__(self, message: str, errors: list | dict | None = None):
         super().__init__(message)
         self.errors = errors if errors is not None else []
+
+
+class Busy(ServiceError):
+    """Too much of this kind of work is under way; retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -167,9 +167,7 @@ def deploy_command(ctx: _Context, files: tuple[Path, ...], username: str | None)
     failed = False
     for file in files:
         try:
-            with ctx.store.writing() as uow:
-                results = definitions.deploy(uow, _read(file), str(file), username)
-                uow.commit()
+            results = definitions.deploy(ctx.store, _read(file), str(file), username)
         except InvalidInput as err:
             failed = True
             for line in _detail_lines(err.errors):

@@ -6,14 +6,14 @@ import logging
 from flask import Flask, Response, json, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from services.errors import (Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied,
-                             ServiceError)
+from services.errors import (Busy, Conflict, InvalidInput, NotAuthenticated, NotFound,
+                             PermissionDenied, ServiceError)
 
 log = logging.getLogger(__name__)
 
 _STATUS = {NotAuthenticated: (401, "Not authenticated"), PermissionDenied: (403, "Forbidden"),
            NotFound: (404, "Not found"), Conflict: (409, "Conflict"),
-           InvalidInput: (422, "Invalid input")}
+           InvalidInput: (422, "Invalid input"), Busy: (503, "Service unavailable")}
 
 
 def problem(status: int, title: str, detail: str, **extra) -> Response:
@@ -51,7 +51,10 @@ def register_error_handlers(app: Flask) -> None:
         status, title = next((value for kind, value in _STATUS.items() if isinstance(err, kind)),
                              (400, "Bad request"))
         extra = {"errors": err.errors} if isinstance(err, InvalidInput) else {}
-        return answer(status, title, str(err).splitlines()[0], **extra)
+        response = answer(status, title, str(err).splitlines()[0], **extra)
+        if isinstance(err, Busy):
+            response.headers["Retry-After"] = str(err.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):

@@ -44,3 +44,26 @@ def linear(tasks: list[str], lane: str = "QA", extra: str = "") -> bytes:
             '<bpmn:endEvent id="end"/>', extra]
     body += [flow(a, b) for a, b in zip(nodes, nodes[1:])]
     return process("\n".join(body), {lane: nodes})
+
+
+def gateway_mesh(gateways: int, flows: int) -> bytes:
+    """The deploy-cost attack: `gateways` exclusive gateways joined by `flows` flows without
+    conditions (12,000 and 20,000 fit under the 2 MB upload limit)."""
+    body = ['<bpmn:startEvent id="start"/>', flow("start", "g0")]
+    body += [f'<bpmn:exclusiveGateway id="g{index}"/>' for index in range(gateways)]
+    body += [flow(f"g{index % gateways}", f"g{(index + 1 + index // gateways) % gateways}",
+                  flow_id=f"f{index}") for index in range(flows)]
+    return process("\n".join(body))
+
+
+def gateway_fan(gateways: int) -> bytes:
+    """A valid process that grows in width only: start -> fork -> `gateways` exclusive
+    gateways, each with two conditional flows -> end (3 flows per gateway)."""
+    body = ['<bpmn:startEvent id="start"/>', '<bpmn:parallelGateway id="fork"/>',
+            '<bpmn:endEvent id="end"/>', flow("start", "fork")]
+    for index in range(gateways):
+        gateway = f"g{index}"
+        body += [f'<bpmn:exclusiveGateway id="{gateway}"/>', flow("fork", gateway),
+                 flow(gateway, "end", "amount &gt; 10", f"{gateway}_big"),
+                 flow(gateway, "end", "amount &lt;= 10", f"{gateway}_small")]
+    return process("\n".join(body))

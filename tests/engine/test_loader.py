@@ -1,12 +1,15 @@
 """Loading BPMN: untrusted XML handled safely, every problem reported with its location."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from engine.errors import BpmnValidationError
-from engine.loader import MAX_BPMN_BYTES, load_processes
+from engine.loader import MAX_BPMN_BYTES, MAX_PER_PROCESS, MAX_PROCESSES, load_processes
 from tests.conftest import read_bpmn
-from tests.engine.bpmn_builder import flow, linear, process, user_task
+from tests.engine.bpmn_builder import (HEADER, flow, gateway_fan, gateway_mesh, linear, process,
+                                       user_task)
 
 KNOWN = {"QA", "质量部", "Procurement", "Warehouse", "Production", "Sales", "Legal",
          "Customer Service", "qa"}
@@ -191,3 +194,42 @@ def test_overlong_ids_and_names_are_problems_not_database_errors():
                       flow("t" * 201, "end", flow_id="f2")])
     problems = problems_of(process(body, {"QA": ["start", "t" * 201, "end"]}))
     assert any("id is 201 characters long; the limit is 200" in p for p in problems)
+
+
+def test_a_process_over_the_element_limits_is_refused_with_its_counts_and_nothing_else():
+    source = gateway_mesh(12_000, 20_000)
+    assert len(source) <= MAX_BPMN_BYTES
+    started = time.perf_counter()
+    problems = problems_of(source)
+    assert time.perf_counter() - started < 1
+    assert problems == [
+        f"test.bpmn:6: proc: the process has 12001 flow nodes; "
+        f"the limit is {MAX_PER_PROCESS['flow nodes']}",
+        f"test.bpmn:6: proc: the process has 20001 sequence flows; "
+        f"the limit is {MAX_PER_PROCESS['sequence flows']}"]
+
+
+def test_a_document_over_the_process_limit_is_refused():
+    processes = "".join(f'<bpmn:process id="p{index}" isExecutable="true">'
+                        f'<bpmn:startEvent id="s{index}"/></bpmn:process>'
+                        for index in range(MAX_PROCESSES + 1))
+    source = f"{HEADER}{processes}</bpmn:definitions>".encode()
+    [problem] = problems_of(source)
+    assert problem.endswith(f"p{MAX_PROCESSES}: the document has {MAX_PROCESSES + 1} processes; "
+                            f"the limit is {MAX_PROCESSES}")
+
+
+def test_loading_time_grows_linearly_with_the_number_of_gateways():
+    # A generous bound for a shared machine: quadratic growth would be ~4x; bench/ has the
+    # precise figure.
+    def best_time(gateways: int) -> float:
+        source = gateway_fan(gateways)
+        timings = []
+        for _ in range(3):
+            started = time.perf_counter()
+            [model] = load_processes(source, "fan.bpmn")
+            timings.append(time.perf_counter() - started)
+        assert model.key == "proc"
+        return min(timings)
+
+    assert best_time(600) / best_time(300) < 3

@@ -19,10 +19,7 @@ def import_demo_org(store: Store) -> None:
 
 
 def deploy(store: Store, name: str = "inbound_materials.bpmn", source: bytes | None = None):
-    with store.writing() as uow:
-        results = definitions.deploy(uow, source or read_bpmn(name), name, "chen.design")
-        uow.commit()
-    return results
+    return definitions.deploy(store, source or read_bpmn(name), name, "chen.design")
 
 
 def start(store: Store, key: str = "inbound_materials", data=None) -> int:

@@ -36,9 +36,7 @@ def deploy_definition():
                              "message": "missing multipart field 'file'"}])
     filename = upload_name(upload)
     source = upload.read(definitions.MAX_UPLOAD_BYTES + 1)
-    with store().writing() as uow:
-        results = definitions.deploy(uow, source, filename, actor().username)
-        uow.commit()
+    results = definitions.deploy(store(), source, filename, actor().username)
     created = any(result.created for result in results)
     body = definition_view(results[0].definition)
     if len(results) > 1:

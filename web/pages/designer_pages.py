@@ -82,10 +82,7 @@ def _problems(err: InvalidInput) -> list[dict]:
 
 
 def _deploy(source: bytes, filename: str):
-    with store().writing() as uow:
-        results = definitions.deploy(uow, source, filename, page_actor().username)
-        uow.commit()
-    return results
+    return definitions.deploy(store(), source, filename, page_actor().username)
 
 
 @bp.get("/designer")

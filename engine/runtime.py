@@ -8,6 +8,7 @@ task is marked, the instance reports status `error`, and its state stays loadabl
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -20,13 +21,26 @@ from SpiffWorkflow.util.task import TaskState
 from . import sandbox
 from .compaction import compact
 from .deadlines import parse_datetime
-from .errors import ExecutionError, FormValidationError, TaskNotReady
+from .errors import EngineError, ExecutionError, FormValidationError, TaskNotReady
 from .model import DutySpec, ProcessModel
 from .serialization import dump_state, restore_state
 
 _SCRIPT_ENGINE = sandbox.make_script_engine()
 
 RUNNING, COMPLETED, ERROR = "running", "completed", "error"
+# Gateway, script and other engine passes one step may take before it must reach a wait
+# state (a person's task, a timer, the end): beyond it the diagram loops without end.
+MAX_ENGINE_PASSES = 500
+MAX_START_DATA_CHARS = 64_000
+
+
+class LoopDetected(EngineError):
+    """A step ran more engine passes than allowed without reaching a wait state."""
+
+    def __init__(self, passes: int, elements: list[str]):
+        self.element_id = elements[0] if elements else None
+        super().__init__(f"the process ran {passes} gateway or script steps without reaching "
+                         f"a wait state: it loops through {', '.join(elements)}")
 
 
 @dataclass(frozen=True)
@@ -62,8 +76,7 @@ class Instance:
     @classmethod
     def start(cls, model: ProcessModel, data: dict[str, Any] | None = None) -> "Instance":
         """Create an instance and run it to its first wait; `data` is checked against the start form."""
-        cleaned = model.start_form.validate(data or {}) if model.start_form.fields else \
-            _plain_data(data or {})
+        cleaned = check_start_data(model, data)
         workflow = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=_SCRIPT_ENGINE)
         start = workflow.get_next_task(state=TaskState.READY)
         start.data.update(cleaned)
@@ -156,7 +169,8 @@ class Instance:
         return task
 
     def _advance(self) -> None:
-        self._guarded(self._workflow.do_engine_steps)
+        self._guarded(lambda: self._workflow.do_engine_steps(
+            did_complete_task=_PassCounter(MAX_ENGINE_PASSES)))
         compact(self._workflow)
 
     def _guarded(self, step) -> None:
@@ -166,6 +180,27 @@ class Instance:
             step()
         except (SpiffWorkflowException, sandbox.SandboxError) as err:
             self.error = _execution_error(err)
+        except LoopDetected as err:
+            self.error = ExecutionError(str(err), err.element_id)
+
+
+class _PassCounter:
+    """Counts engine passes per element during one step; past the limit, names the loop
+    (the elements passed most often, in diagram order of first pass)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.passes: dict[str, int] = {}
+        self.total = 0
+
+    def __call__(self, task) -> None:
+        element = task.task_spec.bpmn_id or task.task_spec.name
+        self.passes[element] = self.passes.get(element, 0) + 1
+        self.total += 1
+        if self.total > self.limit:
+            most = max(self.passes.values())
+            looping = [name for name, count in self.passes.items() if count * 2 >= most]
+            raise LoopDetected(self.total - 1, looping)
 
 
 def _execution_error(err: Exception) -> ExecutionError:
@@ -182,6 +217,21 @@ def _timer_due(event_value: Any) -> dt.datetime | None:
     if not isinstance(event_value, str):
         return None
     return parse_datetime(event_value)
+
+
+def check_start_data(model: ProcessModel, data: Any) -> dict[str, Any]:
+    """The start data as the instance will hold it: with a start form, only its fields
+    (checked by type); without one, plain variables. At most MAX_START_DATA_CHARS of JSON
+    either way, so nobody parks megabytes in an instance that every step then carries."""
+    data = {} if data is None else data
+    try:
+        size = len(json.dumps(data, ensure_ascii=False, default=str))
+    except (TypeError, ValueError):
+        raise FormValidationError({"_schema": ["Start data must be JSON."]}) from None
+    if size > MAX_START_DATA_CHARS:
+        raise FormValidationError({"_schema": [
+            f"Start data is {size} characters of JSON; the limit is {MAX_START_DATA_CHARS}."]})
+    return model.start_form.validate(data) if model.start_form.fields else _plain_data(data)
 
 
 def _plain_data(data: Any) -> dict[str, Any]:

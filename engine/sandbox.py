@@ -40,7 +40,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 TIME_LIMIT_SECONDS = 1.0
-MAX_MEMORY_BYTES = 256 * 2**20          # growth of the process's peak memory during one run
+MAX_MEMORY_BYTES = 256 * 2**20          # growth of the process's memory during one run
 MAX_SOURCE_CHARS = 10_000
 MAX_SEQUENCE_LENGTH = 100_000           # items or characters one operator or method may produce
 MAX_INT_BITS = 14_300                   # ~4300 decimal digits, CPython's own int<->str limit
@@ -53,6 +53,7 @@ MEMORY_CHECK_SECONDS = 0.001
 
 _SOURCE_NAME = "<sandbox>"
 _RSS_UNIT = 1 if sys.platform == "darwin" else 1024   # ru_maxrss is bytes on macOS, KiB on Linux
+_PAGE_SIZE = resource.getpagesize()
 # A fixed context: the thread's own one could carry a huge precision set by other code.
 _DECIMAL_CONTEXT = decimal.Context(
     prec=28, rounding=decimal.ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999, capitals=1, clamp=0,
@@ -352,6 +353,11 @@ def _measure(value: Any, limit: int, plain_only: bool = False) -> int:
                 below.extend(item)
                 if isinstance(item, dict):
                     below.extend(item.values())
+            elif isinstance(item, range) and not plain_only:  # numbers made one by one
+                widest = max(abs(item.start), abs(item.stop)).bit_length()
+                total += 2 + len(item) * (2 + widest // 3)
+            elif not plain_only and hasattr(type(item), "__length_hint__"):
+                total += 2 + operator.length_hint(item) * 16  # an iterator: what it will yield
             elif plain_only and not isinstance(item, _PLAIN_SCALARS):
                 raise SandboxError(f"a value of type '{type(item).__name__}' is not plain data")
             else:
@@ -666,31 +672,42 @@ _HELPERS: dict[str, Any] = {
 
 # ------------------------------------------------------------------------------------ running
 
-def _peak_memory_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _RSS_UNIT
+def _memory_bytes() -> int:
+    """The process's resident memory now (Linux), else its peak: a limit on growth from the
+    current size, not from the high-water mark, cannot ratchet up run after run."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _RSS_UNIT
 
 
 def _limits_tracer() -> Callable:
     """A trace function enforcing TIME_LIMIT_SECONDS and MAX_MEMORY_BYTES for one run.
 
-    It asks for opcode events because one line can hold thousands of operations. Peak memory
-    (not current) is compared, so the limit is on how far a run can raise the process's
-    high-water mark; it is checked on a timer because getrusage costs about a microsecond.
-    Steps inside this module's helpers are not traced (they bound their own work), but every
-    call into one is, so C code calling helpers in a loop (sorted(key=str)) meets the deadline.
+    It asks for opcode events because one line can hold thousands of operations. Memory is
+    checked on a timer because reading it costs a few microseconds. Limits are raised only
+    in frames of user code or of this module's helpers, never inside library frames: an
+    exception landing in importlib while it holds the import lock would leave the lock held
+    and every later import (in any thread) waiting for ever. Library frames are not traced
+    step by step; the first user-code event after the deadline stops the run, and the
+    sandbox worker's wall-clock kill covers C code that never returns.
     """
     time_limit, memory_limit = TIME_LIMIT_SECONDS, MAX_MEMORY_BYTES
     deadline = time.monotonic() + time_limit
-    memory_ceiling = _peak_memory_bytes() + memory_limit
+    memory_ceiling = _memory_bytes() + memory_limit
     next_memory_check = 0.0
+    ours = (_SOURCE_NAME, __file__)
 
     def trace(frame: types.FrameType, event: str, arg: Any) -> Callable | None:
         nonlocal next_memory_check
+        if frame.f_code.co_filename not in ours:
+            return None  # a library frame: never interrupted, not traced line by line
         now = time.monotonic()
         if now > deadline:
             raise SandboxError(f"time limit of {time_limit} s exceeded")
         if now >= next_memory_check:
-            if _peak_memory_bytes() > memory_ceiling:
+            if _memory_bytes() > memory_ceiling:
                 raise SandboxError(f"memory limit of {memory_limit // 2**20} MiB exceeded")
             next_memory_check = now + MEMORY_CHECK_SECONDS
         if event == "call":

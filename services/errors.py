@@ -36,3 +36,8 @@ class Busy(ServiceError):
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StepFailed(InvalidInput):
+    """The diagram's own code could not finish a step (stopped for time or memory): the
+    instance is in error with an incident; nothing the person sent was lost or applied."""

@@ -1,7 +1,8 @@
 """Use cases that move process instances: start, complete a duty, fire a timer.
 
-Each runs in one unit of work: lock and restore the instance, let the engine take one
-step, project the result, append the event, commit. A racing step on the same instance
+Each runs in one unit of work: lock the instance, let a sandbox worker process take the
+engine step (engine/sandbox_pool.py: diagram code never runs in the service), project
+the outcome, append the event, commit. A racing step on the same instance
 waits for the lock (PostgreSQL) or the write transaction (SQLite); if it still finds the
 instance changed under it, it fails with `Conflict` and nothing of the loser remains.
 """
@@ -13,13 +14,15 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from engine.errors import FormValidationError, TaskNotReady
-from engine.runtime import Instance
+from engine.errors import FormValidationError
+from engine.model import ProcessModel
+from engine.runtime import ERROR, check_start_data
+from engine.steps import COMPLETE, FIRE_TIMER, START, StepOutcome, StepRefused
 
-from . import step_store
+from . import engine_steps, step_store
 from .access import Actor, may_do, may_see_task
 from .definitions import MODEL_CACHE, latest_definition
-from .errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from .errors import Conflict, InvalidInput, NotFound, PermissionDenied, StepFailed
 from .models import ProcessDefinition, ProcessInstance, Task, Timer, utcnow
 from .projection import Mirrored, project, save_state, stored_state
 from .unit_of_work import UnitOfWork
@@ -32,17 +35,31 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     definition = latest_definition(uow, process_key)
     model = MODEL_CACHE.get(definition)
     try:
-        instance = Instance.start(model, data)
+        check_start_data(model, data)
     except FormValidationError as err:
         raise InvalidInput("the start data does not match the process's start form",
                            err.errors) from None
+    try:
+        outcome = engine_steps.run(uow, definition.checksum, definition.key, definition.id,
+                                   None, {"kind": START, "data": data or {}}, now)
+    except StepRefused as err:
+        raise InvalidInput("the start data does not match the process's start form",
+                           err.errors) from None
+    except engine_steps.StepAborted as err:
+        # Nothing to keep: the instance never reached a state that could be stored.
+        engine_steps.record_incident(uow, instance_id=None, process_key=definition.key,
+                                     element_id=None, kind="aborted", message=str(err),
+                                     data=None, at=now)
+        uow.commit()
+        raise StepFailed(f"{definition.key} could not start: {err}") from None
     row = ProcessInstance(definition=definition, definition_id=definition.id,
                           process_key=definition.key, process_version=definition.version,
                           business_key=business_key, started_by=started_by, created_at=now,
-                          updated_at=now, **stored_state(instance))
+                          updated_at=now, **stored_state(outcome))
     uow.session.add(row)
     uow.flush()
-    project(uow, row.id, row.process_key, instance, now)
+    project(uow, row.id, row.process_key, model, outcome, now)
+    _note_new_error(uow, row.id, row.process_key, None, outcome, now)
     uow.commit()
     return row
 
@@ -56,10 +73,39 @@ class Completion:
     ready: list[Task]  # the instance's ready tasks, oldest first
 
 
-def _restore(uow: UnitOfWork, found) -> Instance:
-    model = MODEL_CACHE.lookup(found.checksum, found.definition_key) or \
+def _model(uow: UnitOfWork, found) -> ProcessModel:
+    return MODEL_CACHE.lookup(found.checksum, found.definition_key) or \
         MODEL_CACHE.get(uow.session.get(ProcessDefinition, found.definition_id))
-    return Instance.restore(model, found.state)
+
+
+def _step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime) -> StepOutcome:
+    """Run the step in a sandbox worker; a stopped worker puts the instance in error with
+    an incident (committed) and fails the use case with StepFailed."""
+    try:
+        return engine_steps.run(uow, found.checksum, found.definition_key, found.definition_id,
+                                found.state, action, now)
+    except engine_steps.StepAborted as err:
+        element = found.element_id if action["kind"] == COMPLETE else None
+        message = f"{element}: {err}" if element else str(err)
+        step_store.mark_error(uow, found.instance_id, found.lock_version, message, now)
+        engine_steps.record_incident(uow, instance_id=found.instance_id,
+                                     process_key=found.instance_process_key, element_id=element,
+                                     kind="aborted", message=str(err), data=None, at=now)
+        if action["kind"] == FIRE_TIMER:
+            step_store.fail_timer(uow, action["timer_id"])  # not fired again by every poll
+        uow.commit()
+        raise StepFailed(f"the process instance {found.instance_id} is now in error: "
+                         f"{message}") from None
+
+
+def _note_new_error(uow: UnitOfWork, instance_id: int, process_key: str,
+                    status_before: str | None, outcome: StepOutcome, now: dt.datetime) -> None:
+    """An instance that went into error in this step gets an incident, in the same commit."""
+    if outcome.status == ERROR and status_before != ERROR:
+        engine_steps.record_incident(uow, instance_id=instance_id, process_key=process_key,
+                                     element_id=outcome.error_element, kind="error",
+                                     message=outcome.error or "the step failed",
+                                     data=outcome.data, at=now)
 
 
 def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any],
@@ -83,13 +129,19 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
                        + (f" by {task.completed_by}" if task.completed_by else ""))
     if task.assignee and task.assignee != actor.username:
         raise Conflict(f"task {task_id} is claimed by {task.assignee}")
-    instance = _restore(uow, task)
-    before = Mirrored.of(instance).closing(task_id=task_id)
+    model = _model(uow, task)
+    duty = model.duties.get(task.element_id)
     try:
-        cleaned = instance.complete(task_id, data)
+        # Checked here too, so that a wrong form costs no trip to a sandbox worker.
+        if duty is not None:
+            duty.form.validate(data)
     except FormValidationError as err:
         raise InvalidInput("the form data is invalid", err.errors) from None
-    except TaskNotReady:
+    try:
+        outcome = _step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
+    except StepRefused as err:
+        if err.kind == "form":
+            raise InvalidInput("the form data is invalid", err.errors) from None
         # The task row was read before a concurrent commit, the instance after it.
         raise Conflict(f"task {task_id} is no longer waiting: the process instance was "
                        "changed by someone else; reload and retry") from None
@@ -101,10 +153,11 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         task_name=task.name, lane=task.lane, department_key=task.department_key,
         actor_department_key=actor.department_key, completed_by=actor.username,
         ready_at=task.created_at, claimed_at=task.claimed_at, completed_at=now,
-        due_at=task.due_at, data=cleaned, recorded_at=now, recorded_by=actor.username))
-    ready = project(uow, task.instance_id, task.process_key, instance, now, before,
-                    task.org_revision)
-    stored = save_state(uow, task.instance_id, task.lock_version, instance, now)
+        due_at=task.due_at, data=outcome.cleaned, recorded_at=now, recorded_by=actor.username))
+    ready = project(uow, task.instance_id, task.process_key, model, outcome, now,
+                    Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
+    stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)
+    _note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
     uow.commit()
     return Completion(task.instance_id, stored["status"], stored["error"], ready)
 
@@ -120,16 +173,19 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     uow.session.refresh(timer)  # a completion may have cancelled it while we waited
     if timer.status != "pending":
         return False
-    instance = _restore(uow, found)
-    before = Mirrored.of(instance).closing(timer_id=timer_id)
     try:
-        instance.fire_timer(timer_id)
+        outcome = _step(uow, found, {"kind": FIRE_TIMER, "timer_id": timer_id}, now)
+    except StepFailed:
+        return False
+    if outcome.timer_fired:
         timer.status, timer.fired_at = "fired", now
-    except TaskNotReady:
+    else:
         timer.status = "cancelled"  # the projection was behind the engine; nothing to fire
-    project(uow, found.instance_id, found.instance_process_key, instance, now, before,
-            found.org_revision)
-    save_state(uow, found.instance_id, found.lock_version, instance, now)
+    project(uow, found.instance_id, found.instance_process_key, _model(uow, found), outcome, now,
+            Mirrored.before(outcome).closing(timer_id=timer_id), found.org_revision)
+    save_state(uow, found.instance_id, found.lock_version, outcome, now)
+    _note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
+                    outcome, now)
     uow.commit()
     return timer.status == "fired"
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
-from engine.deadlines import resolve_due_at
-from engine.runtime import Instance
+from engine.model import ProcessModel
+from engine.steps import StepOutcome
 
 from . import step_store
 from .models import Task
@@ -34,18 +33,17 @@ class Mirrored:
     timers: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, instance: Instance) -> "Mirrored":
-        ready, timers = instance.waiting()
-        return cls(frozenset(task.id for task in ready), frozenset(timer.id for timer in timers))
+    def before(cls, outcome: StepOutcome) -> "Mirrored":
+        return cls(outcome.ready_before, outcome.timers_before)
 
     def closing(self, task_id: str | None = None, timer_id: str | None = None) -> "Mirrored":
         """Without the row the use case closes itself (completed task, fired timer)."""
         return Mirrored(self.ready - {task_id}, self.timers - {timer_id})
 
 
-def project(uow: UnitOfWork, instance_id: int, process_key: str, instance: Instance,
-            now: dt.datetime, before: Mirrored = Mirrored(), org_revision: str | None = None
-            ) -> list[Task]:
+def project(uow: UnitOfWork, instance_id: int, process_key: str, model: ProcessModel,
+            outcome: StepOutcome, now: dt.datetime, before: Mirrored = Mirrored(),
+            org_revision: str | None = None) -> list[Task]:
     """Bring an instance's task and timer rows up to date after a step.
 
     `before` is what the rows mirrored before the step; `org_revision`, when the caller
@@ -53,33 +51,31 @@ def project(uow: UnitOfWork, instance_id: int, process_key: str, instance: Insta
     Returns the instance's ready tasks, oldest first (the new ones as unsaved Task
     objects, for the caller's answer).
     """
-    ready, timers = instance.waiting()
-    rows = _project_tasks(uow, instance_id, process_key, instance, ready, now, before.ready,
+    rows = _project_tasks(uow, instance_id, process_key, model, outcome, now, before.ready,
                           org_revision)
-    _project_timers(uow, instance_id, timers, before.timers)
+    _project_timers(uow, instance_id, outcome.timers, before.timers)
     return rows
 
 
-def stored_state(instance: Instance) -> dict[str, Any]:
+def stored_state(outcome: StepOutcome) -> dict[str, Any]:
     """An instance's columns as stored after a step: state, status, error and data."""
-    return {"state": instance.dump(), "status": instance.status,
-            "error": str(instance.error) if instance.error else None,
-            "data": json_safe(instance.data)}
+    return {"state": outcome.state, "status": outcome.status, "error": outcome.error,
+            "data": outcome.data}
 
 
-def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, instance: Instance,
+def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, outcome: StepOutcome,
                now: dt.datetime) -> dict[str, Any]:
     """Store the instance's state after a step (Conflict if someone else stored one first).
 
     Returns the columns stored."""
-    stored = stored_state(instance)
+    stored = stored_state(outcome)
     step_store.save_state(uow, instance_id, seen_version, at=now, **stored)
     return stored
 
 
-def _project_tasks(uow, instance_id, process_key, instance, ready_tasks, now, was_ready,
+def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready,
                    org_revision) -> list[Task]:
-    ready = {task.id: task for task in ready_tasks}
+    ready = {task.id: task for task in outcome.ready}
     withdrawn = was_ready - ready.keys()  # by the engine: the process ended or was interrupted
     if withdrawn:
         step_store.cancel_tasks(uow, withdrawn)
@@ -92,7 +88,7 @@ def _project_tasks(uow, instance_id, process_key, instance, ready_tasks, now, wa
             continue
         # Routing as of this step's org revision: a re-imported org moves duties at once.
         directory = directory or Directory.at_revision(uow, org_revision)
-        duty = task.duty
+        duty = model.duties[task.element_id]
         owner = directory.department_for(duty.lane)
         candidates = sorted({department.key for name in duty.candidate_groups
                              if (department := directory.department_for(name)) is not None})
@@ -104,7 +100,7 @@ def _project_tasks(uow, instance_id, process_key, instance, ready_tasks, now, wa
             department_key=owner.key if owner else (candidates[0] if candidates else None),
             candidate_departments=candidates, assignee=None, claimed_at=None,
             completed_by=None, completed_at=None, status="ready", created_at=now,
-            due_at=resolve_due_at(duty.due_date, instance.task_data(task_id), now)))
+            due_at=task.due_at))
     if new_rows:
         step_store.add_tasks(uow, new_rows)
         rows += [Task(**values) for values in new_rows]
@@ -121,16 +117,3 @@ def _project_timers(uow, instance_id, timers, were_pending) -> None:
                 for timer_id, timer in pending.items() if timer_id not in were_pending]
     if new_rows:
         step_store.add_timers(uow, new_rows)
-
-
-def json_safe(value: Any) -> Any:
-    """Process data as JSON: Decimals as strings (never floats), dates as ISO text."""
-    if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(item) for item in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Integer, Row, bindparam, insert, select, update
+from sqlalchemy import Integer, Row, Text, bindparam, cast, insert, select, update
 
 from .models import OrgRevision, ProcessDefinition, ProcessInstance, Task, TaskEvent, Timer
 from .unit_of_work import UnitOfWork, lost_race
@@ -21,8 +21,11 @@ _instances, _definitions = ProcessInstance.__table__, ProcessDefinition.__table_
 # What a step needs of its instance, and the org revision its routing is cached under.
 # The row is locked (PostgreSQL; SQLite serializes writers already), so a racing step
 # waits instead of computing the same next step twice.
+# The state is read as JSON text: the service only passes it on to a sandbox worker.
 _STEP_COLUMNS = (_instances.c.id.label("instance_id"), _instances.c.lock_version,
-                 _instances.c.state, _instances.c.process_key.label("instance_process_key"),
+                 cast(_instances.c.state, Text).label("state"),
+                 _instances.c.status.label("instance_status"),
+                 _instances.c.process_key.label("instance_process_key"),
                  _instances.c.process_version, _instances.c.definition_id,
                  _definitions.c.checksum, _definitions.c.key.label("definition_key"),
                  select(OrgRevision.__table__.c.token).scalar_subquery().label("org_revision"))
@@ -49,6 +52,12 @@ _ADD_TASKS = insert(_tasks)
 _CANCEL_TIMERS = (update(_timers).where(_timers.c.id.in_(bindparam("ids", expanding=True)),
                                         _timers.c.status == "pending").values(status="cancelled"))
 _ADD_TIMERS = insert(_timers)
+_MARK_ERROR = (update(_instances).where(_instances.c.id == bindparam("instance_id"),
+                                        _instances.c.lock_version == bindparam("seen", type_=Integer))
+               .values(status="error", error=bindparam("new_error"), updated_at=bindparam("at"),
+                       lock_version=bindparam("seen", type_=Integer) + 1))
+_FAIL_TIMER = (update(_timers).where(_timers.c.id == bindparam("timer_id"),
+                                     _timers.c.status == "pending").values(status="failed"))
 _SAVE_STATE = (update(_instances).where(_instances.c.id == bindparam("instance_id"),
                                         _instances.c.lock_version == bindparam("seen", type_=Integer))
                .values(state=bindparam("new_state"), status=bindparam("new_status"),
@@ -102,3 +111,14 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, *, state: d
         "new_status": status, "new_error": error, "new_data": data, "at": at}).rowcount
     if stored != 1:
         raise lost_race()
+
+
+def mark_error(uow: UnitOfWork, instance_id: int, seen_version: int, error: str, at) -> None:
+    """Put an instance in error without changing its state (the step never happened)."""
+    if uow.core(_MARK_ERROR, {"instance_id": instance_id, "seen": seen_version,
+                              "new_error": error, "at": at}).rowcount != 1:
+        raise lost_race()
+
+
+def fail_timer(uow: UnitOfWork, timer_id: str) -> None:
+    uow.core(_FAIL_TIMER, {"timer_id": timer_id})

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
-from services import instances, tasks
+from services import idempotency, instances, tasks
 from services.definitions import MODEL_CACHE
 from services.models import ProcessInstance
 from services.views import iso, task_view
 
-from . import actor, bp, load, store
+from . import actor, bp, load, request_json, store
 from .schemas import AssignRequest, CommentRequest, CompleteRequest, TaskListQuery
 
 
@@ -122,17 +122,44 @@ def complete_task(task_id: str):
     """Complete a duty with its form data.
     ---
     post:
-      parameters: [{name: task_id, in: path, required: true, schema: {type: string}}]
+      parameters:
+        - {name: task_id, in: path, required: true, schema: {type: string}}
+        - name: Idempotency-Key
+          in: header
+          schema: {type: string, minLength: 1, maxLength: 200, pattern: "^[ -~]+$"}
+          description: >-
+            Any unique string (a UUID). A retry with the same key and the same request gets
+            the first success again, with Idempotent-Replayed: true, instead of completing
+            twice; the same key on another request is a 422. Kept for 24 hours.
       requestBody: {content: {application/json: {schema: CompleteRequest}}}
       responses:
-        200: {content: {application/json: {schema: Instance}}}
-        403, 404, 409, 422: problem
+        200:
+          content: {application/json: {schema: Instance}}
+          headers:
+            Idempotent-Replayed:
+              schema: {type: string, enum: ["true"]}
+              description: this is the stored answer to an earlier request with the same key
+        403, 404, 409, 422, 503: problem
     """
     body = load(CompleteRequest)
-    with store().writing() as uow:
+
+    def complete(uow) -> dict:
         done = instances.complete_task(uow, actor(), task_id, body["data"])
-        return jsonify({"id": done.instance_id, "status": done.status, "error": done.error,
-                        "tasks": [task_view(task) for task in done.ready]})
+        return {"id": done.instance_id, "status": done.status, "error": done.error,
+                "tasks": [task_view(task) for task in done.ready]}
+
+    key = request.headers.get(idempotency.HEADER)
+    if key is None:
+        with store().writing() as uow:
+            return jsonify(complete(uow))
+    answer = idempotency.once(store(), actor().username, key,
+                              idempotency.fingerprint(request.method, request.path,
+                                                      request_json()), complete)
+    response = jsonify(answer.body)
+    response.status_code = answer.status
+    if answer.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @bp.route("/tasks/<task_id>/comments", methods=["GET", "POST"])

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from engine.errors import Problem
 from services import audit, definitions, exports, instances, kpi, org, payroll_runs, worker
 from services.access import Actor, active_employee, actor_named, may_do
+from services.backup import backup_sqlite
 from services.errors import InvalidInput, ServiceError
 from services.models import Employee, Task
 from services.passwords import hash_password
@@ -82,6 +83,18 @@ def init_db_command(ctx: _Context) -> None:
     """Create the schema, or migrate it to the newest version."""
     init_db(ctx.store)
     click.echo(f"database ready: {ctx.store.engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def backup_command(ctx: _Context, file: Path) -> None:
+    """Copy the live SQLite database to FILE, consistently (PostgreSQL: use pg_dump)."""
+    try:
+        backup_sqlite(ctx.settings.database_url, file)
+    except InvalidInput as err:
+        _fail(str(err))
+    click.echo(f"backed up to {file}")
 
 
 @main.group("org")

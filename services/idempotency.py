@@ -72,7 +72,8 @@ def once(store: Store, username: str, key: str, request_fingerprint: str,
     with store.writing() as uow:
         now = utcnow()
         # Cheap: an index range that is empty except just after keys expire.
-        uow.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < now - KEPT_FOR))
+        expired = IdempotencyKey.created_at < now - KEPT_FOR
+        uow.session.execute(delete(IdempotencyKey).where(expired))
         stored = uow.session.get(IdempotencyKey, (username, key))
         if stored is None:
             row = IdempotencyKey(username=username, key=key, created_at=now,

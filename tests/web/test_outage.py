@@ -13,17 +13,20 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from services.schema import init_db
 from services.settings import Settings
 from services.unit_of_work import Store
 from tests.services.helpers import deploy, import_demo_org, ready_task, start
 from web.app import create_app
+from web.outage import OutageLog
 
 INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 
@@ -194,3 +197,25 @@ def test_readyz_answers_ready_when_the_database_answers(sqlite_store):
     app, _ = _app_with_work(sqlite_store)
     ready = app.test_client().get("/readyz")
     assert (ready.status_code, ready.json) == (200, {"status": "ready"})
+
+
+def test_an_outage_seen_by_many_threads_at_once_is_logged_once_each_way(caplog):
+    outage, refused = OutageLog(), OperationalError("SELECT 1", {}, Exception("refused"))
+    caplog.set_level(logging.WARNING)
+    start_together = threading.Barrier(8)
+
+    def fail_then_answer():
+        start_together.wait()
+        for _ in range(100):
+            outage.failed(refused)
+        start_together.wait()
+        outage.answered()
+
+    threads = [threading.Thread(target=fail_then_answer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    down, back = _outage_lines(caplog)
+    assert "database unavailable (refused)" in down
+    assert "back after 800 failed requests" in back

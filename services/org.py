@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from payroll.money import money
 
 from . import audit
+from .credentials import revoke_credentials
 from .errors import InvalidInput
 from .models import Department, Employee, OrgChange, OrgRevision, utcnow
 from .passwords import hash_password, verify_password
@@ -125,6 +126,8 @@ def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportRepo
         pay_before = _pay(current.base_salary, current.bonus_base) if current else None
         _upsert(uow, report, "employee", spec["username"], current,
                 lambda: Employee(username=spec["username"]), values)
+        if current is not None and "password_hash" in values:
+            revoke_credentials(uow, current.username)  # a new password signs the old ones out
         pay_after = _pay(values["base_salary"], values["bonus_base"])
         if pay_after != pay_before:
             audit.record(uow, by, "salary", spec["username"], "org import",

@@ -15,6 +15,9 @@ class Settings:
     timezone: str = "UTC"
     token_ttl_hours: int = 12
     secret_key: str = ""
+    ratelimit_storage_url: str = ""  # empty: sign-in attempts are counted in memory
+    https: bool = False  # served over HTTPS only: cookies always Secure, HSTS sent
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers count
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -22,7 +25,10 @@ class Settings:
         url = env.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
         return cls(database_url=url, timezone=env.get("DUTYFLOW_TIMEZONE", "UTC"),
                    token_ttl_hours=int(env.get("DUTYFLOW_TOKEN_TTL_HOURS", "12")),
-                   secret_key=env.get("DUTYFLOW_SECRET_KEY") or _local_secret())
+                   secret_key=env.get("DUTYFLOW_SECRET_KEY") or _local_secret(),
+                   ratelimit_storage_url=env.get("DUTYFLOW_RATELIMIT_STORAGE_URL", ""),
+                   https=env.get("DUTYFLOW_HTTPS", "") in ("1", "true", "yes"),
+                   trusted_proxies=int(env.get("DUTYFLOW_TRUSTED_PROXIES", "0")))
 
 
 def _local_secret() -> str:

@@ -8,9 +8,12 @@ from flask import Flask, jsonify
 from services.settings import Settings
 from services.unit_of_work import Store
 
+from .csrf import init_csrf
 from .errors import register_error_handlers
 from .i18n import init_i18n
 from .outage import install as install_outage_handling
+from .rate_limits import init_rate_limits
+from .security_headers import init_security_headers
 from .sessions import PageSessions
 
 
@@ -26,6 +29,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.session_interface = PageSessions()
+    init_security_headers(app, settings)
     app.config["BABEL_DEFAULT_TIMEZONE"] = settings.timezone
     init_i18n(app)
 
@@ -35,6 +39,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(api)
     app.register_blueprint(vendor)
     app.register_blueprint(pages)
+    init_csrf(app, api)
+    init_rate_limits(app, settings)
     register_error_handlers(app)
     install_outage_handling(app)  # 503 while the database is out of reach, and /readyz
 

@@ -20,9 +20,9 @@ from engine.errors import Problem
 from services import audit, definitions, exports, instances, kpi, org, payroll_runs, worker
 from services.access import Actor, active_employee, actor_named, may_do
 from services.backup import backup_sqlite
+from services.credentials import set_password as store_password
 from services.errors import InvalidInput, ServiceError
 from services.models import Employee, Task
-from services.passwords import hash_password
 from services.schema import init_db
 from services.settings import Settings
 from services.unit_of_work import Store
@@ -133,7 +133,7 @@ def set_password(ctx: _Context, username: str, password: str) -> None:
         employee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
         if employee is None:
             _fail(f"no employee {username!r}")
-        employee.password_hash = hash_password(password)
+        store_password(uow, employee, password)  # and signs out every session and token
         uow.commit()
     click.echo(f"password set for {username}")
 

@@ -6,6 +6,7 @@ write the session cookie, so a browser's signed-in cookie can never act on the A
 """
 from __future__ import annotations
 
+from flask import request as current_request
 from flask.sessions import SecureCookieSessionInterface
 
 API_PREFIX = "/api/"
@@ -16,3 +17,8 @@ class PageSessions(SecureCookieSessionInterface):
         if request.path.startswith(API_PREFIX):
             return None  # Flask then uses a null session, which it never saves
         return super().open_session(app, request)
+
+    def get_cookie_secure(self, app) -> bool:
+        """Secure whenever the request came over HTTPS (behind a proxy: with
+        DUTYFLOW_TRUSTED_PROXIES set, web/security_headers.py), always with DUTYFLOW_HTTPS."""
+        return super().get_cookie_secure(app) or current_request.is_secure

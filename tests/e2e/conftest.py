@@ -72,8 +72,11 @@ def browser():
 
 @pytest.fixture
 def new_page(browser, server):
-    """Pages for several people at once, each in its own browser context (own cookies)."""
-    contexts = []
+    """Pages for several people at once, each in its own browser context (own cookies).
+
+    Anything the Content-Security-Policy blocks fails the test: a blocked script or style
+    is a broken page for whoever uses it."""
+    contexts, blocked = [], []
 
     def make(locale: str = "en-US", **options) -> Page:
         context = browser.new_context(base_url=server, locale=locale,
@@ -81,11 +84,15 @@ def new_page(browser, server):
                                       **options)
         context.set_default_timeout(15_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", lambda message: blocked.append(f"{page.url}: {message.text}")
+                if "Content Security Policy" in message.text else None)
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not blocked, "blocked by the Content-Security-Policy:\n" + "\n".join(blocked)
 
 
 def sign_in(page: Page, username: str, password: str = "demo") -> None:

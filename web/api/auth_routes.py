@@ -14,14 +14,14 @@ from .schemas import TokenRequest
 
 @bp.post("/auth/token", endpoint="issue_token")
 def issue_token_route():
-    """Exchange username and password for a bearer token.
+    """Exchange username and password for a bearer token (failures rate-limited: 429).
     ---
     post:
       security: []
       requestBody: {content: {application/json: {schema: TokenRequest}}}
       responses:
         200: {content: {application/json: {schema: TokenResponse}}}
-        401, 422: problem
+        401, 422, 429: problem
     """
     body = load(TokenRequest)
     ttl = dt.timedelta(hours=current_app.config["DUTYFLOW_SETTINGS"].token_ttl_hours)

@@ -1,13 +1,12 @@
 """Server-rendered pages: the same services as the API, behind a session cookie.
 
-Sessions are Flask's signed cookie (HttpOnly, SameSite=Lax); every POST carries a
-CSRF token bound to the session. Rules stay in services/: pages only ask.
+Sessions are Flask's signed cookie (HttpOnly, SameSite=Lax) and hold the employee's
+credential version: a new password or a sign-out ends every copy of it. Every POST
+carries Flask-WTF's CSRF token (web/csrf.py). Rules stay in services/: pages only ask.
 """
 from __future__ import annotations
 
 import functools
-import hmac
-import secrets
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
@@ -21,21 +20,6 @@ bp = Blueprint("pages", __name__)
 
 def store() -> Store:
     return current_app.extensions["dutyflow_store"]
-
-
-def csrf_token() -> str:
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
-    return session["csrf"]
-
-
-@bp.before_app_request
-def check_csrf() -> None:
-    if request.method != "POST" or request.blueprint != "pages":
-        return
-    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
-    if not hmac.compare_digest(sent, session.get("csrf", "")):
-        abort(400, description="The form expired or did not come from DutyFlow; reload the page.")
 
 
 @bp.before_request
@@ -61,11 +45,29 @@ def load_signed_in_user() -> None:
         try:
             employee = active_employee(uow, username)
         except PermissionDenied:  # left or deactivated since signing in
-            session.pop("username", None)
+            end_session()
+            return
+        if session.get("credential_version") != employee.credential_version:
+            end_session()  # a new password or a sign-out since this cookie was issued
             return
         g.page_actor = actor_for(uow, employee)
         g.page_employee = {"username": employee.username, "name": employee.name,
                            "department": employee.department_key}
+
+
+def start_session(username: str, credential_version: int) -> None:
+    """A fresh session (no fixation) for someone just signed in; the language stays."""
+    end_session()
+    session["username"] = username
+    session["credential_version"] = credential_version
+
+
+def end_session() -> None:
+    """Forget who is signed in (and the CSRF token with it); the language stays."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 def page_actor() -> Actor:
@@ -100,8 +102,7 @@ def nav_links() -> list[dict]:
 
 @bp.app_context_processor
 def page_globals() -> dict:
-    return {"csrf_token": csrf_token, "me": g.get("page_employee"), "actor": g.get("page_actor"),
-            "nav_links": nav_links}
+    return {"me": g.get("page_employee"), "actor": g.get("page_actor"), "nav_links": nav_links}
 
 
 from . import account, inbox, process_pages, task_pages, designer_pages, org_pages, dashboard_pages, hr_pages  # noqa: E402,F401

@@ -1,21 +1,16 @@
 """Signing in and out, and the language switch."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from services.auth import check_password
+from services.credentials import revoke_credentials
 from services.errors import NotAuthenticated
 
-from . import bp, store
+from . import bp, end_session, start_session, store
+from .redirects import safe_next
 from ..i18n import LANGUAGES
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("pages.inbox")
 
 
 @bp.get("/")
@@ -27,30 +22,31 @@ def home():
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
+    """Rate-limited per account and per address (web/rate_limits.py)."""
     error = None
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         try:
             with store().reading() as uow:
-                check_password(uow, username, request.form.get("password", ""))
+                employee = check_password(uow, username, request.form.get("password", ""))
+                version = employee.credential_version
         except NotAuthenticated:
             error = _("Unknown username or wrong password.")
         else:
-            lang = session.get("lang")
-            session.clear()  # a fresh session on sign-in: no fixation
-            session["username"] = username
-            if lang:
-                session["lang"] = lang
-            return redirect(_safe_next(request.args.get("next")))
+            start_session(username, version)
+            return redirect(safe_next(request.args.get("next")))
     return render_template("sign_in.html", error=error), 401 if error else 200
 
 
 @bp.post("/sign-out")
 def sign_out():
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    """Signs out everywhere: a copy of this cookie, other browsers and API tokens included,
+    since a cookie cannot be taken back from wherever it was copied to."""
+    if g.page_actor is not None:
+        with store().writing() as uow:
+            revoke_credentials(uow, g.page_actor.username)
+            uow.commit()
+    end_session()
     flash(_("You are signed out."))
     return redirect(url_for("pages.sign_in"))
 
@@ -59,4 +55,4 @@ def sign_out():
 def switch_language():
     if request.form.get("lang") in LANGUAGES:
         session["lang"] = request.form["lang"]
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))

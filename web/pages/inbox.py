@@ -1,7 +1,7 @@
 """The inbox: my tasks and my department's unclaimed ones, with filters and counts."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request
 from flask_babel import gettext as _
 
 from services import tasks
@@ -9,6 +9,7 @@ from services.errors import ServiceError
 from services.models import utcnow
 
 from . import bp, page_actor, signed_in, store
+from .redirects import safe_next
 
 
 @bp.get("/inbox")
@@ -47,4 +48,4 @@ def _act(action, task_id: str, done: str):
         flash(done)
     except ServiceError as err:
         flash(str(err), "error")
-    return redirect(request.form.get("next") or url_for("pages.inbox"))
+    return redirect(safe_next(request.form.get("next")))

@@ -18,6 +18,10 @@ from marshmallow import fields as mm_fields, validate as mm_validate
 from .errors import FormValidationError
 
 FIELD_TYPES = ("string", "long", "boolean", "date", "enum")
+# Camunda's `long` is Java's: a 64-bit signed integer. Larger values would pass through
+# process data into expressions and exports that other systems read as 64-bit.
+LONG_RANGE = mm_validate.Range(min=-2**63, max=2**63 - 1,
+                               error="Must be a whole number from {min} to {max} (64-bit).")
 CONSTRAINTS = ("required", "readonly", "min", "max", "minlength", "maxlength")
 
 
@@ -110,6 +114,7 @@ def _marshmallow_field(spec: FieldSpec) -> mm_fields.Field:
         kwargs["allow_none"] = True
     validators = []
     if spec.type == "long":
+        validators.append(LONG_RANGE)
         if spec.minimum is not None or spec.maximum is not None:
             validators.append(mm_validate.Range(min=spec.minimum, max=spec.maximum))
         return mm_fields.Integer(strict=True, validate=validators, **kwargs)

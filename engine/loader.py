@@ -139,6 +139,8 @@ class _Checker:
             forms[task.get("id")] = self._read_form(task)
         for start in process.iterfind(".//bpmn:startEvent", NS):
             forms[start.get("id")] = self._read_form(start)
+        self._check_departments(process, "candidate starter group",
+                                _names(process, "candidateStarterGroups"))
         self._check_gateways(process)
         self._check_conditions(process)
         self._check_scripts(process)
@@ -161,15 +163,17 @@ class _Checker:
             self.report(task, "user task has no owner: put it in a lane or give it "
                               "camunda:candidateGroups naming a department")
             return
-        if self.is_known_owner is None:
-            return
-        for name in ([lane] if lane else []) + list(groups):
+        self._check_departments(task, "lane", [lane] if lane else [])
+        self._check_departments(task, "candidate group", groups)
+
+    def _check_departments(self, element: etree._Element, kind: str, names) -> None:
+        """Each name must route to a department (checked when the org is known)."""
+        for name in names:
             if "${" in name:
-                self.report(task, f"candidate group {name!r} must name a department, not an expression")
-            elif not self.is_known_owner(name):
-                kind = "lane" if name == lane else "candidate group"
-                self.report(task, f"{kind} {name!r} names no known department "
-                                  "(matched against department keys, names and lanes)")
+                self.report(element, f"{kind} {name!r} must name a department, not an expression")
+            elif self.is_known_owner is not None and not self.is_known_owner(name):
+                self.report(element, f"{kind} {name!r} names no known department "
+                                     "(matched against department keys, names and lanes)")
 
     def _check_due_date(self, task: etree._Element) -> None:
         due = task.get(f"{{{CAMUNDA_NS}}}dueDate")
@@ -305,7 +309,12 @@ def _counted_kind(localname: str) -> str | None:
 
 
 def candidate_groups(task: etree._Element) -> tuple[str, ...]:
-    raw = task.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
+    return _names(task, "candidateGroups")
+
+
+def _names(element: etree._Element, attribute: str) -> tuple[str, ...]:
+    """A Camunda comma list (`camunda:candidateGroups="qa, legal"`), blanks dropped."""
+    raw = element.get(f"{{{CAMUNDA_NS}}}{attribute}") or ""
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
@@ -368,8 +377,14 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
             element_id=element_id, name=task.get("name") or element_id,
             lane=lanes.get(element_id), candidate_groups=candidate_groups(task),
             due_date=task.get(f"{{{CAMUNDA_NS}}}dueDate"), form=forms[element_id])
-    start_form = next((forms[start.get("id")] for start in process.iterfind("./bpmn:startEvent", NS)
+    starts = process.findall("bpmn:startEvent", NS)
+    start_form = next((forms[start.get("id")] for start in starts
                        if forms.get(start.get("id")) and forms[start.get("id")].fields), FormSpec())
+    start_lanes = tuple(dict.fromkeys(lanes[start.get("id")] for start in starts
+                                      if lanes.get(start.get("id"))))
     return ProcessModel(key=process_id, name=process.get("name") or process_id, spec=spec,
-                        subprocess_specs=subprocess_specs, duties=duties, start_form=start_form)
+                        subprocess_specs=subprocess_specs, duties=duties, start_form=start_form,
+                        starter_groups=_names(process, "candidateStarterGroups"),
+                        starter_users=_names(process, "candidateStarterUsers"),
+                        start_lanes=start_lanes)
 

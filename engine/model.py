@@ -38,3 +38,13 @@ class ProcessModel:
     subprocess_specs: dict[str, Any]
     duties: dict[str, DutySpec]
     start_form: FormSpec = field(default_factory=FormSpec)
+    # Who may start it (services.access.may_start decides): Camunda's
+    # candidateStarterGroups/-Users on the process, and the lanes of its start events.
+    starter_groups: tuple[str, ...] = ()
+    starter_users: tuple[str, ...] = ()
+    start_lanes: tuple[str, ...] = ()
+
+    @property
+    def duty_owners(self) -> tuple[str, ...]:
+        """Lane and group names of every duty: who works on this process."""
+        return tuple(name for duty in self.duties.values() for name in duty.owners)

@@ -3,7 +3,9 @@
 Staff act on their own department's duties. A department head, or a `manager` of a
 department, also oversees its whole subtree. Designers deploy; HR reads people and
 pay; admins see everything but, like everyone, can only do the duties of their own
-department: the point of DutyFlow is that duties stay with their owners.
+department: the point of DutyFlow is that duties stay with their owners. A process is
+started by those its diagram names (see may_start), and a person's duty report is read
+by managers only within the departments they oversee.
 """
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .definitions import MODEL_CACHE, list_latest
+from engine.model import ProcessModel
+
+from .definitions import MODEL_CACHE, latest_definition, list_latest
 from .errors import PermissionDenied
 from .models import Department, Employee, Task
 from .org import Directory
@@ -103,14 +107,62 @@ def may_reassign(actor: Actor, task: Task) -> bool:
     return actor.is_admin or bool(owners & actor.supervised)
 
 
+def may_read_report(actor: Actor, username: str, department_key: str | None) -> bool:
+    """A person's duty report (`department_key`: theirs): their own, anyone's for HR and
+    admins, and for managers only people in departments they oversee, the same people
+    whose tasks they see."""
+    if actor.username == username or actor.has("hr", "admin"):
+        return True
+    return actor.has("manager") and department_key in actor.overseen
+
+
+def may_start(actor: Actor, model: ProcessModel, directory: Directory) -> bool:
+    """Admins, the users and members of the departments the process names as starters."""
+    departments, users = _starters(model, directory)
+    return actor.is_admin or actor.username in users or actor.department_key in departments
+
+
+def require_may_start(uow: UnitOfWork, actor: Actor, process_key: str) -> None:
+    """NotFound without such a process; PermissionDenied, naming who may, unless `actor`
+    may start its latest version."""
+    model = MODEL_CACHE.get(latest_definition(uow, process_key))
+    directory = Directory.load(uow)
+    if not may_start(actor, model, directory):
+        departments, users = _starters(model, directory)
+        starters = ", ".join([*sorted(departments), *sorted(users)]) or "admins only"
+        raise PermissionDenied(f"{actor.username} may not start {process_key!r}; "
+                               f"it is started by: {starters}")
+
+
+def _starters(model: ProcessModel, directory: Directory) -> tuple[set[str], frozenset[str]]:
+    """(department keys, usernames) who may start a process, besides admins.
+
+    Camunda's candidateStarterGroups/-Users when the diagram sets either; else the
+    department of the start event's lane; a start event in no lane leaves starting to
+    the departments with duties in the process (those who work on it anyway).
+    """
+    if model.starter_groups or model.starter_users:
+        names = model.starter_groups
+    elif model.start_lanes:
+        names = model.start_lanes
+    else:
+        names = model.duty_owners
+    return _department_keys(names, directory), frozenset(model.starter_users)
+
+
+def _department_keys(names, directory: Directory) -> set[str]:
+    """The active departments that lane or group names route to."""
+    return {department.key for name in names
+            if (department := directory.department_for(name)) is not None}
+
+
 def collaborating_departments(uow: UnitOfWork, department_key: str) -> set[str]:
     """Departments that share a deployed process with this one."""
     directory = Directory.load(uow)
     related: set[str] = set()
     for definition in list_latest(uow):
         model = MODEL_CACHE.get(definition)
-        owners = {department.key for duty in model.duties.values() for name in duty.owners
-                  if (department := directory.department_for(name)) is not None}
+        owners = _department_keys(model.duty_owners, directory)
         if department_key in owners:
             related |= owners
     return related - {department_key}

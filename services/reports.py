@@ -15,9 +15,9 @@ from sqlalchemy import String, and_, case, column, func, literal, select, values
 from payroll.money import score
 from payroll.periods import FIRST_YEAR, LAST_YEAR, Period, PeriodError, time_zone
 
-from .access import Actor
+from .access import Actor, may_read_report
 from .errors import InvalidInput, PermissionDenied
-from .models import Department, Task, TaskEvent, UTCDateTime
+from .models import Department, Employee, Task, TaskEvent, UTCDateTime
 from .corrections import corrected_data
 from .payslips import evidence_row
 from .unit_of_work import UnitOfWork
@@ -62,8 +62,11 @@ def department_ranking(uow: UnitOfWork, actor: Actor, period: Period) -> list[di
 
 
 def employee_report(uow: UnitOfWork, actor: Actor, username: str, period: Period) -> dict[str, Any]:
-    if actor.username != username and not actor.has("manager", "hr", "admin"):
-        raise PermissionDenied("duty detail is for managers, HR, admins and the employee themself")
+    department_key = uow.session.scalar(select(Employee.department_key)
+                                        .where(Employee.username == username))
+    if not may_read_report(actor, username, department_key):
+        raise PermissionDenied("duty detail is for the employee themself, HR, admins, and "
+                               "managers of the departments they oversee")
     events = uow.session.scalars(select(TaskEvent).where(
         TaskEvent.kind == "completed", TaskEvent.completed_by == username,
         TaskEvent.completed_at >= period.start, TaskEvent.completed_at < period.end)

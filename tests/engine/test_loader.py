@@ -233,3 +233,24 @@ def test_loading_time_grows_linearly_with_the_number_of_gateways():
         return min(timings)
 
     assert best_time(600) / best_time(300) < 3
+
+
+def test_who_may_start_is_read_from_the_process_and_its_start_lanes():
+    [model] = load_processes(read_bpmn("inbound_materials.bpmn"), "inbound_materials.bpmn")
+    assert (model.start_lanes, model.starter_groups, model.starter_users) == \
+        (("Procurement",), (), ())
+    source = read_bpmn("inbound_materials.bpmn").replace(
+        b'<bpmn:process id="inbound_materials"',
+        b'<bpmn:process id="inbound_materials" camunda:candidateStarterGroups="QA, Legal" '
+        b'camunda:candidateStarterUsers=" li.qa ,"')
+    [model] = load_processes(source, "inbound_materials.bpmn", KNOWN.__contains__)
+    assert (model.starter_groups, model.starter_users) == (("QA", "Legal"), ("li.qa",))
+
+
+def test_a_candidate_starter_group_must_name_a_department():
+    source = read_bpmn("inbound_materials.bpmn").replace(
+        b'<bpmn:process id="inbound_materials"',
+        b'<bpmn:process id="inbound_materials" camunda:candidateStarterGroups="QA, Ghosts"')
+    [problem] = problems_of(source)
+    assert problem.endswith("inbound_materials: candidate starter group 'Ghosts' names no "
+                            "known department (matched against department keys, names and lanes)")

@@ -50,13 +50,17 @@ MATRIX = [
     ("POST", "/api/v1/auth/token", {"username": "he.qa", "password": "demo"},
                                                             (200, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/openapi.json", None,                  (200, 200, 200, 200, 200, 200, 200)),
-    # processes: designers and admins deploy; everyone signed in reads and starts
+    # processes: designers and admins deploy; everyone signed in reads; a process is started
+    # by admins and those it names: the start event's lane (inbound_materials: procurement),
+    # or camunda:candidateStarterGroups/-Users (qa_sampling: QA and chen.design)
     ("POST", "/api/v1/process-definitions", BPMN,          (401, 403, 403, 403, 201, 403, 201)),
     ("GET", "/api/v1/process-definitions", None,           (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/process-definitions/inbound_materials/versions/1/bpmn", None,
                                                             (401, 200, 200, 200, 200, 200, 200)),
     ("POST", "/api/v1/process-instances", {"process_key": "inbound_materials"},
-                                                            (401, 201, 201, 201, 201, 201, 201)),
+                                                            (401, 403, 403, 403, 403, 403, 201)),
+    ("POST", "/api/v1/process-instances", {"process_key": "qa_sampling"},
+                                                            (401, 201, 201, 403, 201, 403, 201)),
     ("GET", "/api/v1/process-instances", None,             (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/process-instances/{qa_instance}", None,
                                                             (401, 200, 200, 200, 404, 404, 200)),
@@ -113,11 +117,13 @@ MATRIX = [
                                                             (401, 403, 201, 201, 403, 403, 201)),
     ("POST", "/api/v1/events/{proc_event}/corrections", {**CORRECTION, "data": {}},
                                                             (401, 403, 403, 403, 403, 403, 201)),
-    # reports: managers, HR, admins; one's own report for everyone
+    # reports: HR, admins; managers for the departments they oversee; one's own for everyone
     ("GET", f"/api/v1/reports/department-ranking?period={PERIOD}", None,
                                                             (401, 403, 200, 200, 403, 200, 200)),
     ("GET", f"/api/v1/reports/employees/li.qa?period={PERIOD}", None,
                                                             (401, 200, 200, 200, 403, 200, 200)),
+    ("GET", f"/api/v1/reports/employees/zhang.proc?period={PERIOD}", None,
+                                                            (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/reports/trend?from=2026-01-01&to=2026-03-31", None,
                                                             (401, 403, 200, 200, 403, 200, 200)),
 ]
@@ -137,6 +143,10 @@ class World:
         import_demo_org(store)
         for name in ("inbound_materials.bpmn", "contract_approval.bpmn"):
             deploy(store, name)
+        deploy(store, "qa_sampling.bpmn", read_bpmn("inbound_materials.bpmn").replace(
+            b'<bpmn:process id="inbound_materials"',
+            b'<bpmn:process id="qa_sampling" camunda:candidateStarterGroups="QA" '
+            b'camunda:candidateStarterUsers="chen.design"'))
         self.app = create_app(Settings(store.database_url), store=store)
         self.client = self.app.test_client()
         self.tokens = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from services import instances
+from services.access import require_may_start
 from services.views import instance_view
 
 from . import actor, bp, load, store
@@ -18,10 +19,11 @@ def start_instance():
       requestBody: {content: {application/json: {schema: StartRequest}}}
       responses:
         201: {content: {application/json: {schema: Instance}}}
-        404, 422: problem
+        403, 404, 422: problem
     """
     body = load(StartRequest)
     with store().writing() as uow:
+        require_may_start(uow, actor(), body["process_key"])
         row = instances.start_process(uow, body["process_key"], body["data"], actor().username,
                                       body.get("business_key"))
     with store().reading() as uow:

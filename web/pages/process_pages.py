@@ -5,8 +5,10 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 
 from services import definitions, instances
+from services.access import may_start, require_may_start
 from services.definitions import MODEL_CACHE
 from services.errors import InvalidInput, NotFound, ServiceError
+from services.org import Directory
 from services.views import instance_view
 
 from . import bp, page_actor, signed_in, store
@@ -14,10 +16,14 @@ from .forms import typed_values
 
 
 def _startable() -> list[dict]:
+    """The processes the signed-in person may start, with their start forms."""
+    actor = page_actor()
     with store().reading() as uow:
+        directory = Directory.load(uow)
         return [{"key": d.key, "name": d.name, "version": d.version,
-                 "form": MODEL_CACHE.get(d).start_form.as_dict()}
-                for d in definitions.list_latest(uow)]
+                 "form": model.start_form.as_dict()}
+                for d in definitions.list_latest(uow)
+                if may_start(actor, model := MODEL_CACHE.get(d), directory)]
 
 
 @bp.get("/processes")
@@ -30,6 +36,8 @@ def processes():
 @bp.post("/processes/<key>/start")
 @signed_in
 def start_process(key: str):
+    with store().reading() as uow:
+        require_may_start(uow, page_actor(), key)  # 404 or 403 with who may, as in the API
     chosen = next((p for p in _startable() if p["key"] == key), None)
     if chosen is None:
         abort(404)

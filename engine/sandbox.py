@@ -342,7 +342,7 @@ def _measure(value: Any, limit: int, plain_only: bool = False) -> int:
     for _depth in range(MAX_NESTING_DEPTH + 1):
         below: list[Any] = []
         for item in level:
-            if isinstance(item, (str, bytes)):
+            if isinstance(item, str) or (isinstance(item, bytes) and not plain_only):
                 total += 2 + len(item)
             elif isinstance(item, int):
                 total += 1 + item.bit_length() // 3

@@ -145,34 +145,42 @@ class SandboxPool:
         self._closed = False
 
     def run(self, model: ModelRef, state: str | None, action: dict[str, Any],
-            now: dt.datetime) -> tuple[StepOutcome, str]:
-        """One step: (outcome, new state as JSON text). Raises StepRefused (nothing
-        changed, the caller's fault) or StepAborted (the worker was stopped)."""
+            now: dt.datetime) -> StepOutcome:
+        """One step. Raises StepRefused (nothing changed, the caller's fault) or
+        StepAborted (the worker was stopped)."""
         header = {"checksum": model.checksum, "key": model.key, "action": action,
                   "now": now.isoformat()}
-        answer, new_state = self._exchange(header, state)
+        worker = self._checkout()
+        answer, new_state = self._ask(worker, header, state, self.limits.step_seconds)
         if answer.get("need_model"):
-            header["xml"], header["filename"] = model.source()
-            answer, new_state = self._exchange(header, state, self.limits.model_load_seconds)
+            # Compiling gets its own, longer deadline; the step after it the usual one.
+            xml, filename = model.source()
+            self._ask(worker, {"checksum": model.checksum, "key": model.key, "xml": xml,
+                               "filename": filename}, None, self.limits.model_load_seconds)
+            answer, new_state = self._ask(worker, header, state, self.limits.step_seconds)
+        worker.steps += 1
+        if answer.get("outcome", {}).get("rss", 0) > self.limits.recycle_bytes:
+            self._discard(worker, gently=True)
+        else:
+            self._checkin(worker)
         if "refused" in answer:
             refused = answer["refused"]
             raise StepRefused(refused["kind"], refused["message"], refused["errors"])
-        outcome = answer["outcome"]
-        outcome["state"] = json.loads(new_state)
-        return StepOutcome.from_json(outcome), new_state.decode("utf-8")
+        return StepOutcome.from_json(answer["outcome"], new_state.decode("utf-8"))
 
-    def _exchange(self, header: dict[str, Any], state: str | None,
-                  extra_seconds: float = 0.0) -> tuple[dict[str, Any], bytes]:
+    def _ask(self, worker: _Process, header: dict[str, Any], state: str | None,
+             seconds: float) -> tuple[dict[str, Any], bytes]:
+        """One request to a checked-out worker; on any failure the worker is discarded
+        and StepAborted raised."""
         head = json.dumps(header, separators=(",", ":")).encode()
         payload = len(head).to_bytes(FRAME_HEADER, "big") + head + \
             (state.encode("utf-8") if state else b"")
-        worker = self._checkout()
         try:
             worker.send(payload)
-            reply = worker.receive(time.monotonic() + self.limits.step_seconds + extra_seconds)
+            reply = worker.receive(time.monotonic() + seconds)
         except TimeoutError:
             self._discard(worker)
-            raise StepAborted(f"the step was stopped after {self.limits.step_seconds:g} s "
+            raise StepAborted(f"the step was stopped after {seconds:g} s "
                               "(an expression or script that does not finish)") from None
         except (EOFError, OSError):
             reason = worker.why_ended()
@@ -183,11 +191,6 @@ class SandboxPool:
         if "failed" in answer:
             self._discard(worker)
             raise StepAborted(f"the step failed in the sandbox worker: {answer['failed']}")
-        worker.steps += 1
-        if answer.get("outcome", {}).get("rss", 0) > self.limits.recycle_bytes:
-            self._discard(worker, gently=True)
-        else:
-            self._checkin(worker)
         return answer, reply[FRAME_HEADER + size:]
 
     def _checkout(self) -> _Process:

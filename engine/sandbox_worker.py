@@ -65,11 +65,12 @@ class _Worker:
 
     def handle(self, header: dict[str, Any], state: bytes) -> tuple[dict[str, Any], bytes]:
         cache_key = (header["checksum"], header["key"])
+        if "xml" in header:
+            self._load_model(header, cache_key)
+            return {"loaded": True}, b""
         model = self.models.get(cache_key)
         if model is None:
-            if "xml" not in header:
-                return {"need_model": True}, b""
-            model = self._load_model(header, cache_key)
+            return {"need_model": True}, b""
         self.models.move_to_end(cache_key)
         _arm_cpu_limit(self.cpu_seconds)
         try:
@@ -78,17 +79,15 @@ class _Worker:
         except self._refused as refused:
             return {"refused": refused.to_json()}, b""
         answer = outcome.to_json()
-        new_state = json.dumps(answer.pop("state"), separators=(",", ":")).encode()
         answer["rss"] = _resident_bytes()
-        return {"outcome": answer}, new_state
+        return {"outcome": answer}, outcome.state_json.encode("utf-8")
 
-    def _load_model(self, header: dict[str, Any], cache_key: tuple[str, str]) -> Any:
+    def _load_model(self, header: dict[str, Any], cache_key: tuple[str, str]) -> None:
         models = self._load_processes(header["xml"].encode("utf-8"), header["filename"])
         model = next(found for found in models if found.key == header["key"])
         self.models[cache_key] = model
         while len(self.models) > MODEL_CACHE_SIZE:
             self.models.popitem(last=False)
-        return model
 
 
 def _arm_cpu_limit(seconds: float) -> None:

@@ -15,7 +15,8 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (BpmnWorkflowConverter, TaskConverter,
+                                                            WorkflowConverter)
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
 
@@ -44,12 +45,27 @@ class _SpecFreeWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
+class _TypedDataTaskConverter(TaskConverter):
+    """SpiffWorkflow converts a task's data through the registry when restoring it but not
+    when dumping it, so a date a script stored would reach JSON as a raw datetime."""
+
+    def to_dict(self, task: Any) -> dict[str, Any]:
+        dct = super().to_dict(task)
+        if dct["data"]:
+            dct["data"] = self.registry.convert(dct["data"])
+        if dct["delta"] and dct["delta"]["updates"]:
+            dct["delta"]["updates"] = self.registry.convert(dct["delta"]["updates"])
+        return dct
+
+
 def _registry() -> DefaultRegistry:
     registry = DefaultRegistry()
     registry.register(Decimal, lambda value: {"value": str(value)}, lambda dct: Decimal(dct["value"]))
     registry.register(dt.date, lambda value: {"value": value.isoformat()},
                       lambda dct: dt.date.fromisoformat(dct["value"]))
-    BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG, registry)
+    config = {cls: (_TypedDataTaskConverter if converter is TaskConverter else converter)
+              for cls, converter in CAMUNDA_CONFIG.items()}
+    BpmnWorkflowSerializer.configure(config, registry)
     return registry
 
 

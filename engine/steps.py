@@ -9,6 +9,7 @@ code touched travels back but data.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -34,7 +35,7 @@ class OpenTask:
 class StepOutcome:
     """The instance after a step, and what it waited for before it."""
 
-    state: dict[str, Any]
+    state_json: str  # the instance's state as JSON text, stored as it is
     status: str
     error: str | None
     error_element: str | None
@@ -47,8 +48,9 @@ class StepOutcome:
     timer_fired: bool = True
 
     def to_json(self) -> dict[str, Any]:
+        """Everything but the state, which travels beside it as text."""
         return {
-            "state": self.state, "status": self.status, "error": self.error,
+            "status": self.status, "error": self.error,
             "error_element": self.error_element, "data": self.data, "cleaned": self.cleaned,
             "ready": [[task.id, task.element_id, _iso(task.due_at)] for task in self.ready],
             "timers": [[timer.id, timer.element_id, timer.name, _iso(timer.due_at)]
@@ -58,9 +60,9 @@ class StepOutcome:
         }
 
     @classmethod
-    def from_json(cls, dct: dict[str, Any]) -> "StepOutcome":
+    def from_json(cls, dct: dict[str, Any], state_json: str) -> "StepOutcome":
         return cls(
-            state=dct["state"], status=dct["status"], error=dct["error"],
+            state_json=state_json, status=dct["status"], error=dct["error"],
             error_element=dct["error_element"], data=dct["data"], cleaned=dct["cleaned"],
             ready=tuple(OpenTask(task_id, element_id, _from_iso(due))
                         for task_id, element_id, due in dct["ready"]),
@@ -82,6 +84,7 @@ class StepRefused(EngineError):
         super().__init__(message)
 
     def to_json(self) -> dict[str, Any]:
+        """Everything but the state, which travels beside it as text."""
         return {"kind": self.kind, "message": str(self), "errors": self.errors}
 
     def as_engine_error(self) -> EngineError:
@@ -132,7 +135,7 @@ def _outcome(instance: Instance, ready_before: frozenset[str], timers_before: fr
         for task in ready)
     error = instance.error
     return StepOutcome(
-        state=instance.dump(), status=instance.status, error=str(error) if error else None,
+        state_json=json.dumps(instance.dump(), separators=(",", ":")), status=instance.status, error=str(error) if error else None,
         error_element=error.element_id if error else None, data=json_safe(instance.data),
         cleaned=json_safe(cleaned), ready=open_tasks, timers=tuple(timers),
         ready_before=ready_before, timers_before=timers_before, timer_fired=fired)

@@ -61,8 +61,7 @@ def run(uow: UnitOfWork, checksum: str, key: str, definition_id: int, state: str
         definition = uow.session.get(ProcessDefinition, definition_id)
         return definition.bpmn_xml, definition.filename
 
-    outcome, _ = pool().run(ModelRef(checksum, key, source), state, action, now)
-    return outcome
+    return pool().run(ModelRef(checksum, key, source), state, action, now)
 
 
 def record_incident(uow: UnitOfWork, *, instance_id: int | None, process_key: str,

@@ -9,6 +9,7 @@ instance changed under it, it fails with `Conflict` and nothing of the loser rem
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +56,8 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     row = ProcessInstance(definition=definition, definition_id=definition.id,
                           process_key=definition.key, process_version=definition.version,
                           business_key=business_key, started_by=started_by, created_at=now,
-                          updated_at=now, **stored_state(outcome))
+                          updated_at=now, state=json.loads(outcome.state_json),
+                          **stored_state(outcome))
     uow.session.add(row)
     uow.flush()
     project(uow, row.id, row.process_key, model, outcome, now)
@@ -129,14 +131,6 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
                        + (f" by {task.completed_by}" if task.completed_by else ""))
     if task.assignee and task.assignee != actor.username:
         raise Conflict(f"task {task_id} is claimed by {task.assignee}")
-    model = _model(uow, task)
-    duty = model.duties.get(task.element_id)
-    try:
-        # Checked here too, so that a wrong form costs no trip to a sandbox worker.
-        if duty is not None:
-            duty.form.validate(data)
-    except FormValidationError as err:
-        raise InvalidInput("the form data is invalid", err.errors) from None
     try:
         outcome = _step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
     except StepRefused as err:
@@ -154,7 +148,7 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         actor_department_key=actor.department_key, completed_by=actor.username,
         ready_at=task.created_at, claimed_at=task.claimed_at, completed_at=now,
         due_at=task.due_at, data=outcome.cleaned, recorded_at=now, recorded_by=actor.username))
-    ready = project(uow, task.instance_id, task.process_key, model, outcome, now,
+    ready = project(uow, task.instance_id, task.process_key, _model(uow, task), outcome, now,
                     Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
     stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)
     _note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)

@@ -58,9 +58,9 @@ def project(uow: UnitOfWork, instance_id: int, process_key: str, model: ProcessM
 
 
 def stored_state(outcome: StepOutcome) -> dict[str, Any]:
-    """An instance's columns as stored after a step: state, status, error and data."""
-    return {"state": outcome.state, "status": outcome.status, "error": outcome.error,
-            "data": outcome.data}
+    """An instance's columns as stored after a step: status, error and data (the state
+    goes in as the text the worker wrote)."""
+    return {"status": outcome.status, "error": outcome.error, "data": outcome.data}
 
 
 def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, outcome: StepOutcome,
@@ -69,7 +69,8 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, outcome: St
 
     Returns the columns stored."""
     stored = stored_state(outcome)
-    step_store.save_state(uow, instance_id, seen_version, at=now, **stored)
+    step_store.save_state(uow, instance_id, seen_version, state_json=outcome.state_json, at=now,
+                          **stored)
     return stored
 
 

@@ -11,9 +11,31 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Integer, Row, Text, bindparam, cast, insert, select, update
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from .models import OrgRevision, ProcessDefinition, ProcessInstance, Task, TaskEvent, Timer
 from .unit_of_work import UnitOfWork, lost_race
+
+class json_text(FunctionElement):
+    """A JSON document bound as its text, so a state the sandbox worker serialized is
+    stored without being parsed and serialized again here. PostgreSQL needs the cast to
+    jsonb; SQLite keeps JSON as text anyway."""
+
+    type = Text()
+    name = "json_text"
+    inherit_cache = True
+
+
+@compiles(json_text)
+def _json_text(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(json_text, "postgresql")
+def _json_text_postgresql(element, compiler, **kw):
+    return f"CAST({compiler.process(element.clauses, **kw)} AS JSONB)"
+
 
 _tasks, _timers, _events = Task.__table__, Timer.__table__, TaskEvent.__table__
 _instances, _definitions = ProcessInstance.__table__, ProcessDefinition.__table__
@@ -60,7 +82,8 @@ _FAIL_TIMER = (update(_timers).where(_timers.c.id == bindparam("timer_id"),
                                      _timers.c.status == "pending").values(status="failed"))
 _SAVE_STATE = (update(_instances).where(_instances.c.id == bindparam("instance_id"),
                                         _instances.c.lock_version == bindparam("seen", type_=Integer))
-               .values(state=bindparam("new_state"), status=bindparam("new_status"),
+               .values(state=json_text(bindparam("new_state", type_=Text)),
+                       status=bindparam("new_status"),
                        error=bindparam("new_error"), data=bindparam("new_data"),
                        updated_at=bindparam("at"), lock_version=bindparam("seen", type_=Integer) + 1))
 
@@ -99,7 +122,7 @@ def add_timers(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     uow.core(_ADD_TIMERS, rows)
 
 
-def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, *, state: dict[str, Any],
+def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, *, state_json: str,
                status: str, error: str | None, data: dict[str, Any], at) -> None:
     """Store an instance's new state if nobody stored one since we read `seen_version`.
 
@@ -107,7 +130,7 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, *, state: d
     landing; the loser's whole unit of work rolls back.
     """
     stored = uow.core(_SAVE_STATE, {
-        "instance_id": instance_id, "seen": seen_version, "new_state": state,
+        "instance_id": instance_id, "seen": seen_version, "new_state": state_json,
         "new_status": status, "new_error": error, "new_data": data, "at": at}).rowcount
     if stored != 1:
         raise lost_race()

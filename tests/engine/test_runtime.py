@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import pytest
 
 from engine.errors import FormValidationError, TaskNotReady
+from engine import runtime
 from engine.loader import load_processes
 from engine.runtime import COMPLETED, ERROR, RUNNING, Instance
 from tests.conftest import read_bpmn
@@ -189,3 +191,32 @@ def test_state_has_no_embedded_spec(inbound):
     state = Instance.start(inbound).dump()
     assert "spec" not in state["workflow"]
     assert len(json.dumps(state)) < 8000
+
+
+def test_dates_and_decimals_a_script_stores_survive_the_json_state():
+    model = load_processes(process("\n".join([
+        '<bpmn:startEvent id="start"/>',
+        '<bpmn:scriptTask id="stamp" scriptFormat="python"><bpmn:script>'
+        "at = datetime(2026, 1, 2, 3, 4)\nday = date(2026, 1, 2)\namount = Decimal('1.50')"
+        "</bpmn:script></bpmn:scriptTask>",
+        user_task("check"), '<bpmn:endEvent id="end"/>',
+        flow("start", "stamp"), flow("stamp", "check"), flow("check", "end")]),
+        {"QA": ["start", "stamp", "check", "end"]}), "stamp.bpmn")[0]
+    state = json.loads(json.dumps(Instance.start(model).dump()))
+    data = Instance.restore(model, state).data
+    assert (data["at"], data["day"], data["amount"]) == (
+        dt.datetime(2026, 1, 2, 3, 4), dt.date(2026, 1, 2), Decimal("1.50"))
+
+
+def test_a_loop_that_never_waits_ends_in_error_naming_its_elements():
+    model = load_processes(process("\n".join([
+        '<bpmn:startEvent id="start"/>', '<bpmn:exclusiveGateway id="again" default="f_more"/>',
+        '<bpmn:scriptTask id="count" scriptFormat="python"><bpmn:script>n = n + 1'
+        "</bpmn:script></bpmn:scriptTask>", user_task("never"), '<bpmn:endEvent id="end"/>',
+        flow("start", "again"), flow("again", "never", "${n &lt; 0}"),
+        flow("again", "count", flow_id="f_more"), flow("count", "again"), flow("never", "end")]),
+        {"QA": ["start", "again", "count", "never", "end"]}), "loop.bpmn")[0]
+    instance = Instance.start(model, {"n": 0})
+    assert instance.status == "error" and instance.ready_tasks() == []
+    assert "without reaching a wait state: it loops through again, count" in str(instance.error)
+    assert 0 < instance.data["n"] <= runtime.MAX_ENGINE_PASSES

@@ -293,6 +293,7 @@ def test_failing_script_leaves_data_exactly_as_it_was():
     ("f = len", "f", "type 'builtin_function_or_method'"),
     ("g = (x for x in [1])", "g", "type 'generator'"),
     ("r = range(3)", "r", "type 'range'"),
+    ("b = 'a'.encode('cp1252')", "b", "type 'bytes'"),
     ("delta = timedelta(days=1)", "delta", "type 'timedelta'"),
     ("d = {1: 'a'}", "d", "dict keys must be strings"),
     ("ok = 1\nnested = [[{'a': abs}]]", "nested", "type 'builtin_function_or_method'"),
@@ -402,3 +403,29 @@ def test_spiffworkflow_reports_a_failing_script_with_its_line():
         run_gateway_process(2, script="a = 1\nb = a / 0")
     assert str(caught.value).startswith("line 2: ZeroDivisionError: division by zero")
     assert caught.value.line_number == 2 and caught.value.error_line == "b = a / 0"
+
+
+def test_the_time_limit_is_never_raised_inside_a_library_frame(monkeypatch):
+    """An exception landing in library code (importlib holding the import lock) could
+    leave it in a state no later call recovers from: library frames run to their end,
+    and the run stops at the next step of user code."""
+    monkeypatch.setattr(sandbox, "TIME_LIMIT_SECONDS", 0.05)
+    finished = []
+
+    def library_call():
+        time.sleep(0.1)  # the deadline passes in here
+        finished.append(True)
+        return 1
+
+    with pytest.raises(SandboxError, match="line 1: time limit"):  # right after the call
+        sandbox._execute("x = slow()\ny = x + 1", {}, {"slow": library_call})
+    assert finished == [True]
+
+
+@pytest.mark.parametrize("expression", [
+    "len(set(range(0, 100000*2305843009213693951, 2305843009213693951)))",
+    "len(dict.fromkeys(range(0, 100000*2305843009213693951, 2305843009213693951)))",
+    "len(set(reversed(range(0, 100000*2305843009213693951, 2305843009213693951))))",
+])
+def test_a_range_or_an_iterator_is_measured_by_its_length(expression):
+    refused(lambda: evaluate(expression, {}), "value is too large")

@@ -17,7 +17,8 @@ import yaml
 from sqlalchemy import select
 
 from engine.errors import Problem
-from services import audit, definitions, exports, instances, kpi, org, payroll_runs, worker
+from services import (audit, definitions, engine_steps, exports, instances, kpi, org,
+                      payroll_runs, worker)
 from services.access import Actor, active_employee, actor_named, may_do
 from services.backup import backup_sqlite
 from services.credentials import set_password as store_password
@@ -292,6 +293,7 @@ def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool)
     from web.app import create_app
 
     init_db(ctx.store)
+    engine_steps.pool().warm()  # sandbox workers start while the demo loads
     if demo:
         from services.demo import load_demo
         click.echo(load_demo(ctx.store))

@@ -43,7 +43,8 @@ def main() -> None:
     for gateways in (args.gateways, args.gateways * 2, args.gateways * 4):
         seconds = best_of(args.repeat, gateway_fan(gateways))
         ratio = f"  {seconds / previous:.2f}x the previous (linear = 2.0x)" if previous else ""
-        print(f"{gateways:5d} gateways, {3 * gateways + 1:5d} flows: {seconds * 1000:7.1f} ms{ratio}")
+        print(f"{gateways:5d} gateways, {3 * gateways + 1:5d} flows: "
+              f"{seconds * 1000:7.1f} ms{ratio}")
         previous = seconds
     attack = gateway_mesh(12_000, 20_000)
     seconds = best_of(1, attack)

@@ -27,18 +27,20 @@ SIGN_IN_ENDPOINTS = ("pages.sign_in", "api.issue_token")
 
 
 def init_rate_limits(app: Flask, settings: Settings) -> None:
-    """Call after the blueprints are registered: it wraps their sign-in views."""
+    """Call after the blueprints are registered: it wraps their sign-in views.
+
+    A Limiter of each app's own, not one at module level decorating the views where they
+    are defined: every app (the tests build many) then keeps its own counters."""
     limiter = Limiter(get_remote_address, app=app, strategy="moving-window",
                       storage_uri=settings.ratelimit_storage_url or "memory://",
                       # Redis down: count in memory meanwhile rather than refuse all sign-ins.
                       in_memory_fallback_enabled=bool(settings.ratelimit_storage_url))
-    per_account = limiter.shared_limit(PER_ACCOUNT, scope="sign-in-account",
+    per_account = limiter.shared_limit(PER_ACCOUNT, scope="sign-in-account", methods=["POST"],
                                        key_func=_submitted_account, deduct_when=_failed)
-    per_address = limiter.shared_limit(PER_ADDRESS, scope="sign-in-address",
+    per_address = limiter.shared_limit(PER_ADDRESS, scope="sign-in-address", methods=["POST"],
                                        deduct_when=_failed)
     for endpoint in SIGN_IN_ENDPOINTS:
         app.view_functions[endpoint] = per_account(per_address(app.view_functions[endpoint]))
-    app.extensions["dutyflow_limiter"] = limiter
     app.register_error_handler(RateLimitExceeded, lambda err: _too_many(limiter))
 
 
@@ -55,8 +57,7 @@ def _failed(response: Response) -> bool:
 
 
 def _too_many(limiter: Limiter) -> Response:
-    limit = limiter.current_limit
-    wait = max(1, math.ceil(limit.reset_at - time.time())) if limit else 60
+    wait = max(1, math.ceil(limiter.current_limit.reset_at - time.time()))
     if request.blueprint == "api":
         response = problem(429, "Too many requests",
                            f"too many failed sign-ins; try again in {wait} seconds")

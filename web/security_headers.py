@@ -3,7 +3,7 @@
 Everything the pages load (bpmn-js, Chart.js, our scripts and styles) is served from
 this origin and no page has inline script, so the Content-Security-Policy can stay
 `'self'` only: injected markup cannot run script even if escaping ever failed. `data:`
-images are allowed for the canvas snapshots bpmn-js and Chart.js draw.
+images are allowed because bpmn-js's stylesheet draws its breadcrumb arrows with one.
 """
 from __future__ import annotations
 

@@ -58,6 +58,7 @@ def test_one_address_guessing_many_accounts_is_refused(app):
     answers = [api_sign_in(client, name, "wrong", environ_base=ATTACKER).status_code
                for name in usernames]
     assert answers[:30] == [401] * 30 and set(answers[30:]) == {429}
+    assert client.get("/sign-in", environ_base=ATTACKER).status_code == 200  # only tries count
     assert page_sign_in(client, "li.qa", environ_base=COLLEAGUE).status_code == 302
 
 
@@ -72,11 +73,15 @@ def test_redis_holds_the_counters_for_every_process(store):
     import_demo_org(store)
     settings = Settings(store.database_url, secret_key="test", ratelimit_storage_url=REDIS_URL)
     first, second = create_app(settings, store=store), create_app(settings, store=store)
-    # A username of its own: parallel runs and the other database's run share this Redis.
-    username = f"ghost-{uuid.uuid4().hex[:12]}"
+    # A username and address of its own: other runs (the other database's, parallel or
+    # repeated ones) count in this Redis too, for a minute.
+    unique = uuid.uuid4()
+    username = f"ghost-{unique.hex[:12]}"
+    address = {"REMOTE_ADDR": "10.{}.{}.{}".format(*unique.bytes[:3])}
     for _ in range(10):
-        assert api_sign_in(first.test_client(), username, "wrong").status_code == 401
-    answer = api_sign_in(second.test_client(), username, "wrong")
+        assert api_sign_in(first.test_client(), username, "wrong",
+                           environ_base=address).status_code == 401
+    answer = api_sign_in(second.test_client(), username, "wrong", environ_base=address)
     assert answer.status_code == 429 and int(answer.headers["Retry-After"]) >= 1
     assert Redis.from_url(REDIS_URL).keys(f"*account:{username}*")
 

@@ -220,3 +220,22 @@ def test_a_loop_that_never_waits_ends_in_error_naming_its_elements():
     assert instance.status == "error" and instance.ready_tasks() == []
     assert "without reaching a wait state: it loops through again, count" in str(instance.error)
     assert 0 < instance.data["n"] <= runtime.MAX_ENGINE_PASSES
+
+
+def test_start_data_is_capped_and_held_to_the_start_form():
+    plain = load_processes(process("\n".join([
+        '<bpmn:startEvent id="start"/>', user_task("check"), '<bpmn:endEvent id="end"/>',
+        flow("start", "check"), flow("check", "end")]), {"QA": ["start", "check", "end"]}),
+        "plain.bpmn")[0]
+    with pytest.raises(FormValidationError, match="the limit is 64000"):
+        Instance.start(plain, {"blob": "x" * runtime.MAX_START_DATA_CHARS})
+    assert Instance.start(plain, {"note": "短"}).data["note"] == "短"
+    formed = load_processes(process("\n".join([
+        '<bpmn:startEvent id="start"><bpmn:extensionElements><camunda:formData>'
+        '<camunda:formField id="amount" type="long"/></camunda:formData>'
+        "</bpmn:extensionElements></bpmn:startEvent>", user_task("check"),
+        '<bpmn:endEvent id="end"/>', flow("start", "check"), flow("check", "end")]),
+        {"QA": ["start", "check", "end"]}), "formed.bpmn")[0]
+    with pytest.raises(FormValidationError) as refused:
+        Instance.start(formed, {"amount": 5, "undeclared": "x"})
+    assert "undeclared" in refused.value.errors

@@ -20,9 +20,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from services import definitions, org  # noqa: E402
-from services.schema import init_db  # noqa: E402
-from services.unit_of_work import Store  # noqa: E402
+from services.org import org_file  # noqa: E402
+from services.persistence.schema import init_db  # noqa: E402
+from services.persistence.unit_of_work import Store  # noqa: E402
+from services.workflow import definitions  # noqa: E402
 
 BPMN_DIR = ROOT / "bpmn"
 POSTGRES_URL = os.environ.get("DUTYFLOW_TEST_POSTGRES_URL",
@@ -65,7 +66,7 @@ def migrate(url: str) -> None:
 def load_org_and_diagrams(store: Store) -> None:
     """What `dutyflow org import bpmn/demo_org.yaml` and `dutyflow deploy bpmn/*.bpmn` do."""
     with store.writing() as uow:
-        org.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8"), "bpmn/demo_org.yaml",
+        org_file.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8"), "bpmn/demo_org.yaml",
                        "bench")
         uow.commit()
     for path in sorted(BPMN_DIR.glob("*.bpmn")):

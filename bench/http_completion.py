@@ -5,7 +5,7 @@ Target: HTTP completion p50 <= 4x the raw engine round trip.
 - raw: engine only, no DB, no HTTP: `Instance.restore(model, json.loads(state))`, complete
   `register_delivery` of inbound_materials, `json.dumps(instance.dump())` (as in
   bench/engine_roundtrip.py), always from the same freshly started state.
-- service: `services.instances.complete_task` in a writing UnitOfWork, in this process
+- service: `services.workflow.instances.complete_task` in a writing UnitOfWork, in this process
   (database, no HTTP, no auth): shows how much of the HTTP figure is the use case itself.
 - app: the same POST through Flask's test client in this process (token check, the
   route's unit of work, JSON), no socket and no server: http - app is the server and network.
@@ -40,18 +40,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import (POSTGRES_URL, ROOT, load_org_and_diagrams, ms, percentile,  # noqa: E402
-                      temporary_database)
-
+from _support import POSTGRES_URL, ROOT, load_org_and_diagrams, ms, percentile, temporary_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from engine.loader import load_processes  # noqa: E402
 from engine.runtime import Instance  # noqa: E402
-from services import instances  # noqa: E402
-from services.access import actor_named  # noqa: E402
-from services.models import Task, TaskEvent  # noqa: E402
+from services.identity.access import actor_named  # noqa: E402
+from services.persistence.models import Task, TaskEvent  # noqa: E402
+from services.persistence.unit_of_work import Store  # noqa: E402
 from services.settings import Settings  # noqa: E402
-from services.unit_of_work import Store  # noqa: E402
+from services.workflow import instances  # noqa: E402
 from web.app import create_app  # noqa: E402
 
 BPMN = ROOT / "bpmn" / "inbound_materials.bpmn"

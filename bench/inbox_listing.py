@@ -13,7 +13,7 @@ Each query is timed `--requests` times through four layers, interleaved request 
 
 - http: GET /api/v1/tasks through Flask's test client (app + database, no network;
   includes token auth, query parsing and JSON)
-- service: services.tasks.list_tasks in a reading unit of work (no HTTP)
+- service: services.workflow.tasks.list_tasks in a reading unit of work (no HTTP)
 - sql: the exact SQL the service emitted, replayed through the driver (database only)
 - raw: SELECT <task columns> FROM tasks WHERE status = 'ready' AND department_key = :dept
   ORDER BY due_at LIMIT 50, the user's own department: what an index-ordered read costs
@@ -40,19 +40,24 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import (BPMN_DIR, POSTGRES_URL, load_org_and_diagrams, ms, percentile,  # noqa: E402
-                      temporary_database)
-
+from _support import (  # noqa: E402
+    BPMN_DIR,
+    POSTGRES_URL,
+    load_org_and_diagrams,
+    ms,
+    percentile,
+    temporary_database,
+)
 from sqlalchemy import event, func, select, text  # noqa: E402
 
 from engine.loader import load_processes  # noqa: E402
-from services import tasks  # noqa: E402
-from services.access import actor_for  # noqa: E402
-from services.db import READONLY  # noqa: E402
-from services.models import Employee, ProcessDefinition, ProcessInstance, Task  # noqa: E402
-from services.org import Directory  # noqa: E402
+from services.identity.access import actor_for  # noqa: E402
+from services.org.directory import Directory  # noqa: E402
+from services.persistence.db import READONLY  # noqa: E402
+from services.persistence.models import Employee, ProcessDefinition, ProcessInstance, Task  # noqa: E402
+from services.persistence.unit_of_work import Store  # noqa: E402
 from services.settings import Settings  # noqa: E402
-from services.unit_of_work import Store  # noqa: E402
+from services.workflow import tasks  # noqa: E402
 from web.app import create_app  # noqa: E402
 
 TARGET = 0.050

@@ -6,7 +6,7 @@ signed in as the person who uses it; the same-run baseline is GET /healthz (the 
 floor: routing, the test client, JSON), and each page's p50 is printed as a ratio of it.
 
 Fixture, in a throwaway database (SQLite file in a temporary directory, or a fresh
-PostgreSQL schema that is dropped afterwards), migrated with services.schema.init_db:
+PostgreSQL schema that is dropped afterwards), migrated with services.persistence.schema.init_db:
 
 1. services.demo.load_demo: the demo org, the shipped diagrams, 4 open instances,
    12 completed ones, KPI schemes for qa, procurement and warehouse.
@@ -21,9 +21,9 @@ PostgreSQL schema that is dropped afterwards), migrated with services.schema.ini
    UUID replaced consistently by a fresh one), tasks (completed), timers (cancelled) and
    task_events (insert only), shifted to a random start in the window, with the completer
    of each step re-drawn among the owning department's people.
-4. --corrections (5) of li.qa's inspections last month by wang.qa (services.corrections).
+4. --corrections (5) of li.qa's inspections last month by wang.qa (services.workflow.corrections).
 5. On PostgreSQL, VACUUM ANALYZE (what autovacuum would do); SQLite is left as loaded.
-6. One payroll run for last month through services.payroll_runs.create_run (zhao.hr).
+6. One payroll run for last month through services.pay.payroll_runs.create_run (zhao.hr).
 
 Then N timed GETs per page, interleaved page by page (round robin), after 3 untimed
 warm-up requests each; a page slower than --budget seconds in total stops after 10.
@@ -57,16 +57,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import POSTGRES_URL, percentile, temporary_database  # noqa: E402
-
 from sqlalchemy import event, func, select, text  # noqa: E402
 
-from services import instances, payroll_runs  # noqa: E402
-from services.access import actor_for  # noqa: E402
 from services.demo import load_demo  # noqa: E402
-from services.models import (Employee, PayrollLine, ProcessInstance, Task,  # noqa: E402
-                             TaskEvent, Timer)
+from services.identity.access import actor_for  # noqa: E402
+from services.pay import payroll_runs  # noqa: E402
+from services.persistence.models import (
+    Employee,
+    PayrollLine,
+    ProcessInstance,
+    Task,
+    TaskEvent,
+    Timer,
+)
+from services.persistence.unit_of_work import Store  # noqa: E402
 from services.settings import Settings  # noqa: E402
-from services.unit_of_work import Store  # noqa: E402
+from services.workflow import instances  # noqa: E402
 from web.app import create_app  # noqa: E402
 
 TARGET = 0.200
@@ -273,7 +279,7 @@ def verify_clones(store: Store, first_clone: int, sample: int = 20) -> str:
     """Cloned rows hang together: the engine restores the state as completed, every task row's
     id is a task of that state, every event's task is a task row of the same instance."""
     from engine.runtime import Instance
-    from services.definitions import MODEL_CACHE
+    from services.workflow.definitions import MODEL_CACHE
     with store.reading() as uow:
         rows = uow.session.scalars(select(ProcessInstance).where(
             ProcessInstance.id >= first_clone).order_by(ProcessInstance.id).limit(sample)).all()
@@ -292,7 +298,7 @@ def verify_clones(store: Store, first_clone: int, sample: int = 20) -> str:
 
 def add_corrections(store: Store, count: int, rng: random.Random) -> int:
     """wang.qa (head of QA) corrects some of li.qa's inspections last month, as in real use."""
-    from services import corrections
+    from services.workflow import corrections
     month = last_month()
     start = dt.datetime.strptime(month, "%Y-%m").replace(tzinfo=dt.timezone.utc)
     end = (start + dt.timedelta(days=32)).replace(day=1)

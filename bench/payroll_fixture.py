@@ -2,7 +2,7 @@
 tasks and one KPI scheme per department, bulk-inserted into a migrated database.
 
 Not a process run: rows are written straight into the tables (SQLAlchemy Core executemany
-on SQLite, COPY on PostgreSQL), in the shape services.tasks/services.corrections write them.
+on SQLite, COPY on PostgreSQL), in the shape services.workflow.tasks/services.workflow.corrections write them.
 Events are appended in completed_at order (ids grow with time, as in a live system) and
 spread uniformly over MONTHS, so each month holds about a third of them.
 
@@ -29,11 +29,17 @@ from decimal import Decimal
 
 from sqlalchemy import Table, text
 
-from services.access import Actor
-from services.kpi import set_scheme
-from services.models import (Department, Employee, ProcessDefinition, ProcessInstance, Task,
-                             TaskEvent)
-from services.unit_of_work import Store
+from services.identity.actor import Actor
+from services.pay.kpi import set_scheme
+from services.persistence.models import (
+    Department,
+    Employee,
+    ProcessDefinition,
+    ProcessInstance,
+    Task,
+    TaskEvent,
+)
+from services.persistence.unit_of_work import Store
 
 FIXTURE_VERSION = 2  # 2: task_events.handling_seconds and on_time (migration 0008)
 UTC = dt.timezone.utc

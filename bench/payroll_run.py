@@ -17,10 +17,10 @@ the floor and what is compared with it alike.
 - floor:   SELECT completed_by, count(*) FROM task_events WHERE completed_at >= :start
            AND completed_at < :end GROUP BY completed_by   (the same month)
 - measure: payroll.aggregation.measure for the union of the schemes' indicators, through
-           services.kpi.measure_period in a reading unit of work
-- run:     services.payroll_runs.create_run in a writing unit of work (commits); a period
+           services.pay.kpi.measure_period in a reading unit of work
+- run:     services.pay.payroll_runs.create_run in a writing unit of work (commits); a period
            has one run, so each draft but the last is deleted, untimed, before the next.
-           Then services.payroll_runs.recalculate of the target month's draft --repeat
+           Then services.pay.payroll_runs.recalculate of the target month's draft --repeat
            times (the same calculation, repeatable), each after a floor of that month.
            A run's time is split into the part spent in measure_period and the rest
            (scoring, lines).
@@ -31,7 +31,7 @@ for a range of time). measure carries more through that sort per row (element_id
 handling_seconds, the form data of field_rate's task), which is most of its cost over the
 floor. PostgreSQL hashes the rows in parallel workers, so its floor is short and what
 create_run adds to measure weighs more there: the scoring, a line per employee (one COPY
-through services.bulk; an executemany of a thousand INSERTs cost more than the scoring) and
+through services.persistence.bulk; an executemany of a thousand INSERTs cost more than the scoring) and
 the commit.
 
 Wall time is what the targets are judged on. On SQLite, where all the work happens in this
@@ -75,19 +75,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _support import migrate, temporary_database  # noqa: E402
+from payroll_fixture import HR, MONTHS, Sizes, build  # noqa: E402
 from sqlalchemy import bindparam, delete, event, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from payroll.periods import Period  # noqa: E402
 from payroll.schemes import parse_scheme  # noqa: E402
-from _support import migrate, temporary_database  # noqa: E402
-from payroll_fixture import HR, MONTHS, Sizes, build  # noqa: E402
-from services import payroll_runs  # noqa: E402
-from services.db import READONLY  # noqa: E402
-from services.kpi import measure_period, scheme_rows  # noqa: E402
-from services.models import (AuditEntry, PayrollAdjustment, PayrollLine, PayrollRun,  # noqa: E402
-                            TaskEvent, UTCDateTime)
-from services.unit_of_work import Store  # noqa: E402
+from services.pay import payroll_runs  # noqa: E402
+from services.pay.kpi import measure_period, scheme_rows  # noqa: E402
+from services.persistence.db import READONLY  # noqa: E402
+from services.persistence.models import (
+    AuditEntry,
+    PayrollAdjustment,
+    PayrollLine,
+    PayrollRun,
+    TaskEvent,
+    UTCDateTime,
+)
+from services.persistence.unit_of_work import Store  # noqa: E402
 
 POSTGRES_URL = os.environ.get("DUTYFLOW_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -1,7 +1,7 @@
-"""Alembic environment: runs against the engine DutyFlow hands in (see services.schema)."""
+"""Alembic environment: runs against the engine DutyFlow hands in (see services.persistence.schema)."""
 from alembic import context
 
-from services.models import Base
+from services.persistence.models import Base
 
 config = context.config
 

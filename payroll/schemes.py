@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -92,7 +92,7 @@ class Scheme:
     indicators: tuple[Indicator, ...]
     cap: Decimal = DEFAULT_CAP
     # The first period (YYYY-MM) this version pays; None: every period, past ones too.
-    # services.kpi.scheme_rows picks, per period, the newest version in effect.
+    # services.pay.kpi.scheme_rows picks, per period, the newest version in effect.
     effective_from: str | None = None
 
     def as_dict(self) -> dict[str, Any]:

@@ -7,10 +7,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from . import definitions, instances, kpi, org
-from .access import Actor, actor_named
-from .models import ProcessInstance, Task, utcnow
-from .unit_of_work import Store
+from services.identity.access import actor_named
+from services.identity.actor import Actor
+from services.org import org_file
+from services.pay import kpi
+from services.persistence.models import ProcessInstance, Task, utcnow
+from services.persistence.unit_of_work import Store
+from services.workflow import definitions, instances
 
 SHIPPED = Path(__file__).resolve().parent.parent / "bpmn"
 
@@ -18,7 +21,7 @@ SHIPPED = Path(__file__).resolve().parent.parent / "bpmn"
 def load_demo(store: Store) -> str:
     """Idempotent: re-running imports changes only and starts no duplicate instances."""
     with store.writing() as uow:
-        org.import_org(uow, (SHIPPED / "demo_org.yaml").read_text(encoding="utf-8"),
+        org_file.import_org(uow, (SHIPPED / "demo_org.yaml").read_text(encoding="utf-8"),
                        "bpmn/demo_org.yaml", "demo")
         uow.commit()
     for path in sorted(SHIPPED.glob("*.bpmn")):

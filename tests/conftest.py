@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from services.models import Base
-from services.schema import init_db
-from services.unit_of_work import Store
+from services.persistence.models import Base
+from services.persistence.schema import init_db
+from services.persistence.unit_of_work import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 BPMN_DIR = ROOT / "bpmn"

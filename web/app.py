@@ -5,8 +5,8 @@ import secrets
 
 from flask import Flask, jsonify
 
+from services.persistence.unit_of_work import Store
 from services.settings import Settings
-from services.unit_of_work import Store
 
 from .csrf import init_csrf
 from .errors import register_error_handlers

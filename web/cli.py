@@ -17,17 +17,21 @@ import yaml
 from sqlalchemy import select
 
 from engine.errors import Problem
-from services import (audit, definitions, engine_steps, exports, instances, kpi, org,
-                      payroll_runs, worker)
-from services.access import Actor, active_employee, actor_named, may_do
-from services.backup import backup_sqlite
-from services.credentials import set_password as store_password
 from services.errors import InvalidInput, ServiceError
-from services.models import Employee, Task
-from services.schema import init_db
+from services.identity import audit
+from services.identity.access import active_employee, actor_named, may_do
+from services.identity.actor import Actor
+from services.identity.credentials import set_password as store_password
+from services.org import org_file
+from services.org.directory import Directory
+from services.pay import exports, kpi, payroll_runs
+from services.persistence.backup import backup_sqlite
+from services.persistence.models import Employee, Task
+from services.persistence.schema import init_db
+from services.persistence.unit_of_work import Store
 from services.settings import Settings
-from services.unit_of_work import Store
-from services.views import instance_view, task_view
+from services.workflow import definitions, engine_steps, instances, worker
+from services.workflow.views import instance_view, task_view
 
 
 class _Context:
@@ -110,7 +114,7 @@ def org_import(ctx: _Context, file: Path) -> None:
     """Import (or re-import) departments and employees from a YAML file."""
     try:
         with ctx.store.writing() as uow:
-            report = org.import_org(uow, file.read_text(encoding="utf-8"), str(file),
+            report = org_file.import_org(uow, file.read_text(encoding="utf-8"), str(file),
                                     _operator().username)
             uow.commit()
     except InvalidInput as err:
@@ -162,10 +166,10 @@ def lint_command(ctx: _Context, files: tuple[Path, ...]) -> None:
     click.echo(f"{len(files)} file(s) OK")
 
 
-def _directory_if_available(ctx: _Context) -> org.Directory | None:
+def _directory_if_available(ctx: _Context) -> Directory | None:
     try:
         with ctx.store.reading() as uow:
-            directory = org.Directory.load(uow)
+            directory = Directory.load(uow)
     except Exception:  # no database yet: lint still checks everything but department names
         return None
     return directory if directory.departments else None
@@ -304,7 +308,7 @@ def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool)
     # fired): SpiffWorkflow logs every task state change at INFO, a dozen records per
     # completion that nobody reads and that cost more than the access line itself.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    for ours in ("dutyflow.access", "services.worker"):
+    for ours in ("dutyflow.access", "services.workflow.worker"):
         logging.getLogger(ours).setLevel(logging.INFO)
     click.echo(f"DutyFlow on http://{host}:{port}/ ({threads} threads)")
     try:

@@ -14,10 +14,10 @@ import time
 
 from flask import Flask, Response, jsonify
 from sqlalchemy import event
-from sqlalchemy.exc import (DBAPIError, DisconnectionError, InterfaceError, OperationalError,
-                            TimeoutError as PoolTimeout)
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from services.health import ping
+from services.persistence.health import ping
 
 from .errors import answer, internal_error
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
 # What may mean an outage: SQLAlchemy wraps driver errors in the first two; a pool whose
 # connections all died raises the third, an exhausted pool the fourth. SQLite's
-# `BEGIN IMMEDIATE` goes straight to the driver (services/db.py), so its "database is
+# `BEGIN IMMEDIATE` goes straight to the driver (services/persistence/db.py), so its "database is
 # locked" arrives unwrapped.
 DATABASE_ERRORS = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout,
                    sqlite3.OperationalError)

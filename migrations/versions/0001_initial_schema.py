@@ -4,10 +4,11 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-29 08:47:17.293597
 """
-from alembic import op
 import sqlalchemy as sa
-import services.models
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import services.persistence.models
 
 revision = '0001'
 down_revision = None
@@ -25,7 +26,7 @@ def upgrade() -> None:
     sa.Column('lanes', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('duties', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key')
     )
@@ -41,7 +42,7 @@ def upgrade() -> None:
     sa.Column('bonus_base', sa.Numeric(precision=12, scale=2), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('updated_at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('username')
     )
@@ -51,7 +52,7 @@ def upgrade() -> None:
     op.create_table('org_changes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('import_id', sa.String(length=36), nullable=False),
-    sa.Column('changed_at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('entity', sa.String(length=20), nullable=False),
     sa.Column('entity_key', sa.String(length=64), nullable=False),
     sa.Column('action', sa.String(length=20), nullable=False),
@@ -70,7 +71,7 @@ def upgrade() -> None:
     sa.Column('filename', sa.String(length=255), nullable=False),
     sa.Column('bpmn_xml', sa.Text(), nullable=False),
     sa.Column('checksum', sa.String(length=64), nullable=False),
-    sa.Column('deployed_at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deployed_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('deployed_by', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key', 'version')
@@ -89,8 +90,8 @@ def upgrade() -> None:
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('state', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('started_by', sa.String(length=64), nullable=True),
-    sa.Column('created_at', services.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('lock_version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['definition_id'], ['process_definitions.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -115,10 +116,10 @@ def upgrade() -> None:
     sa.Column('department_key', sa.String(length=64), nullable=True),
     sa.Column('actor_department_key', sa.String(length=64), nullable=True),
     sa.Column('completed_by', sa.String(length=64), nullable=False),
-    sa.Column('ready_at', services.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_at', services.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('completed_at', services.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('due_at', services.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ready_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', services.persistence.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', services.persistence.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.ForeignKeyConstraint(['corrects_event_id'], ['task_events.id'], ),
     sa.ForeignKeyConstraint(['process_instance_id'], ['process_instances.id'], ),
@@ -140,11 +141,11 @@ def upgrade() -> None:
     sa.Column('candidate_departments', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('assignee', sa.String(length=64), nullable=True),
-    sa.Column('claimed_at', services.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', services.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('due_at', services.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', services.persistence.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', services.persistence.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('completed_by', sa.String(length=64), nullable=True),
-    sa.Column('completed_at', services.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', services.persistence.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['process_instance_id'], ['process_instances.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -158,9 +159,9 @@ def upgrade() -> None:
     sa.Column('process_instance_id', sa.Integer(), nullable=False),
     sa.Column('element_id', sa.String(length=200), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
-    sa.Column('due_at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('fired_at', services.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('fired_at', services.persistence.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['process_instance_id'], ['process_instances.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-29 08:57:03.117117
 """
-from alembic import op
 import sqlalchemy as sa
-import services.models
+from alembic import op
 
+import services.persistence.models
 
 revision = '0002'
 down_revision = '0001'
@@ -19,8 +19,8 @@ def upgrade() -> None:
     op.create_table('api_tokens',
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('username', sa.String(length=64), nullable=False),
-    sa.Column('created_at', services.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('token_hash')
     )
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
@@ -31,7 +31,7 @@ def upgrade() -> None:
     sa.Column('task_id', sa.String(length=36), nullable=False),
     sa.Column('author', sa.String(length=64), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('created_at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], ),
     sa.PrimaryKeyConstraint('id')
     )

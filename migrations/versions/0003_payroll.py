@@ -4,10 +4,11 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-29 09:08:14.904821
 """
-from alembic import op
 import sqlalchemy as sa
-import services.models
+from alembic import op
 from sqlalchemy.dialects import postgresql
+
+import services.persistence.models
 
 revision = '0003'
 down_revision = '0002'
@@ -18,7 +19,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('audit_entries',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sa.String(length=64), nullable=True),
     sa.Column('entity', sa.String(length=40), nullable=False),
     sa.Column('entity_key', sa.String(length=100), nullable=False),
@@ -35,7 +36,7 @@ def upgrade() -> None:
     sa.Column('department_key', sa.String(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('document', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('department_key', 'version')
@@ -47,10 +48,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('period', sa.String(length=7), nullable=False),
     sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('created_at', services.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by', sa.String(length=64), nullable=True),
-    sa.Column('calculated_at', services.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('finalized_at', services.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('calculated_at', services.persistence.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finalized_at', services.persistence.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finalized_by', sa.String(length=64), nullable=True),
     sa.Column('scheme_versions', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('lock_version', sa.Integer(), nullable=False),
@@ -94,7 +95,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_payroll_lines_run_id'), ['run_id'], unique=False)
 
     with op.batch_alter_table('task_events', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('recorded_at', services.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('recorded_at', services.persistence.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('recorded_by', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('reason', sa.Text(), nullable=True))
     op.create_index('ix_task_events_completed_at', 'task_events', ['completed_at'])

@@ -1,6 +1,6 @@
 """Org changes by time: a payroll run reads the employee changes made since its period ended
 
-services.roster undoes the org imports' changes made after a period's end to pay the
+services.org.roster undoes the org imports' changes made after a period's end to pay the
 month as the org stood then; without this index each run would scan every field change
 every import ever recorded.
 

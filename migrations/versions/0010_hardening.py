@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-import services.models
+import services.persistence.models
 
 revision = "0010"
 down_revision = "0009"
@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("request_fingerprint", sa.String(length=64), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=False),
         sa.Column("response", _JSON, nullable=False),
-        sa.Column("created_at", services.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", services.persistence.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("username", "key"),
     )
     op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
@@ -53,8 +53,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("data", _JSON, nullable=True),
-        sa.Column("created_at", services.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("resolved_at", services.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", services.persistence.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", services.persistence.models.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["process_instance_id"], ["process_instances.id"]),
         sa.PrimaryKeyConstraint("id"),
     )

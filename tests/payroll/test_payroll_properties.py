@@ -12,13 +12,15 @@ import itertools
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from payroll.periods import Period
-from services import instances, kpi, payroll_runs
-from services.access import actor_named
-from services.models import Employee, TaskEvent
+from services.identity.access import actor_named
+from services.pay import kpi, payroll_runs
+from services.persistence.models import Employee, TaskEvent
+from services.workflow import instances
 from tests.services.helpers import deploy, import_demo_org
 
 CENT, PLACES = Decimal("0.01"), Decimal("0.0001")

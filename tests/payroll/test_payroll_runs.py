@@ -10,10 +10,13 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
-from services import corrections, exports, instances, kpi, org, payroll_runs, payslips, reports
-from services.access import actor_for, actor_named
 from services.errors import Conflict, InvalidInput, PermissionDenied
-from services.models import AuditEntry, Employee, OrgChange, TaskEvent
+from services.identity.access import actor_for, actor_named
+from services.org import org_file
+from services.pay import exports, kpi, payroll_runs, payslips
+from services.persistence.models import AuditEntry, Employee, OrgChange, TaskEvent
+from services.reporting import reports
+from services.workflow import corrections, instances
 from tests.conftest import BPMN_DIR
 from tests.payroll.test_scoring import QA_SCHEME
 from tests.services.helpers import deploy, import_demo_org, ready_task
@@ -114,7 +117,7 @@ def demo_org_without(username: str) -> str:
 def import_org_at(store, text: str, when: dt.datetime | None = None) -> None:
     """An org import, recorded as made `when` (default: now, after every test period)."""
     with store.writing() as uow:
-        report = org.import_org(uow, text, "reorganised.yaml", "cli:tester")
+        report = org_file.import_org(uow, text, "reorganised.yaml", "cli:tester")
         if when is not None:
             uow.session.execute(update(OrgChange).where(OrgChange.import_id == report.import_id)
                                 .values(changed_at=when))

@@ -1,9 +1,10 @@
 """Setting up a database with the demo org and the shipped diagrams."""
 from __future__ import annotations
 
-from services import definitions, instances, org
-from services.access import actor_named
-from services.unit_of_work import Store
+from services.identity.access import actor_named
+from services.org import org_file
+from services.persistence.unit_of_work import Store
+from services.workflow import definitions, instances
 from tests.conftest import BPMN_DIR, read_bpmn
 
 DELIVERY = {"supplier": "华东钢铁", "material": "steel", "quantity": 10}
@@ -13,7 +14,7 @@ FAIL = {"result": "fail", "defects": 3}
 
 def import_demo_org(store: Store) -> None:
     with store.writing() as uow:
-        org.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8"), "demo_org.yaml",
+        org_file.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8"), "demo_org.yaml",
                        "cli:tester")
         uow.commit()
 
@@ -29,7 +30,8 @@ def start(store: Store, key: str = "inbound_materials", data=None) -> int:
 
 def ready_task(store: Store, instance_id: int, element_id: str):
     from sqlalchemy import select
-    from services.models import Task
+
+    from services.persistence.models import Task
     with store.reading() as uow:
         return uow.session.scalars(select(Task).where(
             Task.process_instance_id == instance_id, Task.element_id == element_id,

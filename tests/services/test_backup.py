@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from services.backup import backup_sqlite
 from services.errors import InvalidInput
+from services.persistence.backup import backup_sqlite
 from tests.conftest import ROOT
 
 

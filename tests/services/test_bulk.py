@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from services.bulk import insert_rows
-from services.models import PayrollLine, PayrollRun
+from services.persistence.bulk import insert_rows
+from services.persistence.models import PayrollLine, PayrollRun
 
 AWKWARD = 'tab\there, new\nline, back\\slash, "quoted", 质量部'
 

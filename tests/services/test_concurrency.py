@@ -12,12 +12,20 @@ import pytest
 from sqlalchemy import func, select, update
 
 from engine.runtime import Instance
-from services.access import actor_named
-from services import instances, worker
 from services.errors import Conflict
-from services.models import Task, TaskEvent, Timer
-from services.unit_of_work import Store
-from tests.services.helpers import DELIVERY, PASS, complete, deploy, import_demo_org, ready_task, start
+from services.identity.access import actor_named
+from services.persistence.models import Task, TaskEvent, Timer
+from services.persistence.unit_of_work import Store
+from services.workflow import instances, worker
+from tests.services.helpers import (
+    DELIVERY,
+    PASS,
+    complete,
+    deploy,
+    import_demo_org,
+    ready_task,
+    start,
+)
 
 
 @pytest.fixture

@@ -6,14 +6,23 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, text
 
-from services import definitions, instances, org, worker
-from services.access import actor_named
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from services.models import ProcessDefinition, ProcessInstance, TaskEvent, Timer
-from services.views import instance_view
+from services.identity.access import actor_named
+from services.org import org_file
+from services.persistence.models import ProcessDefinition, ProcessInstance, TaskEvent, Timer
+from services.workflow import definitions, instances, worker
+from services.workflow.views import instance_view
 from tests.conftest import BPMN_DIR, read_bpmn
-from tests.services.helpers import (DELIVERY, FAIL, PASS, complete, deploy, import_demo_org,
-                                    ready_task, start)
+from tests.services.helpers import (
+    DELIVERY,
+    FAIL,
+    PASS,
+    complete,
+    deploy,
+    import_demo_org,
+    ready_task,
+    start,
+)
 
 
 @pytest.fixture
@@ -203,7 +212,7 @@ def test_a_reimported_org_routes_the_next_tasks_at_once(demo):
         "{key: qa, name: 质量部,", "{key: qa, name: 质检组,").replace(
         "lanes: [Production]", "lanes: [Production, 质量部]")
     with demo.writing() as uow:
-        org.import_org(uow, moved, "demo_org.yaml", "cli:tester")
+        org_file.import_org(uow, moved, "demo_org.yaml", "cli:tester")
         uow.commit()
     second = start(demo)
     complete(demo, second, "register_delivery", "zhang.proc", DELIVERY)

@@ -4,11 +4,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from services import audit, org
-from services.access import Actor
 from services.errors import InvalidInput, PermissionDenied
-from services.models import Department, Employee, OrgChange
-from services.passwords import verify_password
+from services.identity import audit
+from services.identity.actor import Actor
+from services.identity.passwords import verify_password
+from services.org import org_file
+from services.org.directory import Directory
+from services.persistence.models import Department, Employee, OrgChange
 
 SMALL = """
 departments:
@@ -24,7 +26,7 @@ employees:
 
 def run_import(store, text):
     with store.writing() as uow:
-        report = org.import_org(uow, text, "org.yaml", "cli:tester")
+        report = org_file.import_org(uow, text, "org.yaml", "cli:tester")
         uow.commit()
     return report
 
@@ -33,7 +35,7 @@ def test_import_and_routing(store):
     report = run_import(store, SMALL)
     assert report.created == 4
     with store.reading() as uow:
-        directory = org.Directory.load(uow)
+        directory = Directory.load(uow)
         assert directory.department_for("质量部").key == "qa"
         assert directory.department_for("Quality").key == "qa"
         assert directory.department_for("qa").key == "qa"

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from engine.sandbox_pool import SandboxLimits, SandboxPool
-from services import engine_steps
-from services.models import Incident, ProcessInstance, Task, TaskEvent
+from services.persistence.models import Incident, ProcessInstance, Task, TaskEvent
 from services.settings import Settings
+from services.workflow import engine_steps
 from tests.engine.bpmn_builder import flow, process, user_task
 from tests.services.helpers import deploy, import_demo_org
 from web.app import create_app

@@ -1,7 +1,7 @@
 """Who may call what: every /api/v1 endpoint x every kind of caller, one expected status each.
 
 The expectations are written out by hand from the access rules (README "Who may do
-what", the payroll/corrections/reports rows of its endpoint table, and services/access.py's
+what", the payroll/corrections/reports rows of its endpoint table, and services/identity/access.py's
 docstring), never computed by the code under test. The callers, in the demo org:
 
     anon      no Authorization header
@@ -29,13 +29,20 @@ import string
 import pytest
 from sqlalchemy import select
 
-from services import tasks
-from services.access import actor_for
-from services.models import Employee
+from services.identity.access import actor_for
+from services.persistence.models import Employee
 from services.settings import Settings
+from services.workflow import tasks
 from tests.conftest import read_bpmn
-from tests.services.helpers import (DELIVERY, PASS, complete, deploy, import_demo_org, ready_task,
-                                   start)
+from tests.services.helpers import (
+    DELIVERY,
+    PASS,
+    complete,
+    deploy,
+    import_demo_org,
+    ready_task,
+    start,
+)
 from web.app import create_app
 
 CALLERS = ("anon", "li.qa", "wang.qa", "sun.prod", "chen.design", "zhao.hr", "admin")

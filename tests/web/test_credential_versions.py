@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from services import org
+from services.org import org_file
 from tests.conftest import BPMN_DIR, ROOT
 from tests.web.sign_in_helpers import app, bearer, csrf_of, page_sign_in  # noqa: F401
 
@@ -51,12 +51,12 @@ def test_a_password_changed_by_an_org_import_revokes_tokens_and_sessions(app, st
     li = text.index("username: li.qa")
     changed = text[:li] + text[li:].replace('password: "demo"', 'password: "n3w-secret"', 1)
     with store.writing() as uow:
-        org.import_org(uow, changed, "demo_org.yaml", "cli:tester")
+        org_file.import_org(uow, changed, "demo_org.yaml", "cli:tester")
         uow.commit()
     assert client.get("/api/v1/tasks", headers=headers).status_code == 401
     assert page.get("/inbox").status_code == 302
     with store.writing() as uow:  # the same file again changes no password: nobody is out
-        org.import_org(uow, changed, "demo_org.yaml", "cli:tester")
+        org_file.import_org(uow, changed, "demo_org.yaml", "cli:tester")
         uow.commit()
     assert client.get("/api/v1/tasks", headers=bearer(client, "he.qa")).status_code == 200
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from services import definitions
 from services.settings import Settings
+from services.workflow import definitions
 from tests.conftest import read_bpmn
 from tests.engine.bpmn_builder import gateway_mesh
 from tests.services.helpers import DELIVERY, deploy, import_demo_org

@@ -7,9 +7,9 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from services import idempotency
 from services.errors import Conflict
-from services.models import Department, IdempotencyKey, TaskEvent, utcnow
+from services.persistence import idempotency
+from services.persistence.models import Department, IdempotencyKey, TaskEvent, utcnow
 from services.settings import Settings
 from tests.services.helpers import DELIVERY, deploy, import_demo_org, ready_task, start
 from web.app import create_app

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from services.schema import init_db
+from services.persistence.schema import init_db
+from services.persistence.unit_of_work import Store
 from services.settings import Settings
-from services.unit_of_work import Store
 from tests.services.helpers import deploy, import_demo_org, ready_task, start
 from web.app import create_app
 from web.outage import OutageLog
@@ -150,7 +150,7 @@ def sqlite_store(tmp_path, sqlite_template):
 
     @event.listens_for(store.engine, "connect")
     def short_busy_timeout(dbapi_connection, _record):
-        # After services.db's 30 s, so this one counts: the test need not wait that long.
+        # After services.persistence.db's 30 s, so this one counts: the test need not wait that long.
         dbapi_connection.execute("PRAGMA busy_timeout=300")
 
     yield store

@@ -12,11 +12,13 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from services.access import actor_named
-from services import dashboard, instances, kpi
 from services.errors import PermissionDenied
-from services.models import KpiScheme
+from services.identity.access import actor_named
+from services.pay import kpi
+from services.persistence.models import KpiScheme
+from services.reporting import dashboard
 from services.settings import Settings
+from services.workflow import instances
 from tests.payroll.test_payroll_runs import actor, at, inspect
 from tests.payroll.test_scoring import QA_SCHEME
 from tests.services.helpers import deploy, import_demo_org, ready_task

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from redis import Redis
 
-from services.auth import check_password
 from services.errors import NotAuthenticated
+from services.identity.auth import check_password
 from services.settings import Settings
 from tests.services.helpers import import_demo_org
 from tests.web.sign_in_helpers import api_sign_in, app, page_sign_in  # noqa: F401

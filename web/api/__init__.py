@@ -10,10 +10,10 @@ import marshmallow
 from flask import Blueprint, current_app, g, request
 from werkzeug.routing import IntegerConverter
 
-from services.access import Actor
-from services.auth import authenticate
 from services.errors import InvalidInput, NotAuthenticated, NotFound
-from services.unit_of_work import Store
+from services.identity.actor import Actor
+from services.identity.auth import authenticate
+from services.persistence.unit_of_work import Store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = {"api.issue_token", "api.openapi"}
@@ -153,5 +153,12 @@ def load(schema_class: type[marshmallow.Schema], data: Any | None = None) -> dic
         raise InvalidInput("the request is invalid", err.messages) from None
 
 
-from . import (audit_routes, auth_routes, definition_routes, instance_routes,  # noqa: E402,F401
-               org_routes, payroll_routes, task_routes)
+from . import (  # noqa: E402,F401
+    audit_routes,
+    auth_routes,
+    definition_routes,
+    instance_routes,
+    org_routes,
+    payroll_routes,
+    task_routes,
+)

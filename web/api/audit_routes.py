@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from services import audit
+from services.identity import audit
 
 from . import actor, bp, load, store
 from .schemas import AuditQuery

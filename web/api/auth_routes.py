@@ -5,8 +5,8 @@ import datetime as dt
 
 from flask import current_app, jsonify
 
-from services.auth import issue_token
-from services.views import iso
+from services.identity.auth import issue_token
+from services.workflow.views import iso
 
 from . import bp, load, store
 from .schemas import TokenRequest

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from services import definitions
 from services.errors import InvalidInput
-from services.views import iso
+from services.workflow import definitions
+from services.workflow.views import iso
 
 from . import actor, bp, store, unstorable
 

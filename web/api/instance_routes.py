@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from services import instances
-from services.access import require_may_start
-from services.views import instance_view
+from services.workflow import instances
+from services.workflow.participation import require_may_start
+from services.workflow.views import instance_view
 
 from . import actor, bp, load, store
 from .schemas import InstanceQuery, StartRequest

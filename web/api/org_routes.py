@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from services import org_queries
+from services.reporting import org_queries
 
 from . import actor, bp, store
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from flask import Response, current_app, jsonify, request
 
-from services import corrections, exports, kpi, payroll_runs, payslips, reports
-from services.views import event_view
+from services.pay import exports, kpi, payroll_runs, payslips
+from services.reporting import reports
+from services.workflow import corrections
+from services.workflow.views import event_view
 
 from . import actor, bp, check_storable, load, request_json, store
-from .schemas import (CorrectionRequest, ExportQuery, PayrollRunRequest, PeriodQuery, TrendQuery)
+from .schemas import CorrectionRequest, ExportQuery, PayrollRunRequest, PeriodQuery, TrendQuery
 
 
 def _timezone() -> str:

@@ -5,7 +5,7 @@ import datetime as dt
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
-from services import audit
+from services.identity import audit
 
 from . import MAX_ID
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import jsonify, request, url_for
 
-from services import idempotency, instances, tasks
-from services.definitions import MODEL_CACHE
-from services.models import ProcessInstance
-from services.views import iso, task_view
+from services.persistence import idempotency
+from services.persistence.models import ProcessInstance
+from services.workflow import instances, tasks
+from services.workflow.definitions import MODEL_CACHE
+from services.workflow.views import iso, task_view
 
 from . import actor, bp, load, request_json, store
 from .schemas import AssignRequest, CommentRequest, CompleteRequest, TaskListQuery
-
 
 
 @bp.get("/tasks")

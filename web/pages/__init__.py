@@ -11,9 +11,10 @@ import functools
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 
-from services.access import Actor, active_employee, actor_for
 from services.errors import NotAuthenticated, PermissionDenied
-from services.unit_of_work import Store
+from services.identity.access import active_employee, actor_for
+from services.identity.actor import Actor
+from services.persistence.unit_of_work import Store
 
 bp = Blueprint("pages", __name__)
 
@@ -105,4 +106,13 @@ def page_globals() -> dict:
     return {"me": g.get("page_employee"), "actor": g.get("page_actor"), "nav_links": nav_links}
 
 
-from . import account, inbox, process_pages, task_pages, designer_pages, org_pages, dashboard_pages, hr_pages  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    account,
+    dashboard_pages,
+    designer_pages,
+    hr_pages,
+    inbox,
+    org_pages,
+    process_pages,
+    task_pages,
+)

@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from services.auth import check_password
-from services.credentials import revoke_credentials
 from services.errors import NotAuthenticated
+from services.identity.auth import check_password
+from services.identity.credentials import revoke_credentials
 
+from ..i18n import LANGUAGES
 from . import bp, end_session, start_session, store
 from .redirects import safe_next
-from ..i18n import LANGUAGES
 
 
 @bp.get("/")

@@ -11,12 +11,13 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
 from flask import current_app, render_template, request
-from flask_babel import get_locale, gettext as _
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
-from services import dashboard as dashboard_service
 from services.errors import InvalidInput
-from services.kpi import parse_period
-from services.models import utcnow
+from services.pay.kpi import parse_period
+from services.persistence.models import utcnow
+from services.reporting import dashboard as dashboard_service
 
 from . import bp, page_actor, signed_in, store
 

@@ -1,6 +1,6 @@
 """The designer's pages: deployed versions, uploads with located errors, and the modeler.
 
-Deploying goes through services.definitions.deploy, which validates every diagram
+Deploying goes through services.workflow.definitions.deploy, which validates every diagram
 against the organisation; these views only translate its answers into pages and JSON.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ import re
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from services import definitions
 from services.errors import InvalidInput, NotFound
+from services.workflow import definitions
 
 from . import bp, page_actor, signed_in, store
 

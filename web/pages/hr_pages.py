@@ -13,13 +13,18 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from services import dashboard as dashboard_service
-from services import exports, kpi, payroll_runs, payslips
 from services.errors import Conflict, InvalidInput
+from services.pay import exports, kpi, payroll_runs, payslips
+from services.reporting import dashboard as dashboard_service
 
 from . import bp, page_actor, signed_in, store
-from .dashboard_pages import (chosen_period, current_period_text, ranking_chart, timezone,
-                              trend_charts)
+from .dashboard_pages import (
+    chosen_period,
+    current_period_text,
+    ranking_chart,
+    timezone,
+    trend_charts,
+)
 
 ROW_FIELDS = ("metric", "weight", "target", "task", "process_key", "field", "value")
 PARAMETERS = ("task", "process_key", "field", "value")

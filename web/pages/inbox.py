@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request
 from flask_babel import gettext as _
 
-from services import tasks
 from services.errors import ServiceError
-from services.models import utcnow
+from services.persistence.models import utcnow
+from services.workflow import tasks
 
 from . import bp, page_actor, signed_in, store
 from .redirects import safe_next

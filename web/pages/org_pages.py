@@ -1,10 +1,11 @@
-"""The organisation chart and the duty matrix, as services.org_queries lets each person see them."""
+"""The organisation chart and the duty matrix, as services.reporting.org_queries lets each person see them."""
 from __future__ import annotations
 
 from flask import render_template
 
-from services import definitions, org_queries
 from services.errors import PermissionDenied
+from services.reporting import org_queries
+from services.workflow import definitions
 
 from . import bp, page_actor, signed_in, store
 

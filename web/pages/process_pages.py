@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from services import definitions, instances
-from services.access import may_start, require_may_start
-from services.definitions import MODEL_CACHE
 from services.errors import InvalidInput, NotFound, ServiceError
-from services.org import Directory
-from services.views import instance_view
+from services.org.directory import Directory
+from services.workflow import definitions, instances
+from services.workflow.definitions import MODEL_CACHE
+from services.workflow.participation import may_start, require_may_start
+from services.workflow.views import instance_view
 
 from . import bp, page_actor, signed_in, store
 from .forms import typed_values

@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from services import instances, tasks
-from services.definitions import MODEL_CACHE
 from services.errors import InvalidInput, NotFound, ServiceError
-from services.models import ProcessInstance
+from services.persistence.models import ProcessInstance
+from services.workflow import instances, tasks
+from services.workflow.definitions import MODEL_CACHE
 
 from . import bp, page_actor, signed_in, store
 from .forms import typed_values

@@ -1,0 +1,70 @@
+"""Routing names to departments: a lane or candidate group answers to a department.
+
+Read on every step that creates a task, cached per org revision (a token each import
+replaces), so a cached directory is never stale and never another database's.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+
+from services.persistence.models import Department
+from services.persistence.unit_of_work import UnitOfWork
+
+_CACHE: OrderedDict[str, "Directory"] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 64
+_ROUTING = select(Department.__table__.c.key, Department.__table__.c.name,
+                  Department.__table__.c.lanes).where(Department.__table__.c.active)
+
+
+class Directory:
+    """Routes lane and candidate-group names to active departments.
+
+    A department answers to its key, its name and each of its `lanes` entries. Holds
+    (key, name, lanes) rows, not Department objects: every step that creates a task
+    reads it, and the org may be re-imported between any two steps.
+    """
+
+    def __init__(self, departments: Iterable[Any]):
+        self.departments = {department.key: department for department in departments}
+        self._by_name: dict[str, Any] = {}
+        for department in self.departments.values():
+            for name in (department.key, department.name, *department.lanes):
+                self._by_name[name] = department
+
+    @classmethod
+    def load(cls, uow: UnitOfWork) -> "Directory":
+        return cls(uow.core(_ROUTING))
+
+    @classmethod
+    def at_revision(cls, uow: UnitOfWork, token: str | None) -> "Directory":
+        """The directory as of org revision `token` (read with the caller's own query);
+        without a token, read afresh.
+
+        Tokens are random and replaced by every import, so a cached directory is never
+        stale and never another database's."""
+        if token is None:
+            return cls.load(uow)
+        with _CACHE_LOCK:
+            directory = _CACHE.get(token)
+            if directory is not None:
+                _CACHE.move_to_end(token)
+                return directory
+        directory = cls.load(uow)
+        with _CACHE_LOCK:
+            _CACHE[token] = directory
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+        return directory
+
+    def department_for(self, name: str | None) -> Any | None:
+        """The department (with .key, .name, .lanes) a lane or group name routes to."""
+        return self._by_name.get(name.strip()) if name else None
+
+    def is_known_owner(self, name: str) -> bool:
+        return self.department_for(name) is not None

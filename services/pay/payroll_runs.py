@@ -1,0 +1,250 @@
+"""Payroll runs: calculate a period's pay from KPI scores, review, finalise, export.
+
+A draft can be recalculated at will (same inputs, same lines). A final run is
+frozen: any change is refused with Conflict. Corrections that touch a finalised
+period never reopen it; the difference lands as an adjustment line, with its reason,
+in the next run that is calculated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable
+
+from sqlalchemy import delete, func, select
+
+from payroll.money import money
+from payroll.periods import Period
+from payroll.schemes import parse_scheme
+from payroll.scoring import ZERO_SCORE, score_kpi
+from payroll.scoring import bonus as bonus_for
+from services.errors import Conflict, NotFound
+from services.identity import audit
+from services.identity.actor import Actor
+from services.org.roster import payees_at
+from services.pay.kpi import measure_period, parse_period, scheme_rows
+from services.persistence.bulk import insert_rows
+from services.persistence.models import (
+    Employee,
+    KpiScheme,
+    PayrollAdjustment,
+    PayrollLine,
+    PayrollRun,
+    TaskEvent,
+    utcnow,
+)
+from services.persistence.unit_of_work import UnitOfWork
+
+Progress = Callable[[int, int], None]
+ZERO = Decimal("0.00")
+MONEY_COLUMNS = ("base_salary", "bonus", "adjustments", "gross")
+
+
+@dataclass(frozen=True)
+class _Bonus:
+    kpi_score: Decimal
+    bonus: Decimal
+    indicators: list[dict[str, Any]]
+    flags: list[str]
+
+
+def create_run(uow: UnitOfWork, actor: Actor, period_text: str, timezone: str,
+               progress: Progress | None = None) -> PayrollRun:
+    actor.require("hr", "admin")
+    period = parse_period(period_text, timezone)
+    existing = uow.session.scalars(select(PayrollRun).where(PayrollRun.period == str(period))).first()
+    if existing is not None:
+        raise Conflict(f"period {period} already has run {existing.id} ({existing.status}); "
+                       "recalculate that draft instead")
+    run = PayrollRun(period=str(period), status="draft", created_by=actor.username)
+    uow.session.add(run)
+    uow.flush()
+    _calculate(uow, run, period, progress)
+    audit.record(uow, actor.username, "payroll_run", str(run.id), "created", None,
+                 {"period": run.period, "status": run.status})
+    uow.commit()
+    return run
+
+
+def recalculate(uow: UnitOfWork, actor: Actor, run_id: int, timezone: str) -> PayrollRun:
+    actor.require("hr", "admin")
+    run = _run_for_change(uow, run_id)
+    before = totals(uow, run)
+    after = _calculate(uow, run, parse_period(run.period, timezone), None)
+    run.calculated_at = utcnow()
+    audit.record(uow, actor.username, "payroll_run", str(run.id), "recalculated", before, after)
+    uow.commit()
+    return run
+
+
+def finalize(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
+    actor.require("hr", "admin")
+    run = _run_for_change(uow, run_id)
+    run.status, run.finalized_at, run.finalized_by = "final", utcnow(), actor.username
+    audit.record(uow, actor.username, "payroll_run", str(run.id), "finalized",
+                 {"status": "draft"}, {"status": "final"})
+    uow.commit()
+    return run
+
+
+def get_run(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
+    actor.require("hr", "admin")
+    return load_run(uow, run_id)
+
+
+def load_run(uow: UnitOfWork, run_id: int) -> PayrollRun:
+    run = uow.session.get(PayrollRun, run_id)
+    if run is None:
+        raise NotFound(f"no payroll run {run_id}")
+    return run
+
+
+def _run_for_change(uow: UnitOfWork, run_id: int) -> PayrollRun:
+    run = uow.session.get(PayrollRun, run_id)
+    if run is None:
+        raise NotFound(f"no payroll run {run_id}")
+    if run.status != "draft":
+        raise Conflict(f"payroll run {run_id} is final and can no longer change")
+    return run
+
+
+def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period,
+               progress: Progress | None) -> dict[str, str]:
+    """Write the run's lines and adjustments afresh; returns their totals."""
+    uow.session.execute(delete(PayrollLine).where(PayrollLine.run_id == run.id))
+    uow.session.execute(delete(PayrollAdjustment).where(PayrollAdjustment.run_id == run.id))
+    rows = scheme_rows(uow, period=period)
+    run.scheme_versions = {key: row.version for key, row in rows.items()}
+    employees = payees_at(uow, period.end)
+    bonuses = _bonuses(uow, period, rows, {e.username: e for e in employees}, progress)
+    adjustments = _adjustments(uow, run, period)
+    for adjustment in adjustments:
+        uow.session.add(adjustment)
+    owed: dict[str, Decimal] = {}
+    for adjustment in adjustments:
+        owed[adjustment.username] = owed.get(adjustment.username, ZERO) + adjustment.amount
+    line_rows = []
+    for employee in employees:
+        result = bonuses[employee.username]
+        base = money(employee.base_salary)
+        extra = money(owed.get(employee.username, ZERO))
+        line_rows.append(dict(
+            run_id=run.id, username=employee.username, department_key=employee.department_key,
+            scheme_version=run.scheme_versions.get(employee.department_key),
+            base_salary=base, bonus_base=money(employee.bonus_base), kpi_score=result.kpi_score,
+            bonus=result.bonus, adjustments=extra, gross=base + result.bonus + extra,
+            indicators=result.indicators, flags=result.flags))
+    line_rows += _settlements(uow, run, {username: amount for username, amount in owed.items()
+                                         if username not in bonuses})
+    insert_rows(uow, PayrollLine.__table__, line_rows)  # a line per employee: no objects needed
+    uow.flush()
+    return _totals([[row[name] for name in MONEY_COLUMNS] for row in line_rows])
+
+
+def _settlements(uow: UnitOfWork, run: PayrollRun, owed: dict[str, Decimal]) -> list[dict]:
+    """Lines paying only adjustments, to people no longer on the payroll: a correction to a
+    month they worked is owed to (or by) them all the same, and a run's totals must carry it."""
+    if not owed:
+        return []
+    departments = dict(uow.session.execute(select(Employee.username, Employee.department_key)
+                                           .where(Employee.username.in_(owed))).all())
+    return [dict(run_id=run.id, username=username, department_key=departments.get(username, ""),
+                 scheme_version=None, base_salary=ZERO, bonus_base=ZERO,
+                 kpi_score=ZERO_SCORE, bonus=ZERO, adjustments=money(amount),
+                 gross=money(amount), indicators=[], flags=["adjustments_only"])
+            for username, amount in sorted(owed.items())]
+
+
+def _bonuses(uow: UnitOfWork, period: Period, rows: dict[str, KpiScheme],
+             people: dict[str, Any], progress: Progress | None) -> dict[str, _Bonus]:
+    """KPI score and bonus per person under the departments' scheme `rows`; `people` maps
+    username -> object with department_key and bonus_base (an employee's row, or a past line)."""
+    schemes = {key: parse_scheme(row.document) for key, row in rows.items()}
+    actuals = measure_period(uow, period, schemes)
+    out = {}
+    for done, (username, person) in enumerate(people.items(), 1):
+        scheme = schemes.get(person.department_key)
+        if scheme is None:
+            out[username] = _Bonus(ZERO_SCORE, ZERO, [], ["no_scheme"])
+        else:
+            result = score_kpi(scheme, actuals.get(username, {}))
+            out[username] = _Bonus(result.kpi_score, bonus_for(person.bonus_base, result.kpi_score),
+                                   [r.as_dict() for r in result.indicators], list(result.flags))
+        if progress:
+            progress(done, len(people))
+    return out
+
+
+def _adjustments(uow: UnitOfWork, run: PayrollRun, period: Period) -> list[PayrollAdjustment]:
+    """What corrections since each earlier final run changed, less what was already settled."""
+    out = []
+    finals = uow.session.scalars(select(PayrollRun).where(
+        PayrollRun.status == "final", PayrollRun.period < run.period)
+        .order_by(PayrollRun.period)).all()
+    for final in finals:
+        past = Period.parse(final.period, period.timezone)
+        corrections = uow.session.scalars(select(TaskEvent).where(
+            TaskEvent.kind == "correction", TaskEvent.completed_at >= past.start,
+            TaskEvent.completed_at < past.end, TaskEvent.recorded_at > final.finalized_at)
+            .order_by(TaskEvent.id)).all()
+        if not corrections:
+            continue
+        lines = {line.username: line for line in uow.session.scalars(
+            select(PayrollLine).where(PayrollLine.run_id == final.id))}
+        now = _bonuses(uow, past, scheme_rows(uow, final.scheme_versions), lines, None)
+        settled = dict(uow.session.execute(
+            select(PayrollAdjustment.username, func.sum(PayrollAdjustment.amount))
+            .join(PayrollRun, PayrollRun.id == PayrollAdjustment.run_id)
+            .where(PayrollRun.status == "final", PayrollAdjustment.source_period == final.period)
+            .group_by(PayrollAdjustment.username)).all())
+        for username, line in lines.items():
+            delta = now[username].bonus - line.bonus - money(settled.get(username) or ZERO)
+            if delta == 0:
+                continue
+            reasons = "; ".join(f"event #{c.corrects_event_id} corrected by {c.recorded_by}: {c.reason}"
+                                for c in corrections if c.completed_by == username)
+            out.append(PayrollAdjustment(
+                run_id=run.id, username=username, source_period=final.period, amount=money(delta),
+                reason=f"corrections to {final.period} (finalised run {final.id}): {reasons}"))
+    return out
+
+
+def lines(uow: UnitOfWork, run: PayrollRun) -> list[PayrollLine]:
+    return list(uow.session.scalars(select(PayrollLine).where(PayrollLine.run_id == run.id)
+                                    .order_by(PayrollLine.department_key, PayrollLine.username)))
+
+
+def totals(uow: UnitOfWork, run: PayrollRun) -> dict[str, str]:
+    """The run's totals, from the money columns alone (whole lines would also decode
+    every line's indicators)."""
+    columns = [getattr(PayrollLine, name) for name in MONEY_COLUMNS]
+    return _totals(uow.session.execute(select(*columns).where(PayrollLine.run_id == run.id)).all())
+
+
+def _totals(amounts: list) -> dict[str, str]:
+    """Sums of the rounded lines (never a re-rounded total), given each line's MONEY_COLUMNS;
+    added up as Decimal here, as SQL sum() is floating point on SQLite."""
+    sums = [sum(column, ZERO) for column in zip(*amounts)] or [ZERO] * len(MONEY_COLUMNS)
+    return {"employees": len(amounts),
+            **{name: str(money(value)) for name, value in zip(MONEY_COLUMNS, sums)}}
+
+
+def line_view(line: PayrollLine) -> dict[str, Any]:
+    return {"username": line.username, "department": line.department_key,
+            "base_salary": str(line.base_salary), "kpi_score": str(line.kpi_score),
+            "bonus": str(line.bonus), "adjustments": str(line.adjustments),
+            "gross": str(line.gross), "scheme_version": line.scheme_version, "flags": line.flags}
+
+
+def run_view(uow: UnitOfWork, run: PayrollRun) -> dict[str, Any]:
+    return {"id": run.id, "period": run.period, "status": run.status,
+            "scheme_versions": run.scheme_versions,
+            "created_by": run.created_by, "finalized_at": run.finalized_at.isoformat()
+            if run.finalized_at else None,
+            "lines": [line_view(line) for line in lines(uow, run)], "totals": totals(uow, run)}
+
+
+def adjustments_for(uow: UnitOfWork, run: PayrollRun, username: str) -> list[PayrollAdjustment]:
+    return list(uow.session.scalars(select(PayrollAdjustment).where(
+        PayrollAdjustment.run_id == run.id, PayrollAdjustment.username == username)))
+

@@ -1,0 +1,401 @@
+"""The database schema: typed SQLAlchemy 2.0 models.
+
+Process instances carry a version column used for optimistic locking: every state
+change is `UPDATE ... WHERE id = :id AND lock_version = :seen`, so of two people
+completing the same task, exactly one commit wins. Task events are append-only; the
+migration installs triggers that refuse UPDATE and DELETE on them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite would otherwise hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(dt.timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None \
+            else value.astimezone(dt.timezone.utc)
+
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+Money = Numeric(12, 2, asdecimal=True)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_key: Mapped[str | None] = mapped_column(String(64))
+    head_username: Mapped[str | None] = mapped_column(String(64))
+    lanes: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    duties: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Employee(Base):
+    __tablename__ = "employees"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department_key: Mapped[str] = mapped_column(String(64), index=True)
+    position: Mapped[str | None] = mapped_column(String(200))
+    manager_username: Mapped[str | None] = mapped_column(String(64))
+    roles: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    base_salary: Mapped[Decimal] = mapped_column(Money)
+    bonus_base: Mapped[Decimal] = mapped_column(Money)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Bumped by a password change or a sign-out: tokens and sessions issued under an
+    # older version stop working at once.
+    credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    active: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrgRevision(Base):
+    """A single row: a random token the org import replaces whenever it runs.
+
+    Caches of org-derived data (the lane routing) are keyed by it, so they are valid
+    across processes and databases without being told about an import.
+    """
+
+    __tablename__ = "org_revision"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_org_revision_single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+
+
+class OrgChange(Base):
+    """One field-level change made by an org import, kept for audit."""
+
+    __tablename__ = "org_changes"
+    __table_args__ = (Index("ix_org_changes_entity_time", "entity", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_id: Mapped[str] = mapped_column(String(36), index=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_key: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))
+    before: Mapped[dict | None] = mapped_column(JSONDocument)
+    after: Mapped[dict | None] = mapped_column(JSONDocument)
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # large; compiled models are cached
+    checksum: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    process_version: Mapped[int] = mapped_column(Integer)
+    business_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    started_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class Task(Base):
+    """Projection of a user task for inboxes; the instance state stays the source of truth.
+
+    Migration 0004 adds expression indexes `(..., (due_at IS NULL), due_at, id)` that the
+    inbox query (services.workflow.tasks) reads in order.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_inbox", "status", "department_key", "due_at"),
+        Index("ix_tasks_instance", "process_instance_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    department_key: Mapped[str | None] = mapped_column(String(64))
+    candidate_departments: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    status: Mapped[str] = mapped_column(String(20))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+# Facts about an event that payroll aggregates over a month of events, stored with the
+# event (events never change, so they never go stale): summing or counting a small
+# column costs SQLite a fraction of parsing or comparing two timestamps in every row.
+# As column defaults they are filled on every insert, Core or ORM, that leaves them out.
+
+def _handling_seconds(context) -> int:
+    """Whole seconds from ready to completed, both times cut to the second."""
+    row = context.get_current_parameters()
+    ready, completed = (row[name].replace(microsecond=0) for name in ("ready_at", "completed_at"))
+    return (completed - ready) // dt.timedelta(seconds=1)
+
+
+def _on_time(context) -> bool | None:
+    """Completed by the due time; None when the duty had none."""
+    row = context.get_current_parameters()
+    return None if row.get("due_at") is None else row["completed_at"] <= row["due_at"]
+
+
+class TaskEvent(Base):
+    """An immutable record of a completed duty: the evidence payroll is computed from."""
+
+    __tablename__ = "task_events"
+    __table_args__ = (
+        Index("ix_task_events_actor_time", "completed_by", "completed_at"),
+        Index("ix_task_events_department_time", "department_key", "completed_at"),
+        Index("ix_task_events_completed_at", "completed_at"),
+        Index("ix_task_events_corrects", "corrects_event_id",
+              postgresql_where=text("kind = 'correction'"), sqlite_where=text("kind = 'correction'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="completed")
+    corrects_event_id: Mapped[int | None] = mapped_column(ForeignKey("task_events.id"))
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    process_version: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    task_name: Mapped[str] = mapped_column(String(200))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    department_key: Mapped[str | None] = mapped_column(String(64))
+    actor_department_key: Mapped[str | None] = mapped_column(String(64))
+    completed_by: Mapped[str] = mapped_column(String(64))
+    ready_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    # When the row was written and by whom: for a completion, the completer at completion
+    # time; for a correction, who corrected it and when (completed_at stays the original's).
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    handling_seconds: Mapped[int] = mapped_column(Integer, default=_handling_seconds)
+    on_time: Mapped[bool | None] = mapped_column(default=_on_time)
+
+
+class Timer(Base):
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "status", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    fired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored, so a leaked table signs nobody in."""
+
+    __tablename__ = "api_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class TaskComment(Base):
+    """A progress note on a task ("waiting for the sample")."""
+
+    __tablename__ = "task_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KpiScheme(Base):
+    """One version of a department's KPI scheme; a new PUT with changes adds a version."""
+
+    __tablename__ = "kpi_schemes"
+    __table_args__ = (UniqueConstraint("department_key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_key: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class PayrollRun(Base):
+    __tablename__ = "payroll_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), index=True)
+    status: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    calculated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finalized_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finalized_by: Mapped[str | None] = mapped_column(String(64))
+    scheme_versions: Mapped[dict[str, int]] = mapped_column(JSONDocument, default=dict)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class PayrollLine(Base):
+    __tablename__ = "payroll_lines"
+    __table_args__ = (UniqueConstraint("run_id", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payroll_runs.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    department_key: Mapped[str] = mapped_column(String(64))
+    scheme_version: Mapped[int | None] = mapped_column(Integer)
+    base_salary: Mapped[Decimal] = mapped_column(Money)
+    bonus_base: Mapped[Decimal] = mapped_column(Money)
+    kpi_score: Mapped[Decimal] = mapped_column(Numeric(8, 4, asdecimal=True))
+    bonus: Mapped[Decimal] = mapped_column(Money)
+    adjustments: Mapped[Decimal] = mapped_column(Money)
+    gross: Mapped[Decimal] = mapped_column(Money)
+    indicators: Mapped[list[dict[str, Any]]] = mapped_column(JSONDocument, default=list)
+    flags: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+
+
+class PayrollAdjustment(Base):
+    """Money owed for an earlier, finalised period whose evidence was corrected later."""
+
+    __tablename__ = "payroll_adjustments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payroll_runs.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    source_period: Mapped[str] = mapped_column(String(7))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Who changed a scheme, a run or a salary, when, from what, to what."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_key: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    old: Mapped[Any | None] = mapped_column(JSONDocument)
+    new: Mapped[Any | None] = mapped_column(JSONDocument)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a request sent with an `Idempotency-Key` header, per caller.
+
+    A retry with the same key (and the same request) gets this answer again instead of
+    a second attempt; the fingerprint tells a reused key on another request apart.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Incident(Base):
+    """A step that failed: which element, why, and the process data at that moment."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_process_time", "process_key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_instances.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

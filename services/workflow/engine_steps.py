@@ -1,0 +1,72 @@
+"""Engine steps as the services take them: in the sandbox pool, with incidents recorded.
+
+Every use case that moves an instance (start, complete, fire a timer) hands the step to
+`run`, which runs it in a sandbox worker process (engine/sandbox_pool.py) and never in
+the service's own: a diagram's code cannot freeze, wedge or bloat the service. The pool
+is one per process, started lazily and configured from the environment.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from typing import Any
+
+from engine.sandbox_pool import ModelRef, SandboxLimits, SandboxPool, StepAborted
+from engine.steps import StepOutcome
+from services.persistence.models import Incident, ProcessDefinition
+from services.persistence.unit_of_work import UnitOfWork
+
+__all__ = ["StepAborted", "run", "record_incident", "use_pool", "limits_from_env"]
+
+_pool: SandboxPool | None = None
+_pool_lock = threading.Lock()
+
+
+def limits_from_env(environ: dict[str, str] | None = None) -> SandboxLimits:
+    """SandboxLimits from DUTYFLOW_SANDBOX_* variables (README, Configuration)."""
+    env = os.environ if environ is None else environ
+    defaults = SandboxLimits()
+    return SandboxLimits(
+        workers=int(env.get("DUTYFLOW_SANDBOX_WORKERS", defaults.workers)),
+        step_seconds=float(env.get("DUTYFLOW_SANDBOX_STEP_SECONDS", defaults.step_seconds)),
+        memory_bytes=int(env.get("DUTYFLOW_SANDBOX_MEMORY_MB",
+                                 defaults.memory_bytes // 2**20)) * 2**20,
+        max_engine_passes=int(env.get("DUTYFLOW_MAX_ENGINE_PASSES",
+                                      defaults.max_engine_passes)))
+
+
+def pool() -> SandboxPool:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = SandboxPool(limits_from_env())
+        return _pool
+
+
+def use_pool(new: SandboxPool | None) -> SandboxPool | None:
+    """Install another pool (tests with tighter limits; `serve` warming its workers);
+    returns the one it replaces, which the caller closes or puts back."""
+    global _pool
+    with _pool_lock:
+        previous, _pool = _pool, new
+        return previous
+
+
+def run(uow: UnitOfWork, checksum: str, key: str, definition_id: int, state: str | None,
+        action: dict[str, Any], now: dt.datetime) -> StepOutcome:
+    """Take one step in a sandbox worker. Raises StepRefused or StepAborted."""
+    def source() -> tuple[str, str]:
+        definition = uow.session.get(ProcessDefinition, definition_id)
+        return definition.bpmn_xml, definition.filename
+
+    return pool().run(ModelRef(checksum, key, source), state, action, now)
+
+
+def record_incident(uow: UnitOfWork, *, instance_id: int | None, process_key: str,
+                    element_id: str | None, kind: str, message: str,
+                    data: dict[str, Any] | None, at: dt.datetime) -> None:
+    """An incident, in the caller's transaction (with the state change that caused it)."""
+    uow.session.add(Incident(process_instance_id=instance_id, process_key=process_key,
+                             element_id=element_id, kind=kind, message=message, data=data,
+                             created_at=at))

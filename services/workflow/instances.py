@@ -1,0 +1,231 @@
+"""Use cases that move process instances: start, complete a duty, fire a timer.
+
+Each runs in one unit of work: lock the instance, let a sandbox worker process take the
+engine step (engine/sandbox_pool.py: diagram code never runs in the service), project
+the outcome, append the event, commit. A racing step on the same instance
+waits for the lock (PostgreSQL) or the write transaction (SQLite); if it still finds the
+instance changed under it, it fails with `Conflict` and nothing of the loser remains.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from engine.errors import FormValidationError
+from engine.model import ProcessModel
+from engine.runtime import ERROR, check_start_data
+from engine.steps import COMPLETE, FIRE_TIMER, START, StepOutcome, StepRefused
+from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StepFailed
+from services.identity.access import may_do, may_see_task
+from services.identity.actor import Actor
+from services.persistence import step_store
+from services.persistence.models import ProcessDefinition, ProcessInstance, Task, Timer, utcnow
+from services.persistence.unit_of_work import UnitOfWork
+from services.workflow import engine_steps
+from services.workflow.definitions import MODEL_CACHE, latest_definition
+from services.workflow.projection import Mirrored, project, save_state, stored_state
+
+
+def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None,
+                  started_by: str | None, business_key: str | None = None,
+                  now: dt.datetime | None = None) -> ProcessInstance:
+    now = now or utcnow()
+    definition = latest_definition(uow, process_key)
+    model = MODEL_CACHE.get(definition)
+    try:
+        check_start_data(model, data)
+    except FormValidationError as err:
+        raise InvalidInput("the start data does not match the process's start form",
+                           err.errors) from None
+    try:
+        outcome = engine_steps.run(uow, definition.checksum, definition.key, definition.id,
+                                   None, {"kind": START, "data": data or {}}, now)
+    except StepRefused as err:
+        raise InvalidInput("the start data does not match the process's start form",
+                           err.errors) from None
+    except engine_steps.StepAborted as err:
+        # Nothing to keep: the instance never reached a state that could be stored.
+        engine_steps.record_incident(uow, instance_id=None, process_key=definition.key,
+                                     element_id=None, kind="aborted", message=str(err),
+                                     data=None, at=now)
+        uow.commit()
+        raise StepFailed(f"{definition.key} could not start: {err}") from None
+    row = ProcessInstance(definition=definition, definition_id=definition.id,
+                          process_key=definition.key, process_version=definition.version,
+                          business_key=business_key, started_by=started_by, created_at=now,
+                          updated_at=now, state=json.loads(outcome.state_json),
+                          **stored_state(outcome))
+    uow.session.add(row)
+    uow.flush()
+    project(uow, row.id, row.process_key, model, outcome, now)
+    _note_new_error(uow, row.id, row.process_key, None, outcome, now)
+    uow.commit()
+    return row
+
+
+@dataclass(frozen=True)
+class Completion:
+    """An instance right after a completion, as the caller answers with it."""
+    instance_id: int
+    status: str
+    error: str | None
+    ready: list[Task]  # the instance's ready tasks, oldest first
+
+
+def _model(uow: UnitOfWork, found) -> ProcessModel:
+    return MODEL_CACHE.lookup(found.checksum, found.definition_key) or \
+        MODEL_CACHE.get(uow.session.get(ProcessDefinition, found.definition_id))
+
+
+def _step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime) -> StepOutcome:
+    """Run the step in a sandbox worker; a stopped worker puts the instance in error with
+    an incident (committed) and fails the use case with StepFailed."""
+    try:
+        return engine_steps.run(uow, found.checksum, found.definition_key, found.definition_id,
+                                found.state, action, now)
+    except engine_steps.StepAborted as err:
+        element = found.element_id if action["kind"] == COMPLETE else None
+        message = f"{element}: {err}" if element else str(err)
+        step_store.mark_error(uow, found.instance_id, found.lock_version, message, now)
+        engine_steps.record_incident(uow, instance_id=found.instance_id,
+                                     process_key=found.instance_process_key, element_id=element,
+                                     kind="aborted", message=str(err), data=None, at=now)
+        if action["kind"] == FIRE_TIMER:
+            step_store.fail_timer(uow, action["timer_id"])  # not fired again by every poll
+        uow.commit()
+        raise StepFailed(f"the process instance {found.instance_id} is now in error: "
+                         f"{message}") from None
+
+
+def _note_new_error(uow: UnitOfWork, instance_id: int, process_key: str,
+                    status_before: str | None, outcome: StepOutcome, now: dt.datetime) -> None:
+    """An instance that went into error in this step gets an incident, in the same commit."""
+    if outcome.status == ERROR and status_before != ERROR:
+        engine_steps.record_incident(uow, instance_id=instance_id, process_key=process_key,
+                                     element_id=outcome.error_element, kind="error",
+                                     message=outcome.error or "the step failed",
+                                     data=outcome.data, at=now)
+
+
+def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any],
+                  now: dt.datetime | None = None) -> Completion:
+    """Complete a ready duty as `actor`; the event and the new state commit together.
+
+    A task the actor may not even see does not exist for them (404, as when reading it);
+    one they see but whose department they are not in is refused (403).
+    """
+    now = now or utcnow()
+    task = step_store.task_step(uow, task_id)
+    if task is None or not may_see_task(actor, task):
+        # The same answer whether or not it exists: others' work stays unrevealed.
+        raise NotFound(f"task {task_id} does not exist or is not visible to {actor.username}")
+    if not may_do(actor.department_key, task):
+        owner = task.department_key or ", ".join(task.candidate_departments) or "no department"
+        raise PermissionDenied(f"{task.name!r} is a duty of {owner}; "
+                               f"{actor.username} belongs to {actor.department_key}")
+    if task.status != "ready":
+        raise Conflict(f"task {task_id} is already {task.status}"
+                       + (f" by {task.completed_by}" if task.completed_by else ""))
+    if task.assignee and task.assignee != actor.username:
+        raise Conflict(f"task {task_id} is claimed by {task.assignee}")
+    try:
+        outcome = _step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
+    except StepRefused as err:
+        if err.kind == "form":
+            raise InvalidInput("the form data is invalid", err.errors) from None
+        # The task row was read before a concurrent commit, the instance after it.
+        raise Conflict(f"task {task_id} is no longer waiting: the process instance was "
+                       "changed by someone else; reload and retry") from None
+    if not step_store.close_task(uow, task_id, actor.username, now):
+        raise Conflict(f"task {task_id} was taken by someone else; reload and retry")
+    step_store.append_event(uow, dict(
+        kind="completed", process_instance_id=task.instance_id, process_key=task.process_key,
+        process_version=task.process_version, task_id=task_id, element_id=task.element_id,
+        task_name=task.name, lane=task.lane, department_key=task.department_key,
+        actor_department_key=actor.department_key, completed_by=actor.username,
+        ready_at=task.created_at, claimed_at=task.claimed_at, completed_at=now,
+        due_at=task.due_at, data=outcome.cleaned, recorded_at=now, recorded_by=actor.username))
+    ready = project(uow, task.instance_id, task.process_key, _model(uow, task), outcome, now,
+                    Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
+    stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)
+    _note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
+    uow.commit()
+    return Completion(task.instance_id, stored["status"], stored["error"], ready)
+
+
+def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -> bool:
+    """Fire one due timer; False when it is no longer pending (another worker or a completion won)."""
+    now = now or utcnow()
+    timer = uow.session.get(Timer, timer_id)
+    if timer is None or timer.status != "pending":
+        return False
+    # Instance first, as complete_task locks it: the same lock order cannot deadlock.
+    found = step_store.instance_step(uow, timer.process_instance_id)
+    uow.session.refresh(timer)  # a completion may have cancelled it while we waited
+    if timer.status != "pending":
+        return False
+    try:
+        outcome = _step(uow, found, {"kind": FIRE_TIMER, "timer_id": timer_id}, now)
+    except StepFailed:
+        return False
+    if outcome.timer_fired:
+        timer.status, timer.fired_at = "fired", now
+    else:
+        timer.status = "cancelled"  # the projection was behind the engine; nothing to fire
+    project(uow, found.instance_id, found.instance_process_key, _model(uow, found), outcome, now,
+            Mirrored.before(outcome).closing(timer_id=timer_id), found.org_revision)
+    save_state(uow, found.instance_id, found.lock_version, outcome, now)
+    _note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
+                    outcome, now)
+    uow.commit()
+    return timer.status == "fired"
+
+
+def due_timer_ids(uow: UnitOfWork, now: dt.datetime, limit: int = 100) -> list[str]:
+    return list(uow.session.scalars(select(Timer.id).where(
+        Timer.status == "pending", Timer.due_at <= now).order_by(Timer.due_at).limit(limit)))
+
+
+def get_instance(uow: UnitOfWork, instance_id: int) -> ProcessInstance:
+    row = uow.session.get(ProcessInstance, instance_id)
+    if row is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return row
+
+
+def _visible_to(actor: Actor):
+    """Instances this person started, or in which their departments have duties."""
+    if actor.is_admin:
+        return None
+    has_duty = select(Task.id).where(Task.process_instance_id == ProcessInstance.id,
+                                     Task.department_key.in_(actor.overseen)).exists()
+    return or_(ProcessInstance.started_by == actor.username, has_duty)
+
+
+def visible_instance(uow: UnitOfWork, actor: Actor, instance_id: int) -> ProcessInstance:
+    statement = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+    condition = _visible_to(actor)
+    if condition is not None:
+        statement = statement.where(condition)
+    row = uow.session.scalars(statement).first()
+    if row is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return row
+
+
+def list_instances(uow: UnitOfWork, actor: Actor, status: str | None, process_key: str | None,
+                   limit: int, offset: int) -> list[ProcessInstance]:
+    statement = select(ProcessInstance)
+    condition = _visible_to(actor)
+    if condition is not None:
+        statement = statement.where(condition)
+    if status:
+        statement = statement.where(ProcessInstance.status == status)
+    if process_key:
+        statement = statement.where(ProcessInstance.process_key == process_key)
+    return list(uow.session.scalars(statement.order_by(ProcessInstance.id.desc())
+                                    .limit(limit).offset(offset)))

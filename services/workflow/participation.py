@@ -1,0 +1,72 @@
+"""Who takes part in a process: who may start it, which departments share one.
+
+These rules read the deployed diagrams (lanes, candidate groups, starter attributes)
+and route their names through the org's directory, so they sit above both.
+"""
+from __future__ import annotations
+
+from engine.model import ProcessModel
+from services.errors import PermissionDenied
+from services.identity.actor import Actor
+from services.org.directory import Directory
+from services.persistence.unit_of_work import UnitOfWork
+from services.workflow.definitions import MODEL_CACHE, latest_definition, list_latest
+
+
+def may_start(actor: Actor, model: ProcessModel, directory: Directory) -> bool:
+    """Admins, the users and members of the departments the process names as starters."""
+    departments, users = _starters(model, directory)
+    return actor.is_admin or actor.username in users or actor.department_key in departments
+
+
+def require_may_start(uow: UnitOfWork, actor: Actor, process_key: str) -> None:
+    """NotFound without such a process; PermissionDenied, naming who may, unless `actor`
+    may start its latest version."""
+    model = MODEL_CACHE.get(latest_definition(uow, process_key))
+    directory = Directory.load(uow)
+    if not may_start(actor, model, directory):
+        departments, users = _starters(model, directory)
+        starters = ", ".join([*sorted(departments), *sorted(users)]) or "admins only"
+        raise PermissionDenied(f"{actor.username} may not start {process_key!r}; "
+                               f"it is started by: {starters}")
+
+
+def _starters(model: ProcessModel, directory: Directory) -> tuple[set[str], frozenset[str]]:
+    """(department keys, usernames) who may start a process, besides admins.
+
+    Camunda's candidateStarterGroups/-Users when the diagram sets either; else the
+    department of the start event's lane; a start event in no lane leaves starting to
+    the departments with duties in the process (those who work on it anyway).
+    """
+    if model.starter_groups or model.starter_users:
+        names = model.starter_groups
+    elif model.start_lanes:
+        names = model.start_lanes
+    else:
+        names = model.duty_owners
+    return _department_keys(names, directory), frozenset(model.starter_users)
+
+
+def _department_keys(names, directory: Directory) -> set[str]:
+    """The active departments that lane or group names route to."""
+    return {department.key for name in names
+            if (department := directory.department_for(name)) is not None}
+
+
+def collaborating_departments(uow: UnitOfWork, department_key: str) -> set[str]:
+    """Departments that share a deployed process with this one."""
+    directory = Directory.load(uow)
+    related: set[str] = set()
+    for definition in list_latest(uow):
+        model = MODEL_CACHE.get(definition)
+        owners = _department_keys(model.duty_owners, directory)
+        if department_key in owners:
+            related |= owners
+    return related - {department_key}
+
+
+def visible_departments(uow: UnitOfWork, actor: Actor) -> set[str] | None:
+    """Department keys this person may see in the org chart; None means all."""
+    if actor.has("admin", "hr"):
+        return None
+    return set(actor.overseen) | collaborating_departments(uow, actor.department_key)

@@ -1,0 +1,47 @@
+"""Read models: the JSON-ready shapes of tasks and instances, shared by the REST API and CLI."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+
+from services.persistence.models import ProcessInstance, Task, TaskEvent, Timer
+from services.persistence.unit_of_work import UnitOfWork
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    return {"id": task.id, "name": task.name, "element_id": task.element_id,
+            "process_instance_id": task.process_instance_id, "process_key": task.process_key,
+            "lane": task.lane, "department": task.department_key, "assignee": task.assignee,
+            "created_at": iso(task.created_at), "due_at": iso(task.due_at), "status": task.status}
+
+
+def event_view(event: TaskEvent) -> dict[str, Any]:
+    return {"id": event.id, "task_id": event.task_id, "element_id": event.element_id,
+            "name": event.task_name, "lane": event.lane, "department": event.department_key,
+            "completed_by": event.completed_by, "ready_at": iso(event.ready_at),
+            "claimed_at": iso(event.claimed_at), "completed_at": iso(event.completed_at),
+            "due_at": iso(event.due_at), "data": event.data}
+
+
+def instance_view(uow: UnitOfWork, row: ProcessInstance) -> dict[str, Any]:
+    session = uow.session
+    tasks = session.scalars(select(Task).where(Task.process_instance_id == row.id,
+                                               Task.status == "ready").order_by(Task.created_at))
+    events = session.scalars(select(TaskEvent).where(TaskEvent.process_instance_id == row.id)
+                             .order_by(TaskEvent.completed_at, TaskEvent.id))
+    timers = session.scalars(select(Timer).where(Timer.process_instance_id == row.id,
+                                                 Timer.status == "pending").order_by(Timer.due_at))
+    return {"id": row.id, "process_key": row.process_key, "version": row.process_version,
+            "business_key": row.business_key, "status": row.status, "error": row.error,
+            "data": row.data, "started_by": row.started_by, "created_at": iso(row.created_at),
+            "updated_at": iso(row.updated_at),
+            "tasks": [task_view(task) for task in tasks],
+            "history": [event_view(event) for event in events],
+            "timers": [{"id": timer.id, "element_id": timer.element_id, "name": timer.name,
+                        "due_at": iso(timer.due_at)} for timer in timers]}

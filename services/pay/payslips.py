@@ -74,7 +74,7 @@ def evidence_row(event: TaskEvent, corrected: dict[str, Any] | None) -> dict[str
             "process_key": event.process_key, "task": event.element_id, "name": event.task_name,
             "department": event.department_key, "ready_at": iso(event.ready_at),
             "completed_at": iso(event.completed_at), "due_at": iso(event.due_at),
-            "on_time": None if event.due_at is None else event.completed_at <= event.due_at,
+            "on_time": event.on_time,
             "data": data, "corrected": data != event.data}
 
 
@@ -88,7 +88,7 @@ def _evidence(event: TaskEvent, corrected: dict[str, Any] | None, line: PayrollL
             continue
         if metric == "field_rate" and indicator.get("task") != event.element_id:
             continue
-        if metric == "on_time_rate" and event.due_at is None:
+        if metric == "on_time_rate" and event.on_time is None:
             continue
         if metric == "completion_rate":
             continue

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -191,6 +192,13 @@ class Task(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     completed_by: Mapped[str | None] = mapped_column(String(64))
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @classmethod
+    def overdue(cls, now: dt.datetime):
+        """Still open past its due time: the condition every overdue count and list uses
+        (a task without a due time is never overdue). Its completion is judged by the
+        event's stored `on_time` instead."""
+        return and_(cls.status == "ready", cls.due_at < now)
 
 
 # Facts about an event that payroll aggregates over a month of events, stored with the

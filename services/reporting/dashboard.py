@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import func, select
 
 from payroll.money import money, score
 from payroll.periods import Period
@@ -34,7 +34,6 @@ from services.persistence.unit_of_work import UnitOfWork
 from services.reporting import reports
 from services.workflow.definitions import MODEL_CACHE, list_latest
 
-ONE, ZERO = literal(1), literal(0)
 TREND_WEEKS = 10
 
 
@@ -71,11 +70,7 @@ def person_rates(uow: UnitOfWork, actor: Actor, period: Period) -> list[dict[str
     usernames = [employee.username for employee in employees]
     figures = {username: (count, on_time, with_due)
                for username, count, on_time, with_due in uow.session.execute(
-                   select(TaskEvent.completed_by, func.count(),
-                          func.sum(case((and_(TaskEvent.due_at.is_not(None),
-                                              TaskEvent.completed_at <= TaskEvent.due_at), ONE),
-                                        else_=ZERO)),
-                          func.sum(case((TaskEvent.due_at.is_not(None), ONE), else_=ZERO)))
+                   select(TaskEvent.completed_by, func.count(), *reports.ON_TIME_COUNTS)
                    .where(TaskEvent.kind == "completed", TaskEvent.completed_at >= period.start,
                           TaskEvent.completed_at < period.end,
                           TaskEvent.completed_by.in_(usernames))
@@ -95,8 +90,7 @@ def overdue_tasks(uow: UnitOfWork, actor: Actor, now: dt.datetime | None = None,
     """Ready tasks of the caller's departments whose deadline has passed, oldest first."""
     departments = scope(actor)
     now = now or utcnow()
-    statement = select(Task).where(Task.status == "ready", Task.due_at.is_not(None),
-                                   Task.due_at < now)
+    statement = select(Task).where(Task.overdue(now))
     if departments is not None:
         statement = statement.where(Task.department_key.in_(departments))
     rows = uow.session.scalars(statement.order_by(Task.due_at, Task.id).limit(limit))

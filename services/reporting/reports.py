@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, case, column, func, literal, select, values
 
+from payroll.aggregation import due_count, on_time_count
 from payroll.money import score
 from payroll.periods import FIRST_YEAR, LAST_YEAR, Period, PeriodError, time_zone
 from services.errors import InvalidInput, PermissionDenied
@@ -23,6 +24,8 @@ from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.corrections import corrected_data
 
 ONE, ZERO = literal(1), literal(0)
+# (completed by the due time, completed with a due time), as the events stored them.
+ON_TIME_COUNTS = (on_time_count(TaskEvent.on_time), due_count(TaskEvent.on_time))
 
 
 def _rate(numerator, denominator) -> str | None:
@@ -39,10 +42,7 @@ def department_ranking(uow: UnitOfWork, actor: Actor, period: Period) -> list[di
         .where(Task.due_at >= period.start, Task.due_at < period.end)
         .group_by(Task.department_key)))
     timeliness = dict((key, (on_time, due, count)) for key, on_time, due, count in session.execute(
-        select(TaskEvent.department_key,
-               func.sum(case((and_(TaskEvent.due_at.is_not(None),
-                                   TaskEvent.completed_at <= TaskEvent.due_at), ONE), else_=ZERO)),
-               func.sum(case((TaskEvent.due_at.is_not(None), ONE), else_=ZERO)), func.count())
+        select(TaskEvent.department_key, *ON_TIME_COUNTS, func.count())
         .where(TaskEvent.kind == "completed", TaskEvent.completed_at >= period.start,
                TaskEvent.completed_at < period.end)
         .group_by(TaskEvent.department_key)))
@@ -72,8 +72,8 @@ def employee_report(uow: UnitOfWork, actor: Actor, username: str, period: Period
         TaskEvent.completed_at >= period.start, TaskEvent.completed_at < period.end)
         .order_by(TaskEvent.completed_at, TaskEvent.id)).all()
     corrections = corrected_data(uow, [event.id for event in events])
-    with_due = [event for event in events if event.due_at is not None]
-    on_time = [event for event in with_due if event.completed_at <= event.due_at]
+    with_due = [event for event in events if event.on_time is not None]
+    on_time = [event for event in with_due if event.on_time]
     return {"username": username, "period": str(period), "completed": len(events),
             "on_time_rate": _rate(len(on_time), len(with_due)),
             "events": [evidence_row(event, corrections.get(event.id)) for event in events]}
@@ -106,10 +106,7 @@ def trend(uow: UnitOfWork, actor: Actor, start: dt.date, end: dt.date, granulari
                      column("upper", UTCDateTime), name="buckets").data(
         _buckets(start, end, granularity, zone)).cte("buckets")
     rows = uow.session.execute(
-        select(buckets.c.label, TaskEvent.department_key, func.count(),
-               func.sum(case((and_(TaskEvent.due_at.is_not(None),
-                                   TaskEvent.completed_at <= TaskEvent.due_at), ONE), else_=ZERO)),
-               func.sum(case((TaskEvent.due_at.is_not(None), ONE), else_=ZERO)))
+        select(buckets.c.label, TaskEvent.department_key, func.count(), *ON_TIME_COUNTS)
         .select_from(buckets.join(TaskEvent, and_(TaskEvent.completed_at >= buckets.c.lower,
                                                   TaskEvent.completed_at < buckets.c.upper)))
         .where(TaskEvent.kind == "completed")

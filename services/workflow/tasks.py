@@ -171,7 +171,7 @@ def inbox_counts(uow: UnitOfWork, actor: Actor, now: dt.datetime) -> dict[str, i
         "mine": uow.session.scalar(ready.where(Task.assignee == actor.username)),
         "unclaimed": uow.session.scalar(ready.where(Task.assignee.is_(None),
                                                     Task.department_key == actor.department_key)),
-        "overdue": uow.session.scalar(ready.where(Task.due_at < now,
+        "overdue": uow.session.scalar(ready.where(Task.overdue(now),
                                                   Task.department_key == actor.department_key)),
     }
 

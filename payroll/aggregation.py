@@ -29,6 +29,7 @@ from sqlalchemy import (String, Table, and_, bindparam, case, cast, func, litera
                         union_all)
 from sqlalchemy.engine import Connection
 
+from .money import ratio
 from .periods import Period
 from .schemes import Indicator
 
@@ -219,18 +220,18 @@ def _json_path(field: str) -> str:
 def _actual(indicator: Indicator, numerator, denominator) -> Decimal | None:
     if indicator.metric == "completed_count":
         return Decimal(int(numerator or 0))
-    if not denominator:
-        return None
     if indicator.metric == "avg_handling_hours":
+        if not denominator:
+            return None
         return Decimal(str(numerator)) / Decimal(int(denominator)) / Decimal(3600)
-    return Decimal(int(numerator or 0)) / Decimal(int(denominator))
+    return ratio(numerator, denominator)
 
 
 def _measure_completion_rate(connection, tasks, params, results) -> None:
     key = Indicator("completion_rate", Decimal(1), Decimal(1)).key
     query = _completion_query(tasks, "usernames" in params)
     for assignee, done, total in connection.execute(query, params).all():
-        results.setdefault(assignee, {})[key] = Decimal(int(done)) / Decimal(int(total))
+        results.setdefault(assignee, {})[key] = ratio(done, total)
 
 
 @lru_cache(maxsize=8)

@@ -12,6 +12,15 @@ def money(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def ratio(numerator, denominator) -> Decimal | None:
+    """numerator / denominator, unrounded (`score` rounds it where it is shown or scored);
+    None when there is nothing to measure: a rate over nothing is not applicable, never 0.
+    Counts may come from SQL as None (SUM over no rows) or as another integer type."""
+    if not denominator:
+        return None
+    return Decimal(int(numerator or 0)) / Decimal(int(denominator))
+
+
 def score(value: Decimal) -> Decimal:
     """A score or rate as a fraction with four places ("0.8500" is 85 %)."""
     return value.quantize(SCORE_PLACES, rounding=ROUND_HALF_UP)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from payroll.money import money, score
+from payroll.money import money
 from payroll.periods import Period
 from payroll.schemes import METRICS, PARAMETERS
 from services.errors import NotFound
@@ -32,15 +32,10 @@ from services.persistence.models import (
 )
 from services.persistence.unit_of_work import UnitOfWork
 from services.reporting import reports
+from services.reporting.rates import rate
 from services.workflow.definitions import MODEL_CACHE, list_latest
 
 TREND_WEEKS = 10
-
-
-def _rate(numerator, denominator) -> str | None:
-    if not denominator:
-        return None
-    return str(score(Decimal(int(numerator or 0)) / Decimal(int(denominator))))
 
 
 def scope(actor: Actor) -> frozenset[str] | None:
@@ -81,7 +76,7 @@ def person_rates(uow: UnitOfWork, actor: Actor, period: Period) -> list[dict[str
         out.append({"username": employee.username, "name": employee.name,
                     "department": employee.department_key, "completed": int(count or 0),
                     "with_due": int(with_due or 0),
-                    "on_time_rate": _rate(on_time, with_due)})
+                    "on_time_rate": rate(on_time, with_due)})
     return out
 
 

@@ -1,7 +1,6 @@
 """Read-side views of the organisation: departments, people, and who does which duty."""
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -10,6 +9,7 @@ from services.identity.actor import Actor
 from services.org.directory import Directory
 from services.persistence.models import Department, Employee, TaskEvent
 from services.persistence.unit_of_work import UnitOfWork
+from services.reporting.rates import rate
 from services.workflow.definitions import MODEL_CACHE, list_latest
 from services.workflow.participation import visible_departments
 
@@ -72,7 +72,7 @@ def duty_matrix(uow: UnitOfWork, actor: Actor) -> dict[str, Any]:
         by_department = done.get((step["process_key"], step["element_id"]), {})
         total = sum(by_department.values())
         step["completions"] = total
-        step["done_by"] = {key: str((Decimal(count) / total).quantize(Decimal("0.0001"), ROUND_HALF_UP))
+        step["done_by"] = {key: rate(count, total)
                            for key, count in sorted(by_department.items())} if total else {}
         step["overlap"] = len(step["owners"]) > 1 or len(by_department) > 1
     departments = [{"key": d.key, "name": d.name} for d in directory.departments.values()]

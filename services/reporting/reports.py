@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import String, and_, case, column, func, literal, select, values
 
 from payroll.aggregation import due_count, on_time_count
-from payroll.money import score
 from payroll.periods import FIRST_YEAR, LAST_YEAR, Period, PeriodError, time_zone
 from services.errors import InvalidInput, PermissionDenied
 from services.identity.access import may_read_report
@@ -21,15 +20,12 @@ from services.identity.actor import Actor
 from services.pay.payslips import evidence_row
 from services.persistence.models import Department, Employee, Task, TaskEvent, UTCDateTime
 from services.persistence.unit_of_work import UnitOfWork
+from services.reporting.rates import rate
 from services.workflow.corrections import corrected_data
 
 ONE, ZERO = literal(1), literal(0)
 # (completed by the due time, completed with a due time), as the events stored them.
 ON_TIME_COUNTS = (on_time_count(TaskEvent.on_time), due_count(TaskEvent.on_time))
-
-
-def _rate(numerator, denominator) -> str | None:
-    return str(score(Decimal(int(numerator or 0)) / Decimal(int(denominator)))) if denominator else None
 
 
 def department_ranking(uow: UnitOfWork, actor: Actor, period: Period) -> list[dict[str, Any]]:
@@ -52,7 +48,7 @@ def department_ranking(uow: UnitOfWork, actor: Actor, period: Period) -> list[di
         on_time, with_due, completions = timeliness.get(department.key, (0, 0, 0))
         rows.append({"department": department.key, "name": department.name,
                      "tasks_due": int(total or 0), "completed": int(completions or 0),
-                     "completion_rate": _rate(done, total), "on_time_rate": _rate(on_time, with_due)})
+                     "completion_rate": rate(done, total), "on_time_rate": rate(on_time, with_due)})
     rows.sort(key=lambda r: (r["completion_rate"] is None, -Decimal(r["completion_rate"] or 0),
                              r["on_time_rate"] is None, -Decimal(r["on_time_rate"] or 0),
                              r["department"]))
@@ -75,7 +71,7 @@ def employee_report(uow: UnitOfWork, actor: Actor, username: str, period: Period
     with_due = [event for event in events if event.on_time is not None]
     on_time = [event for event in with_due if event.on_time]
     return {"username": username, "period": str(period), "completed": len(events),
-            "on_time_rate": _rate(len(on_time), len(with_due)),
+            "on_time_rate": rate(len(on_time), len(with_due)),
             "events": [evidence_row(event, corrections.get(event.id)) for event in events]}
 
 
@@ -113,7 +109,7 @@ def trend(uow: UnitOfWork, actor: Actor, start: dt.date, end: dt.date, granulari
         .group_by(buckets.c.label, TaskEvent.department_key)
         .order_by(buckets.c.label, TaskEvent.department_key))
     return [{"department": key, "bucket": label, "completed": int(count),
-             "on_time_rate": _rate(on_time, with_due)}
+             "on_time_rate": rate(on_time, with_due)}
             for label, key, count, on_time, with_due in rows]
 
 

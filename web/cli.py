@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -56,6 +57,16 @@ def _fail(message: str, details: list | dict | None = None) -> None:
     sys.exit(1)
 
 
+@contextmanager
+def _reported():
+    """The one place a service failure becomes the command's message and exit code: the
+    message's first line (further lines repeat the details), then each detail."""
+    try:
+        yield
+    except ServiceError as err:
+        _fail(str(err).partition("\n")[0], getattr(err, "errors", None))
+
+
 def _detail_lines(details) -> list[str]:
     if isinstance(details, dict):
         return [f"{field}: {' '.join(map(str, messages))}" for field, messages in details.items()]
@@ -95,10 +106,8 @@ def init_db_command(ctx: _Context) -> None:
 @pass_context
 def backup_command(ctx: _Context, file: Path) -> None:
     """Copy the live SQLite database to FILE, consistently (PostgreSQL: use pg_dump)."""
-    try:
+    with _reported():
         backup_sqlite(ctx.settings.database_url, file)
-    except InvalidInput as err:
-        _fail(str(err))
     click.echo(f"backed up to {file}")
 
 
@@ -112,13 +121,11 @@ def org_group() -> None:
 @pass_context
 def org_import(ctx: _Context, file: Path) -> None:
     """Import (or re-import) departments and employees from a YAML file."""
-    try:
+    with _reported():
         with ctx.store.writing() as uow:
             report = org_file.import_org(uow, file.read_text(encoding="utf-8"), str(file),
                                     _operator().username)
             uow.commit()
-    except InvalidInput as err:
-        _fail(str(err).splitlines()[0], err.errors)
     click.echo(f"org imported: {report.created} created, {report.updated} updated, "
                f"{report.deactivated} deactivated (import {report.import_id})")
 
@@ -207,13 +214,11 @@ def deploy_command(ctx: _Context, files: tuple[Path, ...], username: str | None)
 def start_command(ctx: _Context, key: str, data: str | None, business_key: str | None,
                   username: str | None) -> None:
     """Start an instance of the latest version of a process."""
-    try:
+    with _reported():
         with ctx.store.writing() as uow:
             row = instances.start_process(uow, key, _json_option(data), username, business_key)
         with ctx.store.reading() as uow:
             view = instance_view(uow, instances.get_instance(uow, row.id))
-    except ServiceError as err:
-        _fail(str(err), getattr(err, "errors", None))
     click.echo(json.dumps(view, ensure_ascii=False, indent=2))
 
 
@@ -228,10 +233,8 @@ def tasks_command(ctx: _Context, as_json: bool, username: str | None, status: st
         query = select(Task).where(Task.status == status).order_by(Task.created_at, Task.id)
         rows = list(uow.session.scalars(query))
         if username:
-            try:
+            with _reported():
                 employee = active_employee(uow, username)
-            except ServiceError as err:
-                _fail(str(err))
             rows = [row for row in rows if may_do(employee.department_key, row)]
         views = [task_view(row) for row in rows]
     if as_json:
@@ -250,14 +253,12 @@ def tasks_command(ctx: _Context, as_json: bool, username: str | None, status: st
 @pass_context
 def complete_command(ctx: _Context, task_id: str, username: str, data: str | None) -> None:
     """Complete a task as an employee of its department."""
-    try:
+    with _reported():
         with ctx.store.writing() as uow:
             done = instances.complete_task(uow, actor_named(uow, username), task_id,
                                            _json_option(data))
         with ctx.store.reading() as uow:
             view = instance_view(uow, instances.get_instance(uow, done.instance_id))
-    except ServiceError as err:
-        _fail(str(err), getattr(err, "errors", None))
     click.echo(json.dumps({"status": view["status"], "error": view["error"],
                            "tasks": view["tasks"]}, ensure_ascii=False, indent=2))
 
@@ -338,11 +339,9 @@ def kpi_set(ctx: _Context, department: str, file: Path) -> None:
         document = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         _fail(f"{file} is not valid YAML/JSON: {err}")
-    try:
+    with _reported():
         with ctx.store.writing() as uow:
             row = kpi.set_scheme(uow, _operator(), department, document)
-    except ServiceError as err:
-        _fail(str(err).splitlines()[0], getattr(err, "errors", None))
     click.echo(f"{department}: KPI scheme version {row.version}")
 
 
@@ -361,13 +360,11 @@ def payroll_run(ctx: _Context, period: str) -> None:
             bar.length = total
             bar.update(done - bar.pos)
 
-        try:
+        with _reported():
             with ctx.store.writing() as uow:
                 run = payroll_runs.create_run(uow, _operator(), period, ctx.settings.timezone,
                                               progress)
                 view = payroll_runs.run_view(uow, run)
-        except ServiceError as err:
-            _fail(str(err).splitlines()[0], getattr(err, "errors", None))
     click.echo(json.dumps({key: view[key] for key in ("id", "period", "status", "totals")},
                           ensure_ascii=False, indent=2))
 
@@ -377,11 +374,9 @@ def payroll_run(ctx: _Context, period: str) -> None:
 @pass_context
 def payroll_finalize(ctx: _Context, run_id: int) -> None:
     """Finalise a draft run; it can never change afterwards."""
-    try:
+    with _reported():
         with ctx.store.writing() as uow:
             run = payroll_runs.finalize(uow, _operator(), run_id)
-    except ServiceError as err:
-        _fail(str(err))
     click.echo(f"payroll run {run.id} ({run.period}) is final")
 
 
@@ -392,12 +387,10 @@ def payroll_finalize(ctx: _Context, run_id: int) -> None:
 @pass_context
 def payroll_export(ctx: _Context, run_id: int, file_format: str, output: Path) -> None:
     """Write a run to a CSV or XLSX file."""
-    try:
+    with _reported():
         with ctx.store.reading() as uow:
             run = payroll_runs.get_run(uow, _operator(), run_id)
             body = exports.to_xlsx(uow, run) if file_format == "xlsx" else exports.to_csv(uow, run)
-    except ServiceError as err:
-        _fail(str(err))
     output.write_bytes(body)
     click.echo(f"wrote {output}")
 

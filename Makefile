@@ -6,9 +6,10 @@ POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 CATALOG := web/translations/zh/LC_MESSAGES/messages
 
-.PHONY: install demo test lint-bpmn bench clean translations
+.PHONY: install system-deps demo test lint-bpmn bench clean translations
 
-$(BIN)/dutyflow: setup.cfg pyproject.toml
+# The install's build step (setup.py) copies the npm files the pages load into web/vendor/.
+$(BIN)/dutyflow: setup.cfg setup.py pyproject.toml node_modules/.package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -33,8 +34,12 @@ translations: install
 demo: install
 	$(BIN)/dutyflow serve --demo --host 127.0.0.1 --port 5000
 
+## Chromium and CJK fonts for the browser tests: installed when run as root, else the command to run.
+system-deps:
+	.ci/system-deps
+
 ## The whole test suite, against SQLite and PostgreSQL.
-test: install
+test: system-deps install
 	DUTYFLOW_TEST_POSTGRES_URL='$(POSTGRES_TEST_URL)' $(BIN)/pytest
 
 lint-bpmn: install
@@ -44,4 +49,4 @@ bench: install
 	$(BIN)/python bench/engine_roundtrip.py
 
 clean:
-	rm -rf $(VENV) instance *.egg-info .pytest_cache
+	rm -rf $(VENV) instance *.egg-info .pytest_cache build web/vendor

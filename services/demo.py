@@ -3,7 +3,7 @@ for the dashboard and payroll, and KPI schemes for three departments."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from importlib.resources import files
 
 from sqlalchemy import func, select
 
@@ -15,17 +15,18 @@ from services.persistence.models import ProcessInstance, Task, utcnow
 from services.persistence.unit_of_work import Store
 from services.workflow import definitions, instances
 
-SHIPPED = Path(__file__).resolve().parent.parent / "bpmn"
+SHIPPED = files("bpmn")  # the shipped diagrams and org, installed as a package
 
 
 def load_demo(store: Store) -> str:
     """Idempotent: re-running imports changes only and starts no duplicate instances."""
     with store.writing() as uow:
-        org_file.import_org(uow, (SHIPPED / "demo_org.yaml").read_text(encoding="utf-8"),
+        org_file.import_org(uow, SHIPPED.joinpath("demo_org.yaml").read_text(encoding="utf-8"),
                        "bpmn/demo_org.yaml", "demo")
         uow.commit()
-    for path in sorted(SHIPPED.glob("*.bpmn")):
-        definitions.deploy(store, path.read_bytes(), f"bpmn/{path.name}", "demo")
+    diagrams = [entry for entry in SHIPPED.iterdir() if entry.name.endswith(".bpmn")]
+    for diagram in sorted(diagrams, key=lambda entry: entry.name):
+        definitions.deploy(store, diagram.read_bytes(), f"bpmn/{diagram.name}", "demo")
     with store.reading() as uow:
         started = uow.session.scalar(select(func.count()).select_from(ProcessInstance))
     if started:

@@ -1,14 +1,15 @@
 """Create or migrate the schema with Alembic (`dutyflow init-db`)."""
 from __future__ import annotations
 
-from pathlib import Path
+from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
 
 from services.persistence.unit_of_work import Store
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# The `migrations` package (installed with DutyFlow); Alembic wants it as a folder.
+MIGRATIONS = files("migrations")
 
 
 def alembic_config(store: Store) -> Config:

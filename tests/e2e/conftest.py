@@ -9,17 +9,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from tests.conftest import ROOT
+from tests.serving import free_port, wait_until_healthy
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -28,16 +26,10 @@ CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
                   "--disable-component-update", "--disable-sync"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A fresh demo deployment per test module (SQLite, as `make demo` runs it)."""
-    port = _free_port()
+    port = free_port()
     database = tmp_path_factory.mktemp("e2e") / "dutyflow.db"
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{database}",
                DUTYFLOW_SECRET_KEY="e2e-secret-key-not-for-production")
@@ -45,16 +37,7 @@ def server(tmp_path_factory):
                                 str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=1)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"server did not start:\n{process.stdout.read()}")
-            time.sleep(0.3)
+    wait_until_healthy(process, base, seconds=90)
     yield base
     process.terminate()
     process.wait(timeout=30)
@@ -63,7 +46,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is required for end-to-end tests (.ci/run installs it)")
+        pytest.fail("Debian's chromium is required for end-to-end tests (make test installs it)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser

@@ -1,0 +1,29 @@
+"""Starting real `dutyflow serve` processes in tests: a free port, and waiting until one answers."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(process: subprocess.Popen, base: str, seconds: float = 60) -> None:
+    """Poll /healthz until the server answers; fail with its output if it exits or never does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=1)
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"server did not start:\n{process.communicate()[0]}")
+            time.sleep(0.2)

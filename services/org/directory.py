@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.model import DutySpec
+
 from services.persistence.models import Department
 from services.persistence.unit_of_work import UnitOfWork
 
@@ -68,3 +70,24 @@ class Directory:
 
     def is_known_owner(self, name: str) -> bool:
         return self.department_for(name) is not None
+
+    def departments_of(self, names: Iterable[str | None]) -> set[str]:
+        """The keys of the active departments that lane or group names route to (names
+        routing nowhere are left out: a diagram may outlive a department)."""
+        return {department.key for name in names
+                if (department := self.department_for(name)) is not None}
+
+    def owners_of(self, duty: DutySpec) -> set[str]:
+        """The departments that own a duty and may do it: its lane's and its candidate
+        groups'. Every reader of "whose duty is this" asks here."""
+        return self.departments_of(duty.owners)
+
+    def inbox_of(self, duty: DutySpec) -> tuple[str | None, list[str]]:
+        """(department_key, candidate_departments) of a new task of this duty.
+
+        Inboxes index department_key: the lane's department lists the task; a duty owned
+        only by candidate groups is listed under the first of them (all may still do it).
+        """
+        owner = self.department_for(duty.lane)
+        candidates = sorted(self.departments_of(duty.candidate_groups))
+        return (owner.key if owner else (candidates[0] if candidates else None)), candidates

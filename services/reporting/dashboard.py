@@ -201,9 +201,7 @@ def department_duties(uow: UnitOfWork, department_key: str) -> list[dict[str, An
     for definition in list_latest(uow):
         model = MODEL_CACHE.get(definition)
         for duty in model.duties.values():
-            owners = {department.key for name in duty.owners
-                      if (department := directory.department_for(name)) is not None}
-            if department_key in owners:
+            if department_key in directory.owners_of(duty):
                 out.append({"process_key": model.key, "task": duty.element_id, "name": duty.name,
                             "fields": [field["id"] for field in duty.form.as_dict()["fields"]]})
     return out

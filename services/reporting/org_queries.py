@@ -45,8 +45,7 @@ def duty_owners(uow: UnitOfWork) -> list[dict[str, Any]]:
     for definition in list_latest(uow):
         model = MODEL_CACHE.get(definition)
         for duty in model.duties.values():
-            owners = sorted({department.key for name in duty.owners
-                             if (department := directory.department_for(name)) is not None})
+            owners = sorted(directory.owners_of(duty))
             steps.append({"process_key": model.key, "element_id": duty.element_id,
                           "name": duty.name, "lane": duty.lane, "owners": owners})
     return steps

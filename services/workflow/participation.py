@@ -44,13 +44,7 @@ def _starters(model: ProcessModel, directory: Directory) -> tuple[set[str], froz
         names = model.start_lanes
     else:
         names = model.duty_owners
-    return _department_keys(names, directory), frozenset(model.starter_users)
-
-
-def _department_keys(names, directory: Directory) -> set[str]:
-    """The active departments that lane or group names route to."""
-    return {department.key for name in names
-            if (department := directory.department_for(name)) is not None}
+    return directory.departments_of(names), frozenset(model.starter_users)
 
 
 def collaborating_departments(uow: UnitOfWork, department_key: str) -> set[str]:
@@ -59,7 +53,7 @@ def collaborating_departments(uow: UnitOfWork, department_key: str) -> set[str]:
     related: set[str] = set()
     for definition in list_latest(uow):
         model = MODEL_CACHE.get(definition)
-        owners = _department_keys(model.duty_owners, directory)
+        owners = directory.departments_of(model.duty_owners)
         if department_key in owners:
             related |= owners
     return related - {department_key}

@@ -89,16 +89,11 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
         # Routing as of this step's org revision: a re-imported org moves duties at once.
         directory = directory or Directory.at_revision(uow, org_revision)
         duty = model.duties[task.element_id]
-        owner = directory.department_for(duty.lane)
-        candidates = sorted({department.key for name in duty.candidate_groups
-                             if (department := directory.department_for(name)) is not None})
+        department_key, candidates = directory.inbox_of(duty)
         new_rows.append(dict(
             id=task_id, process_instance_id=instance_id, process_key=process_key,
             element_id=duty.element_id, name=duty.name, lane=duty.lane,
-            # Inboxes index department_key: a task owned only by candidate groups is
-            # listed under the first of them; all of them may still do it.
-            department_key=owner.key if owner else (candidates[0] if candidates else None),
-            candidate_departments=candidates, assignee=None, claimed_at=None,
+            department_key=department_key, candidate_departments=candidates, assignee=None, claimed_at=None,
             completed_by=None, completed_at=None, status="ready", created_at=now,
             due_at=task.due_at))
     if new_rows:

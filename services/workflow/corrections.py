@@ -17,6 +17,7 @@ from services.identity.actor import Actor
 from services.persistence.models import TaskEvent, utcnow
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.definitions import MODEL_CACHE, get_version
+from services.workflow.events import correction_event
 
 
 def effective_data(uow: UnitOfWork, event: TaskEvent) -> dict[str, Any]:
@@ -56,16 +57,7 @@ def correct_event(uow: UnitOfWork, actor: Actor, event_id: int, changes: dict[st
         cleaned = duty.form.validate(merged) if duty else merged
     except FormValidationError as err:
         raise InvalidInput("the corrected data does not fit the task's form", err.errors) from None
-    correction = TaskEvent(
-        kind="correction", corrects_event_id=original.id,
-        process_instance_id=original.process_instance_id, process_key=original.process_key,
-        process_version=original.process_version, task_id=original.task_id,
-        element_id=original.element_id, task_name=original.task_name, lane=original.lane,
-        department_key=original.department_key,
-        actor_department_key=original.actor_department_key, completed_by=original.completed_by,
-        ready_at=original.ready_at, claimed_at=original.claimed_at,
-        completed_at=original.completed_at, due_at=original.due_at, data=cleaned,
-        recorded_at=utcnow(), recorded_by=actor.username, reason=reason.strip())
+    correction = TaskEvent(**correction_event(original, actor, cleaned, reason.strip(), utcnow()))
     uow.session.add(correction)
     uow.commit()
     return correction

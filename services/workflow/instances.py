@@ -27,6 +27,7 @@ from services.persistence.models import ProcessDefinition, ProcessInstance, Task
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow import engine_steps
 from services.workflow.definitions import MODEL_CACHE, latest_definition
+from services.workflow.events import completion_event
 from services.workflow.projection import Mirrored, project, save_state, stored_state
 
 
@@ -142,13 +143,7 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
                        "changed by someone else; reload and retry") from None
     if not step_store.close_task(uow, task_id, actor.username, now):
         raise Conflict(f"task {task_id} was taken by someone else; reload and retry")
-    step_store.append_event(uow, dict(
-        kind="completed", process_instance_id=task.instance_id, process_key=task.process_key,
-        process_version=task.process_version, task_id=task_id, element_id=task.element_id,
-        task_name=task.name, lane=task.lane, department_key=task.department_key,
-        actor_department_key=actor.department_key, completed_by=actor.username,
-        ready_at=task.created_at, claimed_at=task.claimed_at, completed_at=now,
-        due_at=task.due_at, data=outcome.cleaned, recorded_at=now, recorded_by=actor.username))
+    step_store.append_event(uow, completion_event(task, actor, outcome.cleaned, now))
     ready = project(uow, task.instance_id, task.process_key, _model(uow, task), outcome, now,
                     Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
     stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)

@@ -1,0 +1,41 @@
+"""The values of a task event, put together in one place for every kind of event.
+
+A completion records who did a ready task, when, against which deadline, with what
+data; a correction repeats its original's record and carries new data. Whatever
+writes an event (completion, correction, anything later) builds it here, so the
+evidence payroll reads always has the same columns, filled the same way.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from services.identity.actor import Actor
+from services.persistence.models import TaskEvent
+
+# What a correction repeats from the completion it corrects: the evidence of the work.
+_RECORD = ("process_instance_id", "process_key", "process_version", "task_id", "element_id",
+           "task_name", "lane", "department_key", "actor_department_key", "completed_by",
+           "ready_at", "claimed_at", "completed_at", "due_at")
+
+
+def completion_event(task: Any, actor: Actor, data: dict[str, Any],
+                     now: dt.datetime) -> dict[str, Any]:
+    """`actor` completed `task` (a task row with its instance's version) at `now`."""
+    return dict(
+        kind="completed", process_instance_id=task.process_instance_id,
+        process_key=task.process_key, process_version=task.process_version, task_id=task.id,
+        element_id=task.element_id, task_name=task.name, lane=task.lane,
+        department_key=task.department_key, actor_department_key=actor.department_key,
+        completed_by=actor.username, ready_at=task.created_at, claimed_at=task.claimed_at,
+        completed_at=now, due_at=task.due_at, data=data, recorded_at=now,
+        recorded_by=actor.username)
+
+
+def correction_event(original: TaskEvent, actor: Actor, data: dict[str, Any], reason: str,
+                     now: dt.datetime) -> dict[str, Any]:
+    """`actor` corrected the data of completion `original` at `now`; completed_at and the
+    rest of the record stay the original's."""
+    return dict({name: getattr(original, name) for name in _RECORD},
+                kind="correction", corrects_event_id=original.id, data=data,
+                recorded_at=now, recorded_by=actor.username, reason=reason)

@@ -279,12 +279,12 @@ def verify_clones(store: Store, first_clone: int, sample: int = 20) -> str:
     """Cloned rows hang together: the engine restores the state as completed, every task row's
     id is a task of that state, every event's task is a task row of the same instance."""
     from engine.runtime import Instance
-    from services.workflow.definitions import MODEL_CACHE
+    from services.workflow.definitions import model_of
     with store.reading() as uow:
         rows = uow.session.scalars(select(ProcessInstance).where(
             ProcessInstance.id >= first_clone).order_by(ProcessInstance.id).limit(sample)).all()
         for row in rows:
-            restored = Instance.restore(MODEL_CACHE.get(row.definition), row.state)
+            restored = Instance.restore(model_of(uow, row.definition), row.state)
             assert restored.status == "completed", (row.id, restored.status)
             state_tasks = set(row.state["workflow"]["tasks"])
             task_ids = set(uow.session.scalars(select(Task.id).where(

@@ -5,8 +5,6 @@ replaces), so a cached directory is never stale and never another database's.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,9 +15,6 @@ from engine.model import DutySpec
 from services.persistence.models import Department
 from services.persistence.unit_of_work import UnitOfWork
 
-_CACHE: OrderedDict[str, "Directory"] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 64
 _ROUTING = select(Department.__table__.c.key, Department.__table__.c.name,
                   Department.__table__.c.lanes).where(Department.__table__.c.active)
 
@@ -48,20 +43,14 @@ class Directory:
         """The directory as of org revision `token` (read with the caller's own query);
         without a token, read afresh.
 
-        Tokens are random and replaced by every import, so a cached directory is never
-        stale and never another database's."""
+        Cached by the Store (`uow.directories`): tokens are random and replaced by every
+        import, so a cached directory is never stale, and no other Store sees it."""
         if token is None:
             return cls.load(uow)
-        with _CACHE_LOCK:
-            directory = _CACHE.get(token)
-            if directory is not None:
-                _CACHE.move_to_end(token)
-                return directory
-        directory = cls.load(uow)
-        with _CACHE_LOCK:
-            _CACHE[token] = directory
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
+        directory = uow.directories.get(token)
+        if directory is None:
+            directory = cls.load(uow)
+            uow.directories.put(token, directory)
         return directory
 
     def department_for(self, name: str | None) -> Any | None:

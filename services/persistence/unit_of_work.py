@@ -11,7 +11,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from services.errors import Conflict
+from services.persistence.caches import LockedLRU
 from services.persistence.db import create_db_engine, session_factories
+
+MODEL_CACHE_SIZE = 256
+DIRECTORY_CACHE_SIZE = 64
 
 
 def lost_race() -> Conflict:
@@ -19,8 +23,17 @@ def lost_race() -> Conflict:
 
 
 class UnitOfWork:
-    def __init__(self, session: Session):
+    """One transaction, and the caches of the Store that opened it.
+
+    `models`: compiled process models by (checksum, process key), see
+    services.workflow.definitions.model_of; `directories`: lane routing by org
+    revision, see services.org.directory.Directory.at_revision.
+    """
+
+    def __init__(self, session: Session, models: LockedLRU, directories: LockedLRU):
         self.session = session
+        self.models = models
+        self.directories = directories
         self._connection: Connection | None = None
 
     def __enter__(self) -> "UnitOfWork":
@@ -65,18 +78,24 @@ class UnitOfWork:
 
 
 class Store:
-    """The database of one DutyFlow deployment; hands out units of work."""
+    """The database of one DutyFlow deployment; hands out units of work.
+
+    It owns the caches of what is derived from that database's rows, so they live and
+    die with it and no other Store (another database) can be served from them.
+    """
 
     def __init__(self, database_url: str):
         self.database_url = database_url
         self.engine: Engine = create_db_engine(database_url)
         self._writing, self._reading = session_factories(self.engine)
+        self.models = LockedLRU(MODEL_CACHE_SIZE)
+        self.directories = LockedLRU(DIRECTORY_CACHE_SIZE)
 
     def writing(self) -> UnitOfWork:
-        return UnitOfWork(self._writing())
+        return UnitOfWork(self._writing(), self.models, self.directories)
 
     def reading(self) -> UnitOfWork:
-        return UnitOfWork(self._reading())
+        return UnitOfWork(self._reading(), self.models, self.directories)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -33,7 +33,7 @@ from services.persistence.models import (
 from services.persistence.unit_of_work import UnitOfWork
 from services.reporting import reports
 from services.reporting.rates import rate
-from services.workflow.definitions import MODEL_CACHE, list_latest
+from services.workflow.definitions import list_latest, model_of
 
 TREND_WEEKS = 10
 
@@ -199,7 +199,7 @@ def department_duties(uow: UnitOfWork, department_key: str) -> list[dict[str, An
     directory = Directory.load(uow)
     out = []
     for definition in list_latest(uow):
-        model = MODEL_CACHE.get(definition)
+        model = model_of(uow, definition)
         for duty in model.duties.values():
             if department_key in directory.owners_of(duty):
                 out.append({"process_key": model.key, "task": duty.element_id, "name": duty.name,

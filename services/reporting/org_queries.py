@@ -10,7 +10,7 @@ from services.org.directory import Directory
 from services.persistence.models import Department, Employee, TaskEvent
 from services.persistence.unit_of_work import UnitOfWork
 from services.reporting.rates import rate
-from services.workflow.definitions import MODEL_CACHE, list_latest
+from services.workflow.definitions import list_latest, model_of
 from services.workflow.participation import visible_departments
 
 
@@ -43,7 +43,7 @@ def duty_owners(uow: UnitOfWork) -> list[dict[str, Any]]:
     directory = Directory.load(uow)
     steps = []
     for definition in list_latest(uow):
-        model = MODEL_CACHE.get(definition)
+        model = model_of(uow, definition)
         for duty in model.duties.values():
             owners = sorted(directory.owners_of(duty))
             steps.append({"process_key": model.key, "element_id": duty.element_id,

@@ -16,7 +16,7 @@ from services.errors import InvalidInput, NotFound, PermissionDenied
 from services.identity.actor import Actor
 from services.persistence.models import TaskEvent, utcnow
 from services.persistence.unit_of_work import UnitOfWork
-from services.workflow.definitions import MODEL_CACHE, get_version
+from services.workflow.definitions import get_version, model_of
 from services.workflow.events import correction_event
 
 
@@ -51,7 +51,7 @@ def correct_event(uow: UnitOfWork, actor: Actor, event_id: int, changes: dict[st
     if not (reason or "").strip():
         raise InvalidInput("a correction needs a reason", {"reason": ["Field may not be blank."]})
     definition = get_version(uow, original.process_key, original.process_version)
-    duty = MODEL_CACHE.get(definition).duties.get(original.element_id)
+    duty = model_of(uow, definition).duties.get(original.element_id)
     merged = {**effective_data(uow, original), **(changes or {})}
     try:
         cleaned = duty.form.validate(merged) if duty else merged

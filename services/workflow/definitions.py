@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -102,7 +101,7 @@ def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str
         deployed_by=deployed_by)
     uow.session.add(definition)
     uow.flush()
-    MODEL_CACHE.put(definition, model)
+    uow.models.put((checksum, model.key), model)
     return DeployResult(definition, created=True)
 
 
@@ -141,38 +140,20 @@ def get_version(uow: UnitOfWork, key: str, version: int) -> ProcessDefinition:
     return definition
 
 
-class _ModelCache:
-    """Compiled models keyed by content (checksum, process key): never stale, valid across databases."""
+def model_of(uow: UnitOfWork, definition: ProcessDefinition) -> ProcessModel:
+    """The compiled model of a deployed version, compiled at most once per Store.
 
-    def __init__(self, capacity: int = 256):
-        self._capacity = capacity
-        self._models: OrderedDict[tuple[str, str], ProcessModel] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def lookup(self, checksum: str, key: str) -> ProcessModel | None:
-        """The compiled model if it is cached (no need to read the BPMN text)."""
-        with self._lock:
-            model = self._models.get((checksum, key))
-            if model is not None:
-                self._models.move_to_end((checksum, key))
-            return model
-
-    def get(self, definition: ProcessDefinition) -> ProcessModel:
-        model = self.lookup(definition.checksum, definition.key)
-        if model is not None:
-            return model
+    Keyed by content (checksum, process key), so an entry is never stale: a changed
+    diagram is a new version with a new checksum.
+    """
+    model = cached_model(uow, definition.checksum, definition.key)
+    if model is None:
         models = load_processes(definition.bpmn_xml.encode("utf-8"), definition.filename)
         model = next(m for m in models if m.key == definition.key)
-        self.put(definition, model)
-        return model
-
-    def put(self, definition: ProcessDefinition, model: ProcessModel) -> None:
-        cache_key = (definition.checksum, definition.key)
-        with self._lock:
-            self._models[cache_key] = model
-            self._models.move_to_end(cache_key)
-            while len(self._models) > self._capacity:
-                self._models.popitem(last=False)
+        uow.models.put((definition.checksum, definition.key), model)
+    return model
 
 
-MODEL_CACHE = _ModelCache()
+def cached_model(uow: UnitOfWork, checksum: str, key: str) -> ProcessModel | None:
+    """The compiled model if the Store has it: a step finds it without reading the BPMN text."""
+    return uow.models.get((checksum, key))

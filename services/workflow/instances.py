@@ -26,7 +26,7 @@ from services.persistence import step_store
 from services.persistence.models import ProcessDefinition, ProcessInstance, Task, Timer, utcnow
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow import engine_steps
-from services.workflow.definitions import MODEL_CACHE, latest_definition
+from services.workflow.definitions import cached_model, latest_definition, model_of
 from services.workflow.events import completion_event
 from services.workflow.projection import Mirrored, project, save_state, stored_state
 
@@ -36,7 +36,7 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
                   now: dt.datetime | None = None) -> ProcessInstance:
     now = now or utcnow()
     definition = latest_definition(uow, process_key)
-    model = MODEL_CACHE.get(definition)
+    model = model_of(uow, definition)
     try:
         check_start_data(model, data)
     except FormValidationError as err:
@@ -78,8 +78,8 @@ class Completion:
 
 
 def _model(uow: UnitOfWork, found) -> ProcessModel:
-    return MODEL_CACHE.lookup(found.checksum, found.definition_key) or \
-        MODEL_CACHE.get(uow.session.get(ProcessDefinition, found.definition_id))
+    return cached_model(uow, found.checksum, found.definition_key) or \
+        model_of(uow, uow.session.get(ProcessDefinition, found.definition_id))
 
 
 def _step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime) -> StepOutcome:

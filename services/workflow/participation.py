@@ -10,7 +10,7 @@ from services.errors import PermissionDenied
 from services.identity.actor import Actor
 from services.org.directory import Directory
 from services.persistence.unit_of_work import UnitOfWork
-from services.workflow.definitions import MODEL_CACHE, latest_definition, list_latest
+from services.workflow.definitions import latest_definition, list_latest, model_of
 
 
 def may_start(actor: Actor, model: ProcessModel, directory: Directory) -> bool:
@@ -22,7 +22,7 @@ def may_start(actor: Actor, model: ProcessModel, directory: Directory) -> bool:
 def require_may_start(uow: UnitOfWork, actor: Actor, process_key: str) -> None:
     """NotFound without such a process; PermissionDenied, naming who may, unless `actor`
     may start its latest version."""
-    model = MODEL_CACHE.get(latest_definition(uow, process_key))
+    model = model_of(uow, latest_definition(uow, process_key))
     directory = Directory.load(uow)
     if not may_start(actor, model, directory):
         departments, users = _starters(model, directory)
@@ -52,7 +52,7 @@ def collaborating_departments(uow: UnitOfWork, department_key: str) -> set[str]:
     directory = Directory.load(uow)
     related: set[str] = set()
     for definition in list_latest(uow):
-        model = MODEL_CACHE.get(definition)
+        model = model_of(uow, definition)
         owners = directory.departments_of(model.duty_owners)
         if department_key in owners:
             related |= owners

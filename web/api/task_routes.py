@@ -6,7 +6,7 @@ from flask import jsonify, request, url_for
 from services.persistence import idempotency
 from services.persistence.models import ProcessInstance
 from services.workflow import instances, tasks
-from services.workflow.definitions import MODEL_CACHE
+from services.workflow.definitions import model_of
 from services.workflow.views import iso, task_view
 
 from . import actor, bp, load, request_json, store
@@ -64,7 +64,7 @@ def get_task(task_id: str):
     with store().reading() as uow:
         task = tasks.get_task(uow, actor(), task_id)
         row = uow.session.get(ProcessInstance, task.process_instance_id)
-        duty = MODEL_CACHE.get(row.definition).duties.get(task.element_id)
+        duty = model_of(uow, row.definition).duties.get(task.element_id)
         view = task_view(task)
         view["form"] = duty.form.as_dict() if duty else {"fields": []}
         return jsonify(view)

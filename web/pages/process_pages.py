@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 from services.errors import InvalidInput, NotFound, ServiceError
 from services.org.directory import Directory
 from services.workflow import definitions, instances
-from services.workflow.definitions import MODEL_CACHE
 from services.workflow.participation import may_start, require_may_start
 from services.workflow.views import instance_view
 
@@ -23,7 +22,7 @@ def _startable() -> list[dict]:
         return [{"key": d.key, "name": d.name, "version": d.version,
                  "form": model.start_form.as_dict()}
                 for d in definitions.list_latest(uow)
-                if may_start(actor, model := MODEL_CACHE.get(d), directory)]
+                if may_start(actor, model := definitions.model_of(uow, d), directory)]
 
 
 @bp.get("/processes")

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from services.errors import InvalidInput, NotFound, ServiceError
 from services.persistence.models import ProcessInstance
 from services.workflow import instances, tasks
-from services.workflow.definitions import MODEL_CACHE
+from services.workflow.definitions import model_of
 
 from . import bp, page_actor, signed_in, store
 from .forms import typed_values
@@ -20,7 +20,7 @@ def _task_context(task_id: str) -> dict:
         except NotFound:
             abort(404)
         row = uow.session.get(ProcessInstance, task.process_instance_id)
-        duty = MODEL_CACHE.get(row.definition).duties.get(task.element_id)
+        duty = model_of(uow, row.definition).duties.get(task.element_id)
         comments = tasks.comments(uow, page_actor(), task_id)
         return {"task": task, "instance": row, "form": duty.form.as_dict() if duty else {"fields": []},
                 "comments": comments}

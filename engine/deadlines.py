@@ -18,7 +18,6 @@ _DURATION = re.compile(
     r"^P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?"
     r"(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$", re.IGNORECASE)
 _CYCLE = re.compile(r"^R\d*/", re.IGNORECASE)
-_EL_WRAPPED = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 
 
 def is_duration(text: str) -> bool:
@@ -42,9 +41,8 @@ def add_duration(start: dt.datetime, text: str) -> dt.datetime:
 def timer_expression(text: str) -> str:
     """Turn a designer's timer text into the Python expression SpiffWorkflow evaluates."""
     stripped = text.strip()
-    wrapped = _EL_WRAPPED.match(stripped)
-    if wrapped:
-        return wrapped.group(1).strip()
+    if sandbox.wrapped_body(stripped) is not None:
+        return sandbox.unwrap(stripped)
     if is_duration(stripped) or _CYCLE.match(stripped) or _looks_like_date(stripped):
         return repr(stripped)
     return stripped
@@ -55,8 +53,9 @@ def check_timer(kind: str, text: str) -> str | None:
     stripped = (text or "").strip()
     if not stripped:
         return f"{kind} is empty"
-    if _EL_WRAPPED.match(stripped):
-        return _expression_problem(_EL_WRAPPED.match(stripped).group(1))
+    expression = sandbox.wrapped_body(stripped)
+    if expression is not None:
+        return _expression_problem(expression)
     try:
         if kind == "timeDuration":
             if not is_duration(stripped):
@@ -74,9 +73,9 @@ def check_timer(kind: str, text: str) -> str | None:
 def check_due_date(text: str) -> str | None:
     """Return why a `camunda:dueDate` value is unusable, or None."""
     stripped = (text or "").strip()
-    wrapped = _EL_WRAPPED.match(stripped)
-    if wrapped:
-        return _expression_problem(wrapped.group(1))
+    expression = sandbox.wrapped_body(stripped)
+    if expression is not None:
+        return _expression_problem(expression)
     if is_duration(stripped):
         try:
             TimerEventDefinition.parse_iso_duration(stripped)
@@ -102,11 +101,11 @@ def resolve_due_at(text: str | None, data: Mapping[str, Any], ready_at: dt.datet
     if not text:
         return None
     stripped = text.strip()
-    wrapped = _EL_WRAPPED.match(stripped)
+    expression = sandbox.wrapped_body(stripped)
     value: Any = stripped
-    if wrapped:
+    if expression is not None:
         try:
-            value = sandbox.evaluate(wrapped.group(1), data)
+            value = sandbox.evaluate(expression, data)
         except sandbox.SandboxError:
             return None
     if isinstance(value, dt.datetime):

@@ -89,13 +89,20 @@ def unwrap(source: str) -> str:
     return _locate_body(source)[0]
 
 
+def wrapped_body(source: str) -> str | None:
+    """The text inside `${...}` as written (not stripped), or None when `source` is not
+    one `${...}`: the single definition of Camunda's expression wrapper."""
+    text = source.strip()
+    return text[2:-1] if text.startswith("${") and text.endswith("}") else None
+
+
 def _locate_body(source: str) -> tuple[str, int]:
     """The expression inside an optional `${...}`, and how many lines of `source` precede it,
     so that errors can name lines of what the user wrote."""
     body = source.strip()
     lines_before = _leading_newlines(source)
-    if body.startswith("${") and body.endswith("}"):
-        inner = body[2:-1]
+    inner = wrapped_body(source)
+    if inner is not None:
         lines_before += _leading_newlines(inner)
         body = inner.strip()
     return body, lines_before

@@ -41,6 +41,12 @@ class Period:
         time_zone(timezone)
         return cls(year, int(match.group(2)), timezone)
 
+    @classmethod
+    def of(cls, instant: dt.datetime, timezone: str = "UTC") -> "Period":
+        """The period `instant` falls in, by the calendar of `timezone`."""
+        local = instant.astimezone(time_zone(timezone))
+        return cls(local.year, local.month, timezone)
+
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 

@@ -128,7 +128,7 @@ def _buckets(start: dt.date, end: dt.date, granularity: str, zone: ZoneInfo
             label, following = first.isoformat(), first + dt.timedelta(weeks=1)
         else:
             first = day.replace(day=1)
-            label = f"{first.year:04d}-{first.month:02d}"
+            label = str(Period(first.year, first.month))
             following = (first + dt.timedelta(days=32)).replace(day=1)
         upper = min(following, end)
         out.append((label, instant(day), instant(upper)))

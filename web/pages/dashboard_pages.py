@@ -7,13 +7,13 @@ The helpers here (period choice, chart data) are shared with the HR pages. Refus
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
 from flask import current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from payroll.periods import Period
 from services.errors import InvalidInput
 from services.pay.kpi import parse_period
 from services.persistence.models import utcnow
@@ -27,10 +27,10 @@ def timezone() -> str:
 
 
 def current_period_text(months_back: int = 0) -> str:
-    today = dt.datetime.now(ZoneInfo(timezone())).date().replace(day=1)
+    period = Period.of(utcnow(), timezone())
     for _month in range(months_back):
-        today = (today - dt.timedelta(days=1)).replace(day=1)
-    return today.strftime("%Y-%m")
+        period = period.previous()
+    return str(period)
 
 
 def chosen_period():

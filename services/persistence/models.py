@@ -1,8 +1,10 @@
 """The database schema: typed SQLAlchemy 2.0 models.
 
 Process instances carry a version column used for optimistic locking: every state
-change is `UPDATE ... WHERE id = :id AND lock_version = :seen`, so of two people
-completing the same task, exactly one commit wins. Task events are append-only; the
+change is `UPDATE ... WHERE id = :id AND lock_version = :seen` (services.persistence.
+step_store, the only writer of an instance after its insert), so of two people
+completing the same task, exactly one commit wins. Payroll runs, changed through the
+ORM, use SQLAlchemy's version counter instead. Task events are append-only; the
 migration installs triggers that refuse UPDATE and DELETE on them.
 """
 from __future__ import annotations
@@ -157,11 +159,9 @@ class ProcessInstance(Base):
     started_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
-
-    __mapper_args__ = {"version_id_col": lock_version}
 
 
 class Task(Base):

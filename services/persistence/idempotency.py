@@ -97,7 +97,7 @@ def once(store: Store, username: str, key: str, request_fingerprint: str,
 
 def _first(uow: UnitOfWork, row: IdempotencyKey,
            use_case: Callable[[UnitOfWork], dict[str, Any]]) -> Answer:
-    held = _HeldCommit(uow.session)
+    held = _HeldCommit(uow.session, uow.models, uow.directories)
     try:
         body = use_case(held)
     except Exception:

@@ -68,7 +68,6 @@ def load_org_and_diagrams(store: Store) -> None:
     with store.writing() as uow:
         org_file.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8"), "bpmn/demo_org.yaml",
                        "bench")
-        uow.commit()
     for path in sorted(BPMN_DIR.glob("*.bpmn")):
         definitions.deploy(store, path.read_bytes(), f"bpmn/{path.name}", "bench")
 

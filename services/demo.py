@@ -23,7 +23,6 @@ def load_demo(store: Store) -> str:
     with store.writing() as uow:
         org_file.import_org(uow, SHIPPED.joinpath("demo_org.yaml").read_text(encoding="utf-8"),
                        "bpmn/demo_org.yaml", "demo")
-        uow.commit()
     diagrams = [entry for entry in SHIPPED.iterdir() if entry.name.endswith(".bpmn")]
     for diagram in sorted(diagrams, key=lambda entry: entry.name):
         definitions.deploy(store, diagram.read_bytes(), f"bpmn/{diagram.name}", "demo")

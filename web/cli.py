@@ -125,7 +125,6 @@ def org_import(ctx: _Context, file: Path) -> None:
         with ctx.store.writing() as uow:
             report = org_file.import_org(uow, file.read_text(encoding="utf-8"), str(file),
                                     _operator().username)
-            uow.commit()
     click.echo(f"org imported: {report.created} created, {report.updated} updated, "
                f"{report.deactivated} deactivated (import {report.import_id})")
 
@@ -146,7 +145,6 @@ def set_password(ctx: _Context, username: str, password: str) -> None:
         if employee is None:
             _fail(f"no employee {username!r}")
         store_password(uow, employee, password)  # and signs out every session and token
-        uow.commit()
     click.echo(f"password set for {username}")
 
 

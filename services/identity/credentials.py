@@ -21,7 +21,14 @@ def revoke_credentials(uow: UnitOfWork, username: str) -> None:
                         .values(credential_version=Employee.credential_version + 1))
 
 
+def sign_out_everywhere(uow: UnitOfWork, username: str) -> None:
+    """Sign `username` out of every browser and API client, this one included."""
+    revoke_credentials(uow, username)
+    uow.commit()
+
+
 def set_password(uow: UnitOfWork, employee: Employee, password: str) -> None:
     """A new password; whoever signed in with the old one (or stole a session) is out."""
     employee.password_hash = hash_password(password)
     revoke_credentials(uow, employee.username)
+    uow.commit()

@@ -42,7 +42,7 @@ class ImportReport:
 
 
 def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportReport:
-    """Validate the whole file first; then apply it in the caller's transaction, `by` whom."""
+    """Validate the whole file first; then apply it, `by` whom, and commit."""
     departments, employees = parse_org(text, filename)
     report = ImportReport(import_id=str(uuid.uuid4()))
     session = uow.session
@@ -89,6 +89,7 @@ def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportRepo
         audit.record(uow, by, "org_import", report.import_id, "imported", None,
                      {"file": filename, "created": report.created, "updated": report.updated,
                       "deactivated": report.deactivated})
+    uow.commit()
     return report
 
 

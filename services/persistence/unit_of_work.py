@@ -2,6 +2,13 @@
 
 Every state change and the event it produces are flushed in the same transaction;
 a lost optimistic-locking race surfaces as `Conflict`, never as a half-written change.
+
+Who commits: the use case, always. Its caller (a route, a page, a command, a test)
+opens the unit of work with `store.writing()` and never commits; leaving the `with`
+block without a commit rolls back. Functions that are steps of use cases (the audit
+trail, `revoke_credentials`, the step statements) never commit, so a use case can
+compose them into one transaction. `idempotency.once` holds a use case's commit
+until the answer to replay is stored with it.
 """
 from __future__ import annotations
 

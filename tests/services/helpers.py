@@ -16,7 +16,6 @@ def import_demo_org(store: Store) -> None:
     with store.writing() as uow:
         org_file.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8"), "demo_org.yaml",
                        "cli:tester")
-        uow.commit()
 
 
 def deploy(store: Store, name: str = "inbound_materials.bpmn", source: bytes | None = None):

@@ -57,7 +57,6 @@ def task(department: str, *candidates: str, assignee: str | None = None,
 def org(store):
     with store.writing() as uow:
         org_file.import_org(uow, ORG, "org.yaml", "cli:tester")
-        uow.commit()
     return store
 
 
@@ -87,7 +86,6 @@ def test_a_deactivated_department_drops_out_of_the_subtree(org):
     with org.writing() as uow:
         org_file.import_org(uow, ORG.replace("  - {key: closed, name: Closed, parent: qa}\n", ""),
                             "org.yaml", "cli:tester")
-        uow.commit()
     assert supervised(org, "qa.head") == {"qa", "lab"}
 
 

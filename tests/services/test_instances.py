@@ -213,7 +213,6 @@ def test_a_reimported_org_routes_the_next_tasks_at_once(demo):
         "lanes: [Production]", "lanes: [Production, 质量部]")
     with demo.writing() as uow:
         org_file.import_org(uow, moved, "demo_org.yaml", "cli:tester")
-        uow.commit()
     second = start(demo)
     complete(demo, second, "register_delivery", "zhang.proc", DELIVERY)
     assert ready_task(demo, second, "inspect_goods").department_key == "production"

@@ -27,7 +27,6 @@ employees:
 def run_import(store, text):
     with store.writing() as uow:
         report = org_file.import_org(uow, text, "org.yaml", "cli:tester")
-        uow.commit()
     return report
 
 

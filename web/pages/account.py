@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 
 from services.errors import NotAuthenticated
 from services.identity.auth import check_password
-from services.identity.credentials import revoke_credentials
+from services.identity.credentials import sign_out_everywhere
 
 from ..i18n import LANGUAGES
 from . import bp, end_session, start_session, store
@@ -44,8 +44,7 @@ def sign_out():
     since a cookie cannot be taken back from wherever it was copied to."""
     if g.page_actor is not None:
         with store().writing() as uow:
-            revoke_credentials(uow, g.page_actor.username)
-            uow.commit()
+            sign_out_everywhere(uow, g.page_actor.username)
     end_session()
     flash(_("You are signed out."))
     return redirect(url_for("pages.sign_in"))

@@ -141,19 +141,21 @@ def test_a_manager_reads_the_reports_of_the_subtree_only(scenario):
         as_user(scenario, "lin.proc", reports.employee_report, "zhang.proc", JANUARY)
 
 
+def trend_rows(store, start: dt.date, end: dt.date, granularity: str, zone: str = "UTC"
+               ) -> list[tuple]:
+    rows = as_user(store, "liu.gm", reports.trend, start, end, granularity, zone)
+    return [(r["bucket"], r["department"], r["completed"], r["on_time_rate"]) for r in rows]
+
+
 def test_the_monthly_trend_counts_completions_per_department_and_month(scenario):
-    rows = as_user(scenario, "liu.gm", reports.trend, dt.date(2030, 1, 1), dt.date(2030, 3, 1),
-                   "month")
-    assert [(r["bucket"], r["department"], r["completed"], r["on_time_rate"]) for r in rows] == [
+    assert trend_rows(scenario, dt.date(2030, 1, 1), dt.date(2030, 3, 1), "month") == [
         ("2030-01", "procurement", 3, "0.5000"),
         ("2030-01", "qa", 1, "0.0000"),
         ("2030-02", "procurement", 1, "0.0000")]
 
 
 def test_the_weekly_trend_labels_weeks_by_their_monday_and_leaves_out_empty_ones(scenario):
-    rows = as_user(scenario, "liu.gm", reports.trend, dt.date(2030, 1, 1), dt.date(2030, 1, 22),
-                   "week")
-    assert [(r["bucket"], r["department"], r["completed"], r["on_time_rate"]) for r in rows] == [
+    assert trend_rows(scenario, dt.date(2030, 1, 1), dt.date(2030, 1, 22), "week") == [
         ("2029-12-31", "procurement", 1, "1.0000"),
         ("2029-12-31", "qa", 1, "0.0000"),
         ("2030-01-14", "procurement", 2, "0.0000")]
@@ -162,9 +164,8 @@ def test_the_weekly_trend_labels_weeks_by_their_monday_and_leaves_out_empty_ones
 def test_the_trend_counts_days_in_the_configured_time_zone(scenario):
     """January 5 in Tokyo (UTC+9) ends at 15:00 UTC: the 15:00 inspection falls on the 6th."""
     def day_five(zone: str) -> list[tuple[str, int]]:
-        rows = as_user(scenario, "liu.gm", reports.trend, dt.date(2030, 1, 5),
-                       dt.date(2030, 1, 6), "month", zone)
-        return [(row["department"], row["completed"]) for row in rows]
+        rows = trend_rows(scenario, dt.date(2030, 1, 5), dt.date(2030, 1, 6), "month", zone)
+        return [(department, completed) for _, department, completed, _ in rows]
 
     assert day_five("UTC") == [("procurement", 1), ("qa", 1)]
     assert day_five("Asia/Tokyo") == [("procurement", 1)]

@@ -2,9 +2,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .forms import FormSpec
+
+
+class InstanceStatus(StrEnum):
+    """Where a process instance stands, as the engine reports it and instances store it."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,13 @@ from . import sandbox
 from .compaction import compact
 from .deadlines import parse_datetime
 from .errors import EngineError, ExecutionError, FormValidationError, TaskNotReady
-from .model import DutySpec, ProcessModel
+from .model import DutySpec, InstanceStatus, ProcessModel
 from .serialization import dump_state, restore_state
 
 _SCRIPT_ENGINE = sandbox.make_script_engine()
 
-RUNNING, COMPLETED, ERROR = "running", "completed", "error"
+# The statuses under the short names engine callers use.
+RUNNING, COMPLETED, ERROR = InstanceStatus.RUNNING, InstanceStatus.COMPLETED, InstanceStatus.ERROR
 # Gateway, script and other engine passes one step may take before it must reach a wait
 # state (a person's task, a timer, the end): beyond it the diagram loops without end.
 MAX_ENGINE_PASSES = 500

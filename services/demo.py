@@ -12,6 +12,7 @@ from services.identity.actor import Actor
 from services.org import org_file
 from services.pay import kpi
 from services.persistence.models import ProcessInstance, Task, utcnow
+from services.persistence.statuses import TaskStatus
 from services.persistence.unit_of_work import Store
 from services.workflow import definitions, instances
 
@@ -78,7 +79,7 @@ def _history(store: Store, now: dt.datetime) -> int:
             with store.reading() as uow:
                 task = uow.session.scalars(select(Task).where(
                     Task.process_instance_id == instance_id, Task.element_id == element_id,
-                    Task.status == "ready")).one()
+                    Task.status == TaskStatus.READY)).one()
             with store.writing() as uow:
                 actor = actor_named(uow, people[(index + number) % len(people)])
                 instances.complete_task(uow, actor, task.id, data, now=clock)

@@ -29,6 +29,7 @@ from services.pay import exports, kpi, payroll_runs
 from services.persistence.backup import backup_sqlite
 from services.persistence.models import Employee, Task
 from services.persistence.schema import init_db
+from services.persistence.statuses import TaskStatus
 from services.persistence.unit_of_work import Store
 from services.settings import Settings
 from services.workflow import definitions, engine_steps, instances, worker
@@ -223,7 +224,8 @@ def start_command(ctx: _Context, key: str, data: str | None, business_key: str |
 @main.command("tasks")
 @click.option("--json", "as_json", is_flag=True, help="Print the REST API's task objects.")
 @click.option("--as", "username", default=None, help="Only tasks this employee may do.")
-@click.option("--status", type=click.Choice(["ready", "completed", "cancelled"]), default="ready")
+@click.option("--status", type=click.Choice([status.value for status in TaskStatus]),
+              default=TaskStatus.READY.value)
 @pass_context
 def tasks_command(ctx: _Context, as_json: bool, username: str | None, status: str) -> None:
     """List tasks (ready ones by default)."""

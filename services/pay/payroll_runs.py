@@ -33,6 +33,7 @@ from services.persistence.models import (
     TaskEvent,
     utcnow,
 )
+from services.persistence.statuses import EventKind, RunStatus
 from services.persistence.unit_of_work import UnitOfWork
 
 Progress = Callable[[int, int], None]
@@ -56,7 +57,7 @@ def create_run(uow: UnitOfWork, actor: Actor, period_text: str, timezone: str,
     if existing is not None:
         raise Conflict(f"period {period} already has run {existing.id} ({existing.status}); "
                        "recalculate that draft instead")
-    run = PayrollRun(period=str(period), status="draft", created_by=actor.username)
+    run = PayrollRun(period=str(period), status=RunStatus.DRAFT, created_by=actor.username)
     uow.session.add(run)
     uow.flush()
     _calculate(uow, run, period, progress)
@@ -80,9 +81,9 @@ def recalculate(uow: UnitOfWork, actor: Actor, run_id: int, timezone: str) -> Pa
 def finalize(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
     actor.require("hr", "admin")
     run = _run_for_change(uow, run_id)
-    run.status, run.finalized_at, run.finalized_by = "final", utcnow(), actor.username
+    run.status, run.finalized_at, run.finalized_by = RunStatus.FINAL, utcnow(), actor.username
     audit.record(uow, actor.username, "payroll_run", str(run.id), "finalized",
-                 {"status": "draft"}, {"status": "final"})
+                 {"status": RunStatus.DRAFT}, {"status": RunStatus.FINAL})
     uow.commit()
     return run
 
@@ -103,7 +104,7 @@ def _run_for_change(uow: UnitOfWork, run_id: int) -> PayrollRun:
     run = uow.session.get(PayrollRun, run_id)
     if run is None:
         raise NotFound(f"no payroll run {run_id}")
-    if run.status != "draft":
+    if run.status != RunStatus.DRAFT:
         raise Conflict(f"payroll run {run_id} is final and can no longer change")
     return run
 
@@ -179,12 +180,12 @@ def _adjustments(uow: UnitOfWork, run: PayrollRun, period: Period) -> list[Payro
     """What corrections since each earlier final run changed, less what was already settled."""
     out = []
     finals = uow.session.scalars(select(PayrollRun).where(
-        PayrollRun.status == "final", PayrollRun.period < run.period)
+        PayrollRun.status == RunStatus.FINAL, PayrollRun.period < run.period)
         .order_by(PayrollRun.period)).all()
     for final in finals:
         past = Period.parse(final.period, period.timezone)
         corrections = uow.session.scalars(select(TaskEvent).where(
-            TaskEvent.kind == "correction", TaskEvent.completed_at >= past.start,
+            TaskEvent.kind == EventKind.CORRECTION, TaskEvent.completed_at >= past.start,
             TaskEvent.completed_at < past.end, TaskEvent.recorded_at > final.finalized_at)
             .order_by(TaskEvent.id)).all()
         if not corrections:
@@ -195,7 +196,8 @@ def _adjustments(uow: UnitOfWork, run: PayrollRun, period: Period) -> list[Payro
         settled = dict(uow.session.execute(
             select(PayrollAdjustment.username, func.sum(PayrollAdjustment.amount))
             .join(PayrollRun, PayrollRun.id == PayrollAdjustment.run_id)
-            .where(PayrollRun.status == "final", PayrollAdjustment.source_period == final.period)
+            .where(PayrollRun.status == RunStatus.FINAL,
+                   PayrollAdjustment.source_period == final.period)
             .group_by(PayrollAdjustment.username)).all())
         for username, line in lines.items():
             delta = now[username].bonus - line.bonus - money(settled.get(username) or ZERO)

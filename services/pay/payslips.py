@@ -10,6 +10,7 @@ from services.identity.actor import Actor
 from services.pay.kpi import parse_period
 from services.pay.payroll_runs import adjustments_for, line_view, load_run
 from services.persistence.models import PayrollLine, TaskEvent
+from services.persistence.statuses import EventKind
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.corrections import corrected_data
 from services.workflow.views import iso
@@ -33,7 +34,7 @@ def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone:
         raise NotFound(f"run {run_id} has no line for {username!r}")
     period = parse_period(run.period, timezone)
     mine = select(TaskEvent).where(
-        TaskEvent.kind == "completed", TaskEvent.completed_by == username,
+        TaskEvent.kind == EventKind.COMPLETED, TaskEvent.completed_by == username,
         TaskEvent.completed_at >= period.start, TaskEvent.completed_at < period.end)
     ordered = (TaskEvent.completed_at, TaskEvent.id)
     if page is None:

@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.persistence.statuses import EventKind, TaskStatus
+
 
 class UTCDateTime(TypeDecorator):
     """Aware UTC datetimes on every backend (SQLite would otherwise hand back naive ones)."""
@@ -198,7 +200,7 @@ class Task(Base):
         """Still open past its due time: the condition every overdue count and list uses
         (a task without a due time is never overdue). Its completion is judged by the
         event's stored `on_time` instead."""
-        return and_(cls.status == "ready", cls.due_at < now)
+        return and_(cls.status == TaskStatus.READY, cls.due_at < now)
 
 
 # Facts about an event that payroll aggregates over a month of events, stored with the
@@ -228,11 +230,12 @@ class TaskEvent(Base):
         Index("ix_task_events_department_time", "department_key", "completed_at"),
         Index("ix_task_events_completed_at", "completed_at"),
         Index("ix_task_events_corrects", "corrects_event_id",
-              postgresql_where=text("kind = 'correction'"), sqlite_where=text("kind = 'correction'")),
+              postgresql_where=text(f"kind = '{EventKind.CORRECTION}'"),
+              sqlite_where=text(f"kind = '{EventKind.CORRECTION}'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20), default="completed")
+    kind: Mapped[str] = mapped_column(String(20), default=EventKind.COMPLETED)
     corrects_event_id: Mapped[int | None] = mapped_column(ForeignKey("task_events.id"))
     process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
     process_key: Mapped[str] = mapped_column(String(200))

@@ -14,6 +14,7 @@ from sqlalchemy import Integer, Row, Text, bindparam, cast, insert, select, upda
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from engine.model import InstanceStatus
 from services.persistence.models import (
     OrgRevision,
     ProcessDefinition,
@@ -22,6 +23,7 @@ from services.persistence.models import (
     TaskEvent,
     Timer,
 )
+from services.persistence.statuses import TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork, lost_race
 
 
@@ -71,23 +73,27 @@ _INSTANCE_STEP = (select(*_STEP_COLUMNS).select_from(_instance_with_definition)
                   .where(_instances.c.id == bindparam("instance_id"))
                   .with_for_update(of=_instances))
 _CLOSE_TASK = (update(_tasks)
-               .where(_tasks.c.id == bindparam("task_id"), _tasks.c.status == "ready",
+               .where(_tasks.c.id == bindparam("task_id"), _tasks.c.status == TaskStatus.READY,
                       (_tasks.c.assignee.is_(None)) | (_tasks.c.assignee == bindparam("by")))
-               .values(status="completed", completed_by=bindparam("by"),
+               .values(status=TaskStatus.COMPLETED, completed_by=bindparam("by"),
                        completed_at=bindparam("at")))
 _APPEND_EVENT = insert(_events)
 _CANCEL_TASKS = (update(_tasks).where(_tasks.c.id.in_(bindparam("ids", expanding=True)),
-                                      _tasks.c.status == "ready").values(status="cancelled"))
+                                      _tasks.c.status == TaskStatus.READY)
+                 .values(status=TaskStatus.CANCELLED))
 _ADD_TASKS = insert(_tasks)
 _CANCEL_TIMERS = (update(_timers).where(_timers.c.id.in_(bindparam("ids", expanding=True)),
-                                        _timers.c.status == "pending").values(status="cancelled"))
+                                        _timers.c.status == TimerStatus.PENDING)
+                  .values(status=TimerStatus.CANCELLED))
 _ADD_TIMERS = insert(_timers)
 _MARK_ERROR = (update(_instances).where(_instances.c.id == bindparam("instance_id"),
                                         _instances.c.lock_version == bindparam("seen", type_=Integer))
-               .values(status="error", error=bindparam("new_error"), updated_at=bindparam("at"),
+               .values(status=InstanceStatus.ERROR, error=bindparam("new_error"),
+                       updated_at=bindparam("at"),
                        lock_version=bindparam("seen", type_=Integer) + 1))
 _FAIL_TIMER = (update(_timers).where(_timers.c.id == bindparam("timer_id"),
-                                     _timers.c.status == "pending").values(status="failed"))
+                                     _timers.c.status == TimerStatus.PENDING)
+               .values(status=TimerStatus.FAILED))
 _SAVE_STATE = (update(_instances).where(_instances.c.id == bindparam("instance_id"),
                                         _instances.c.lock_version == bindparam("seen", type_=Integer))
                .values(state=json_text(bindparam("new_state", type_=Text)),

@@ -30,6 +30,7 @@ from services.persistence.models import (
     TaskEvent,
     utcnow,
 )
+from services.persistence.statuses import EventKind
 from services.persistence.unit_of_work import UnitOfWork
 from services.reporting import reports
 from services.reporting.rates import rate
@@ -66,7 +67,8 @@ def person_rates(uow: UnitOfWork, actor: Actor, period: Period) -> list[dict[str
     figures = {username: (count, on_time, with_due)
                for username, count, on_time, with_due in uow.session.execute(
                    select(TaskEvent.completed_by, func.count(), *reports.ON_TIME_COUNTS)
-                   .where(TaskEvent.kind == "completed", TaskEvent.completed_at >= period.start,
+                   .where(TaskEvent.kind == EventKind.COMPLETED,
+                          TaskEvent.completed_at >= period.start,
                           TaskEvent.completed_at < period.end,
                           TaskEvent.completed_by.in_(usernames))
                    .group_by(TaskEvent.completed_by))} if usernames else {}

@@ -19,6 +19,7 @@ from services.identity.access import may_read_report
 from services.identity.actor import Actor
 from services.pay.payslips import evidence_row
 from services.persistence.models import Department, Employee, Task, TaskEvent, UTCDateTime
+from services.persistence.statuses import EventKind, TaskStatus
 from services.persistence.unit_of_work import UnitOfWork
 from services.reporting.rates import rate
 from services.workflow.corrections import corrected_data
@@ -33,13 +34,14 @@ def department_ranking(uow: UnitOfWork, actor: Actor, period: Period) -> list[di
     session = uow.session
     completion = dict((key, (done, total)) for key, done, total in session.execute(
         select(Task.department_key,
-               func.sum(case((and_(Task.status == "completed", Task.completed_at < period.end), ONE),
-                             else_=ZERO)), func.count())
+               func.sum(case((and_(Task.status == TaskStatus.COMPLETED,
+                                   Task.completed_at < period.end), ONE), else_=ZERO)),
+               func.count())
         .where(Task.due_at >= period.start, Task.due_at < period.end)
         .group_by(Task.department_key)))
     timeliness = dict((key, (on_time, due, count)) for key, on_time, due, count in session.execute(
         select(TaskEvent.department_key, *ON_TIME_COUNTS, func.count())
-        .where(TaskEvent.kind == "completed", TaskEvent.completed_at >= period.start,
+        .where(TaskEvent.kind == EventKind.COMPLETED, TaskEvent.completed_at >= period.start,
                TaskEvent.completed_at < period.end)
         .group_by(TaskEvent.department_key)))
     rows = []
@@ -64,7 +66,7 @@ def employee_report(uow: UnitOfWork, actor: Actor, username: str, period: Period
         raise PermissionDenied("duty detail is for the employee themself, HR, admins, and "
                                "managers of the departments they oversee")
     events = uow.session.scalars(select(TaskEvent).where(
-        TaskEvent.kind == "completed", TaskEvent.completed_by == username,
+        TaskEvent.kind == EventKind.COMPLETED, TaskEvent.completed_by == username,
         TaskEvent.completed_at >= period.start, TaskEvent.completed_at < period.end)
         .order_by(TaskEvent.completed_at, TaskEvent.id)).all()
     corrections = corrected_data(uow, [event.id for event in events])
@@ -105,7 +107,7 @@ def trend(uow: UnitOfWork, actor: Actor, start: dt.date, end: dt.date, granulari
         select(buckets.c.label, TaskEvent.department_key, func.count(), *ON_TIME_COUNTS)
         .select_from(buckets.join(TaskEvent, and_(TaskEvent.completed_at >= buckets.c.lower,
                                                   TaskEvent.completed_at < buckets.c.upper)))
-        .where(TaskEvent.kind == "completed")
+        .where(TaskEvent.kind == EventKind.COMPLETED)
         .group_by(buckets.c.label, TaskEvent.department_key)
         .order_by(buckets.c.label, TaskEvent.department_key))
     return [{"department": key, "bucket": label, "completed": int(count),

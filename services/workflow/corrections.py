@@ -15,6 +15,7 @@ from engine.errors import FormValidationError
 from services.errors import InvalidInput, NotFound, PermissionDenied
 from services.identity.actor import Actor
 from services.persistence.models import TaskEvent, utcnow
+from services.persistence.statuses import EventKind
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.definitions import get_version, model_of
 from services.workflow.events import correction_event
@@ -33,7 +34,7 @@ def corrected_data(uow: UnitOfWork, event_ids: list[int]) -> dict[int, dict[str,
     for chunk in (event_ids[i:i + 500] for i in range(0, len(event_ids), 500)):
         rows = uow.session.execute(
             select(TaskEvent.corrects_event_id, TaskEvent.data)
-            .where(TaskEvent.kind == "correction", TaskEvent.corrects_event_id.in_(chunk))
+            .where(TaskEvent.kind == EventKind.CORRECTION, TaskEvent.corrects_event_id.in_(chunk))
             .order_by(TaskEvent.id))
         for original, data in rows:
             latest[original] = data  # ordered by id: the last one wins
@@ -43,7 +44,7 @@ def corrected_data(uow: UnitOfWork, event_ids: list[int]) -> dict[int, dict[str,
 def correct_event(uow: UnitOfWork, actor: Actor, event_id: int, changes: dict[str, Any],
                   reason: str) -> TaskEvent:
     original = uow.session.get(TaskEvent, event_id)
-    if original is None or original.kind != "completed":
+    if original is None or original.kind != EventKind.COMPLETED:
         raise NotFound(f"no completion event {event_id}")
     if not (actor.is_admin or original.department_key in actor.supervised):
         raise PermissionDenied("only the head of the duty's department, a manager above it "

@@ -12,6 +12,7 @@ from typing import Any
 
 from services.identity.actor import Actor
 from services.persistence.models import TaskEvent
+from services.persistence.statuses import EventKind
 
 # What a correction repeats from the completion it corrects: the evidence of the work.
 _RECORD = ("process_instance_id", "process_key", "process_version", "task_id", "element_id",
@@ -23,7 +24,7 @@ def completion_event(task: Any, actor: Actor, data: dict[str, Any],
                      now: dt.datetime) -> dict[str, Any]:
     """`actor` completed `task` (a task row with its instance's version) at `now`."""
     return dict(
-        kind="completed", process_instance_id=task.process_instance_id,
+        kind=EventKind.COMPLETED, process_instance_id=task.process_instance_id,
         process_key=task.process_key, process_version=task.process_version, task_id=task.id,
         element_id=task.element_id, task_name=task.name, lane=task.lane,
         department_key=task.department_key, actor_department_key=actor.department_key,
@@ -37,5 +38,5 @@ def correction_event(original: TaskEvent, actor: Actor, data: dict[str, Any], re
     """`actor` corrected the data of completion `original` at `now`; completed_at and the
     rest of the record stay the original's."""
     return dict({name: getattr(original, name) for name in _RECORD},
-                kind="correction", corrects_event_id=original.id, data=data,
+                kind=EventKind.CORRECTION, corrects_event_id=original.id, data=data,
                 recorded_at=now, recorded_by=actor.username, reason=reason)

@@ -16,14 +16,15 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from engine.errors import FormValidationError
-from engine.model import ProcessModel
-from engine.runtime import ERROR, check_start_data
+from engine.model import InstanceStatus, ProcessModel
+from engine.runtime import check_start_data
 from engine.steps import COMPLETE, FIRE_TIMER, START, StepOutcome, StepRefused
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StepFailed
 from services.identity.access import may_do, may_see_task
 from services.identity.actor import Actor
 from services.persistence import step_store
 from services.persistence.models import ProcessDefinition, ProcessInstance, Task, Timer, utcnow
+from services.persistence.statuses import TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow import engine_steps
 from services.workflow.definitions import cached_model, latest_definition, model_of
@@ -105,7 +106,7 @@ def _step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime) -> S
 def _note_new_error(uow: UnitOfWork, instance_id: int, process_key: str,
                     status_before: str | None, outcome: StepOutcome, now: dt.datetime) -> None:
     """An instance that went into error in this step gets an incident, in the same commit."""
-    if outcome.status == ERROR and status_before != ERROR:
+    if outcome.status == InstanceStatus.ERROR and status_before != InstanceStatus.ERROR:
         engine_steps.record_incident(uow, instance_id=instance_id, process_key=process_key,
                                      element_id=outcome.error_element, kind="error",
                                      message=outcome.error or "the step failed",
@@ -128,7 +129,7 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         owner = task.department_key or ", ".join(task.candidate_departments) or "no department"
         raise PermissionDenied(f"{task.name!r} is a duty of {owner}; "
                                f"{actor.username} belongs to {actor.department_key}")
-    if task.status != "ready":
+    if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is already {task.status}"
                        + (f" by {task.completed_by}" if task.completed_by else ""))
     if task.assignee and task.assignee != actor.username:
@@ -156,33 +157,35 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     """Fire one due timer; False when it is no longer pending (another worker or a completion won)."""
     now = now or utcnow()
     timer = uow.session.get(Timer, timer_id)
-    if timer is None or timer.status != "pending":
+    if timer is None or timer.status != TimerStatus.PENDING:
         return False
     # Instance first, as complete_task locks it: the same lock order cannot deadlock.
     found = step_store.instance_step(uow, timer.process_instance_id)
     uow.session.refresh(timer)  # a completion may have cancelled it while we waited
-    if timer.status != "pending":
+    if timer.status != TimerStatus.PENDING:
         return False
     try:
         outcome = _step(uow, found, {"kind": FIRE_TIMER, "timer_id": timer_id}, now)
     except StepFailed:
         return False
     if outcome.timer_fired:
-        timer.status, timer.fired_at = "fired", now
+        timer.status, timer.fired_at = TimerStatus.FIRED, now
     else:
-        timer.status = "cancelled"  # the projection was behind the engine; nothing to fire
+        # The projection was behind the engine: nothing to fire.
+        timer.status = TimerStatus.CANCELLED
     project(uow, found.instance_id, found.instance_process_key, _model(uow, found), outcome, now,
             Mirrored.before(outcome).closing(timer_id=timer_id), found.org_revision)
     save_state(uow, found.instance_id, found.lock_version, outcome, now)
     _note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
                     outcome, now)
     uow.commit()
-    return timer.status == "fired"
+    return timer.status == TimerStatus.FIRED
 
 
 def due_timer_ids(uow: UnitOfWork, now: dt.datetime, limit: int = 100) -> list[str]:
     return list(uow.session.scalars(select(Timer.id).where(
-        Timer.status == "pending", Timer.due_at <= now).order_by(Timer.due_at).limit(limit)))
+        Timer.status == TimerStatus.PENDING, Timer.due_at <= now)
+        .order_by(Timer.due_at).limit(limit)))
 
 
 def get_instance(uow: UnitOfWork, instance_id: int) -> ProcessInstance:

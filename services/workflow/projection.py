@@ -17,6 +17,7 @@ from engine.steps import StepOutcome
 from services.org.directory import Directory
 from services.persistence import step_store
 from services.persistence.models import Task
+from services.persistence.statuses import TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork
 
 
@@ -94,7 +95,7 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
             id=task_id, process_instance_id=instance_id, process_key=process_key,
             element_id=duty.element_id, name=duty.name, lane=duty.lane,
             department_key=department_key, candidate_departments=candidates, assignee=None, claimed_at=None,
-            completed_by=None, completed_at=None, status="ready", created_at=now,
+            completed_by=None, completed_at=None, status=TaskStatus.READY, created_at=now,
             due_at=task.due_at))
     if new_rows:
         step_store.add_tasks(uow, new_rows)
@@ -108,7 +109,8 @@ def _project_timers(uow, instance_id, timers, were_pending) -> None:
     if dropped:
         step_store.cancel_timers(uow, dropped)
     new_rows = [dict(id=timer_id, process_instance_id=instance_id, element_id=timer.element_id,
-                     name=timer.name, due_at=timer.due_at, status="pending", fired_at=None)
+                     name=timer.name, due_at=timer.due_at, status=TimerStatus.PENDING,
+                     fired_at=None)
                 for timer_id, timer in pending.items() if timer_id not in were_pending]
     if new_rows:
         step_store.add_timers(uow, new_rows)

@@ -12,6 +12,7 @@ from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from services.identity.access import may_do, may_reassign, may_see_task
 from services.identity.actor import Actor
 from services.persistence.models import Employee, Task, TaskComment, utcnow
+from services.persistence.statuses import TaskStatus
 from services.persistence.unit_of_work import UnitOfWork
 
 MAX_PAGE = 200
@@ -20,7 +21,7 @@ MAX_PAGE = 200
 @dataclass(frozen=True)
 class TaskQuery:
     scope: str = "mine"
-    status: str | None = "ready"
+    status: str | None = TaskStatus.READY
     process_key: str | None = None
     due_before: dt.datetime | None = None
     due_after: dt.datetime | None = None
@@ -79,7 +80,7 @@ def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> TaskPage:
     limit = max(1, min(query.limit, MAX_PAGE))
     offset = 0 if query.cursor else max(query.offset, 0)
     arms = _scope_arms(actor, query)
-    if query.status == "ready" and arms:
+    if query.status == TaskStatus.READY and arms:
         ranged = sort == "due_at" and bool(query.due_before or query.due_after)
         statement = _inbox_statement(arms, _filters(query, sort), sort, ranged, limit, offset)
     else:
@@ -98,7 +99,7 @@ def _scope_arms(actor: Actor, query: TaskQuery) -> list:
         return [Task.department_key == key for key in sorted(actor.overseen)]
     arms = [Task.assignee == actor.username,
             and_(Task.assignee.is_(None), Task.department_key == actor.department_key)]
-    if query.status != "ready":  # a ready task has no completer
+    if query.status != TaskStatus.READY:  # a ready task has no completer
         arms.append(Task.completed_by == actor.username)
     return arms
 
@@ -166,7 +167,7 @@ def _inbox_statement(arms: list, filters: list, sort: str, ranged: bool, limit: 
 
 def inbox_counts(uow: UnitOfWork, actor: Actor, now: dt.datetime) -> dict[str, int]:
     """Held by me; unclaimed in my department; overdue in my department."""
-    ready = select(func.count()).select_from(Task).where(Task.status == "ready")
+    ready = select(func.count()).select_from(Task).where(Task.status == TaskStatus.READY)
     return {
         "mine": uow.session.scalar(ready.where(Task.assignee == actor.username)),
         "unclaimed": uow.session.scalar(ready.where(Task.assignee.is_(None),
@@ -179,7 +180,7 @@ def inbox_counts(uow: UnitOfWork, actor: Actor, now: dt.datetime) -> dict[str, i
 def inbox_process_keys(uow: UnitOfWork, actor: Actor) -> list[str]:
     """Processes with open work in my department (the inbox's filter choices)."""
     return sorted(uow.session.scalars(select(Task.process_key).where(
-        Task.status == "ready", Task.department_key == actor.department_key).distinct()))
+        Task.status == TaskStatus.READY, Task.department_key == actor.department_key).distinct()))
 
 
 def get_task(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
@@ -196,13 +197,13 @@ def claim(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
     now = utcnow()
     # One conditional UPDATE decides between racing claimers on every backend.
     won = uow.session.execute(
-        update(Task).where(Task.id == task_id, Task.status == "ready",
+        update(Task).where(Task.id == task_id, Task.status == TaskStatus.READY,
                            or_(Task.assignee.is_(None), Task.assignee == actor.username))
         .values(assignee=actor.username, claimed_at=now)
         .execution_options(synchronize_session=False)).rowcount
     if not won:
         uow.session.refresh(task)
-        raise Conflict(f"task {task_id} is {task.status}" if task.status != "ready"
+        raise Conflict(f"task {task_id} is {task.status}" if task.status != TaskStatus.READY
                        else f"task {task_id} is held by {task.assignee}")
     uow.commit()
     uow.session.refresh(task)
@@ -213,7 +214,7 @@ def unclaim(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
     task = get_task(uow, actor, task_id)
     if task.assignee != actor.username and not may_reassign(actor, task):
         raise PermissionDenied("only the holder or a supervisor may release this task")
-    if task.status != "ready":
+    if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is {task.status}")
     task.assignee, task.claimed_at = None, None
     uow.commit()
@@ -225,7 +226,7 @@ def assign(uow: UnitOfWork, actor: Actor, task_id: str, username: str) -> Task:
     if not may_reassign(actor, task):
         raise PermissionDenied("only the department's head, a manager above it or an admin "
                                "may assign this task")
-    if task.status != "ready":
+    if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is {task.status}")
     assignee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
     if assignee is None or not assignee.active:

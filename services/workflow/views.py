@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from services.persistence.models import ProcessInstance, Task, TaskEvent, Timer
+from services.persistence.statuses import TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork
 
 
@@ -32,11 +33,13 @@ def event_view(event: TaskEvent) -> dict[str, Any]:
 def instance_view(uow: UnitOfWork, row: ProcessInstance) -> dict[str, Any]:
     session = uow.session
     tasks = session.scalars(select(Task).where(Task.process_instance_id == row.id,
-                                               Task.status == "ready").order_by(Task.created_at))
+                                               Task.status == TaskStatus.READY)
+                            .order_by(Task.created_at))
     events = session.scalars(select(TaskEvent).where(TaskEvent.process_instance_id == row.id)
                              .order_by(TaskEvent.completed_at, TaskEvent.id))
     timers = session.scalars(select(Timer).where(Timer.process_instance_id == row.id,
-                                                 Timer.status == "pending").order_by(Timer.due_at))
+                                                 Timer.status == TimerStatus.PENDING)
+                             .order_by(Timer.due_at))
     return {"id": row.id, "process_key": row.process_key, "version": row.process_version,
             "business_key": row.business_key, "status": row.status, "error": row.error,
             "data": row.data, "started_by": row.started_by, "created_at": iso(row.created_at),

@@ -6,6 +6,7 @@ from flask_babel import gettext as _
 
 from services.errors import ServiceError
 from services.persistence.models import utcnow
+from services.persistence.statuses import TaskStatus
 from services.workflow import tasks
 
 from . import bp, page_actor, signed_in, store
@@ -19,7 +20,7 @@ def inbox():
     process_key = request.args.get("process") or None
     overdue_only = request.args.get("due") == "overdue"
     now = utcnow()
-    query = tasks.TaskQuery(scope="mine", status="ready", process_key=process_key,
+    query = tasks.TaskQuery(scope="mine", status=TaskStatus.READY, process_key=process_key,
                             due_before=now if overdue_only else None, sort="due_at", limit=200)
     with store().reading() as uow:
         rows = tasks.list_tasks(uow, actor, query).tasks

@@ -116,8 +116,7 @@ def _event_totals(events, terms, by_name, dialect):
 
 def _per_person(query, e, by_name: bool):
     """`query` over the period's completions `e`, a row per person (of `usernames`, if by_name)."""
-    query = (query.where(e.c.kind == "completed", e.c.completed_at >= bindparam("start"),
-                         e.c.completed_at < bindparam("end"))
+    query = (query.where(completed_within(e, bindparam("start"), bindparam("end")))
              .group_by(e.c.completed_by))
     if by_name:
         query = query.where(e.c.completed_by.in_(bindparam("usernames", expanding=True)))
@@ -137,6 +136,25 @@ def _aggregate(term: Term, e, dialect: str):
     if term.kind == "seconds":
         return func.sum(e.c.handling_seconds)
     return _count_if(and_(_of_task(term, e), _field_equals(e.c.data, term, dialect)))
+
+
+def completed_within(events, start, end):
+    """Completions (not corrections) made in [start, end): the events every per-period
+    figure counts, for payroll here and for the reports (`events` a table or alias)."""
+    return and_(events.c.kind == "completed", events.c.completed_at >= start,
+                events.c.completed_at < end)
+
+
+def due_within(tasks, start, end):
+    """Tasks due in [start, end): those a period's completion rate is measured over."""
+    return and_(tasks.c.due_at >= start, tasks.c.due_at < end)
+
+
+def done_in_time(tasks, end):
+    """Of the tasks due in a period, the number completed before it ended: the completion
+    rate's numerator (its denominator is their count)."""
+    return func.sum(case((and_(tasks.c.status == "completed", tasks.c.completed_at < end),
+                          literal(1)), else_=literal(0)))
 
 
 def on_time_count(on_time):
@@ -237,12 +255,9 @@ def _measure_completion_rate(connection, tasks, params, results) -> None:
 @lru_cache(maxsize=8)
 def _completion_query(tasks: Table, by_name: bool):
     """Built once, like _events_query, with the same parameters."""
-    completed_in_time = case((and_(tasks.c.status == "completed",
-                                   tasks.c.completed_at < bindparam("end")), literal(1)),
-                             else_=literal(0))
-    query = (select(tasks.c.assignee, func.sum(completed_in_time), func.count())
-             .where(tasks.c.assignee.is_not(None), tasks.c.due_at >= bindparam("start"),
-                    tasks.c.due_at < bindparam("end"))
+    query = (select(tasks.c.assignee, done_in_time(tasks, bindparam("end")), func.count())
+             .where(tasks.c.assignee.is_not(None),
+                    due_within(tasks, bindparam("start"), bindparam("end")))
              .group_by(tasks.c.assignee))
     if by_name:
         query = query.where(tasks.c.assignee.in_(bindparam("usernames", expanding=True)))

@@ -5,12 +5,12 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from payroll.aggregation import completed_within
 from services.errors import NotFound, PermissionDenied
 from services.identity.actor import Actor
 from services.pay.kpi import parse_period
 from services.pay.payroll_runs import adjustments_for, line_view, load_run
 from services.persistence.models import PayrollLine, TaskEvent
-from services.persistence.statuses import EventKind
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.corrections import corrected_data
 from services.workflow.views import iso
@@ -33,9 +33,8 @@ def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone:
     if line is None:
         raise NotFound(f"run {run_id} has no line for {username!r}")
     period = parse_period(run.period, timezone)
-    mine = select(TaskEvent).where(
-        TaskEvent.kind == EventKind.COMPLETED, TaskEvent.completed_by == username,
-        TaskEvent.completed_at >= period.start, TaskEvent.completed_at < period.end)
+    mine = select(TaskEvent).where(completed_within(TaskEvent.__table__, period.start, period.end),
+                                   TaskEvent.completed_by == username)
     ordered = (TaskEvent.completed_at, TaskEvent.id)
     if page is None:
         evidence = _rows(uow, mine.order_by(*ordered), line)

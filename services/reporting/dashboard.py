@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from payroll.aggregation import completed_within
 from payroll.money import money
 from payroll.periods import Period
 from payroll.schemes import METRICS, PARAMETERS
 from services.errors import NotFound
 from services.identity.access import may_see_task
 from services.identity.actor import Actor
-from services.org.directory import Directory
 from services.pay.kpi import latest_scheme_row, scheme_rows
 from services.persistence.models import (
     Department,
@@ -30,11 +30,10 @@ from services.persistence.models import (
     TaskEvent,
     utcnow,
 )
-from services.persistence.statuses import EventKind
 from services.persistence.unit_of_work import UnitOfWork
 from services.reporting import reports
+from services.reporting.org_queries import latest_duties
 from services.reporting.rates import rate
-from services.workflow.definitions import list_latest, model_of
 
 TREND_WEEKS = 10
 
@@ -67,9 +66,7 @@ def person_rates(uow: UnitOfWork, actor: Actor, period: Period) -> list[dict[str
     figures = {username: (count, on_time, with_due)
                for username, count, on_time, with_due in uow.session.execute(
                    select(TaskEvent.completed_by, func.count(), *reports.ON_TIME_COUNTS)
-                   .where(TaskEvent.kind == EventKind.COMPLETED,
-                          TaskEvent.completed_at >= period.start,
-                          TaskEvent.completed_at < period.end,
+                   .where(completed_within(TaskEvent.__table__, period.start, period.end),
                           TaskEvent.completed_by.in_(usernames))
                    .group_by(TaskEvent.completed_by))} if usernames else {}
     out = []
@@ -198,15 +195,9 @@ def scheme_for_editing(uow: UnitOfWork, actor: Actor, department_key: str) -> di
 
 def department_duties(uow: UnitOfWork, department_key: str) -> list[dict[str, Any]]:
     """User tasks of the latest deployed processes that this department owns, with form fields."""
-    directory = Directory.load(uow)
-    out = []
-    for definition in list_latest(uow):
-        model = model_of(uow, definition)
-        for duty in model.duties.values():
-            if department_key in directory.owners_of(duty):
-                out.append({"process_key": model.key, "task": duty.element_id, "name": duty.name,
-                            "fields": [field["id"] for field in duty.form.as_dict()["fields"]]})
-    return out
+    return [{"process_key": model.key, "task": duty.element_id, "name": duty.name,
+             "fields": [field["id"] for field in duty.form.as_dict()["fields"]]}
+            for model, duty, owners in latest_duties(uow) if department_key in owners]
 
 
 def metric_catalogue() -> list[dict[str, Any]]:

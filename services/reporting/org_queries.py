@@ -1,10 +1,12 @@
 """Read-side views of the organisation: departments, people, and who does which duty."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import func, select
 
+from engine.model import DutySpec, ProcessModel
 from services.identity.actor import Actor
 from services.org.directory import Directory
 from services.persistence.models import Department, Employee, TaskEvent
@@ -38,17 +40,21 @@ def list_employees(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
     return out
 
 
-def duty_owners(uow: UnitOfWork) -> list[dict[str, Any]]:
-    """Every step of every deployed process with the departments that own it (no counts)."""
+def latest_duties(uow: UnitOfWork) -> Iterator[tuple[ProcessModel, DutySpec, set[str]]]:
+    """(process, duty, owning departments) for every duty of the latest deployed version
+    of every process: what the org chart's and the scheme editor's duties are read from."""
     directory = Directory.load(uow)
-    steps = []
     for definition in list_latest(uow):
         model = model_of(uow, definition)
         for duty in model.duties.values():
-            owners = sorted(directory.owners_of(duty))
-            steps.append({"process_key": model.key, "element_id": duty.element_id,
-                          "name": duty.name, "lane": duty.lane, "owners": owners})
-    return steps
+            yield model, duty, directory.owners_of(duty)
+
+
+def duty_owners(uow: UnitOfWork) -> list[dict[str, Any]]:
+    """Every step of every deployed process with the departments that own it (no counts)."""
+    return [{"process_key": model.key, "element_id": duty.element_id, "name": duty.name,
+             "lane": duty.lane, "owners": sorted(owners)}
+            for model, duty, owners in latest_duties(uow)]
 
 
 def duty_matrix(uow: UnitOfWork, actor: Actor) -> dict[str, Any]:

@@ -10,21 +10,25 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, case, column, func, literal, select, values
+from sqlalchemy import String, column, func, select, values
 
-from payroll.aggregation import due_count, on_time_count
+from payroll.aggregation import (
+    completed_within,
+    done_in_time,
+    due_count,
+    due_within,
+    on_time_count,
+)
 from payroll.periods import FIRST_YEAR, LAST_YEAR, Period, PeriodError, time_zone
 from services.errors import InvalidInput, PermissionDenied
 from services.identity.access import may_read_report
 from services.identity.actor import Actor
 from services.pay.payslips import evidence_row
 from services.persistence.models import Department, Employee, Task, TaskEvent, UTCDateTime
-from services.persistence.statuses import EventKind, TaskStatus
 from services.persistence.unit_of_work import UnitOfWork
 from services.reporting.rates import rate
 from services.workflow.corrections import corrected_data
 
-ONE, ZERO = literal(1), literal(0)
 # (completed by the due time, completed with a due time), as the events stored them.
 ON_TIME_COUNTS = (on_time_count(TaskEvent.on_time), due_count(TaskEvent.on_time))
 
@@ -33,16 +37,12 @@ def department_ranking(uow: UnitOfWork, actor: Actor, period: Period) -> list[di
     actor.require("manager", "hr", "admin")
     session = uow.session
     completion = dict((key, (done, total)) for key, done, total in session.execute(
-        select(Task.department_key,
-               func.sum(case((and_(Task.status == TaskStatus.COMPLETED,
-                                   Task.completed_at < period.end), ONE), else_=ZERO)),
-               func.count())
-        .where(Task.due_at >= period.start, Task.due_at < period.end)
+        select(Task.department_key, done_in_time(Task.__table__, period.end), func.count())
+        .where(due_within(Task.__table__, period.start, period.end))
         .group_by(Task.department_key)))
     timeliness = dict((key, (on_time, due, count)) for key, on_time, due, count in session.execute(
         select(TaskEvent.department_key, *ON_TIME_COUNTS, func.count())
-        .where(TaskEvent.kind == EventKind.COMPLETED, TaskEvent.completed_at >= period.start,
-               TaskEvent.completed_at < period.end)
+        .where(completed_within(TaskEvent.__table__, period.start, period.end))
         .group_by(TaskEvent.department_key)))
     rows = []
     for department in session.scalars(select(Department).where(Department.active)):
@@ -66,8 +66,8 @@ def employee_report(uow: UnitOfWork, actor: Actor, username: str, period: Period
         raise PermissionDenied("duty detail is for the employee themself, HR, admins, and "
                                "managers of the departments they oversee")
     events = uow.session.scalars(select(TaskEvent).where(
-        TaskEvent.kind == EventKind.COMPLETED, TaskEvent.completed_by == username,
-        TaskEvent.completed_at >= period.start, TaskEvent.completed_at < period.end)
+        completed_within(TaskEvent.__table__, period.start, period.end),
+        TaskEvent.completed_by == username)
         .order_by(TaskEvent.completed_at, TaskEvent.id)).all()
     corrections = corrected_data(uow, [event.id for event in events])
     with_due = [event for event in events if event.on_time is not None]
@@ -105,9 +105,8 @@ def trend(uow: UnitOfWork, actor: Actor, start: dt.date, end: dt.date, granulari
         _buckets(start, end, granularity, zone)).cte("buckets")
     rows = uow.session.execute(
         select(buckets.c.label, TaskEvent.department_key, func.count(), *ON_TIME_COUNTS)
-        .select_from(buckets.join(TaskEvent, and_(TaskEvent.completed_at >= buckets.c.lower,
-                                                  TaskEvent.completed_at < buckets.c.upper)))
-        .where(TaskEvent.kind == EventKind.COMPLETED)
+        .select_from(buckets.join(TaskEvent, completed_within(TaskEvent.__table__,
+                                                              buckets.c.lower, buckets.c.upper)))
         .group_by(buckets.c.label, TaskEvent.department_key)
         .order_by(buckets.c.label, TaskEvent.department_key))
     return [{"department": key, "bucket": label, "completed": int(count),

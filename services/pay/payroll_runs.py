@@ -101,9 +101,7 @@ def load_run(uow: UnitOfWork, run_id: int) -> PayrollRun:
 
 
 def _run_for_change(uow: UnitOfWork, run_id: int) -> PayrollRun:
-    run = uow.session.get(PayrollRun, run_id)
-    if run is None:
-        raise NotFound(f"no payroll run {run_id}")
+    run = load_run(uow, run_id)
     if run.status != RunStatus.DRAFT:
         raise Conflict(f"payroll run {run_id} is final and can no longer change")
     return run

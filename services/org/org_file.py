@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select, update
 
-from payroll.money import money
+from payroll.money import CENT, money
 from services.errors import InvalidInput
 from services.identity import audit
 from services.identity.credentials import revoke_credentials
@@ -173,16 +174,23 @@ def parse_org(text: str, filename: str) -> tuple[list[dict], list[dict]]:
     return departments, employees
 
 
-def _check_departments(departments: list, problem) -> set[str]:
-    keys: set[str] = set()
-    routes: dict[str, str] = {}
-    for index, spec in enumerate(departments):
-        path = f"departments[{index}]"
+def _entries(section: str, items: list, known: set[str], problem) -> Iterator[tuple[str, dict]]:
+    """(path, entry) for each entry of a section that is a mapping: one rule for both
+    sections, reporting entries that are no mapping and keys no entry may have."""
+    for index, spec in enumerate(items):
+        path = f"{section}[{index}]"
         if not isinstance(spec, dict):
             problem(path, "must be a mapping")
             continue
-        for unknown in set(spec) - _DEPARTMENT_KEYS:
+        for unknown in set(spec) - known:
             problem(f"{path}.{unknown}", "unknown key")
+        yield path, spec
+
+
+def _check_departments(departments: list, problem) -> set[str]:
+    keys: set[str] = set()
+    routes: dict[str, str] = {}
+    for path, spec in _entries("departments", departments, _DEPARTMENT_KEYS, problem):
         key, name = spec.get("key"), spec.get("name")
         if not isinstance(key, str) or not _KEY.match(key):
             problem(f"{path}.key", "required: letters, digits, '_', '.', '-' (at most 64)")
@@ -225,13 +233,7 @@ def _has_cycle(start: str, parents: dict[str, str | None]) -> bool:
 
 def _check_employees(employees: list, department_keys: set[str], problem) -> set[str]:
     usernames: set[str] = set()
-    for index, spec in enumerate(employees):
-        path = f"employees[{index}]"
-        if not isinstance(spec, dict):
-            problem(path, "must be a mapping")
-            continue
-        for unknown in set(spec) - _EMPLOYEE_KEYS:
-            problem(f"{path}.{unknown}", "unknown key")
+    for path, spec in _entries("employees", employees, _EMPLOYEE_KEYS, problem):
         username = spec.get("username")
         if not isinstance(username, str) or not _KEY.match(username):
             problem(f"{path}.username", "required: letters, digits, '_', '.', '-' (at most 64)")
@@ -269,9 +271,9 @@ def _money(value: Any) -> Decimal | None:
         amount = Decimal(str(value))
     except InvalidOperation:
         return None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(CENT):
         return None
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(CENT)
 
 
 def _line_index(node: yaml.Node | None, path: str = "", out: dict | None = None) -> dict[str, int]:

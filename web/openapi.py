@@ -1,4 +1,6 @@
-"""The OpenAPI 3 document, generated from the routes' docstrings and marshmallow schemas."""
+"""The OpenAPI 3 document, generated from each route's contract (web/api/contract.py): the
+schemas that load its input and dump its output. A docstring gives the summary and
+description, and after `---` only what schemas cannot say (headers)."""
 from __future__ import annotations
 
 import re
@@ -6,16 +8,15 @@ from http import HTTPStatus
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from apispec.yaml_utils import load_operations_from_docstring
+from apispec.yaml_utils import load_yaml_from_docstring
 from flask import Flask
+from werkzeug.routing import Rule
 
-from web.api import schemas
+from web.api import PUBLIC_ENDPOINTS, schemas
+from web.api.contract import Contract, Documented
 
-_CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
-_COMPONENTS = ["TokenRequest", "TokenResponse", "Problem", "Definition", "DeployUpload", "Task",
-               "TaskDetail", "StartRequest", "Instance", "CompleteRequest", "AssignRequest",
-               "CommentRequest", "Comment", "KpiSchemeRequest", "PayrollRunRequest",
-               "CorrectionRequest"]
+_PATH_VALUE = re.compile(r"<(?:(\w+):)?(\w+)>")
+_SKIPPED = {"api.openapi"}  # the document does not describe itself
 
 
 def build_spec(app: Flask) -> dict:
@@ -23,34 +24,74 @@ def build_spec(app: Flask) -> dict:
                    plugins=[MarshmallowPlugin()],
                    info={"description": "Department duties as enforced BPMN processes."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for name in _COMPONENTS:
-        spec.components.schema(name, schema=getattr(schemas, name))
+    spec.components.schema("Problem", schema=schemas.Problem)
     spec.components.response("Problem", {
         "description": "An RFC 9457 problem document (401, 403, 404, 409, 422 ...).",
         "content": {"application/problem+json": {"schema": "Problem"}}})
-    spec.options["security"] = [{"bearer": []}]
+    paths: dict[str, dict] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if not rule.endpoint.startswith("api.") or rule.endpoint == "api.openapi":
+        if not rule.endpoint.startswith("api.") or rule.endpoint in _SKIPPED:
             continue
         view = app.view_functions[rule.endpoint]
-        operations = load_operations_from_docstring(view.__doc__ or "")
-        for operation in operations.values():
-            operation.setdefault("summary", (view.__doc__ or "").strip().splitlines()[0])
-            operation["responses"] = _expand(operation.get("responses", {}))
-        if operations:
-            spec.path(path=_CONVERTER.sub(r"{\1}", rule.rule), operations=operations)
+        path = _PATH_VALUE.sub(r"{\2}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            paths.setdefault(path, {})[method.lower()] = operation(rule, view)
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
     document = spec.to_dict()
     document["security"] = [{"bearer": []}]
     return document
 
 
-def _expand(responses: dict) -> dict:
-    """Docstrings write `403, 409: problem` for the shared problem response; others get a
-    description from their status when they have none."""
-    out: dict = {}
-    for key, response in responses.items():
-        if response == "problem":
-            out.update({status.strip(): "Problem" for status in str(key).split(",")})
-        else:
-            out[str(key)] = {"description": HTTPStatus(int(key)).phrase, **response}
+def operation(rule: Rule, view) -> dict:
+    """One operation: path values and sign-in from the rule, the rest from the view's
+    contract, then the docstring's extras."""
+    contract: Contract = view.contract
+    text, _, _ = (view.__doc__ or "").partition("---")
+    summary, _, description = text.strip().partition("\n\n")
+    out: dict = {"summary": " ".join(summary.split()), "parameters": _parameters(rule, contract)}
+    if description.strip():
+        out["description"] = " ".join(description.split())
+    if rule.endpoint in PUBLIC_ENDPOINTS:
+        out["security"] = []
+    if contract.body is not None:
+        body = contract.body if isinstance(contract.body, Documented) else Documented(contract.body)
+        out["requestBody"] = {"required": True,
+                              "content": {body.media_type: {"schema": body.schema}}}
+    out["responses"] = {str(status): {"description": HTTPStatus(status).phrase,
+                                      "content": _content(reply)}
+                        for status, reply in contract.responses.items()}
+    out["responses"].update({str(status): "Problem" for status in contract.problems})
+    extra = load_yaml_from_docstring(view.__doc__ or "")
+    extra["responses"] = {str(status): response  # YAML reads `200:` as a number
+                          for status, response in extra.get("responses", {}).items()}
+    _merge(out, extra)
     return out
+
+
+def _parameters(rule: Rule, contract: Contract) -> list[dict]:
+    """The rule's path values (`<int:...>` an integer), then the query schema's fields."""
+    parameters = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "integer" if converter == "int" else "string"}}
+                  for converter, name in _PATH_VALUE.findall(rule.rule)]
+    if contract.query is not None:
+        parameters.append({"in": "query", "schema": contract.query})
+    return parameters
+
+
+def _content(reply) -> dict:
+    if isinstance(reply, tuple):  # media types of a file
+        return {media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in reply}
+    return {"application/json": {"schema": reply}}
+
+
+def _merge(into: dict, extra: dict) -> None:
+    """Docstring extras into the generated operation: mappings merged, lists appended."""
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        elif isinstance(value, list) and isinstance(into.get(key), list):
+            into[key].extend(value)
+        else:
+            into[key] = value

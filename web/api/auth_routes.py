@@ -8,26 +8,19 @@ from flask import current_app, jsonify
 from services.identity.auth import issue_token
 from services.workflow.views import iso
 
-from . import bp, load, store
-from .schemas import TokenRequest
+from . import bp, store
+from .contract import operation
+from .schemas import TokenRequest, TokenResponse
 
 
 @bp.post("/auth/token", endpoint="issue_token")
-def issue_token_route():
-    """Exchange username and password for a bearer token (failures rate-limited: 429).
-    ---
-    post:
-      security: []
-      requestBody: {content: {application/json: {schema: TokenRequest}}}
-      responses:
-        200: {content: {application/json: {schema: TokenResponse}}}
-        401, 422, 429: problem
-    """
-    body = load(TokenRequest)
+@operation({200: TokenResponse}, body=TokenRequest, problems=(401, 422, 429))
+def issue_token_route(body: dict):
+    """Exchange username and password for a bearer token (failures rate-limited: 429)."""
     ttl = dt.timedelta(hours=current_app.config["DUTYFLOW_SETTINGS"].token_ttl_hours)
     with store().writing() as uow:
         token, expires_at = issue_token(uow, body["username"], body["password"], ttl)
-    return jsonify(token=token, expires_at=iso(expires_at))
+    return {"token": token, "expires_at": iso(expires_at)}
 
 
 @bp.get("/openapi.json", endpoint="openapi")

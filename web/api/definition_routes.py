@@ -1,13 +1,15 @@
 """Deploying and reading process definitions."""
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, request
 
 from services.errors import InvalidInput
 from services.workflow import definitions
 from services.workflow.views import iso
 
 from . import actor, bp, store, unstorable
+from .contract import Documented, operation
+from .schemas import Definition, Deployment, DeployUpload
 
 MAX_FILENAME = 255  # the length of ProcessDefinition.filename
 
@@ -18,16 +20,11 @@ def definition_view(definition) -> dict:
 
 
 @bp.post("/process-definitions")
+@operation({201: Deployment, 200: Deployment},
+           body=Documented(DeployUpload, "multipart/form-data"), problems=(422,))
 def deploy_definition():
-    """Deploy a BPMN file (designer or admin).
-    ---
-    post:
-      requestBody: {content: {multipart/form-data: {schema: DeployUpload}}}
-      responses:
-        201: {content: {application/json: {schema: Definition}}}
-        200: {content: {application/json: {schema: Definition}}}
-        422: problem
-    """
+    """Deploy a BPMN file (designer or admin); 200 when every process in it was deployed
+    already, unchanged."""
     actor().require("designer", "admin")
     upload = request.files.get("file")
     if upload is None:
@@ -41,7 +38,7 @@ def deploy_definition():
     body = definition_view(results[0].definition)
     if len(results) > 1:
         body["processes"] = [definition_view(result.definition) for result in results]
-    return jsonify(body), 201 if created else 200
+    return body, 201 if created else 200
 
 
 def upload_name(upload) -> str:
@@ -57,29 +54,17 @@ def upload_name(upload) -> str:
 
 
 @bp.get("/process-definitions")
+@operation({200: Definition(many=True)})
 def list_definitions():
-    """The latest version of every deployed process.
-    ---
-    get:
-      responses:
-        200: {content: {application/json: {schema: {type: array, items: Definition}}}}
-    """
+    """The latest version of every deployed process."""
     with store().reading() as uow:
-        return jsonify([definition_view(d) for d in definitions.list_latest(uow)])
+        return [definition_view(d) for d in definitions.list_latest(uow)]
 
 
 @bp.get("/process-definitions/<key>/versions/<int:version>/bpmn")
+@operation({200: ("application/xml",)}, problems=(404,))
 def definition_xml(key: str, version: int):
-    """The BPMN XML of one deployed version.
-    ---
-    get:
-      parameters:
-        - {name: key, in: path, required: true, schema: {type: string}}
-        - {name: version, in: path, required: true, schema: {type: integer}}
-      responses:
-        200: {content: {application/xml: {schema: {type: string}}}}
-        404: problem
-    """
+    """The BPMN XML of one deployed version."""
     with store().reading() as uow:
         definition = definitions.get_version(uow, key, version)
         return Response(definition.bpmn_xml, mimetype="application/xml")

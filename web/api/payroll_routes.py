@@ -1,234 +1,145 @@
 """KPI schemes, payroll runs, payslips, corrections and management reports."""
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app
 
 from services.pay import exports, kpi, payroll_runs, payslips
 from services.reporting import reports
 from services.workflow import corrections
 from services.workflow.views import event_view
 
-from . import actor, bp, check_storable, load, request_json, store
-from .schemas import CorrectionRequest, ExportQuery, PayrollRunRequest, PeriodQuery, TrendQuery
+from . import actor, bp, check_storable, request_json, store
+from .contract import Documented, operation
+from .schemas import (Correction, CorrectionRequest, EmployeeReport, ExportQuery, KpiRow,
+                      KpiScheme, KpiSchemeRequest, PayrollRun, PayrollRunRequest, Payslip,
+                      PeriodQuery, RankingRow, TrendQuery, TrendRow)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _timezone() -> str:
     return current_app.config["DUTYFLOW_SETTINGS"].timezone
 
 
-@bp.route("/kpi-schemes/<department_key>", methods=["GET", "PUT"])
-def kpi_scheme(department_key: str):
-    """A department's KPI scheme (HR or admin); PUT stores a new version when it changed.
-    ---
-    get:
-      parameters: [{name: department_key, in: path, required: true, schema: {type: string}}]
-      responses:
-        200: {content: {application/json: {schema: {type: object}}}}
-        403, 404: problem
-    put:
-      parameters: [{name: department_key, in: path, required: true, schema: {type: string}}]
-      requestBody: {content: {application/json: {schema: KpiSchemeRequest}}}
-      responses:
-        200: {content: {application/json: {schema: {type: object}}}}
-        403, 404, 422: problem
-    """
-    if request.method == "PUT":
-        document = request_json()
-        check_storable(document)
-        with store().writing() as uow:
-            row = kpi.set_scheme(uow, actor(), department_key, document)
-            return jsonify(kpi.scheme_view(row))
+@bp.get("/kpi-schemes/<department_key>")
+@operation({200: KpiScheme}, problems=(403, 404))
+def get_kpi_scheme(department_key: str):
+    """A department's KPI scheme (HR or admin)."""
     with store().reading() as uow:
-        return jsonify(kpi.scheme_view(kpi.get_scheme(uow, actor(), department_key)))
+        return kpi.scheme_view(kpi.get_scheme(uow, actor(), department_key))
+
+
+@bp.put("/kpi-schemes/<department_key>")
+@operation({200: KpiScheme}, body=Documented(KpiSchemeRequest), problems=(403, 404, 422))
+def put_kpi_scheme(department_key: str):
+    """Store a new version of a department's KPI scheme when it changed (HR or admin)."""
+    document = request_json()
+    check_storable(document)
+    with store().writing() as uow:
+        return kpi.scheme_view(kpi.set_scheme(uow, actor(), department_key, document))
 
 
 @bp.get("/kpi")
-def kpi_report():
-    """Per employee: each indicator's actual, target, score and applicability; the KPI score.
-    ---
-    get:
-      parameters:
-        - {name: period, in: query, required: true, schema: {type: string, pattern: '^\\d{4}-\\d{2}$'}}
-        - {name: department, in: query, schema: {type: string}}
-      responses:
-        200: {content: {application/json: {schema: {type: array, items: {type: object}}}}}
-        403, 422: problem
-    """
-    query = load(PeriodQuery, request.args.to_dict())
+@operation({200: KpiRow(many=True)}, query=PeriodQuery, problems=(403, 422))
+def kpi_report(query: dict):
+    """Per employee: each indicator's actual, target, score and applicability; the KPI score."""
     with store().reading() as uow:
         period = kpi.parse_period(query["period"], _timezone())
-        return jsonify(kpi.kpi_report(uow, actor(), period, query.get("department")))
+        return kpi.kpi_report(uow, actor(), period, query.get("department"))
 
 
 @bp.post("/payroll-runs")
-def create_payroll_run():
-    """Calculate a draft payroll run for a period.
-    ---
-    post:
-      requestBody: {content: {application/json: {schema: PayrollRunRequest}}}
-      responses:
-        201: {content: {application/json: {schema: {type: object}}}}
-        403, 409, 422: problem
-    """
-    body = load(PayrollRunRequest)
+@operation({201: PayrollRun}, body=PayrollRunRequest, problems=(403, 409, 422))
+def create_payroll_run(body: dict):
+    """Calculate a draft payroll run for a period."""
     with store().writing() as uow:
         run = payroll_runs.create_run(uow, actor(), body["period"], _timezone())
-        return jsonify(payroll_runs.run_view(uow, run)), 201
+        return payroll_runs.run_view(uow, run), 201
 
 
 @bp.get("/payroll-runs/<int:run_id>")
+@operation({200: PayrollRun}, problems=(403, 404))
 def get_payroll_run(run_id: int):
-    """A payroll run with its lines and totals.
-    ---
-    get:
-      parameters: [{name: run_id, in: path, required: true, schema: {type: integer}}]
-      responses:
-        200: {content: {application/json: {schema: {type: object}}}}
-        403, 404: problem
-    """
+    """A payroll run with its lines and totals."""
     with store().reading() as uow:
-        return jsonify(payroll_runs.run_view(uow, payroll_runs.get_run(uow, actor(), run_id)))
+        return payroll_runs.run_view(uow, payroll_runs.get_run(uow, actor(), run_id))
 
 
 @bp.post("/payroll-runs/<int:run_id>/recalculate")
+@operation({200: PayrollRun}, problems=(403, 404, 409))
 def recalculate_payroll_run(run_id: int):
-    """Recalculate a draft run (409 once final).
-    ---
-    post:
-      parameters: [{name: run_id, in: path, required: true, schema: {type: integer}}]
-      responses:
-        200: {content: {application/json: {schema: {type: object}}}}
-        403, 404, 409: problem
-    """
+    """Recalculate a draft run (409 once final)."""
     with store().writing() as uow:
         run = payroll_runs.recalculate(uow, actor(), run_id, _timezone())
-        return jsonify(payroll_runs.run_view(uow, run))
+        return payroll_runs.run_view(uow, run)
 
 
 @bp.post("/payroll-runs/<int:run_id>/finalize")
+@operation({200: PayrollRun}, problems=(403, 404, 409))
 def finalize_payroll_run(run_id: int):
-    """Finalise a run; after that it never changes (409).
-    ---
-    post:
-      parameters: [{name: run_id, in: path, required: true, schema: {type: integer}}]
-      responses:
-        200: {content: {application/json: {schema: {type: object}}}}
-        403, 404, 409: problem
-    """
+    """Finalise a run; after that it never changes (409)."""
     with store().writing() as uow:
         run = payroll_runs.finalize(uow, actor(), run_id)
-        return jsonify(payroll_runs.run_view(uow, run))
+        return payroll_runs.run_view(uow, run)
 
 
 @bp.get("/payroll-runs/<int:run_id>/export")
-def export_payroll_run(run_id: int):
-    """The run as CSV (formula-safe) or XLSX.
-    ---
-    get:
-      parameters:
-        - {name: run_id, in: path, required: true, schema: {type: integer}}
-        - {name: format, in: query, schema: {type: string, enum: [csv, xlsx]}}
-      responses:
-        200: {content: {text/csv: {schema: {type: string}}}}
-        403, 404, 422: problem
-    """
-    file_format = load(ExportQuery, request.args.to_dict())["format"]
+@operation({200: ("text/csv", XLSX)}, query=ExportQuery, problems=(403, 404, 422))
+def export_payroll_run(run_id: int, query: dict):
+    """The run as CSV (formula-safe) or XLSX."""
     with store().reading() as uow:
         run = payroll_runs.get_run(uow, actor(), run_id)
-        if file_format == "xlsx":
-            body, mimetype = exports.to_xlsx(uow, run), \
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        if query["format"] == "xlsx":
+            body, mimetype = exports.to_xlsx(uow, run), XLSX
         else:
             body, mimetype = exports.to_csv(uow, run), "text/csv; charset=utf-8"
-    filename = f"payroll-{run.period}-run{run.id}.{file_format}"
+    filename = f"payroll-{run.period}-run{run.id}.{query['format']}"
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.get("/payroll-runs/<int:run_id>/payslips/<username>")
+@operation({200: Payslip}, problems=(403, 404))
 def payslip(run_id: int, username: str):
-    """A payslip with each indicator and the events behind every figure.
-    ---
-    get:
-      parameters:
-        - {name: run_id, in: path, required: true, schema: {type: integer}}
-        - {name: username, in: path, required: true, schema: {type: string}}
-      responses:
-        200: {content: {application/json: {schema: {type: object}}}}
-        403, 404: problem
-    """
+    """A payslip with each indicator and the events behind every figure."""
     with store().reading() as uow:
-        return jsonify(payslips.payslip(uow, actor(), run_id, username, _timezone()))
+        return payslips.payslip(uow, actor(), run_id, username, _timezone())
 
 
 @bp.post("/events/<int:event_id>/corrections")
-def correct_event(event_id: int):
-    """Correct a completion's recorded data (head of its department, a manager above, admin).
-    ---
-    post:
-      parameters: [{name: event_id, in: path, required: true, schema: {type: integer}}]
-      requestBody: {content: {application/json: {schema: CorrectionRequest}}}
-      responses:
-        201: {content: {application/json: {schema: {type: object}}}}
-        403, 404, 422: problem
-    """
-    body = load(CorrectionRequest)
+@operation({201: Correction}, body=CorrectionRequest, problems=(403, 404, 422))
+def correct_event(event_id: int, body: dict):
+    """Correct a completion's recorded data (head of its department, a manager above, admin)."""
     with store().writing() as uow:
         event = corrections.correct_event(uow, actor(), event_id, body["data"], body["reason"])
         view = event_view(event)
-    return jsonify({**view, "corrects_event_id": event.corrects_event_id, "reason": event.reason,
-                    "recorded_by": event.recorded_by}), 201
+    return {**view, "corrects_event_id": event.corrects_event_id, "reason": event.reason,
+            "recorded_by": event.recorded_by}, 201
 
 
 @bp.get("/reports/department-ranking")
-def department_ranking():
-    """Completion and on-time rates per department, ranked.
-    ---
-    get:
-      parameters: [{name: period, in: query, required: true, schema: {type: string}}]
-      responses:
-        200: {content: {application/json: {schema: {type: array, items: {type: object}}}}}
-        403, 422: problem
-    """
-    query = load(PeriodQuery, request.args.to_dict())
+@operation({200: RankingRow(many=True)}, query=PeriodQuery, problems=(403, 422))
+def department_ranking(query: dict):
+    """Completion and on-time rates per department, ranked."""
     with store().reading() as uow:
         period = kpi.parse_period(query["period"], _timezone())
-        return jsonify(reports.department_ranking(uow, actor(), period))
+        return reports.department_ranking(uow, actor(), period)
 
 
 @bp.get("/reports/employees/<username>")
-def employee_report(username: str):
-    """One employee's duties in a period, with the evidence.
-    ---
-    get:
-      parameters:
-        - {name: username, in: path, required: true, schema: {type: string}}
-        - {name: period, in: query, required: true, schema: {type: string}}
-      responses:
-        200: {content: {application/json: {schema: {type: object}}}}
-        403, 422: problem
-    """
-    query = load(PeriodQuery, request.args.to_dict())
+@operation({200: EmployeeReport}, query=PeriodQuery, problems=(403, 422))
+def employee_report(username: str, query: dict):
+    """One employee's duties in a period, with the evidence."""
     with store().reading() as uow:
         period = kpi.parse_period(query["period"], _timezone())
-        return jsonify(reports.employee_report(uow, actor(), username, period))
+        return reports.employee_report(uow, actor(), username, period)
 
 
 @bp.get("/reports/trend")
-def trend():
+@operation({200: TrendRow(many=True)}, query=TrendQuery, problems=(403, 422))
+def trend(query: dict):
     """Completions and on-time rate per department per week or month (before/after analysis),
-    in the configured time zone; buckets without completions are left out.
-    ---
-    get:
-      parameters:
-        - {name: from, in: query, required: true, schema: {type: string, format: date}}
-        - {name: to, in: query, required: true, schema: {type: string, format: date}}
-        - {name: granularity, in: query, schema: {type: string, enum: [week, month]}}
-      responses:
-        200: {content: {application/json: {schema: {type: array, items: {type: object}}}}}
-        403, 422: problem
-    """
-    query = load(TrendQuery, request.args.to_dict())
+    in the configured time zone; buckets without completions are left out."""
     with store().reading() as uow:
-        return jsonify(reports.trend(uow, actor(), query["from_"], query["to"], query["granularity"],
-                                     _timezone()))
+        return reports.trend(uow, actor(), query["from_"], query["to"], query["granularity"],
+                             _timezone())

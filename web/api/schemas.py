@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_dump, validate
 
 from services.identity import audit
 
@@ -24,12 +25,35 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+class Shape(Schema):
+    """A response. Dumping what a view returns through it must change nothing: a key it
+    does not declare, or a value it would convert, is a bug in the view or the schema (a
+    500 the route's tests show), never silently dropped or documented wrongly."""
+
+    @post_dump(pass_original=True)
+    def unchanged(self, data: dict, original, **kwargs) -> dict:
+        if isinstance(original, Mapping):
+            undeclared = sorted(original.keys() - data.keys())
+            converted = sorted(key for key in data if _converted(data[key], original[key]))
+            if undeclared or converted:
+                raise TypeError(f"{type(self).__name__}: undeclared {undeclared}, "
+                                f"converted {converted}")
+        return data
+
+
+def _converted(dumped, original) -> bool:
+    """Whether dumping changed the value's JSON: a str subclass (a StrEnum status) dumps as
+    the same text, but an int as a str, or a bool as an int, would not."""
+    return (not isinstance(original, type(dumped))
+            or isinstance(original, bool) != isinstance(dumped, bool))
+
+
 class TokenRequest(StrictSchema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
-class TokenResponse(Schema):
+class TokenResponse(Shape):
     token = fields.String()
     expires_at = fields.String()
 
@@ -42,18 +66,23 @@ class Problem(Schema):
     errors = fields.Raw()
 
 
-class Definition(Schema):
+class Definition(Shape):
     key = fields.String()
     version = fields.Integer()
-    name = fields.String()
+    name = fields.String(allow_none=True)
     deployed_at = fields.String()
+
+
+class Deployment(Definition):
+    """The first process of the file; `processes` lists all of them when there are several."""
+    processes = fields.List(fields.Nested(Definition))
 
 
 class DeployUpload(Schema):
     file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
 
 
-class Task(Schema):
+class Task(Shape):
     id = fields.String()
     name = fields.String()
     element_id = fields.String()
@@ -77,7 +106,30 @@ class StartRequest(StrictSchema):
     data = fields.Dict(keys=fields.String(), load_default=dict)
 
 
-class Instance(Schema):
+class Event(Shape):
+    """A completion (services.workflow.views.event_view)."""
+    id = fields.Integer()
+    task_id = fields.String(allow_none=True)
+    element_id = fields.String()
+    name = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+    department = fields.String(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+    ready_at = fields.String(allow_none=True)
+    claimed_at = fields.String(allow_none=True)
+    completed_at = fields.String(allow_none=True)
+    due_at = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class Timer(Shape):
+    id = fields.String()
+    element_id = fields.String()
+    name = fields.String(allow_none=True)
+    due_at = fields.String(allow_none=True)
+
+
+class Instance(Shape):
     id = fields.Integer()
     process_key = fields.String()
     version = fields.Integer()
@@ -85,9 +137,20 @@ class Instance(Schema):
     status = fields.String()
     error = fields.String(allow_none=True)
     data = fields.Dict()
+    started_by = fields.String(allow_none=True)
+    created_at = fields.String(allow_none=True)
+    updated_at = fields.String(allow_none=True)
     tasks = fields.List(fields.Nested(Task))
-    history = fields.List(fields.Dict())
-    timers = fields.List(fields.Dict())
+    history = fields.List(fields.Nested(Event))
+    timers = fields.List(fields.Nested(Timer))
+
+
+class Completion(Shape):
+    """The instance after a completion: its status and the tasks now ready."""
+    id = fields.Integer()
+    status = fields.String()
+    error = fields.String(allow_none=True)
+    tasks = fields.List(fields.Nested(Task))
 
 
 class InstanceQuery(Schema):
@@ -114,7 +177,8 @@ class TaskListQuery(Schema):
     sort = fields.String(load_default="due_at", validate=validate.OneOf(["due_at", "created_at"]))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    cursor = fields.String(validate=validate.Length(max=500))
+    cursor = fields.String(validate=validate.Length(max=500),
+                           metadata={"description": "from X-Next-Cursor"})
 
 
 class CompleteRequest(StrictSchema):
@@ -129,7 +193,7 @@ class CommentRequest(StrictSchema):
     text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
 
 
-class Comment(Schema):
+class Comment(Shape):
     id = fields.Integer()
     author = fields.String()
     text = fields.String()
@@ -185,7 +249,8 @@ class AuditQuery(Schema):
         unknown = EXCLUDE
 
     entity = fields.String(validate=validate.OneOf(audit.ENTITIES))
-    key = fields.String(validate=validate.Length(min=1, max=100))
+    key = fields.String(validate=validate.Length(min=1, max=100),
+                        metadata={"description": "department key, run id, username or import id"})
     before = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))  # an audit entry id
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
@@ -193,3 +258,203 @@ class AuditQuery(Schema):
 class CorrectionRequest(StrictSchema):
     data = fields.Dict(keys=fields.String(), required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class Correction(Event):
+    corrects_event_id = fields.Integer()
+    reason = fields.String()
+    recorded_by = fields.String()
+
+
+class Department(Shape):
+    key = fields.String()
+    name = fields.String()
+    parent = fields.String(allow_none=True)
+    head = fields.String(allow_none=True)
+    lanes = fields.List(fields.String())
+    duties = fields.List(fields.String())
+
+
+class Employee(Shape):
+    """`base_salary` and `bonus_base` only for HR and admins."""
+    username = fields.String()
+    name = fields.String()
+    department = fields.String(allow_none=True)
+    position = fields.String(allow_none=True)
+    manager = fields.String(allow_none=True)
+    roles = fields.List(fields.String())
+    base_salary = fields.String()
+    bonus_base = fields.String()
+
+
+class DepartmentName(Shape):
+    key = fields.String()
+    name = fields.String()
+
+
+class DutyStep(Shape):
+    process_key = fields.String()
+    element_id = fields.String()
+    name = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+    owners = fields.List(fields.String())
+    completions = fields.Integer()
+    done_by = fields.Dict(keys=fields.String(), values=fields.String(),
+                          metadata={"description": "department key -> share of completions"})
+    overlap = fields.Boolean()
+
+
+class DutyMatrix(Shape):
+    departments = fields.List(fields.Nested(DepartmentName))
+    steps = fields.List(fields.Nested(DutyStep))
+    overlaps = fields.List(fields.Nested(DutyStep))
+
+
+class SchemeIndicator(Shape):
+    """An indicator as a stored scheme holds it (numbers as decimal strings)."""
+    metric = fields.String()
+    weight = fields.String()
+    target = fields.String()
+    task = fields.String()
+    process_key = fields.String()
+    field = fields.String()
+    value = fields.String()
+
+
+class ScoredIndicator(SchemeIndicator):
+    key = fields.String()
+    actual = fields.String(allow_none=True)
+    score = fields.String(allow_none=True)
+    applicable = fields.Boolean()
+
+
+class KpiScheme(Shape):
+    department = fields.String()
+    version = fields.Integer()
+    cap = fields.String()
+    effective_from = fields.String()
+    indicators = fields.List(fields.Nested(SchemeIndicator))
+    created_at = fields.String()
+    created_by = fields.String(allow_none=True)
+
+
+class KpiRow(Shape):
+    username = fields.String()
+    name = fields.String()
+    department = fields.String(allow_none=True)
+    scheme_version = fields.Integer(allow_none=True)
+    kpi_score = fields.String()
+    indicators = fields.List(fields.Nested(ScoredIndicator))
+    flags = fields.List(fields.String())
+
+
+class PayLine(Shape):
+    username = fields.String()
+    department = fields.String(allow_none=True)
+    base_salary = fields.String()
+    kpi_score = fields.String()
+    bonus = fields.String()
+    adjustments = fields.String()
+    gross = fields.String()
+    scheme_version = fields.Integer(allow_none=True)
+    flags = fields.List(fields.String())
+
+
+class PayTotals(Shape):
+    employees = fields.Integer()
+    base_salary = fields.String()
+    bonus = fields.String()
+    adjustments = fields.String()
+    gross = fields.String()
+
+
+class PayrollRun(Shape):
+    id = fields.Integer()
+    period = fields.String()
+    status = fields.String()
+    scheme_versions = fields.Dict(keys=fields.String(), values=fields.Integer())
+    created_by = fields.String(allow_none=True)
+    finalized_at = fields.String(allow_none=True)
+    lines = fields.List(fields.Nested(PayLine))
+    totals = fields.Nested(PayTotals)
+
+
+class Evidence(Shape):
+    """One completion behind a figure, with its data as corrected."""
+    event_id = fields.Integer()
+    process_instance_id = fields.Integer()
+    process_key = fields.String()
+    task = fields.String()
+    name = fields.String(allow_none=True)
+    department = fields.String(allow_none=True)
+    ready_at = fields.String(allow_none=True)
+    completed_at = fields.String(allow_none=True)
+    due_at = fields.String(allow_none=True)
+    on_time = fields.Boolean(allow_none=True)
+    data = fields.Dict()
+    corrected = fields.Boolean()
+
+
+class PayEvidence(Evidence):
+    counts_for = fields.List(fields.String(), metadata={"description": "indicator keys"})
+    for_other_department = fields.Boolean()
+
+
+class RunSummary(Shape):
+    id = fields.Integer()
+    period = fields.String()
+    status = fields.String()
+
+
+class Adjustment(Shape):
+    amount = fields.String()
+    source_period = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class Payslip(Shape):
+    run = fields.Nested(RunSummary)
+    line = fields.Nested(PayLine)
+    bonus_base = fields.String()
+    indicators = fields.List(fields.Nested(ScoredIndicator))
+    evidence = fields.List(fields.Nested(PayEvidence))
+    evidence_total = fields.Integer()
+    other_total = fields.Integer()
+    other_departments = fields.List(fields.Nested(PayEvidence))
+    adjustments = fields.List(fields.Nested(Adjustment))
+
+
+class RankingRow(Shape):
+    rank = fields.Integer()
+    department = fields.String()
+    name = fields.String()
+    tasks_due = fields.Integer()
+    completed = fields.Integer()
+    completion_rate = fields.String(allow_none=True)
+    on_time_rate = fields.String(allow_none=True)
+
+
+class EmployeeReport(Shape):
+    username = fields.String()
+    period = fields.String()
+    completed = fields.Integer()
+    on_time_rate = fields.String(allow_none=True)
+    events = fields.List(fields.Nested(Evidence))
+
+
+class TrendRow(Shape):
+    department = fields.String(allow_none=True)
+    bucket = fields.String(metadata={"description": "the week's Monday, or YYYY-MM"})
+    completed = fields.Integer()
+    on_time_rate = fields.String(allow_none=True)
+
+
+class AuditEntry(Shape):
+    id = fields.Integer()
+    at = fields.String()
+    actor = fields.String(allow_none=True)
+    entity = fields.String()
+    key = fields.String()
+    action = fields.String()
+    old = fields.Raw(allow_none=True)
+    new = fields.Raw(allow_none=True)

@@ -1,0 +1,80 @@
+"""Each operation's contract: the schemas that load its input, dump its output and, read by
+web/openapi.py, describe both. One declaration, so the document cannot drift from the code."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import marshmallow
+from flask import Response, jsonify, request
+
+from . import load
+
+
+@dataclass(frozen=True)
+class Documented:
+    """A body described by `schema` but read by the view: its service validates it, with
+    its own error format, after the caller's role is checked (KPI schemes, BPMN uploads)."""
+
+    schema: type[marshmallow.Schema]
+    media_type: str = "application/json"
+
+
+Body = type[marshmallow.Schema] | Documented
+# A schema (class, or instance with many=True) dumps JSON; media types name a Response
+# the view builds itself (files).
+Reply = type[marshmallow.Schema] | marshmallow.Schema | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Contract:
+    responses: dict[int, Reply]
+    body: Body | None = None
+    query: type[marshmallow.Schema] | None = None
+    problems: tuple[int, ...] = ()
+    _dumpers: dict[int, marshmallow.Schema] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        dumpers = {status: reply() if isinstance(reply, type) else reply
+                   for status, reply in self.responses.items() if not isinstance(reply, tuple)}
+        object.__setattr__(self, "_dumpers", dumpers)
+
+    def arguments(self) -> dict[str, Any]:
+        """The loaded body and query, as the view's `body` and `query` arguments."""
+        loaded = {}
+        if isinstance(self.body, type):
+            loaded["body"] = load(self.body)
+        if self.query is not None:
+            loaded["query"] = load(self.query, request.args.to_dict())
+        return loaded
+
+    def reply(self, result: Any) -> Response:
+        """The view's data, or (data, status[, headers]), dumped through the schema
+        documented for that status; a Response (a file) passes as is."""
+        if isinstance(result, Response):
+            return result
+        data, status, *headers = result if isinstance(result, tuple) else (result, 200)
+        response = jsonify(self._dumpers[status].dump(data))
+        response.status_code = status
+        response.headers.update(*headers)
+        return response
+
+
+def operation(responses: dict[int, Reply], *, body: Body | None = None,
+              query: type[marshmallow.Schema] | None = None,
+              problems: tuple[int, ...] = ()) -> Callable:
+    """Declare a view's contract; the view gets `body`/`query` loaded (422 on error) and
+    returns data, which leaves dumped through the response schema."""
+    contract = Contract(responses, body, query, problems)
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def run(**path_values):
+            return contract.reply(view(**path_values, **contract.arguments()))
+
+        run.contract = contract
+        return run
+
+    return decorate

@@ -8,13 +8,14 @@ import io
 import pytest
 from openapi_schema_validator import OAS30Validator
 
+from services.persistence.statuses import TaskStatus
 from services.settings import Settings
 from tests.conftest import read_bpmn
 from tests.payroll.test_payroll_runs import QA_SCHEME, at, inspect
 from tests.services.helpers import DELIVERY, deploy, import_demo_org
 from tests.web.test_api import sign_in
 from web.api.contract import Contract
-from web.api.schemas import Shape
+from web.api.schemas import DutyStep, Shape, Task
 from web.app import create_app
 
 PREFIX = "/api/v1"
@@ -32,6 +33,18 @@ def test_every_route_has_a_contract_dumping_through_shapes(app):
         for status, reply in contract.responses.items():
             assert isinstance(reply, tuple) or issubclass(
                 reply if isinstance(reply, type) else type(reply), Shape), (endpoint, status)
+
+
+def test_a_shape_refuses_to_drop_or_convert():
+    """Dumping documents and guards, it never reshapes: drift is an error, not a silent fix."""
+    task = {"id": "t1", "name": "Inspect", "process_instance_id": 7, "status": TaskStatus.READY}
+    assert Task().dump(task) == {**task, "status": "ready"}  # a StrEnum is its text
+    with pytest.raises(TypeError, match=r"undeclared \['secret'\]"):
+        Task().dump({**task, "secret": "x"})
+    with pytest.raises(TypeError, match=r"converted \['id'\]"):
+        Task().dump({**task, "id": 5})
+    with pytest.raises(TypeError, match=r"converted \['overlap'\]"):
+        DutyStep().dump({"overlap": 1})
 
 
 class Recorder:

@@ -701,20 +701,26 @@ def _limits_tracer() -> Callable:
     sandbox worker's wall-clock kill covers C code that never returns.
     """
     time_limit, memory_limit = TIME_LIMIT_SECONDS, MAX_MEMORY_BYTES
-    deadline = time.monotonic() + time_limit
-    memory_ceiling = _memory_bytes() + memory_limit
-    next_memory_check = 0.0
+    started = time.monotonic()
+    deadline = started + time_limit
+    # Most snippets finish within a millisecond: memory is first read then, and the size
+    # at that moment is the base (no single operation can allocate much, see above).
+    memory_ceiling: int | None = None
+    next_memory_check = started + MEMORY_CHECK_SECONDS
     ours = (_SOURCE_NAME, __file__)
 
     def trace(frame: types.FrameType, event: str, arg: Any) -> Callable | None:
-        nonlocal next_memory_check
+        nonlocal next_memory_check, memory_ceiling
         if frame.f_code.co_filename not in ours:
             return None  # a library frame: never interrupted, not traced line by line
         now = time.monotonic()
         if now > deadline:
             raise SandboxError(f"time limit of {time_limit} s exceeded")
         if now >= next_memory_check:
-            if _memory_bytes() > memory_ceiling:
+            memory = _memory_bytes()
+            if memory_ceiling is None:
+                memory_ceiling = memory + memory_limit
+            elif memory > memory_ceiling:
                 raise SandboxError(f"memory limit of {memory_limit // 2**20} MiB exceeded")
             next_memory_check = now + MEMORY_CHECK_SECONDS
         if event == "call":

@@ -5,8 +5,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
+from marshmallow import (Schema, ValidationError, fields, post_load, pre_load, validate,
+                         validates, validates_schema)
+
+from .documents import Checked, error_paths
 from .periods import Period, PeriodError
 
 DEFAULT_CAP = Decimal("1.2")
@@ -105,75 +109,20 @@ class Scheme:
 
 def parse_scheme(document: Any) -> Scheme:
     """Validate a scheme document; raise SchemeError naming every problem."""
-    errors: dict[str, list[str]] = {}
-
-    def error(path: str, message: str) -> None:
-        errors.setdefault(path, []).append(message)
-
-    if not isinstance(document, dict):
-        raise SchemeError({"_schema": ["A scheme is an object with cap and indicators."]})
-    for unknown in set(document) - {"cap", "indicators", "effective_from"}:
-        error(unknown, "Unknown field.")
-    effective_from = document.get("effective_from")
-    if effective_from is not None:
-        try:
-            Period.parse(effective_from if isinstance(effective_from, str) else "")
-        except PeriodError:
-            error("effective_from", "Must be a period YYYY-MM (or absent: every period).")
-    cap = _decimal(document.get("cap", DEFAULT_CAP))
-    if cap is None or cap <= 0:
-        error("cap", "Must be a positive number.")
-    raw = document.get("indicators")
-    if not isinstance(raw, list) or not raw:
-        error("indicators", "At least one indicator is required.")
-        raw = []
-    indicators = []
-    for index, item in enumerate(raw):
-        indicator = _parse_indicator(item, f"indicators[{index}]", error)
-        if indicator is not None:
-            indicators.append(indicator)
-    if indicators and len(indicators) == len(raw):
-        total = sum(indicator.weight for indicator in indicators)
-        if total != 100:
-            error("indicators", f"Weights must add up to 100; they add up to {total.normalize():f}.")
-    if errors:
-        raise SchemeError(errors)
-    return Scheme(tuple(indicators), cap, effective_from)
+    try:
+        return _SchemeSchema().load(document)
+    except ValidationError as err:
+        raise SchemeError(error_paths(err.messages)) from None
 
 
-def _parse_indicator(item: Any, path: str, error) -> Indicator | None:
-    if not isinstance(item, dict):
-        error(path, "Must be an object.")
-        return None
-    name = item.get("metric")
-    metric = METRICS.get(name) if isinstance(name, str) else None
-    if metric is None:
-        error(f"{path}.metric", f"Unknown metric {item.get('metric')!r}; one of "
-                                f"{', '.join(METRICS)}.")
-        return None
-    ok = True
-    for unknown in set(item) - {"metric", "weight", "target", *PARAMETERS}:
-        error(f"{path}.{unknown}", "Unknown field.")
-        ok = False
-    for name in metric.required:
-        if not isinstance(item.get(name), str) or not item[name].strip():
-            error(f"{path}.{name}", f"Required for {metric.name}.")
-            ok = False
-    for name in set(PARAMETERS) - set(metric.required) - set(metric.optional):
-        if item.get(name) is not None:
-            error(f"{path}.{name}", f"Not a parameter of {metric.name}.")
-            ok = False
-    weight, target = _decimal(item.get("weight")), _decimal(item.get("target"))
-    if weight is None or weight <= 0 or weight > 100:
-        error(f"{path}.weight", "Must be a number above 0 and at most 100.")
-        ok = False
-    if target is None or target <= 0:
-        error(f"{path}.target", "Must be a positive number.")
-        ok = False
-    if not ok:
-        return None
-    return Indicator(metric.name, weight, target,
-                     **{name: str(item[name]) for name in PARAMETERS if item.get(name) is not None})
+def _positive(at_most: Decimal | None = None) -> Callable[[Any], Decimal | None]:
+    """A reader of a finite decimal above 0 (and at most `at_most`), for `Checked`."""
+    def read(value: Any) -> Decimal | None:
+        number = _decimal(value)
+        if number is None or number <= 0 or (at_most is not None and number > at_most):
+            return None
+        return number
+    return read
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -184,3 +133,86 @@ def _decimal(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return number if number.is_finite() else None
+
+
+class _IndicatorSchema(Schema):
+    """One weighted indicator; its parameters depend on its metric, so an unknown metric is
+    the only problem reported for it."""
+
+    error_messages = {"type": "Must be an object."}
+
+    metric = fields.String(required=True)
+    weight = Checked(_positive(Decimal(100)), "Must be a number above 0 and at most 100.",
+                     required=True)
+    target = Checked(_positive(), "Must be a positive number.", required=True)
+    task = fields.Raw(allow_none=True)
+    process_key = fields.Raw(allow_none=True)
+    field = fields.Raw(allow_none=True)
+    value = fields.Raw(allow_none=True)
+
+    @pre_load
+    def _known_metric(self, item: Any, **kwargs) -> Any:
+        """Refuse an unknown metric before anything else (an item that is no mapping is
+        left to the schema's own type check)."""
+        if isinstance(item, Mapping):
+            name = item.get("metric")
+            if not (isinstance(name, str) and name in METRICS):
+                raise ValidationError({"metric": [f"Unknown metric {name!r}; one of "
+                                                  f"{', '.join(METRICS)}."]})
+        return item
+
+    @validates_schema(skip_on_field_errors=False)
+    def _parameters_of_the_metric(self, item: dict, **kwargs) -> None:
+        metric = METRICS.get(item.get("metric"))
+        if metric is None:  # the item is no mapping: that is its one problem
+            return
+        errors = {name: [f"Required for {metric.name}."] for name in metric.required
+                  if not isinstance(item.get(name), str) or not item[name].strip()}
+        errors.update({name: [f"Not a parameter of {metric.name}."]
+                       for name in set(PARAMETERS) - set(metric.required) - set(metric.optional)
+                       if item.get(name) is not None})
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _indicator(self, item: dict, **kwargs) -> Indicator:
+        return Indicator(item["metric"], item["weight"], item["target"],
+                         **{name: str(item[name]) for name in PARAMETERS
+                            if item.get(name) is not None})
+
+
+_PERIOD_MESSAGE = "Must be a period YYYY-MM (or absent: every period)."
+_NO_INDICATOR = "At least one indicator is required."
+
+
+def _period(text: str) -> None:
+    try:
+        Period.parse(text)
+    except PeriodError:
+        raise ValidationError(_PERIOD_MESSAGE) from None
+
+
+class _SchemeSchema(Schema):
+    """The whole scheme: its weights add up to 100 once every indicator is valid."""
+
+    error_messages = {"type": "A scheme is an object with cap and indicators."}
+
+    cap = Checked(_positive(), "Must be a positive number.", load_default=DEFAULT_CAP)
+    indicators = fields.List(
+        fields.Nested(_IndicatorSchema), required=True,
+        validate=validate.Length(min=1, error=_NO_INDICATOR), error_messages={"required": _NO_INDICATOR, "null": _NO_INDICATOR, "invalid": _NO_INDICATOR})
+    effective_from = fields.String(allow_none=True, load_default=None, validate=_period,
+                                   error_messages={"invalid": _PERIOD_MESSAGE})
+
+    @validates("indicators")
+    def _weights_add_up(self, indicators: list, **kwargs) -> None:
+        """Only of a list whose every indicator is valid: one refused has no weight to add."""
+        if not all(isinstance(indicator, Indicator) for indicator in indicators):
+            return
+        total = sum(indicator.weight for indicator in indicators)
+        if total != 100:
+            raise ValidationError(f"Weights must add up to 100; they add up to {total.normalize():f}.")
+
+    @post_load
+    def _scheme(self, document: dict, **kwargs) -> Scheme:
+        return Scheme(tuple(document["indicators"]), document["cap"], document["effective_from"])

@@ -119,3 +119,16 @@ def test_kpi_score_stays_within_zero_and_cap(actuals, cap):
     for indicator in result.indicators:
         assert indicator.score is None or Decimal(0) <= indicator.score <= cap
 
+
+
+@pytest.mark.parametrize("indicator,path,message", [
+    ({"metric": "on_time_rate", "weight": 100, "target": 1, "colour": "red"},
+     "indicators[0].colour", "Unknown field."),
+    ({"metric": "on_time_rate", "weight": [100], "target": 1},
+     "indicators[0].weight", "Must be a number above 0 and at most 100."),
+    ({"metric": "on_time_rate", "weight": 100}, "indicators[0].target", "Must be a positive number."),
+])
+def test_unknown_wrong_and_missing_fields_are_named_by_path(indicator, path, message):
+    with pytest.raises(SchemeError) as caught:
+        parse_scheme({"indicators": [indicator]})
+    assert caught.value.errors == {path: [message]}

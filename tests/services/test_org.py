@@ -10,6 +10,7 @@ from services.identity.actor import Actor
 from services.identity.passwords import verify_password
 from services.org import org_file
 from services.org.directory import Directory
+from services.org.org_document import parse_org
 from services.persistence.models import Department, Employee, OrgChange
 
 SMALL = """
@@ -108,6 +109,22 @@ def test_invalid_files_are_refused_whole_with_located_messages(store, broken, ex
     assert "org.yaml:" in str(caught.value)
     with store.reading() as uow:
         assert uow.session.scalars(select(Department)).all() == []
+
+
+@pytest.mark.parametrize("broken,marker,problem", [
+    (SMALL.replace('bonus_base: "2000.00"}', 'bonus_base: "2000.00", colour: red}'), "colour",
+     "employees[1].colour: unknown key"),
+    (SMALL.replace("duties: [Inspection]", "duties: Inspection"), "duties",
+     "departments[1].duties: must be a list of non-empty strings"),
+    (SMALL.replace(', bonus_base: "2000.00"', ""), "li.qa",
+     'employees[1].bonus_base: required: a non-negative amount with at most 2 decimals, quoted, '
+     'e.g. "8000.00"'),
+])
+def test_unknown_wrong_and_missing_fields_report_their_line(broken, marker, problem):
+    with pytest.raises(InvalidInput) as caught:
+        parse_org(broken, "org.yaml")
+    line = next(number for number, text in enumerate(broken.splitlines(), 1) if marker in text)
+    assert caught.value.errors == [f"org.yaml:{line}: {problem}"]
 
 
 def test_error_lines_point_into_the_file(store):

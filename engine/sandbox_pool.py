@@ -74,7 +74,6 @@ class _Process:
             close_fds=True, env={"PATH": os.defpath, "LANG": "C.UTF-8"}, cwd="/",
             start_new_session=True)
         self.stdin, self.stdout = self.popen.stdin, self.popen.stdout
-        self.steps = 0
 
     def send(self, payload: bytes) -> None:
         self.stdin.write(frame(payload))
@@ -158,7 +157,6 @@ class SandboxPool:
             self._ask(worker, {"checksum": model.checksum, "key": model.key, "xml": xml,
                                "filename": filename}, None, self.limits.model_load_seconds)
             answer, new_state = self._ask(worker, header, state, self.limits.step_seconds)
-        worker.steps += 1
         if answer.get("outcome", {}).get("rss", 0) > self.limits.recycle_bytes:
             self._discard(worker, gently=True)
         else:

@@ -87,12 +87,6 @@ class StepRefused(EngineError):
         """Everything but the state, which travels beside it as text."""
         return {"kind": self.kind, "message": str(self), "errors": self.errors}
 
-    def as_engine_error(self) -> EngineError:
-        """The engine error a caller in this process would have seen."""
-        if self.kind == "form":
-            return FormValidationError(self.errors)
-        return TaskNotReady(str(self))
-
 
 def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str, Any],
              now: dt.datetime) -> StepOutcome:

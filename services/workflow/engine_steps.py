@@ -12,12 +12,10 @@ import os
 import threading
 from typing import Any
 
-from engine.sandbox_pool import ModelRef, SandboxLimits, SandboxPool, StepAborted
+from engine.sandbox_pool import ModelRef, SandboxLimits, SandboxPool
 from engine.steps import StepOutcome
 from services.persistence.models import Incident, ProcessDefinition
 from services.persistence.unit_of_work import UnitOfWork
-
-__all__ = ["StepAborted", "run", "record_incident", "use_pool", "limits_from_env"]
 
 _pool: SandboxPool | None = None
 _pool_lock = threading.Lock()

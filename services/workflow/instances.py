@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from engine.errors import FormValidationError
 from engine.model import InstanceStatus, ProcessModel
 from engine.runtime import check_start_data
+from engine.sandbox_pool import StepAborted
 from engine.steps import COMPLETE, FIRE_TIMER, START, StepOutcome, StepRefused
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StepFailed
 from services.identity.access import may_do, may_see_task
@@ -49,7 +50,7 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     except StepRefused as err:
         raise InvalidInput("the start data does not match the process's start form",
                            err.errors) from None
-    except engine_steps.StepAborted as err:
+    except StepAborted as err:
         # Nothing to keep: the instance never reached a state that could be stored.
         engine_steps.record_incident(uow, instance_id=None, process_key=definition.key,
                                      element_id=None, kind="aborted", message=str(err),
@@ -89,7 +90,7 @@ def _step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime) -> S
     try:
         return engine_steps.run(uow, found.checksum, found.definition_key, found.definition_id,
                                 found.state, action, now)
-    except engine_steps.StepAborted as err:
+    except StepAborted as err:
         element = found.element_id if action["kind"] == COMPLETE else None
         message = f"{element}: {err}" if element else str(err)
         step_store.mark_error(uow, found.instance_id, found.lock_version, message, now)

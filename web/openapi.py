@@ -1,6 +1,6 @@
 """The OpenAPI 3 document, generated from each route's contract (web/api/contract.py): the
-schemas that load its input and dump its output. A docstring gives the summary and
-description, and after `---` only what schemas cannot say (headers)."""
+schemas that load its input (body, query, headers) and dump its output (body, headers). A
+view's docstring gives only the summary and description."""
 from __future__ import annotations
 
 import re
@@ -8,7 +8,6 @@ from http import HTTPStatus
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from apispec.yaml_utils import load_yaml_from_docstring
 from flask import Flask
 from werkzeug.routing import Rule
 
@@ -20,8 +19,9 @@ _SKIPPED = {"api.openapi"}  # the document does not describe itself
 
 
 def build_spec(app: Flask) -> dict:
+    plugin = MarshmallowPlugin()
     spec = APISpec(title="DutyFlow API", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[plugin],
                    info={"description": "Department duties as enforced BPMN processes."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Problem", schema=schemas.Problem)
@@ -35,7 +35,7 @@ def build_spec(app: Flask) -> dict:
         view = app.view_functions[rule.endpoint]
         path = _PATH_VALUE.sub(r"{\2}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
-            paths.setdefault(path, {})[method.lower()] = operation(rule, view)
+            paths.setdefault(path, {})[method.lower()] = operation(rule, view, plugin)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     document = spec.to_dict()
@@ -43,12 +43,11 @@ def build_spec(app: Flask) -> dict:
     return document
 
 
-def operation(rule: Rule, view) -> dict:
+def operation(rule: Rule, view, plugin: MarshmallowPlugin) -> dict:
     """One operation: path values and sign-in from the rule, the rest from the view's
-    contract, then the docstring's extras."""
+    contract and, for the prose, its docstring."""
     contract: Contract = view.contract
-    text, _, _ = (view.__doc__ or "").partition("---")
-    summary, _, description = text.strip().partition("\n\n")
+    summary, _, description = (view.__doc__ or "").strip().partition("\n\n")
     out: dict = {"summary": " ".join(summary.split()), "parameters": _parameters(rule, contract)}
     if description.strip():
         out["description"] = " ".join(description.split())
@@ -61,22 +60,35 @@ def operation(rule: Rule, view) -> dict:
     out["responses"] = {str(status): {"description": HTTPStatus(status).phrase,
                                       "content": _content(reply)}
                         for status, reply in contract.responses.items()}
+    for status, schema in contract.reply_headers.items():
+        out["responses"][str(status)]["headers"] = _headers(schema, plugin)
     out["responses"].update({str(status): "Problem" for status in contract.problems})
-    extra = load_yaml_from_docstring(view.__doc__ or "")
-    extra["responses"] = {str(status): response  # YAML reads `200:` as a number
-                          for status, response in extra.get("responses", {}).items()}
-    _merge(out, extra)
     return out
 
 
 def _parameters(rule: Rule, contract: Contract) -> list[dict]:
-    """The rule's path values (`<int:...>` an integer), then the query schema's fields."""
+    """The rule's path values (`<int:...>` an integer), then the query's and the headers'
+    schema fields."""
     parameters = [{"name": name, "in": "path", "required": True,
                    "schema": {"type": "integer" if converter == "int" else "string"}}
                   for converter, name in _PATH_VALUE.findall(rule.rule)]
     if contract.query is not None:
         parameters.append({"in": "query", "schema": contract.query})
+    if contract.headers is not None:
+        parameters.append({"in": "header", "schema": contract.headers})
     return parameters
+
+
+def _headers(schema, plugin: MarshmallowPlugin) -> dict:
+    """Response headers, one per field of the schema that dumps them."""
+    headers = {}
+    for name, declared in schema().fields.items():
+        described = plugin.converter.field2property(declared)
+        description = described.pop("description", None)
+        headers[declared.data_key or name] = {"schema": described,
+                                              **({"description": description}
+                                                 if description else {})}
+    return headers
 
 
 def _content(reply) -> dict:
@@ -84,14 +96,3 @@ def _content(reply) -> dict:
         return {media_type: {"schema": {"type": "string", "format": "binary"}}
                 for media_type in reply}
     return {"application/json": {"schema": reply}}
-
-
-def _merge(into: dict, extra: dict) -> None:
-    """Docstring extras into the generated operation: mappings merged, lists appended."""
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        elif isinstance(value, list) and isinstance(into.get(key), list):
-            into[key].extend(value)
-        else:
-            into[key] = value

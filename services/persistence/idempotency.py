@@ -40,10 +40,16 @@ class Answer:
     replayed: bool
 
 
+KEY_RULE = f"1 to {MAX_KEY_LENGTH} printable ASCII characters."
+
+
+def is_valid_key(key: str) -> bool:
+    return 1 <= len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()
+
+
 def check_key(key: str) -> None:
-    if not (1 <= len(key) <= MAX_KEY_LENGTH and key.isascii() and key.isprintable()):
-        raise InvalidInput(f"the {HEADER} header is invalid",
-                           {HEADER: [f"1 to {MAX_KEY_LENGTH} printable ASCII characters."]})
+    if not is_valid_key(key):
+        raise InvalidInput(f"the {HEADER} header is invalid", {HEADER: [KEY_RULE]})
 
 
 def fingerprint(method: str, path: str, body: Any) -> str:

@@ -55,6 +55,7 @@ class Recorder:
         self.client = client
         self.document = client.get(f"{PREFIX}/openapi.json").json
         self.covered: set[tuple[str, str]] = set()
+        self.headers_seen: set[str] = set()
 
     def call(self, method: str, template: str, headers: dict, expect: int = 200,
              **kwargs):
@@ -70,6 +71,12 @@ class Recorder:
                       "components": self.document["components"]}
             errors = [error.message for error in OAS30Validator(schema).iter_errors(response.json)]
             assert not errors, (method, template, errors[:5])
+        for name, header in documented.get("headers", {}).items():
+            if name in response.headers:
+                errors = [error.message for error in
+                          OAS30Validator(header["schema"]).iter_errors(response.headers[name])]
+                assert not errors, (method, template, name, errors)
+                self.headers_seen.add(name)
         self.covered.add((method.lower(), path))
         return response
 
@@ -112,6 +119,8 @@ def test_every_documented_operation_answers_as_documented(app):
     api.call("GET", "/tasks/{task_id}/comments", clerk, values=task)
     api.call("POST", "/tasks/{task_id}/complete", {**clerk, "Idempotency-Key": "k1"},
              values=task, json={"data": DELIVERY})
+    api.call("POST", "/tasks/{task_id}/complete", {**clerk, "Idempotency-Key": "k1"},
+             values=task, json={"data": DELIVERY})
 
     api.call("GET", "/departments", admin)
     api.call("GET", "/employees", admin)
@@ -141,3 +150,22 @@ def test_every_documented_operation_answers_as_documented(app):
     documented = {(method, path) for path, operations in api.document["paths"].items()
                   for method in operations}
     assert documented - api.covered == set()
+    assert api.headers_seen == {"X-Next-Cursor", "Link", "Idempotent-Replayed"}
+
+
+def test_request_and_response_headers_are_documented_from_their_schemas(app):
+    document = app.test_client().get(f"{PREFIX}/openapi.json").json
+    complete = document["paths"][f"{PREFIX}/tasks/{{task_id}}/complete"]["post"]
+    key, = [parameter for parameter in complete["parameters"] if parameter["in"] == "header"]
+    assert key["name"] == "Idempotency-Key" and "24 hours" in key["description"]
+    assert complete["responses"]["200"]["headers"]["Idempotent-Replayed"]["schema"] == {
+        "type": "string", "enum": ["true"]}
+    listed = document["paths"][f"{PREFIX}/tasks"]["get"]["responses"]["200"]["headers"]
+    assert set(listed) == {"X-Next-Cursor", "Link"}
+
+
+def test_a_view_cannot_send_a_header_its_contract_does_not_declare(app):
+    contract = app.view_functions["api.list_tasks"].contract
+    with app.test_request_context():
+        with pytest.raises(TypeError, match=r"undeclared \['retry_after'\]"):
+            contract.reply(([], 200, {"retry_after": "5"}))

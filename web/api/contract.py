@@ -30,44 +30,64 @@ Reply = type[marshmallow.Schema] | marshmallow.Schema | tuple[str, ...]
 
 @dataclass(frozen=True)
 class Contract:
+    """`headers` loads request headers (each field's data_key is the header's name);
+    `reply_headers` dumps, per status, the headers a view sends with its answer."""
+
     responses: dict[int, Reply]
     body: Body | None = None
     query: type[marshmallow.Schema] | None = None
+    headers: type[marshmallow.Schema] | None = None
+    reply_headers: dict[int, type[marshmallow.Schema]] = field(default_factory=dict)
     problems: tuple[int, ...] = ()
     _dumpers: dict[int, marshmallow.Schema] = field(init=False, repr=False, compare=False)
+    _header_dumpers: dict[int, marshmallow.Schema] = field(init=False, repr=False,
+                                                           compare=False)
+    _header_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         dumpers = {status: reply() if isinstance(reply, type) else reply
                    for status, reply in self.responses.items() if not isinstance(reply, tuple)}
         object.__setattr__(self, "_dumpers", dumpers)
+        object.__setattr__(self, "_header_dumpers",
+                           {status: schema() for status, schema in self.reply_headers.items()})
+        names = () if self.headers is None else tuple(
+            declared.data_key or name for name, declared in self.headers().fields.items())
+        object.__setattr__(self, "_header_names", names)
 
     def arguments(self) -> dict[str, Any]:
-        """The loaded body and query, as the view's `body` and `query` arguments."""
+        """The loaded body, query and headers, as the view's arguments of those names."""
         loaded = {}
         if isinstance(self.body, type):
             loaded["body"] = load(self.body)
         if self.query is not None:
             loaded["query"] = load(self.query, request.args.to_dict())
+        if self.headers is not None:
+            loaded["headers"] = load(self.headers, {name: request.headers[name]
+                                                    for name in self._header_names
+                                                    if name in request.headers})
         return loaded
 
     def reply(self, result: Any) -> Response:
-        """The view's data, or (data, status[, headers]), dumped through the schema
+        """The view's data, or (data, status[, headers]), dumped through the schemas
         documented for that status; a Response (a file) passes as is."""
         if isinstance(result, Response):
             return result
         data, status, *headers = result if isinstance(result, tuple) else (result, 200)
         response = jsonify(self._dumpers[status].dump(data))
         response.status_code = status
-        response.headers.update(*headers)
+        if headers and headers[0]:
+            response.headers.update(self._header_dumpers[status].dump(headers[0]))
         return response
 
 
 def operation(responses: dict[int, Reply], *, body: Body | None = None,
               query: type[marshmallow.Schema] | None = None,
+              headers: type[marshmallow.Schema] | None = None,
+              reply_headers: dict[int, type[marshmallow.Schema]] | None = None,
               problems: tuple[int, ...] = ()) -> Callable:
-    """Declare a view's contract; the view gets `body`/`query` loaded (422 on error) and
-    returns data, which leaves dumped through the response schema."""
-    contract = Contract(responses, body, query, problems)
+    """Declare a view's contract; the view gets `body`/`query`/`headers` loaded (422 on
+    error) and returns data (and headers), which leave dumped through the response schemas."""
+    contract = Contract(responses, body, query, headers, reply_headers or {}, problems)
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_dump, validate
 
 from services.identity import audit
+from services.persistence import idempotency
 
 from . import MAX_ID
 
@@ -33,8 +34,10 @@ class Shape(Schema):
     @post_dump(pass_original=True)
     def unchanged(self, data: dict, original, **kwargs) -> dict:
         if isinstance(original, Mapping):
-            undeclared = sorted(original.keys() - data.keys())
-            converted = sorted(key for key in data if _converted(data[key], original[key]))
+            names = {declared.data_key or name: name for name, declared in self.dump_fields.items()}
+            undeclared = sorted(original.keys() - {names[key] for key in data})
+            converted = sorted(names[key] for key in data
+                               if _converted(data[key], original[names[key]]))
             if undeclared or converted:
                 raise TypeError(f"{type(self).__name__}: undeclared {undeclared}, "
                                 f"converted {converted}")
@@ -181,8 +184,39 @@ class TaskListQuery(Schema):
                            metadata={"description": "from X-Next-Cursor"})
 
 
+class TaskPageHeaders(Shape):
+    next_cursor = fields.String(data_key="X-Next-Cursor",
+                                metadata={"description": "the `cursor` of the next page"})
+    link = fields.String(data_key="Link", metadata={"description": 'the next page, rel="next"'})
+
+
 class CompleteRequest(StrictSchema):
     data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+def _idempotency_key(key: str) -> None:
+    if not idempotency.is_valid_key(key):
+        raise ValidationError(idempotency.KEY_RULE)
+
+
+class CompleteHeaders(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    idempotency_key = fields.String(
+        data_key=idempotency.HEADER, validate=_idempotency_key,
+        metadata={"description": "Any unique string (a UUID), 1 to "
+                  f"{idempotency.MAX_KEY_LENGTH} printable ASCII characters. A retry with "
+                  "the same key and the same request gets the first success again, with "
+                  "Idempotent-Replayed: true, instead of completing twice; the same key on "
+                  "another request is a 422. Kept for 24 hours."})
+
+
+class ReplayHeaders(Shape):
+    replayed = fields.String(
+        data_key="Idempotent-Replayed", validate=validate.Equal("true"),
+        metadata={"enum": ["true"], "description": "this is the stored answer to an earlier "
+                  "request with the same Idempotency-Key"})
 
 
 class AssignRequest(StrictSchema):

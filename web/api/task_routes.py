@@ -11,20 +11,18 @@ from services.workflow.views import iso, task_view
 
 from . import actor, bp, request_json, store
 from .contract import operation
-from .schemas import (AssignRequest, Comment, CommentRequest, CompleteRequest, Completion, Task,
-                      TaskDetail, TaskListQuery)
+from .schemas import (AssignRequest, Comment, CommentRequest, CompleteHeaders,
+                      CompleteRequest, Completion, ReplayHeaders, Task, TaskDetail,
+                      TaskListQuery, TaskPageHeaders)
 
 
 @bp.get("/tasks")
-@operation({200: Task(many=True)}, query=TaskListQuery, problems=(403, 422))
+@operation({200: Task(many=True)}, query=TaskListQuery, reply_headers={200: TaskPageHeaders},
+           problems=(403, 422))
 def list_tasks(query: dict):
     """Tasks in the caller's scope (mine, department, or all for admins).
-    ---
-    responses:
-      200:
-        description: One page; X-Next-Cursor and a Link rel=next header point to the next.
-        headers:
-          X-Next-Cursor: {schema: {type: string}}
+
+    One page; where more follow, X-Next-Cursor and a Link rel=next header point to the next.
     """
     query["offset"] = (query.pop("page") - 1) * query["limit"]
     with store().reading() as uow:
@@ -34,8 +32,8 @@ def list_tasks(query: dict):
         return views
     args = {**request.args.to_dict(), "cursor": page.next_cursor}
     args.pop("page", None)
-    return views, 200, {"X-Next-Cursor": page.next_cursor,
-                        "Link": f'<{url_for("api.list_tasks", **args)}>; rel="next"'}
+    return views, 200, {"next_cursor": page.next_cursor,
+                        "link": f'<{url_for("api.list_tasks", **args)}>; rel="next"'}
 
 
 @bp.get("/tasks/<task_id>")
@@ -76,38 +74,23 @@ def assign_task(task_id: str, body: dict):
 
 
 @bp.post("/tasks/<task_id>/complete")
-@operation({200: Completion}, body=CompleteRequest, problems=(403, 404, 409, 422, 503))
-def complete_task(task_id: str, body: dict):
-    """Complete a duty with its form data.
-    ---
-    parameters:
-      - name: Idempotency-Key
-        in: header
-        schema: {type: string, minLength: 1, maxLength: 200, pattern: "^[ -~]+$"}
-        description: >-
-          Any unique string (a UUID). A retry with the same key and the same request gets
-          the first success again, with Idempotent-Replayed: true, instead of completing
-          twice; the same key on another request is a 422. Kept for 24 hours.
-    responses:
-      200:
-        headers:
-          Idempotent-Replayed:
-            schema: {type: string, enum: ["true"]}
-            description: this is the stored answer to an earlier request with the same key
-    """
+@operation({200: Completion}, body=CompleteRequest, headers=CompleteHeaders,
+           reply_headers={200: ReplayHeaders}, problems=(403, 404, 409, 422, 503))
+def complete_task(task_id: str, body: dict, headers: dict):
+    """Complete a duty with its form data (once per Idempotency-Key, where one is sent)."""
     def complete(uow) -> dict:
         done = instances.complete_task(uow, actor(), task_id, body["data"])
         return {"id": done.instance_id, "status": done.status, "error": done.error,
                 "tasks": [task_view(task) for task in done.ready]}
 
-    key = request.headers.get(idempotency.HEADER)
+    key = headers.get("idempotency_key")
     if key is None:
         with store().writing() as uow:
             return complete(uow)
     answer = idempotency.once(store(), actor().username, key,
                               idempotency.fingerprint(request.method, request.path,
                                                       request_json()), complete)
-    return answer.body, answer.status, {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return answer.body, answer.status, {"replayed": "true"} if answer.replayed else {}
 
 
 @bp.get("/tasks/<task_id>/comments")

@@ -29,6 +29,7 @@ from sqlalchemy import (String, Table, and_, bindparam, case, cast, func, litera
                         union_all)
 from sqlalchemy.engine import Connection
 
+from .ledger import EventKind
 from .money import ratio
 from .periods import Period
 from .schemes import Indicator
@@ -141,7 +142,7 @@ def _aggregate(term: Term, e, dialect: str):
 def completed_within(events, start, end):
     """Completions (not corrections) made in [start, end): the events every per-period
     figure counts, for payroll here and for the reports (`events` a table or alias)."""
-    return and_(events.c.kind == "completed", events.c.completed_at >= start,
+    return and_(events.c.kind == EventKind.COMPLETED, events.c.completed_at >= start,
                 events.c.completed_at < end)
 
 
@@ -152,8 +153,9 @@ def due_within(tasks, start, end):
 
 def done_in_time(tasks, end):
     """Of the tasks due in a period, the number completed before it ended: the completion
-    rate's numerator (its denominator is their count)."""
-    return func.sum(case((and_(tasks.c.status == "completed", tasks.c.completed_at < end),
+    rate's numerator (its denominator is their count). A task has a `completed_at` only
+    once it is completed; withdrawn and cancelled ones never do."""
+    return func.sum(case((tasks.c.completed_at < end,
                           literal(1)), else_=literal(0)))
 
 
@@ -186,7 +188,7 @@ def _correction_changes(events, terms, by_name, dialect):
     latest = (select(events.c.corrects_event_id.label("original"),
                      func.max(events.c.id).label("id"))
               # `corrects_event_id IS NOT NULL` lets the partial index serve this subquery.
-              .where(events.c.kind == "correction", events.c.corrects_event_id.is_not(None))
+              .where(events.c.kind == EventKind.CORRECTION, events.c.corrects_event_id.is_not(None))
               .group_by(events.c.corrects_event_id)
               .subquery("latest"))
     original, corrected = events.alias("o"), events.alias("c")

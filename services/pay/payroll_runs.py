@@ -33,7 +33,8 @@ from services.persistence.models import (
     TaskEvent,
     utcnow,
 )
-from services.persistence.statuses import EventKind, RunStatus
+from payroll.ledger import EventKind
+from services.persistence.statuses import RunStatus
 from services.persistence.unit_of_work import UnitOfWork
 
 Progress = Callable[[int, int], None]

@@ -31,7 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.persistence.statuses import EventKind, TaskStatus
+from payroll.ledger import EventKind
+from services.persistence.statuses import TaskStatus
 
 
 class UTCDateTime(TypeDecorator):

@@ -1,6 +1,6 @@
-"""The stored statuses and kinds, defined once; StrEnums, so they equal (and are stored,
-compared and serialized as) their strings. An instance's status is the engine's
-(`engine.model.InstanceStatus`)."""
+"""The stored statuses, defined once; StrEnums, so they equal (and are stored, compared and
+serialized as) their strings. An instance's status is the engine's
+(`engine.model.InstanceStatus`); the kinds of event are payroll's (`payroll.ledger`)."""
 from __future__ import annotations
 
 from enum import StrEnum
@@ -17,11 +17,6 @@ class TimerStatus(StrEnum):
     FIRED = "fired"
     CANCELLED = "cancelled"
     FAILED = "failed"  # its instance went into error
-
-
-class EventKind(StrEnum):
-    COMPLETED = "completed"
-    CORRECTION = "correction"
 
 
 class RunStatus(StrEnum):

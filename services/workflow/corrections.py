@@ -15,7 +15,7 @@ from engine.errors import FormValidationError
 from services.errors import InvalidInput, NotFound, PermissionDenied
 from services.identity.actor import Actor
 from services.persistence.models import TaskEvent, utcnow
-from services.persistence.statuses import EventKind
+from payroll.ledger import EventKind
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.definitions import get_version, model_of
 from services.workflow.events import correction_event

@@ -12,7 +12,7 @@ from typing import Any
 
 from services.identity.actor import Actor
 from services.persistence.models import TaskEvent
-from services.persistence.statuses import EventKind
+from payroll.ledger import EventKind
 
 # What a correction repeats from the completion it corrects: the evidence of the work.
 _RECORD = ("process_instance_id", "process_key", "process_version", "task_id", "element_id",

@@ -25,6 +25,7 @@ class TaskQuery:
     process_key: str | None = None
     due_before: dt.datetime | None = None
     due_after: dt.datetime | None = None
+    overdue_at: dt.datetime | None = None  # only tasks overdue at that moment
     assignee: str | None = None
     unassigned: bool = False
     sort: str = "due_at"
@@ -81,7 +82,7 @@ def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> TaskPage:
     offset = 0 if query.cursor else max(query.offset, 0)
     arms = _scope_arms(actor, query)
     if query.status == TaskStatus.READY and arms:
-        ranged = sort == "due_at" and bool(query.due_before or query.due_after)
+        ranged = sort == "due_at" and _due_ranged(query)
         statement = _inbox_statement(arms, _filters(query, sort), sort, ranged, limit, offset)
     else:
         statement = _plain_statement(arms, _filters(query, sort), sort, limit, offset)
@@ -115,7 +116,9 @@ def _filters(query: TaskQuery, sort: str) -> list:
         filters.append(Task.due_at < query.due_before)
     if query.due_after:
         filters.append(Task.due_at >= query.due_after)
-    if query.due_before or query.due_after:
+    if query.overdue_at:
+        filters.append(Task.overdue(query.overdue_at))
+    if _due_ranged(query):
         # Implied by the range, but spelled out so it is a range of the inbox indexes'
         # `(due_at IS NULL)` column. `IS false`: PostgreSQL rewrites `= false` to
         # `due_at IS NOT NULL`, which no index matches.
@@ -132,6 +135,10 @@ def _filters(query: TaskQuery, sort: str) -> list:
             filters.append(or_(order.is_(None), order > after_value,
                                and_(order == after_value, Task.id > after_id)))
     return filters
+
+
+def _due_ranged(query: TaskQuery) -> bool:
+    return bool(query.due_before or query.due_after or query.overdue_at)
 
 
 def _plain_statement(arms: list, filters: list, sort: str, limit: int, offset: int):

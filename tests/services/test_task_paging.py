@@ -165,3 +165,14 @@ def test_a_due_range_includes_its_start_and_leaves_out_its_end_and_undated_tasks
 def test_cursor_pages_within_a_due_range_stay_in_it(inbox, store):
     assert walk(store, "zhang.proc", 1, due_after=T0 + dt.timedelta(hours=2)) == \
         [inbox[1:2], inbox[2:3], inbox[3:4]]
+
+
+def test_overdue_at_lists_exactly_the_open_tasks_past_due_by_the_one_overdue_rule(inbox, store):
+    now = T0 + dt.timedelta(hours=2, minutes=30)  # the +1h and +2h tasks are late
+    assert ids(listed(store, "zhang.proc", overdue_at=now)) == inbox[:2]
+    complete(store, store_instance_of(store, inbox[0]), "register_delivery", "zhang.proc",
+             DELIVERY)
+    assert ids(listed(store, "zhang.proc", overdue_at=now)) == inbox[1:2]
+    with store.reading() as uow:
+        counts = tasks.inbox_counts(uow, actor_named(uow, "zhang.proc"), now)
+    assert counts["overdue"] == 1

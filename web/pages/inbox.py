@@ -21,7 +21,7 @@ def inbox():
     overdue_only = request.args.get("due") == "overdue"
     now = utcnow()
     query = tasks.TaskQuery(scope="mine", status=TaskStatus.READY, process_key=process_key,
-                            due_before=now if overdue_only else None, sort="due_at", limit=200)
+                            overdue_at=now if overdue_only else None, sort="due_at", limit=200)
     with store().reading() as uow:
         rows = tasks.list_tasks(uow, actor, query).tasks
         processes = tasks.inbox_process_keys(uow, actor)

@@ -6,6 +6,9 @@ copied from node_modules/ into web/vendor/ under the names the pages ask for, an
 translation catalogues are compiled to .mo. It runs for every build, editable installs
 (`make install`) included, so a checkout and an installed wheel serve the same files
 from the same package folder and neither ever reaches into node_modules at run time.
+
+An sdist has no node_modules: the sdist step copies the files first and MANIFEST.in
+takes web/vendor/ along, so `python -m build` (sdist, then a wheel from it) works too.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+from setuptools.command.sdist import sdist
 
 ROOT = Path(__file__).resolve().parent
 NODE_MODULES = ROOT / "node_modules"
@@ -36,6 +40,8 @@ VENDOR_FILES = {
 
 def copy_vendor_files() -> None:
     """Fail the build rather than ship pages whose diagrams and charts cannot load."""
+    if not NODE_MODULES.exists() and all((VENDOR / name).is_file() for name in VENDOR_FILES):
+        return  # building from an sdist, which carries them
     missing = [path for path in VENDOR_FILES.values() if not (NODE_MODULES / path).is_file()]
     if missing:
         raise SystemExit(f"node_modules/{missing[0]} is missing: run `npm ci` first")
@@ -65,4 +71,10 @@ class BuildWithAssets(build_py):
         super().run()
 
 
-setup(cmdclass={"build_py": BuildWithAssets})
+class SdistWithAssets(sdist):
+    def run(self) -> None:
+        copy_vendor_files()
+        super().run()
+
+
+setup(cmdclass={"build_py": BuildWithAssets, "sdist": SdistWithAssets})

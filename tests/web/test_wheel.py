@@ -1,8 +1,9 @@
 """The wheel runs: built from the sources alone, installed into a fresh virtualenv and used
 from a folder outside the checkout, so nothing may be found next to the source tree.
 
-The wheel is built from a copy of what a clone holds (tracked and new files, nothing git
-ignores), so the build step itself must produce web/vendor/ and the .mo catalogues.
+`python -m build` makes an sdist from a copy of what a clone holds (tracked and new files,
+nothing git ignores), then the wheel from that sdist alone: the build step must produce
+web/vendor/ and the .mo catalogues, and the sdist must carry what the wheel needs.
 """
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def installed(tmp_path_factory) -> tuple[Path, Path, dict]:
     base = tmp_path_factory.mktemp("wheel")
     sources, dist, venv, work = (base / name for name in ("src", "dist", "venv", "work"))
     _clone_sources(sources)
-    _run([sys.executable, "-m", "pip", "wheel", sources, "--no-deps", "-w", dist], base)
+    _run([sys.executable, "-m", "build", "--outdir", dist, sources], base)
+    assert len(list(dist.glob("*.tar.gz"))) == 1
     _run([sys.executable, "-m", "venv", venv], base)
     bin_dir = venv / "bin"
     _run([bin_dir / "python", "-m", "pip", "install", "--quiet", *dist.glob("*.whl")], base)

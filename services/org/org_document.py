@@ -120,8 +120,10 @@ def parse_org(text: str, filename: str) -> tuple[list[dict], list[dict]]:
     found = [(path, message) for path, messages in errors.items() for message in messages]
     found += _whole_file_problems(departments, employees, refused=set(errors))
     lines = _line_index(node)
-    problems = [f"{filename}:{lines.get(path, lines.get(path.rsplit('.', 1)[0], '?'))}: "
-                f"{path}: {message}" for path, message in found]
+    at = {path: lines.get(path, lines.get(path.rsplit(".", 1)[0])) for path, _ in found}
+    # In file order, as the person fixing them reads it (the sort is stable within a line).
+    found.sort(key=lambda problem: at[problem[0]] or 0)
+    problems = [f"{filename}:{at[path] or '?'}: {path}: {message}" for path, message in found]
     if problems:
         raise InvalidInput(f"{filename}: {len(problems)} problem(s)\n" + "\n".join(problems), problems)
     return departments, employees

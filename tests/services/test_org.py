@@ -133,3 +133,13 @@ def test_error_lines_point_into_the_file(store):
         run_import(store, broken)
     line = next(number for number, text in enumerate(broken.splitlines(), 1) if "li.qa" in text)
     assert f"org.yaml:{line}: employees[1].department" in str(caught.value)
+
+
+def test_problems_are_listed_in_file_order_whatever_rule_found_them():
+    # A whole-file rule (an unknown department) above a schema rule (a bad salary).
+    broken = (SMALL.replace("department: qa, position", "department: nowhere, position")
+              .replace('"8000.00"', "8000.5"))
+    with pytest.raises(InvalidInput) as caught:
+        parse_org(broken, "org.yaml")
+    lines = [int(problem.split(":")[1]) for problem in caught.value.errors]
+    assert len(lines) >= 2 and lines == sorted(lines)

@@ -315,6 +315,7 @@ class KpiScheme(Base):
 
 class PayrollRun(Base):
     __tablename__ = "payroll_runs"
+    __table_args__ = {"info": {"record": "the payroll run"}}  # named in a lost race
 
     id: Mapped[int] = mapped_column(primary_key=True)
     period: Mapped[str] = mapped_column(String(7), index=True)

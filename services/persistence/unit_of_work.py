@@ -12,6 +12,8 @@ until the answer to replay is stored with it.
 """
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -20,13 +22,22 @@ from sqlalchemy.orm.exc import StaleDataError
 from services.errors import Conflict
 from services.persistence.caches import LockedLRU
 from services.persistence.db import create_db_engine, session_factories
+from services.persistence.models import Base
 
 MODEL_CACHE_SIZE = 256
 DIRECTORY_CACHE_SIZE = 64
 
 
-def lost_race() -> Conflict:
-    return Conflict("the process instance was changed by someone else; reload and retry")
+def lost_race(record: str = "the process instance") -> Conflict:
+    return Conflict(f"{record} was changed by someone else; reload and retry")
+
+
+def _stale(err: StaleDataError) -> Conflict:
+    """The lost race of an ORM-versioned row (`version_id_col`), named by its table's
+    `info["record"]`; SQLAlchemy's message is the one place that names the table."""
+    found = re.search(r"on table '(\w+)'", str(err))
+    table = Base.metadata.tables.get(found[1]) if found else None
+    return lost_race(table.info.get("record", "a record") if table is not None else "a record")
 
 
 class UnitOfWork:
@@ -51,14 +62,14 @@ class UnitOfWork:
             self.session.rollback()
         self.session.close()
         if isinstance(exc, StaleDataError):  # raised by an autoflush inside the use case
-            raise lost_race() from None
+            raise _stale(exc) from None
 
     def commit(self) -> None:
         try:
             self.session.commit()
-        except StaleDataError:
+        except StaleDataError as err:
             self.session.rollback()
-            raise lost_race() from None
+            raise _stale(err) from None
         except OperationalError as err:
             self.session.rollback()
             if "locked" in str(err).lower() or "deadlock" in str(err).lower():
@@ -80,8 +91,8 @@ class UnitOfWork:
     def flush(self) -> None:
         try:
             self.session.flush()
-        except StaleDataError:
-            raise lost_race() from None
+        except StaleDataError as err:
+            raise _stale(err) from None
 
 
 class Store:

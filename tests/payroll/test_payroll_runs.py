@@ -14,7 +14,7 @@ from services.errors import Conflict, InvalidInput, PermissionDenied
 from services.identity.access import actor_for, actor_named
 from services.org import org_file
 from services.pay import exports, kpi, payroll_runs, payslips
-from services.persistence.models import AuditEntry, Employee, OrgChange, TaskEvent
+from services.persistence.models import AuditEntry, Employee, OrgChange, PayrollRun, TaskEvent
 from services.reporting import reports
 from services.workflow import corrections, instances
 from tests.conftest import BPMN_DIR
@@ -388,3 +388,20 @@ def test_a_scheme_dated_from_a_later_period_leaves_earlier_ones_alone(october):
     with store.writing() as uow:
         recalculated = payroll_runs.recalculate(uow, hr, run_id, "UTC")
         assert recalculated.scheme_versions == {"qa": 3}
+
+
+def test_a_lost_race_on_a_run_changes_nothing_and_names_the_payroll_run(october):
+    """Another writer's commit between our read and our write (PostgreSQL lets that happen;
+    SQLite queues writers), played inside one transaction by bumping the run's version."""
+    store, hr, _ = october
+    with store.writing() as uow:
+        run_id = payroll_runs.create_run(uow, hr, "2026-10", "UTC").id
+    with store.writing() as uow:
+        run = uow.session.get(PayrollRun, run_id)
+        uow.session.execute(update(PayrollRun.__table__).where(PayrollRun.id == run_id)
+                            .values(lock_version=PayrollRun.lock_version + 1))
+        run.finalized_by = "late"
+        with pytest.raises(Conflict, match="the payroll run was changed by someone else"):
+            uow.commit()
+    with store.reading() as uow:
+        assert uow.session.get(PayrollRun, run_id).finalized_by is None

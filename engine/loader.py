@@ -37,15 +37,18 @@ OwnerCheck = Callable[[str], bool]
 
 
 def load_processes(source: bytes, filename: str,
-                   is_known_owner: OwnerCheck | None = None) -> list[ProcessModel]:
+                   is_known_owner: OwnerCheck | None = None,
+                   default_owner: str | None = None) -> list[ProcessModel]:
     """Parse, validate and compile every executable process in one BPMN document.
 
     `is_known_owner(name)` says whether a lane or candidate-group name routes to a
     department; without it ownership is checked for presence only (lint without an org).
-    Raises BpmnValidationError listing every problem.
+    `default_owner` owns the user tasks that name no owner (files from other tools draw
+    no lanes); without it such a task is refused. Raises BpmnValidationError listing
+    every problem.
     """
     root = parse_untrusted_xml(source, filename)
-    checker = _Checker(filename, is_known_owner)
+    checker = _Checker(filename, is_known_owner, default_owner)
     checker.check_counts(root)
     checker.raise_if_any()
     processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
@@ -54,7 +57,7 @@ def load_processes(source: bytes, filename: str,
                              "(a bpmn:process with isExecutable=\"true\")")
     forms = {process.get("id"): checker.check_process(process) for process in processes}
     checker.raise_if_any()
-    return _compile(root, processes, forms, checker)
+    return _compile(root, processes, forms, checker, default_owner)
 
 
 def parse_untrusted_xml(source: bytes, filename: str) -> etree._Element:
@@ -94,9 +97,11 @@ class _Checker:
     SpiffWorkflow can evaluate; the caller keeps the original bytes for designers.
     """
 
-    def __init__(self, filename: str, is_known_owner: OwnerCheck | None):
+    def __init__(self, filename: str, is_known_owner: OwnerCheck | None,
+                 default_owner: str | None = None):
         self.filename = filename
         self.is_known_owner = is_known_owner
+        self.default_owner = default_owner
         self.problems: list[Problem] = []
 
     def report(self, element: etree._Element, message: str, line: int | None = None) -> None:
@@ -160,8 +165,10 @@ class _Checker:
     def _check_owner(self, task: etree._Element, lane: str | None) -> None:
         groups = candidate_groups(task)
         if not lane and not groups:
-            self.report(task, "user task has no owner: put it in a lane or give it "
-                              "camunda:candidateGroups naming a department")
+            if self.default_owner is None:
+                self.report(task, "user task has no owner: put it in a lane or give it "
+                                  "camunda:candidateGroups naming a department (or deploy "
+                                  "with a default department)")
             return
         self._check_departments(task, "lane", [lane] if lane else [])
         self._check_departments(task, "candidate group", groups)
@@ -333,7 +340,8 @@ def _dedent(script: str) -> str:
 
 
 def _compile(root: etree._Element, processes: list[etree._Element],
-             forms: dict[str, dict[str, FormSpec]], checker: _Checker) -> list[ProcessModel]:
+             forms: dict[str, dict[str, FormSpec]], checker: _Checker,
+             default_owner: str | None) -> list[ProcessModel]:
     """Compile every executable process with one SpiffWorkflow parser: the parser indexes
     the whole document, so a parser per process would make loading quadratic."""
     lines = {element.get("id"): element.sourceline for element in root.iter()
@@ -348,7 +356,7 @@ def _compile(root: etree._Element, processes: list[etree._Element],
             compiled.append((process, parser.get_spec(process.get("id")),
                              parser.get_subprocess_specs(process.get("id"))))
     checker.raise_if_any()
-    return [_model(process, spec, subprocess_specs, forms[process.get("id")])
+    return [_model(process, spec, subprocess_specs, forms[process.get("id")], default_owner)
             for process, spec, subprocess_specs in compiled]
 
 
@@ -366,16 +374,19 @@ def _spiff_problems(checker: _Checker, lines: dict[str, int], process: etree._El
                                 f"{type(err).__name__}: {err}")
 
 
-def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, FormSpec]
-           ) -> ProcessModel:
+def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, FormSpec],
+           default_owner: str | None) -> ProcessModel:
     process_id = process.get("id")
     lanes = _lane_of_nodes(process)
     duties = {}
     for task in process.iterfind(".//bpmn:userTask", NS):
         element_id = task.get("id")
+        lane, groups = lanes.get(element_id), candidate_groups(task)
+        if not lane and not groups and default_owner:
+            groups = (default_owner,)  # owned as if it named the department as its group
         duties[element_id] = DutySpec(
             element_id=element_id, name=task.get("name") or element_id,
-            lane=lanes.get(element_id), candidate_groups=candidate_groups(task),
+            lane=lane, candidate_groups=groups,
             due_date=task.get(f"{{{CAMUNDA_NS}}}dueDate"), form=forms[element_id])
     starts = process.findall("bpmn:startEvent", NS)
     start_form = next((forms[start.get("id")] for start in starts

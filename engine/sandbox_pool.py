@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import EngineError
 from .sandbox_worker import FRAME_HEADER, MAX_FRAME_BYTES, frame
@@ -51,14 +51,22 @@ class StepAborted(EngineError):
     step happened."""
 
 
+class ModelSource(NamedTuple):
+    """What a model is compiled from: the arguments of engine.loader.load_processes."""
+
+    xml: str
+    filename: str
+    default_owner: str | None = None
+
+
 @dataclass(frozen=True)
 class ModelRef:
-    """Which deployed model a step runs; `source()` gives (bpmn_xml, filename) when a
-    worker has not compiled it yet (read lazily: the text is large and rarely needed)."""
+    """Which deployed model a step runs; `source()` gives its ModelSource when a worker
+    has not compiled it yet (read lazily: the text is large and rarely needed)."""
 
     checksum: str
     key: str
-    source: Callable[[], tuple[str, str]]
+    source: Callable[[], ModelSource]
 
 
 class _Process:
@@ -153,9 +161,9 @@ class SandboxPool:
         answer, new_state = self._ask(worker, header, state, self.limits.step_seconds)
         if answer.get("need_model"):
             # Compiling gets its own, longer deadline; the step after it the usual one.
-            xml, filename = model.source()
-            self._ask(worker, {"checksum": model.checksum, "key": model.key, "xml": xml,
-                               "filename": filename}, None, self.limits.model_load_seconds)
+            source = model.source()
+            self._ask(worker, {"checksum": model.checksum, "key": model.key,
+                               **source._asdict()}, None, self.limits.model_load_seconds)
             answer, new_state = self._ask(worker, header, state, self.limits.step_seconds)
         if answer.get("outcome", {}).get("rss", 0) > self.limits.recycle_bytes:
             self._discard(worker, gently=True)

@@ -83,7 +83,8 @@ class _Worker:
         return {"outcome": answer}, outcome.state_json.encode("utf-8")
 
     def _load_model(self, header: dict[str, Any], cache_key: tuple[str, str]) -> None:
-        models = self._load_processes(header["xml"].encode("utf-8"), header["filename"])
+        models = self._load_processes(header["xml"].encode("utf-8"), header["filename"],
+                                      default_owner=header["default_owner"])
         model = next(found for found in models if found.key == header["key"])
         self.models[cache_key] = model
         while len(self.models) > MODEL_CACHE_SIZE:

@@ -156,15 +156,22 @@ def _read(file: Path) -> bytes:
         _fail(f"cannot read {file}: {err.strerror}")
 
 
+_default_department_option = click.option(
+    "--default-department", default=None, metavar="KEY",
+    help="The department owning user tasks with neither lane, candidate group nor assignee.")
+
+
 @main.command("lint")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_default_department_option
 @pass_context
-def lint_command(ctx: _Context, files: tuple[Path, ...]) -> None:
+def lint_command(ctx: _Context, files: tuple[Path, ...], default_department: str | None) -> None:
     """Validate BPMN files without deploying them (uses the org when the database has one)."""
     directory = _directory_if_available(ctx)
     problems = [problem for file in files
-                for problem in definitions.lint(_read(file), str(file), directory)]
+                for problem in definitions.lint(_read(file), str(file), directory,
+                                                default_department)]
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
@@ -185,13 +192,16 @@ def _directory_if_available(ctx: _Context) -> Directory | None:
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as", "username", default=None, help="Recorded as the deployer.")
+@_default_department_option
 @pass_context
-def deploy_command(ctx: _Context, files: tuple[Path, ...], username: str | None) -> None:
+def deploy_command(ctx: _Context, files: tuple[Path, ...], username: str | None,
+                   default_department: str | None) -> None:
     """Deploy BPMN files; each changed process becomes a new version."""
     failed = False
     for file in files:
         try:
-            results = definitions.deploy(ctx.store, _read(file), str(file), username)
+            results = definitions.deploy(ctx.store, _read(file), str(file), username,
+                                         default_department)
         except InvalidInput as err:
             failed = True
             for line in _detail_lines(err.errors):

@@ -142,9 +142,11 @@ class ProcessDefinition(Base):
     name: Mapped[str] = mapped_column(String(200))
     filename: Mapped[str] = mapped_column(String(255))
     bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # large; compiled models are cached
-    checksum: Mapped[str] = mapped_column(String(64))
+    checksum: Mapped[str] = mapped_column(String(64))  # definitions.content_checksum
     deployed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     deployed_by: Mapped[str | None] = mapped_column(String(64))
+    # Owns the user tasks that name no owner (diagrams drawn in other tools have no lanes).
+    default_department: Mapped[str | None] = mapped_column(String(64))
 
 
 class ProcessInstance(Base):

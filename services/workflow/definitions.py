@@ -29,30 +29,34 @@ class DeployResult:
     created: bool
 
 
-def lint(source: bytes, filename: str, directory: Directory | None) -> list[Problem]:
+def lint(source: bytes, filename: str, directory: Directory | None,
+         default_department: str | None = None) -> list[Problem]:
     """Every problem in a BPMN file, or [] when it would deploy."""
     try:
-        load_processes(source, filename, directory.is_known_owner if directory else None)
+        load_processes(source, filename, directory.is_known_owner if directory else None,
+                       default_department)
     except BpmnValidationError as err:
         return err.problems
     return []
 
 
-def deploy(store: Store, source: bytes, filename: str, deployed_by: str | None
-           ) -> list[DeployResult]:
+def deploy(store: Store, source: bytes, filename: str, deployed_by: str | None,
+           default_department: str | None = None) -> list[DeployResult]:
     """Deploy each executable process of a file as a new version of its key.
 
-    Identical content to a key's latest version is a no-op returning that version;
-    instances already running stay on the version they started with. The file is
-    parsed and validated before the write transaction opens: validation is the slow
+    `default_department` (a department key) owns the user tasks that name no owner.
+    Identical content and options to a key's latest version is a no-op returning that
+    version; instances already running stay on the version they started with. The file
+    is parsed and validated before the write transaction opens: validation is the slow
     part, and an open write (on SQLite, `BEGIN IMMEDIATE`) holds up every other writer.
     """
-    models, xml = _validated(store, source, filename)
-    checksum = hashlib.sha256(source).hexdigest()
+    models, xml = _validated(store, source, filename, default_department)
+    checksum = content_checksum(source, default_department)
 
     def store_versions() -> list[DeployResult]:
         with store.writing() as uow:
-            results = [_store_version(uow, model, xml, checksum, filename, deployed_by)
+            results = [_store_version(uow, model, xml, checksum, filename, deployed_by,
+                                      default_department)
                        for model in models]
             uow.commit()
         return results
@@ -65,7 +69,17 @@ def deploy(store: Store, source: bytes, filename: str, deployed_by: str | None
         return store_versions()
 
 
-def _validated(store: Store, source: bytes, filename: str) -> tuple[list[ProcessModel], str]:
+def content_checksum(source: bytes, default_department: str | None) -> str:
+    """What a version is compiled from: the file, and the department owning its unowned
+    tasks (so the compiled-model cache, keyed by checksum, tells the two apart)."""
+    digest = hashlib.sha256(source)
+    if default_department is not None:
+        digest.update(b"\0default_department=" + default_department.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _validated(store: Store, source: bytes, filename: str, default_department: str | None
+               ) -> tuple[list[ProcessModel], str]:
     """The compiled models and the XML text, or InvalidInput listing every problem.
 
     At most DEPLOY_SLOTS validations run at once per process, so a burst of large
@@ -77,7 +91,10 @@ def _validated(store: Store, source: bytes, filename: str) -> tuple[list[Process
     try:
         with store.reading() as uow:
             directory = Directory.load(uow)
-        models = load_processes(source, filename, directory.is_known_owner)
+        if default_department is not None and default_department not in directory.departments:
+            raise InvalidInput(f"default department {default_department!r} is not a department",
+                               {"default_department": ["Not the key of an active department."]})
+        models = load_processes(source, filename, directory.is_known_owner, default_department)
     except BpmnValidationError as err:
         raise InvalidInput(f"{filename} is not a deployable BPMN file",
                            [problem.as_dict() for problem in err.problems]) from None
@@ -91,14 +108,15 @@ def _validated(store: Store, source: bytes, filename: str) -> tuple[list[Process
 
 
 def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str,
-                   filename: str, deployed_by: str | None) -> DeployResult:
+                   filename: str, deployed_by: str | None,
+                   default_department: str | None) -> DeployResult:
     latest = _latest(uow, model.key)
     if latest is not None and latest.checksum == checksum:
         return DeployResult(latest, created=False)
     definition = ProcessDefinition(
         key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
         filename=filename, bpmn_xml=xml, checksum=checksum, deployed_at=utcnow(),
-        deployed_by=deployed_by)
+        deployed_by=deployed_by, default_department=default_department)
     uow.session.add(definition)
     uow.flush()
     uow.models.put((checksum, model.key), model)
@@ -148,7 +166,8 @@ def model_of(uow: UnitOfWork, definition: ProcessDefinition) -> ProcessModel:
     """
     model = cached_model(uow, definition.checksum, definition.key)
     if model is None:
-        models = load_processes(definition.bpmn_xml.encode("utf-8"), definition.filename)
+        models = load_processes(definition.bpmn_xml.encode("utf-8"), definition.filename,
+                                default_owner=definition.default_department)
         model = next(m for m in models if m.key == definition.key)
         uow.models.put((definition.checksum, definition.key), model)
     return model

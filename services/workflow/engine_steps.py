@@ -12,7 +12,7 @@ import os
 import threading
 from typing import Any
 
-from engine.sandbox_pool import ModelRef, SandboxLimits, SandboxPool
+from engine.sandbox_pool import ModelRef, ModelSource, SandboxLimits, SandboxPool
 from engine.steps import StepOutcome
 from services.persistence.models import Incident, ProcessDefinition
 from services.persistence.unit_of_work import UnitOfWork
@@ -54,9 +54,10 @@ def use_pool(new: SandboxPool | None) -> SandboxPool | None:
 def run(uow: UnitOfWork, checksum: str, key: str, definition_id: int, state: str | None,
         action: dict[str, Any], now: dt.datetime) -> StepOutcome:
     """Take one step in a sandbox worker. Raises StepRefused or StepAborted."""
-    def source() -> tuple[str, str]:
+    def source() -> ModelSource:
         definition = uow.session.get(ProcessDefinition, definition_id)
-        return definition.bpmn_xml, definition.filename
+        return ModelSource(definition.bpmn_xml, definition.filename,
+                           definition.default_department)
 
     return pool().run(ModelRef(checksum, key, source), state, action, now)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.loader import load_processes
-from engine.sandbox_pool import ModelRef, SandboxLimits, SandboxPool, StepAborted
+from engine.sandbox_pool import ModelRef, ModelSource, SandboxLimits, SandboxPool, StepAborted
 from engine.steps import StepRefused
 from tests.engine.bpmn_builder import flow, process, user_task
 
@@ -25,7 +25,7 @@ def scripted(script: str) -> ModelRef:
         {"QA": ["start", "run", "after", "end"]})
     [model] = load_processes(source, "scripted.bpmn")
     return ModelRef(hashlib.sha256(source).hexdigest(), model.key,
-                    lambda: (source.decode(), "scripted.bpmn"))
+                    lambda: ModelSource(source.decode(), "scripted.bpmn"))
 
 
 @pytest.fixture

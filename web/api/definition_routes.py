@@ -33,12 +33,24 @@ def deploy_definition():
                              "message": "missing multipart field 'file'"}])
     filename = upload_name(upload)
     source = upload.read(definitions.MAX_UPLOAD_BYTES + 1)
-    results = definitions.deploy(store(), source, filename, actor().username)
+    results = definitions.deploy(store(), source, filename, actor().username,
+                                 default_department(request.form.get("default_department")))
     created = any(result.created for result in results)
     body = definition_view(results[0].definition)
     if len(results) > 1:
         body["processes"] = [definition_view(result.definition) for result in results]
     return body, 201 if created else 200
+
+
+def default_department(value: str | None) -> str | None:
+    """The form field, blank meaning none; 422 for text no department key could be."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    problem = unstorable(value) or ("longer than 64 characters" if len(value) > 64 else None)
+    if problem:
+        raise InvalidInput("the default department is invalid", {"default_department": [problem]})
+    return value
 
 
 def upload_name(upload) -> str:

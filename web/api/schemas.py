@@ -83,6 +83,9 @@ class Deployment(Definition):
 
 class DeployUpload(Schema):
     file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
+    default_department = fields.String(metadata={
+        "description": "the key of the department that owns user tasks with neither lane, "
+                       "candidate group nor assignee (diagrams from other tools)"})
 
 
 class Task(Shape):

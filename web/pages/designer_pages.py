@@ -11,6 +11,7 @@ from flask import Response, abort, flash, jsonify, redirect, render_template, re
 from flask_babel import gettext as _
 
 from services.errors import InvalidInput, NotFound
+from services.org.directory import Directory
 from services.workflow import definitions
 
 from . import bp, page_actor, signed_in, store
@@ -81,16 +82,25 @@ def _problems(err: InvalidInput) -> list[dict]:
     return problems or [{"file": None, "line": None, "element_id": None, "message": str(err)}]
 
 
-def _deploy(source: bytes, filename: str):
-    return definitions.deploy(store(), source, filename, page_actor().username)
+def _deploy(source: bytes, filename: str, default_department: str | None = None):
+    return definitions.deploy(store(), source, filename, page_actor().username,
+                              default_department)
+
+
+def _designer_page(problems: list[dict], uploaded_xml: str | None = None,
+                   uploaded_name: str | None = None, default_department: str | None = None):
+    with store().reading() as uow:
+        departments = sorted(Directory.load(uow).departments.values(), key=lambda d: d.key)
+    return render_template("designer.html", processes=_processes(), problems=problems,
+                           uploaded_xml=uploaded_xml, uploaded_name=uploaded_name,
+                           departments=departments, default_department=default_department)
 
 
 @bp.get("/designer")
 @signed_in
 def designer():
     _require_designer()
-    return render_template("designer.html", processes=_processes(), problems=[],
-                           uploaded_xml=None, uploaded_name=None)
+    return _designer_page([])
 
 
 @bp.post("/designer/upload")
@@ -101,18 +111,17 @@ def designer_upload():
     if upload is None or not upload.filename:
         problems = [{"file": None, "line": None, "element_id": None,
                      "message": _("Choose a .bpmn file to upload.")}]
-        return render_template("designer.html", processes=_processes(), problems=problems,
-                               uploaded_xml=None, uploaded_name=None), 422
+        return _designer_page(problems), 422
     filename = upload.filename
     source = upload.read(definitions.MAX_UPLOAD_BYTES + 1)
+    default_department = request.form.get("default_department") or None
     try:
-        results = _deploy(source, filename)
+        results = _deploy(source, filename, default_department)
     except InvalidInput as err:
         # The upload is not stored: embed it so the page can draw it and mark the problems.
         uploaded = source.decode("utf-8", errors="replace") \
             if 0 < len(source) <= definitions.MAX_UPLOAD_BYTES else None
-        return render_template("designer.html", processes=_processes(), problems=_problems(err),
-                               uploaded_xml=uploaded, uploaded_name=filename), 422
+        return _designer_page(_problems(err), uploaded, filename, default_department), 422
     for result in results:
         definition = result.definition
         if result.created:

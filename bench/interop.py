@@ -1,0 +1,174 @@
+"""Diagrams from other tools: how many deploy and start an instance, file by file.
+
+    .venv/bin/python bench/interop.py [--files ../shared/interop] [--baseline REF]
+
+Every `.bpmn` file under `--files` goes through lint, deploy and one instance start on a
+fresh SQLite database, with an org made for the file: each lane and candidate group is a
+department whose `lanes` name it, each literal assignee or candidate user an employee of
+the department that owns the task, and a department `interop` for what no lane or group
+owns. Files without an executable process (descriptive models) are listed but not counted.
+
+One line per file: `ok` (with any deploy warnings) or the first line of the refusal.
+With `--baseline REF` the same run is made on that commit (a temporary git worktree) and
+its verdict is printed beside each file, with both totals at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from lxml import etree
+
+from _support import ROOT, migrate  # noqa: E402  (puts the checkout on sys.path)
+
+from services.org import org_file  # noqa: E402
+from services.persistence.unit_of_work import Store  # noqa: E402
+from services.workflow import definitions, instances  # noqa: E402
+
+BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+ZEEBE = "http://camunda.org/schema/zeebe/1.0"
+DEFAULT_DEPARTMENT = "interop"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=Path, default=ROOT.parent / "shared" / "interop")
+    parser.add_argument("--baseline", help="a git commit to run the same files on, for comparison")
+    parser.add_argument("--json", action="store_true", help="print the verdicts as JSON only")
+    args = parser.parse_args()
+    files = sorted(args.files.rglob("*.bpmn"))
+    verdicts = {str(path.relative_to(args.files)): verdict(path) for path in files}
+    if args.json:
+        print(json.dumps(verdicts))
+        return
+    before = baseline(args.baseline, args.files) if args.baseline else {}
+    width = max(map(len, verdicts))
+    for name, now in verdicts.items():
+        then = before.get(name)
+        print(f"{name:<{width}}  {now}" + (f"\n{'':<{width}}  baseline: {then}" if then and then != now else ""))
+    print()
+    print(total("this checkout", verdicts))
+    if before:
+        print(total(f"baseline {args.baseline}", before))
+
+
+def verdict(path: Path) -> str:
+    source = path.read_bytes()
+    try:
+        root = etree.fromstring(source, _PARSER)
+    except etree.XMLSyntaxError as err:
+        return f"refused: not XML: {err}"
+    executable = root.findall(f"{{{BPMN}}}process[@isExecutable='true']")
+    if not executable:
+        return "not executable (a descriptive model)"
+    with tempfile.TemporaryDirectory(prefix="dutyflow-interop-") as folder:
+        url = f"sqlite:///{folder}/interop.db"
+        migrate(url)
+        store = Store(url)
+        try:
+            return _deploy_and_start(store, root, source, path.name)
+        except Exception as err:  # every refusal is the verdict being measured
+            return f"refused: {_first_line(err)}"
+        finally:
+            store.dispose()
+
+
+def _deploy_and_start(store: Store, root, source: bytes, filename: str) -> str:
+    with store.writing() as uow:
+        org_file.import_org(uow, yaml.safe_dump(org_for(root), allow_unicode=True),
+                            "interop_org.yaml", "bench")
+    options = {}
+    if "default_department" in inspect.signature(definitions.deploy).parameters:
+        options["default_department"] = DEFAULT_DEPARTMENT
+    results = definitions.deploy(store, source, filename, "admin", **options)
+    warnings = [warning for result in results for warning in getattr(result, "warnings", ())]
+    key = results[0].definition.key
+    with store.writing() as uow:
+        started = instances.start_process(uow, key, {}, "admin")
+    status = getattr(started, "status", "running")
+    if status == "error":
+        return f"refused: started {key} into error: {_first_line(started.error)}"
+    return "ok" + (f" ({len(warnings)} warnings: {'; '.join(map(str, warnings))[:200]})"
+                   if warnings else "")
+
+
+def org_for(root) -> dict:
+    """Departments for the file's lanes and groups, employees for its named people."""
+    groups = {lane.get("name").strip() for lane in root.iter(f"{{{BPMN}}}lane") if lane.get("name")}
+    people: dict[str, str] = {}
+    for task in root.iter(f"{{{BPMN}}}userTask"):
+        owned_by = _split(task.get(f"{{{CAMUNDA}}}candidateGroups"))
+        for assignment in task.iter(f"{{{ZEEBE}}}assignmentDefinition"):
+            owned_by += _split(assignment.get("candidateGroups"))
+        groups.update(owned_by)
+        named = _split(task.get(f"{{{CAMUNDA}}}candidateUsers")) + _split(
+            task.get(f"{{{CAMUNDA}}}assignee"))
+        for assignment in task.iter(f"{{{ZEEBE}}}assignmentDefinition"):
+            named += _split(assignment.get("assignee")) + _split(assignment.get("candidateUsers"))
+        for username in named:
+            people.setdefault(username, owned_by[0] if owned_by else DEFAULT_DEPARTMENT)
+    keys = {group: f"d{index}" for index, group in enumerate(sorted(groups), 1)}
+    keys[DEFAULT_DEPARTMENT] = DEFAULT_DEPARTMENT
+    pay = {"base_salary": "1000.00", "bonus_base": "100.00", "password": "interop"}
+    departments = [{"key": key, "name": group, "lanes": [group] if group != DEFAULT_DEPARTMENT
+                    else [], "head": None} for group, key in keys.items()]
+    employees = [{"username": "admin", "name": "Admin", "department": DEFAULT_DEPARTMENT,
+                  "roles": ["admin"], **pay}]
+    employees += [{"username": username, "name": username, "department": keys[group],
+                   "roles": ["staff"], **pay}
+                  for username, group in sorted(people.items()) if username != "admin"]
+    for department in departments:
+        department.pop("head")
+    return {"departments": departments, "employees": employees}
+
+
+def _split(value: str | None) -> list[str]:
+    """Literal names of a comma list; expressions (`${...}`, `=...`) name nobody yet."""
+    if not value or "${" in value or "#{" in value or value.lstrip().startswith("="):
+        return []
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def _first_line(err) -> str:
+    """The first precise problem (`file:line: element: message`) where the error lists them."""
+    details = getattr(err, "errors", None) or getattr(err, "problems", None)
+    if isinstance(details, list) and details:
+        return str(details[0])[:300]
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+
+
+def baseline(ref: str, files: Path) -> dict[str, str]:
+    """The verdicts of commit `ref`: this script run in a temporary worktree of it."""
+    with tempfile.TemporaryDirectory(prefix="dutyflow-baseline-") as folder:
+        tree = Path(folder) / "tree"
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(tree), ref],
+                       cwd=ROOT, check=True)
+        try:
+            shutil.copy(Path(__file__), tree / "bench" / "interop.py")
+            done = subprocess.run([sys.executable, str(tree / "bench" / "interop.py"), "--json",
+                                   "--files", str(files)], cwd=tree, check=True,
+                                  capture_output=True, text=True)
+            return json.loads(done.stdout.strip().splitlines()[-1])
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT,
+                           check=True)
+
+
+def total(label: str, verdicts: dict[str, str]) -> str:
+    counted = [v for v in verdicts.values() if not v.startswith("not executable")]
+    accepted = sum(v.startswith("ok") for v in counted)
+    share = 100 * accepted / len(counted) if counted else 0.0
+    return f"{label}: {accepted} of {len(counted)} executable diagrams deploy and start ({share:.0f}%)"
+
+
+if __name__ == "__main__":
+    main()

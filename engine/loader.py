@@ -17,8 +17,9 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 
 from . import deadlines, sandbox
 from .errors import BpmnValidationError, Problem
+from .external_tasks import read_external, wait_for_workers
 from .forms import CONSTRAINTS, FIELD_TYPES, FieldSpec, FormSpec, parse_number
-from .model import DutySpec, ProcessModel
+from .model import DutySpec, ExternalSpec, ProcessModel
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -56,8 +57,9 @@ def load_processes(source: bytes, filename: str,
         checker.report(root, "the document has no executable process "
                              "(a bpmn:process with isExecutable=\"true\")")
     forms = {process.get("id"): checker.check_process(process) for process in processes}
+    external = {process.get("id"): checker.read_external(process) for process in processes}
     checker.raise_if_any()
-    return _compile(root, processes, forms, checker, default_owner)
+    return _compile(root, processes, forms, external, checker, default_owner)
 
 
 def parse_untrusted_xml(source: bytes, filename: str) -> etree._Element:
@@ -105,9 +107,21 @@ class _Checker:
         self.problems: list[Problem] = []
 
     def report(self, element: etree._Element, message: str, line: int | None = None) -> None:
+        self.problems.append(self.problem(element, message, line))
+
+    def problem(self, element: etree._Element, message: str, line: int | None = None) -> Problem:
         element_id = element.get("id") if element is not None else None
         line = line if line is not None else (element.sourceline if element is not None else None)
-        self.problems.append(Problem(self.filename, line, element_id, message))
+        return Problem(self.filename, line, element_id, message)
+
+    def read_external(self, process: etree._Element) -> tuple[dict[str, ExternalSpec],
+                                                               tuple[Problem, ...]]:
+        """The process's external tasks, and the warnings about what waits instead of running."""
+        warnings: list[Problem] = []
+        external = read_external(process, self.report,
+                                 lambda element, message: warnings.append(
+                                     self.problem(element, message)))
+        return external, tuple(warnings)
 
     def raise_if_any(self) -> None:
         if self.problems:
@@ -340,8 +354,9 @@ def _dedent(script: str) -> str:
 
 
 def _compile(root: etree._Element, processes: list[etree._Element],
-             forms: dict[str, dict[str, FormSpec]], checker: _Checker,
-             default_owner: str | None) -> list[ProcessModel]:
+             forms: dict[str, dict[str, FormSpec]],
+             external: dict[str, tuple[dict[str, ExternalSpec], tuple[Problem, ...]]],
+             checker: _Checker, default_owner: str | None) -> list[ProcessModel]:
     """Compile every executable process with one SpiffWorkflow parser: the parser indexes
     the whole document, so a parser per process would make loading quadratic."""
     lines = {element.get("id"): element.sourceline for element in root.iter()
@@ -356,7 +371,8 @@ def _compile(root: etree._Element, processes: list[etree._Element],
             compiled.append((process, parser.get_spec(process.get("id")),
                              parser.get_subprocess_specs(process.get("id"))))
     checker.raise_if_any()
-    return [_model(process, spec, subprocess_specs, forms[process.get("id")], default_owner)
+    return [_model(process, spec, subprocess_specs, forms[process.get("id")],
+                   *external[process.get("id")], default_owner)
             for process, spec, subprocess_specs in compiled]
 
 
@@ -375,8 +391,10 @@ def _spiff_problems(checker: _Checker, lines: dict[str, int], process: etree._El
 
 
 def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, FormSpec],
+           external: dict[str, ExternalSpec], warnings: tuple[Problem, ...],
            default_owner: str | None) -> ProcessModel:
     process_id = process.get("id")
+    wait_for_workers([spec, *subprocess_specs.values()], external)
     lanes = _lane_of_nodes(process)
     duties = {}
     for task in process.iterfind(".//bpmn:userTask", NS):
@@ -397,5 +415,5 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
                         subprocess_specs=subprocess_specs, duties=duties, start_form=start_form,
                         starter_groups=_names(process, "candidateStarterGroups"),
                         starter_users=_names(process, "candidateStarterUsers"),
-                        start_lanes=start_lanes)
+                        start_lanes=start_lanes, external=external, warnings=warnings)
 

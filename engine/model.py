@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .errors import Problem
 from .forms import FormSpec
 
 
@@ -34,6 +35,16 @@ class DutySpec:
 
 
 @dataclass(frozen=True)
+class ExternalSpec:
+    """A task done by a worker outside DutyFlow (Camunda's external task): it waits until
+    a worker that fetched its topic completes it. Never anyone's duty, never paid."""
+
+    element_id: str
+    name: str
+    topic: str
+
+
+@dataclass(frozen=True)
 class ProcessModel:
     """A parsed, validated executable process, ready to start instances.
 
@@ -52,6 +63,9 @@ class ProcessModel:
     starter_groups: tuple[str, ...] = ()
     starter_users: tuple[str, ...] = ()
     start_lanes: tuple[str, ...] = ()
+    external: dict[str, ExternalSpec] = field(default_factory=dict)
+    # What deploys but does not run as drawn (a Java delegate waits for a worker instead).
+    warnings: tuple[Problem, ...] = ()
 
     @property
     def duty_owners(self) -> tuple[str, ...]:

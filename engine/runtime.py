@@ -57,6 +57,15 @@ class ReadyTask:
 
 
 @dataclass(frozen=True)
+class ReadyExternal:
+    """A task waiting for an external worker on its topic."""
+
+    id: str
+    element_id: str
+    topic: str
+
+
+@dataclass(frozen=True)
 class PendingTimer:
     """A timer event waiting to fire; `due_at` is UTC."""
 
@@ -130,6 +139,12 @@ class Instance:
                                            due_at=due))
         return tasks, timers
 
+    def ready_external(self) -> list[ReadyExternal]:
+        """Tasks waiting for an external worker (engine/external_tasks.py)."""
+        return [ReadyExternal(str(task.id), spec.element_id, spec.topic)
+                for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)
+                if (spec := self.model.external.get(task.task_spec.bpmn_id)) is not None]
+
     def task_data(self, task_id: str) -> dict[str, Any]:
         return dict(self._find(task_id).data)
 
@@ -147,6 +162,23 @@ class Instance:
         cleaned = duty.form.validate(data)
         task.data.update(cleaned)
         self._guarded(task.run)
+        self._advance()
+        return cleaned
+
+    def complete_external(self, task_id: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """A worker's result: `variables` join the process data and the instance runs on.
+
+        Raises TaskNotReady (and leaves the instance untouched) unless the task waits for
+        a worker now."""
+        task = self._find(task_id)
+        if not task.has_state(TaskState.READY) or \
+                task.task_spec.bpmn_id not in self.model.external:
+            raise TaskNotReady(f"task {task_id} is not waiting for an external worker")
+        cleaned = check_variables(variables)
+        task.data.update(cleaned)
+        # A service task's run does nothing and leaves it started, as if still at work:
+        # the worker's answer is what completes it.
+        self._guarded(lambda: task.run() is None and task.complete())
         self._advance()
         return cleaned
 
@@ -225,20 +257,31 @@ def check_start_data(model: ProcessModel, data: Any) -> dict[str, Any]:
     (checked by type); without one, plain variables. At most MAX_START_DATA_CHARS of JSON
     either way, so nobody parks megabytes in an instance that every step then carries."""
     data = {} if data is None else data
+    _check_size(data, "Start data")
+    return model.start_form.validate(data) if model.start_form.fields else \
+        _plain_data(data, "Start data")
+
+
+def check_variables(data: Any) -> dict[str, Any]:
+    """Variables an external worker sends: plain variables, as much as start data."""
+    _check_size(data, "Variables")
+    return _plain_data(data, "Variables")
+
+
+def _check_size(data: Any, what: str) -> None:
     try:
         size = len(json.dumps(data, ensure_ascii=False, default=str))
     except (TypeError, ValueError):
-        raise FormValidationError({"_schema": ["Start data must be JSON."]}) from None
+        raise FormValidationError({"_schema": [f"{what} must be JSON."]}) from None
     if size > MAX_START_DATA_CHARS:
         raise FormValidationError({"_schema": [
-            f"Start data is {size} characters of JSON; the limit is {MAX_START_DATA_CHARS}."]})
-    return model.start_form.validate(data) if model.start_form.fields else _plain_data(data)
+            f"{what} is {size} characters of JSON; the limit is {MAX_START_DATA_CHARS}."]})
 
 
-def _plain_data(data: Any) -> dict[str, Any]:
-    """Start data without a start form: accepted only as plain variables usable in expressions."""
+def _plain_data(data: Any, what: str) -> dict[str, Any]:
+    """Data without a form: accepted only as plain variables usable in expressions."""
     if not isinstance(data, dict):
-        raise FormValidationError({"_schema": ["Start data must be a JSON object."]})
+        raise FormValidationError({"_schema": [f"{what} must be a JSON object."]})
     bad = [key for key in data if not isinstance(key, str) or not key.isidentifier()
            or key.startswith("_")]
     if bad:

@@ -17,9 +17,10 @@ from typing import Any
 from .deadlines import parse_datetime, resolve_due_at
 from .errors import EngineError, FormValidationError, TaskNotReady
 from .model import ProcessModel
-from .runtime import Instance, PendingTimer
+from .runtime import Instance, PendingTimer, ReadyExternal
 
 START, COMPLETE, FIRE_TIMER = "start", "complete", "fire_timer"
+COMPLETE_EXTERNAL = "complete_external"
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class StepOutcome:
     ready_before: frozenset[str]
     timers_before: frozenset[str]
     timer_fired: bool = True
+    external: tuple[ReadyExternal, ...] = ()
+    external_before: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the state, which travels beside it as text."""
@@ -57,6 +60,8 @@ class StepOutcome:
                        for timer in self.timers],
             "ready_before": sorted(self.ready_before),
             "timers_before": sorted(self.timers_before), "timer_fired": self.timer_fired,
+            "external": [[task.id, task.element_id, task.topic] for task in self.external],
+            "external_before": sorted(self.external_before),
         }
 
     @classmethod
@@ -69,7 +74,9 @@ class StepOutcome:
             timers=tuple(PendingTimer(timer_id, element_id, name, parse_datetime(due))
                          for timer_id, element_id, name, due in dct["timers"]),
             ready_before=frozenset(dct["ready_before"]),
-            timers_before=frozenset(dct["timers_before"]), timer_fired=dct["timer_fired"])
+            timers_before=frozenset(dct["timers_before"]), timer_fired=dct["timer_fired"],
+            external=tuple(ReadyExternal(*task) for task in dct["external"]),
+            external_before=frozenset(dct["external_before"]))
 
 
 class StepRefused(EngineError):
@@ -91,27 +98,29 @@ class StepRefused(EngineError):
 def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str, Any],
              now: dt.datetime) -> StepOutcome:
     """Take one step. `action` is {"kind": "start", "data"}, {"kind": "complete",
-    "task_id", "data"} or {"kind": "fire_timer", "timer_id"}. Raises StepRefused."""
+    "task_id", "data"}, {"kind": "complete_external", "task_id", "data"} or
+    {"kind": "fire_timer", "timer_id"}. Raises StepRefused."""
     kind = action["kind"]
     try:
         if kind == START:
             instance = Instance.start(model, action.get("data"))
-            return _outcome(instance, frozenset(), frozenset(), {}, now)
+            return _outcome(instance, _Before(), {}, now)
         if state is None:
             raise TaskNotReady("the instance has no state")
         instance = Instance.restore(model, state)
-        ready, timers = instance.waiting()
-        ready_before = frozenset(task.id for task in ready)
-        timers_before = frozenset(timer.id for timer in timers)
+        before = _Before.of(instance)
         if kind == COMPLETE:
             cleaned = instance.complete(action["task_id"], action.get("data") or {})
-            return _outcome(instance, ready_before, timers_before, cleaned, now)
+            return _outcome(instance, before, cleaned, now)
+        if kind == COMPLETE_EXTERNAL:
+            cleaned = instance.complete_external(action["task_id"], action.get("data") or {})
+            return _outcome(instance, before, cleaned, now)
         if kind == FIRE_TIMER:
             try:
                 instance.fire_timer(action["timer_id"])
             except TaskNotReady:
-                return _outcome(instance, ready_before, timers_before, {}, now, fired=False)
-            return _outcome(instance, ready_before, timers_before, {}, now)
+                return _outcome(instance, before, {}, now, fired=False)
+            return _outcome(instance, before, {}, now)
     except FormValidationError as err:
         raise StepRefused("form", str(err), err.errors) from None
     except TaskNotReady as err:
@@ -119,12 +128,27 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
     raise ValueError(f"unknown step kind {kind!r}")
 
 
-def _outcome(instance: Instance, ready_before: frozenset[str], timers_before: frozenset[str],
-             cleaned: dict[str, Any], now: dt.datetime, fired: bool = True) -> StepOutcome:
+@dataclass(frozen=True)
+class _Before:
+    """What the instance waited for before the step: the rows that mirror it."""
+
+    ready: frozenset[str] = frozenset()
+    timers: frozenset[str] = frozenset()
+    external: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, instance: Instance) -> "_Before":
+        ready, timers = instance.waiting()
+        return cls(frozenset(task.id for task in ready), frozenset(timer.id for timer in timers),
+                   frozenset(task.id for task in instance.ready_external()))
+
+
+def _outcome(instance: Instance, before: _Before, cleaned: dict[str, Any], now: dt.datetime,
+             fired: bool = True) -> StepOutcome:
     ready, timers = instance.waiting()
     open_tasks = tuple(
         OpenTask(task.id, task.element_id,
-                 None if task.id in ready_before
+                 None if task.id in before.ready
                  else resolve_due_at(task.duty.due_date, instance.task_data(task.id), now))
         for task in ready)
     error = instance.error
@@ -132,7 +156,8 @@ def _outcome(instance: Instance, ready_before: frozenset[str], timers_before: fr
         state_json=json.dumps(instance.dump(), separators=(",", ":")), status=instance.status, error=str(error) if error else None,
         error_element=error.element_id if error else None, data=json_safe(instance.data),
         cleaned=json_safe(cleaned), ready=open_tasks, timers=tuple(timers),
-        ready_before=ready_before, timers_before=timers_before, timer_fired=fired)
+        ready_before=before.ready, timers_before=before.timers, timer_fired=fired,
+        external=tuple(instance.ready_external()), external_before=before.external)
 
 
 def json_safe(value: Any) -> Any:

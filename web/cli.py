@@ -165,13 +165,16 @@ _default_department_option = click.option(
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_default_department_option
+@click.option("--strict", is_flag=True,
+              help="Also fail on warnings: tasks that deploy but do not run as drawn.")
 @pass_context
-def lint_command(ctx: _Context, files: tuple[Path, ...], default_department: str | None) -> None:
+def lint_command(ctx: _Context, files: tuple[Path, ...], default_department: str | None,
+                 strict: bool) -> None:
     """Validate BPMN files without deploying them (uses the org when the database has one)."""
     directory = _directory_if_available(ctx)
     problems = [problem for file in files
                 for problem in definitions.lint(_read(file), str(file), directory,
-                                                default_department)]
+                                                default_department, strict)]
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
@@ -210,6 +213,8 @@ def deploy_command(ctx: _Context, files: tuple[Path, ...], username: str | None,
         for result in results:
             verb = "deployed" if result.created else "unchanged"
             click.echo(f"{verb} {result.definition.key} v{result.definition.version} ({file})")
+            for warning in result.warnings:
+                click.echo(f"warning: {warning}", err=True)
     if failed:
         sys.exit(1)
 

@@ -18,7 +18,7 @@ from payroll.documents import Checked, error_paths
 from payroll.money import CENT
 from services.errors import InvalidInput
 
-ROLES = ("staff", "manager", "designer", "hr", "admin")
+ROLES = ("staff", "manager", "designer", "hr", "admin", "integration")
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KEY_MESSAGE = "required: letters, digits, '_', '.', '-' (at most 64)"
 _MONEY_MESSAGE = "required: a non-negative amount with at most 2 decimals, quoted, e.g. \"8000.00\""

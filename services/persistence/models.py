@@ -277,6 +277,32 @@ class Timer(Base):
     fired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class ExternalTask(Base):
+    """A task waiting for a worker outside DutyFlow, mirrored for fetch-and-lock.
+
+    Locked by one worker until `lock_expires_at`; after a failure it may be fetched again
+    from `retry_at`, while `retries` (as the worker last reported them) stays above 0.
+    """
+
+    __tablename__ = "external_tasks"
+    __table_args__ = (Index("ix_external_tasks_topic", "topic", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine task's id
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    lock_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    retries: Mapped[int | None] = mapped_column(Integer)
+    retry_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class ApiToken(Base):
     """A bearer token; only its SHA-256 is stored, so a leaked table signs nobody in."""
 

@@ -12,6 +12,12 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"  # withdrawn by the engine: the process ended or moved on
 
 
+class ExternalTaskStatus(StrEnum):
+    OPEN = "open"  # waiting for a worker, or locked by one
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # the process ended or moved on
+
+
 class TimerStatus(StrEnum):
     PENDING = "pending"
     FIRED = "fired"

@@ -27,17 +27,20 @@ _DEPLOY_SLOTS = threading.BoundedSemaphore(DEPLOY_SLOTS)
 class DeployResult:
     definition: ProcessDefinition
     created: bool
+    warnings: tuple[Problem, ...] = ()  # what deploys but does not run as drawn
 
 
 def lint(source: bytes, filename: str, directory: Directory | None,
-         default_department: str | None = None) -> list[Problem]:
-    """Every problem in a BPMN file, or [] when it would deploy."""
+         default_department: str | None = None, strict: bool = False) -> list[Problem]:
+    """Every problem in a BPMN file, or [] when it would deploy; `strict` counts the
+    warnings (what deploys but does not run as drawn) as problems too."""
     try:
-        load_processes(source, filename, directory.is_known_owner if directory else None,
-                       default_department)
+        models = load_processes(source, filename,
+                                directory.is_known_owner if directory else None,
+                                default_department)
     except BpmnValidationError as err:
         return err.problems
-    return []
+    return [warning for model in models for warning in model.warnings] if strict else []
 
 
 def deploy(store: Store, source: bytes, filename: str, deployed_by: str | None,
@@ -112,7 +115,7 @@ def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str
                    default_department: str | None) -> DeployResult:
     latest = _latest(uow, model.key)
     if latest is not None and latest.checksum == checksum:
-        return DeployResult(latest, created=False)
+        return DeployResult(latest, created=False, warnings=model.warnings)
     definition = ProcessDefinition(
         key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
         filename=filename, bpmn_xml=xml, checksum=checksum, deployed_at=utcnow(),
@@ -120,7 +123,7 @@ def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str
     uow.session.add(definition)
     uow.flush()
     uow.models.put((checksum, model.key), model)
-    return DeployResult(definition, created=True)
+    return DeployResult(definition, created=True, warnings=model.warnings)
 
 
 def _latest(uow: UnitOfWork, key: str) -> ProcessDefinition | None:

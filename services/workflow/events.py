@@ -33,6 +33,19 @@ def completion_event(task: Any, actor: Actor, data: dict[str, Any],
         recorded_by=actor.username)
 
 
+def external_event(task: Any, process_version: int, actor: Actor, worker_id: str,
+                   data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """Worker `worker_id`, signed in as `actor` (an integration account), completed external
+    task `task` at `now`: a record of the result, owned by no department, paid to nobody."""
+    return dict(
+        kind=EventKind.EXTERNAL, process_instance_id=task.process_instance_id,
+        process_key=task.process_key, process_version=process_version, task_id=task.id,
+        element_id=task.element_id, task_name=task.name, lane=None, department_key=None,
+        actor_department_key=actor.department_key, completed_by=actor.username,
+        ready_at=task.created_at, claimed_at=None, completed_at=now, due_at=None, data=data,
+        recorded_at=now, recorded_by=actor.username, reason=f"external worker {worker_id}")
+
+
 def correction_event(original: TaskEvent, actor: Actor, data: dict[str, Any], reason: str,
                      now: dt.datetime) -> dict[str, Any]:
     """`actor` corrected the data of completion `original` at `now`; completed_at and the

@@ -19,17 +19,18 @@ from engine.errors import FormValidationError
 from engine.model import InstanceStatus, ProcessModel
 from engine.runtime import check_start_data
 from engine.sandbox_pool import StepAborted
-from engine.steps import COMPLETE, FIRE_TIMER, START, StepOutcome, StepRefused
+from engine.steps import COMPLETE, COMPLETE_EXTERNAL, FIRE_TIMER, START, StepOutcome, StepRefused
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StepFailed
 from services.identity.access import may_do, may_see_task
 from services.identity.actor import Actor
 from services.persistence import step_store
-from services.persistence.models import ProcessDefinition, ProcessInstance, Task, Timer, utcnow
-from services.persistence.statuses import TaskStatus, TimerStatus
+from services.persistence.models import (ExternalTask, ProcessDefinition, ProcessInstance, Task,
+                                         Timer, utcnow)
+from services.persistence.statuses import ExternalTaskStatus, TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork
-from services.workflow import engine_steps
+from services.workflow import engine_steps, external_tasks
 from services.workflow.definitions import cached_model, latest_definition, model_of
-from services.workflow.events import completion_event
+from services.workflow.events import completion_event, external_event
 from services.workflow.projection import Mirrored, project, save_state, stored_state
 
 
@@ -181,6 +182,41 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
                     outcome, now)
     uow.commit()
     return timer.status == TimerStatus.FIRED
+
+
+def complete_external_task(uow: UnitOfWork, actor: Actor, task_id: str, worker_id: str,
+                           variables: dict[str, Any], now: dt.datetime | None = None
+                           ) -> Completion:
+    """A worker's result for a task it holds the lock on: the variables join the process
+    data, an `external` event records them, and the instance runs on."""
+    now = now or utcnow()
+    actor.require(external_tasks.ROLE)
+    row = uow.session.get(ExternalTask, task_id)
+    if row is None:
+        raise NotFound(f"external task {task_id} does not exist")
+    # Instance first, as every step locks it: the same lock order cannot deadlock.
+    found = step_store.instance_step(uow, row.process_instance_id)
+    task = external_tasks.locked_task(uow, actor, task_id, worker_id, now)
+    try:
+        outcome = _step(uow, found, {"kind": COMPLETE_EXTERNAL, "task_id": task_id,
+                                     "data": variables}, now)
+    except StepRefused as err:
+        if err.kind == "form":
+            raise InvalidInput("the variables are invalid", err.errors) from None
+        raise Conflict(f"external task {task_id} is no longer waiting: the process instance "
+                       "was changed by someone else; reload and retry") from None
+    task.status, task.completed_at = ExternalTaskStatus.COMPLETED, now
+    task.worker_id, task.lock_expires_at = None, None
+    step_store.append_event(uow, external_event(task, found.process_version, actor, worker_id,
+                                                outcome.cleaned, now))
+    ready = project(uow, found.instance_id, found.instance_process_key, _model(uow, found),
+                    outcome, now, Mirrored.before(outcome).closing(external_task_id=task_id),
+                    found.org_revision)
+    stored = save_state(uow, found.instance_id, found.lock_version, outcome, now)
+    _note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
+                    outcome, now)
+    uow.commit()
+    return Completion(found.instance_id, stored["status"], stored["error"], ready)
 
 
 def due_timer_ids(uow: UnitOfWork, now: dt.datetime, limit: int = 100) -> list[str]:

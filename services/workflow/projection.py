@@ -1,7 +1,8 @@
 """Mirror an instance's engine state into queryable rows after every step.
 
-The serialized instance is the source of truth; `tasks` and `timers` rows exist so
-inboxes and the timer worker can query with indexes instead of loading instances.
+The serialized instance is the source of truth; `tasks`, `timers` and `external_tasks`
+rows exist so inboxes, the timer worker and external workers can query with indexes
+instead of loading instances.
 They are rewritten in the same transaction as the state they mirror.
 """
 from __future__ import annotations
@@ -10,20 +11,21 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine.model import ProcessModel
 from engine.steps import StepOutcome
 from services.org.directory import Directory
 from services.persistence import step_store
-from services.persistence.models import Task
-from services.persistence.statuses import TaskStatus, TimerStatus
+from services.persistence.models import ExternalTask, Task
+from services.persistence.statuses import ExternalTaskStatus, TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
 class Mirrored:
-    """What the rows mirror before a step: the engine's ready tasks and pending timers.
+    """What the rows mirror before a step: the engine's ready tasks, pending timers and
+    tasks waiting for external workers.
 
     Rows change only in the transaction that changes the state they mirror, so the
     state before a step says which rows are open: no query needed to find them.
@@ -31,14 +33,18 @@ class Mirrored:
 
     ready: frozenset[str] = frozenset()
     timers: frozenset[str] = frozenset()
+    external: frozenset[str] = frozenset()
 
     @classmethod
     def before(cls, outcome: StepOutcome) -> "Mirrored":
-        return cls(outcome.ready_before, outcome.timers_before)
+        return cls(outcome.ready_before, outcome.timers_before, outcome.external_before)
 
-    def closing(self, task_id: str | None = None, timer_id: str | None = None) -> "Mirrored":
-        """Without the row the use case closes itself (completed task, fired timer)."""
-        return Mirrored(self.ready - {task_id}, self.timers - {timer_id})
+    def closing(self, task_id: str | None = None, timer_id: str | None = None,
+                external_task_id: str | None = None) -> "Mirrored":
+        """Without the row the use case closes itself (completed task, fired timer, a
+        worker's completed task)."""
+        return Mirrored(self.ready - {task_id}, self.timers - {timer_id},
+                        self.external - {external_task_id})
 
 
 def project(uow: UnitOfWork, instance_id: int, process_key: str, model: ProcessModel,
@@ -54,6 +60,8 @@ def project(uow: UnitOfWork, instance_id: int, process_key: str, model: ProcessM
     rows = _project_tasks(uow, instance_id, process_key, model, outcome, now, before.ready,
                           org_revision)
     _project_timers(uow, instance_id, outcome.timers, before.timers)
+    if outcome.external or before.external:
+        _project_external(uow, instance_id, process_key, model, outcome, before.external, now)
     return rows
 
 
@@ -114,3 +122,18 @@ def _project_timers(uow, instance_id, timers, were_pending) -> None:
                 for timer_id, timer in pending.items() if timer_id not in were_pending]
     if new_rows:
         step_store.add_timers(uow, new_rows)
+
+
+def _project_external(uow, instance_id, process_key, model, outcome, were_waiting, now) -> None:
+    waiting = {task.id: task for task in outcome.external}
+    dropped = were_waiting - waiting.keys()
+    if dropped:
+        uow.session.execute(update(ExternalTask).where(
+            ExternalTask.id.in_(dropped), ExternalTask.status == ExternalTaskStatus.OPEN)
+            .values(status=ExternalTaskStatus.CANCELLED, worker_id=None, lock_expires_at=None))
+    for task_id, task in waiting.items():
+        if task_id not in were_waiting:
+            uow.session.add(ExternalTask(
+                id=task_id, process_instance_id=instance_id, process_key=process_key,
+                element_id=task.element_id, name=model.external[task.element_id].name,
+                topic=task.topic, status=ExternalTaskStatus.OPEN, created_at=now))

@@ -119,6 +119,19 @@ MATRIX = [
     ("GET", "/api/v1/payroll-runs/{run}/payslips/li.qa", None,
                                                             (401, 200, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/audit?entity=salary", None,            (401, 403, 403, 403, 403, 200, 200)),
+    # external tasks: only the integration role (none of these callers; its own answers are
+    # in tests/web/test_external_tasks.py), and admins may set retries
+    ("POST", "/api/v1/external-tasks/fetch-and-lock",
+     {"workerId": "w", "maxTasks": 1, "topics": [{"topicName": "t", "lockDuration": 1000}]},
+                                                            (401, 403, 403, 403, 403, 403, 403)),
+    ("POST", "/api/v1/external-tasks/no-such-task/complete", {"workerId": "w"},
+                                                            (401, 403, 403, 403, 403, 403, 403)),
+    ("POST", "/api/v1/external-tasks/no-such-task/failure", {"workerId": "w", "retries": 0},
+                                                            (401, 403, 403, 403, 403, 403, 403)),
+    ("POST", "/api/v1/external-tasks/no-such-task/extend-lock",
+     {"workerId": "w", "newDuration": 1000},                (401, 403, 403, 403, 403, 403, 403)),
+    ("PUT", "/api/v1/external-tasks/no-such-task/retries", {"retries": 1},
+                                                            (401, 403, 403, 403, 403, 403, 404)),
     # corrections: the head of the duty's department, a manager above it, an admin
     ("POST", "/api/v1/events/{qa_event}/corrections", CORRECTION,
                                                             (401, 403, 201, 201, 403, 403, 201)),

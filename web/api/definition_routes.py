@@ -39,6 +39,9 @@ def deploy_definition():
     body = definition_view(results[0].definition)
     if len(results) > 1:
         body["processes"] = [definition_view(result.definition) for result in results]
+    warnings = [warning.as_dict() for result in results for warning in result.warnings]
+    if warnings:
+        body["warnings"] = warnings
     return body, 201 if created else 200
 
 

@@ -76,9 +76,19 @@ class Definition(Shape):
     deployed_at = fields.String()
 
 
+class Located(Shape):
+    """A finding located in a file: what deploys but does not run as drawn."""
+    file = fields.String()
+    line = fields.Integer(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    message = fields.String()
+
+
 class Deployment(Definition):
-    """The first process of the file; `processes` lists all of them when there are several."""
+    """The first process of the file; `processes` lists all of them when there are several;
+    `warnings` what deploys but does not run as drawn (Java delegates wait for workers)."""
     processes = fields.List(fields.Nested(Definition))
+    warnings = fields.List(fields.Nested(Located))
 
 
 class DeployUpload(Schema):
@@ -495,3 +505,85 @@ class AuditEntry(Shape):
     action = fields.String()
     old = fields.Raw(allow_none=True)
     new = fields.Raw(allow_none=True)
+
+
+# External tasks, in Camunda 7's REST shape (camelCase), so existing workers and client
+# libraries fit. Unknown keys are ignored as Camunda ignores them (clients send options
+# such as usePriority or asyncResponseTimeout that change nothing here).
+_LOCK_MS = validate.Range(min=1, max=86_400_000)
+
+
+class TypedValue(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    value = fields.Raw(required=True, allow_none=True)
+    type = fields.String(validate=validate.Length(max=50))
+
+
+class FetchTopic(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    topicName = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    lockDuration = fields.Integer(required=True, validate=_LOCK_MS,
+                                  metadata={"description": "milliseconds"})
+    variables = fields.List(fields.String(), validate=validate.Length(max=100), metadata={
+        "description": "only these process variables (all when absent)"})
+
+
+class FetchAndLockRequest(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    workerId = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    maxTasks = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
+    topics = fields.List(fields.Nested(FetchTopic), required=True,
+                         validate=validate.Length(min=1, max=50))
+
+
+class LockedExternalTask(Shape):
+    id = fields.String()
+    topicName = fields.String()
+    workerId = fields.String()
+    processInstanceId = fields.String()
+    processDefinitionKey = fields.String()
+    activityId = fields.String()
+    businessKey = fields.String(allow_none=True)
+    lockExpirationTime = fields.String()
+    retries = fields.Integer(allow_none=True)
+    errorMessage = fields.String(allow_none=True)
+    variables = fields.Dict(keys=fields.String(), values=fields.Nested(TypedValue))
+
+
+class ExternalCompleteRequest(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    workerId = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    variables = fields.Dict(keys=fields.String(), values=fields.Nested(TypedValue),
+                            load_default=dict)
+
+
+class ExternalFailureRequest(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    workerId = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    errorMessage = fields.String(load_default="", validate=validate.Length(max=4000))
+    retries = fields.Integer(required=True, validate=validate.Range(min=0, max=1000))
+    retryTimeout = fields.Integer(load_default=0, validate=validate.Range(min=0, max=86_400_000),
+                                  metadata={"description": "milliseconds"})
+
+
+class ExtendLockRequest(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    workerId = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    newDuration = fields.Integer(required=True, validate=_LOCK_MS,
+                                 metadata={"description": "milliseconds"})
+
+
+class RetriesRequest(StrictSchema):
+    retries = fields.Integer(required=True, validate=validate.Range(min=0, max=1000))

@@ -142,7 +142,10 @@ def _first_line(err) -> str:
     """The first precise problem (`file:line: element: message`) where the error lists them."""
     details = getattr(err, "errors", None) or getattr(err, "problems", None)
     if isinstance(details, list) and details:
-        return str(details[0])[:300]
+        first = details[0]
+        if isinstance(first, dict) and "message" in first:
+            first = f"line {first.get('line')}: {first.get('element_id')}: {first['message']}"
+        return str(first)[:300]
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
 
 

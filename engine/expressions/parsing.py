@@ -69,10 +69,9 @@ def parse(parser: lark.Lark, source: str, offset: int) -> lark.Tree:
 
 
 def _error_index(err: UnexpectedInput, body: str) -> int:
-    if isinstance(err, UnexpectedEOF):
-        return len(body.rstrip())
-    if isinstance(err, UnexpectedToken) and err.token.type == "$END":
-        return len(body.rstrip())
+    if isinstance(err, UnexpectedEOF) or (
+            isinstance(err, UnexpectedToken) and err.token.type == "$END"):
+        return len(body)  # where the expression ends: `}` of a JUEL one
     position = getattr(err, "pos_in_stream", None)
     return position if isinstance(position, int) else len(body)
 

@@ -165,10 +165,12 @@ def test_a_feel_error_names_its_line_and_column(expression, line, column, messag
 
 @pytest.mark.parametrize("expression", [
     "=x.__class__", "=__builtins__", "=x.__class__.__mro__", '=get value(x, "__class__")',
-    "=`__import__`", "=x[item.__class__ = 1]",
+    "=`__import__`", "=x[item.__class__ = 1]", "=name.__class__", "=(1).__class__.__base__",
+    "=today().__class__", "=duration(\"P1D\").__reduce__", "=[1][item.__class__ != null]",
 ])
 def test_feel_cannot_reach_python_internals(expression):
-    result = expressions.evaluate(expression, {"x": {"a": 1}})
+    """Paths read context entries and a few date properties, never Python attributes."""
+    result = expressions.evaluate(expression, {"x": {"a": 1}, "name": "n"})
     assert result in (None, [])
 
 

@@ -267,7 +267,8 @@ class _Checker:
             try:
                 sandbox.check_expression(text)
             except sandbox.SandboxError as err:
-                self.report(flow, f"condition {text!r}: {err}", condition.sourceline)
+                self.report(flow, f"condition {text!r}: {err}{_feel_hint(text, err)}",
+                            condition.sourceline)
             condition.text = text
 
     def _check_multi_instance(self, process: etree._Element) -> None:
@@ -340,6 +341,19 @@ class _Checker:
                     self.report(event, f"{kind}: {problem}", child.sourceline)
                 else:
                     child.text = deadlines.timer_expression(child.text)
+
+
+def _feel_hint(text: str, err: sandbox.SandboxError) -> str:
+    """For a condition that is not Python but reads as FEEL (written for Camunda 8 or a DMN
+    tool without declaring it), say how to make it FEEL."""
+    if not isinstance(err, sandbox.SandboxSyntaxError):
+        return ""
+    try:
+        expressions.check("=" + text)
+    except sandbox.SandboxError:
+        return ""
+    return ("; it reads as FEEL: write it as '=...' or declare "
+            'expressionLanguage="https://www.omg.org/spec/FEEL/20140401"')
 
 
 def _counted_kind(localname: str) -> str | None:

@@ -19,7 +19,6 @@ from engine import sandbox
 from . import feel_functions, feel_runtime
 from .parsing import ExpressionSyntaxError, constant, helper, load_parser, located, parse, position_of, scope
 
-_PARSER = load_parser("feel.lark")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
 MAX_INT_LITERAL_DIGITS = 30
 
@@ -28,11 +27,17 @@ def body_offset(source: str) -> int:
     return 1 if source.startswith("=") else 0
 
 
+@functools.cache
+def _parser() -> lark.Lark:
+    """Built on first use (about 50 ms): diagrams in Python never pay for it."""
+    return load_parser("feel.lark")
+
+
 @functools.lru_cache(maxsize=1024)
 def compile_expression(source: str) -> types.CodeType:
     """`source` is FEEL, stripped, with or without its leading `=`. Raises SandboxError
     (located ExpressionSyntaxError for what the designer wrote)."""
-    tree = parse(_PARSER, source, body_offset(source))
+    tree = parse(_parser(), source, body_offset(source))
     try:
         translated = _Translator(source).visit(tree)
     except RecursionError:

@@ -19,7 +19,6 @@ from engine import sandbox
 from . import juel_runtime
 from .parsing import ExpressionSyntaxError, constant, helper, load_parser, located, parse, position_of, scope
 
-_PARSER = load_parser("juel.lark")
 _COMPARISONS = {"==": "eq", "eq": "eq", "!=": "ne", "ne": "ne", "<": "lt", "lt": "lt",
                 "<=": "le", "le": "le", ">": "gt", "gt": "gt", ">=": "ge", "ge": "ge"}
 _ESCAPES = {"\\'": "'", '\\"': '"', "\\\\": "\\"}
@@ -44,13 +43,19 @@ def is_wrapped(source: str) -> bool:
     return source.startswith(("${", "#{")) and source.endswith("}")
 
 
+@functools.cache
+def _parser() -> lark.Lark:
+    """Built on first use (about 50 ms): diagrams in Python never pay for it."""
+    return load_parser("juel.lark")
+
+
 @functools.lru_cache(maxsize=1024)
 def compile_expression(source: str) -> types.CodeType:
     """`source` is one `${...}` or `#{...}`, stripped. Raises SandboxError (located
     ExpressionSyntaxError for what the designer wrote)."""
     if not is_wrapped(source):
         raise located(source, 0, "a JUEL expression is written as ${...} or #{...}")
-    tree = parse(_PARSER, source[:-1], body_offset(source))
+    tree = parse(_parser(), source[:-1], body_offset(source))
     try:
         translated = _Translator(source).visit(tree)
     except RecursionError:

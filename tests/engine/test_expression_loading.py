@@ -170,3 +170,9 @@ def test_a_feel_timer_with_a_typo_is_refused_with_its_column():
     [problem] = problems_of(source)
     assert ": late: timeDuration '=duraton(\"PT1H\")' (feel): line 1, column 2: unknown function" \
         in problem
+
+
+def test_an_undeclared_feel_condition_is_refused_with_a_hint():
+    [problem] = problems_of(gateway(('Vacation Approval = "Approved"', "=true")))
+    assert ": to_a: condition 'Vacation Approval = \"Approved\"': line 1: SyntaxError" in problem
+    assert "it reads as FEEL: write it as '=...' or declare expressionLanguage=" in problem

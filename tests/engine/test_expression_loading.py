@@ -176,3 +176,43 @@ def test_an_undeclared_feel_condition_is_refused_with_a_hint():
     [problem] = problems_of(gateway(('Vacation Approval = "Approved"', "=true")))
     assert ": to_a: condition 'Vacation Approval = \"Approved\"': line 1: SyntaxError" in problem
     assert "it reads as FEEL: write it as '=...' or declare expressionLanguage=" in problem
+
+
+@pytest.mark.parametrize("cardinality, completion, after_one", [
+    ("=count(reviewers)", "=list contains(reviewers, \"he\")", ["after"]),
+    ("=count(reviewers)", "=list contains(reviewers, \"nobody\")", ["review", "review"]),
+    ("${reviewers.size()}", "${reviewers.contains('he') && !empty reviewers}", ["after"]),
+    ("${reviewers.size()}", "${reviewers.contains('nobody')}", ["review", "review"]),
+])
+def test_multi_instance_cardinality_and_completion_in_feel_or_juel(cardinality, completion,
+                                                                    after_one):
+    """SpiffWorkflow gives completion conditions no nrOf* variables, so they read task data."""
+    loop = ('<bpmn:multiInstanceLoopCharacteristics>'
+            f'<bpmn:loopCardinality>{escape(cardinality)}</bpmn:loopCardinality>'
+            f'<bpmn:completionCondition>{escape(completion)}</bpmn:completionCondition>'
+            '</bpmn:multiInstanceLoopCharacteristics>')
+    body = "\n".join([
+        '<bpmn:startEvent id="start"/>',
+        f'<bpmn:userTask id="review" name="review">{loop}</bpmn:userTask>',
+        user_task("after"), '<bpmn:endEvent id="end"/>',
+        flow("start", "review"), flow("review", "after"), flow("after", "end")])
+    source = process(body, {"QA": ["start", "review", "after", "end"]})
+    [model] = load_processes(source, "mi.bpmn")
+    instance = Instance.start(model, {"reviewers": ["li", "he", "wang"]})
+    ready = instance.waiting()[0]
+    assert [task.element_id for task in ready] == ["review"] * 3
+    instance.complete(ready[0].id, {})
+    assert instance.error is None, instance.error
+    assert [task.element_id for task in instance.waiting()[0]] == after_one
+
+
+def test_a_bad_multi_instance_expression_is_located():
+    loop = ('<bpmn:multiInstanceLoopCharacteristics>'
+            '<bpmn:loopCardinality>=count(reviewers</bpmn:loopCardinality>'
+            '</bpmn:multiInstanceLoopCharacteristics>')
+    body = "\n".join([
+        '<bpmn:startEvent id="start"/>', f'<bpmn:userTask id="review" name="review">{loop}</bpmn:userTask>',
+        '<bpmn:endEvent id="end"/>', flow("start", "review"), flow("review", "end")])
+    [problem] = problems_of(process(body, {"QA": ["start", "review", "end"]}))
+    assert ": review: loopCardinality '=count(reviewers' (feel): line 1, column 17: " \
+           "unexpected end of expression" in problem

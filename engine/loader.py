@@ -276,7 +276,8 @@ class _Checker:
         for loop in process.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
             for child in loop:
                 kind = etree.QName(child).localname if isinstance(child.tag, str) else ""
-                if kind in ("loopCardinality", "completionCondition") and (child.text or "").strip():
+                if kind in ("loopCardinality", "completionCondition") \
+                        and (child.text or "").strip():
                     language = expressions.detect(child.text, self.declared_language)
                     self._check_expression(loop.getparent(), child, kind, language)
 

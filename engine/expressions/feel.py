@@ -17,8 +17,10 @@ import lark
 from engine import sandbox
 
 from . import feel_functions, feel_runtime
-from .parsing import ExpressionSyntaxError, constant, helper, load_parser, located, parse, position_of, scope
+from .parsing import (ExpressionSyntaxError, constant, helper, load_parser, located, parse,
+                      position_of, scope)
 
+_HEX = frozenset("0123456789abcdefABCDEF")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
 MAX_INT_LITERAL_DIGITS = 30
 
@@ -100,7 +102,7 @@ class _Translator:
                 continue
             escaped = text[position + 1]
             code = text[position + 2:position + 6]
-            if escaped == "u" and len(code) == 4 and all(c in "0123456789abcdefABCDEF" for c in code):
+            if escaped == "u" and len(code) == 4 and all(c in _HEX for c in code):
                 result.append(chr(int(code, 16)))
                 position += 6
             else:
@@ -115,7 +117,8 @@ class _Translator:
         keys, values = [], []
         for entry in entries:
             key, value = entry.children
-            keys.append(constant(str(key)[1:-1] if isinstance(key, lark.Token) else _name_text(key)))
+            text = str(key)[1:-1] if isinstance(key, lark.Token) else _name_text(key)
+            keys.append(constant(text))
             values.append(self.visit(value))
         return ast.Dict(keys=keys, values=values)
 

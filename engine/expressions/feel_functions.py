@@ -46,7 +46,8 @@ def _numbers(function: Callable[..., Any]) -> Callable[..., Any]:
 def _list_of(function: Callable[..., Any]) -> Callable[..., Any]:
     """A list function called either with one list or with the items as arguments."""
     def checked(*args: Any) -> Any:
-        values = list(args[0]) if len(args) == 1 and isinstance(args[0], (list, tuple)) else list(args)
+        alone = len(args) == 1 and isinstance(args[0], (list, tuple))
+        values = list(args[0]) if alone else list(args)
         return function(values)
     return checked
 
@@ -54,12 +55,13 @@ def _list_of(function: Callable[..., Any]) -> Callable[..., Any]:
 # ----------------------------------------------------------------------------- text
 
 def _substring(text: Any, start: Any, length: Any = None) -> Any:
-    if not isinstance(text, str) or not is_number(start) or (length is not None and not is_number(length)):
+    if not isinstance(text, str) or not is_number(start) \
+            or (length is not None and not is_number(length)):
         return None
-    start = int(start)
+    start = sandbox._int(start)
     begin = start - 1 if start > 0 else len(text) + start
     begin = max(begin, 0)
-    end = len(text) if length is None else begin + max(int(length), 0)
+    end = len(text) if length is None else begin + max(sandbox._int(length), 0)
     return text[begin:end]
 
 
@@ -101,7 +103,8 @@ def duration_text(value: dt.timedelta) -> str:
     value = abs(value)
     hours, rest = divmod(value.seconds, 3600)
     minutes, seconds = divmod(rest, 60)
-    second_text = f"{seconds}" if not value.microseconds else f"{seconds}.{value.microseconds:06d}".rstrip("0")
+    second_text = f"{seconds}.{value.microseconds:06d}".rstrip("0") if value.microseconds \
+        else f"{seconds}"
     time_part = "".join(f"{amount}{unit}" for amount, unit in ((hours, "H"), (minutes, "M"))
                         if amount) + (f"{second_text}S" if seconds or value.microseconds else "")
     date_part = f"{value.days}D" if value.days else ""
@@ -241,22 +244,23 @@ def _flatten(values: list) -> list:
 def _sublist(values: list, start: Any, length: Any = None) -> Any:
     if not is_number(start) or (length is not None and not is_number(length)):
         return None
-    start = int(start)
+    start = sandbox._int(start)
     begin = start - 1 if start > 0 else len(values) + start
-    end = len(values) if length is None else begin + int(length)
+    end = len(values) if length is None else begin + sandbox._int(length)
     return values[max(begin, 0):end]
 
 
 def _remove(values: list, position: Any) -> Any:
-    if not is_number(position) or not 1 <= abs(int(position)) <= len(values):
+    if not is_number(position) or not 1 <= abs(sandbox._int(position)) <= len(values):
         return None
-    index = int(position) - 1 if position > 0 else len(values) + int(position)
+    index = sandbox._int(position) - 1 if position > 0 else len(values) + sandbox._int(position)
     return values[:index] + values[index + 1:]
 
 
 def _boolean_list(pick: Callable[[list], Any]) -> Callable[[list], Any]:
     def checked(values: list) -> Any:
-        return pick(values) if all(value is None or isinstance(value, bool) for value in values) else None
+        logical = all(value is None or isinstance(value, bool) for value in values)
+        return pick(values) if logical else None
     return checked
 
 
@@ -283,7 +287,7 @@ def _rounding(mode: str) -> Callable[[Decimal, Decimal], Any]:
     def rounded(value: Decimal, scale: Decimal) -> Any:
         if scale != scale.to_integral_value() or not -1000 <= scale <= 1000:
             return None
-        return value.quantize(Decimal(1).scaleb(-int(scale)), rounding=mode)
+        return value.quantize(Decimal(1).scaleb(-sandbox._int(scale)), rounding=mode)
     return rounded
 
 
@@ -308,7 +312,7 @@ def _date(*args: Any) -> Any:
         if not all(is_number(arg) for arg in args):
             return None
         try:
-            return dt.date(*(int(arg) for arg in args))
+            return dt.date(*(sandbox._int(arg) for arg in args))
         except (ValueError, OverflowError):
             return None
     value = args[0]

@@ -9,7 +9,6 @@ compares, hashes or prints them, and whatever can grow is length-checked.
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import math
 import operator
 from collections.abc import Callable, Mapping
@@ -231,7 +230,7 @@ def arithmetic(symbol: str, left: Any, right: Any) -> Any:
             sandbox._check_length(len(left) + len(right))
             return left + right
         return _temporal(symbol, left, right)
-    except (ZeroDivisionError, decimal.DivisionByZero, decimal.InvalidOperation, OverflowError):
+    except ArithmeticError:  # division by zero, Decimal overflow or invalid operation
         return None
 
 
@@ -325,14 +324,14 @@ def select(base: Any, results: list) -> Any:
     values = items(base)
     if results and is_number(results[0]) and all(equal(result, results[0]) for result in results):
         return position(values, results[0])
-    return [item for item, keep in zip(values, results) if keep is True]
+    return [item for item, keep in zip(values, results, strict=True) if keep is True]
 
 
 def position(values: Any, index: Any) -> Any:
     values = items(values)
     if not is_number(index) or _decimal(index) != _decimal(index).to_integral_value():
         return None
-    index = int(index)
+    index = sandbox._int(index)
     if index > 0 and index <= len(values):
         return values[index - 1]
     if index < 0 and -index <= len(values):

@@ -17,7 +17,8 @@ import lark
 from engine import sandbox
 
 from . import juel_runtime
-from .parsing import ExpressionSyntaxError, constant, helper, load_parser, located, parse, position_of, scope
+from .parsing import (ExpressionSyntaxError, constant, helper, load_parser, located, parse,
+                      position_of, scope)
 
 _COMPARISONS = {"==": "eq", "eq": "eq", "!=": "ne", "ne": "ne", "<": "lt", "lt": "lt",
                 "<=": "le", "le": "le", ">": "gt", "gt": "gt", ">=": "ge", "ge": "ge"}
@@ -148,7 +149,8 @@ class _Translator:
 
     def _method(self, node: lark.Tree, base, name: lark.Token, *arguments) -> ast.expr:
         args = [self.visit(arg) for arg in (arguments[0].children if arguments else ())]
-        if isinstance(base, lark.Tree) and base.data == "identifier" and str(base.children[0]) == "execution":
+        if isinstance(base, lark.Tree) and base.data == "identifier" \
+                and str(base.children[0]) == "execution":
             if str(name) in ("getVariable", "getVariableLocal") and len(args) == 1:
                 return helper("juel_get_variable", scope(), args[0])
             raise self.error(name, f"execution.{name}() is not available; "

@@ -15,12 +15,13 @@ from typing import Any
 from engine import sandbox
 from engine.sandbox import SandboxError
 
-Number = (int, float, Decimal)
+_NUMBERS = (int, float, Decimal)
+_JAVA_TYPES = {type(None): "null", bool: "Boolean", int: "Long", float: "Double",
+               Decimal: "BigDecimal", str: "String", list: "List", tuple: "List", dict: "Map"}
 
 
 def _type_name(value: Any) -> str:
-    return {type(None): "null", bool: "Boolean", int: "Long", float: "Double", Decimal: "BigDecimal",
-            str: "String", list: "List", tuple: "List", dict: "Map"}.get(type(value), type(value).__name__)
+    return _JAVA_TYPES.get(type(value), type(value).__name__)
 
 
 # ---------------------------------------------------------------------------- coercions
@@ -42,26 +43,31 @@ def to_number(value: Any) -> int | float | Decimal:
         return 0
     if isinstance(value, bool):
         raise SandboxError("cannot coerce Boolean to a number")
-    if isinstance(value, Number):
+    if isinstance(value, _NUMBERS):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        if len(text) > 100:
-            raise SandboxError("cannot coerce a String of more than 100 characters to a number")
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            return Decimal(text) if text and "inf" not in text.lower() and "nan" not in text.lower() \
-                else _refuse_number(value)
-        except InvalidOperation:
-            _refuse_number(value)
+        return _parse_number(value)
     raise SandboxError(f"cannot coerce {_type_name(value)} to a number")
 
 
-def _refuse_number(value: Any) -> Any:
-    raise SandboxError(f"cannot coerce {sandbox._one_line(repr(value))[:60]} to a number")
+def _parse_number(value: str) -> int | Decimal:
+    text = value.strip()
+    if len(text) > 100:
+        raise SandboxError("cannot coerce a String of more than 100 characters to a number")
+    if text.lstrip("+-").isdigit():
+        return int(text)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        raise SandboxError(f"cannot coerce {text[:60]!r} to a number")
+    return number
+
+
+def _whole(value: Any) -> int:
+    """A number as a Java int/long argument (positions, lengths), size-checked."""
+    return sandbox._int(to_number(value))
 
 
 def to_text(value: Any) -> str:
@@ -81,12 +87,13 @@ def _numbers(left: Any, right: Any) -> tuple[Any, Any]:
 
 
 def _decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(repr(value)) if isinstance(value, float) \
-        else Decimal(value)
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, Number) and not isinstance(value, bool)
+    return isinstance(value, _NUMBERS) and not isinstance(value, bool)
 
 
 # --------------------------------------------------------------------------- operators
@@ -122,7 +129,8 @@ def _ordering(compare: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]
         try:
             return compare(left, right)
         except TypeError:
-            raise SandboxError(f"cannot compare {_type_name(left)} with {_type_name(right)}") from None
+            raise SandboxError(
+                f"cannot compare {_type_name(left)} with {_type_name(right)}") from None
     return ordered
 
 
@@ -201,11 +209,11 @@ def index(base: Any, key: Any) -> Any:
     if base is None or key is None:
         return None
     if isinstance(base, dict):
-        return base.get(to_text(key)) if not isinstance(key, str) else base.get(key)
+        return base.get(to_text(key))
     if isinstance(base, (list, tuple, str)):
         position = to_number(key)
         if not isinstance(position, int):
-            position = int(position) if position == int(position) else -1
+            position = _whole(position) if position == _whole(position) else -1
         return base[position] if 0 <= position < len(base) else None
     raise SandboxError(f"cannot index a {_type_name(base)}")
 
@@ -213,15 +221,15 @@ def index(base: Any, key: Any) -> Any:
 # -------------------------------------------------------------------------- methods
 
 def _substring(text: str, begin: Any, end: Any = None) -> str:
-    begin = int(to_number(begin))
-    end = len(text) if end is None else int(to_number(end))
+    begin = _whole(begin)
+    end = len(text) if end is None else _whole(end)
     if not 0 <= begin <= end <= len(text):
         raise SandboxError(f"substring({begin}, {end}) is outside a String of length {len(text)}")
     return text[begin:end]
 
 
 def _char_at(text: str, position: Any) -> str:
-    position = int(to_number(position))
+    position = _whole(position)
     if not 0 <= position < len(text):
         raise SandboxError(f"charAt({position}) is outside a String of length {len(text)}")
     return text[position]
@@ -246,7 +254,7 @@ def _compare_to(text: str, other: Any) -> int:
 
 
 def _list_get(items: list, position: Any) -> Any:
-    position = int(to_number(position))
+    position = _whole(position)
     if not 0 <= position < len(items):
         raise SandboxError(f"get({position}) is outside a List of size {len(items)}")
     return items[position]
@@ -266,7 +274,8 @@ _STRING_METHODS: dict[str, Callable[..., Any]] = {
     "isEmpty": lambda text: len(text) == 0,
     "isBlank": lambda text: not text.strip(),
     "equals": lambda text, other: isinstance(other, str) and text == other,
-    "equalsIgnoreCase": lambda text, other: isinstance(other, str) and text.lower() == other.lower(),
+    "equalsIgnoreCase": lambda text, other: isinstance(other, str)
+    and text.lower() == other.lower(),
     "contains": lambda text, part: to_text(part) in text,
     "startsWith": lambda text, part: text.startswith(to_text(part)),
     "endsWith": lambda text, part: text.endswith(to_text(part)),
@@ -303,8 +312,8 @@ _ANY_METHODS: dict[str, Callable[..., Any]] = {
     "numberValue": to_number,
     "stringValue": to_text,
     "boolValue": to_boolean,
-    "intValue": lambda value: int(to_number(value)),
-    "longValue": lambda value: int(to_number(value)),
+    "intValue": _whole,
+    "longValue": _whole,
     "doubleValue": lambda value: float(to_number(value)),
 }
 

@@ -86,7 +86,9 @@ def _describe(parser: lark.Lark, err: UnexpectedInput) -> str:
     expected = sorted({_terminal_text(parser, name) for name in getattr(err, "expected", ())})
     if not expected:
         return found
-    shown = ", ".join(expected[:MAX_EXPECTED_SHOWN]) + (", ..." if len(expected) > MAX_EXPECTED_SHOWN else "")
+    shown = ", ".join(expected[:MAX_EXPECTED_SHOWN])
+    if len(expected) > MAX_EXPECTED_SHOWN:
+        shown += ", ..."
     return f"{found}; expected {shown}"
 
 

@@ -16,6 +16,10 @@ that each cover what the others cannot:
    millisecond, because 2 and 3 only bound single operations, not how many run.
 5. Only plain data (JSON-like, plus Decimal and dates) may leave a script.
 
+JUEL and FEEL expressions (engine/expressions) are translated into Python expression trees
+that pass the same layers: `compile_translated` applies 1 and 2, `evaluate_translated` 4 and 5,
+and their runtime helpers measure values as 3 does.
+
 The interpreter itself is shared with the service, so this is defence in depth rather than
 isolation; a hard guarantee would need a separate process with OS limits.
 """

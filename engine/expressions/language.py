@@ -7,8 +7,8 @@ write without meaning it) leaves the choice to the syntax:
 - text starting with `=` is FEEL (Camunda 8);
 - `#{...}` is JUEL; `${...}` is JUEL when its body is not Python but has JUEL's operators
   (`&&`, `!x`, `eq`, `? :`...), or uses what only JUEL has (`null`, `true`, `false`,
-  `empty`, `execution`, Java methods such as `.equals(`, property reads such as `order.total`,
-  which Python cannot do on task data);
+  `empty`, `execution`, Java methods such as `.equals(` or `.length()`). A property read
+  (`order.total`) alone does not decide: Python reads `when.year` of a date;
 - everything else is Python, exactly as before, so existing diagrams keep their behaviour.
 
 Detection is cached per text: conditions are evaluated constantly.
@@ -20,8 +20,6 @@ import functools
 from enum import StrEnum
 
 from lark.exceptions import LarkError
-
-from engine import sandbox
 
 from . import juel, juel_runtime
 
@@ -79,14 +77,7 @@ def _looks_like_juel(body: str) -> bool:
             return True
         if isinstance(node, ast.Attribute) and id(node) in called and node.attr in _JAVA_METHODS:
             return True
-        if isinstance(node, ast.Attribute) and id(node) not in called \
-                and not _is_builtin_name(node.value):
-            return True  # `order.total`: a property of task data, which Python cannot read
     return False
-
-
-def _is_builtin_name(node: ast.expr) -> bool:
-    return isinstance(node, ast.Name) and node.id in sandbox.SAFE_BUILTINS
 
 
 def _has_juel_tokens(body: str) -> bool:

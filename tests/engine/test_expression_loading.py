@@ -6,6 +6,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
+from engine import expressions
 from engine.errors import BpmnValidationError
 from engine.loader import load_processes
 from engine.runtime import Instance
@@ -216,3 +217,28 @@ def test_a_bad_multi_instance_expression_is_located():
     [problem] = problems_of(process(body, {"QA": ["start", "review", "end"]}))
     assert ": review: loopCardinality '=count(reviewers' (feel): line 1, column 17: " \
            "unexpected end of expression" in problem
+
+
+@pytest.mark.parametrize("text, language", [
+    ("${amount > 1}", "python"), ("${when.year == 2026}", "python"),
+    ("${name.startswith('Z')}", "python"), ("${d.get('a') == 1}", "python"),
+    ("${items.count(1) > 0}", "python"), ("${not approved}", "python"),
+    ("${!approved}", "juel"), ("${a && b}", "juel"), ("${a eq 1}", "juel"), ("${x == null}", "juel"),
+    ("${approved == true}", "juel"), ("${empty items}", "juel"), ("${a ? 1 : 2}", "juel"),
+    ("${name.equals('x')}", "juel"), ("${name.length() > 2}", "juel"),
+    ("${execution.getVariable('a')}", "juel"), ("#{amount > 1}", "juel"),
+    ("=amount > 1", "feel"), ("amount > 1", "python"), ("${x ==}", "python"),
+])
+def test_the_language_follows_from_the_text_when_nothing_is_declared(text, language):
+    assert expressions.detect(text).value == language
+
+
+@pytest.mark.parametrize("uri, language", [
+    ("http://www.omg.org/spec/FEEL/20140401", "feel"), ("https://www.omg.org/spec/FEEL/20140401",
+                                                        "feel"),
+    ("https://www.omg.org/spec/DMN/20191111/FEEL/", "feel"), ("http://www.omg.org/spec/JUEL", "juel"),
+    ("python", "python"), ("http://www.w3.org/1999/XPath", None), ("", None),
+])
+def test_declared_languages_are_read_from_their_uris(uri, language):
+    found = expressions.declared_language(uri)
+    assert (found.value if found else None) == language

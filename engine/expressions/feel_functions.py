@@ -18,7 +18,7 @@ from typing import Any
 from engine import sandbox
 from engine.sandbox import MAX_FORMAT_CHARS, SandboxError
 
-from .feel_runtime import Range, _decimal, equal, greater, is_number, less
+from .feel_runtime import Range, _decimal, _kind, equal, greater, is_number, less
 
 _MANY = 1_000  # "any number of arguments"
 _DURATION = re.compile(
@@ -205,11 +205,31 @@ def _index_of(values: list, value: Any) -> list:
 
 
 def _distinct(values: list) -> list:
+    """First occurrences, by FEEL equality, in linear time: comparing every pair would be
+    quadratic inside a helper, where the time limit cannot interrupt."""
+    seen: set = set()
     found: list = []
     for value in values:
-        if not _list_contains(found, value):
+        key = _identity(value)
+        if key not in seen:
+            seen.add(key)
             found.append(value)
     return found
+
+
+def _identity(value: Any) -> Any:
+    """A hashable stand-in that is equal exactly when FEEL's `=` says the values are
+    (1 and 1.0 alike, true and 1 not); the value was measured, so its depth is bounded."""
+    kind = _kind(value)
+    if kind == "number":
+        return kind, _decimal(value)
+    if kind == "list":
+        return kind, tuple(_identity(item) for item in value)
+    if kind == "context":
+        return kind, frozenset((key, _identity(item)) for key, item in value.items())
+    if kind == "date and time":
+        return kind, value.tzinfo is None, value
+    return kind, value
 
 
 def _append(values: Any, *more: Any) -> Any:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import pytest
@@ -183,6 +184,14 @@ def test_feel_loops_and_results_stay_within_the_sandboxes_limits():
         feel("=string join(for i in 1..3000 return name + name + name + name)")
     with pytest.raises(SandboxError, match="bits exceeds the limit"):
         feel("=2 ** 100000")
+
+
+def test_distinct_values_of_a_long_list_takes_linear_time():
+    started = time.monotonic()
+    assert feel("=count(distinct values(for i in 1..10000 return i - i + 1.0))") == 1
+    assert feel("=distinct values([1, 1.0, true, \"1\", [1], [1.0], {a: 1}, {a: 1.0}])") == [
+        1, True, "1", [1], {"a": 1}]
+    assert time.monotonic() - started < 3  # comparing all pairs would take minutes
 
 
 def test_a_feel_range_cannot_leave_as_a_result():

@@ -15,7 +15,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser import CamundaParser
 
-from . import deadlines, sandbox
+from . import deadlines, expressions, sandbox
 from .errors import BpmnValidationError, Problem
 from .external_tasks import read_external, wait_for_workers
 from .forms import CONSTRAINTS, FIELD_TYPES, FieldSpec, FormSpec, parse_number
@@ -49,7 +49,8 @@ def load_processes(source: bytes, filename: str,
     every problem.
     """
     root = parse_untrusted_xml(source, filename)
-    checker = _Checker(filename, is_known_owner, default_owner)
+    checker = _Checker(filename, is_known_owner, default_owner,
+                       expressions.declared_language(root.get("expressionLanguage")))
     checker.check_counts(root)
     checker.raise_if_any()
     processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
@@ -100,10 +101,12 @@ class _Checker:
     """
 
     def __init__(self, filename: str, is_known_owner: OwnerCheck | None,
-                 default_owner: str | None = None):
+                 default_owner: str | None = None,
+                 declared_language: expressions.Language | None = None):
         self.filename = filename
         self.is_known_owner = is_known_owner
         self.default_owner = default_owner
+        self.declared_language = declared_language  # the definitions' expressionLanguage
         self.problems: list[Problem] = []
 
     def report(self, element: etree._Element, message: str, line: int | None = None) -> None:
@@ -162,6 +165,7 @@ class _Checker:
                                 _names(process, "candidateStarterGroups"))
         self._check_gateways(process)
         self._check_conditions(process)
+        self._check_multi_instance(process)
         self._check_scripts(process)
         self._check_timers(process)
         return forms
@@ -272,6 +276,11 @@ class _Checker:
     def _check_conditions(self, process: etree._Element) -> None:
         for condition in process.iterfind(".//bpmn:conditionExpression", NS):
             flow = condition.getparent()
+            declared = expressions.declared_language(condition.get("language"))
+            language = expressions.detect(condition.text or "", declared or self.declared_language)
+            if language is not expressions.Language.PYTHON:
+                self._check_expression(flow, condition, "condition", language)
+                continue
             text = sandbox.unwrap(condition.text or "")
             if not text:
                 self.report(flow, "condition is empty", condition.sourceline)
@@ -279,8 +288,41 @@ class _Checker:
             try:
                 sandbox.check_expression(text)
             except sandbox.SandboxError as err:
-                self.report(flow, f"condition {text!r}: {err}", condition.sourceline)
+                self.report(flow, f"condition {text!r}: {err}{_feel_hint(text, err)}",
+                            condition.sourceline)
             condition.text = text
+
+    def _check_multi_instance(self, process: etree._Element) -> None:
+        """Loop cardinality and completion condition, in any of the expression languages."""
+        for loop in process.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
+            for child in loop:
+                kind = etree.QName(child).localname if isinstance(child.tag, str) else ""
+                if kind in ("loopCardinality", "completionCondition") \
+                        and (child.text or "").strip():
+                    language = expressions.detect(child.text, self.declared_language)
+                    self._check_expression(loop.getparent(), child, kind, language)
+
+    def _check_expression(self, owner: etree._Element, node: etree._Element, what: str,
+                          language: expressions.Language, wrap: str = "{}") -> None:
+        """Check one expression and store it in the form the engine evaluates (see
+        expressions.canonical). JUEL and FEEL errors name the line and column."""
+        written = node.text or ""
+        text = written.strip()
+        if language is not expressions.Language.PYTHON and text in ("", "=", "${}", "#{}"):
+            self.report(owner, f"{what} is empty", node.sourceline)
+            return
+        try:
+            expressions.check(written, language)
+        except sandbox.SandboxError as err:
+            line = node.sourceline + written[:len(written) - len(written.lstrip())].count("\n")
+            if isinstance(err, expressions.ExpressionSyntaxError) and err.line:
+                line += err.line - 1
+            self.report(owner, f"{what} {text!r} ({language.value}): {err}", line)
+            return
+        canonical = expressions.canonical(written, language)
+        if language is expressions.Language.FEEL:
+            canonical = "=" + wrap.format(canonical[1:])
+        node.text = canonical
 
     def _check_scripts(self, process: etree._Element) -> None:
         for task in process.iterfind(".//bpmn:scriptTask", NS):
@@ -304,17 +346,36 @@ class _Checker:
     def _check_timers(self, process: etree._Element) -> None:
         for definition in process.iterfind(".//bpmn:timerEventDefinition", NS):
             event = definition.getparent()
-            expressions = [child for child in definition
+            timer_texts = [child for child in definition
                            if etree.QName(child).localname in TIMER_KINDS]
-            if not expressions:
+            if not timer_texts:
                 self.report(event, "timer has no timeDuration, timeDate or timeCycle")
-            for child in expressions:
+            for child in timer_texts:
                 kind = etree.QName(child).localname
+                # A timer's literal ISO text is not FEEL, whatever the definitions declare.
+                language = expressions.detect(child.text or "")
+                if language is not expressions.Language.PYTHON:
+                    # SpiffWorkflow reads the timer from text: FEEL's dates and durations as ISO.
+                    self._check_expression(event, child, kind, language, wrap="string({})")
+                    continue
                 problem = deadlines.check_timer(kind, child.text or "")
                 if problem:
                     self.report(event, f"{kind}: {problem}", child.sourceline)
                 else:
                     child.text = deadlines.timer_expression(child.text)
+
+
+def _feel_hint(text: str, err: sandbox.SandboxError) -> str:
+    """For a condition that is not Python but reads as FEEL (written for Camunda 8 or a DMN
+    tool without declaring it), say how to make it FEEL."""
+    if not isinstance(err, sandbox.SandboxSyntaxError):
+        return ""
+    try:
+        expressions.check("=" + text)
+    except sandbox.SandboxError:
+        return ""
+    return ("; it reads as FEEL: write it as '=...' or declare "
+            'expressionLanguage="https://www.omg.org/spec/FEEL/20140401"')
 
 
 def _counted_kind(localname: str) -> str | None:

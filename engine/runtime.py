@@ -18,14 +18,14 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import sandbox
+from . import sandbox, script_engine
 from .compaction import compact
 from .deadlines import parse_datetime
 from .errors import EngineError, ExecutionError, FormValidationError, TaskNotReady
 from .model import DutySpec, InstanceStatus, ProcessModel
 from .serialization import dump_state, restore_state
 
-_SCRIPT_ENGINE = sandbox.make_script_engine()
+_SCRIPT_ENGINE = script_engine.make_script_engine()
 
 # The statuses under the short names engine callers use.
 RUNNING, COMPLETED, ERROR = InstanceStatus.RUNNING, InstanceStatus.COMPLETED, InstanceStatus.ERROR

@@ -16,6 +16,10 @@ that each cover what the others cannot:
    millisecond, because 2 and 3 only bound single operations, not how many run.
 5. Only plain data (JSON-like, plus Decimal and dates) may leave a script.
 
+JUEL and FEEL expressions (engine/expressions) are translated into Python expression trees
+that pass the same layers: `compile_translated` applies 1 and 2, `evaluate_translated` 4 and 5,
+and their runtime helpers measure values as 3 does.
+
 The interpreter itself is shared with the service, so this is defence in depth rather than
 isolation; a hard guarantee would need a separate process with OS limits.
 """
@@ -35,9 +39,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
-from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 TIME_LIMIT_SECONDS = 1.0
 MAX_MEMORY_BYTES = 256 * 2**20          # growth of the process's memory during one run
@@ -183,7 +184,7 @@ _MUTATING_METHODS = frozenset({
 })
 
 
-def _check_tree(tree: ast.AST, expression: bool) -> None:
+def _check_tree(tree: ast.AST, expression: bool, generated: bool = False) -> None:
     """Refuse the first problem in reading order: in `().__class__.__base__` that is
     `__class__` (its node ends first), in `lambda: 1` the lambda rather than its arguments
     (which have no position of their own, so they take their parent's, and parents win ties)."""
@@ -195,7 +196,7 @@ def _check_tree(tree: ast.AST, expression: bool) -> None:
         if hasattr(node, "lineno"):
             position = (node.lineno, node.col_offset, node.end_lineno or 0,
                         node.end_col_offset or 0, position[4])
-        problem = _problem(node, expression)
+        problem = _problem(node, expression, generated)
         if problem:
             found.append((position, problem))
         pending.extend((child, position) for child in ast.iter_child_nodes(node))
@@ -204,10 +205,11 @@ def _check_tree(tree: ast.AST, expression: bool) -> None:
         raise SandboxError(problem, position[0] or None)
 
 
-def _problem(node: ast.AST, expression: bool) -> str | None:
+def _problem(node: ast.AST, expression: bool, generated: bool = False) -> str | None:
     if not isinstance(node, _ALLOWED_NODES):
         return f"{_NODE_NAMES.get(type(node), type(node).__name__)} is not allowed"
-    if isinstance(node, ast.Name) and node.id.startswith("_") and node.id != "_":
+    if isinstance(node, ast.Name) and node.id.startswith("_") and node.id != "_" and not (
+            generated and node.id.startswith(GENERATED_PREFIX)):
         return f"name '{node.id}' is not allowed"  # a lone `_` is a throwaway loop variable
     if isinstance(node, ast.keyword) and node.arg and node.arg.startswith("_"):
         return f"keyword argument '{node.arg}' is not allowed"
@@ -707,7 +709,7 @@ def _limits_tracer() -> Callable:
     # at that moment is the base (no single operation can allocate much, see above).
     memory_ceiling: int | None = None
     next_memory_check = started + MEMORY_CHECK_SECONDS
-    ours = (_SOURCE_NAME, __file__)
+    ours = (_SOURCE_NAME, __file__, *_HELPER_FILES)
 
     def trace(frame: types.FrameType, event: str, arg: Any) -> Callable | None:
         nonlocal next_memory_check, memory_ceiling
@@ -724,7 +726,7 @@ def _limits_tracer() -> Callable:
                 raise SandboxError(f"memory limit of {memory_limit // 2**20} MiB exceeded")
             next_memory_check = now + MEMORY_CHECK_SECONDS
         if event == "call":
-            if frame.f_code.co_filename == __file__:
+            if frame.f_code.co_filename != _SOURCE_NAME:
                 return None  # entering a helper is checked, its own steps need not be
             frame.f_trace_lines = False
             frame.f_trace_opcodes = True
@@ -783,9 +785,11 @@ def _namespace(*layers: Mapping[str, Any]) -> dict[str, Any]:
     return names
 
 
-def evaluate(source: str, data: Mapping[str, Any]) -> Any:
-    """Evaluate an expression (optionally in `${...}`) with the keys of `data` as variables."""
-    return _evaluate(source, data, {})
+def evaluate(source: str, data: Mapping[str, Any],
+             extra: Mapping[str, Any] | None = None) -> Any:
+    """Evaluate an expression (optionally in `${...}`) with the keys of `data` as variables,
+    and those of `extra` (e.g. data objects) where `data` has no such key."""
+    return _evaluate(source, data, extra or {})
 
 
 def _evaluate(source: str, data: Mapping[str, Any], extra: Mapping[str, Any]) -> Any:
@@ -807,13 +811,13 @@ def _check_result(result: Any) -> None:
         raise SandboxError(f"the expression's result cannot be used: {err.reason}") from None
 
 
-def execute(source: str, data: dict) -> None:
+def execute(source: str, data: dict, extra: Mapping[str, Any] | None = None) -> None:
     """Run a script; top-level variables it assigns or deletes are written back into `data`.
 
     The script works on a deep copy, and `data` is only replaced once everything succeeded and
     every value is plain data, so a failing script leaves `data` exactly as it was.
     """
-    _execute(source, data, {})
+    _execute(source, data, extra or {})
 
 
 def _execute(source: str, data: dict, extra: Mapping[str, Any]) -> None:
@@ -869,58 +873,47 @@ def _to_plain(value: Any) -> Any:
     return value
 
 
-# ------------------------------------------------------------------------ SpiffWorkflow glue
+# ---------------------------------------------------------------- other expression languages
 
-class SandboxEnvironment(BasePythonScriptEngineEnvironment):
-    """SpiffWorkflow script environment that evaluates and executes through this sandbox.
-
-    It takes no environment globals: every name a snippet sees is task data, an external
-    context name or a SAFE_BUILTINS entry.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-
-    def evaluate(self, expression: str, context: Mapping[str, Any],
-                 external_context: Mapping[str, Any] | None = None) -> Any:
-        """Task data wins over external names (e.g. data objects) of the same name."""
-        return _evaluate(expression, context, external_context or {})
-
-    def execute(self, script: str, context: dict,
-                external_context: Mapping[str, Any] | None = None) -> bool:
-        """External names are readable but never written back into `context`."""
-        _execute(script, context, external_context or {})
-        return True
+GENERATED_PREFIX = "_sandbox_"
+# Modules whose functions generated code calls (engine.expressions' runtimes): like this
+# module's helpers, entering one of them is checked against the limits.
+_HELPER_FILES: list[str] = []
 
 
-class _SandboxScriptEngine(PythonScriptEngine):
-    """PythonScriptEngine whose errors carry the sandbox's reason and line.
-
-    SpiffWorkflow's own evaluate() reports only "Error evaluating expression '...'", and its
-    script errors look for line numbers in frames that a SandboxError's traceback lacks.
-    """
-
-    def validate(self, expression: str) -> None:
-        check_expression(expression)
-
-    def evaluate(self, task: Any, expression: str,
-                 external_context: Mapping[str, Any] | None = None) -> Any:
-        try:
-            return self.environment.evaluate(expression, task.data, external_context)
-        except SandboxError as err:
-            raise WorkflowTaskException(f"Error evaluating expression '{expression}': {err}",
-                                        task=task, exception=err, line_number=err.line) from err
-
-    def create_task_exec_exception(self, task: Any, script: str,
-                                   err: Exception) -> WorkflowTaskException:
-        if not isinstance(err, SandboxError):
-            return super().create_task_exec_exception(task, script, err)
-        lines = script.splitlines()
-        error_line = lines[err.line - 1] if err.line and err.line <= len(lines) else ""
-        return WorkflowTaskException(str(err), task=task, exception=err, line_number=err.line,
-                                     error_line=error_line)
+def register_helper_module(filename: str) -> None:
+    """Treat functions defined in `filename` as sandbox helpers in the limits tracer."""
+    if filename not in _HELPER_FILES:
+        _HELPER_FILES.append(filename)
 
 
-def make_script_engine() -> PythonScriptEngine:
-    """The script engine every DutyFlow workflow must run with."""
-    return _SandboxScriptEngine(environment=SandboxEnvironment())
+def compile_translated(tree: ast.Expression) -> types.CodeType:
+    """Check, rewrite and compile an expression tree that engine.expressions built from JUEL or
+    FEEL: the same allowlist, denylist and operator rewrite as Python source. Only the names it
+    generated itself (`_sandbox_*`: helpers, the variable scope, loop variables) may start with
+    `_`; a user's identifiers never become Python names, they are looked up in the scope."""
+    _check_tree(tree, expression=True, generated=True)
+    try:
+        return compile(ast.fix_missing_locations(_Rewriter().visit(tree)), _SOURCE_NAME, "eval")
+    except (RecursionError, MemoryError):
+        raise SandboxError("expression is nested too deeply") from None
+
+
+def translated_namespace(helpers: Mapping[str, Any]) -> dict[str, Any]:
+    """The fixed part of the globals of a translated language's code, built once per language."""
+    names = dict(helpers)
+    names.update(_HELPERS)
+    names["__builtins__"] = SAFE_BUILTINS
+    return names
+
+
+def evaluate_translated(code: types.CodeType, namespace: Mapping[str, Any],
+                        data: Mapping[str, Any], extra: Mapping[str, Any]) -> Any:
+    """Run translated code under the limits with the visible keys of `extra` and `data` (data
+    wins) as its read-only variable scope `_sandbox_scope`; only plain data may come out."""
+    names = dict(namespace)
+    names["_sandbox_scope"] = {key: value for layer in (extra, data)
+                               for key, value in layer.items() if _is_visible(key)}
+    result = _run(code, names)
+    _check_result(result)
+    return result

@@ -30,7 +30,8 @@ Report = Callable[[etree._Element, str], None]
 def read_external(process: etree._Element, report: Report, warn: Report
                   ) -> dict[str, ExternalSpec]:
     """The process's external tasks by element id; `report` refuses a task that cannot
-    wait for any worker, `warn` notes one that waits instead of running as drawn."""
+    wait for any worker, `warn` notes one that waits instead of running as drawn. Each
+    becomes a plain service task in `process`, the tree SpiffWorkflow compiles."""
     found = {}
     for task in _candidates(process):
         topic = _topic(task, report, warn)
@@ -42,6 +43,9 @@ def read_external(process: etree._Element, report: Report, warn: Report
             continue
         element_id = task.get("id")
         found[element_id] = ExternalSpec(element_id, task.get("name") or element_id, topic)
+        # SpiffWorkflow compiles a business rule task as a decision (and fails without
+        # one); the tree it compiles from (not the stored file) says what it is here.
+        task.tag = f"{{{BPMN_NS}}}serviceTask"
     return found
 
 
@@ -76,7 +80,10 @@ def _topic(task: etree._Element, report: Report, warn: Report) -> str | None:
         return topic
     if kind == "businessRuleTask" and (task.get(f"{{{CAMUNDA_NS}}}decisionRef")
                                        or task.find(f".//{{{ZEEBE_NS}}}calledDecision") is not None):
-        return None  # a decision, evaluated by the engine
+        report(task, "DMN decisions (camunda:decisionRef, zeebe:calledDecision) cannot be "
+                     "evaluated yet; make it an external task (camunda:type=\"external\") "
+                     "for a worker that decides")
+        return None
     for attribute, what in _DELEGATES.items():
         value = (task.get(f"{{{CAMUNDA_NS}}}{attribute}") or "").strip()
         if value:
@@ -89,4 +96,10 @@ def _topic(task: etree._Element, report: Report, warn: Report) -> str | None:
         warn(task, f"connector {connector.strip()!r} cannot run in DutyFlow: the task waits as "
                    f"an external task on topic {connector.strip()!r} for a worker to complete it")
         return connector.strip()
+    if kind == "businessRuleTask":
+        implementation = task.get("implementation")
+        report(task, "a business rule task needs camunda:type=\"external\" with a topic (a "
+                     "worker that decides)"
+               + (f"; implementation {implementation!r} is not one DutyFlow runs"
+                  if implementation else ""))
     return None

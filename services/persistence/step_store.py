@@ -94,6 +94,20 @@ _MARK_ERROR = (update(_instances).where(_instances.c.id == bindparam("instance_i
 _FAIL_TIMER = (update(_timers).where(_timers.c.id == bindparam("timer_id"),
                                      _timers.c.status == TimerStatus.PENDING)
                .values(status=TimerStatus.FAILED))
+_SET_STATUS = (update(_instances).where(_instances.c.id == bindparam("instance_id"),
+                                        _instances.c.lock_version == bindparam("seen", type_=Integer))
+               .values(status=bindparam("new_status"), updated_at=bindparam("at"),
+                       lock_version=bindparam("seen", type_=Integer) + 1))
+_WITHDRAW_TASKS = (update(_tasks).where(_tasks.c.process_instance_id == bindparam("instance_id"),
+                                        _tasks.c.status == TaskStatus.READY)
+                   .values(status=TaskStatus.WITHDRAWN))
+_CANCEL_INSTANCE_TIMERS = (update(_timers)
+                           .where(_timers.c.process_instance_id == bindparam("instance_id"),
+                                  _timers.c.status == TimerStatus.PENDING)
+                           .values(status=TimerStatus.CANCELLED))
+_REARM_TIMERS = (update(_timers).where(_timers.c.id.in_(bindparam("ids", expanding=True)),
+                                       _timers.c.status == TimerStatus.FAILED)
+                 .values(status=TimerStatus.PENDING))
 _SAVE_STATE = (update(_instances).where(_instances.c.id == bindparam("instance_id"),
                                         _instances.c.lock_version == bindparam("seen", type_=Integer))
                .values(state=json_text(bindparam("new_state", type_=Text)),
@@ -107,8 +121,9 @@ def task_step(uow: UnitOfWork, task_id: str) -> Row | None:
     return uow.core(_TASK_STEP, {"task_id": task_id}).first()
 
 
-def instance_step(uow: UnitOfWork, instance_id: int) -> Row:
-    return uow.core(_INSTANCE_STEP, {"instance_id": instance_id}).one()
+def instance_step(uow: UnitOfWork, instance_id: int) -> Row | None:
+    """The instance's step columns, the instance locked; None if there is no such instance."""
+    return uow.core(_INSTANCE_STEP, {"instance_id": instance_id}).first()
 
 
 def close_task(uow: UnitOfWork, task_id: str, username: str, at) -> bool:
@@ -159,3 +174,22 @@ def mark_error(uow: UnitOfWork, instance_id: int, seen_version: int, error: str,
 
 def fail_timer(uow: UnitOfWork, timer_id: str) -> None:
     uow.core(_FAIL_TIMER, {"timer_id": timer_id})
+
+
+def rearm_timers(uow: UnitOfWork, timer_ids: Iterable[str]) -> None:
+    """Timers failed with their instance's step, pending again once it runs on."""
+    uow.core(_REARM_TIMERS, {"ids": list(timer_ids)})
+
+
+def set_status(uow: UnitOfWork, instance_id: int, seen_version: int, status: str, at) -> None:
+    """A person's change of an instance's status (suspend, resume, cancel): the engine's
+    state stays as it is; the version is checked and bumped like a step's."""
+    if uow.core(_SET_STATUS, {"instance_id": instance_id, "seen": seen_version,
+                              "new_status": status, "at": at}).rowcount != 1:
+        raise lost_race()
+
+
+def withdraw_instance_work(uow: UnitOfWork, instance_id: int) -> None:
+    """Every open task of the instance withdrawn, every pending timer cancelled."""
+    uow.core(_WITHDRAW_TASKS, {"instance_id": instance_id})
+    uow.core(_CANCEL_INSTANCE_TIMERS, {"instance_id": instance_id})

@@ -31,6 +31,7 @@ from services.workflow import engine_steps
 from services.workflow.definitions import cached_model, latest_definition, model_of
 from services.workflow.events import completion_event
 from services.workflow.projection import Mirrored, project, save_state, stored_state
+from services.workflow.standing import require_takes_work
 
 
 def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None,
@@ -130,6 +131,8 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         owner = task.department_key or ", ".join(task.candidate_departments) or "no department"
         raise PermissionDenied(f"{task.name!r} is a duty of {owner}; "
                                f"{actor.username} belongs to {actor.department_key}")
+    # Read with the instance locked: a suspend or cancel that committed first wins.
+    require_takes_work(task.instance_id, task.instance_status)
     if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is already {task.status}"
                        + (f" by {task.completed_by}" if task.completed_by else ""))
@@ -163,8 +166,8 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     # Instance first, as complete_task locks it: the same lock order cannot deadlock.
     found = step_store.instance_step(uow, timer.process_instance_id)
     uow.session.refresh(timer)  # a completion may have cancelled it while we waited
-    if timer.status != TimerStatus.PENDING:
-        return False
+    if timer.status != TimerStatus.PENDING or found.instance_status == InstanceStatus.SUSPENDED:
+        return False  # a suspended instance's timers wait for its resumption
     try:
         outcome = _step(uow, found, {"kind": FIRE_TIMER, "timer_id": timer_id}, now)
     except StepFailed:
@@ -184,8 +187,11 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
 
 
 def due_timer_ids(uow: UnitOfWork, now: dt.datetime, limit: int = 100) -> list[str]:
-    return list(uow.session.scalars(select(Timer.id).where(
-        Timer.status == TimerStatus.PENDING, Timer.due_at <= now)
+    """Pending timers due by `now`, but not those of suspended instances: they wait."""
+    return list(uow.session.scalars(select(Timer.id).join(
+        ProcessInstance, ProcessInstance.id == Timer.process_instance_id).where(
+        Timer.status == TimerStatus.PENDING, Timer.due_at <= now,
+        ProcessInstance.status != InstanceStatus.SUSPENDED)
         .order_by(Timer.due_at).limit(limit)))
 
 

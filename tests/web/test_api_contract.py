@@ -112,6 +112,15 @@ def test_every_documented_operation_answers_as_documented(app):
     api.call("GET", "/tasks/{task_id}/comments", clerk, values=task)
     api.call("POST", "/tasks/{task_id}/complete", {**clerk, "Idempotency-Key": "k1"},
              values=task, json={"data": DELIVERY})
+    reason = {"reason": "stock count"}
+    api.call("POST", "/process-instances/{instance_id}/suspend", admin, values=instance,
+             json=reason)
+    api.call("POST", "/process-instances/{instance_id}/resume", admin, values=instance,
+             json=reason)
+    withdrawn = api.call("POST", "/process-instances", clerk, 201,
+                         json={"process_key": "inbound_materials"}).json
+    api.call("POST", "/process-instances/{instance_id}/cancel", clerk,
+             values={"instance_id": withdrawn["id"]}, json=reason)
 
     api.call("GET", "/departments", admin)
     api.call("GET", "/employees", admin)

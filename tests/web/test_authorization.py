@@ -29,10 +29,10 @@ import string
 import pytest
 from sqlalchemy import select
 
-from services.identity.access import actor_for
+from services.identity.access import actor_for, actor_named
 from services.persistence.models import Employee
 from services.settings import Settings
-from services.workflow import tasks
+from services.workflow import instances, lifecycle, tasks
 from tests.conftest import read_bpmn
 from tests.services.helpers import (
     DELIVERY,
@@ -51,6 +51,7 @@ PERIOD = "2026-01"
 BPMN = object()  # body marker: a multipart upload of a diagram no one has deployed yet
 NOTE = {"text": "sample arrives tomorrow"}
 CORRECTION = {"data": {"notes": "re-weighed"}, "reason": "the scale was off"}
+REASON = {"reason": "supplier cancelled the order"}
 
 MATRIX = [
     # method, path, body                                   anon staff head  mgr  dsgn   hr admin
@@ -73,6 +74,27 @@ MATRIX = [
                                                             (401, 200, 200, 200, 404, 404, 200)),
     ("GET", "/api/v1/process-instances/{proc_instance}", None,
                                                             (401, 404, 404, 404, 404, 404, 200)),
+    # lifecycle: the heads of the departments owning its duties (and managers above them)
+    # and admins cancel, suspend and resume, also instances they do not otherwise see;
+    # its starter may withdraw it until another department has completed a step
+    ("POST", "/api/v1/process-instances/{new_qa_instance}/cancel", REASON,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{new_proc_instance}/cancel", REASON,
+                                                            (401, 404, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{own_sampling}/cancel", REASON,
+                                                            (401, 200, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{handed_off_sampling}/cancel", REASON,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{finished_instance}/cancel", REASON,
+                                                            (401, 403, 409, 409, 404, 404, 409)),
+    ("POST", "/api/v1/process-instances/{new_qa_instance}/suspend", REASON,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{own_sampling}/suspend", REASON,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{suspended_qa_instance}/resume", REASON,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{new_qa_instance}/resume", REASON,
+                                                            (401, 403, 409, 409, 404, 404, 409)),
     # inboxes: scope=all is for admins
     ("GET", "/api/v1/tasks", None,                         (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/tasks?scope=department", None,        (401, 200, 200, 200, 200, 200, 200)),
@@ -136,7 +158,9 @@ MATRIX = [
 ]
 
 # Placeholders made anew for every cell (World methods); the others are shared.
-FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run"}
+FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run",
+         "new_qa_instance", "new_proc_instance", "own_sampling", "handed_off_sampling",
+         "finished_instance", "suspended_qa_instance"}
 # Salaries in GET /employees: HR and admins only.
 SEES_SALARIES = {"li.qa": False, "wang.qa": False, "sun.prod": False, "chen.design": False,
                  "zhao.hr": True, "admin": True}
@@ -208,6 +232,39 @@ class World:
             he = uow.session.scalars(select(Employee).where(Employee.username == "he.qa")).one()
             tasks.claim(uow, actor_for(uow, he), task_id)
         return task_id
+
+    def new_qa_instance(self) -> int:
+        """Waiting for QA's inspection (started by a tester, not a caller)."""
+        instance = start(self.store)
+        complete(self.store, instance, "register_delivery", "zhang.proc", DELIVERY)
+        return instance
+
+    def new_proc_instance(self) -> int:
+        return start(self.store)
+
+    def own_sampling(self) -> int:
+        """Started by li.qa, nobody has acted yet: li.qa may still withdraw it."""
+        with self.store.writing() as uow:
+            return instances.start_process(uow, "qa_sampling", None, "li.qa").id
+
+    def handed_off_sampling(self) -> int:
+        """Started by li.qa, then procurement registered the delivery: the handoff."""
+        instance = self.own_sampling()
+        complete(self.store, instance, "register_delivery", "zhang.proc", DELIVERY)
+        return instance
+
+    def finished_instance(self) -> int:
+        instance = self.new_qa_instance()
+        complete(self.store, instance, "inspect_goods", "li.qa", PASS)
+        complete(self.store, instance, "warehouse_intake", "guo.wh",
+                 {"storage_location": "A-1", "received_quantity": 10})
+        return instance
+
+    def suspended_qa_instance(self) -> int:
+        instance = self.new_qa_instance()
+        with self.store.writing() as uow:
+            lifecycle.suspend(uow, actor_named(uow, "admin"), instance, "stock count")
+        return instance
 
     def new_period(self) -> str:
         return next(self.periods)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_dump, validate
 
+from engine.model import InstanceStatus
 from services.identity import audit
 
 from . import MAX_ID
@@ -129,6 +130,19 @@ class Timer(Shape):
     due_at = fields.String(allow_none=True)
 
 
+class Action(Shape):
+    """What a person did to the instance itself (withdraw, cancel, suspend, resume,
+    data_fix, retry, move), with who, when and why; never a completion."""
+    id = fields.Integer()
+    kind = fields.String()
+    actor = fields.String()
+    reason = fields.String()
+    status_before = fields.String()
+    status_after = fields.String()
+    details = fields.Dict()
+    at = fields.String()
+
+
 class Instance(Shape):
     id = fields.Integer()
     process_key = fields.String()
@@ -142,6 +156,7 @@ class Instance(Shape):
     updated_at = fields.String(allow_none=True)
     tasks = fields.List(fields.Nested(Task))
     history = fields.List(fields.Nested(Event))
+    actions = fields.List(fields.Nested(Action))
     timers = fields.List(fields.Nested(Timer))
 
 
@@ -157,10 +172,14 @@ class InstanceQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    status = fields.String(validate=validate.OneOf(["running", "completed", "error"]))
+    status = fields.String(validate=validate.OneOf([status.value for status in InstanceStatus]))
     process_key = fields.String(validate=validate.Length(max=200))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+
+
+class ReasonRequest(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class TaskListQuery(Schema):

@@ -7,6 +7,7 @@ task is marked, the instance reports status `error`, and its state stays loadabl
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -160,6 +161,39 @@ class Instance:
         self._guarded(lambda: task.task_spec._update(task))
         self._advance()
 
+    def retry(self) -> list[str]:
+        """Run the failed steps again, after their data or their diagram was fixed: every
+        task in error is reset to run with its data as it is now, then the instance runs
+        to its next wait. With none in error (a loop was cut short, a worker was stopped
+        before the state changed) it simply runs on. Returns the element ids retried."""
+        failed = [task for workflow in self._workflows()
+                  for task in workflow.get_tasks(state=TaskState.ERROR)]
+        for task in failed:
+            self._guarded(lambda task=task: self._workflow.reset_from_task_id(task.id,
+                                                                              data=task.data))
+        self._advance()
+        return [task.task_spec.bpmn_id for task in failed]
+
+    def fix_data(self, values: dict[str, Any], unset: list[str]) -> list[str]:
+        """Set and unset process variables where the instance goes on from: its tasks in
+        error, ready or waiting (the data a retried step reads). The first of them in the
+        top-level process becomes the last task, so `data` shows the fix. Returns the
+        element ids changed."""
+        live = [task for workflow in self._workflows() for task in workflow.get_tasks(
+            state=TaskState.ERROR | TaskState.READY | TaskState.WAITING | TaskState.STARTED)]
+        for task in live:
+            task.data.update(copy.deepcopy(values))
+            for name in unset:
+                task.data.pop(name, None)
+        top = sorted((task for task in live if task.workflow is self._workflow),
+                     key=lambda task: not task.has_state(TaskState.ERROR))
+        if top:
+            self._workflow.last_task = top[0]
+        return sorted({task.task_spec.bpmn_id for task in live if task.task_spec.bpmn_id})
+
+    def _workflows(self) -> list[BpmnWorkflow]:
+        return [self._workflow, *self._workflow.subprocesses.values()]
+
     def _find(self, task_id: str):
         try:
             task = self._workflow.get_task_from_id(UUID(str(task_id)))
@@ -225,14 +259,25 @@ def check_start_data(model: ProcessModel, data: Any) -> dict[str, Any]:
     (checked by type); without one, plain variables. At most MAX_START_DATA_CHARS of JSON
     either way, so nobody parks megabytes in an instance that every step then carries."""
     data = {} if data is None else data
+    _check_size(data, "Start data")
+    return model.start_form.validate(data) if model.start_form.fields else _plain_data(data)
+
+
+def check_variables(data: Any) -> dict[str, Any]:
+    """Process variables set by a person (a data fix): plain variables usable in
+    expressions, at most MAX_START_DATA_CHARS of JSON, like start data without a form."""
+    _check_size(data, "The data")
+    return _plain_data(data)
+
+
+def _check_size(data: Any, what: str) -> None:
     try:
         size = len(json.dumps(data, ensure_ascii=False, default=str))
     except (TypeError, ValueError):
-        raise FormValidationError({"_schema": ["Start data must be JSON."]}) from None
+        raise FormValidationError({"_schema": [f"{what} must be JSON."]}) from None
     if size > MAX_START_DATA_CHARS:
         raise FormValidationError({"_schema": [
-            f"Start data is {size} characters of JSON; the limit is {MAX_START_DATA_CHARS}."]})
-    return model.start_form.validate(data) if model.start_form.fields else _plain_data(data)
+            f"{what} is {size} characters of JSON; the limit is {MAX_START_DATA_CHARS}."]})
 
 
 def _plain_data(data: Any) -> dict[str, Any]:

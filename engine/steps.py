@@ -20,6 +20,9 @@ from .model import ProcessModel
 from .runtime import Instance, PendingTimer
 
 START, COMPLETE, FIRE_TIMER = "start", "complete", "fire_timer"
+# Repairs people make to an instance (services.workflow.repair): they run diagram code
+# (retry, move) or restore its state (all three), so they run in the sandbox too.
+RETRY, FIX_DATA, MOVE = "retry", "fix_data", "move"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class StepOutcome:
     ready_before: frozenset[str]
     timers_before: frozenset[str]
     timer_fired: bool = True
+    elements: tuple[str, ...] = ()  # what a repair acted on: retried, fixed or moved
+
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the state, which travels beside it as text."""
@@ -57,6 +62,7 @@ class StepOutcome:
                        for timer in self.timers],
             "ready_before": sorted(self.ready_before),
             "timers_before": sorted(self.timers_before), "timer_fired": self.timer_fired,
+            "elements": list(self.elements),
         }
 
     @classmethod
@@ -69,7 +75,8 @@ class StepOutcome:
             timers=tuple(PendingTimer(timer_id, element_id, name, parse_datetime(due))
                          for timer_id, element_id, name, due in dct["timers"]),
             ready_before=frozenset(dct["ready_before"]),
-            timers_before=frozenset(dct["timers_before"]), timer_fired=dct["timer_fired"])
+            timers_before=frozenset(dct["timers_before"]), timer_fired=dct["timer_fired"],
+            elements=tuple(dct["elements"]))
 
 
 class StepRefused(EngineError):
@@ -91,7 +98,9 @@ class StepRefused(EngineError):
 def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str, Any],
              now: dt.datetime) -> StepOutcome:
     """Take one step. `action` is {"kind": "start", "data"}, {"kind": "complete",
-    "task_id", "data"} or {"kind": "fire_timer", "timer_id"}. Raises StepRefused."""
+    "task_id", "data"}, {"kind": "fire_timer", "timer_id"}, {"kind": "retry"},
+    {"kind": "fix_data", "set", "unset"} or {"kind": "move", "from", "to"}.
+    Raises StepRefused."""
     kind = action["kind"]
     try:
         if kind == START:
@@ -99,7 +108,7 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
             return _outcome(instance, frozenset(), frozenset(), {}, now)
         if state is None:
             raise TaskNotReady("the instance has no state")
-        instance = Instance.restore(model, state)
+        instance = _restore(model, state)
         ready, timers = instance.waiting()
         ready_before = frozenset(task.id for task in ready)
         timers_before = frozenset(timer.id for timer in timers)
@@ -112,6 +121,12 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
             except TaskNotReady:
                 return _outcome(instance, ready_before, timers_before, {}, now, fired=False)
             return _outcome(instance, ready_before, timers_before, {}, now)
+        if kind == RETRY:
+            retried = instance.retry()
+            return _outcome(instance, ready_before, timers_before, {}, now, elements=retried)
+        if kind == FIX_DATA:
+            fixed = instance.fix_data(action["set"], action["unset"])
+            return _outcome(instance, ready_before, timers_before, {}, now, elements=fixed)
     except FormValidationError as err:
         raise StepRefused("form", str(err), err.errors) from None
     except TaskNotReady as err:
@@ -119,8 +134,20 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
     raise ValueError(f"unknown step kind {kind!r}")
 
 
+def _restore(model: ProcessModel, state: dict[str, Any]) -> Instance:
+    """The instance on `model`, refused (not failed) when its state holds an element the
+    model lacks: a retry on a fixed version whose diagram dropped a step already taken."""
+    held = {task["task_spec"] for task in state["workflow"]["tasks"].values()}
+    missing = sorted(held - model.spec.task_specs.keys())
+    if missing:
+        raise StepRefused("state", f"this diagram of {model.key} lacks "
+                                   f"{', '.join(missing)}, which the instance's state holds")
+    return Instance.restore(model, state)
+
+
 def _outcome(instance: Instance, ready_before: frozenset[str], timers_before: frozenset[str],
-             cleaned: dict[str, Any], now: dt.datetime, fired: bool = True) -> StepOutcome:
+             cleaned: dict[str, Any], now: dt.datetime, fired: bool = True,
+             elements: list[str] | tuple[str, ...] = ()) -> StepOutcome:
     ready, timers = instance.waiting()
     open_tasks = tuple(
         OpenTask(task.id, task.element_id,
@@ -132,7 +159,8 @@ def _outcome(instance: Instance, ready_before: frozenset[str], timers_before: fr
         state_json=json.dumps(instance.dump(), separators=(",", ":")), status=instance.status, error=str(error) if error else None,
         error_element=error.element_id if error else None, data=json_safe(instance.data),
         cleaned=json_safe(cleaned), ready=open_tasks, timers=tuple(timers),
-        ready_before=ready_before, timers_before=timers_before, timer_fired=fired)
+        ready_before=ready_before, timers_before=timers_before, timer_fired=fired,
+        elements=tuple(elements))
 
 
 def json_safe(value: Any) -> Any:

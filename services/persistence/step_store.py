@@ -108,6 +108,9 @@ _CANCEL_INSTANCE_TIMERS = (update(_timers)
 _REARM_TIMERS = (update(_timers).where(_timers.c.id.in_(bindparam("ids", expanding=True)),
                                        _timers.c.status == TimerStatus.FAILED)
                  .values(status=TimerStatus.PENDING))
+_SET_DEFINITION = (update(_instances).where(_instances.c.id == bindparam("instance_id"))
+                   .values(definition_id=bindparam("definition_id"),
+                           process_version=bindparam("version")))
 _SAVE_STATE = (update(_instances).where(_instances.c.id == bindparam("instance_id"),
                                         _instances.c.lock_version == bindparam("seen", type_=Integer))
                .values(state=json_text(bindparam("new_state", type_=Text)),
@@ -193,3 +196,10 @@ def withdraw_instance_work(uow: UnitOfWork, instance_id: int) -> None:
     """Every open task of the instance withdrawn, every pending timer cancelled."""
     uow.core(_WITHDRAW_TASKS, {"instance_id": instance_id})
     uow.core(_CANCEL_INSTANCE_TIMERS, {"instance_id": instance_id})
+
+
+def set_definition(uow: UnitOfWork, instance_id: int, definition_id: int, version: int) -> None:
+    """The instance runs on another version of its process from now on (a retry on a
+    fixed diagram); call it with the instance locked, beside save_state."""
+    uow.core(_SET_DEFINITION, {"instance_id": instance_id, "definition_id": definition_id,
+                               "version": version})

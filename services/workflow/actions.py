@@ -23,7 +23,8 @@ def reason_given(reason: str | None) -> str:
     """Every action says why; a blank reason is refused before anything is read."""
     text = (reason or "").strip()
     if not text:
-        raise InvalidInput("say why (reason)", {"reason": ["Field may not be blank."]})
+        raise InvalidInput("a reason is required: say why",
+                           {"reason": ["Field may not be blank."]})
     if len(text) > MAX_REASON:
         raise InvalidInput("the reason is too long",
                            {"reason": [f"Longer than maximum length {MAX_REASON}."]})

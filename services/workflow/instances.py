@@ -66,7 +66,7 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     uow.session.add(row)
     uow.flush()
     project(uow, row.id, row.process_key, model, outcome, now)
-    _note_new_error(uow, row.id, row.process_key, None, outcome, now)
+    note_new_error(uow, row.id, row.process_key, None, outcome, now)
     uow.commit()
     return row
 
@@ -85,12 +85,16 @@ def _model(uow: UnitOfWork, found) -> ProcessModel:
         model_of(uow, uow.session.get(ProcessDefinition, found.definition_id))
 
 
-def _step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime) -> StepOutcome:
-    """Run the step in a sandbox worker; a stopped worker puts the instance in error with
-    an incident (committed) and fails the use case with StepFailed."""
+def take_step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime,
+              definition: ProcessDefinition | None = None) -> StepOutcome:
+    """Run the step on the instance `found` (its locked step columns) in a sandbox worker,
+    on its own version or on `definition` (a retry on a fixed version). A stopped worker
+    puts the instance in error with an incident (committed) and fails the use case with
+    StepFailed."""
+    checksum, key, definition_id = (found.checksum, found.definition_key, found.definition_id) \
+        if definition is None else (definition.checksum, definition.key, definition.id)
     try:
-        return engine_steps.run(uow, found.checksum, found.definition_key, found.definition_id,
-                                found.state, action, now)
+        return engine_steps.run(uow, checksum, key, definition_id, found.state, action, now)
     except StepAborted as err:
         element = found.element_id if action["kind"] == COMPLETE else None
         message = f"{element}: {err}" if element else str(err)
@@ -105,9 +109,12 @@ def _step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime) -> S
                          f"{message}") from None
 
 
-def _note_new_error(uow: UnitOfWork, instance_id: int, process_key: str,
+def note_new_error(uow: UnitOfWork, instance_id: int, process_key: str,
                     status_before: str | None, outcome: StepOutcome, now: dt.datetime) -> None:
-    """An instance that went into error in this step gets an incident, in the same commit."""
+    """An instance that went into error in this step gets an incident, in the same commit;
+    one that left error (a completion after a stopped worker) has its incidents resolved."""
+    if status_before == InstanceStatus.ERROR and outcome.status != InstanceStatus.ERROR:
+        engine_steps.resolve_incidents(uow, instance_id, now)
     if outcome.status == InstanceStatus.ERROR and status_before != InstanceStatus.ERROR:
         engine_steps.record_incident(uow, instance_id=instance_id, process_key=process_key,
                                      element_id=outcome.error_element, kind="error",
@@ -139,7 +146,7 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
     if task.assignee and task.assignee != actor.username:
         raise Conflict(f"task {task_id} is claimed by {task.assignee}")
     try:
-        outcome = _step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
+        outcome = take_step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
     except StepRefused as err:
         if err.kind == "form":
             raise InvalidInput("the form data is invalid", err.errors) from None
@@ -152,7 +159,7 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
     ready = project(uow, task.instance_id, task.process_key, _model(uow, task), outcome, now,
                     Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
     stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)
-    _note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
+    note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
     uow.commit()
     return Completion(task.instance_id, stored["status"], stored["error"], ready)
 
@@ -169,7 +176,7 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     if timer.status != TimerStatus.PENDING or found.instance_status == InstanceStatus.SUSPENDED:
         return False  # a suspended instance's timers wait for its resumption
     try:
-        outcome = _step(uow, found, {"kind": FIRE_TIMER, "timer_id": timer_id}, now)
+        outcome = take_step(uow, found, {"kind": FIRE_TIMER, "timer_id": timer_id}, now)
     except StepFailed:
         return False
     if outcome.timer_fired:
@@ -180,7 +187,7 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     project(uow, found.instance_id, found.instance_process_key, _model(uow, found), outcome, now,
             Mirrored.before(outcome).closing(timer_id=timer_id), found.org_revision)
     save_state(uow, found.instance_id, found.lock_version, outcome, now)
-    _note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
+    note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
                     outcome, now)
     uow.commit()
     return timer.status == TimerStatus.FIRED

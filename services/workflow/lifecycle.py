@@ -14,20 +14,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, select
 
 from engine.model import InstanceStatus, ProcessModel
 from services.errors import Conflict, NotFound, PermissionDenied
 from services.identity.actor import Actor
 from services.org.directory import Directory
 from services.persistence import step_store
-from services.persistence.models import Incident, ProcessDefinition, ProcessInstance, Task, utcnow
+from services.persistence.models import ProcessDefinition, ProcessInstance, Task, utcnow
 from services.persistence.statuses import InstanceActionKind, TaskStatus
 from services.persistence.unit_of_work import UnitOfWork
-from services.workflow import actions
+from services.workflow import actions, engine_steps
 from services.workflow.definitions import model_of
-from services.workflow.participation import handed_off_to, may_govern
 from services.workflow.instances import visible_instance
+from services.workflow.participation import handed_off_to, may_govern
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,11 @@ def cancel(uow: UnitOfWork, actor: Actor, instance_id: int, reason: str,
         .order_by(Task.created_at, Task.id)))
     step_store.withdraw_instance_work(uow, instance_id)
     step_store.set_status(uow, instance_id, held.found.lock_version, InstanceStatus.CANCELLED, now)
-    resolve_incidents(uow, instance_id, now)
+    engine_steps.resolve_incidents(uow, instance_id, now)
     actions.record(uow, instance_id, kind, actor, reason, held.status, InstanceStatus.CANCELLED,
                    now, {"withdrawn_tasks": withdrawn})
     uow.commit()
-    return _fresh(uow, instance_id)
+    return reloaded(uow, instance_id)
 
 
 def suspend(uow: UnitOfWork, actor: Actor, instance_id: int, reason: str,
@@ -134,17 +134,11 @@ def _switch(uow: UnitOfWork, actor: Actor, instance_id: int, reason: str,
     step_store.set_status(uow, instance_id, held.found.lock_version, after, now)
     actions.record(uow, instance_id, kind, actor, reason, before, after, now)
     uow.commit()
-    return _fresh(uow, instance_id)
+    return reloaded(uow, instance_id)
 
 
-def resolve_incidents(uow: UnitOfWork, instance_id: int, now: dt.datetime) -> None:
-    """The instance's open incidents are over: it ran on, or was cancelled."""
-    uow.session.execute(update(Incident).where(Incident.process_instance_id == instance_id,
-                                               Incident.resolved_at.is_(None))
-                        .values(resolved_at=now).execution_options(synchronize_session=False))
-
-
-def _fresh(uow: UnitOfWork, instance_id: int) -> ProcessInstance:
+def reloaded(uow: UnitOfWork, instance_id: int) -> ProcessInstance:
+    """The instance as just committed (the statements bypassed the session's copy)."""
     row = uow.session.get(ProcessInstance, instance_id)
     uow.session.refresh(row)
     return row

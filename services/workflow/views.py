@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.persistence.models import InstanceAction, ProcessInstance, Task, TaskEvent, Timer
+from services.persistence.models import (Incident, InstanceAction, ProcessInstance, Task,
+                                         TaskEvent, Timer)
 from services.persistence.statuses import TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork
 
@@ -35,6 +36,13 @@ def action_view(action: InstanceAction) -> dict[str, Any]:
             "reason": action.reason, "status_before": action.status_before,
             "status_after": action.status_after, "details": action.details,
             "at": iso(action.at)}
+
+
+def incident_view(incident: Incident) -> dict[str, Any]:
+    return {"id": incident.id, "process_instance_id": incident.process_instance_id,
+            "process_key": incident.process_key, "element_id": incident.element_id,
+            "kind": incident.kind, "message": incident.message, "data": incident.data,
+            "created_at": iso(incident.created_at), "resolved_at": iso(incident.resolved_at)}
 
 
 def instance_view(uow: UnitOfWork, row: ProcessInstance) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from services.settings import Settings
 from tests.conftest import read_bpmn
 from tests.payroll.test_payroll_runs import QA_SCHEME, at, inspect
 from tests.services.helpers import DELIVERY, deploy, import_demo_org
+from tests.services.test_repair import scripted
 from tests.web.test_api import sign_in
 from web.api.contract import Contract
 from web.api.schemas import DutyStep, Shape, Task
@@ -121,6 +122,17 @@ def test_every_documented_operation_answers_as_documented(app):
                          json={"process_key": "inbound_materials"}).json
     api.call("POST", "/process-instances/{instance_id}/cancel", clerk,
              values={"instance_id": withdrawn["id"]}, json=reason)
+    deploy(app.extensions["dutyflow_store"], "scripted.bpmn", scripted())
+    fill = api.call("POST", "/process-instances", admin, 201,
+                    json={"process_key": "scripted"}).json["tasks"][0]["id"]
+    failed = {"instance_id": api.call("POST", "/tasks/{task_id}/complete", head,
+                                      values={"task_id": fill}, json={}).json["id"]}
+    api.call("GET", "/incidents", admin, query_string={"process_key": "scripted"})
+    api.call("PATCH", "/process-instances/{instance_id}/data", admin, values=failed,
+             json={"set": {"x": 1}, "unset": [], **reason})
+    retried = api.call("POST", "/process-instances/{instance_id}/retry", admin, values=failed,
+                       json=reason).json
+    assert retried["status"] == "running", retried["error"]
 
     api.call("GET", "/departments", admin)
     api.call("GET", "/employees", admin)

@@ -34,6 +34,7 @@ from services.persistence.models import Employee
 from services.settings import Settings
 from services.workflow import instances, lifecycle, tasks
 from tests.conftest import read_bpmn
+from tests.engine.bpmn_builder import flow, process, user_task
 from tests.services.helpers import (
     DELIVERY,
     PASS,
@@ -95,6 +96,17 @@ MATRIX = [
                                                             (401, 403, 200, 200, 404, 404, 200)),
     ("POST", "/api/v1/process-instances/{new_qa_instance}/resume", REASON,
                                                             (401, 403, 409, 409, 404, 404, 409)),
+    # incidents and repairs: admins and designers (even of instances they do not see);
+    # retry and data fixes only for an instance in error
+    ("GET", "/api/v1/incidents", None,                     (401, 403, 403, 403, 200, 403, 200)),
+    ("POST", "/api/v1/process-instances/{errored_instance}/retry", REASON,
+                                                            (401, 404, 404, 404, 200, 404, 200)),
+    ("PATCH", "/api/v1/process-instances/{errored_instance}/data", {**REASON, "set": {"x": 1}},
+                                                            (401, 404, 404, 404, 200, 404, 200)),
+    ("POST", "/api/v1/process-instances/{new_qa_instance}/retry", REASON,
+                                                            (401, 403, 403, 403, 409, 404, 409)),
+    ("PATCH", "/api/v1/process-instances/{new_qa_instance}/data", {**REASON, "set": {"x": 1}},
+                                                            (401, 403, 403, 403, 409, 404, 409)),
     # inboxes: scope=all is for admins
     ("GET", "/api/v1/tasks", None,                         (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/tasks?scope=department", None,        (401, 200, 200, 200, 200, 200, 200)),
@@ -160,7 +172,7 @@ MATRIX = [
 # Placeholders made anew for every cell (World methods); the others are shared.
 FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run",
          "new_qa_instance", "new_proc_instance", "own_sampling", "handed_off_sampling",
-         "finished_instance", "suspended_qa_instance"}
+         "finished_instance", "suspended_qa_instance", "errored_instance"}
 # Salaries in GET /employees: HR and admins only.
 SEES_SALARIES = {"li.qa": False, "wang.qa": False, "sun.prod": False, "chen.design": False,
                  "zhao.hr": True, "admin": True}
@@ -174,6 +186,11 @@ class World:
         import_demo_org(store)
         for name in ("inbound_materials.bpmn", "contract_approval.bpmn"):
             deploy(store, name)
+        deploy(store, "failing.bpmn", process(
+            '<bpmn:startEvent id="start"/><bpmn:scriptTask id="run" scriptFormat="python">'
+            '<bpmn:script>y = x + 1</bpmn:script></bpmn:scriptTask>' + user_task("after")
+            + '<bpmn:endEvent id="end"/>' + flow("start", "run") + flow("run", "after")
+            + flow("after", "end"), {"QA": ["start", "run", "after", "end"]}, "failing"))
         deploy(store, "qa_sampling.bpmn", read_bpmn("inbound_materials.bpmn").replace(
             b'<bpmn:process id="inbound_materials"',
             b'<bpmn:process id="qa_sampling" camunda:candidateStarterGroups="QA" '
@@ -264,6 +281,13 @@ class World:
         instance = self.new_qa_instance()
         with self.store.writing() as uow:
             lifecycle.suspend(uow, actor_named(uow, "admin"), instance, "stock count")
+        return instance
+
+    def errored_instance(self) -> int:
+        """Its script failed at the start: nobody but admins and designers sees it."""
+        instance = start(self.store, "failing")
+        with self.store.reading() as uow:
+            assert instances.get_instance(uow, instance).status == "error"
         return instance
 
     def new_period(self) -> str:

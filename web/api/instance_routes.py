@@ -1,13 +1,14 @@
 """Starting and reading process instances."""
 from __future__ import annotations
 
-from services.workflow import instances, lifecycle
+from services.workflow import instances, lifecycle, repair
 from services.workflow.participation import require_may_start
 from services.workflow.views import instance_view
 
 from . import actor, bp, store
 from .contract import operation
-from .schemas import Instance, InstanceQuery, ReasonRequest, StartRequest
+from .schemas import (DataFixRequest, Instance, InstanceQuery, ReasonRequest, RetryRequest,
+                      StartRequest)
 
 
 @bp.post("/process-instances")
@@ -69,3 +70,19 @@ def suspend_instance(instance_id: int, body: dict):
 def resume_instance(instance_id: int, body: dict):
     """Resume a suspended instance; timers that fell due meanwhile fire then."""
     return _changed(lifecycle.resume, instance_id, body["reason"])
+
+
+@bp.post("/process-instances/<int:instance_id>/retry")
+@operation({200: Instance}, body=RetryRequest, problems=(403, 404, 409, 422))
+def retry_instance(instance_id: int, body: dict):
+    """Run an instance's failed step again (admins, designers), after its data was fixed
+    or, with `version`, on a fixed version of its process; 409 unless it is in error."""
+    return _changed(repair.retry, instance_id, body["reason"], body.get("version"))
+
+
+@bp.patch("/process-instances/<int:instance_id>/data")
+@operation({200: Instance}, body=DataFixRequest, problems=(403, 404, 409, 422))
+def fix_instance_data(instance_id: int, body: dict):
+    """Set and unset process variables of an instance in error (admins, designers); it
+    stays in error until retried."""
+    return _changed(repair.fix_data, instance_id, body["set"], body["unset"], body["reason"])

@@ -182,6 +182,46 @@ class ReasonRequest(StrictSchema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
+class RetryRequest(ReasonRequest):
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={
+        "description": "run on this version of the process from now on (a fixed diagram "
+                       "deployed since); default: its own"})
+
+
+class DataFixRequest(ReasonRequest):
+    set = fields.Dict(keys=fields.String(), load_default=dict,
+                      metadata={"description": "process variables to set"})
+    unset = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                        load_default=list, validate=validate.Length(max=200),
+                        metadata={"description": "process variables to remove"})
+
+
+class IncidentQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    process_key = fields.String(validate=validate.Length(max=200))
+    element_id = fields.String(validate=validate.Length(max=200))
+    instance_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    status = fields.String(validate=validate.OneOf(["open", "resolved"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+
+
+class Incident(Shape):
+    """A failed step: where, why, the process data then, and when it was resolved."""
+    id = fields.Integer()
+    process_instance_id = fields.Integer(allow_none=True)
+    process_key = fields.String()
+    element_id = fields.String(allow_none=True)
+    kind = fields.String(metadata={"description": "error (the diagram's code failed) or "
+                                                  "aborted (its worker was stopped)"})
+    message = fields.String()
+    data = fields.Dict(allow_none=True)
+    created_at = fields.String()
+    resolved_at = fields.String(allow_none=True)
+
+
 class TaskListQuery(Schema):
     class Meta:
         unknown = EXCLUDE

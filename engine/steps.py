@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from .deadlines import parse_datetime, resolve_due_at
-from .errors import EngineError, FormValidationError, TaskNotReady
+from .errors import EngineError, FormValidationError, MoveRefused, TaskNotReady
 from .model import ProcessModel
 from .runtime import Instance, PendingTimer
 
@@ -82,7 +82,9 @@ class StepOutcome:
 class StepRefused(EngineError):
     """The step could not be taken (task not ready, invalid form); nothing changed.
 
-    `kind` is "task_not_ready" or "form"; `errors` the form's field messages.
+    `kind` is "task_not_ready", "form", "state" (a version that does not fit the
+    instance), "move" (a move asked wrongly) or "idle" (no token at the element to move
+    from); `errors` the field messages.
     """
 
     def __init__(self, kind: str, message: str, errors: dict[str, list[str]] | None = None):
@@ -127,6 +129,12 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
         if kind == FIX_DATA:
             fixed = instance.fix_data(action["set"], action["unset"])
             return _outcome(instance, ready_before, timers_before, {}, now, elements=fixed)
+        if kind == MOVE:
+            cancelled = instance.move(action["from"], action["to"])
+            return _outcome(instance, ready_before, timers_before, {}, now, elements=cancelled)
+    except MoveRefused as err:
+        raise StepRefused("idle" if err.idle else "move", str(err), {err.field: [str(err)]}) \
+            from None
     except FormValidationError as err:
         raise StepRefused("form", str(err), err.errors) from None
     except TaskNotReady as err:

@@ -77,6 +77,12 @@ def may_operate(actor: Actor) -> bool:
     return actor.has("admin", "designer")
 
 
+def may_move(actor: Actor) -> bool:
+    """Move an instance's token from one activity to another: admins only. A move decides
+    which departments' duties are done and which are skipped, across departments."""
+    return actor.is_admin
+
+
 def collaborating_departments(uow: UnitOfWork, department_key: str) -> set[str]:
     """Departments that share a deployed process with this one."""
     directory = Directory.load(uow)

@@ -133,6 +133,8 @@ def test_every_documented_operation_answers_as_documented(app):
     retried = api.call("POST", "/process-instances/{instance_id}/retry", admin, values=failed,
                        json=reason).json
     assert retried["status"] == "running", retried["error"]
+    api.call("POST", "/process-instances/{instance_id}/move", admin, values=failed,
+             json={"from": "after", "to": "fill", **reason})
 
     api.call("GET", "/departments", admin)
     api.call("GET", "/employees", admin)

@@ -53,6 +53,7 @@ BPMN = object()  # body marker: a multipart upload of a diagram no one has deplo
 NOTE = {"text": "sample arrives tomorrow"}
 CORRECTION = {"data": {"notes": "re-weighed"}, "reason": "the scale was off"}
 REASON = {"reason": "supplier cancelled the order"}
+MOVE = {"from": "inspect_goods", "to": "warehouse_intake", "reason": "certified supplier"}
 
 MATRIX = [
     # method, path, body                                   anon staff head  mgr  dsgn   hr admin
@@ -107,6 +108,11 @@ MATRIX = [
                                                             (401, 403, 403, 403, 409, 404, 409)),
     ("PATCH", "/api/v1/process-instances/{new_qa_instance}/data", {**REASON, "set": {"x": 1}},
                                                             (401, 403, 403, 403, 409, 404, 409)),
+    # moving a token: admins only
+    ("POST", "/api/v1/process-instances/{new_qa_instance}/move", MOVE,
+                                                            (401, 403, 403, 403, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{finished_instance}/move", MOVE,
+                                                            (401, 403, 403, 403, 404, 404, 409)),
     # inboxes: scope=all is for admins
     ("GET", "/api/v1/tasks", None,                         (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/tasks?scope=department", None,        (401, 200, 200, 200, 200, 200, 200)),

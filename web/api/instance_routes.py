@@ -1,14 +1,14 @@
 """Starting and reading process instances."""
 from __future__ import annotations
 
-from services.workflow import instances, lifecycle, repair
+from services.workflow import instances, lifecycle, modification, repair
 from services.workflow.participation import require_may_start
 from services.workflow.views import instance_view
 
 from . import actor, bp, store
 from .contract import operation
-from .schemas import (DataFixRequest, Instance, InstanceQuery, ReasonRequest, RetryRequest,
-                      StartRequest)
+from .schemas import (DataFixRequest, Instance, InstanceQuery, MoveRequest, ReasonRequest,
+                      RetryRequest, StartRequest)
 
 
 @bp.post("/process-instances")
@@ -86,3 +86,12 @@ def fix_instance_data(instance_id: int, body: dict):
     """Set and unset process variables of an instance in error (admins, designers); it
     stays in error until retried."""
     return _changed(repair.fix_data, instance_id, body["set"], body["unset"], body["reason"])
+
+
+@bp.post("/process-instances/<int:instance_id>/move")
+@operation({200: Instance}, body=MoveRequest, problems=(403, 404, 409, 422))
+def move_instance(instance_id: int, body: dict):
+    """Cancel the token at one activity and start one at another (admins): the activity
+    left is cancelled, never completed, so nobody is credited for it; 409 when no token
+    waits there or the instance is suspended or finished."""
+    return _changed(modification.move, instance_id, body["from_"], body["to"], body["reason"])

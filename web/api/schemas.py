@@ -196,6 +196,14 @@ class DataFixRequest(ReasonRequest):
                         metadata={"description": "process variables to remove"})
 
 
+class MoveRequest(ReasonRequest):
+    from_ = fields.String(required=True, data_key="from",  # `from` is a Python keyword
+                          validate=validate.Length(min=1, max=200),
+                          metadata={"description": "element id of the activity to leave"})
+    to = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                       metadata={"description": "element id of the activity to start"})
+
+
 class IncidentQuery(Schema):
     class Meta:
         unknown = EXCLUDE

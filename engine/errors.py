@@ -54,3 +54,13 @@ class ExecutionError(EngineError):
     def __init__(self, message: str, element_id: str | None = None):
         self.element_id = element_id
         super().__init__(f"{element_id}: {message}" if element_id else message)
+
+
+class MoveRefused(EngineError):
+    """A token cannot be moved as asked. `field` is "from" or "to"; `idle` means the
+    element exists but no token waits there (the instance's state, not the request)."""
+
+    def __init__(self, field: str, message: str, idle: bool = False):
+        self.field = field
+        self.idle = idle
+        super().__init__(message)

@@ -10,11 +10,20 @@ from .forms import FormSpec
 
 
 class InstanceStatus(StrEnum):
-    """Where a process instance stands, as the engine reports it and instances store it."""
+    """Where a process instance stands. The engine reports running, completed and error;
+    suspended and cancelled are set by people (services.workflow.lifecycle) and stored
+    beside the engine's state, which they leave as it was."""
 
     RUNNING = "running"
+    SUSPENDED = "suspended"  # tasks visible, nothing claimed, completed or fired
     COMPLETED = "completed"
+    CANCELLED = "cancelled"  # withdrawn by its starter or cancelled by a supervisor
     ERROR = "error"
+
+    @property
+    def finished(self) -> bool:
+        """Nothing can happen to it any more."""
+        return self in (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED)
 
 
 @dataclass(frozen=True)

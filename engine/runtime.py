@@ -7,6 +7,7 @@ task is marked, the instance reports status `error`, and its state stays loadabl
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -14,14 +15,17 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import sandbox, script_engine
 from .compaction import compact
 from .deadlines import parse_datetime
-from .errors import EngineError, ExecutionError, FormValidationError, TaskNotReady
+from .errors import EngineError, ExecutionError, FormValidationError, MoveRefused, TaskNotReady
 from .model import DutySpec, InstanceStatus, ProcessModel
 from .serialization import dump_state, restore_state
 
@@ -192,6 +196,89 @@ class Instance:
         self._guarded(lambda: task.task_spec._update(task))
         self._advance()
 
+    def retry(self) -> list[str]:
+        """Run the failed steps again, after their data or their diagram was fixed: every
+        task in error is reset to run with its data as it is now, then the instance runs
+        to its next wait. With none in error (a loop was cut short, a worker was stopped
+        before the state changed) it simply runs on. Returns the element ids retried."""
+        failed = [task for workflow in self._workflows()
+                  for task in workflow.get_tasks(state=TaskState.ERROR)]
+        for task in failed:
+            self._guarded(lambda task=task: self._workflow.reset_from_task_id(task.id,
+                                                                              data=task.data))
+        self._advance()
+        return [task.task_spec.bpmn_id for task in failed]
+
+    def fix_data(self, values: dict[str, Any], unset: list[str]) -> list[str]:
+        """Set and unset process variables where the instance goes on from: its tasks in
+        error, ready or waiting (the data a retried step reads). The first of them in the
+        top-level process becomes the last task, so `data` shows the fix. Returns the
+        element ids changed."""
+        live = [task for workflow in self._workflows() for task in workflow.get_tasks(
+            state=TaskState.ERROR | TaskState.READY | TaskState.WAITING | TaskState.STARTED)]
+        for task in live:
+            task.data.update(copy.deepcopy(values))
+            for name in unset:
+                task.data.pop(name, None)
+        top = sorted((task for task in live if task.workflow is self._workflow),
+                     key=lambda task: not task.has_state(TaskState.ERROR))
+        if top:
+            self._workflow.last_task = top[0]
+        return sorted({task.task_spec.bpmn_id for task in live if task.task_spec.bpmn_id})
+
+    def move(self, source: str, target: str) -> list[str]:
+        """Cancel the token(s) at element `source` and start one at element `target` of the
+        same (sub)process: Camunda's process instance modification. The activities left
+        are cancelled, never completed, together with their boundary events; the new
+        token starts with the data the cancelled one had. Returns the task ids cancelled.
+
+        Raises MoveRefused: `source` unknown or idle, `target` unknown, elsewhere, or a
+        start or boundary event (those are entered by events, not by a token).
+        """
+        live = [task for workflow in self._workflows() for task in workflow.get_tasks(
+            state=TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED)
+            if task.task_spec.bpmn_id == source]
+        if not live:
+            known = any(spec.bpmn_id == source for workflow in self._workflows()
+                        for spec in workflow.spec.task_specs.values())
+            raise MoveRefused("from", f"no token waits at {source}" if known else
+                              f"{source} is not an element of {self.model.key}", idle=known)
+        workflow = live[0].workflow
+        specs = workflow.spec.task_specs.values()
+        spec = next((spec for spec in specs if spec.bpmn_id == target), None)
+        if spec is None:
+            raise MoveRefused("to", f"{target} is not an element of the process that holds "
+                                    f"{source}")
+        if isinstance(spec, (StartEvent, BoundaryEvent)):
+            raise MoveRefused("to", f"{target} is a start or boundary event: a token cannot "
+                                    "be moved to it")
+        # An activity with boundary events is entered through their split.
+        entry = next((split for split in specs if isinstance(split, BoundaryEventSplit)
+                      and spec in split.outputs), spec)
+        first = live[0]
+        # Leave an activity together with its boundary events.
+        anchor = first.parent if isinstance(first.parent.task_spec, BoundaryEventSplit) \
+            else first
+        data = copy.deepcopy(first.data)
+        cancelled = [str(task.id) for task in live]
+        for task in live:
+            if task.has_state(TaskState.ERROR):  # counts as finished: reopened to be cancelled
+                task._set_state(TaskState.READY)
+            task.cancel()
+        if anchor is not first:
+            anchor.cancel()
+        entered = anchor.parent._add_child(entry, TaskState.FUTURE)
+        entered.data = data
+        # As SpiffWorkflow's own branch reset does: predict what follows, then enter it.
+        self._guarded(lambda: entry._predict(entered,
+                                             mask=TaskState.PREDICTED_MASK | TaskState.FUTURE))
+        self._guarded(lambda: entry._update(entered))
+        self._advance()
+        return cancelled
+
+    def _workflows(self) -> list[BpmnWorkflow]:
+        return [self._workflow, *self._workflow.subprocesses.values()]
+
     def _find(self, task_id: str):
         try:
             task = self._workflow.get_task_from_id(UUID(str(task_id)))
@@ -263,7 +350,8 @@ def check_start_data(model: ProcessModel, data: Any) -> dict[str, Any]:
 
 
 def check_variables(data: Any) -> dict[str, Any]:
-    """Variables an external worker sends: plain variables, as much as start data."""
+    """Variables set from outside a form (a worker's result, a person's data fix): plain
+    variables usable in expressions, at most as much as start data."""
     _check_size(data, "Variables")
     return _plain_data(data, "Variables")
 

@@ -81,5 +81,27 @@ def restore_state(state: dict[str, Any], model: ProcessModel, script_engine: Any
     if state.get("format") != STATE_FORMAT:
         raise ValueError(f"unsupported instance state format {state.get('format')!r}")
     # Restoring pops top-level keys (and subprocess keys): copy those, not the big task map.
-    workflow = dict(state["workflow"], subprocesses=copy.deepcopy(state["workflow"]["subprocesses"]))
+    subprocesses = {key: _parents_first(value) for key, value
+                    in copy.deepcopy(state["workflow"]["subprocesses"]).items()}
+    workflow = dict(_parents_first(state["workflow"]), subprocesses=subprocesses)
     return _CONVERTER.restore(workflow, model, script_engine)
+
+
+def _parents_first(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The workflow's tasks in tree order, each after its parent.
+
+    SpiffWorkflow stores a task's data as a delta from its parent's and applies the delta
+    only if the parent was restored before it (else the task's data is lost). Tasks are
+    restored in the order of their keys, which PostgreSQL's jsonb does not keep: it sorts
+    object keys, so the UUIDs come back in an order unrelated to the tree."""
+    tasks = workflow["tasks"]
+    ordered: dict[str, Any] = {}
+    stack = [workflow["root"]]
+    while stack:
+        task_id = stack.pop()
+        if task_id in ordered or task_id not in tasks:
+            continue
+        ordered[task_id] = tasks[task_id]
+        stack.extend(reversed(tasks[task_id]["children"]))
+    ordered.update((task_id, task) for task_id, task in tasks.items() if task_id not in ordered)
+    return dict(workflow, tasks=ordered)

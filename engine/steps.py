@@ -15,12 +15,15 @@ from decimal import Decimal
 from typing import Any
 
 from .deadlines import parse_datetime, resolve_due_at
-from .errors import EngineError, FormValidationError, TaskNotReady
+from .errors import EngineError, FormValidationError, MoveRefused, TaskNotReady
 from .model import ProcessModel
 from .runtime import Instance, PendingTimer, ReadyExternal
 
 START, COMPLETE, FIRE_TIMER = "start", "complete", "fire_timer"
 COMPLETE_EXTERNAL = "complete_external"
+# Repairs people make to an instance (services.workflow.repair): they run diagram code
+# (retry, move) or restore its state (all three), so they run in the sandbox too.
+RETRY, FIX_DATA, MOVE = "retry", "fix_data", "move"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class StepOutcome:
     timer_fired: bool = True
     external: tuple[ReadyExternal, ...] = ()
     external_before: frozenset[str] = frozenset()
+    elements: tuple[str, ...] = ()  # what a repair acted on: retried, fixed or moved
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the state, which travels beside it as text."""
@@ -62,6 +66,7 @@ class StepOutcome:
             "timers_before": sorted(self.timers_before), "timer_fired": self.timer_fired,
             "external": [[task.id, task.element_id, task.topic] for task in self.external],
             "external_before": sorted(self.external_before),
+            "elements": list(self.elements),
         }
 
     @classmethod
@@ -76,7 +81,8 @@ class StepOutcome:
             ready_before=frozenset(dct["ready_before"]),
             timers_before=frozenset(dct["timers_before"]), timer_fired=dct["timer_fired"],
             external=tuple(ReadyExternal(*task) for task in dct["external"]),
-            external_before=frozenset(dct["external_before"]))
+            external_before=frozenset(dct["external_before"]),
+            elements=tuple(dct["elements"]))
 
 
 class StepRefused(EngineError):
@@ -98,8 +104,9 @@ class StepRefused(EngineError):
 def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str, Any],
              now: dt.datetime) -> StepOutcome:
     """Take one step. `action` is {"kind": "start", "data"}, {"kind": "complete",
-    "task_id", "data"}, {"kind": "complete_external", "task_id", "data"} or
-    {"kind": "fire_timer", "timer_id"}. Raises StepRefused."""
+    "task_id", "data"}, {"kind": "complete_external", "task_id", "data"},
+    {"kind": "fire_timer", "timer_id"}, {"kind": "retry"}, {"kind": "fix_data", "set",
+    "unset"} or {"kind": "move", "from", "to"}. Raises StepRefused."""
     kind = action["kind"]
     try:
         if kind == START:
@@ -107,7 +114,7 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
             return _outcome(instance, _Before(), {}, now)
         if state is None:
             raise TaskNotReady("the instance has no state")
-        instance = Instance.restore(model, state)
+        instance = _restore(model, state)
         before = _Before.of(instance)
         if kind == COMPLETE:
             cleaned = instance.complete(action["task_id"], action.get("data") or {})
@@ -121,11 +128,34 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
             except TaskNotReady:
                 return _outcome(instance, before, {}, now, fired=False)
             return _outcome(instance, before, {}, now)
+        if kind == RETRY:
+            retried = instance.retry()
+            return _outcome(instance, before, {}, now, elements=retried)
+        if kind == FIX_DATA:
+            fixed = instance.fix_data(action["set"], action["unset"])
+            return _outcome(instance, before, {}, now, elements=fixed)
+        if kind == MOVE:
+            cancelled = instance.move(action["from"], action["to"])
+            return _outcome(instance, before, {}, now, elements=cancelled)
+    except MoveRefused as err:
+        raise StepRefused("idle" if err.idle else "move", str(err), {err.field: [str(err)]}) \
+            from None
     except FormValidationError as err:
         raise StepRefused("form", str(err), err.errors) from None
     except TaskNotReady as err:
         raise StepRefused("task_not_ready", str(err)) from None
     raise ValueError(f"unknown step kind {kind!r}")
+
+
+def _restore(model: ProcessModel, state: dict[str, Any]) -> Instance:
+    """The instance on `model`, refused (not failed) when its state holds an element the
+    model lacks: a retry on a fixed version whose diagram dropped a step already taken."""
+    held = {task["task_spec"] for task in state["workflow"]["tasks"].values()}
+    missing = sorted(held - model.spec.task_specs.keys())
+    if missing:
+        raise StepRefused("state", f"this diagram of {model.key} lacks "
+                                   f"{', '.join(missing)}, which the instance's state holds")
+    return Instance.restore(model, state)
 
 
 @dataclass(frozen=True)
@@ -144,7 +174,7 @@ class _Before:
 
 
 def _outcome(instance: Instance, before: _Before, cleaned: dict[str, Any], now: dt.datetime,
-             fired: bool = True) -> StepOutcome:
+             fired: bool = True, elements: list[str] | tuple[str, ...] = ()) -> StepOutcome:
     ready, timers = instance.waiting()
     open_tasks = tuple(
         OpenTask(task.id, task.element_id,
@@ -157,7 +187,8 @@ def _outcome(instance: Instance, before: _Before, cleaned: dict[str, Any], now: 
         error_element=error.element_id if error else None, data=json_safe(instance.data),
         cleaned=json_safe(cleaned), ready=open_tasks, timers=tuple(timers),
         ready_before=before.ready, timers_before=before.timers, timer_fired=fired,
-        external=tuple(instance.ready_external()), external_before=before.external)
+        external=tuple(instance.ready_external()), external_before=before.external,
+        elements=tuple(elements))
 
 
 def json_safe(value: Any) -> Any:

@@ -4,13 +4,13 @@
   and name no candidate groups; a deploy may name the department that owns such tasks.
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0012
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

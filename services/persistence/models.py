@@ -440,3 +440,26 @@ class Incident(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class InstanceAction(Base):
+    """What a person did to a process instance itself: withdrew, cancelled, suspended,
+    resumed, fixed its data, retried or moved it; who, when, why and with what details.
+
+    Append-only like task events (the migration's triggers refuse UPDATE and DELETE), and
+    written in the transaction of the change it records. None of these is a completion:
+    payroll never reads this table, so a step moved past or cancelled credits nobody.
+    """
+
+    __tablename__ = "instance_actions"
+    __table_args__ = (Index("ix_instance_actions_instance", "process_instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    status_before: Mapped[str] = mapped_column(String(20))
+    status_after: Mapped[str] = mapped_column(String(20))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

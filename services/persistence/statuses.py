@@ -10,6 +10,7 @@ class TaskStatus(StrEnum):
     READY = "ready"
     COMPLETED = "completed"
     CANCELLED = "cancelled"  # withdrawn by the engine: the process ended or moved on
+    WITHDRAWN = "withdrawn"  # its instance was cancelled or withdrawn by a person
 
 
 class ExternalTaskStatus(StrEnum):
@@ -23,6 +24,18 @@ class TimerStatus(StrEnum):
     FIRED = "fired"
     CANCELLED = "cancelled"
     FAILED = "failed"  # its instance went into error
+
+
+class InstanceActionKind(StrEnum):
+    """What a person did to a process instance itself (the instance_actions log)."""
+
+    WITHDRAW = "withdraw"  # its starter took it back before another department acted
+    CANCEL = "cancel"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    DATA_FIX = "data_fix"  # process data set or unset on an instance in error
+    RETRY = "retry"  # the failed step run again
+    MOVE = "move"  # a token taken from one activity and started at another
 
 
 class RunStatus(StrEnum):

@@ -16,6 +16,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from engine.model import InstanceStatus
 from services.persistence.models import (
+    ExternalTask,
     OrgRevision,
     ProcessDefinition,
     ProcessInstance,
@@ -23,7 +24,7 @@ from services.persistence.models import (
     TaskEvent,
     Timer,
 )
-from services.persistence.statuses import TaskStatus, TimerStatus
+from services.persistence.statuses import ExternalTaskStatus, TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork, lost_race
 
 
@@ -48,6 +49,7 @@ def _json_text_postgresql(element, compiler, **kw):
 
 
 _tasks, _timers, _events = Task.__table__, Timer.__table__, TaskEvent.__table__
+_external = ExternalTask.__table__
 _instances, _definitions = ProcessInstance.__table__, ProcessDefinition.__table__
 
 # What a step needs of its instance, and the org revision its routing is cached under.
@@ -94,6 +96,27 @@ _MARK_ERROR = (update(_instances).where(_instances.c.id == bindparam("instance_i
 _FAIL_TIMER = (update(_timers).where(_timers.c.id == bindparam("timer_id"),
                                      _timers.c.status == TimerStatus.PENDING)
                .values(status=TimerStatus.FAILED))
+_SET_STATUS = (update(_instances).where(_instances.c.id == bindparam("instance_id"),
+                                        _instances.c.lock_version == bindparam("seen", type_=Integer))
+               .values(status=bindparam("new_status"), updated_at=bindparam("at"),
+                       lock_version=bindparam("seen", type_=Integer) + 1))
+_WITHDRAW_TASKS = (update(_tasks).where(_tasks.c.process_instance_id == bindparam("instance_id"),
+                                        _tasks.c.status == TaskStatus.READY)
+                   .values(status=TaskStatus.WITHDRAWN))
+_CANCEL_INSTANCE_TIMERS = (update(_timers)
+                           .where(_timers.c.process_instance_id == bindparam("instance_id"),
+                                  _timers.c.status == TimerStatus.PENDING)
+                           .values(status=TimerStatus.CANCELLED))
+_CANCEL_INSTANCE_EXTERNAL = (
+    update(_external).where(_external.c.process_instance_id == bindparam("instance_id"),
+                            _external.c.status == ExternalTaskStatus.OPEN)
+    .values(status=ExternalTaskStatus.CANCELLED, worker_id=None, lock_expires_at=None))
+_REARM_TIMERS = (update(_timers).where(_timers.c.id.in_(bindparam("ids", expanding=True)),
+                                       _timers.c.status == TimerStatus.FAILED)
+                 .values(status=TimerStatus.PENDING))
+_SET_DEFINITION = (update(_instances).where(_instances.c.id == bindparam("instance_id"))
+                   .values(definition_id=bindparam("definition_id"),
+                           process_version=bindparam("version")))
 _SAVE_STATE = (update(_instances).where(_instances.c.id == bindparam("instance_id"),
                                         _instances.c.lock_version == bindparam("seen", type_=Integer))
                .values(state=json_text(bindparam("new_state", type_=Text)),
@@ -107,8 +130,9 @@ def task_step(uow: UnitOfWork, task_id: str) -> Row | None:
     return uow.core(_TASK_STEP, {"task_id": task_id}).first()
 
 
-def instance_step(uow: UnitOfWork, instance_id: int) -> Row:
-    return uow.core(_INSTANCE_STEP, {"instance_id": instance_id}).one()
+def instance_step(uow: UnitOfWork, instance_id: int) -> Row | None:
+    """The instance's step columns, the instance locked; None if there is no such instance."""
+    return uow.core(_INSTANCE_STEP, {"instance_id": instance_id}).first()
 
 
 def close_task(uow: UnitOfWork, task_id: str, username: str, at) -> bool:
@@ -159,3 +183,31 @@ def mark_error(uow: UnitOfWork, instance_id: int, seen_version: int, error: str,
 
 def fail_timer(uow: UnitOfWork, timer_id: str) -> None:
     uow.core(_FAIL_TIMER, {"timer_id": timer_id})
+
+
+def rearm_timers(uow: UnitOfWork, timer_ids: Iterable[str]) -> None:
+    """Timers failed with their instance's step, pending again once it runs on."""
+    uow.core(_REARM_TIMERS, {"ids": list(timer_ids)})
+
+
+def set_status(uow: UnitOfWork, instance_id: int, seen_version: int, status: str, at) -> None:
+    """A person's change of an instance's status (suspend, resume, cancel): the engine's
+    state stays as it is; the version is checked and bumped like a step's."""
+    if uow.core(_SET_STATUS, {"instance_id": instance_id, "seen": seen_version,
+                              "new_status": status, "at": at}).rowcount != 1:
+        raise lost_race()
+
+
+def withdraw_instance_work(uow: UnitOfWork, instance_id: int) -> None:
+    """Every open task of the instance withdrawn, every pending timer and every task
+    waiting for an external worker cancelled."""
+    uow.core(_WITHDRAW_TASKS, {"instance_id": instance_id})
+    uow.core(_CANCEL_INSTANCE_TIMERS, {"instance_id": instance_id})
+    uow.core(_CANCEL_INSTANCE_EXTERNAL, {"instance_id": instance_id})
+
+
+def set_definition(uow: UnitOfWork, instance_id: int, definition_id: int, version: int) -> None:
+    """The instance runs on another version of its process from now on (a retry on a
+    fixed diagram); call it with the instance locked, beside save_state."""
+    uow.core(_SET_DEFINITION, {"instance_id": instance_id, "definition_id": definition_id,
+                               "version": version})

@@ -12,6 +12,8 @@ import os
 import threading
 from typing import Any
 
+from sqlalchemy import update
+
 from engine.sandbox_pool import ModelRef, ModelSource, SandboxLimits, SandboxPool
 from engine.steps import StepOutcome
 from services.persistence.models import Incident, ProcessDefinition
@@ -69,3 +71,11 @@ def record_incident(uow: UnitOfWork, *, instance_id: int | None, process_key: st
     uow.session.add(Incident(process_instance_id=instance_id, process_key=process_key,
                              element_id=element_id, kind=kind, message=message, data=data,
                              created_at=at))
+
+
+def resolve_incidents(uow: UnitOfWork, instance_id: int, at: dt.datetime) -> None:
+    """The instance's open incidents are over (it ran on, or was cancelled), in the
+    caller's transaction."""
+    uow.session.execute(update(Incident).where(Incident.process_instance_id == instance_id,
+                                               Incident.resolved_at.is_(None))
+                        .values(resolved_at=at).execution_options(synchronize_session=False))

@@ -5,7 +5,8 @@ Only employees with the `integration` role call these: a worker is a system, and
 it completes is never a person's duty (events of kind `external`, never paid). A lock
 belongs to one `worker_id` until it expires; an expired lock returns the task to the
 pool. A failure reports how many retries are left: at 0 the task is not fetched again
-and an incident says why, until someone sets new retries.
+and an incident says why, until someone sets new retries. Only running instances give
+out work (a suspended one's tasks wait, like its people's tasks and timers).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from engine.model import InstanceStatus
 from services.errors import Conflict, NotFound
 from services.identity.actor import Actor
 from services.persistence.models import ExternalTask, ProcessInstance, utcnow
@@ -23,6 +25,7 @@ from services.persistence.unit_of_work import UnitOfWork
 from services.workflow import engine_steps
 
 ROLE = "integration"
+_TAKING_WORK = (InstanceStatus.RUNNING, InstanceStatus.ERROR)  # as standing.require_takes_work
 MAX_TASKS_PER_FETCH = 100
 MAX_LOCK = dt.timedelta(days=1)
 
@@ -51,7 +54,8 @@ def fetch_and_lock(uow: UnitOfWork, actor: Actor, worker_id: str, max_tasks: int
         rows = uow.session.execute(
             select(ExternalTask, ProcessInstance.business_key, ProcessInstance.data)
             .join(ProcessInstance, ProcessInstance.id == ExternalTask.process_instance_id)
-            .where(ExternalTask.topic == topic, _fetchable(now))
+            .where(ExternalTask.topic == topic, _fetchable(now),
+                   ProcessInstance.status.in_(_TAKING_WORK))
             .order_by(ExternalTask.created_at, ExternalTask.id).limit(room)
             # Two workers fetching at once never lock the same task (PostgreSQL skips rows
             # another transaction holds; SQLite runs one writer at a time).

@@ -32,6 +32,7 @@ from services.workflow import engine_steps, external_tasks
 from services.workflow.definitions import cached_model, latest_definition, model_of
 from services.workflow.events import completion_event, external_event
 from services.workflow.projection import Mirrored, project, save_state, stored_state
+from services.workflow.standing import require_takes_work
 
 
 def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None,
@@ -66,7 +67,7 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     uow.session.add(row)
     uow.flush()
     project(uow, row.id, row.process_key, model, outcome, now)
-    _note_new_error(uow, row.id, row.process_key, None, outcome, now)
+    note_new_error(uow, row.id, row.process_key, None, outcome, now)
     uow.commit()
     return row
 
@@ -85,12 +86,16 @@ def _model(uow: UnitOfWork, found) -> ProcessModel:
         model_of(uow, uow.session.get(ProcessDefinition, found.definition_id))
 
 
-def _step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime) -> StepOutcome:
-    """Run the step in a sandbox worker; a stopped worker puts the instance in error with
-    an incident (committed) and fails the use case with StepFailed."""
+def take_step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime,
+              definition: ProcessDefinition | None = None) -> StepOutcome:
+    """Run the step on the instance `found` (its locked step columns) in a sandbox worker,
+    on its own version or on `definition` (a retry on a fixed version). A stopped worker
+    puts the instance in error with an incident (committed) and fails the use case with
+    StepFailed."""
+    checksum, key, definition_id = (found.checksum, found.definition_key, found.definition_id) \
+        if definition is None else (definition.checksum, definition.key, definition.id)
     try:
-        return engine_steps.run(uow, found.checksum, found.definition_key, found.definition_id,
-                                found.state, action, now)
+        return engine_steps.run(uow, checksum, key, definition_id, found.state, action, now)
     except StepAborted as err:
         element = found.element_id if action["kind"] == COMPLETE else None
         message = f"{element}: {err}" if element else str(err)
@@ -105,9 +110,12 @@ def _step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime) -> S
                          f"{message}") from None
 
 
-def _note_new_error(uow: UnitOfWork, instance_id: int, process_key: str,
+def note_new_error(uow: UnitOfWork, instance_id: int, process_key: str,
                     status_before: str | None, outcome: StepOutcome, now: dt.datetime) -> None:
-    """An instance that went into error in this step gets an incident, in the same commit."""
+    """An instance that went into error in this step gets an incident, in the same commit;
+    one that left error (a completion after a stopped worker) has its incidents resolved."""
+    if status_before == InstanceStatus.ERROR and outcome.status != InstanceStatus.ERROR:
+        engine_steps.resolve_incidents(uow, instance_id, now)
     if outcome.status == InstanceStatus.ERROR and status_before != InstanceStatus.ERROR:
         engine_steps.record_incident(uow, instance_id=instance_id, process_key=process_key,
                                      element_id=outcome.error_element, kind="error",
@@ -131,13 +139,15 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         owner = task.department_key or ", ".join(task.candidate_departments) or "no department"
         raise PermissionDenied(f"{task.name!r} is a duty of {owner}; "
                                f"{actor.username} belongs to {actor.department_key}")
+    # Read with the instance locked: a suspend or cancel that committed first wins.
+    require_takes_work(task.instance_id, task.instance_status)
     if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is already {task.status}"
                        + (f" by {task.completed_by}" if task.completed_by else ""))
     if task.assignee and task.assignee != actor.username:
         raise Conflict(f"task {task_id} is claimed by {task.assignee}")
     try:
-        outcome = _step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
+        outcome = take_step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
     except StepRefused as err:
         if err.kind == "form":
             raise InvalidInput("the form data is invalid", err.errors) from None
@@ -150,7 +160,7 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
     ready = project(uow, task.instance_id, task.process_key, _model(uow, task), outcome, now,
                     Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
     stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)
-    _note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
+    note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
     uow.commit()
     return Completion(task.instance_id, stored["status"], stored["error"], ready)
 
@@ -164,10 +174,10 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     # Instance first, as complete_task locks it: the same lock order cannot deadlock.
     found = step_store.instance_step(uow, timer.process_instance_id)
     uow.session.refresh(timer)  # a completion may have cancelled it while we waited
-    if timer.status != TimerStatus.PENDING:
-        return False
+    if timer.status != TimerStatus.PENDING or found.instance_status == InstanceStatus.SUSPENDED:
+        return False  # a suspended instance's timers wait for its resumption
     try:
-        outcome = _step(uow, found, {"kind": FIRE_TIMER, "timer_id": timer_id}, now)
+        outcome = take_step(uow, found, {"kind": FIRE_TIMER, "timer_id": timer_id}, now)
     except StepFailed:
         return False
     if outcome.timer_fired:
@@ -178,7 +188,7 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     project(uow, found.instance_id, found.instance_process_key, _model(uow, found), outcome, now,
             Mirrored.before(outcome).closing(timer_id=timer_id), found.org_revision)
     save_state(uow, found.instance_id, found.lock_version, outcome, now)
-    _note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
+    note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
                     outcome, now)
     uow.commit()
     return timer.status == TimerStatus.FIRED
@@ -197,9 +207,10 @@ def complete_external_task(uow: UnitOfWork, actor: Actor, task_id: str, worker_i
     # Instance first, as every step locks it: the same lock order cannot deadlock.
     found = step_store.instance_step(uow, row.process_instance_id)
     task = external_tasks.locked_task(uow, actor, task_id, worker_id, now)
+    require_takes_work(found.instance_id, found.instance_status)
     try:
-        outcome = _step(uow, found, {"kind": COMPLETE_EXTERNAL, "task_id": task_id,
-                                     "data": variables}, now)
+        outcome = take_step(uow, found, {"kind": COMPLETE_EXTERNAL, "task_id": task_id,
+                                         "data": variables}, now)
     except StepRefused as err:
         if err.kind == "form":
             raise InvalidInput("the variables are invalid", err.errors) from None
@@ -213,15 +224,18 @@ def complete_external_task(uow: UnitOfWork, actor: Actor, task_id: str, worker_i
                     outcome, now, Mirrored.before(outcome).closing(external_task_id=task_id),
                     found.org_revision)
     stored = save_state(uow, found.instance_id, found.lock_version, outcome, now)
-    _note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
-                    outcome, now)
+    note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
+                   outcome, now)
     uow.commit()
     return Completion(found.instance_id, stored["status"], stored["error"], ready)
 
 
 def due_timer_ids(uow: UnitOfWork, now: dt.datetime, limit: int = 100) -> list[str]:
-    return list(uow.session.scalars(select(Timer.id).where(
-        Timer.status == TimerStatus.PENDING, Timer.due_at <= now)
+    """Pending timers due by `now`, but not those of suspended instances: they wait."""
+    return list(uow.session.scalars(select(Timer.id).join(
+        ProcessInstance, ProcessInstance.id == Timer.process_instance_id).where(
+        Timer.status == TimerStatus.PENDING, Timer.due_at <= now,
+        ProcessInstance.status != InstanceStatus.SUSPENDED)
         .order_by(Timer.due_at).limit(limit)))
 
 

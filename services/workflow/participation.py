@@ -1,14 +1,19 @@
-"""Who takes part in a process: who may start it, which departments share one.
+"""Who takes part in a process: who may start it, govern or withdraw its instances,
+which departments share one.
 
 These rules read the deployed diagrams (lanes, candidate groups, starter attributes)
 and route their names through the org's directory, so they sit above both.
 """
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from engine.model import ProcessModel
 from services.errors import PermissionDenied
 from services.identity.actor import Actor
 from services.org.directory import Directory
+from services.persistence.models import TaskEvent
+from payroll.ledger import EventKind
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.definitions import latest_definition, list_latest, model_of
 
@@ -45,6 +50,37 @@ def _starters(model: ProcessModel, directory: Directory) -> tuple[set[str], froz
     else:
         names = model.duty_owners
     return directory.departments_of(names), frozenset(model.starter_users)
+
+
+def owning_departments(model: ProcessModel, directory: Directory) -> set[str]:
+    """The departments that own a duty in the process (its lanes and candidate groups)."""
+    return directory.departments_of(model.duty_owners)
+
+
+def may_govern(actor: Actor, model: ProcessModel, directory: Directory) -> bool:
+    """Cancel, suspend or resume an instance at any time: admins, and the heads of the
+    departments that own its duties (or managers above them, as for corrections)."""
+    return actor.is_admin or bool(owning_departments(model, directory) & actor.supervised)
+
+
+def handed_off_to(uow: UnitOfWork, instance_id: int, department_key: str) -> str | None:
+    """A department other than `department_key` that has completed a step of the
+    instance (the handoff after which its starter may no longer withdraw it), or None."""
+    return uow.session.scalars(select(TaskEvent.actor_department_key).where(
+        TaskEvent.process_instance_id == instance_id, TaskEvent.kind == EventKind.COMPLETED,
+        TaskEvent.actor_department_key != department_key).limit(1)).first()
+
+
+def may_operate(actor: Actor) -> bool:
+    """See incidents, fix an errored instance's data and retry it: admins and designers
+    (who deploy the fixed diagram)."""
+    return actor.has("admin", "designer")
+
+
+def may_move(actor: Actor) -> bool:
+    """Move an instance's token from one activity to another: admins only. A move decides
+    which departments' duties are done and which are skipped, across departments."""
+    return actor.is_admin
 
 
 def collaborating_departments(uow: UnitOfWork, department_key: str) -> set[str]:

@@ -11,9 +11,10 @@ from sqlalchemy import and_, false, func, or_, select, union_all, update
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from services.identity.access import may_do, may_reassign, may_see_task
 from services.identity.actor import Actor
-from services.persistence.models import Employee, Task, TaskComment, utcnow
+from services.persistence.models import Employee, ProcessInstance, Task, TaskComment, utcnow
 from services.persistence.statuses import TaskStatus
 from services.persistence.unit_of_work import UnitOfWork
+from services.workflow.standing import require_takes_work
 
 MAX_PAGE = 200
 
@@ -201,6 +202,8 @@ def claim(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
     task = get_task(uow, actor, task_id)
     if not may_do(actor.department_key, task):
         raise PermissionDenied(f"{task.name!r} is not a duty of {actor.department_key}")
+    require_takes_work(task.process_instance_id, uow.session.scalar(
+        select(ProcessInstance.status).where(ProcessInstance.id == task.process_instance_id)))
     now = utcnow()
     # One conditional UPDATE decides between racing claimers on every backend.
     won = uow.session.execute(

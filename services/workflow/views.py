@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.persistence.models import ProcessInstance, Task, TaskEvent, Timer
+from services.persistence.models import (Incident, InstanceAction, ProcessInstance, Task,
+                                         TaskEvent, Timer)
 from services.persistence.statuses import TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork
 
@@ -30,6 +31,20 @@ def event_view(event: TaskEvent) -> dict[str, Any]:
             "due_at": iso(event.due_at), "data": event.data}
 
 
+def action_view(action: InstanceAction) -> dict[str, Any]:
+    return {"id": action.id, "kind": action.kind, "actor": action.actor,
+            "reason": action.reason, "status_before": action.status_before,
+            "status_after": action.status_after, "details": action.details,
+            "at": iso(action.at)}
+
+
+def incident_view(incident: Incident) -> dict[str, Any]:
+    return {"id": incident.id, "process_instance_id": incident.process_instance_id,
+            "process_key": incident.process_key, "element_id": incident.element_id,
+            "kind": incident.kind, "message": incident.message, "data": incident.data,
+            "created_at": iso(incident.created_at), "resolved_at": iso(incident.resolved_at)}
+
+
 def instance_view(uow: UnitOfWork, row: ProcessInstance) -> dict[str, Any]:
     session = uow.session
     tasks = session.scalars(select(Task).where(Task.process_instance_id == row.id,
@@ -40,11 +55,15 @@ def instance_view(uow: UnitOfWork, row: ProcessInstance) -> dict[str, Any]:
     timers = session.scalars(select(Timer).where(Timer.process_instance_id == row.id,
                                                  Timer.status == TimerStatus.PENDING)
                              .order_by(Timer.due_at))
+    actions = session.scalars(select(InstanceAction)
+                              .where(InstanceAction.process_instance_id == row.id)
+                              .order_by(InstanceAction.id))
     return {"id": row.id, "process_key": row.process_key, "version": row.process_version,
             "business_key": row.business_key, "status": row.status, "error": row.error,
             "data": row.data, "started_by": row.started_by, "created_at": iso(row.created_at),
             "updated_at": iso(row.updated_at),
             "tasks": [task_view(task) for task in tasks],
             "history": [event_view(event) for event in events],
+            "actions": [action_view(action) for action in actions],
             "timers": [{"id": timer.id, "element_id": timer.element_id, "name": timer.name,
                         "due_at": iso(timer.due_at)} for timer in timers]}

@@ -193,6 +193,23 @@ def test_state_has_no_embedded_spec(inbound):
     assert len(json.dumps(state)) < 8000
 
 
+@pytest.mark.parametrize("order", ["reversed", "sorted"])
+def test_task_data_survives_a_state_whose_task_keys_come_back_in_another_order(inbound, order):
+    """PostgreSQL's jsonb sorts object keys: task UUIDs return in no tree order, and each
+    task's data is stored as a delta from its parent's."""
+    instance = Instance.start(inbound)
+    [task] = instance.ready_tasks()
+    instance.complete(task.id, DELIVERY)
+    state = json.loads(json.dumps(instance.dump()))
+    tasks = state["workflow"]["tasks"]
+    keys = sorted(tasks, reverse=True) if order == "reversed" else sorted(tasks)
+    state["workflow"]["tasks"] = {key: tasks[key] for key in keys}
+    restored = Instance.restore(inbound, state)
+    [inspect] = restored.ready_tasks()
+    assert restored.task_data(inspect.id)["supplier"] == "华东钢铁"
+    assert restored.data["quantity"] == 10
+
+
 def test_dates_and_decimals_a_script_stores_survive_the_json_state():
     model = load_processes(process("\n".join([
         '<bpmn:startEvent id="start"/>',

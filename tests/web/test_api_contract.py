@@ -16,6 +16,7 @@ from services.org import org_file
 from tests.conftest import BPMN_DIR
 from tests.services.helpers import DELIVERY, deploy
 from tests.web.test_external_tasks import EXTERNAL, ROBOT
+from tests.services.test_repair import scripted
 from tests.web.test_api import sign_in
 from web.api.contract import Contract
 from web.api.schemas import DutyStep, Shape, Task
@@ -130,6 +131,28 @@ def test_every_documented_operation_answers_as_documented(app):
              values=task, json={"data": DELIVERY})
     api.call("POST", "/tasks/{task_id}/complete", {**clerk, "Idempotency-Key": "k1"},
              values=task, json={"data": DELIVERY})
+    reason = {"reason": "stock count"}
+    api.call("POST", "/process-instances/{instance_id}/suspend", admin, values=instance,
+             json=reason)
+    api.call("POST", "/process-instances/{instance_id}/resume", admin, values=instance,
+             json=reason)
+    withdrawn = api.call("POST", "/process-instances", clerk, 201,
+                         json={"process_key": "inbound_materials"}).json
+    api.call("POST", "/process-instances/{instance_id}/cancel", clerk,
+             values={"instance_id": withdrawn["id"]}, json=reason)
+    deploy(app.extensions["dutyflow_store"], "scripted.bpmn", scripted())
+    fill = api.call("POST", "/process-instances", admin, 201,
+                    json={"process_key": "scripted"}).json["tasks"][0]["id"]
+    failed = {"instance_id": api.call("POST", "/tasks/{task_id}/complete", head,
+                                      values={"task_id": fill}, json={}).json["id"]}
+    api.call("GET", "/incidents", admin, query_string={"process_key": "scripted"})
+    api.call("PATCH", "/process-instances/{instance_id}/data", admin, values=failed,
+             json={"set": {"x": 1}, "unset": [], **reason})
+    retried = api.call("POST", "/process-instances/{instance_id}/retry", admin, values=failed,
+                       json=reason).json
+    assert retried["status"] == "running", retried["error"]
+    api.call("POST", "/process-instances/{instance_id}/move", admin, values=failed,
+             json={"from": "after", "to": "fill", **reason})
 
     api.call("GET", "/departments", admin)
     api.call("GET", "/employees", admin)

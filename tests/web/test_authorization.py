@@ -29,11 +29,12 @@ import string
 import pytest
 from sqlalchemy import select
 
-from services.identity.access import actor_for
+from services.identity.access import actor_for, actor_named
 from services.persistence.models import Employee
 from services.settings import Settings
-from services.workflow import tasks
+from services.workflow import instances, lifecycle, tasks
 from tests.conftest import read_bpmn
+from tests.engine.bpmn_builder import flow, process, user_task
 from tests.services.helpers import (
     DELIVERY,
     PASS,
@@ -51,6 +52,8 @@ PERIOD = "2026-01"
 BPMN = object()  # body marker: a multipart upload of a diagram no one has deployed yet
 NOTE = {"text": "sample arrives tomorrow"}
 CORRECTION = {"data": {"notes": "re-weighed"}, "reason": "the scale was off"}
+REASON = {"reason": "supplier cancelled the order"}
+MOVE = {"from": "inspect_goods", "to": "warehouse_intake", "reason": "certified supplier"}
 
 MATRIX = [
     # method, path, body                                   anon staff head  mgr  dsgn   hr admin
@@ -73,6 +76,43 @@ MATRIX = [
                                                             (401, 200, 200, 200, 404, 404, 200)),
     ("GET", "/api/v1/process-instances/{proc_instance}", None,
                                                             (401, 404, 404, 404, 404, 404, 200)),
+    # lifecycle: the heads of the departments owning its duties (and managers above them)
+    # and admins cancel, suspend and resume, also instances they do not otherwise see;
+    # its starter may withdraw it until another department has completed a step
+    ("POST", "/api/v1/process-instances/{new_qa_instance}/cancel", REASON,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{new_proc_instance}/cancel", REASON,
+                                                            (401, 404, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{own_sampling}/cancel", REASON,
+                                                            (401, 200, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{handed_off_sampling}/cancel", REASON,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{finished_instance}/cancel", REASON,
+                                                            (401, 403, 409, 409, 404, 404, 409)),
+    ("POST", "/api/v1/process-instances/{new_qa_instance}/suspend", REASON,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{own_sampling}/suspend", REASON,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{suspended_qa_instance}/resume", REASON,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{new_qa_instance}/resume", REASON,
+                                                            (401, 403, 409, 409, 404, 404, 409)),
+    # incidents and repairs: admins and designers (even of instances they do not see);
+    # retry and data fixes only for an instance in error
+    ("GET", "/api/v1/incidents", None,                     (401, 403, 403, 403, 200, 403, 200)),
+    ("POST", "/api/v1/process-instances/{errored_instance}/retry", REASON,
+                                                            (401, 404, 404, 404, 200, 404, 200)),
+    ("PATCH", "/api/v1/process-instances/{errored_instance}/data", {**REASON, "set": {"x": 1}},
+                                                            (401, 404, 404, 404, 200, 404, 200)),
+    ("POST", "/api/v1/process-instances/{new_qa_instance}/retry", REASON,
+                                                            (401, 403, 403, 403, 409, 404, 409)),
+    ("PATCH", "/api/v1/process-instances/{new_qa_instance}/data", {**REASON, "set": {"x": 1}},
+                                                            (401, 403, 403, 403, 409, 404, 409)),
+    # moving a token: admins only
+    ("POST", "/api/v1/process-instances/{new_qa_instance}/move", MOVE,
+                                                            (401, 403, 403, 403, 404, 404, 200)),
+    ("POST", "/api/v1/process-instances/{finished_instance}/move", MOVE,
+                                                            (401, 403, 403, 403, 404, 404, 409)),
     # inboxes: scope=all is for admins
     ("GET", "/api/v1/tasks", None,                         (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/tasks?scope=department", None,        (401, 200, 200, 200, 200, 200, 200)),
@@ -149,7 +189,9 @@ MATRIX = [
 ]
 
 # Placeholders made anew for every cell (World methods); the others are shared.
-FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run"}
+FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run",
+         "new_qa_instance", "new_proc_instance", "own_sampling", "handed_off_sampling",
+         "finished_instance", "suspended_qa_instance", "errored_instance"}
 # Salaries in GET /employees: HR and admins only.
 SEES_SALARIES = {"li.qa": False, "wang.qa": False, "sun.prod": False, "chen.design": False,
                  "zhao.hr": True, "admin": True}
@@ -163,6 +205,11 @@ class World:
         import_demo_org(store)
         for name in ("inbound_materials.bpmn", "contract_approval.bpmn"):
             deploy(store, name)
+        deploy(store, "failing.bpmn", process(
+            '<bpmn:startEvent id="start"/><bpmn:scriptTask id="run" scriptFormat="python">'
+            '<bpmn:script>y = x + 1</bpmn:script></bpmn:scriptTask>' + user_task("after")
+            + '<bpmn:endEvent id="end"/>' + flow("start", "run") + flow("run", "after")
+            + flow("after", "end"), {"QA": ["start", "run", "after", "end"]}, "failing"))
         deploy(store, "qa_sampling.bpmn", read_bpmn("inbound_materials.bpmn").replace(
             b'<bpmn:process id="inbound_materials"',
             b'<bpmn:process id="qa_sampling" camunda:candidateStarterGroups="QA" '
@@ -221,6 +268,46 @@ class World:
             he = uow.session.scalars(select(Employee).where(Employee.username == "he.qa")).one()
             tasks.claim(uow, actor_for(uow, he), task_id)
         return task_id
+
+    def new_qa_instance(self) -> int:
+        """Waiting for QA's inspection (started by a tester, not a caller)."""
+        instance = start(self.store)
+        complete(self.store, instance, "register_delivery", "zhang.proc", DELIVERY)
+        return instance
+
+    def new_proc_instance(self) -> int:
+        return start(self.store)
+
+    def own_sampling(self) -> int:
+        """Started by li.qa, nobody has acted yet: li.qa may still withdraw it."""
+        with self.store.writing() as uow:
+            return instances.start_process(uow, "qa_sampling", None, "li.qa").id
+
+    def handed_off_sampling(self) -> int:
+        """Started by li.qa, then procurement registered the delivery: the handoff."""
+        instance = self.own_sampling()
+        complete(self.store, instance, "register_delivery", "zhang.proc", DELIVERY)
+        return instance
+
+    def finished_instance(self) -> int:
+        instance = self.new_qa_instance()
+        complete(self.store, instance, "inspect_goods", "li.qa", PASS)
+        complete(self.store, instance, "warehouse_intake", "guo.wh",
+                 {"storage_location": "A-1", "received_quantity": 10})
+        return instance
+
+    def suspended_qa_instance(self) -> int:
+        instance = self.new_qa_instance()
+        with self.store.writing() as uow:
+            lifecycle.suspend(uow, actor_named(uow, "admin"), instance, "stock count")
+        return instance
+
+    def errored_instance(self) -> int:
+        """Its script failed at the start: nobody but admins and designers sees it."""
+        instance = start(self.store, "failing")
+        with self.store.reading() as uow:
+            assert instances.get_instance(uow, instance).status == "error"
+        return instance
 
     def new_period(self) -> str:
         return next(self.periods)

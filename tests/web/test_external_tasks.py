@@ -283,3 +283,24 @@ def test_lint_strict_turns_the_warnings_into_errors(database_url, tmp_path):
     assert strict.returncode == 1 and "archive: Java class 'org.example" in strict.stderr
     deployed = run("deploy", str(file))
     assert deployed.returncode == 0 and "warning: " in deployed.stderr
+
+
+def test_a_suspended_instance_gives_out_no_work_and_a_cancelled_one_cancels_it(api):
+    deploy(api, EXTERNAL)
+    instance_id = start(api)
+    admin = sign_in(api, "admin")
+    reason = {"reason": "audit"}
+    assert api.post(f"/api/v1/process-instances/{instance_id}/suspend", headers=admin,
+                    json=reason).status_code == 200
+    assert fetch(api, "worker-1").json == []
+    api.post(f"/api/v1/process-instances/{instance_id}/resume", headers=admin, json=reason)
+    [task] = fetch(api, "worker-1").json
+    api.post(f"/api/v1/process-instances/{instance_id}/suspend", headers=admin, json=reason)
+    suspended = post(api, task["id"], "complete", {"workerId": "worker-1"})
+    assert suspended.status_code == 409 and "suspended" in suspended.json["detail"]
+    api.post(f"/api/v1/process-instances/{instance_id}/resume", headers=admin, json=reason)
+    assert api.post(f"/api/v1/process-instances/{instance_id}/cancel", headers=admin,
+                    json=reason).status_code == 200
+    with api.store.reading() as uow:
+        assert uow.session.get(ExternalTask, task["id"]).status == ExternalTaskStatus.CANCELLED
+    assert post(api, task["id"], "complete", {"workerId": "worker-1"}).status_code == 409

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, post_dump, validate
 
+from engine.model import InstanceStatus
 from services.identity import audit
 from services.persistence import idempotency
 
@@ -145,6 +146,19 @@ class Timer(Shape):
     due_at = fields.String(allow_none=True)
 
 
+class Action(Shape):
+    """What a person did to the instance itself (withdraw, cancel, suspend, resume,
+    data_fix, retry, move), with who, when and why; never a completion."""
+    id = fields.Integer()
+    kind = fields.String()
+    actor = fields.String()
+    reason = fields.String()
+    status_before = fields.String()
+    status_after = fields.String()
+    details = fields.Dict()
+    at = fields.String()
+
+
 class Instance(Shape):
     id = fields.Integer()
     process_key = fields.String()
@@ -158,6 +172,7 @@ class Instance(Shape):
     updated_at = fields.String(allow_none=True)
     tasks = fields.List(fields.Nested(Task))
     history = fields.List(fields.Nested(Event))
+    actions = fields.List(fields.Nested(Action))
     timers = fields.List(fields.Nested(Timer))
 
 
@@ -173,10 +188,62 @@ class InstanceQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    status = fields.String(validate=validate.OneOf(["running", "completed", "error"]))
+    status = fields.String(validate=validate.OneOf([status.value for status in InstanceStatus]))
     process_key = fields.String(validate=validate.Length(max=200))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+
+
+class ReasonRequest(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class RetryRequest(ReasonRequest):
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_ID), metadata={
+        "description": "run on this version of the process from now on (a fixed diagram "
+                       "deployed since); default: its own"})
+
+
+class DataFixRequest(ReasonRequest):
+    set = fields.Dict(keys=fields.String(), load_default=dict,
+                      metadata={"description": "process variables to set"})
+    unset = fields.List(fields.String(validate=validate.Length(min=1, max=200)),
+                        load_default=list, validate=validate.Length(max=200),
+                        metadata={"description": "process variables to remove"})
+
+
+class MoveRequest(ReasonRequest):
+    from_ = fields.String(required=True, data_key="from",  # `from` is a Python keyword
+                          validate=validate.Length(min=1, max=200),
+                          metadata={"description": "element id of the activity to leave"})
+    to = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                       metadata={"description": "element id of the activity to start"})
+
+
+class IncidentQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    process_key = fields.String(validate=validate.Length(max=200))
+    element_id = fields.String(validate=validate.Length(max=200))
+    instance_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    status = fields.String(validate=validate.OneOf(["open", "resolved"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+
+
+class Incident(Shape):
+    """A failed step: where, why, the process data then, and when it was resolved."""
+    id = fields.Integer()
+    process_instance_id = fields.Integer(allow_none=True)
+    process_key = fields.String()
+    element_id = fields.String(allow_none=True)
+    kind = fields.String(metadata={"description": "error (the diagram's code failed) or "
+                                                  "aborted (its worker was stopped)"})
+    message = fields.String()
+    data = fields.Dict(allow_none=True)
+    created_at = fields.String()
+    resolved_at = fields.String(allow_none=True)
 
 
 class TaskListQuery(Schema):

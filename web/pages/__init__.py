@@ -88,6 +88,7 @@ def signed_in(view):
 
 # (endpoint, label, roles that see it; None = everyone signed in)
 NAV = [("pages.designer", _l("Designer"), {"designer", "admin"}),
+       ("pages.incidents", _l("Incidents"), {"designer", "admin"}),
        ("pages.org_chart", _l("Organisation"), None),
        ("pages.dashboard", _l("Dashboard"), {"manager", "hr", "admin"}),
        ("pages.hr_home", _l("HR"), {"hr", "admin"})]
@@ -112,6 +113,7 @@ from . import (  # noqa: E402,F401
     designer_pages,
     hr_pages,
     inbox,
+    incident_pages,
     org_pages,
     process_pages,
     task_pages,

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from services.errors import InvalidInput, NotFound, ServiceError
 from services.org.directory import Directory
-from services.workflow import definitions, instances
-from services.workflow.participation import may_start, require_may_start
+from services.workflow import definitions, instances, lifecycle
+from services.workflow.participation import may_govern, may_start, require_may_start
 from services.workflow.views import instance_view
 
 from . import bp, page_actor, signed_in, store
@@ -65,9 +66,34 @@ def instance_page(instance_id: int):
         except NotFound:
             abort(404)
         view = instance_view(uow, row)
+        governs = may_govern(page_actor(), definitions.model_of(uow, row.definition),
+                             Directory.load(uow))
     done = sorted({item["element_id"] for item in view["history"]})
     current = [task["element_id"] for task in view["tasks"]]
-    return render_template("instance.html", instance=view, done=done, current=current)
+    return render_template("instance.html", instance=view, done=done, current=current,
+                           governs=governs, starter=row.started_by == page_actor().username)
+
+
+_LIFECYCLE = {"cancel": (lifecycle.cancel, _l("Cancelled.")),
+              "suspend": (lifecycle.suspend, _l("Suspended.")),
+              "resume": (lifecycle.resume, _l("Resumed."))}
+
+
+@bp.post("/instances/<int:instance_id>/<any(cancel, suspend, resume):action>")
+@signed_in
+def change_instance(instance_id: int, action: str):
+    """Cancel (or, its starter, withdraw), suspend or resume, with a reason."""
+    use_case, done = _LIFECYCLE[action]
+    try:
+        with store().writing() as uow:
+            use_case(uow, page_actor(), instance_id, request.form.get("reason", ""))
+    except NotFound:
+        abort(404)
+    except ServiceError as err:
+        flash(str(err), "error")
+    else:
+        flash(str(done))
+    return redirect(url_for("pages.instance_page", instance_id=instance_id))
 
 
 @bp.get("/instances/<int:instance_id>/diagram.bpmn")

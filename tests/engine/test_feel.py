@@ -203,3 +203,9 @@ def test_feel_does_not_change_task_data():
     data = {"scores": [3, 1, 2], "ctx": {"a": 1}}
     expressions.evaluate('=append(scores, 4) = [] or context put(ctx, "b", 2) = null', data)
     assert data == {"scores": [3, 1, 2], "ctx": {"a": 1}}
+
+
+def test_feel_names_may_be_chinese():
+    data = {"审批结果": "通过", "金额": 1200, "部门": {"名称": "质量部"}}
+    assert feel('=审批结果 = "通过" and 金额 > 1000', data) is True
+    assert feel("=部门.名称", data) == "质量部"

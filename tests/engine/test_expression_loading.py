@@ -252,3 +252,14 @@ def test_a_juel_due_date_is_checked_and_resolved():
     assert deadlines.resolve_due_at(text, {"sla": "PT2H"}, ready) == ready + dt.timedelta(hours=2)
     assert deadlines.resolve_due_at(text, {}, ready) == ready + dt.timedelta(hours=8)
     assert "column" in deadlines.check_due_date("${sla ? }")
+
+
+def test_a_juel_runtime_error_quotes_the_condition_as_written():
+    source = gateway(("${missing gt 1}", "${amount le 1}"))
+    [model] = load_processes(source, "lang.bpmn")
+    instance = Instance.start(model, {"amount": 5})
+    [decide] = instance.waiting()[0]
+    instance.complete(decide.id, {})
+    assert instance.error is not None and instance.error.element_id == "gw"
+    assert "'${missing gt 1}'" in str(instance.error)
+    assert "cannot resolve identifier 'missing'" in str(instance.error)

@@ -2,7 +2,8 @@
 
 SpiffWorkflow evaluates timer text as Python, so a designer's plain `PT2H` would be
 a NameError; here literal ISO values are recognised and quoted, and `${name}` is
-unwrapped to an expression over process data.
+unwrapped to an expression over process data. A `${...}` due date may be JUEL
+(engine.expressions decides by its syntax).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Mapping
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import sandbox
+from . import expressions, sandbox
 
 _DURATION = re.compile(
     r"^P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?"
@@ -53,9 +54,8 @@ def check_timer(kind: str, text: str) -> str | None:
     stripped = (text or "").strip()
     if not stripped:
         return f"{kind} is empty"
-    expression = sandbox.wrapped_body(stripped)
-    if expression is not None:
-        return _expression_problem(expression)
+    if sandbox.wrapped_body(stripped) is not None:
+        return _expression_problem(stripped)
     try:
         if kind == "timeDuration":
             if not is_duration(stripped):
@@ -73,9 +73,8 @@ def check_timer(kind: str, text: str) -> str | None:
 def check_due_date(text: str) -> str | None:
     """Return why a `camunda:dueDate` value is unusable, or None."""
     stripped = (text or "").strip()
-    expression = sandbox.wrapped_body(stripped)
-    if expression is not None:
-        return _expression_problem(expression)
+    if sandbox.wrapped_body(stripped) is not None:
+        return _expression_problem(stripped)
     if is_duration(stripped):
         try:
             TimerEventDefinition.parse_iso_duration(stripped)
@@ -101,11 +100,10 @@ def resolve_due_at(text: str | None, data: Mapping[str, Any], ready_at: dt.datet
     if not text:
         return None
     stripped = text.strip()
-    expression = sandbox.wrapped_body(stripped)
     value: Any = stripped
-    if expression is not None:
+    if sandbox.wrapped_body(stripped) is not None:
         try:
-            value = sandbox.evaluate(expression, data)
+            value = expressions.evaluate(stripped, data)  # Python or JUEL, by its syntax
         except sandbox.SandboxError:
             return None
     if isinstance(value, dt.datetime):
@@ -132,7 +130,7 @@ def _looks_like_date(text: str) -> bool:
 
 def _expression_problem(expression: str) -> str | None:
     try:
-        sandbox.check_expression(expression)
+        expressions.check(expression)
     except sandbox.SandboxError as err:
         return f"invalid expression: {err}"
     return None

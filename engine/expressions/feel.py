@@ -110,6 +110,12 @@ class _Translator:
                 position += 2
         return constant("".join(result))
 
+    def _temporal(self, node: lark.Tree, token: lark.Token) -> ast.expr:
+        text = self._string(node, token).value
+        if feel_functions.temporal(text) is None:
+            raise self.error(token, f"@{token} is not a date, time, date-time or duration")
+        return helper("feel_temporal", constant(text))
+
     def _list(self, node: lark.Tree, *elements) -> ast.expr:
         return ast.List(elts=[self.visit(element) for element in elements], ctx=ast.Load())
 
@@ -244,4 +250,5 @@ HELPERS: dict[str, object] = {
     **{f"{sandbox.GENERATED_PREFIX}feel_{name}": function
        for name, function in feel_runtime.HELPERS_BY_NAME.items()},
     f"{sandbox.GENERATED_PREFIX}feel_call": feel_functions.call,
+    f"{sandbox.GENERATED_PREFIX}feel_temporal": feel_functions.temporal,
 }

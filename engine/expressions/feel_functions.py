@@ -436,6 +436,19 @@ def _string_length(text: str) -> int:
     return len(text)
 
 
+def temporal(text: str) -> Any:
+    """A temporal literal `@"..."`: a date-time, date, time or duration, or null."""
+    for parse in (_duration, _date_and_time_only, _date, _time):
+        value = parse(text)
+        if value is not None:
+            return value
+    return None
+
+
+def _date_and_time_only(text: str) -> Any:
+    return _date_and_time(text) if "T" in text.upper() else None
+
+
 # name -> (function, least arguments, most arguments)
 BUILTINS: dict[str, tuple[Callable[..., Any], int, int]] = {
     # text

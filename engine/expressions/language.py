@@ -92,10 +92,11 @@ def _has_juel_tokens(body: str) -> bool:
 def canonical(text: str, language: Language) -> str:
     """The text the engine stores for evaluation, from which `detect` alone (without the
     definitions' declaration) finds the same language: Python unwrapped as before,
-    JUEL as `#{...}`, FEEL with its `=`."""
+    JUEL as written or else as `#{...}`, FEEL with its `=`."""
     stripped = text.strip()
     if language is Language.FEEL:
         return stripped if stripped.startswith("=") else "=" + stripped
     if language is Language.JUEL:
-        return "#{" + stripped[2:-1] + "}"
+        # As written when its syntax already says JUEL, so messages quote the designer's text.
+        return stripped if detect(stripped) is Language.JUEL else "#{" + stripped[2:-1] + "}"
     return stripped

@@ -2,11 +2,12 @@
 line, element and column, and the engine taking the branches they choose."""
 from __future__ import annotations
 
+import datetime as dt
 from xml.sax.saxutils import escape
 
 import pytest
 
-from engine import expressions
+from engine import deadlines, expressions
 from engine.errors import BpmnValidationError
 from engine.loader import load_processes
 from engine.runtime import Instance
@@ -242,3 +243,23 @@ def test_the_language_follows_from_the_text_when_nothing_is_declared(text, langu
 def test_declared_languages_are_read_from_their_uris(uri, language):
     found = expressions.declared_language(uri)
     assert (found.value if found else None) == language
+
+
+def test_a_juel_due_date_is_checked_and_resolved():
+    ready = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.timezone.utc)
+    text = "${execution.getVariable('sla') != null ? sla : 'PT8H'}"
+    assert deadlines.check_due_date(text) is None
+    assert deadlines.resolve_due_at(text, {"sla": "PT2H"}, ready) == ready + dt.timedelta(hours=2)
+    assert deadlines.resolve_due_at(text, {}, ready) == ready + dt.timedelta(hours=8)
+    assert "column" in deadlines.check_due_date("${sla ? }")
+
+
+def test_a_juel_runtime_error_quotes_the_condition_as_written():
+    source = gateway(("${missing gt 1}", "${amount le 1}"))
+    [model] = load_processes(source, "lang.bpmn")
+    instance = Instance.start(model, {"amount": 5})
+    [decide] = instance.waiting()[0]
+    instance.complete(decide.id, {})
+    assert instance.error is not None and instance.error.element_id == "gw"
+    assert "'${missing gt 1}'" in str(instance.error)
+    assert "cannot resolve identifier 'missing'" in str(instance.error)

@@ -89,6 +89,8 @@ def feel(expression: str, data: dict | None = None):
     ('=date("2026-03-05") - date("2026-03-01") = duration("P4D")', True),
     ("=today() >= date(\"2020-01-01\")", True), ('=now() > date and time("2020-01-01T00:00:00Z")', True),
     ('=day of week(date("2026-03-01"))', "Sunday"),
+    ('=@"2026-03-01" = date(due)', True), ('=@"P2D" = duration("PT48H")', True),
+    ('=@"2026-03-01T08:00:00Z" < @"2026-03-01T09:00:00Z"', True),
     # booleans and contexts
     ("=is defined(applicant)", True), ("=get or else(nothing, 7)", 7),
     ('=get value(applicant, "name")', "Li"),
@@ -156,6 +158,7 @@ def test_a_condition_without_equals_is_feel_when_declared():
     ("=a &&& b", 1, 4, "unexpected character '&'"),
     ("=approved and\n  fraud or or x", 2, 12, "unexpected 'or'"),
     ('="open', 1, 2, "unexpected character '\"'"),
+    ('=x > @"tomorrow"', 1, 7, "is not a date, time, date-time or duration"),
 ])
 def test_a_feel_error_names_its_line_and_column(expression, line, column, message):
     with pytest.raises(ExpressionSyntaxError) as caught:
@@ -203,3 +206,9 @@ def test_feel_does_not_change_task_data():
     data = {"scores": [3, 1, 2], "ctx": {"a": 1}}
     expressions.evaluate('=append(scores, 4) = [] or context put(ctx, "b", 2) = null', data)
     assert data == {"scores": [3, 1, 2], "ctx": {"a": 1}}
+
+
+def test_feel_names_may_be_chinese():
+    data = {"审批结果": "通过", "金额": 1200, "部门": {"名称": "质量部"}}
+    assert feel('=审批结果 = "通过" and 金额 > 1000', data) is True
+    assert feel("=部门.名称", data) == "质量部"

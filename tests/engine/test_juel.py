@@ -160,3 +160,9 @@ def test_compiled_juel_runs_the_sandboxes_checks():
     tree = ast.Expression(body=ast.Name(id="__import__", ctx=ast.Load()))
     with pytest.raises(SandboxError, match="name '__import__' is not allowed"):
         sandbox.compile_translated(tree)
+
+
+def test_juel_names_may_be_chinese():
+    data = {"审批结果": "通过", "金额": 1200, "部门": {"名称": "质量部"}}
+    assert juel("${审批结果 == '通过' && 金额 gt 1000}", data) is True
+    assert juel("${部门.名称.length()}", data) == 3

@@ -16,10 +16,11 @@ REVIEW_FORM = ('<camunda:formField id="amount" label="Amount" type="long"/>'
                '<camunda:formField id="urgent" label="Urgent" type="boolean"/>')
 
 
-def approval_diagram(key: str, to_manager: str, to_clerk: str, header: str = HEADER) -> bytes:
+def approval_diagram(key: str, to_manager: str, to_clerk: str, header: str = HEADER,
+                     form: str = REVIEW_FORM) -> bytes:
     """start -> review (amount, urgent) -> gateway -> manager | clerk -> end, lane QA."""
     body = "\n".join([
-        '<bpmn:startEvent id="start"/>', user_task("review", REVIEW_FORM),
+        '<bpmn:startEvent id="start"/>', user_task("review", form),
         '<bpmn:exclusiveGateway id="route"/>', user_task("manager"), user_task("clerk"),
         '<bpmn:endEvent id="end"/>', flow("start", "review"), flow("review", "route"),
         flow("route", "manager", escape(to_manager), "to_manager"),
@@ -36,6 +37,10 @@ FEEL = approval_diagram(
     "feel_approval", "amount > 1000 or urgent", "=amount in [0..1000] and not(urgent)",
     header=HEADER.replace('id="defs"',
                           'id="defs" expressionLanguage="http://www.omg.org/spec/FEEL/20140401"'))
+
+FEEL_ZH = approval_diagram(
+    "feel_zh", "=金额 > 1000 or 加急", "=金额 <= 1000 and not(加急)",
+    form=REVIEW_FORM.replace('id="amount"', 'id="金额"').replace('id="urgent"', 'id="加急"'))
 
 
 @pytest.fixture
@@ -68,14 +73,18 @@ def run_to_route(client, key: str, data: dict) -> list[str]:
     return [task["element_id"] for task in done.json["tasks"]]
 
 
-@pytest.mark.parametrize("name, source, key", [("juel.bpmn", JUEL, "juel_approval"),
-                                               ("feel.bpmn", FEEL, "feel_approval")],
-                         ids=["juel", "feel"])
-def test_a_deployed_diagram_routes_by_its_juel_or_feel_conditions(client, name, source, key):
+@pytest.mark.parametrize("name, source, key, fields", [
+    ("juel.bpmn", JUEL, "juel_approval", ("amount", "urgent")),
+    ("feel.bpmn", FEEL, "feel_approval", ("amount", "urgent")),
+    ("审批.bpmn", FEEL_ZH, "feel_zh", ("金额", "加急")),
+], ids=["juel", "feel", "feel-chinese-names"])
+def test_a_deployed_diagram_routes_by_its_juel_or_feel_conditions(client, name, source, key,
+                                                                  fields):
+    amount, urgent = fields
     assert upload(client, name, source).status_code == 201
-    assert run_to_route(client, key, {"amount": 5000, "urgent": False}) == ["manager"]
-    assert run_to_route(client, key, {"amount": 20, "urgent": True}) == ["manager"]
-    assert run_to_route(client, key, {"amount": 20, "urgent": False}) == ["clerk"]
+    assert run_to_route(client, key, {amount: 5000, urgent: False}) == ["manager"]
+    assert run_to_route(client, key, {amount: 20, urgent: True}) == ["manager"]
+    assert run_to_route(client, key, {amount: 20, urgent: False}) == ["clerk"]
 
 
 def test_the_stored_diagram_is_the_one_the_designer_wrote(client):
@@ -98,5 +107,6 @@ def test_a_bad_condition_is_refused_with_file_line_element_and_column(client, to
     assert refused.content_type == "application/problem+json"
     [error] = refused.json["errors"]
     line = source[:source.index(escape(to_manager).encode())].count(b"\n") + 1
-    assert (error["file"], error["line"], error["element_id"]) == ("broken.bpmn", line, "to_manager")
+    assert (error["file"], error["line"], error["element_id"]) == ("broken.bpmn", line,
+                                                                   "to_manager")
     assert f"line 1, column {column}: {message}" in error["message"]

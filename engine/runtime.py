@@ -16,7 +16,10 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -68,6 +71,19 @@ class PendingTimer:
     element_id: str
     name: str
     due_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """A receive task or catch event waiting for a message or a signal by name."""
+
+    id: str
+    element_id: str
+    kind: str  # "message" or "signal"
+    name: str
+
+
+EVENT_KINDS = {"message": MessageEventDefinition, "signal": SignalEventDefinition}
 
 
 class Instance:
@@ -133,6 +149,33 @@ class Instance:
                                            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                                            due_at=due))
         return tasks, timers
+
+    def awaited_events(self) -> list[PendingEvent]:
+        """The messages and signals the instance waits for, by name."""
+        found = []
+        for workflow in self._workflows():
+            for task in workflow.get_tasks(state=TaskState.WAITING):
+                definition = getattr(task.task_spec, "event_definition", None)
+                kind = next((kind for kind, cls in EVENT_KINDS.items()
+                             if isinstance(definition, cls)), None)
+                if kind is not None and definition.name:
+                    found.append(PendingEvent(str(task.id), task.task_spec.bpmn_id, kind,
+                                              definition.name))
+        return found
+
+    def catch(self, kind: str, name: str, data: dict[str, Any]) -> list[str]:
+        """Deliver a message or signal `name` to the tasks waiting for it; its `data`
+        becomes process variables there, then the instance runs to its next wait.
+        Returns the element ids that caught it; TaskNotReady if none waits."""
+        events = [event for event in self.awaited_events()
+                  if event.kind == kind and event.name == name]
+        if not events:
+            raise TaskNotReady(f"nothing in this instance waits for the {kind} {name!r}")
+        definition = self._find(events[0].id).task_spec.event_definition
+        self._guarded(lambda: self._workflow.catch(BpmnEvent(definition,
+                                                             payload=copy.deepcopy(data))))
+        self._advance()
+        return [event.element_id for event in events]
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         return dict(self._find(task_id).data)

@@ -17,12 +17,13 @@ from typing import Any
 from .deadlines import parse_datetime, resolve_due_at
 from .errors import EngineError, FormValidationError, MoveRefused, TaskNotReady
 from .model import ProcessModel
-from .runtime import Instance, PendingTimer
+from .runtime import Instance, PendingEvent, PendingTimer
 
 START, COMPLETE, FIRE_TIMER = "start", "complete", "fire_timer"
 # Repairs people make to an instance (services.workflow.repair): they run diagram code
 # (retry, move) or restore its state (all three), so they run in the sandbox too.
 RETRY, FIX_DATA, MOVE = "retry", "fix_data", "move"
+CATCH = "catch"  # a message or signal delivered to an instance that waits for it
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class StepOutcome:
     timers_before: frozenset[str]
     timer_fired: bool = True
     elements: tuple[str, ...] = ()  # what a repair acted on: retried, fixed or moved
+    events: tuple[PendingEvent, ...] = ()  # messages and signals waited for after it
+    events_before: frozenset[str] = frozenset()
 
 
     def to_json(self) -> dict[str, Any]:
@@ -63,6 +66,9 @@ class StepOutcome:
             "ready_before": sorted(self.ready_before),
             "timers_before": sorted(self.timers_before), "timer_fired": self.timer_fired,
             "elements": list(self.elements),
+            "events": [[event.id, event.element_id, event.kind, event.name]
+                       for event in self.events],
+            "events_before": sorted(self.events_before),
         }
 
     @classmethod
@@ -76,7 +82,9 @@ class StepOutcome:
                          for timer_id, element_id, name, due in dct["timers"]),
             ready_before=frozenset(dct["ready_before"]),
             timers_before=frozenset(dct["timers_before"]), timer_fired=dct["timer_fired"],
-            elements=tuple(dct["elements"]))
+            elements=tuple(dct["elements"]),
+            events=tuple(PendingEvent(*event) for event in dct["events"]),
+            events_before=frozenset(dct["events_before"]))
 
 
 class StepRefused(EngineError):
@@ -101,37 +109,41 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
              now: dt.datetime) -> StepOutcome:
     """Take one step. `action` is {"kind": "start", "data"}, {"kind": "complete",
     "task_id", "data"}, {"kind": "fire_timer", "timer_id"}, {"kind": "retry"},
-    {"kind": "fix_data", "set", "unset"} or {"kind": "move", "from", "to"}.
+    {"kind": "fix_data", "set", "unset"}, {"kind": "move", "from", "to"} or
+    {"kind": "catch", "event": "message" | "signal", "name", "data"}.
     Raises StepRefused."""
     kind = action["kind"]
     try:
         if kind == START:
             instance = Instance.start(model, action.get("data"))
-            return _outcome(instance, frozenset(), frozenset(), {}, now)
+            return _outcome(instance, (frozenset(), frozenset(), frozenset()), {}, now)
         if state is None:
             raise TaskNotReady("the instance has no state")
         instance = _restore(model, state)
         ready, timers = instance.waiting()
-        ready_before = frozenset(task.id for task in ready)
-        timers_before = frozenset(timer.id for timer in timers)
+        before = (frozenset(task.id for task in ready), frozenset(timer.id for timer in timers),
+                  frozenset(event.id for event in instance.awaited_events()))
         if kind == COMPLETE:
             cleaned = instance.complete(action["task_id"], action.get("data") or {})
-            return _outcome(instance, ready_before, timers_before, cleaned, now)
+            return _outcome(instance, before, cleaned, now)
         if kind == FIRE_TIMER:
             try:
                 instance.fire_timer(action["timer_id"])
             except TaskNotReady:
-                return _outcome(instance, ready_before, timers_before, {}, now, fired=False)
-            return _outcome(instance, ready_before, timers_before, {}, now)
+                return _outcome(instance, before, {}, now, fired=False)
+            return _outcome(instance, before, {}, now)
         if kind == RETRY:
             retried = instance.retry()
-            return _outcome(instance, ready_before, timers_before, {}, now, elements=retried)
+            return _outcome(instance, before, {}, now, elements=retried)
         if kind == FIX_DATA:
             fixed = instance.fix_data(action["set"], action["unset"])
-            return _outcome(instance, ready_before, timers_before, {}, now, elements=fixed)
+            return _outcome(instance, before, {}, now, elements=fixed)
+        if kind == CATCH:
+            caught = instance.catch(action["event"], action["name"], action.get("data") or {})
+            return _outcome(instance, before, {}, now, elements=caught)
         if kind == MOVE:
             cancelled = instance.move(action["from"], action["to"])
-            return _outcome(instance, ready_before, timers_before, {}, now, elements=cancelled)
+            return _outcome(instance, before, {}, now, elements=cancelled)
     except MoveRefused as err:
         raise StepRefused("idle" if err.idle else "move", str(err), {err.field: [str(err)]}) \
             from None
@@ -153,9 +165,12 @@ def _restore(model: ProcessModel, state: dict[str, Any]) -> Instance:
     return Instance.restore(model, state)
 
 
-def _outcome(instance: Instance, ready_before: frozenset[str], timers_before: frozenset[str],
+def _outcome(instance: Instance, before: tuple[frozenset[str], frozenset[str], frozenset[str]],
              cleaned: dict[str, Any], now: dt.datetime, fired: bool = True,
              elements: list[str] | tuple[str, ...] = ()) -> StepOutcome:
+    """The outcome; `before` holds the ids of the ready tasks, pending timers and awaited
+    events before the step."""
+    ready_before, timers_before, events_before = before
     ready, timers = instance.waiting()
     open_tasks = tuple(
         OpenTask(task.id, task.element_id,
@@ -168,7 +183,8 @@ def _outcome(instance: Instance, ready_before: frozenset[str], timers_before: fr
         error_element=error.element_id if error else None, data=json_safe(instance.data),
         cleaned=json_safe(cleaned), ready=open_tasks, timers=tuple(timers),
         ready_before=ready_before, timers_before=timers_before, timer_fired=fired,
-        elements=tuple(elements))
+        elements=tuple(elements), events=tuple(instance.awaited_events()),
+        events_before=events_before)
 
 
 def json_safe(value: Any) -> Any:

@@ -31,14 +31,15 @@ class Mirrored:
 
     ready: frozenset[str] = frozenset()
     timers: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
 
     @classmethod
     def before(cls, outcome: StepOutcome) -> "Mirrored":
-        return cls(outcome.ready_before, outcome.timers_before)
+        return cls(outcome.ready_before, outcome.timers_before, outcome.events_before)
 
     def closing(self, task_id: str | None = None, timer_id: str | None = None) -> "Mirrored":
         """Without the row the use case closes itself (completed task, fired timer)."""
-        return Mirrored(self.ready - {task_id}, self.timers - {timer_id})
+        return Mirrored(self.ready - {task_id}, self.timers - {timer_id}, self.events)
 
 
 def project(uow: UnitOfWork, instance_id: int, process_key: str, model: ProcessModel,
@@ -54,6 +55,7 @@ def project(uow: UnitOfWork, instance_id: int, process_key: str, model: ProcessM
     rows = _project_tasks(uow, instance_id, process_key, model, outcome, now, before.ready,
                           org_revision)
     _project_timers(uow, instance_id, outcome.timers, before.timers)
+    _project_subscriptions(uow, instance_id, outcome, before.events)
     return rows
 
 
@@ -114,3 +116,15 @@ def _project_timers(uow, instance_id, timers, were_pending) -> None:
                 for timer_id, timer in pending.items() if timer_id not in were_pending]
     if new_rows:
         step_store.add_timers(uow, new_rows)
+
+
+def _project_subscriptions(uow, instance_id, outcome, were_waiting) -> None:
+    waiting = {event.id: event for event in outcome.events}
+    ended = were_waiting - waiting.keys()
+    if ended:
+        step_store.drop_subscriptions(uow, ended)
+    new_rows = [dict(id=event.id, process_instance_id=instance_id, element_id=event.element_id,
+                     kind=event.kind, name=event.name)
+                for event_id, event in waiting.items() if event_id not in were_waiting]
+    if new_rows:
+        step_store.add_subscriptions(uow, new_rows)

@@ -157,6 +157,7 @@ from . import (  # noqa: E402,F401
     audit_routes,
     auth_routes,
     definition_routes,
+    event_routes,
     incident_routes,
     instance_routes,
     org_routes,

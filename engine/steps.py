@@ -120,9 +120,9 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
         if state is None:
             raise TaskNotReady("the instance has no state")
         instance = _restore(model, state)
-        ready, timers = instance.waiting()
+        ready, timers, events = instance.waiting()
         before = (frozenset(task.id for task in ready), frozenset(timer.id for timer in timers),
-                  frozenset(event.id for event in instance.awaited_events()))
+                  frozenset(event.id for event in events))
         if kind == COMPLETE:
             cleaned = instance.complete(action["task_id"], action.get("data") or {})
             return _outcome(instance, before, cleaned, now)
@@ -171,7 +171,7 @@ def _outcome(instance: Instance, before: tuple[frozenset[str], frozenset[str], f
     """The outcome; `before` holds the ids of the ready tasks, pending timers and awaited
     events before the step."""
     ready_before, timers_before, events_before = before
-    ready, timers = instance.waiting()
+    ready, timers, events = instance.waiting()
     open_tasks = tuple(
         OpenTask(task.id, task.element_id,
                  None if task.id in ready_before
@@ -183,7 +183,7 @@ def _outcome(instance: Instance, before: tuple[frozenset[str], frozenset[str], f
         error_element=error.element_id if error else None, data=json_safe(instance.data),
         cleaned=json_safe(cleaned), ready=open_tasks, timers=tuple(timers),
         ready_before=ready_before, timers_before=timers_before, timer_fired=fired,
-        elements=tuple(elements), events=tuple(instance.awaited_events()),
+        elements=tuple(elements), events=tuple(events),
         events_before=events_before)
 
 

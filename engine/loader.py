@@ -14,6 +14,8 @@ from typing import Callable
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.specs.event_definitions import \
+    MessageEventDefinition as CamundaMessageEventDefinition
 
 from . import deadlines, expressions, sandbox
 from .errors import BpmnValidationError, Problem
@@ -432,9 +434,33 @@ def _compile(root: etree._Element, processes: list[etree._Element],
             compiled.append((process, parser.get_spec(process.get("id")),
                              parser.get_subprocess_specs(process.get("id"))))
     checker.raise_if_any()
+    for _, spec, subprocess_specs in compiled:
+        for one in (spec, *subprocess_specs.values()):
+            _merge_message_data(one)
     return [_model(process, spec, subprocess_specs, forms[process.get("id")],
                    *external[process.get("id")], default_owner)
             for process, spec, subprocess_specs in compiled]
+
+
+class MergedMessage(CamundaMessageEventDefinition):
+    """A message event whose data becomes process variables where it is caught, as a
+    message correlated in Camunda sets variables (and as a receive task already does);
+    SpiffWorkflow's Camunda flavour would put it all in one `<element>_Response` variable."""
+
+    def update_internal_data(self, my_task, event) -> None:
+        my_task.internal_data[self.name] = event.payload
+
+    def update_task_data(self, my_task) -> None:
+        payload = my_task.internal_data.get(self.name)
+        if isinstance(payload, dict):
+            my_task.data.update(payload)
+
+
+def _merge_message_data(spec) -> None:
+    for task_spec in spec.task_specs.values():
+        definition = getattr(task_spec, "event_definition", None)
+        if type(definition) is CamundaMessageEventDefinition:
+            definition.__class__ = MergedMessage
 
 
 @contextmanager

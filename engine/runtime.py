@@ -16,7 +16,10 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -79,6 +82,19 @@ class PendingTimer:
     due_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """A receive task or catch event waiting for a message or a signal by name."""
+
+    id: str
+    element_id: str
+    kind: str  # "message" or "signal"
+    name: str
+
+
+EVENT_KINDS = {"message": MessageEventDefinition, "signal": SignalEventDefinition}
+
+
 class Instance:
     """One running (or finished) process instance of a `ProcessModel`."""
 
@@ -123,10 +139,11 @@ class Instance:
     def pending_timers(self) -> list[PendingTimer]:
         return self.waiting()[1]
 
-    def waiting(self) -> tuple[list[ReadyTask], list[PendingTimer]]:
-        """What the instance waits for: people's ready tasks and pending timers, read in
-        one walk of the task tree (callers that mirror both need them together)."""
-        tasks, timers = [], []
+    def waiting(self) -> tuple[list[ReadyTask], list[PendingTimer], list[PendingEvent]]:
+        """What the instance waits for: people's ready tasks, pending timers, and messages
+        and signals, read in one walk of the task tree (callers that mirror them need them
+        together); subprocesses are walked for messages and signals only."""
+        tasks, timers, events = [], [], []
         for task in self._workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
             if task.has_state(TaskState.READY):
                 duty = self.model.duties.get(task.task_spec.bpmn_id) if task.task_spec.manual else None
@@ -135,13 +152,36 @@ class Instance:
                 continue
             definition = getattr(task.task_spec, "event_definition", None)
             if not isinstance(definition, TimerEventDefinition):
+                if (event := _pending_event(task)) is not None:
+                    events.append(event)
                 continue
             due = _timer_due(task._get_internal_data("event_value"))
             if due is not None:
                 timers.append(PendingTimer(id=str(task.id), element_id=task.task_spec.bpmn_id,
                                            name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
                                            due_at=due))
-        return tasks, timers
+        for subprocess in self._workflow.subprocesses.values():
+            events += [event for task in subprocess.get_tasks(state=TaskState.WAITING)
+                       if (event := _pending_event(task)) is not None]
+        return tasks, timers, events
+
+    def awaited_events(self) -> list[PendingEvent]:
+        """The messages and signals the instance waits for, by name."""
+        return self.waiting()[2]
+
+    def catch(self, kind: str, name: str, data: dict[str, Any]) -> list[str]:
+        """Deliver a message or signal `name` to the tasks waiting for it; its `data`
+        becomes process variables there, then the instance runs to its next wait.
+        Returns the element ids that caught it; TaskNotReady if none waits."""
+        events = [event for event in self.awaited_events()
+                  if event.kind == kind and event.name == name]
+        if not events:
+            raise TaskNotReady(f"nothing in this instance waits for the {kind} {name!r}")
+        definition = self._find(events[0].id).task_spec.event_definition
+        self._guarded(lambda: self._workflow.catch(BpmnEvent(definition,
+                                                             payload=copy.deepcopy(data))))
+        self._advance()
+        return [event.element_id for event in events]
 
     def ready_external(self) -> list[ReadyExternal]:
         """Tasks waiting for an external worker (engine/external_tasks.py)."""
@@ -329,6 +369,15 @@ def _execution_error(err: Exception) -> ExecutionError:
     cause = getattr(err, "exception", None) or err
     message = str(cause) if isinstance(cause, sandbox.SandboxError) else str(err)
     return ExecutionError(message.splitlines()[0] if message else type(err).__name__, element_id)
+
+
+def _pending_event(task) -> PendingEvent | None:
+    """A waiting task's message or signal, if it waits for one by name."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    kind = next((kind for kind, cls in EVENT_KINDS.items() if isinstance(definition, cls)), None)
+    if kind is None or not definition.name:
+        return None
+    return PendingEvent(str(task.id), task.task_spec.bpmn_id, kind, definition.name)
 
 
 def _timer_due(event_value: Any) -> dt.datetime | None:

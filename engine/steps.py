@@ -17,13 +17,14 @@ from typing import Any
 from .deadlines import parse_datetime, resolve_due_at
 from .errors import EngineError, FormValidationError, MoveRefused, TaskNotReady
 from .model import ProcessModel
-from .runtime import Instance, PendingTimer, ReadyExternal
+from .runtime import Instance, PendingEvent, PendingTimer, ReadyExternal
 
 START, COMPLETE, FIRE_TIMER = "start", "complete", "fire_timer"
 COMPLETE_EXTERNAL = "complete_external"
 # Repairs people make to an instance (services.workflow.repair): they run diagram code
 # (retry, move) or restore its state (all three), so they run in the sandbox too.
 RETRY, FIX_DATA, MOVE = "retry", "fix_data", "move"
+CATCH = "catch"  # a message or signal delivered to an instance that waits for it
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,12 @@ class StepOutcome:
     ready_before: frozenset[str]
     timers_before: frozenset[str]
     timer_fired: bool = True
-    external: tuple[ReadyExternal, ...] = ()
+    external: tuple[ReadyExternal, ...] = ()  # tasks waiting for an external worker
     external_before: frozenset[str] = frozenset()
     elements: tuple[str, ...] = ()  # what a repair acted on: retried, fixed or moved
+    events: tuple[PendingEvent, ...] = ()  # messages and signals waited for after it
+    events_before: frozenset[str] = frozenset()
+
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the state, which travels beside it as text."""
@@ -67,6 +71,9 @@ class StepOutcome:
             "external": [[task.id, task.element_id, task.topic] for task in self.external],
             "external_before": sorted(self.external_before),
             "elements": list(self.elements),
+            "events": [[event.id, event.element_id, event.kind, event.name]
+                       for event in self.events],
+            "events_before": sorted(self.events_before),
         }
 
     @classmethod
@@ -82,13 +89,17 @@ class StepOutcome:
             timers_before=frozenset(dct["timers_before"]), timer_fired=dct["timer_fired"],
             external=tuple(ReadyExternal(*task) for task in dct["external"]),
             external_before=frozenset(dct["external_before"]),
-            elements=tuple(dct["elements"]))
+            elements=tuple(dct["elements"]),
+            events=tuple(PendingEvent(*event) for event in dct["events"]),
+            events_before=frozenset(dct["events_before"]))
 
 
 class StepRefused(EngineError):
     """The step could not be taken (task not ready, invalid form); nothing changed.
 
-    `kind` is "task_not_ready" or "form"; `errors` the form's field messages.
+    `kind` is "task_not_ready", "form", "state" (a version that does not fit the
+    instance), "move" (a move asked wrongly) or "idle" (no token at the element to move
+    from); `errors` the field messages.
     """
 
     def __init__(self, kind: str, message: str, errors: dict[str, list[str]] | None = None):
@@ -105,8 +116,10 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
              now: dt.datetime) -> StepOutcome:
     """Take one step. `action` is {"kind": "start", "data"}, {"kind": "complete",
     "task_id", "data"}, {"kind": "complete_external", "task_id", "data"},
-    {"kind": "fire_timer", "timer_id"}, {"kind": "retry"}, {"kind": "fix_data", "set",
-    "unset"} or {"kind": "move", "from", "to"}. Raises StepRefused."""
+    {"kind": "fire_timer", "timer_id"}, {"kind": "retry"},
+    {"kind": "fix_data", "set", "unset"}, {"kind": "move", "from", "to"} or
+    {"kind": "catch", "event": "message" | "signal", "name", "data"}.
+    Raises StepRefused."""
     kind = action["kind"]
     try:
         if kind == START:
@@ -134,6 +147,9 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
         if kind == FIX_DATA:
             fixed = instance.fix_data(action["set"], action["unset"])
             return _outcome(instance, before, {}, now, elements=fixed)
+        if kind == CATCH:
+            caught = instance.catch(action["event"], action["name"], action.get("data") or {})
+            return _outcome(instance, before, {}, now, elements=caught)
         if kind == MOVE:
             cancelled = instance.move(action["from"], action["to"])
             return _outcome(instance, before, {}, now, elements=cancelled)
@@ -160,22 +176,25 @@ def _restore(model: ProcessModel, state: dict[str, Any]) -> Instance:
 
 @dataclass(frozen=True)
 class _Before:
-    """What the instance waited for before the step: the rows that mirror it."""
+    """What the instance waited for before the step (the rows that mirror it): ready
+    tasks, pending timers, awaited messages and signals, tasks for external workers."""
 
     ready: frozenset[str] = frozenset()
     timers: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
     external: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, instance: Instance) -> "_Before":
-        ready, timers = instance.waiting()
+        ready, timers, events = instance.waiting()
         return cls(frozenset(task.id for task in ready), frozenset(timer.id for timer in timers),
+                   frozenset(event.id for event in events),
                    frozenset(task.id for task in instance.ready_external()))
 
 
 def _outcome(instance: Instance, before: _Before, cleaned: dict[str, Any], now: dt.datetime,
              fired: bool = True, elements: list[str] | tuple[str, ...] = ()) -> StepOutcome:
-    ready, timers = instance.waiting()
+    ready, timers, events = instance.waiting()
     open_tasks = tuple(
         OpenTask(task.id, task.element_id,
                  None if task.id in before.ready
@@ -188,7 +207,7 @@ def _outcome(instance: Instance, before: _Before, cleaned: dict[str, Any], now: 
         cleaned=json_safe(cleaned), ready=open_tasks, timers=tuple(timers),
         ready_before=before.ready, timers_before=before.timers, timer_fired=fired,
         external=tuple(instance.ready_external()), external_before=before.external,
-        elements=tuple(elements))
+        elements=tuple(elements), events=tuple(events), events_before=before.events)
 
 
 def json_safe(value: Any) -> Any:

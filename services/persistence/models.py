@@ -463,3 +463,32 @@ class InstanceAction(Base):
     status_after: Mapped[str] = mapped_column(String(20))
     details: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventSubscription(Base):
+    """A receive task or catch event waiting for a message or signal by name: the
+    projection that lets a message find its instance without loading instances. Rows are
+    written with the step that starts or ends the wait, like tasks and timers."""
+
+    __tablename__ = "event_subscriptions"
+    __table_args__ = (Index("ix_event_subscriptions_name", "kind", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the engine task's id
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"),
+                                                     index=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # message, signal
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class SentMessage(Base):
+    """The answer to a message sent with a `message_id`, per sender: the same id again
+    gets this answer and moves nothing twice."""
+
+    __tablename__ = "sent_messages"
+
+    sender: Mapped[str] = mapped_column(String(64), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    answer: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

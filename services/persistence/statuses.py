@@ -36,6 +36,8 @@ class InstanceActionKind(StrEnum):
     DATA_FIX = "data_fix"  # process data set or unset on an instance in error
     RETRY = "retry"  # the failed step run again
     MOVE = "move"  # a token taken from one activity and started at another
+    MESSAGE = "message"  # a message delivered to it (POST /messages)
+    SIGNAL = "signal"  # a signal broadcast to every instance waiting for it
 
 
 class RunStatus(StrEnum):

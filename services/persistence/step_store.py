@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Integer, Row, Text, bindparam, cast, insert, select, update
+from sqlalchemy import Integer, Row, Text, bindparam, cast, delete, insert, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from engine.model import InstanceStatus
 from services.persistence.models import (
+    EventSubscription,
     ExternalTask,
     OrgRevision,
     ProcessDefinition,
@@ -51,6 +52,7 @@ def _json_text_postgresql(element, compiler, **kw):
 _tasks, _timers, _events = Task.__table__, Timer.__table__, TaskEvent.__table__
 _external = ExternalTask.__table__
 _instances, _definitions = ProcessInstance.__table__, ProcessDefinition.__table__
+_subscriptions = EventSubscription.__table__
 
 # What a step needs of its instance, and the org revision its routing is cached under.
 # The row is locked (PostgreSQL; SQLite serializes writers already), so a racing step
@@ -111,6 +113,11 @@ _CANCEL_INSTANCE_EXTERNAL = (
     update(_external).where(_external.c.process_instance_id == bindparam("instance_id"),
                             _external.c.status == ExternalTaskStatus.OPEN)
     .values(status=ExternalTaskStatus.CANCELLED, worker_id=None, lock_expires_at=None))
+_ADD_SUBSCRIPTIONS = insert(_subscriptions)
+_DROP_SUBSCRIPTIONS = delete(_subscriptions).where(
+    _subscriptions.c.id.in_(bindparam("ids", expanding=True)))
+_DROP_INSTANCE_SUBSCRIPTIONS = delete(_subscriptions).where(
+    _subscriptions.c.process_instance_id == bindparam("instance_id"))
 _REARM_TIMERS = (update(_timers).where(_timers.c.id.in_(bindparam("ids", expanding=True)),
                                        _timers.c.status == TimerStatus.FAILED)
                  .values(status=TimerStatus.PENDING))
@@ -200,10 +207,20 @@ def set_status(uow: UnitOfWork, instance_id: int, seen_version: int, status: str
 
 def withdraw_instance_work(uow: UnitOfWork, instance_id: int) -> None:
     """Every open task of the instance withdrawn, every pending timer and every task
-    waiting for an external worker cancelled."""
+    waiting for an external worker cancelled, and it waits for no message or signal any
+    more."""
     uow.core(_WITHDRAW_TASKS, {"instance_id": instance_id})
     uow.core(_CANCEL_INSTANCE_TIMERS, {"instance_id": instance_id})
     uow.core(_CANCEL_INSTANCE_EXTERNAL, {"instance_id": instance_id})
+    uow.core(_DROP_INSTANCE_SUBSCRIPTIONS, {"instance_id": instance_id})
+
+
+def add_subscriptions(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+    uow.core(_ADD_SUBSCRIPTIONS, rows)
+
+
+def drop_subscriptions(uow: UnitOfWork, ids: Iterable[str]) -> None:
+    uow.core(_DROP_SUBSCRIPTIONS, {"ids": list(ids)})
 
 
 def set_definition(uow: UnitOfWork, instance_id: int, definition_id: int, version: int) -> None:

@@ -81,7 +81,8 @@ class Completion:
     ready: list[Task]  # the instance's ready tasks, oldest first
 
 
-def _model(uow: UnitOfWork, found) -> ProcessModel:
+def model_for(uow: UnitOfWork, found) -> ProcessModel:
+    """The compiled model of a step's instance (`found`: its step columns)."""
     return cached_model(uow, found.checksum, found.definition_key) or \
         model_of(uow, uow.session.get(ProcessDefinition, found.definition_id))
 
@@ -157,7 +158,7 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
     if not step_store.close_task(uow, task_id, actor.username, now):
         raise Conflict(f"task {task_id} was taken by someone else; reload and retry")
     step_store.append_event(uow, completion_event(task, actor, outcome.cleaned, now))
-    ready = project(uow, task.instance_id, task.process_key, _model(uow, task), outcome, now,
+    ready = project(uow, task.instance_id, task.process_key, model_for(uow, task), outcome, now,
                     Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
     stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)
     note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
@@ -185,8 +186,8 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     else:
         # The projection was behind the engine: nothing to fire.
         timer.status = TimerStatus.CANCELLED
-    project(uow, found.instance_id, found.instance_process_key, _model(uow, found), outcome, now,
-            Mirrored.before(outcome).closing(timer_id=timer_id), found.org_revision)
+    project(uow, found.instance_id, found.instance_process_key, model_for(uow, found), outcome,
+            now, Mirrored.before(outcome).closing(timer_id=timer_id), found.org_revision)
     save_state(uow, found.instance_id, found.lock_version, outcome, now)
     note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
                     outcome, now)
@@ -220,7 +221,7 @@ def complete_external_task(uow: UnitOfWork, actor: Actor, task_id: str, worker_i
     task.worker_id, task.lock_expires_at = None, None
     step_store.append_event(uow, external_event(task, found.process_version, actor, worker_id,
                                                 outcome.cleaned, now))
-    ready = project(uow, found.instance_id, found.instance_process_key, _model(uow, found),
+    ready = project(uow, found.instance_id, found.instance_process_key, model_for(uow, found),
                     outcome, now, Mirrored.before(outcome).closing(external_task_id=task_id),
                     found.org_revision)
     stored = save_state(uow, found.instance_id, found.lock_version, outcome, now)

@@ -33,17 +33,19 @@ class Mirrored:
 
     ready: frozenset[str] = frozenset()
     timers: frozenset[str] = frozenset()
+    events: frozenset[str] = frozenset()
     external: frozenset[str] = frozenset()
 
     @classmethod
     def before(cls, outcome: StepOutcome) -> "Mirrored":
-        return cls(outcome.ready_before, outcome.timers_before, outcome.external_before)
+        return cls(outcome.ready_before, outcome.timers_before, outcome.events_before,
+                   outcome.external_before)
 
     def closing(self, task_id: str | None = None, timer_id: str | None = None,
                 external_task_id: str | None = None) -> "Mirrored":
         """Without the row the use case closes itself (completed task, fired timer, a
         worker's completed task)."""
-        return Mirrored(self.ready - {task_id}, self.timers - {timer_id},
+        return Mirrored(self.ready - {task_id}, self.timers - {timer_id}, self.events,
                         self.external - {external_task_id})
 
 
@@ -60,6 +62,7 @@ def project(uow: UnitOfWork, instance_id: int, process_key: str, model: ProcessM
     rows = _project_tasks(uow, instance_id, process_key, model, outcome, now, before.ready,
                           org_revision)
     _project_timers(uow, instance_id, outcome.timers, before.timers)
+    _project_subscriptions(uow, instance_id, outcome, before.events)
     if outcome.external or before.external:
         _project_external(uow, instance_id, process_key, model, outcome, before.external, now)
     return rows
@@ -137,3 +140,15 @@ def _project_external(uow, instance_id, process_key, model, outcome, were_waitin
                 id=task_id, process_instance_id=instance_id, process_key=process_key,
                 element_id=task.element_id, name=model.external[task.element_id].name,
                 topic=task.topic, status=ExternalTaskStatus.OPEN, created_at=now))
+
+
+def _project_subscriptions(uow, instance_id, outcome, were_waiting) -> None:
+    waiting = {event.id: event for event in outcome.events}
+    ended = were_waiting - waiting.keys()
+    if ended:
+        step_store.drop_subscriptions(uow, ended)
+    new_rows = [dict(id=event.id, process_instance_id=instance_id, element_id=event.element_id,
+                     kind=event.kind, name=event.name)
+                for event_id, event in waiting.items() if event_id not in were_waiting]
+    if new_rows:
+        step_store.add_subscriptions(uow, new_rows)

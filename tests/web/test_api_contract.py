@@ -16,6 +16,7 @@ from services.org import org_file
 from tests.conftest import BPMN_DIR
 from tests.services.helpers import DELIVERY, deploy
 from tests.web.test_external_tasks import EXTERNAL, ROBOT
+from tests.services.test_correlation import PAYMENT
 from tests.services.test_repair import scripted
 from tests.web.test_api import sign_in
 from web.api.contract import Contract
@@ -153,6 +154,18 @@ def test_every_documented_operation_answers_as_documented(app):
     assert retried["status"] == "running", retried["error"]
     api.call("POST", "/process-instances/{instance_id}/move", admin, values=failed,
              json={"from": "after", "to": "fill", **reason})
+    deploy(app.extensions["dutyflow_store"], "payment.bpmn", PAYMENT)
+    paying = api.call("POST", "/process-instances", admin, 201,
+                      json={"process_key": "payment", "business_key": "PO-9"}).json
+    api.call("POST", "/tasks/{task_id}/complete", head,
+             values={"task_id": paying["tasks"][0]["id"]}, json={})
+    moved = api.call("POST", "/messages", admin, json={
+        "name": "payment", "business_key": "PO-9", "data": {"amount": 3}, "message_id": "m-1"})
+    assert moved.json["instances"] == [paying["id"]]
+    assert api.call("POST", "/messages", admin, json={"name": "payment", "message_id": "m-1"}
+                    ).headers["Idempotent-Replayed"] == "true"
+    assert api.call("POST", "/signals", admin, json={"name": "stop"}).json["instances"] == \
+        [paying["id"]]
 
     api.call("GET", "/departments", admin)
     api.call("GET", "/employees", admin)

@@ -113,6 +113,10 @@ MATRIX = [
                                                             (401, 403, 403, 403, 404, 404, 200)),
     ("POST", "/api/v1/process-instances/{finished_instance}/move", MOVE,
                                                             (401, 403, 403, 403, 404, 404, 409)),
+    # messages and signals: admins (the accounts external systems use)
+    ("POST", "/api/v1/messages", {"name": "nobody waits for this"},
+                                                            (401, 403, 403, 403, 403, 403, 404)),
+    ("POST", "/api/v1/signals", {"name": "fire drill"},    (401, 403, 403, 403, 403, 403, 200)),
     # inboxes: scope=all is for admins
     ("GET", "/api/v1/tasks", None,                         (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/tasks?scope=department", None,        (401, 200, 200, 200, 200, 200, 200)),

@@ -75,6 +75,21 @@ def test_an_admin_fixes_the_data_and_retries_from_the_incident_page(app, store):
     assert "data_fix" in history and "x was never asked for" in history
 
 
+def test_an_admin_moves_past_the_failing_script_from_the_incident_page(app, store):
+    instance_id, incident_id = failed_instance(store)
+    page = f"/incidents/{incident_id}"
+    admin = Browser(app, "admin")
+    assert 'name="from" value="run"' in admin.get(page)
+    refused = admin.post(page, f"{page}/move", {"from": "run", "to": "nowhere", "reason": "x"},
+                         expect=422)
+    assert "nowhere is not an element" in refused.get_data(as_text=True)
+    admin.post(page, f"{page}/move", {"from": "run", "to": "after", "reason": "obsolete"})
+    assert "Moved" in admin.get(page)
+    with store.reading() as uow:
+        assert instances.get_instance(uow, instance_id).status == "running"
+    assert "Move the token" not in Browser(app, "chen.design").get(page)  # admins only
+
+
 def test_the_incident_pages_speak_chinese(app, store):
     _, incident_id = failed_instance(store)
     admin = Browser(app, "admin")

@@ -2,6 +2,7 @@
 service, and a step it breaks ends in error with an incident (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+import datetime as dt
 import resource
 import threading
 import time
@@ -10,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from engine.sandbox_pool import SandboxLimits, SandboxPool
-from services.persistence.models import Incident, ProcessInstance, Task, TaskEvent
+from services.persistence.models import Incident, ProcessInstance, Task, TaskEvent, Timer
 from services.settings import Settings
-from services.workflow import engine_steps
+from services.workflow import engine_steps, worker
 from tests.engine.bpmn_builder import flow, process, user_task
 from tests.services.helpers import deploy, import_demo_org
 from web.app import create_app
@@ -131,6 +132,12 @@ def test_a_step_stopped_by_the_wall_clock_puts_the_instance_in_error_and_loses_n
     [incident] = incidents(store)
     assert (incident.process_instance_id, incident.element_id, incident.kind) == \
         (started["id"], "fill", "aborted")
+    # A retry takes it out of error: the completion never happened, the task waits again.
+    retried = client.post(f"/api/v1/process-instances/{started['id']}/retry",
+                          headers=token(client), json={"reason": "worker was killed"})
+    assert retried.status_code == 200 and retried.json["status"] == "running"
+    assert [task["id"] for task in retried.json["tasks"]] == [fill["id"]]
+    assert all(incident.resolved_at for incident in incidents(store))
     # The pool replaced its killed worker: the next step of another instance runs.
     deploy(store, "plain.bpmn", script_diagram("y = 1", "plain"))
     plain = client.post("/api/v1/process-instances", headers=token(client),
@@ -158,6 +165,14 @@ def test_an_endless_loop_ends_in_error_with_an_incident_that_names_it(store, app
     [incident] = incidents(store)
     assert incident.process_instance_id == started.json["id"] and incident.kind == "error"
     assert incident.element_id in ("again", "count")
+    # Repaired by data: with n below zero the gateway leaves the loop on the retry.
+    path = f"/api/v1/process-instances/{started.json['id']}"
+    fixed = client.patch(f"{path}/data", headers=token(client),
+                          json={"set": {"n": -5}, "reason": "n must start below zero"})
+    assert fixed.status_code == 200 and fixed.json["status"] == "error"
+    retried = client.post(f"{path}/retry", headers=token(client), json={"reason": "fixed"})
+    assert retried.json["status"] == "running", retried.json["error"]
+    assert [task["element_id"] for task in retried.json["tasks"]] == ["never"]
     assert "again" in incident.message and "count" in incident.message
     assert incident.data["n"] > 0  # the data at that moment
 
@@ -204,3 +219,35 @@ def test_memory_bombs_leave_the_service_process_flat(store, app, pool):
     for _ in range(10):
         client.post("/api/v1/process-instances", headers=headers, json={"process_key": "hog"})
     assert resident_bytes() - before < 20 * 2**20
+
+
+def test_a_timer_whose_step_was_stopped_is_pending_again_after_a_retry(store, app, pool):
+    """The killed step never happened: the timer failed with it, and waits again once the
+    instance is retried (the timer worker then fires it anew)."""
+    bomb = f"x = len(set(range(0, 35000*{COLLIDING}, {COLLIDING})))"
+    body = "\n".join([
+        '<bpmn:startEvent id="start"/>', user_task("wait"), '<bpmn:endEvent id="end"/>',
+        '<bpmn:boundaryEvent id="late" cancelActivity="false" attachedToRef="wait">'
+        '<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>'
+        "</bpmn:timerEventDefinition></bpmn:boundaryEvent>",
+        f'<bpmn:scriptTask id="chase" scriptFormat="python"><bpmn:script>{bomb}'
+        "</bpmn:script></bpmn:scriptTask>", '<bpmn:endEvent id="chased"/>',
+        flow("start", "wait"), flow("wait", "end"), flow("late", "chase"),
+        flow("chase", "chased")])
+    deploy(store, "late.bpmn", process(body, {"QA": ["start", "wait", "end", "late", "chase",
+                                                     "chased"]}, process_id="late"))
+    client = app.test_client()
+    started = client.post("/api/v1/process-instances", headers=token(client),
+                          json={"process_key": "late"}).json
+    [timer] = started["timers"]
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+    assert worker.run_due_timers(store, now=later) == 0  # its step was stopped
+    with store.reading() as uow:
+        assert uow.session.get(Timer, timer["id"]).status == "failed"
+        assert uow.session.get(ProcessInstance, started["id"]).status == "error"
+    retried = client.post(f"/api/v1/process-instances/{started['id']}/retry",
+                          headers=token(client), json={"reason": "worker was killed"})
+    assert retried.json["status"] == "running"
+    assert [row["id"] for row in retried.json["timers"]] == [timer["id"]]
+    with store.reading() as uow:
+        assert uow.session.get(Timer, timer["id"]).status == "pending"

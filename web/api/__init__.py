@@ -158,6 +158,7 @@ from . import (  # noqa: E402,F401
     auth_routes,
     definition_routes,
     external_task_routes,
+    event_routes,
     incident_routes,
     instance_routes,
     org_routes,

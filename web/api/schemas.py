@@ -220,6 +220,35 @@ class MoveRequest(ReasonRequest):
                        metadata={"description": "element id of the activity to start"})
 
 
+class MessageRequest(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    business_key = fields.String(validate=validate.Length(min=1, max=200))
+    correlation = fields.Dict(keys=fields.String(), metadata={
+        "description": "process variables the waiting instance must hold, {name: value}"})
+    data = fields.Dict(keys=fields.String(), load_default=dict,
+                       metadata={"description": "process variables the message sets"})
+    message_id = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "sent again, the same id gets the first answer and moves nothing"})
+    all = fields.Boolean(load_default=False,
+                         metadata={"description": "move every matching instance"})
+
+
+class SignalRequest(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class MessageResult(Shape):
+    name = fields.String()
+    message_id = fields.String(allow_none=True)
+    instances = fields.List(fields.Integer(), metadata={"description": "the instances moved"})
+
+
+class SignalResult(Shape):
+    name = fields.String()
+    instances = fields.List(fields.Integer(), metadata={"description": "the instances reached"})
+
+
 class IncidentQuery(Schema):
     class Meta:
         unknown = EXCLUDE

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from services.errors import InvalidInput, NotFound, ServiceError
-from services.workflow import definitions, repair
+from services.workflow import definitions, modification, repair
 from services.workflow.instances import get_instance
 from services.workflow.views import incident_view
 
@@ -104,6 +104,27 @@ def retry_incident(incident_id: int):
             flash(_("The step failed again: %(error)s", error=row.error), "error")
         else:
             flash(_("Retried: the instance is %(status)s.", status=row.status))
+    return redirect(url_for("pages.incident_page", incident_id=incident_id))
+
+
+@bp.post("/incidents/<int:incident_id>/move")
+@signed_in
+def move_past_incident(incident_id: int):
+    """Admins: cancel the token at one element and start one at another (step past it)."""
+    context = _incident_context(incident_id)
+    try:
+        with store().writing() as uow:
+            row = modification.move(uow, page_actor(), _instance_of(context),
+                                    request.form.get("from", ""), request.form.get("to", ""),
+                                    request.form.get("reason", ""))
+    except InvalidInput as err:
+        errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
+        return render_template("incident.html", errors=errors, values=request.form,
+                               **_incident_context(incident_id)), 422
+    except ServiceError as err:
+        flash(str(err), "error")
+    else:
+        flash(_("Moved: the instance is %(status)s.", status=row.status))
     return redirect(url_for("pages.incident_page", incident_id=incident_id))
 
 

@@ -5,29 +5,23 @@ from services.workflow import correlation
 
 from . import actor, bp, store
 from .contract import operation
-from .schemas import MessageRequest, MessageResult, SignalRequest, SignalResult
+from .schemas import MessageRequest, MessageResult, ReplayHeaders, SignalRequest, SignalResult
 
 
 @bp.post("/messages")
-@operation({200: MessageResult}, body=MessageRequest, problems=(403, 404, 409, 422))
+@operation({200: MessageResult}, body=MessageRequest, reply_headers={200: ReplayHeaders},
+           problems=(403, 404, 409, 422))
 def send_message(body: dict):
     """Move the one running instance waiting for this message (admins), narrowed by
     business_key and correlation; 404 when none waits, 409 when several do without
-    "all": true. The same message_id again answers as the first time, moving nothing.
-    ---
-    responses:
-      200:
-        headers:
-          Idempotent-Replayed:
-            schema: {type: string, enum: ["true"]}
-            description: the stored answer to an earlier message with the same message_id
-    """
+    "all": true. The same message_id again answers as the first time (with
+    Idempotent-Replayed: true), moving nothing."""
     with store().writing() as uow:
         answer, replayed = correlation.send_message(
             uow, actor(), body["name"], business_key=body.get("business_key"),
             correlation=body.get("correlation"), data=body["data"],
             message_id=body.get("message_id"), deliver_all=body["all"])
-    return answer, 200, {"Idempotent-Replayed": "true"} if replayed else {}
+    return answer, 200, {"replayed": "true"} if replayed else {}
 
 
 @bp.post("/signals")

@@ -325,7 +325,7 @@ class ReplayHeaders(Shape):
     replayed = fields.String(
         data_key="Idempotent-Replayed", validate=validate.Equal("true"),
         metadata={"enum": ["true"], "description": "this is the stored answer to an earlier "
-                  "request with the same Idempotency-Key"})
+                  "request with the same key (Idempotency-Key, or a message's message_id)"})
 
 
 class AssignRequest(StrictSchema):

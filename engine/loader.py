@@ -15,10 +15,11 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser import CamundaParser
 
-from . import deadlines, sandbox
+from . import deadlines, people, sandbox
 from .errors import BpmnValidationError, Problem
 from .forms import CONSTRAINTS, FIELD_TYPES, FieldSpec, FormSpec, parse_number
 from .model import DutySpec, ProcessModel
+from .people import OrgSnapshot
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -36,16 +37,18 @@ _SUBPROCESS_KINDS = ("subProcess", "callActivity", "transaction", "adHocSubProce
 OwnerCheck = Callable[[str], bool]
 
 
-def load_processes(source: bytes, filename: str,
-                   is_known_owner: OwnerCheck | None = None) -> list[ProcessModel]:
+def load_processes(source: bytes, filename: str, is_known_owner: OwnerCheck | None = None,
+                   org: OrgSnapshot | None = None) -> list[ProcessModel]:
     """Parse, validate and compile every executable process in one BPMN document.
 
     `is_known_owner(name)` says whether a lane or candidate-group name routes to a
     department; without it ownership is checked for presence only (lint without an org).
+    `org`, when given, checks the usernames a diagram names literally (assignee,
+    candidate users) against the membership rule of engine.people.
     Raises BpmnValidationError listing every problem.
     """
     root = parse_untrusted_xml(source, filename)
-    checker = _Checker(filename, is_known_owner)
+    checker = _Checker(filename, is_known_owner, org)
     checker.check_counts(root)
     checker.raise_if_any()
     processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
@@ -94,9 +97,11 @@ class _Checker:
     SpiffWorkflow can evaluate; the caller keeps the original bytes for designers.
     """
 
-    def __init__(self, filename: str, is_known_owner: OwnerCheck | None):
+    def __init__(self, filename: str, is_known_owner: OwnerCheck | None,
+                 org: OrgSnapshot | None = None):
         self.filename = filename
         self.is_known_owner = is_known_owner
+        self.org = org
         self.problems: list[Problem] = []
 
     def report(self, element: etree._Element, message: str, line: int | None = None) -> None:
@@ -139,6 +144,7 @@ class _Checker:
             forms[task.get("id")] = self._read_form(task)
         for start in process.iterfind(".//bpmn:startEvent", NS):
             forms[start.get("id")] = self._read_form(start)
+            self._check_initiator(start)
         self._check_departments(process, "candidate starter group",
                                 _names(process, "candidateStarterGroups"))
         self._check_gateways(process)
@@ -159,12 +165,45 @@ class _Checker:
 
     def _check_owner(self, task: etree._Element, lane: str | None) -> None:
         groups = candidate_groups(task)
-        if not lane and not groups:
-            self.report(task, "user task has no owner: put it in a lane or give it "
-                              "camunda:candidateGroups naming a department")
+        assignee, candidates = _camunda(task, "assignee"), _camunda(task, "candidateUsers")
+        if not lane and not groups and assignee is None and candidates is None:
+            self.report(task, "user task has no owner: put it in a lane, give it "
+                              "camunda:candidateGroups naming a department, or name a person "
+                              "with camunda:assignee or camunda:candidateUsers")
             return
         self._check_departments(task, "lane", [lane] if lane else [])
         self._check_departments(task, "candidate group", groups)
+        owners = ((lane,) if lane else ()) + groups
+        for kind, text in (("assignee", assignee), ("candidateUsers", candidates)):
+            if text is not None:
+                self._check_people(task, kind, text, owners)
+
+    def _check_people(self, task: etree._Element, kind: str, text: str,
+                      owners: tuple[str, ...]) -> None:
+        """A username (a comma list for candidateUsers) or one `${...}` expression; named
+        users must pass the membership rule when the org is known."""
+        if people.is_expression(text):
+            try:
+                sandbox.check_expression(text)
+            except sandbox.SandboxError as err:
+                self.report(task, f"{kind} {text!r}: {err}")
+            return
+        names = people.literal_users(text)
+        if "${" in text or not names or (kind == "assignee" and len(names) > 1):
+            what = "a username" if kind == "assignee" else "a comma list of usernames"
+            self.report(task, f"{kind} {text!r} must be {what} or one ${{...}} expression")
+            return
+        for name in names if self.org is not None else ():
+            problem = self.org.membership_problem(name, owners)
+            if problem:
+                self.report(task, f"{kind}: {problem}")
+
+    def _check_initiator(self, start: etree._Element) -> None:
+        name = _camunda(start, "initiator")
+        if name is not None and (not name.isidentifier() or name.startswith("_")
+                                 or keyword.iskeyword(name)):
+            self.report(start, f"initiator {name!r} must be a name usable in expressions "
+                               "(letters, digits, underscore; not starting with _ or a digit)")
 
     def _check_departments(self, element: etree._Element, kind: str, names) -> None:
         """Each name must route to a department (checked when the org is known)."""
@@ -312,6 +351,12 @@ def candidate_groups(task: etree._Element) -> tuple[str, ...]:
     return _names(task, "candidateGroups")
 
 
+def _camunda(element: etree._Element, attribute: str) -> str | None:
+    """A Camunda attribute's text, None when absent or blank."""
+    value = (element.get(f"{{{CAMUNDA_NS}}}{attribute}") or "").strip()
+    return value or None
+
+
 def _names(element: etree._Element, attribute: str) -> tuple[str, ...]:
     """A Camunda comma list (`camunda:candidateGroups="qa, legal"`), blanks dropped."""
     raw = element.get(f"{{{CAMUNDA_NS}}}{attribute}") or ""
@@ -376,7 +421,9 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
         duties[element_id] = DutySpec(
             element_id=element_id, name=task.get("name") or element_id,
             lane=lanes.get(element_id), candidate_groups=candidate_groups(task),
-            due_date=task.get(f"{{{CAMUNDA_NS}}}dueDate"), form=forms[element_id])
+            due_date=task.get(f"{{{CAMUNDA_NS}}}dueDate"), form=forms[element_id],
+            assignee=_camunda(task, "assignee"),
+            candidate_users=_camunda(task, "candidateUsers"))
     starts = process.findall("bpmn:startEvent", NS)
     start_form = next((forms[start.get("id")] for start in starts
                        if forms.get(start.get("id")) and forms[start.get("id")].fields), FormSpec())
@@ -386,5 +433,7 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
                         subprocess_specs=subprocess_specs, duties=duties, start_form=start_form,
                         starter_groups=_names(process, "candidateStarterGroups"),
                         starter_users=_names(process, "candidateStarterUsers"),
-                        start_lanes=start_lanes)
+                        start_lanes=start_lanes,
+                        initiator=next((_camunda(start, "initiator") for start in starts
+                                        if _camunda(start, "initiator")), None))
 

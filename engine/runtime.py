@@ -75,12 +75,17 @@ class Instance:
         self.error: ExecutionError | None = None
 
     @classmethod
-    def start(cls, model: ProcessModel, data: dict[str, Any] | None = None) -> "Instance":
-        """Create an instance and run it to its first wait; `data` is checked against the start form."""
+    def start(cls, model: ProcessModel, data: dict[str, Any] | None = None,
+              started_by: str | None = None) -> "Instance":
+        """Create an instance and run it to its first wait; `data` is checked against the
+        start form. The diagram's initiator variable, if any, is set to `started_by` after
+        the data, so start data cannot claim someone else started it."""
         cleaned = check_start_data(model, data)
         workflow = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=_SCRIPT_ENGINE)
         start = workflow.get_next_task(state=TaskState.READY)
         start.data.update(cleaned)
+        if model.initiator:
+            start.data[model.initiator] = started_by
         instance = cls(model, workflow)
         instance._advance()
         return instance
@@ -149,6 +154,14 @@ class Instance:
         self._guarded(task.run)
         self._advance()
         return cleaned
+
+    def fail_task(self, task_id: str, message: str) -> None:
+        """Put a ready task in error (nobody can be given it): the instance reports status
+        `error` naming the task's element, and the task is no longer waiting."""
+        task = self._find(task_id)
+        task.error()
+        if self.error is None:
+            self.error = ExecutionError(message, task.task_spec.bpmn_id)
 
     def fire_timer(self, timer_id: str) -> None:
         """Fire one waiting timer now; the caller decides it is due (the database is the clock)."""

@@ -783,9 +783,11 @@ def _namespace(*layers: Mapping[str, Any]) -> dict[str, Any]:
     return names
 
 
-def evaluate(source: str, data: Mapping[str, Any]) -> Any:
-    """Evaluate an expression (optionally in `${...}`) with the keys of `data` as variables."""
-    return _evaluate(source, data, {})
+def evaluate(source: str, data: Mapping[str, Any],
+             functions: Mapping[str, Any] | None = None) -> Any:
+    """Evaluate an expression (optionally in `${...}`) with the keys of `data` as variables
+    and `functions` (read-only, e.g. the org functions of engine.people) beside them."""
+    return _evaluate(source, data, functions or {})
 
 
 def _evaluate(source: str, data: Mapping[str, Any], extra: Mapping[str, Any]) -> Any:

@@ -2,7 +2,7 @@
 
 A step is everything the engine does for one use case: restore the instance (or create
 it), start it, complete a task or fire a timer, run to the next wait state, resolve the
-new tasks' due dates and dump the state. Requests and outcomes are JSON-ready dicts, so
+new tasks' due dates and the persons they go to (engine.people), and dump the state. Requests and outcomes are JSON-ready dicts, so
 the step can run in another process (`engine.sandbox_pool`) and nothing the diagram's
 code touched travels back but data.
 """
@@ -17,6 +17,7 @@ from typing import Any
 from .deadlines import parse_datetime, resolve_due_at
 from .errors import EngineError, FormValidationError, TaskNotReady
 from .model import ProcessModel
+from .people import OrgSnapshot, RoutingError, resolve
 from .runtime import Instance, PendingTimer
 
 START, COMPLETE, FIRE_TIMER = "start", "complete", "fire_timer"
@@ -24,11 +25,14 @@ START, COMPLETE, FIRE_TIMER = "start", "complete", "fire_timer"
 
 @dataclass(frozen=True)
 class OpenTask:
-    """A task the step left ready, with its due date resolved as it became ready."""
+    """A task the step left ready, with its due date and the persons it goes to resolved
+    as it became ready (for tasks that were ready before the step, left empty)."""
 
     id: str
     element_id: str
     due_at: dt.datetime | None
+    assignee: str | None = None
+    candidate_users: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,8 @@ class StepOutcome:
         return {
             "status": self.status, "error": self.error,
             "error_element": self.error_element, "data": self.data, "cleaned": self.cleaned,
-            "ready": [[task.id, task.element_id, _iso(task.due_at)] for task in self.ready],
+            "ready": [[task.id, task.element_id, _iso(task.due_at), task.assignee,
+                       list(task.candidate_users)] for task in self.ready],
             "timers": [[timer.id, timer.element_id, timer.name, _iso(timer.due_at)]
                        for timer in self.timers],
             "ready_before": sorted(self.ready_before),
@@ -64,8 +69,8 @@ class StepOutcome:
         return cls(
             state_json=state_json, status=dct["status"], error=dct["error"],
             error_element=dct["error_element"], data=dct["data"], cleaned=dct["cleaned"],
-            ready=tuple(OpenTask(task_id, element_id, _from_iso(due))
-                        for task_id, element_id, due in dct["ready"]),
+            ready=tuple(OpenTask(task_id, element_id, _from_iso(due), assignee, tuple(candidates))
+                        for task_id, element_id, due, assignee, candidates in dct["ready"]),
             timers=tuple(PendingTimer(timer_id, element_id, name, parse_datetime(due))
                          for timer_id, element_id, name, due in dct["timers"]),
             ready_before=frozenset(dct["ready_before"]),
@@ -89,14 +94,15 @@ class StepRefused(EngineError):
 
 
 def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str, Any],
-             now: dt.datetime) -> StepOutcome:
-    """Take one step. `action` is {"kind": "start", "data"}, {"kind": "complete",
-    "task_id", "data"} or {"kind": "fire_timer", "timer_id"}. Raises StepRefused."""
+             now: dt.datetime, org: OrgSnapshot | None = None) -> StepOutcome:
+    """Take one step. `action` is {"kind": "start", "data", "started_by"}, {"kind":
+    "complete", "task_id", "data"} or {"kind": "fire_timer", "timer_id"}. `org` is needed
+    when the model routes duties to persons. Raises StepRefused."""
     kind = action["kind"]
     try:
         if kind == START:
-            instance = Instance.start(model, action.get("data"))
-            return _outcome(instance, frozenset(), frozenset(), {}, now)
+            instance = Instance.start(model, action.get("data"), action.get("started_by"))
+            return _outcome(instance, frozenset(), frozenset(), {}, now, org=org)
         if state is None:
             raise TaskNotReady("the instance has no state")
         instance = Instance.restore(model, state)
@@ -105,13 +111,14 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
         timers_before = frozenset(timer.id for timer in timers)
         if kind == COMPLETE:
             cleaned = instance.complete(action["task_id"], action.get("data") or {})
-            return _outcome(instance, ready_before, timers_before, cleaned, now)
+            return _outcome(instance, ready_before, timers_before, cleaned, now, org=org)
         if kind == FIRE_TIMER:
             try:
                 instance.fire_timer(action["timer_id"])
             except TaskNotReady:
-                return _outcome(instance, ready_before, timers_before, {}, now, fired=False)
-            return _outcome(instance, ready_before, timers_before, {}, now)
+                return _outcome(instance, ready_before, timers_before, {}, now, fired=False,
+                                org=org)
+            return _outcome(instance, ready_before, timers_before, {}, now, org=org)
     except FormValidationError as err:
         raise StepRefused("form", str(err), err.errors) from None
     except TaskNotReady as err:
@@ -120,19 +127,37 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
 
 
 def _outcome(instance: Instance, ready_before: frozenset[str], timers_before: frozenset[str],
-             cleaned: dict[str, Any], now: dt.datetime, fired: bool = True) -> StepOutcome:
-    ready, timers = instance.waiting()
-    open_tasks = tuple(
-        OpenTask(task.id, task.element_id,
-                 None if task.id in ready_before
-                 else resolve_due_at(task.duty.due_date, instance.task_data(task.id), now))
-        for task in ready)
+             cleaned: dict[str, Any], now: dt.datetime, fired: bool = True,
+             org: OrgSnapshot | None = None) -> StepOutcome:
+    open_tasks = _open_tasks(instance, ready_before, now, org)
+    _, timers = instance.waiting()
     error = instance.error
     return StepOutcome(
         state_json=json.dumps(instance.dump(), separators=(",", ":")), status=instance.status, error=str(error) if error else None,
         error_element=error.element_id if error else None, data=json_safe(instance.data),
         cleaned=json_safe(cleaned), ready=open_tasks, timers=tuple(timers),
         ready_before=ready_before, timers_before=timers_before, timer_fired=fired)
+
+
+def _open_tasks(instance: Instance, ready_before: frozenset[str], now: dt.datetime,
+                org: OrgSnapshot | None) -> tuple[OpenTask, ...]:
+    """The ready tasks, the new ones with due date and persons resolved. A new task whose
+    persons cannot be resolved is put in error instead (never a task nobody can do)."""
+    open_tasks = []
+    for task in instance.ready_tasks():
+        if task.id in ready_before:
+            open_tasks.append(OpenTask(task.id, task.element_id, None))
+            continue
+        data = instance.task_data(task.id)
+        try:
+            assignee, candidates = resolve(task.duty, data, org)
+        except RoutingError as err:
+            instance.fail_task(task.id, str(err))
+            continue
+        open_tasks.append(OpenTask(task.id, task.element_id,
+                                   resolve_due_at(task.duty.due_date, data, now),
+                                   assignee, candidates))
+    return tuple(open_tasks)
 
 
 def json_safe(value: Any) -> Any:

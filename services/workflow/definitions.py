@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.errors import BpmnValidationError, Problem
 from engine.loader import MAX_BPMN_BYTES, load_processes
 from engine.model import ProcessModel
+from engine.people import OrgSnapshot
 from services.errors import Busy, InvalidInput, NotFound
 from services.org.directory import Directory
 from services.persistence.models import ProcessDefinition, utcnow
@@ -29,10 +30,12 @@ class DeployResult:
     created: bool
 
 
-def lint(source: bytes, filename: str, directory: Directory | None) -> list[Problem]:
-    """Every problem in a BPMN file, or [] when it would deploy."""
+def lint(source: bytes, filename: str, directory: Directory | None,
+         org: OrgSnapshot | None = None) -> list[Problem]:
+    """Every problem in a BPMN file, or [] when it would deploy (`org`: the usernames it
+    names are checked too)."""
     try:
-        load_processes(source, filename, directory.is_known_owner if directory else None)
+        load_processes(source, filename, directory.is_known_owner if directory else None, org)
     except BpmnValidationError as err:
         return err.problems
     return []
@@ -77,7 +80,8 @@ def _validated(store: Store, source: bytes, filename: str) -> tuple[list[Process
     try:
         with store.reading() as uow:
             directory = Directory.load(uow)
-        models = load_processes(source, filename, directory.is_known_owner)
+            org = directory.snapshot(uow)
+        models = load_processes(source, filename, directory.is_known_owner, org)
     except BpmnValidationError as err:
         raise InvalidInput(f"{filename} is not a deployable BPMN file",
                            [problem.as_dict() for problem in err.problems]) from None

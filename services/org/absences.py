@@ -54,7 +54,9 @@ def set_absence(uow: UnitOfWork, actor: Actor, username: str, starts_at: dt.date
     if absence is None:
         absence = Absence(username=username)
         uow.session.add(absence)
-    absence.starts_at, absence.ends_at, absence.substitute = starts_at, ends_at, substitute
+    absence.starts_at, absence.ends_at = (moment.astimezone(dt.timezone.utc)
+                                          for moment in (starts_at, ends_at))
+    absence.substitute = substitute
     absence.set_by, absence.set_at = actor.username, utcnow()
     audit.record(uow, actor.username, "absence", username, "set", old, _audited(absence))
     uow.commit()

@@ -141,6 +141,7 @@ class _Checker:
         for task in process.iterfind(".//bpmn:userTask", NS):
             self._check_owner(task, lanes.get(task.get("id")))
             self._check_due_date(task)
+            self._check_multi_instance(task)
             forms[task.get("id")] = self._read_form(task)
         for start in process.iterfind(".//bpmn:startEvent", NS):
             forms[start.get("id")] = self._read_form(start)
@@ -198,10 +199,39 @@ class _Checker:
             if problem:
                 self.report(task, f"{kind}: {problem}")
 
+    def _check_multi_instance(self, task: etree._Element) -> None:
+        """A countersign (会签/或签): one instance per item of `camunda:collection`, the item
+        in `camunda:elementVariable`, until every instance is done or the optional
+        completion condition holds. `${...}` is unwrapped for SpiffWorkflow."""
+        loop = task.find("bpmn:multiInstanceLoopCharacteristics", NS)
+        if loop is None:
+            return
+        collection_attribute = f"{{{CAMUNDA_NS}}}collection"
+        collection = sandbox.unwrap(loop.get(collection_attribute) or "")
+        if not _is_variable(collection):
+            self.report(task, "a multi-instance user task needs camunda:collection naming the "
+                              "list in process data (e.g. \"${signers}\")", loop.sourceline)
+        else:
+            loop.set(collection_attribute, collection)
+        if not _is_variable(_camunda(loop, "elementVariable") or ""):
+            self.report(task, "a multi-instance user task needs camunda:elementVariable, the "
+                              "name each instance's item goes under (e.g. \"signer\")",
+                        loop.sourceline)
+        if loop.find("bpmn:loopCardinality", NS) is not None:
+            self.report(task, "a multi-instance user task takes its instances from "
+                              "camunda:collection, not bpmn:loopCardinality", loop.sourceline)
+        condition = loop.find("bpmn:completionCondition", NS)
+        if condition is not None:
+            text = sandbox.unwrap(condition.text or "")
+            try:
+                sandbox.check_expression(text)
+            except sandbox.SandboxError as err:
+                self.report(task, f"completion condition {text!r}: {err}", condition.sourceline)
+            condition.text = text
+
     def _check_initiator(self, start: etree._Element) -> None:
         name = _camunda(start, "initiator")
-        if name is not None and (not name.isidentifier() or name.startswith("_")
-                                 or keyword.iskeyword(name)):
+        if name is not None and not _is_variable(name):
             self.report(start, f"initiator {name!r} must be a name usable in expressions "
                                "(letters, digits, underscore; not starting with _ or a digit)")
 
@@ -349,6 +379,11 @@ def _counted_kind(localname: str) -> str | None:
 
 def candidate_groups(task: etree._Element) -> tuple[str, ...]:
     return _names(task, "candidateGroups")
+
+
+def _is_variable(name: str) -> bool:
+    """A name usable as a process variable in expressions."""
+    return name.isidentifier() and not name.startswith("_") and not keyword.iskeyword(name)
 
 
 def _camunda(element: etree._Element, attribute: str) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -151,9 +152,19 @@ class Instance:
             raise TaskNotReady(f"task {task_id} is not a user task of {self.model.key}")
         cleaned = duty.form.validate(data)
         task.data.update(cleaned)
+        if isinstance(task.parent.task_spec, MultiInstanceTask):
+            _record_instance(task, cleaned)
         self._guarded(task.run)
         self._advance()
         return cleaned
+
+    def withdrawn(self, task_ids: frozenset[str]) -> frozenset[str]:
+        """Of `task_ids`, the instances of a multi-instance user task cancelled because its
+        completion condition held (a countersign that no longer needs them)."""
+        found = (self._workflow.tasks.get(UUID(task_id)) for task_id in task_ids)
+        return frozenset(str(task.id) for task in found
+                         if task is not None and task.has_state(TaskState.CANCELLED)
+                         and isinstance(task.parent.task_spec, MultiInstanceTask))
 
     def fail_task(self, task_id: str, message: str) -> None:
         """Put a ready task in error (nobody can be given it): the instance reports status
@@ -196,6 +207,26 @@ class Instance:
             self.error = _execution_error(err)
         except LoopDetected as err:
             self.error = ExecutionError(str(err), err.element_id)
+
+
+def _record_instance(task, cleaned: dict[str, Any]) -> None:
+    """Before one instance of a multi-instance user task (a countersign) completes: give
+    it Camunda's counters for the completion condition, and add its outcome to the list
+    `<collection>_outcomes` in the process data later elements read.
+
+    SpiffWorkflow keeps only each instance's element variable; the outcome (the form
+    data, with the element variable) would otherwise be lost.
+    """
+    parent, spec = task.parent, task.parent.task_spec
+    instances = [child for child in parent.children if child.task_spec is task.task_spec]
+    merged = len(parent.internal_data.get("merged", []))
+    remaining = len(parent.internal_data.get("remaining", []))
+    active = sum(1 for child in instances if not child.has_state(TaskState.FINISHED_MASK))
+    task.data.update(nrOfInstances=len(instances) + remaining, nrOfCompletedInstances=merged + 1,
+                     nrOfActiveInstances=active - 1)
+    variable = spec.output_item.bpmn_id
+    outcomes = parent.data.setdefault(f"{spec.data_output.bpmn_id}_outcomes", [])
+    outcomes.append({variable: task.data.get(variable), **cleaned})
 
 
 class _PassCounter:

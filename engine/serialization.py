@@ -82,4 +82,29 @@ def restore_state(state: dict[str, Any], model: ProcessModel, script_engine: Any
         raise ValueError(f"unsupported instance state format {state.get('format')!r}")
     # Restoring pops top-level keys (and subprocess keys): copy those, not the big task map.
     workflow = dict(state["workflow"], subprocesses=copy.deepcopy(state["workflow"]["subprocesses"]))
+    workflow["tasks"] = _parents_first(workflow["tasks"], workflow["root"])
+    for subprocess in workflow["subprocesses"].values():
+        subprocess["tasks"] = _parents_first(subprocess["tasks"], subprocess["root"])
     return _CONVERTER.restore(workflow, model, script_engine)
+
+
+def _parents_first(tasks: dict[str, Any], root: str) -> dict[str, Any]:
+    """The task map with every task after its parent.
+
+    SpiffWorkflow stores a task's data as changes to its parent's and rebuilds it from the
+    parent while restoring, in map order: a task restored before its parent silently loses
+    all it inherited. PostgreSQL's JSONB hands the map back in key (UUID) order, so the
+    tree order is put back here.
+    """
+    ordered: dict[str, Any] = {}
+    queue = [root]
+    while queue:
+        task_id = queue.pop()
+        task = tasks.get(task_id)
+        if task is None or task_id in ordered:
+            continue
+        ordered[task_id] = task
+        queue.extend(reversed(task["children"]))
+    if len(ordered) != len(tasks):  # not reachable from the root: keep them, after the tree
+        ordered.update((task_id, task) for task_id, task in tasks.items() if task_id not in ordered)
+    return ordered

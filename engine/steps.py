@@ -50,6 +50,8 @@ class StepOutcome:
     ready_before: frozenset[str]
     timers_before: frozenset[str]
     timer_fired: bool = True
+    # Tasks ready before the step that a countersign's completion condition withdrew.
+    withdrawn: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the state, which travels beside it as text."""
@@ -62,6 +64,7 @@ class StepOutcome:
                        for timer in self.timers],
             "ready_before": sorted(self.ready_before),
             "timers_before": sorted(self.timers_before), "timer_fired": self.timer_fired,
+            "withdrawn": sorted(self.withdrawn),
         }
 
     @classmethod
@@ -74,7 +77,8 @@ class StepOutcome:
             timers=tuple(PendingTimer(timer_id, element_id, name, parse_datetime(due))
                          for timer_id, element_id, name, due in dct["timers"]),
             ready_before=frozenset(dct["ready_before"]),
-            timers_before=frozenset(dct["timers_before"]), timer_fired=dct["timer_fired"])
+            timers_before=frozenset(dct["timers_before"]), timer_fired=dct["timer_fired"],
+            withdrawn=frozenset(dct["withdrawn"]))
 
 
 class StepRefused(EngineError):
@@ -131,12 +135,14 @@ def _outcome(instance: Instance, ready_before: frozenset[str], timers_before: fr
              org: OrgSnapshot | None = None) -> StepOutcome:
     open_tasks = _open_tasks(instance, ready_before, now, org)
     _, timers = instance.waiting()
+    gone = ready_before - {task.id for task in open_tasks}
     error = instance.error
     return StepOutcome(
         state_json=json.dumps(instance.dump(), separators=(",", ":")), status=instance.status, error=str(error) if error else None,
         error_element=error.element_id if error else None, data=json_safe(instance.data),
         cleaned=json_safe(cleaned), ready=open_tasks, timers=tuple(timers),
-        ready_before=ready_before, timers_before=timers_before, timer_fired=fired)
+        ready_before=ready_before, timers_before=timers_before, timer_fired=fired,
+        withdrawn=instance.withdrawn(gone) if gone else frozenset())
 
 
 def _open_tasks(instance: Instance, ready_before: frozenset[str], now: dt.datetime,

@@ -10,6 +10,9 @@ class TaskStatus(StrEnum):
     READY = "ready"
     COMPLETED = "completed"
     CANCELLED = "cancelled"  # withdrawn by the engine: the process ended or moved on
+    # A countersign's remaining instance, no longer needed once its completion condition
+    # held: no event, no KPI credit.
+    WITHDRAWN = "withdrawn"
 
 
 class TimerStatus(StrEnum):

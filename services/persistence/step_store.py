@@ -81,7 +81,7 @@ _CLOSE_TASK = (update(_tasks)
 _APPEND_EVENT = insert(_events)
 _CANCEL_TASKS = (update(_tasks).where(_tasks.c.id.in_(bindparam("ids", expanding=True)),
                                       _tasks.c.status == TaskStatus.READY)
-                 .values(status=TaskStatus.CANCELLED))
+                 .values(status=bindparam("new_status")))
 _ADD_TASKS = insert(_tasks)
 _CANCEL_TIMERS = (update(_timers).where(_timers.c.id.in_(bindparam("ids", expanding=True)),
                                         _timers.c.status == TimerStatus.PENDING)
@@ -134,8 +134,10 @@ def append_event(uow: UnitOfWork, values: dict[str, Any]) -> None:
     uow.core(_APPEND_EVENT, values)
 
 
-def cancel_tasks(uow: UnitOfWork, task_ids: Iterable[str]) -> None:
-    uow.core(_CANCEL_TASKS, {"ids": list(task_ids)})
+def cancel_tasks(uow: UnitOfWork, task_ids: Iterable[str],
+                 status: TaskStatus = TaskStatus.CANCELLED) -> None:
+    """Close ready tasks the engine no longer waits for: cancelled, or withdrawn."""
+    uow.core(_CANCEL_TASKS, {"ids": list(task_ids), "new_status": status})
 
 
 def add_tasks(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:

@@ -77,9 +77,13 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, outcome: St
 def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready,
                    org_revision) -> list[Task]:
     ready = {task.id: task for task in outcome.ready}
-    withdrawn = was_ready - ready.keys()  # by the engine: the process ended or was interrupted
-    if withdrawn:
-        step_store.cancel_tasks(uow, withdrawn)
+    # Gone by the engine: a countersign's instances no longer needed are withdrawn; the
+    # rest are cancelled (the process ended or was interrupted).
+    gone = was_ready - ready.keys()
+    if gone & outcome.withdrawn:
+        step_store.cancel_tasks(uow, gone & outcome.withdrawn, TaskStatus.WITHDRAWN)
+    if gone - outcome.withdrawn:
+        step_store.cancel_tasks(uow, gone - outcome.withdrawn)
     kept = was_ready & ready.keys()
     rows = list(uow.session.scalars(select(Task).where(Task.id.in_(kept)))) if kept else []
     new_rows, candidate_rows = [], []

@@ -202,6 +202,13 @@ class Task(Base):
     candidate_users: Mapped[list[str]] = mapped_column(JSONDocument, default=list,
                                                        server_default="[]")
 
+    @classmethod
+    def overdue(cls, now: dt.datetime):
+        """Still open past its due time: the condition every overdue count and list uses
+        (a task without a due time is never overdue). Its completion is judged by the
+        event's stored `on_time` instead."""
+        return and_(cls.status == TaskStatus.READY, cls.due_at < now)
+
 
 class TaskCandidate(Base):
     """One candidate user of a task: the inbox lists unassigned tasks by these rows."""
@@ -239,13 +246,6 @@ class Absence(Base):
     substitute: Mapped[str] = mapped_column(String(64), index=True)
     set_by: Mapped[str] = mapped_column(String(64))
     set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    @classmethod
-    def overdue(cls, now: dt.datetime):
-        """Still open past its due time: the condition every overdue count and list uses
-        (a task without a due time is never overdue). Its completion is judged by the
-        event's stored `on_time` instead."""
-        return and_(cls.status == TaskStatus.READY, cls.due_at < now)
 
 
 # Facts about an event that payroll aggregates over a month of events, stored with the

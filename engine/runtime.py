@@ -160,11 +160,13 @@ class Instance:
 
     def withdrawn(self, task_ids: frozenset[str]) -> frozenset[str]:
         """Of `task_ids`, the instances of a multi-instance user task cancelled because its
-        completion condition held (a countersign that no longer needs them)."""
+        completion condition held (a countersign that no longer needs them), not because
+        the whole task was (an interrupting event, the process ending)."""
         found = (self._workflow.tasks.get(UUID(task_id)) for task_id in task_ids)
         return frozenset(str(task.id) for task in found
                          if task is not None and task.has_state(TaskState.CANCELLED)
-                         and isinstance(task.parent.task_spec, MultiInstanceTask))
+                         and isinstance(task.parent.task_spec, MultiInstanceTask)
+                         and not task.parent.has_state(TaskState.CANCELLED))
 
     def fail_task(self, task_id: str, message: str) -> None:
         """Put a ready task in error (nobody can be given it): the instance reports status

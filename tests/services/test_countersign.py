@@ -153,3 +153,22 @@ def test_deploy_refuses_a_countersign_without_a_collection_variable(org, collect
         deploy(org, countersign(None, collection=collection))
     assert any(message in error["message"] and error["element_id"] == "sign"
                for error in caught.value.errors), caught.value.errors
+
+
+def test_an_interrupting_timer_cancels_the_countersign_rather_than_withdrawing_it(org):
+    import datetime as dt
+
+    from services.workflow import worker
+    source = countersign("${nrOfCompletedInstances >= 2}").replace(
+        b'<bpmn:endEvent id="end"/>',
+        b'<bpmn:endEvent id="end"/><bpmn:boundaryEvent id="late" attachedToRef="sign">'
+        b'<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>'
+        b'</bpmn:timerEventDefinition></bpmn:boundaryEvent>'
+        b'<bpmn:sequenceFlow id="f_late_redo" sourceRef="late" targetRef="redo"/>')
+    deploy(org, source)
+    instance = start(org, "li.qa", {"signers": SIGNERS}, key="countersign")
+    sign(org, "li.qa", signing(org, instance.id)["li.qa"])
+    assert worker.run_due_timers(org, utcnow() + dt.timedelta(hours=2)) == 1
+    assert statuses(org, instance.id) == {"li.qa": "completed", "he.qa": "cancelled",
+                                          "wang.qa": "cancelled"}
+    assert [task.element_id for task in open_tasks(org, instance.id)] == ["redo"]

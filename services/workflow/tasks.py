@@ -95,8 +95,7 @@ def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> TaskPage:
     sort = "due_at" if query.sort == "due_at" else "created_at"
     limit = max(1, min(query.limit, MAX_PAGE))
     offset = 0 if query.cursor else max(query.offset, 0)
-    covered = covered_by(uow, actor.username, utcnow()) if query.scope == "mine" else frozenset()
-    arms = _scope_arms(actor, query, covered)
+    arms = _scope_arms(actor, query, *_people_of(uow, actor, query))
     if query.status == TaskStatus.READY and arms:
         ranged = sort == "due_at" and bool(query.due_before or query.due_after)
         statement = _inbox_statement(arms, _filters(query, sort), sort, ranged, limit, offset)
@@ -112,19 +111,41 @@ def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> TaskPage:
 _HAS_CANDIDATES = exists().where(TaskCandidate.task_id == Task.id)
 
 
-def _scope_arms(actor: Actor, query: TaskQuery, covered: frozenset[str] = frozenset()) -> list:
-    """The scope as alternatives (OR-ed); [] means no restriction. `covered`: the absent
-    people `actor` stands in for, whose tasks are theirs meanwhile."""
+def _offered_to(uow: UnitOfWork, people: list[str]) -> list[str]:
+    """Ids of the ready, unassigned tasks offered to any of `people` as candidate users.
+
+    Read first, by the candidates' index: as a subquery inside the inbox's index-ordered
+    arms, SQLite walks every ready task in due order testing each against it."""
+    return list(uow.session.scalars(
+        select(TaskCandidate.task_id).join(Task, Task.id == TaskCandidate.task_id)
+        .where(TaskCandidate.username.in_(people), Task.status == TaskStatus.READY,
+               Task.assignee.is_(None)).distinct()))
+
+
+def _people_of(uow: UnitOfWork, actor: Actor, query: TaskQuery
+               ) -> tuple[list[str], list[str]]:
+    """For scope=mine: the actor and the absent people they stand in for, and the ready
+    tasks offered to them as candidates."""
+    if query.scope != "mine":
+        return [], []
+    people = [actor.username, *sorted(covered_by(uow, actor.username, utcnow()))]
+    return people, _offered_to(uow, people) if query.status == TaskStatus.READY else []
+
+
+def _scope_arms(actor: Actor, query: TaskQuery, people: list[str] = (),
+                offered: list[str] = ()) -> list:
+    """The scope as alternatives (OR-ed); [] means no restriction. For scope=mine,
+    `people` are the actor and whom they stand in for, `offered` the ids of the ready
+    tasks offered to those people as candidate users."""
     if query.scope == "all":
         return []
     if query.scope == "department":
         return [Task.department_key == key for key in sorted(actor.overseen)]
-    people = [actor.username, *sorted(covered)]
     arms = [*(Task.assignee == person for person in people),
             and_(Task.assignee.is_(None), Task.department_key == actor.department_key,
-                 ~_HAS_CANDIDATES),
-            and_(Task.assignee.is_(None), Task.id.in_(
-                select(TaskCandidate.task_id).where(TaskCandidate.username.in_(people))))]
+                 ~_HAS_CANDIDATES)]
+    if offered:
+        arms.append(and_(Task.assignee.is_(None), Task.id.in_(offered)))
     if query.status != TaskStatus.READY:  # a ready task has no completer
         arms.append(Task.completed_by == actor.username)
     return arms
@@ -196,12 +217,12 @@ def inbox_counts(uow: UnitOfWork, actor: Actor, now: dt.datetime) -> dict[str, i
     overdue in my department."""
     ready = select(func.count()).select_from(Task).where(Task.status == TaskStatus.READY)
     people = [actor.username, *covered_by(uow, actor.username, now)]
+    offered = _offered_to(uow, people)
     return {
         "mine": uow.session.scalar(ready.where(Task.assignee.in_(people))),
-        "unclaimed": uow.session.scalar(ready.where(Task.assignee.is_(None), or_(
-            and_(Task.department_key == actor.department_key, ~_HAS_CANDIDATES),
-            Task.id.in_(select(TaskCandidate.task_id)
-                        .where(TaskCandidate.username.in_(people)))))),
+        "unclaimed": uow.session.scalar(ready.where(
+            Task.assignee.is_(None), Task.department_key == actor.department_key,
+            ~_HAS_CANDIDATES)) + len(offered),
         "overdue": uow.session.scalar(ready.where(Task.overdue(now),
                                                   Task.department_key == actor.department_key)),
     }

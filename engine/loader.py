@@ -17,11 +17,12 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
-from . import deadlines, expressions, sandbox
+from . import deadlines, expressions, people, sandbox
 from .errors import BpmnValidationError, Problem
 from .external_tasks import read_external, wait_for_workers
 from .forms import CONSTRAINTS, FIELD_TYPES, FieldSpec, FormSpec, parse_number
 from .model import DutySpec, ExternalSpec, ProcessModel
+from .people import OrgSnapshot
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -41,18 +42,20 @@ OwnerCheck = Callable[[str], bool]
 
 def load_processes(source: bytes, filename: str,
                    is_known_owner: OwnerCheck | None = None,
-                   default_owner: str | None = None) -> list[ProcessModel]:
+                   default_owner: str | None = None,
+                   org: OrgSnapshot | None = None) -> list[ProcessModel]:
     """Parse, validate and compile every executable process in one BPMN document.
 
     `is_known_owner(name)` says whether a lane or candidate-group name routes to a
     department; without it ownership is checked for presence only (lint without an org).
-    `default_owner` owns the user tasks that name no owner (files from other tools draw
-    no lanes); without it such a task is refused. Raises BpmnValidationError listing
-    every problem.
+    `default_owner` owns the user tasks that name no owner nor person (files from other
+    tools draw no lanes); without it such a task is refused. `org`, when given, checks the
+    usernames a diagram names literally (assignee, candidate users) against the membership
+    rule of engine.people. Raises BpmnValidationError listing every problem.
     """
     root = parse_untrusted_xml(source, filename)
     checker = _Checker(filename, is_known_owner, default_owner,
-                       expressions.declared_language(root.get("expressionLanguage")))
+                       expressions.declared_language(root.get("expressionLanguage")), org)
     checker.check_counts(root)
     checker.raise_if_any()
     processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
@@ -104,11 +107,13 @@ class _Checker:
 
     def __init__(self, filename: str, is_known_owner: OwnerCheck | None,
                  default_owner: str | None = None,
-                 declared_language: expressions.Language | None = None):
+                 declared_language: expressions.Language | None = None,
+                 org: OrgSnapshot | None = None):
         self.filename = filename
         self.is_known_owner = is_known_owner
         self.default_owner = default_owner
         self.declared_language = declared_language  # the definitions' expressionLanguage
+        self.org = org
         self.problems: list[Problem] = []
 
     def report(self, element: etree._Element, message: str, line: int | None = None) -> None:
@@ -160,9 +165,11 @@ class _Checker:
         for task in process.iterfind(".//bpmn:userTask", NS):
             self._check_owner(task, lanes.get(task.get("id")))
             self._check_due_date(task)
+            self._check_multi_instance(task)
             forms[task.get("id")] = self._read_form(task)
         for start in process.iterfind(".//bpmn:startEvent", NS):
             forms[start.get("id")] = self._read_form(start)
+            self._check_initiator(start)
         self._check_departments(process, "candidate starter group",
                                 _names(process, "candidateStarterGroups"))
         self._check_gateways(process)
@@ -184,14 +191,76 @@ class _Checker:
 
     def _check_owner(self, task: etree._Element, lane: str | None) -> None:
         groups = candidate_groups(task)
-        if not lane and not groups:
+        assignee, candidates = _camunda(task, "assignee"), _camunda(task, "candidateUsers")
+        if not lane and not groups and assignee is None and candidates is None:
             if self.default_owner is None:
-                self.report(task, "user task has no owner: put it in a lane or give it "
-                                  "camunda:candidateGroups naming a department (or deploy "
-                                  "with a default department)")
+                self.report(task, "user task has no owner: put it in a lane, give it "
+                                  "camunda:candidateGroups naming a department, name a person "
+                                  "with camunda:assignee or camunda:candidateUsers, or deploy "
+                                  "with a default department")
             return
         self._check_departments(task, "lane", [lane] if lane else [])
         self._check_departments(task, "candidate group", groups)
+        owners = ((lane,) if lane else ()) + groups
+        for kind, text in (("assignee", assignee), ("candidateUsers", candidates)):
+            if text is not None:
+                self._check_people(task, kind, text, owners)
+
+    def _check_people(self, task: etree._Element, kind: str, text: str,
+                      owners: tuple[str, ...]) -> None:
+        """A username (a comma list for candidateUsers) or one `${...}` expression; named
+        users must pass the membership rule when the org is known."""
+        if people.is_expression(text):
+            try:
+                sandbox.check_expression(text)
+            except sandbox.SandboxError as err:
+                self.report(task, f"{kind} {text!r}: {err}")
+            return
+        names = people.literal_users(text)
+        if "${" in text or not names or (kind == "assignee" and len(names) > 1):
+            what = "a username" if kind == "assignee" else "a comma list of usernames"
+            self.report(task, f"{kind} {text!r} must be {what} or one ${{...}} expression")
+            return
+        for name in names if self.org is not None else ():
+            problem = self.org.membership_problem(name, owners)
+            if problem:
+                self.report(task, f"{kind}: {problem}")
+
+    def _check_multi_instance(self, task: etree._Element) -> None:
+        """A countersign (会签/或签): one instance per item of `camunda:collection`, the item
+        in `camunda:elementVariable`, until every instance is done or the optional
+        completion condition holds. `${...}` is unwrapped for SpiffWorkflow."""
+        loop = task.find("bpmn:multiInstanceLoopCharacteristics", NS)
+        if loop is None:
+            return
+        collection_attribute = f"{{{CAMUNDA_NS}}}collection"
+        collection = sandbox.unwrap(loop.get(collection_attribute) or "")
+        if not _is_variable(collection):
+            self.report(task, "a multi-instance user task needs camunda:collection naming the "
+                              "list in process data (e.g. \"${signers}\")", loop.sourceline)
+        else:
+            loop.set(collection_attribute, collection)
+        if not _is_variable(_camunda(loop, "elementVariable") or ""):
+            self.report(task, "a multi-instance user task needs camunda:elementVariable, the "
+                              "name each instance's item goes under (e.g. \"signer\")",
+                        loop.sourceline)
+        if loop.find("bpmn:loopCardinality", NS) is not None:
+            self.report(task, "a multi-instance user task takes its instances from "
+                              "camunda:collection, not bpmn:loopCardinality", loop.sourceline)
+        condition = loop.find("bpmn:completionCondition", NS)
+        if condition is not None:
+            text = sandbox.unwrap(condition.text or "")
+            try:
+                sandbox.check_expression(text)
+            except sandbox.SandboxError as err:
+                self.report(task, f"completion condition {text!r}: {err}", condition.sourceline)
+            condition.text = text
+
+    def _check_initiator(self, start: etree._Element) -> None:
+        name = _camunda(start, "initiator")
+        if name is not None and not _is_variable(name):
+            self.report(start, f"initiator {name!r} must be a name usable in expressions "
+                               "(letters, digits, underscore; not starting with _ or a digit)")
 
     def _check_departments(self, element: etree._Element, kind: str, names) -> None:
         """Each name must route to a department (checked when the org is known)."""
@@ -396,6 +465,17 @@ def candidate_groups(task: etree._Element) -> tuple[str, ...]:
     return _names(task, "candidateGroups")
 
 
+def _is_variable(name: str) -> bool:
+    """A name usable as a process variable in expressions."""
+    return name.isidentifier() and not name.startswith("_") and not keyword.iskeyword(name)
+
+
+def _camunda(element: etree._Element, attribute: str) -> str | None:
+    """A Camunda attribute's text, None when absent or blank."""
+    value = (element.get(f"{{{CAMUNDA_NS}}}{attribute}") or "").strip()
+    return value or None
+
+
 def _names(element: etree._Element, attribute: str) -> tuple[str, ...]:
     """A Camunda comma list (`camunda:candidateGroups="qa, legal"`), blanks dropped."""
     raw = element.get(f"{{{CAMUNDA_NS}}}{attribute}") or ""
@@ -487,12 +567,15 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
     for task in process.iterfind(".//bpmn:userTask", NS):
         element_id = task.get("id")
         lane, groups = lanes.get(element_id), candidate_groups(task)
-        if not lane and not groups and default_owner:
+        names_person = _camunda(task, "assignee") or _camunda(task, "candidateUsers")
+        if not lane and not groups and not names_person and default_owner:
             groups = (default_owner,)  # owned as if it named the department as its group
         duties[element_id] = DutySpec(
             element_id=element_id, name=task.get("name") or element_id,
             lane=lane, candidate_groups=groups,
-            due_date=task.get(f"{{{CAMUNDA_NS}}}dueDate"), form=forms[element_id])
+            due_date=task.get(f"{{{CAMUNDA_NS}}}dueDate"), form=forms[element_id],
+            assignee=_camunda(task, "assignee"),
+            candidate_users=_camunda(task, "candidateUsers"))
     starts = process.findall("bpmn:startEvent", NS)
     start_form = next((forms[start.get("id")] for start in starts
                        if forms.get(start.get("id")) and forms[start.get("id")].fields), FormSpec())
@@ -502,5 +585,7 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
                         subprocess_specs=subprocess_specs, duties=duties, start_form=start_form,
                         starter_groups=_names(process, "candidateStarterGroups"),
                         starter_users=_names(process, "candidateStarterUsers"),
-                        start_lanes=start_lanes, external=external, warnings=warnings)
+                        start_lanes=start_lanes, external=external, warnings=warnings,
+                        initiator=next((_camunda(start, "initiator") for start in starts
+                                        if _camunda(start, "initiator")), None))
 

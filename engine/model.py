@@ -28,7 +28,13 @@ class InstanceStatus(StrEnum):
 
 @dataclass(frozen=True)
 class DutySpec:
-    """A user task: a duty owned by a department (its lane, or its candidate groups)."""
+    """A user task: a duty owned by a department (its lane, or its candidate groups), or
+    with neither, by the departments of the persons it names.
+
+    `assignee` and `candidate_users` are the Camunda attributes as written: a username
+    (a comma list of them) or one `${...}` expression, resolved when a task becomes
+    ready (engine.people).
+    """
 
     element_id: str
     name: str
@@ -36,6 +42,12 @@ class DutySpec:
     candidate_groups: tuple[str, ...]
     due_date: str | None
     form: FormSpec
+    assignee: str | None = None
+    candidate_users: str | None = None
+
+    @property
+    def names_people(self) -> bool:
+        return self.assignee is not None or self.candidate_users is not None
 
     @property
     def owners(self) -> tuple[str, ...]:
@@ -75,6 +87,13 @@ class ProcessModel:
     external: dict[str, ExternalSpec] = field(default_factory=dict)
     # What deploys but does not run as drawn (a Java delegate waits for a worker instead).
     warnings: tuple[Problem, ...] = ()
+    # camunda:initiator on the start event: the process variable that holds the starter.
+    initiator: str | None = None
+
+    @property
+    def routes_to_people(self) -> bool:
+        """Whether a step of this process needs the org (engine.people.OrgSnapshot)."""
+        return any(duty.names_people for duty in self.duties.values())
 
     @property
     def duty_owners(self) -> tuple[str, ...]:

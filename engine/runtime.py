@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
@@ -104,12 +105,17 @@ class Instance:
         self.error: ExecutionError | None = None
 
     @classmethod
-    def start(cls, model: ProcessModel, data: dict[str, Any] | None = None) -> "Instance":
-        """Create an instance and run it to its first wait; `data` is checked against the start form."""
+    def start(cls, model: ProcessModel, data: dict[str, Any] | None = None,
+              started_by: str | None = None) -> "Instance":
+        """Create an instance and run it to its first wait; `data` is checked against the
+        start form. The diagram's initiator variable, if any, is set to `started_by` after
+        the data, so start data cannot claim someone else started it."""
         cleaned = check_start_data(model, data)
         workflow = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=_SCRIPT_ENGINE)
         start = workflow.get_next_task(state=TaskState.READY)
         start.data.update(cleaned)
+        if model.initiator:
+            start.data[model.initiator] = started_by
         instance = cls(model, workflow)
         instance._advance()
         return instance
@@ -205,6 +211,8 @@ class Instance:
             raise TaskNotReady(f"task {task_id} is not a user task of {self.model.key}")
         cleaned = duty.form.validate(data)
         task.data.update(cleaned)
+        if isinstance(task.parent.task_spec, MultiInstanceTask):
+            _record_instance(task, cleaned)
         self._guarded(task.run)
         self._advance()
         return cleaned
@@ -225,6 +233,24 @@ class Instance:
         self._guarded(lambda: task.run() is None and task.complete())
         self._advance()
         return cleaned
+
+    def withdrawn(self, task_ids: frozenset[str]) -> frozenset[str]:
+        """Of `task_ids`, the instances of a multi-instance user task cancelled because its
+        completion condition held (a countersign that no longer needs them), not because
+        the whole task was (an interrupting event, the process ending)."""
+        found = (self._workflow.tasks.get(UUID(task_id)) for task_id in task_ids)
+        return frozenset(str(task.id) for task in found
+                         if task is not None and task.has_state(TaskState.CANCELLED)
+                         and isinstance(task.parent.task_spec, MultiInstanceTask)
+                         and not task.parent.has_state(TaskState.CANCELLED))
+
+    def fail_task(self, task_id: str, message: str) -> None:
+        """Put a ready task in error (nobody can be given it): the instance reports status
+        `error` naming the task's element, and the task is no longer waiting."""
+        task = self._find(task_id)
+        task.error()
+        if self.error is None:
+            self.error = ExecutionError(message, task.task_spec.bpmn_id)
 
     def fire_timer(self, timer_id: str) -> None:
         """Fire one waiting timer now; the caller decides it is due (the database is the clock)."""
@@ -342,6 +368,26 @@ class Instance:
             self.error = _execution_error(err)
         except LoopDetected as err:
             self.error = ExecutionError(str(err), err.element_id)
+
+
+def _record_instance(task, cleaned: dict[str, Any]) -> None:
+    """Before one instance of a multi-instance user task (a countersign) completes: give
+    it Camunda's counters for the completion condition, and add its outcome to the list
+    `<collection>_outcomes` in the process data later elements read.
+
+    SpiffWorkflow keeps only each instance's element variable; the outcome (the form
+    data, with the element variable) would otherwise be lost.
+    """
+    parent, spec = task.parent, task.parent.task_spec
+    instances = [child for child in parent.children if child.task_spec is task.task_spec]
+    merged = len(parent.internal_data.get("merged", []))
+    remaining = len(parent.internal_data.get("remaining", []))
+    active = sum(1 for child in instances if not child.has_state(TaskState.FINISHED_MASK))
+    task.data.update(nrOfInstances=len(instances) + remaining, nrOfCompletedInstances=merged + 1,
+                     nrOfActiveInstances=active - 1)
+    variable = spec.output_item.bpmn_id
+    outcomes = parent.data.setdefault(f"{spec.data_output.bpmn_id}_outcomes", [])
+    outcomes.append({variable: task.data.get(variable), **cleaned})
 
 
 class _PassCounter:

@@ -788,7 +788,8 @@ def _namespace(*layers: Mapping[str, Any]) -> dict[str, Any]:
 def evaluate(source: str, data: Mapping[str, Any],
              extra: Mapping[str, Any] | None = None) -> Any:
     """Evaluate an expression (optionally in `${...}`) with the keys of `data` as variables,
-    and those of `extra` (e.g. data objects) where `data` has no such key."""
+    and those of `extra` (data objects, the org functions of engine.people) where `data`
+    has no such key."""
     return _evaluate(source, data, extra or {})
 
 

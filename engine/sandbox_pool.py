@@ -69,6 +69,15 @@ class ModelRef:
     source: Callable[[], ModelSource]
 
 
+@dataclass(frozen=True)
+class OrgRef:
+    """The org revision a step runs under; `source()` gives the OrgSnapshot as JSON when
+    the worker does not hold that revision yet (read lazily, like a model's source)."""
+
+    revision: str | None
+    source: Callable[[], dict[str, Any]]
+
+
 class _Process:
     """One worker process and its pipes."""
 
@@ -152,18 +161,29 @@ class SandboxPool:
         self._closed = False
 
     def run(self, model: ModelRef, state: str | None, action: dict[str, Any],
-            now: dt.datetime) -> StepOutcome:
+            now: dt.datetime, org: OrgRef | None = None) -> StepOutcome:
         """One step. Raises StepRefused (nothing changed, the caller's fault) or
         StepAborted (the worker was stopped)."""
         header = {"checksum": model.checksum, "key": model.key, "action": action,
-                  "now": now.isoformat()}
+                  "now": now.isoformat(), "org_revision": org.revision if org else None}
         worker = self._checkout()
+        if org is not None and org.revision is None:
+            # No revision to cache it under (a database without its org revision row):
+            # the worker is sent the org afresh before the step.
+            self._ask(worker, {"org": org.source()}, None, self.limits.step_seconds)
         answer, new_state = self._ask(worker, header, state, self.limits.step_seconds)
         if answer.get("need_model"):
             # Compiling gets its own, longer deadline; the step after it the usual one.
             source = model.source()
             self._ask(worker, {"checksum": model.checksum, "key": model.key,
                                **source._asdict()}, None, self.limits.model_load_seconds)
+            answer, new_state = self._ask(worker, header, state, self.limits.step_seconds)
+        if answer.get("need_org"):
+            if org is None:
+                self._checkin(worker)
+                raise StepAborted("the process routes duties to persons but the step was "
+                                  "given no org")
+            self._ask(worker, {"org": org.source()}, None, self.limits.step_seconds)
             answer, new_state = self._ask(worker, header, state, self.limits.step_seconds)
         if answer.get("outcome", {}).get("rss", 0) > self.limits.recycle_bytes:
             self._discard(worker, gently=True)

@@ -56,14 +56,23 @@ class _Worker:
         # a failed import under RLIMIT_AS would look like a diagram's fault.
         from . import runtime, sandbox
         from .loader import load_processes
+        from .people import OrgSnapshot
         from .steps import StepRefused, run_step
         self._load_processes, self._run_step, self._refused = load_processes, run_step, StepRefused
+        self._org_from_json = OrgSnapshot.from_json
         runtime.MAX_ENGINE_PASSES = config["max_engine_passes"]
         sandbox.TIME_LIMIT_SECONDS = config["expression_seconds"]
         self.cpu_seconds = config["cpu_seconds"]
         self.models: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        # The org as of the last revision the service sent (engine.people.OrgSnapshot):
+        # asked for only by steps of models that route duties to persons, and only when
+        # the step's org revision differs.
+        self.org: Any = None
 
     def handle(self, header: dict[str, Any], state: bytes) -> tuple[dict[str, Any], bytes]:
+        if "org" in header:
+            self.org = self._org_from_json(header["org"])
+            return {"loaded": True}, b""
         cache_key = (header["checksum"], header["key"])
         if "xml" in header:
             self._load_model(header, cache_key)
@@ -72,10 +81,17 @@ class _Worker:
         if model is None:
             return {"need_model": True}, b""
         self.models.move_to_end(cache_key)
+        org = None
+        if model.routes_to_people:
+            revision = header.get("org_revision")
+            if self.org is None or self.org.revision != revision:
+                return {"need_org": True}, b""
+            org = self.org
         _arm_cpu_limit(self.cpu_seconds)
         try:
             outcome = self._run_step(model, json.loads(state) if state else None,
-                                     header["action"], dt.datetime.fromisoformat(header["now"]))
+                                     header["action"], dt.datetime.fromisoformat(header["now"]),
+                                     org)
         except self._refused as refused:
             return {"refused": refused.to_json()}, b""
         answer = outcome.to_json()

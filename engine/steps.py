@@ -17,6 +17,7 @@ from typing import Any
 from .deadlines import parse_datetime, resolve_due_at
 from .errors import EngineError, FormValidationError, MoveRefused, TaskNotReady
 from .model import ProcessModel
+from .people import OrgSnapshot, RoutingError, resolve
 from .runtime import Instance, PendingEvent, PendingTimer, ReadyExternal
 
 START, COMPLETE, FIRE_TIMER = "start", "complete", "fire_timer"
@@ -29,11 +30,14 @@ CATCH = "catch"  # a message or signal delivered to an instance that waits for i
 
 @dataclass(frozen=True)
 class OpenTask:
-    """A task the step left ready, with its due date resolved as it became ready."""
+    """A task the step left ready, with its due date and the persons it goes to resolved
+    as it became ready (for tasks that were ready before the step, left empty)."""
 
     id: str
     element_id: str
     due_at: dt.datetime | None
+    assignee: str | None = None
+    candidate_users: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class StepOutcome:
     elements: tuple[str, ...] = ()  # what a repair acted on: retried, fixed or moved
     events: tuple[PendingEvent, ...] = ()  # messages and signals waited for after it
     events_before: frozenset[str] = frozenset()
+    # Tasks ready before the step that a countersign's completion condition withdrew.
+    withdrawn: frozenset[str] = frozenset()
 
 
     def to_json(self) -> dict[str, Any]:
@@ -63,7 +69,8 @@ class StepOutcome:
         return {
             "status": self.status, "error": self.error,
             "error_element": self.error_element, "data": self.data, "cleaned": self.cleaned,
-            "ready": [[task.id, task.element_id, _iso(task.due_at)] for task in self.ready],
+            "ready": [[task.id, task.element_id, _iso(task.due_at), task.assignee,
+                       list(task.candidate_users)] for task in self.ready],
             "timers": [[timer.id, timer.element_id, timer.name, _iso(timer.due_at)]
                        for timer in self.timers],
             "ready_before": sorted(self.ready_before),
@@ -74,6 +81,7 @@ class StepOutcome:
             "events": [[event.id, event.element_id, event.kind, event.name]
                        for event in self.events],
             "events_before": sorted(self.events_before),
+            "withdrawn": sorted(self.withdrawn),
         }
 
     @classmethod
@@ -81,8 +89,8 @@ class StepOutcome:
         return cls(
             state_json=state_json, status=dct["status"], error=dct["error"],
             error_element=dct["error_element"], data=dct["data"], cleaned=dct["cleaned"],
-            ready=tuple(OpenTask(task_id, element_id, _from_iso(due))
-                        for task_id, element_id, due in dct["ready"]),
+            ready=tuple(OpenTask(task_id, element_id, _from_iso(due), assignee, tuple(candidates))
+                        for task_id, element_id, due, assignee, candidates in dct["ready"]),
             timers=tuple(PendingTimer(timer_id, element_id, name, parse_datetime(due))
                          for timer_id, element_id, name, due in dct["timers"]),
             ready_before=frozenset(dct["ready_before"]),
@@ -91,7 +99,8 @@ class StepOutcome:
             external_before=frozenset(dct["external_before"]),
             elements=tuple(dct["elements"]),
             events=tuple(PendingEvent(*event) for event in dct["events"]),
-            events_before=frozenset(dct["events_before"]))
+            events_before=frozenset(dct["events_before"]),
+            withdrawn=frozenset(dct["withdrawn"]))
 
 
 class StepRefused(EngineError):
@@ -113,46 +122,46 @@ class StepRefused(EngineError):
 
 
 def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str, Any],
-             now: dt.datetime) -> StepOutcome:
-    """Take one step. `action` is {"kind": "start", "data"}, {"kind": "complete",
+             now: dt.datetime, org: OrgSnapshot | None = None) -> StepOutcome:
+    """Take one step. `action` is {"kind": "start", "data", "started_by"}, {"kind": "complete",
     "task_id", "data"}, {"kind": "complete_external", "task_id", "data"},
     {"kind": "fire_timer", "timer_id"}, {"kind": "retry"},
     {"kind": "fix_data", "set", "unset"}, {"kind": "move", "from", "to"} or
     {"kind": "catch", "event": "message" | "signal", "name", "data"}.
-    Raises StepRefused."""
+    `org` is needed when the model routes duties to persons. Raises StepRefused."""
     kind = action["kind"]
     try:
         if kind == START:
-            instance = Instance.start(model, action.get("data"))
-            return _outcome(instance, _Before(), {}, now)
+            instance = Instance.start(model, action.get("data"), action.get("started_by"))
+            return _outcome(instance, _Before(), {}, now, org=org)
         if state is None:
             raise TaskNotReady("the instance has no state")
         instance = _restore(model, state)
         before = _Before.of(instance)
         if kind == COMPLETE:
             cleaned = instance.complete(action["task_id"], action.get("data") or {})
-            return _outcome(instance, before, cleaned, now)
+            return _outcome(instance, before, cleaned, now, org=org)
         if kind == COMPLETE_EXTERNAL:
             cleaned = instance.complete_external(action["task_id"], action.get("data") or {})
-            return _outcome(instance, before, cleaned, now)
+            return _outcome(instance, before, cleaned, now, org=org)
         if kind == FIRE_TIMER:
             try:
                 instance.fire_timer(action["timer_id"])
             except TaskNotReady:
-                return _outcome(instance, before, {}, now, fired=False)
-            return _outcome(instance, before, {}, now)
+                return _outcome(instance, before, {}, now, fired=False, org=org)
+            return _outcome(instance, before, {}, now, org=org)
         if kind == RETRY:
             retried = instance.retry()
-            return _outcome(instance, before, {}, now, elements=retried)
+            return _outcome(instance, before, {}, now, elements=retried, org=org)
         if kind == FIX_DATA:
             fixed = instance.fix_data(action["set"], action["unset"])
-            return _outcome(instance, before, {}, now, elements=fixed)
+            return _outcome(instance, before, {}, now, elements=fixed, org=org)
         if kind == CATCH:
             caught = instance.catch(action["event"], action["name"], action.get("data") or {})
-            return _outcome(instance, before, {}, now, elements=caught)
+            return _outcome(instance, before, {}, now, elements=caught, org=org)
         if kind == MOVE:
             cancelled = instance.move(action["from"], action["to"])
-            return _outcome(instance, before, {}, now, elements=cancelled)
+            return _outcome(instance, before, {}, now, elements=cancelled, org=org)
     except MoveRefused as err:
         raise StepRefused("idle" if err.idle else "move", str(err), {err.field: [str(err)]}) \
             from None
@@ -193,13 +202,11 @@ class _Before:
 
 
 def _outcome(instance: Instance, before: _Before, cleaned: dict[str, Any], now: dt.datetime,
-             fired: bool = True, elements: list[str] | tuple[str, ...] = ()) -> StepOutcome:
-    ready, timers, events = instance.waiting()
-    open_tasks = tuple(
-        OpenTask(task.id, task.element_id,
-                 None if task.id in before.ready
-                 else resolve_due_at(task.duty.due_date, instance.task_data(task.id), now))
-        for task in ready)
+             fired: bool = True, elements: list[str] | tuple[str, ...] = (),
+             org: OrgSnapshot | None = None) -> StepOutcome:
+    open_tasks = _open_tasks(instance, before.ready, now, org)
+    _, timers, events = instance.waiting()
+    gone = before.ready - {task.id for task in open_tasks}
     error = instance.error
     return StepOutcome(
         state_json=json.dumps(instance.dump(), separators=(",", ":")), status=instance.status, error=str(error) if error else None,
@@ -207,7 +214,29 @@ def _outcome(instance: Instance, before: _Before, cleaned: dict[str, Any], now: 
         cleaned=json_safe(cleaned), ready=open_tasks, timers=tuple(timers),
         ready_before=before.ready, timers_before=before.timers, timer_fired=fired,
         external=tuple(instance.ready_external()), external_before=before.external,
-        elements=tuple(elements), events=tuple(events), events_before=before.events)
+        elements=tuple(elements), events=tuple(events), events_before=before.events,
+        withdrawn=instance.withdrawn(gone) if gone else frozenset())
+
+
+def _open_tasks(instance: Instance, ready_before: frozenset[str], now: dt.datetime,
+                org: OrgSnapshot | None) -> tuple[OpenTask, ...]:
+    """The ready tasks, the new ones with due date and persons resolved. A new task whose
+    persons cannot be resolved is put in error instead (never a task nobody can do)."""
+    open_tasks = []
+    for task in instance.ready_tasks():
+        if task.id in ready_before:
+            open_tasks.append(OpenTask(task.id, task.element_id, None))
+            continue
+        data = instance.task_data(task.id)
+        try:
+            assignee, candidates = resolve(task.duty, data, org)
+        except RoutingError as err:
+            instance.fail_task(task.id, str(err))
+            continue
+        open_tasks.append(OpenTask(task.id, task.element_id,
+                                   resolve_due_at(task.duty.due_date, data, now),
+                                   assignee, candidates))
+    return tuple(open_tasks)
 
 
 def json_safe(value: Any) -> Any:

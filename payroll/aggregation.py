@@ -147,8 +147,10 @@ def completed_within(events, start, end):
 
 
 def due_within(tasks, start, end):
-    """Tasks due in [start, end): those a period's completion rate is measured over."""
-    return and_(tasks.c.due_at >= start, tasks.c.due_at < end)
+    """Tasks due in [start, end): those a period's completion rate is measured over. A
+    countersign's instance withdrawn once it was no longer needed is nobody's to do, so
+    it counts for no one ("withdrawn": services.persistence.statuses.TaskStatus)."""
+    return and_(tasks.c.due_at >= start, tasks.c.due_at < end, tasks.c.status != "withdrawn")
 
 
 def done_in_time(tasks, end):

@@ -18,6 +18,7 @@ import yaml
 from sqlalchemy import select
 
 from engine.errors import Problem
+from engine.people import OrgSnapshot
 from services.errors import InvalidInput, ServiceError
 from services.identity import audit
 from services.identity.access import active_employee, actor_named, may_do
@@ -171,10 +172,10 @@ _default_department_option = click.option(
 def lint_command(ctx: _Context, files: tuple[Path, ...], default_department: str | None,
                  strict: bool) -> None:
     """Validate BPMN files without deploying them (uses the org when the database has one)."""
-    directory = _directory_if_available(ctx)
+    directory, org = _directory_if_available(ctx)
     problems = [problem for file in files
                 for problem in definitions.lint(_read(file), str(file), directory,
-                                                default_department, strict)]
+                                                default_department, strict, org)]
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:
@@ -182,13 +183,15 @@ def lint_command(ctx: _Context, files: tuple[Path, ...], default_department: str
     click.echo(f"{len(files)} file(s) OK")
 
 
-def _directory_if_available(ctx: _Context) -> Directory | None:
+def _directory_if_available(ctx: _Context) -> tuple[Directory | None, OrgSnapshot | None]:
+    """The org's directory and its people, to check the names a diagram uses."""
     try:
         with ctx.store.reading() as uow:
             directory = Directory.load(uow)
-    except Exception:  # no database yet: lint still checks everything but department names
-        return None
-    return directory if directory.departments else None
+            org = directory.snapshot(uow)
+    except Exception:  # no database yet: lint still checks everything but the org's names
+        return None, None
+    return (directory, org) if directory.departments else (None, None)
 
 
 @main.command("deploy")

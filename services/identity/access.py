@@ -65,6 +65,45 @@ def may_do(actor_department: str, task: Task) -> bool:
         actor_department in (task.candidate_departments or [])
 
 
+def may_take(actor: Actor, task: Task, covered: frozenset[str] = frozenset()) -> bool:
+    """Whether a task of the actor's department (see `may_do`) is theirs to claim or
+    complete: assigned to them, or to an absent person they stand in for (`covered`,
+    services.org.absences); or unassigned and either open to its whole department or
+    naming them (or whom they stand in for) among its candidate users.
+
+    Department heads and admins do not take others' assigned tasks: they hand them on
+    (assign, transfer), so the work stays with the people it was routed to.
+    """
+    if task.assignee:
+        return task.assignee == actor.username or task.assignee in covered
+    candidates = task.candidate_users or []
+    return not candidates or actor.username in candidates or not covered.isdisjoint(candidates)
+
+
+def stands_in_for(actor: Actor, task: Task, covered: frozenset[str]) -> str | None:
+    """The absent person whose task `actor` takes as their substitute, else None."""
+    if task.assignee:
+        return task.assignee if task.assignee != actor.username and task.assignee in covered \
+            else None
+    candidates = task.candidate_users or []
+    if candidates and actor.username not in candidates:
+        return next((name for name in candidates if name in covered), None)
+    return None
+
+
+def may_hand_on(actor: Actor, task: Task) -> bool:
+    """Transfer: the person the task is for, the head of an owning department (or a
+    manager above it) or an admin."""
+    return task.assignee == actor.username or may_reassign(actor, task)
+
+
+def may_set_absence(actor: Actor, username: str, department_key: str) -> bool:
+    """A person's absence and substitute: the person, the head of their department (or a
+    manager above it), HR or admins."""
+    return actor.username == username or actor.has("hr", "admin") or \
+        department_key in actor.supervised
+
+
 def may_see_task(actor: Actor, task: Task) -> bool:
     if actor.is_admin or task.assignee == actor.username or task.completed_by == actor.username:
         return True

@@ -1,4 +1,4 @@
-"""The audit trail: every change to a scheme, a run or pay, and every org import, with
+"""The audit trail: every change to a scheme, a run or pay, every org import and absence, with
 who and when, from what, to what. Entries are only ever added."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from services.persistence.unit_of_work import UnitOfWork
 if TYPE_CHECKING:  # access imports the org module, which records here
     from services.identity.actor import Actor
 
-ENTITIES = ("kpi_scheme", "payroll_run", "salary", "org_import")
+ENTITIES = ("kpi_scheme", "payroll_run", "salary", "org_import", "absence")
 
 
 def record(uow: UnitOfWork, actor: str | None, entity: str, key: str, action: str,

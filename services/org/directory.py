@@ -11,12 +11,16 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.model import DutySpec
+from engine.people import OrgSnapshot
 
-from services.persistence.models import Department
+from services.persistence.models import Department, Employee
 from services.persistence.unit_of_work import UnitOfWork
 
-_ROUTING = select(Department.__table__.c.key, Department.__table__.c.name,
-                  Department.__table__.c.lanes).where(Department.__table__.c.active)
+_departments, _employees = Department.__table__, Employee.__table__
+_ROUTING = select(_departments.c.key, _departments.c.name, _departments.c.lanes,
+                  _departments.c.parent_key, _departments.c.head_username
+                  ).where(_departments.c.active)
+_PEOPLE = select(_employees.c.username, _employees.c.department_key).where(_employees.c.active)
 
 
 class Directory:
@@ -27,12 +31,14 @@ class Directory:
     reads it, and the org may be re-imported between any two steps.
     """
 
-    def __init__(self, departments: Iterable[Any]):
+    def __init__(self, departments: Iterable[Any], revision: str | None = None):
         self.departments = {department.key: department for department in departments}
+        self.revision = revision
         self._by_name: dict[str, Any] = {}
         for department in self.departments.values():
             for name in (department.key, department.name, *department.lanes):
                 self._by_name[name] = department
+        self._snapshot: OrgSnapshot | None = None
 
     @classmethod
     def load(cls, uow: UnitOfWork) -> "Directory":
@@ -49,9 +55,22 @@ class Directory:
             return cls.load(uow)
         directory = uow.directories.get(token)
         if directory is None:
-            directory = cls.load(uow)
+            directory = cls(uow.core(_ROUTING), token)
             uow.directories.put(token, directory)
         return directory
+
+    def snapshot(self, uow: UnitOfWork) -> OrgSnapshot:
+        """The org as persons are routed by it (engine.people): people are read on first
+        use, with `uow`, and kept as long as this directory (one org revision)."""
+        if self._snapshot is None:
+            people = {row.username: row.department_key for row in uow.core(_PEOPLE)
+                      if row.department_key in self.departments}
+            self._snapshot = OrgSnapshot(
+                self.revision, people,
+                {key: (row.parent_key, row.head_username)
+                 for key, row in self.departments.items()},
+                {name: row.key for name, row in self._by_name.items()})
+        return self._snapshot
 
     def department_for(self, name: str | None) -> Any | None:
         """The department (with .key, .name, .lanes) a lane or group name routes to."""
@@ -71,12 +90,20 @@ class Directory:
         groups'. Every reader of "whose duty is this" asks here."""
         return self.departments_of(duty.owners)
 
-    def inbox_of(self, duty: DutySpec) -> tuple[str | None, list[str]]:
+    def inbox_of(self, duty: DutySpec, named: tuple[str, ...] = (),
+                 snapshot: OrgSnapshot | None = None) -> tuple[str | None, list[str]]:
         """(department_key, candidate_departments) of a new task of this duty.
 
         Inboxes index department_key: the lane's department lists the task; a duty owned
         only by candidate groups is listed under the first of them (all may still do it).
+        A duty with neither is owned by the departments of the persons `named` (its
+        assignee first, then its candidate users; `snapshot` says where they belong),
+        listed under the first one's.
         """
+        if not duty.owners and named and snapshot is not None:
+            departments = [snapshot.department_of(username) for username in named]
+            known = [key for key in dict.fromkeys(departments) if key is not None]
+            return (known[0] if known else None), sorted(known)
         owner = self.department_for(duty.lane)
         candidates = sorted(self.departments_of(duty.candidate_groups))
         return (owner.key if owner else (candidates[0] if candidates else None)), candidates

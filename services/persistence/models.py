@@ -191,12 +191,19 @@ class Task(Base):
     department_key: Mapped[str | None] = mapped_column(String(64))
     candidate_departments: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     status: Mapped[str] = mapped_column(String(20))
+    # The person the task is for: routed there by the diagram (camunda:assignee), claimed,
+    # assigned or transferred. Only they (or their substitute) may complete it.
     assignee: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     completed_by: Mapped[str | None] = mapped_column(String(64))
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # camunda:candidateUsers as resolved when the task became ready: when set, only these
+    # persons (not the whole department) may claim it. Mirrored in task_candidates for
+    # the inbox query.
+    candidate_users: Mapped[list[str]] = mapped_column(JSONDocument, default=list,
+                                                       server_default="[]")
 
     @classmethod
     def overdue(cls, now: dt.datetime):
@@ -204,6 +211,44 @@ class Task(Base):
         (a task without a due time is never overdue). Its completion is judged by the
         event's stored `on_time` instead."""
         return and_(cls.status == TaskStatus.READY, cls.due_at < now)
+
+
+class TaskCandidate(Base):
+    """One candidate user of a task: the inbox lists unassigned tasks by these rows."""
+
+    __tablename__ = "task_candidates"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class TaskHistory(Base):
+    """Who handed a task to whom, when and why (transfer, assignment); only ever added to."""
+
+    __tablename__ = "task_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(20))
+    from_username: Mapped[str | None] = mapped_column(String(64))
+    to_username: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Absence(Base):
+    """A person away from `starts_at` to `ends_at`: work routed to them goes to their
+    substitute meanwhile. One per person; setting it again replaces it."""
+
+    __tablename__ = "absences"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    substitute: Mapped[str] = mapped_column(String(64), index=True)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # Facts about an event that payroll aggregates over a month of events, stored with the
@@ -250,6 +295,8 @@ class TaskEvent(Base):
     department_key: Mapped[str | None] = mapped_column(String(64))
     actor_department_key: Mapped[str | None] = mapped_column(String(64))
     completed_by: Mapped[str] = mapped_column(String(64))
+    # The absent person whose task a substitute completed (services.org.absences).
+    on_behalf_of: Mapped[str | None] = mapped_column(String(64))
     ready_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -10,7 +10,9 @@ class TaskStatus(StrEnum):
     READY = "ready"
     COMPLETED = "completed"
     CANCELLED = "cancelled"  # withdrawn by the engine: the process ended or moved on
-    WITHDRAWN = "withdrawn"  # its instance was cancelled or withdrawn by a person
+    # Its instance was cancelled or withdrawn by a person, or it is a countersign's
+    # remaining task once the completion condition held: no event, no KPI credit.
+    WITHDRAWN = "withdrawn"
 
 
 class ExternalTaskStatus(StrEnum):

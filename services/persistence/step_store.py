@@ -22,6 +22,7 @@ from services.persistence.models import (
     ProcessDefinition,
     ProcessInstance,
     Task,
+    TaskCandidate,
     TaskEvent,
     Timer,
 )
@@ -78,13 +79,13 @@ _INSTANCE_STEP = (select(*_STEP_COLUMNS).select_from(_instance_with_definition)
                   .with_for_update(of=_instances))
 _CLOSE_TASK = (update(_tasks)
                .where(_tasks.c.id == bindparam("task_id"), _tasks.c.status == TaskStatus.READY,
-                      (_tasks.c.assignee.is_(None)) | (_tasks.c.assignee == bindparam("by")))
+                      (_tasks.c.assignee.is_(None)) | (_tasks.c.assignee == bindparam("holder")))
                .values(status=TaskStatus.COMPLETED, completed_by=bindparam("by"),
                        completed_at=bindparam("at")))
 _APPEND_EVENT = insert(_events)
 _CANCEL_TASKS = (update(_tasks).where(_tasks.c.id.in_(bindparam("ids", expanding=True)),
                                       _tasks.c.status == TaskStatus.READY)
-                 .values(status=TaskStatus.CANCELLED))
+                 .values(status=bindparam("new_status")))
 _ADD_TASKS = insert(_tasks)
 _CANCEL_TIMERS = (update(_timers).where(_timers.c.id.in_(bindparam("ids", expanding=True)),
                                         _timers.c.status == TimerStatus.PENDING)
@@ -132,6 +133,15 @@ _SAVE_STATE = (update(_instances).where(_instances.c.id == bindparam("instance_i
                        updated_at=bindparam("at"), lock_version=bindparam("seen", type_=Integer) + 1))
 
 
+_ORG_REVISION = select(OrgRevision.__table__.c.token)
+_ADD_CANDIDATES = insert(TaskCandidate.__table__)
+
+
+def org_revision(uow: UnitOfWork) -> str | None:
+    """The org revision token now (a step that locks no instance reads it here)."""
+    return uow.core(_ORG_REVISION).scalar()
+
+
 def task_step(uow: UnitOfWork, task_id: str) -> Row | None:
     """The task's columns plus its instance's step columns, the instance locked."""
     return uow.core(_TASK_STEP, {"task_id": task_id}).first()
@@ -142,21 +152,32 @@ def instance_step(uow: UnitOfWork, instance_id: int) -> Row | None:
     return uow.core(_INSTANCE_STEP, {"instance_id": instance_id}).first()
 
 
-def close_task(uow: UnitOfWork, task_id: str, username: str, at) -> bool:
-    """Mark a ready task completed by `username`; False if it is no longer theirs to close."""
-    return uow.core(_CLOSE_TASK, {"task_id": task_id, "by": username, "at": at}).rowcount == 1
+def close_task(uow: UnitOfWork, task_id: str, username: str, at,
+               holder: str | None = None) -> bool:
+    """Mark a ready task completed by `username`; False if it is no longer theirs to close:
+    unassigned, or still assigned to `holder` (default: `username`; for a substitute, the
+    absent person they stand in for)."""
+    return uow.core(_CLOSE_TASK, {"task_id": task_id, "by": username, "at": at,
+                                  "holder": holder or username}).rowcount == 1
 
 
 def append_event(uow: UnitOfWork, values: dict[str, Any]) -> None:
     uow.core(_APPEND_EVENT, values)
 
 
-def cancel_tasks(uow: UnitOfWork, task_ids: Iterable[str]) -> None:
-    uow.core(_CANCEL_TASKS, {"ids": list(task_ids)})
+def cancel_tasks(uow: UnitOfWork, task_ids: Iterable[str],
+                 status: TaskStatus = TaskStatus.CANCELLED) -> None:
+    """Close ready tasks the engine no longer waits for: cancelled, or withdrawn."""
+    uow.core(_CANCEL_TASKS, {"ids": list(task_ids), "new_status": status})
 
 
 def add_tasks(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     uow.core(_ADD_TASKS, rows)
+
+
+def add_candidates(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
+    """task_candidates rows ({task_id, username}) of new tasks with candidate users."""
+    uow.core(_ADD_CANDIDATES, rows)
 
 
 def cancel_timers(uow: UnitOfWork, timer_ids: Iterable[str]) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.errors import BpmnValidationError, Problem
 from engine.loader import MAX_BPMN_BYTES, load_processes
 from engine.model import ProcessModel
+from engine.people import OrgSnapshot
 from services.errors import Busy, InvalidInput, NotFound
 from services.org.directory import Directory
 from services.persistence.models import ProcessDefinition, utcnow
@@ -31,13 +32,15 @@ class DeployResult:
 
 
 def lint(source: bytes, filename: str, directory: Directory | None,
-         default_department: str | None = None, strict: bool = False) -> list[Problem]:
+         default_department: str | None = None, strict: bool = False,
+         org: OrgSnapshot | None = None) -> list[Problem]:
     """Every problem in a BPMN file, or [] when it would deploy; `strict` counts the
-    warnings (what deploys but does not run as drawn) as problems too."""
+    warnings (what deploys but does not run as drawn) as problems too; with `org`, the
+    usernames it names are checked too."""
     try:
         models = load_processes(source, filename,
                                 directory.is_known_owner if directory else None,
-                                default_department)
+                                default_department, org)
     except BpmnValidationError as err:
         return err.problems
     return [warning for model in models for warning in model.warnings] if strict else []
@@ -94,10 +97,12 @@ def _validated(store: Store, source: bytes, filename: str, default_department: s
     try:
         with store.reading() as uow:
             directory = Directory.load(uow)
+            org = directory.snapshot(uow)
         if default_department is not None and default_department not in directory.departments:
             raise InvalidInput(f"default department {default_department!r} is not a department",
                                {"default_department": ["Not the key of an active department."]})
-        models = load_processes(source, filename, directory.is_known_owner, default_department)
+        models = load_processes(source, filename, directory.is_known_owner, default_department,
+                                org)
     except BpmnValidationError as err:
         raise InvalidInput(f"{filename} is not a deployable BPMN file",
                            [problem.as_dict() for problem in err.problems]) from None

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy import update
 
-from engine.sandbox_pool import ModelRef, ModelSource, SandboxLimits, SandboxPool
+from engine.sandbox_pool import ModelRef, ModelSource, OrgRef, SandboxLimits, SandboxPool
 from engine.steps import StepOutcome
+from services.org.directory import Directory
 from services.persistence.models import Incident, ProcessDefinition
 from services.persistence.unit_of_work import UnitOfWork
 
@@ -54,14 +55,19 @@ def use_pool(new: SandboxPool | None) -> SandboxPool | None:
 
 
 def run(uow: UnitOfWork, checksum: str, key: str, definition_id: int, state: str | None,
-        action: dict[str, Any], now: dt.datetime) -> StepOutcome:
-    """Take one step in a sandbox worker. Raises StepRefused or StepAborted."""
+        action: dict[str, Any], now: dt.datetime, org_revision: str | None) -> StepOutcome:
+    """Take one step in a sandbox worker under org revision `org_revision` (read with the
+    step's own query). Raises StepRefused or StepAborted."""
     def source() -> ModelSource:
         definition = uow.session.get(ProcessDefinition, definition_id)
         return ModelSource(definition.bpmn_xml, definition.filename,
                            definition.default_department)
 
-    return pool().run(ModelRef(checksum, key, source), state, action, now)
+    def org() -> dict[str, Any]:
+        return Directory.at_revision(uow, org_revision).snapshot(uow).to_json()
+
+    return pool().run(ModelRef(checksum, key, source), state, action, now,
+                      OrgRef(org_revision, org))
 
 
 def record_incident(uow: UnitOfWork, *, instance_id: int | None, process_key: str,

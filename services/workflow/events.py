@@ -17,18 +17,19 @@ from payroll.ledger import EventKind
 # What a correction repeats from the completion it corrects: the evidence of the work.
 _RECORD = ("process_instance_id", "process_key", "process_version", "task_id", "element_id",
            "task_name", "lane", "department_key", "actor_department_key", "completed_by",
-           "ready_at", "claimed_at", "completed_at", "due_at")
+           "on_behalf_of", "ready_at", "claimed_at", "completed_at", "due_at")
 
 
-def completion_event(task: Any, actor: Actor, data: dict[str, Any],
-                     now: dt.datetime) -> dict[str, Any]:
-    """`actor` completed `task` (a task row with its instance's version) at `now`."""
+def completion_event(task: Any, actor: Actor, data: dict[str, Any], now: dt.datetime,
+                     on_behalf_of: str | None = None) -> dict[str, Any]:
+    """`actor` completed `task` (a task row with its instance's version) at `now`; as the
+    substitute of the absent `on_behalf_of`, if given (the credit stays the actor's)."""
     return dict(
         kind=EventKind.COMPLETED, process_instance_id=task.process_instance_id,
         process_key=task.process_key, process_version=task.process_version, task_id=task.id,
         element_id=task.element_id, task_name=task.name, lane=task.lane,
         department_key=task.department_key, actor_department_key=actor.department_key,
-        completed_by=actor.username, ready_at=task.created_at, claimed_at=task.claimed_at,
+        completed_by=actor.username, on_behalf_of=on_behalf_of, ready_at=task.created_at, claimed_at=task.claimed_at,
         completed_at=now, due_at=task.due_at, data=data, recorded_at=now,
         recorded_by=actor.username)
 

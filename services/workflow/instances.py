@@ -21,8 +21,9 @@ from engine.runtime import check_start_data
 from engine.sandbox_pool import StepAborted
 from engine.steps import COMPLETE, COMPLETE_EXTERNAL, FIRE_TIMER, START, StepOutcome, StepRefused
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StepFailed
-from services.identity.access import may_do, may_see_task
+from services.identity.access import may_do, may_see_task, may_take, stands_in_for
 from services.identity.actor import Actor
+from services.org.absences import cover_for
 from services.persistence import step_store
 from services.persistence.models import (ExternalTask, ProcessDefinition, ProcessInstance, Task,
                                          Timer, utcnow)
@@ -46,9 +47,11 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     except FormValidationError as err:
         raise InvalidInput("the start data does not match the process's start form",
                            err.errors) from None
+    org_revision = step_store.org_revision(uow)
     try:
         outcome = engine_steps.run(uow, definition.checksum, definition.key, definition.id,
-                                   None, {"kind": START, "data": data or {}}, now)
+                                   None, {"kind": START, "data": data or {},
+                                          "started_by": started_by}, now, org_revision)
     except StepRefused as err:
         raise InvalidInput("the start data does not match the process's start form",
                            err.errors) from None
@@ -66,7 +69,7 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
                           **stored_state(outcome))
     uow.session.add(row)
     uow.flush()
-    project(uow, row.id, row.process_key, model, outcome, now)
+    project(uow, row.id, row.process_key, model, outcome, now, org_revision=org_revision)
     note_new_error(uow, row.id, row.process_key, None, outcome, now)
     uow.commit()
     return row
@@ -96,7 +99,8 @@ def take_step(uow: UnitOfWork, found, action: dict[str, Any], now: dt.datetime,
     checksum, key, definition_id = (found.checksum, found.definition_key, found.definition_id) \
         if definition is None else (definition.checksum, definition.key, definition.id)
     try:
-        return engine_steps.run(uow, checksum, key, definition_id, found.state, action, now)
+        return engine_steps.run(uow, checksum, key, definition_id, found.state, action, now,
+                                found.org_revision)
     except StepAborted as err:
         element = found.element_id if action["kind"] == COMPLETE else None
         message = f"{element}: {err}" if element else str(err)
@@ -129,7 +133,9 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
     """Complete a ready duty as `actor`; the event and the new state commit together.
 
     A task the actor may not even see does not exist for them (404, as when reading it);
-    one they see but whose department they are not in is refused (403).
+    one they see but whose department they are not in is refused (403), as is one offered
+    to other candidate users; one assigned to someone else is a conflict (409) unless the
+    actor stands in for that absent person, which the event then records.
     """
     now = now or utcnow()
     task = step_store.task_step(uow, task_id)
@@ -145,8 +151,13 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
     if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is already {task.status}"
                        + (f" by {task.completed_by}" if task.completed_by else ""))
-    if task.assignee and task.assignee != actor.username:
-        raise Conflict(f"task {task_id} is claimed by {task.assignee}")
+    covered = cover_for(uow, actor, task, now)
+    if not may_take(actor, task, covered):
+        if task.assignee:
+            raise Conflict(f"task {task_id} is claimed by {task.assignee}")
+        raise PermissionDenied(f"{task.name!r} is offered to "
+                               f"{', '.join(task.candidate_users)} only")
+    on_behalf_of = stands_in_for(actor, task, covered)
     try:
         outcome = take_step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
     except StepRefused as err:
@@ -155,9 +166,10 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         # The task row was read before a concurrent commit, the instance after it.
         raise Conflict(f"task {task_id} is no longer waiting: the process instance was "
                        "changed by someone else; reload and retry") from None
-    if not step_store.close_task(uow, task_id, actor.username, now):
+    if not step_store.close_task(uow, task_id, actor.username, now, task.assignee):
         raise Conflict(f"task {task_id} was taken by someone else; reload and retry")
-    step_store.append_event(uow, completion_event(task, actor, outcome.cleaned, now))
+    step_store.append_event(uow, completion_event(task, actor, outcome.cleaned, now,
+                                                  on_behalf_of))
     ready = project(uow, task.instance_id, task.process_key, model_for(uow, task), outcome, now,
                     Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
     stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)

@@ -88,12 +88,16 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, outcome: St
 def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready,
                    org_revision) -> list[Task]:
     ready = {task.id: task for task in outcome.ready}
-    withdrawn = was_ready - ready.keys()  # by the engine: the process ended or was interrupted
-    if withdrawn:
-        step_store.cancel_tasks(uow, withdrawn)
+    # Gone by the engine: a countersign's instances no longer needed are withdrawn; the
+    # rest are cancelled (the process ended or was interrupted).
+    gone = was_ready - ready.keys()
+    if gone & outcome.withdrawn:
+        step_store.cancel_tasks(uow, gone & outcome.withdrawn, TaskStatus.WITHDRAWN)
+    if gone - outcome.withdrawn:
+        step_store.cancel_tasks(uow, gone - outcome.withdrawn)
     kept = was_ready & ready.keys()
     rows = list(uow.session.scalars(select(Task).where(Task.id.in_(kept)))) if kept else []
-    new_rows = []
+    new_rows, candidate_rows = [], []
     directory = None
     for task_id, task in ready.items():
         if task_id in kept:
@@ -101,15 +105,24 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
         # Routing as of this step's org revision: a re-imported org moves duties at once.
         directory = directory or Directory.at_revision(uow, org_revision)
         duty = model.duties[task.element_id]
-        department_key, candidates = directory.inbox_of(duty)
+        # The persons the worker resolved (engine.people), checked there against the same
+        # org revision: a duty owned by no lane or group belongs to their departments.
+        named = ((task.assignee,) if task.assignee else ()) + task.candidate_users
+        department_key, candidates = directory.inbox_of(
+            duty, named, directory.snapshot(uow) if named and not duty.owners else None)
         new_rows.append(dict(
             id=task_id, process_instance_id=instance_id, process_key=process_key,
             element_id=duty.element_id, name=duty.name, lane=duty.lane,
-            department_key=department_key, candidate_departments=candidates, assignee=None, claimed_at=None,
+            department_key=department_key, candidate_departments=candidates,
+            assignee=task.assignee, claimed_at=None, candidate_users=list(task.candidate_users),
             completed_by=None, completed_at=None, status=TaskStatus.READY, created_at=now,
             due_at=task.due_at))
+        candidate_rows += [{"task_id": task_id, "username": username}
+                           for username in task.candidate_users]
     if new_rows:
         step_store.add_tasks(uow, new_rows)
+        if candidate_rows:
+            step_store.add_candidates(uow, candidate_rows)
         rows += [Task(**values) for values in new_rows]
     return sorted(rows, key=lambda task_row: (task_row.created_at, task_row.id))
 

@@ -1,4 +1,5 @@
-"""Inbox queries and task handling short of completion: claim, unclaim, assign, comment."""
+"""Inbox queries and task handling short of completion: claim, unclaim, assign, transfer,
+comment, history."""
 from __future__ import annotations
 
 import base64
@@ -6,12 +7,28 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, false, func, or_, select, union_all, update
+from sqlalchemy import and_, exists, false, func, or_, select, union_all, update
 
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from services.identity.access import may_do, may_reassign, may_see_task
+from services.identity.access import (
+    may_do,
+    may_hand_on,
+    may_reassign,
+    may_see_task,
+    may_take,
+    stands_in_for,
+)
 from services.identity.actor import Actor
-from services.persistence.models import Employee, ProcessInstance, Task, TaskComment, utcnow
+from services.org.absences import cover_for, covered_by
+from services.persistence.models import (
+    Employee,
+    ProcessInstance,
+    Task,
+    TaskCandidate,
+    TaskComment,
+    TaskHistory,
+    utcnow,
+)
 from services.persistence.statuses import TaskStatus
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.standing import require_takes_work
@@ -81,7 +98,7 @@ def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> TaskPage:
     sort = "due_at" if query.sort == "due_at" else "created_at"
     limit = max(1, min(query.limit, MAX_PAGE))
     offset = 0 if query.cursor else max(query.offset, 0)
-    arms = _scope_arms(actor, query)
+    arms = _scope_arms(actor, query, *_people_of(uow, actor, query))
     if query.status == TaskStatus.READY and arms:
         ranged = sort == "due_at" and _due_ranged(query)
         statement = _inbox_statement(arms, _filters(query, sort), sort, ranged, limit, offset)
@@ -93,14 +110,45 @@ def list_tasks(uow: UnitOfWork, actor: Actor, query: TaskQuery) -> TaskPage:
     return TaskPage(rows, _encode_cursor(rows[-1], sort) if more else None)
 
 
-def _scope_arms(actor: Actor, query: TaskQuery) -> list:
-    """The scope as alternatives (OR-ed); [] means no restriction."""
+# An unassigned task offered to candidate users is theirs, not the whole department's.
+_HAS_CANDIDATES = exists().where(TaskCandidate.task_id == Task.id)
+
+
+def _offered_to(uow: UnitOfWork, people: list[str]) -> list[str]:
+    """Ids of the ready, unassigned tasks offered to any of `people` as candidate users.
+
+    Read first, by the candidates' index: as a subquery inside the inbox's index-ordered
+    arms, SQLite walks every ready task in due order testing each against it."""
+    return list(uow.session.scalars(
+        select(TaskCandidate.task_id).join(Task, Task.id == TaskCandidate.task_id)
+        .where(TaskCandidate.username.in_(people), Task.status == TaskStatus.READY,
+               Task.assignee.is_(None)).distinct()))
+
+
+def _people_of(uow: UnitOfWork, actor: Actor, query: TaskQuery
+               ) -> tuple[list[str], list[str]]:
+    """For scope=mine: the actor and the absent people they stand in for, and the ready
+    tasks offered to them as candidates."""
+    if query.scope != "mine":
+        return [], []
+    people = [actor.username, *sorted(covered_by(uow, actor.username, utcnow()))]
+    return people, _offered_to(uow, people) if query.status == TaskStatus.READY else []
+
+
+def _scope_arms(actor: Actor, query: TaskQuery, people: list[str] = (),
+                offered: list[str] = ()) -> list:
+    """The scope as alternatives (OR-ed); [] means no restriction. For scope=mine,
+    `people` are the actor and whom they stand in for, `offered` the ids of the ready
+    tasks offered to those people as candidate users."""
     if query.scope == "all":
         return []
     if query.scope == "department":
         return [Task.department_key == key for key in sorted(actor.overseen)]
-    arms = [Task.assignee == actor.username,
-            and_(Task.assignee.is_(None), Task.department_key == actor.department_key)]
+    arms = [*(Task.assignee == person for person in people),
+            and_(Task.assignee.is_(None), Task.department_key == actor.department_key,
+                 ~_HAS_CANDIDATES)]
+    if offered:
+        arms.append(and_(Task.assignee.is_(None), Task.id.in_(offered)))
     if query.status != TaskStatus.READY:  # a ready task has no completer
         arms.append(Task.completed_by == actor.username)
     return arms
@@ -174,12 +222,16 @@ def _inbox_statement(arms: list, filters: list, sort: str, ranged: bool, limit: 
 
 
 def inbox_counts(uow: UnitOfWork, actor: Actor, now: dt.datetime) -> dict[str, int]:
-    """Held by me; unclaimed in my department; overdue in my department."""
+    """Held by (or assigned to) me or whom I stand in for; unclaimed ones I may take;
+    overdue in my department."""
     ready = select(func.count()).select_from(Task).where(Task.status == TaskStatus.READY)
+    people = [actor.username, *covered_by(uow, actor.username, now)]
+    offered = _offered_to(uow, people)
     return {
-        "mine": uow.session.scalar(ready.where(Task.assignee == actor.username)),
-        "unclaimed": uow.session.scalar(ready.where(Task.assignee.is_(None),
-                                                    Task.department_key == actor.department_key)),
+        "mine": uow.session.scalar(ready.where(Task.assignee.in_(people))),
+        "unclaimed": uow.session.scalar(ready.where(
+            Task.assignee.is_(None), Task.department_key == actor.department_key,
+            ~_HAS_CANDIDATES)) + len(offered),
         "overdue": uow.session.scalar(ready.where(Task.overdue(now),
                                                   Task.department_key == actor.department_key)),
     }
@@ -199,17 +251,26 @@ def get_task(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
 
 
 def claim(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
+    """Take a task. A substitute claims an absent person's task in that person's name, so
+    it stays theirs when they are back."""
     task = get_task(uow, actor, task_id)
     if not may_do(actor.department_key, task):
         raise PermissionDenied(f"{task.name!r} is not a duty of {actor.department_key}")
     require_takes_work(task.process_instance_id, uow.session.scalar(
         select(ProcessInstance.status).where(ProcessInstance.id == task.process_instance_id)))
     now = utcnow()
+    covered = cover_for(uow, actor, task, now)
+    if task.status == TaskStatus.READY and not may_take(actor, task, covered):
+        if task.assignee:
+            raise Conflict(f"task {task_id} is held by {task.assignee}")
+        raise PermissionDenied(f"{task.name!r} is offered to "
+                               f"{', '.join(task.candidate_users)} only")
+    holder = stands_in_for(actor, task, covered) or actor.username
     # One conditional UPDATE decides between racing claimers on every backend.
     won = uow.session.execute(
         update(Task).where(Task.id == task_id, Task.status == TaskStatus.READY,
-                           or_(Task.assignee.is_(None), Task.assignee == actor.username))
-        .values(assignee=actor.username, claimed_at=now)
+                           or_(Task.assignee.is_(None), Task.assignee == holder))
+        .values(assignee=holder, claimed_at=now)
         .execution_options(synchronize_session=False)).rowcount
     if not won:
         uow.session.refresh(task)
@@ -238,15 +299,68 @@ def assign(uow: UnitOfWork, actor: Actor, task_id: str, username: str) -> Task:
                                "may assign this task")
     if task.status != TaskStatus.READY:
         raise Conflict(f"task {task_id} is {task.status}")
-    assignee = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
-    if assignee is None or not assignee.active:
-        raise InvalidInput(f"{username!r} is not an active employee", {"username": ["Unknown."]})
-    if not may_do(assignee.department_key, task):
-        raise InvalidInput(f"{username} is not in a department that owns {task.name!r}",
-                           {"username": ["Not a member of the owning department."]})
+    _require_owner(uow, task, username)
+    previous = task.assignee
     task.assignee, task.claimed_at = username, utcnow()
+    _record(uow, task, actor, "assigned", previous, username, None)
     uow.commit()
     return task
+
+
+def transfer(uow: UnitOfWork, actor: Actor, task_id: str, username: str, reason: str) -> Task:
+    """转交: hand a ready task to another member of an owning department, with a reason
+    kept in the task's history. The person it is for, a head above it or an admin may."""
+    task = get_task(uow, actor, task_id)
+    if not may_hand_on(actor, task):
+        raise PermissionDenied("only the task's assignee, the head of its department, a "
+                               "manager above it or an admin may transfer it")
+    if task.status != TaskStatus.READY:
+        raise Conflict(f"task {task_id} is {task.status}")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a transfer needs a reason", {"reason": ["Field may not be blank."]})
+    if username == task.assignee:
+        raise InvalidInput(f"task {task_id} is already {username}'s",
+                           {"username": ["Already assigned to this person."]})
+    _require_owner(uow, task, username)
+    previous, now = task.assignee, utcnow()
+    # Conditional, like a claim: a racing claim or transfer makes this one a conflict.
+    moved = uow.session.execute(
+        update(Task).where(Task.id == task_id, Task.status == TaskStatus.READY,
+                           Task.assignee.is_(None) if previous is None
+                           else Task.assignee == previous)
+        .values(assignee=username, claimed_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if not moved:
+        raise Conflict(f"task {task_id} changed hands meanwhile; reload and retry")
+    _record(uow, task, actor, "transferred", previous, username, reason[:4000])
+    uow.commit()
+    uow.session.refresh(task)
+    return task
+
+
+def history(uow: UnitOfWork, actor: Actor, task_id: str) -> list[TaskHistory]:
+    """Who handed the task to whom, oldest first."""
+    get_task(uow, actor, task_id)
+    return list(uow.session.scalars(select(TaskHistory).where(TaskHistory.task_id == task_id)
+                                    .order_by(TaskHistory.at, TaskHistory.id)))
+
+
+def _require_owner(uow: UnitOfWork, task: Task, username: str) -> None:
+    """`username` is an active member of a department that owns the task (else 422)."""
+    person = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
+    if person is None or not person.active:
+        raise InvalidInput(f"{username!r} is not an active employee", {"username": ["Unknown."]})
+    if not may_do(person.department_key, task):
+        raise InvalidInput(f"{username} is not in a department that owns {task.name!r}",
+                           {"username": ["Not a member of the owning department."]})
+
+
+def _record(uow: UnitOfWork, task: Task, actor: Actor, action: str, previous: str | None,
+            username: str, reason: str | None) -> None:
+    uow.session.add(TaskHistory(task_id=task.id, at=utcnow(), actor=actor.username,
+                                action=action, from_username=previous, to_username=username,
+                                reason=reason))
 
 
 def add_comment(uow: UnitOfWork, actor: Actor, task_id: str, text: str) -> TaskComment:

@@ -20,6 +20,7 @@ def task_view(task: Task) -> dict[str, Any]:
     return {"id": task.id, "name": task.name, "element_id": task.element_id,
             "process_instance_id": task.process_instance_id, "process_key": task.process_key,
             "lane": task.lane, "department": task.department_key, "assignee": task.assignee,
+            "candidate_users": list(task.candidate_users or []),
             "created_at": iso(task.created_at), "due_at": iso(task.due_at), "status": task.status}
 
 

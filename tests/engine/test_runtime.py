@@ -256,3 +256,29 @@ def test_start_data_is_capped_and_held_to_the_start_form():
     with pytest.raises(FormValidationError) as refused:
         Instance.start(formed, {"amount": 5, "undeclared": "x"})
     assert "undeclared" in refused.value.errors
+
+
+def _as_jsonb_orders_it(value):
+    """Object keys in PostgreSQL JSONB's order (shorter first, then bytewise)."""
+    if isinstance(value, dict):
+        return {key: _as_jsonb_orders_it(value[key])
+                for key in sorted(value, key=lambda key: (len(key.encode()), key.encode()))}
+    if isinstance(value, list):
+        return [_as_jsonb_orders_it(item) for item in value]
+    return value
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_restoring_a_state_whose_task_map_comes_back_in_key_order_keeps_inherited_data(
+        inbound, attempt):
+    """Tasks store their data as changes to their parent's: restored out of tree order, a
+    task lost everything it inherited (its uuid4 ids sort at random against the tree)."""
+    instance = Instance.start(inbound, {"note": "keep me"})
+    [task] = instance.ready_tasks()
+    instance.complete(task.id, DELIVERY)
+    state = _as_jsonb_orders_it(json.loads(json.dumps(instance.dump())))
+    restored = Instance.restore(inbound, state)
+    [inspect] = restored.ready_tasks()
+    assert restored.task_data(inspect.id) == instance.task_data(inspect.id)
+    assert restored.task_data(inspect.id)["note"] == "keep me"
+    assert restored.task_data(inspect.id)["supplier"] == "华东钢铁"

@@ -89,3 +89,35 @@ def test_a_refused_step_changes_nothing_and_says_why(pool):
         pool.run(model, outcome.state_json, {"kind": "complete", "task_id": "nope", "data": {}},
                  NOW)
     assert refused.value.kind == "task_not_ready"
+
+
+def test_a_worker_is_sent_the_org_once_per_revision_and_only_for_routed_models(pool):
+    from engine.people import OrgSnapshot
+    from engine.sandbox_pool import OrgRef
+
+    source = process("\n".join([
+        '<bpmn:startEvent id="start"/>',
+        user_task("review", attrs='camunda:assignee="${head_of(\'qa\')}"'),
+        '<bpmn:endEvent id="end"/>', flow("start", "review"), flow("review", "end")]),
+        {"QA": ["start", "review", "end"]})
+    [model] = load_processes(source, "routed.bpmn")
+    routed = ModelRef(hashlib.sha256(source).hexdigest(), model.key,
+                      lambda: (source.decode(), "routed.bpmn"))
+    sent: list[str] = []
+
+    def org(revision: str, head: str) -> OrgRef:
+        def snapshot() -> dict:
+            sent.append(revision)
+            return OrgSnapshot(revision, {head: "qa"}, {"qa": (None, head)},
+                               {"QA": "qa"}).to_json()
+        return OrgRef(revision, snapshot)
+
+    def assignee(ref: OrgRef) -> str | None:
+        return pool.run(routed, None, {"kind": "start"}, NOW, ref).ready[0].assignee
+
+    assert [assignee(org("r1", "wang.qa")) for _ in range(3)] == ["wang.qa"] * 3
+    assert sent == ["r1"]
+    pool.run(scripted("x = 1"), None, {"kind": "start"}, NOW, org("r1", "unused"))
+    assert sent == ["r1"]  # a model that names no persons never asks
+    assert assignee(org("r2", "he.qa")) == "he.qa"
+    assert sent == ["r1", "r2"]

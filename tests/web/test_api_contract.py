@@ -126,6 +126,15 @@ def test_every_documented_operation_answers_as_documented(app):
     api.call("POST", "/tasks/{task_id}/unclaim", clerk, values=task)
     api.call("POST", "/tasks/{task_id}/assign", admin, values=task,
              json={"username": "zhang.proc"})
+    api.call("POST", "/tasks/{task_id}/transfer", admin, values=task,
+             json={"username": "lin.proc", "reason": "zhang.proc is on the road"})
+    api.call("POST", "/tasks/{task_id}/transfer", admin, values=task,
+             json={"username": "zhang.proc", "reason": "back again"})
+    api.call("GET", "/tasks/{task_id}/history", clerk, values=task)
+    api.call("PUT", "/employees/{username}/absence", clerk, values={"username": "zhang.proc"},
+             json={"from": "2026-12-01T00:00:00Z", "to": "2026-12-08T00:00:00+08:00",
+                   "substitute": "lin.proc"})
+    api.call("DELETE", "/employees/{username}/absence", clerk, values={"username": "zhang.proc"})
     api.call("POST", "/tasks/{task_id}/comments", clerk, 201, values=task, json={"text": "on it"})
     api.call("GET", "/tasks/{task_id}/comments", clerk, values=task)
     api.call("POST", "/tasks/{task_id}/complete", {**clerk, "Idempotency-Key": "k1"},

@@ -54,6 +54,9 @@ NOTE = {"text": "sample arrives tomorrow"}
 CORRECTION = {"data": {"notes": "re-weighed"}, "reason": "the scale was off"}
 REASON = {"reason": "supplier cancelled the order"}
 MOVE = {"from": "inspect_goods", "to": "warehouse_intake", "reason": "certified supplier"}
+HANDOVER = {"username": "li.qa", "reason": "he.qa is at the supplier's"}
+ABSENCE = {"from": "2026-01-05T00:00:00+08:00", "to": "2026-01-10T00:00:00+08:00",
+           "substitute": "he.qa"}
 
 MATRIX = [
     # method, path, body                                   anon staff head  mgr  dsgn   hr admin
@@ -143,6 +146,18 @@ MATRIX = [
     ("POST", "/api/v1/tasks/{new_proc_task}/assign", {"username": "lin.proc"},
                                                             (401, 404, 404, 404, 404, 404, 200)),
     ("POST", "/api/v1/tasks/{held_qa_task}/unclaim", None, (401, 403, 200, 200, 404, 404, 200)),
+    # transfer: the task's assignee (here he.qa), the head, a manager above, or an admin
+    ("POST", "/api/v1/tasks/{held_qa_task}/transfer", HANDOVER,
+                                                            (401, 403, 200, 200, 404, 404, 200)),
+    ("POST", "/api/v1/tasks/{new_proc_task}/transfer", {"username": "lin.proc", "reason": "r"},
+                                                            (401, 404, 404, 404, 404, 404, 200)),
+    ("GET", "/api/v1/tasks/{qa_task}/history", None,       (401, 200, 200, 200, 404, 404, 200)),
+    # an absence: the person (li.qa), their head, a manager above, HR or an admin
+    ("PUT", "/api/v1/employees/li.qa/absence", ABSENCE,    (401, 200, 200, 200, 403, 200, 200)),
+    ("DELETE", "/api/v1/employees/{absent_qa_staff}/absence", None,
+                                                            (401, 200, 200, 200, 403, 200, 200)),
+    ("PUT", "/api/v1/employees/zhang.proc/absence", {**ABSENCE, "substitute": "lin.proc"},
+                                                            (401, 403, 403, 403, 403, 200, 200)),
     # organisation
     ("GET", "/api/v1/departments", None,                   (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/employees", None,                     (401, 200, 200, 200, 200, 200, 200)),
@@ -195,7 +210,8 @@ MATRIX = [
 # Placeholders made anew for every cell (World methods); the others are shared.
 FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run",
          "new_qa_instance", "new_proc_instance", "own_sampling", "handed_off_sampling",
-         "finished_instance", "suspended_qa_instance", "errored_instance"}
+         "finished_instance", "suspended_qa_instance", "errored_instance",
+         "absent_qa_staff"}
 # Salaries in GET /employees: HR and admins only.
 SEES_SALARIES = {"li.qa": False, "wang.qa": False, "sun.prod": False, "chen.design": False,
                  "zhao.hr": True, "admin": True}
@@ -312,6 +328,12 @@ class World:
         with self.store.reading() as uow:
             assert instances.get_instance(uow, instance).status == "error"
         return instance
+
+    def absent_qa_staff(self) -> str:
+        """li.qa, with an absence recorded (by admin)."""
+        answer = self.call("admin", "PUT", "/api/v1/employees/li.qa/absence", ABSENCE)
+        assert answer.status_code == 200, answer.json
+        return "li.qa"
 
     def new_period(self) -> str:
         return next(self.periods)

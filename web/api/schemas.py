@@ -107,7 +107,11 @@ class Task(Shape):
     process_key = fields.String()
     lane = fields.String(allow_none=True)
     department = fields.String(allow_none=True)
-    assignee = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True, metadata={
+        "description": "Whom the task is for: routed by camunda:assignee, claimed, assigned "
+                       "or transferred"})
+    candidate_users = fields.List(fields.String(), metadata={
+        "description": "camunda:candidateUsers as resolved; when set, only they may claim it"})
     created_at = fields.String()
     due_at = fields.String(allow_none=True)
     status = fields.String()
@@ -330,6 +334,35 @@ class ReplayHeaders(Shape):
 
 class AssignRequest(StrictSchema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class TransferRequest(StrictSchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+
+
+class TaskHandover(Shape):
+    """One entry of a task's history: an assignment or a transfer."""
+    id = fields.Integer()
+    at = fields.String()
+    actor = fields.String()
+    action = fields.String(metadata={"enum": ["assigned", "transferred"]})
+    from_username = fields.String(allow_none=True)
+    to_username = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+# `from` is a Python keyword: these two are built from dicts to keep it as the field name.
+AbsenceRequest = StrictSchema.from_dict({
+    "from": fields.AwareDateTime(required=True, default_timezone=None, validate=in_utc_range),
+    "to": fields.AwareDateTime(required=True, default_timezone=None, validate=in_utc_range),
+    "substitute": fields.String(required=True, validate=validate.Length(min=1, max=64)),
+}, name="AbsenceRequest")
+
+Absence = Shape.from_dict({
+    "username": fields.String(), "from": fields.String(), "to": fields.String(),
+    "substitute": fields.String(), "set_by": fields.String(), "set_at": fields.String(),
+}, name="Absence")
 
 
 class CommentRequest(StrictSchema):

@@ -13,7 +13,7 @@ from . import actor, bp, request_json, store
 from .contract import operation
 from .schemas import (AssignRequest, Comment, CommentRequest, CompleteHeaders,
                       CompleteRequest, Completion, ReplayHeaders, Task, TaskDetail,
-                      TaskListQuery, TaskPageHeaders)
+                      TaskHandover, TaskListQuery, TaskPageHeaders, TransferRequest)
 
 
 @bp.get("/tasks")
@@ -71,6 +71,26 @@ def unclaim_task(task_id: str):
 def assign_task(task_id: str, body: dict):
     """Assign a task to a member of its department (head, manager above, or admin)."""
     return _task_action(tasks.assign, task_id, body["username"])
+
+
+@bp.post("/tasks/<task_id>/transfer")
+@operation({200: Task}, body=TransferRequest, problems=(403, 404, 409, 422))
+def transfer_task(task_id: str, body: dict):
+    """转交: hand a task to a member of a department that owns it, with a reason kept in its
+    history. The task's assignee, the head of its department (or a manager above it) or an
+    admin may; 422 if the person is not in an owning department."""
+    return _task_action(tasks.transfer, task_id, body["username"], body["reason"])
+
+
+@bp.get("/tasks/<task_id>/history")
+@operation({200: TaskHandover(many=True)}, problems=(404,))
+def task_history(task_id: str):
+    """Who handed the task to whom (assignments and transfers), oldest first."""
+    with store().reading() as uow:
+        return [{"id": entry.id, "at": iso(entry.at), "actor": entry.actor,
+                 "action": entry.action, "from_username": entry.from_username,
+                 "to_username": entry.to_username, "reason": entry.reason}
+                for entry in tasks.history(uow, actor(), task_id)]
 
 
 @bp.post("/tasks/<task_id>/complete")

@@ -165,7 +165,7 @@ class _Checker:
         for task in process.iterfind(".//bpmn:userTask", NS):
             self._check_owner(task, lanes.get(task.get("id")))
             self._check_due_date(task)
-            self._check_multi_instance(task)
+            self._check_countersign(task)
             forms[task.get("id")] = self._read_form(task)
         for start in process.iterfind(".//bpmn:startEvent", NS):
             forms[start.get("id")] = self._read_form(start)
@@ -226,14 +226,22 @@ class _Checker:
             if problem:
                 self.report(task, f"{kind}: {problem}")
 
-    def _check_multi_instance(self, task: etree._Element) -> None:
+    def _check_countersign(self, task: etree._Element) -> None:
         """A countersign (会签/或签): one instance per item of `camunda:collection`, the item
-        in `camunda:elementVariable`, until every instance is done or the optional
-        completion condition holds. `${...}` is unwrapped for SpiffWorkflow."""
+        in `camunda:elementVariable` (or a counted `bpmn:loopCardinality`), until every
+        instance is done or the completion condition holds (checked, in any expression
+        language, with the other multi-instance expressions). `${...}` is unwrapped for
+        SpiffWorkflow."""
         loop = task.find("bpmn:multiInstanceLoopCharacteristics", NS)
         if loop is None:
             return
         collection_attribute = f"{{{CAMUNDA_NS}}}collection"
+        if loop.get(collection_attribute) is None:
+            if loop.find("bpmn:loopCardinality", NS) is None:
+                self.report(task, "a multi-instance user task needs camunda:collection naming "
+                                  "the list in process data (e.g. \"${signers}\") or a "
+                                  "bpmn:loopCardinality", loop.sourceline)
+            return
         collection = sandbox.unwrap(loop.get(collection_attribute) or "")
         if not _is_variable(collection):
             self.report(task, "a multi-instance user task needs camunda:collection naming the "
@@ -244,17 +252,6 @@ class _Checker:
             self.report(task, "a multi-instance user task needs camunda:elementVariable, the "
                               "name each instance's item goes under (e.g. \"signer\")",
                         loop.sourceline)
-        if loop.find("bpmn:loopCardinality", NS) is not None:
-            self.report(task, "a multi-instance user task takes its instances from "
-                              "camunda:collection, not bpmn:loopCardinality", loop.sourceline)
-        condition = loop.find("bpmn:completionCondition", NS)
-        if condition is not None:
-            text = sandbox.unwrap(condition.text or "")
-            try:
-                sandbox.check_expression(text)
-            except sandbox.SandboxError as err:
-                self.report(task, f"completion condition {text!r}: {err}", condition.sourceline)
-            condition.text = text
 
     def _check_initiator(self, start: etree._Element) -> None:
         name = _camunda(start, "initiator")

@@ -385,6 +385,8 @@ def _record_instance(task, cleaned: dict[str, Any]) -> None:
     active = sum(1 for child in instances if not child.has_state(TaskState.FINISHED_MASK))
     task.data.update(nrOfInstances=len(instances) + remaining, nrOfCompletedInstances=merged + 1,
                      nrOfActiveInstances=active - 1)
+    if spec.output_item is None or spec.data_output is None:
+        return  # counted (loopCardinality), not over a collection: no list to add to
     variable = spec.output_item.bpmn_id
     outcomes = parent.data.setdefault(f"{spec.data_output.bpmn_id}_outcomes", [])
     outcomes.append({variable: task.data.get(variable), **cleaned})

@@ -102,7 +102,7 @@ def test_a_worker_is_sent_the_org_once_per_revision_and_only_for_routed_models(p
         {"QA": ["start", "review", "end"]})
     [model] = load_processes(source, "routed.bpmn")
     routed = ModelRef(hashlib.sha256(source).hexdigest(), model.key,
-                      lambda: (source.decode(), "routed.bpmn"))
+                      lambda: ModelSource(source.decode(), "routed.bpmn"))
     sent: list[str] = []
 
     def org(revision: str, head: str) -> OrgRef:

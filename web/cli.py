@@ -23,6 +23,7 @@ from services.identity import audit
 from services.identity.access import active_employee, actor_named, may_do
 from services.identity.actor import Actor
 from services.identity.credentials import set_password as store_password
+from services.notify import delivery
 from services.org import org_file
 from services.org.directory import Directory
 from services.pay import exports, kpi, payroll_runs
@@ -34,6 +35,7 @@ from services.persistence.unit_of_work import Store
 from services.settings import Settings
 from services.workflow import definitions, engine_steps, instances, worker
 from services.workflow.views import instance_view, task_view
+from web import notifications
 
 
 class _Context:
@@ -264,19 +266,38 @@ def complete_command(ctx: _Context, task_id: str, username: str, data: str | Non
 
 
 @main.command("worker")
-@click.option("--once", is_flag=True, help="Fire what is due now, then exit.")
+@click.option("--once", is_flag=True, help="Fire and deliver what is due now, then exit.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+@click.option("--notify-interval", default=1.0, show_default=True,
+              help="Seconds between notification delivery rounds.")
 @pass_context
-def worker_command(ctx: _Context, once: bool, interval: float) -> None:
-    """Fire due timers (boundary and intermediate timer events)."""
+def worker_command(ctx: _Context, once: bool, interval: float, notify_interval: float) -> None:
+    """Fire due timers (boundary and intermediate timer events) and deliver notifications."""
     if once:
-        click.echo(f"fired {worker.run_due_timers(ctx.store)} timer(s)")
+        fired = worker.run_due_timers(ctx.store)
+        sending = notifications.channels(ctx.settings)
+        try:
+            report = delivery.deliver_due_once(ctx.store, sending,
+                                               notifications.policy(ctx.settings))
+        finally:
+            sending.close()
+        click.echo(f"fired {fired} timer(s); notifications: {report.sent} sent, "
+                   f"{report.retrying} to retry, {report.failed} failed")
         return
     stop = threading.Event()
+    _start_delivery_loop(ctx, stop, notify_interval)
     try:
         worker.run_forever(ctx.store, interval, stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+def _start_delivery_loop(ctx: _Context, stop: threading.Event, interval: float) -> None:
+    """Notification delivery beside the timers, in its own thread (a slow receiver never
+    holds up a timer)."""
+    threading.Thread(target=delivery.run_forever, name="dutyflow-notify", daemon=True,
+                     args=(ctx.store, notifications.channels(ctx.settings),
+                           notifications.policy(ctx.settings), interval, stop)).start()
 
 
 @main.command("serve")
@@ -304,12 +325,13 @@ def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool)
         click.echo(load_demo(ctx.store))
     stop = threading.Event()
     threading.Thread(target=worker.run_forever, args=(ctx.store, 5.0, stop), daemon=True).start()
+    _start_delivery_loop(ctx, stop, 1.0)
     app = create_app(ctx.settings, store=ctx.store)
     # Warnings and errors from everything, and our own INFO lines (access log, timers
     # fired): SpiffWorkflow logs every task state change at INFO, a dozen records per
     # completion that nobody reads and that cost more than the access line itself.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    for ours in ("dutyflow.access", "services.workflow.worker"):
+    for ours in ("dutyflow.access", "services.workflow.worker", "services.notify.delivery"):
         logging.getLogger(ours).setLevel(logging.INFO)
     click.echo(f"DutyFlow on http://{host}:{port}/ ({threads} threads)")
     try:

@@ -23,6 +23,7 @@ from engine.steps import COMPLETE, FIRE_TIMER, START, StepOutcome, StepRefused
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StepFailed
 from services.identity.access import may_do, may_see_task
 from services.identity.actor import Actor
+from services.notify import events as notify_events
 from services.persistence import step_store
 from services.persistence.models import ProcessDefinition, ProcessInstance, Task, Timer, utcnow
 from services.persistence.statuses import TaskStatus, TimerStatus
@@ -66,6 +67,7 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     uow.flush()
     project(uow, row.id, row.process_key, model, outcome, now)
     _note_new_error(uow, row.id, row.process_key, None, outcome, now)
+    _announce_end(uow, row.id, row.process_key, business_key, started_by, None, outcome, now)
     uow.commit()
     return row
 
@@ -114,6 +116,16 @@ def _note_new_error(uow: UnitOfWork, instance_id: int, process_key: str,
                                      data=outcome.data, at=now)
 
 
+def _announce_end(uow: UnitOfWork, instance_id: int, process_key: str, business_key: str | None,
+                  started_by: str | None, status_before: str | None, outcome: StepOutcome,
+                  now: dt.datetime) -> None:
+    """An instance that completed in this step tells its initiator, in the same commit."""
+    if outcome.status == InstanceStatus.COMPLETED and status_before != InstanceStatus.COMPLETED:
+        notify_events.instance_ended(uow, {"id": instance_id, "process_key": process_key,
+                                           "business_key": business_key,
+                                           "started_by": started_by}, outcome.data, now)
+
+
 def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any],
                   now: dt.datetime | None = None) -> Completion:
     """Complete a ready duty as `actor`; the event and the new state commit together.
@@ -150,6 +162,8 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
                     Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
     stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)
     _note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
+    _announce_end(uow, task.instance_id, task.instance_process_key, task.instance_business_key,
+                  task.instance_started_by, task.instance_status, outcome, now)
     uow.commit()
     return Completion(task.instance_id, stored["status"], stored["error"], ready)
 
@@ -179,6 +193,8 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     save_state(uow, found.instance_id, found.lock_version, outcome, now)
     _note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
                     outcome, now)
+    _announce_end(uow, found.instance_id, found.instance_process_key, found.instance_business_key,
+                  found.instance_started_by, found.instance_status, outcome, now)
     uow.commit()
     return timer.status == TimerStatus.FIRED
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from engine.model import ProcessModel
 from engine.steps import StepOutcome
+from services.notify import events as notify_events
 from services.org.directory import Directory
 from services.persistence import step_store
 from services.persistence.models import Task
@@ -99,6 +100,8 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
             due_at=task.due_at))
     if new_rows:
         step_store.add_tasks(uow, new_rows)
+        names = {key: department.name for key, department in directory.departments.items()}
+        notify_events.tasks_ready(uow, new_rows, names, now)  # in this step's transaction
         rows += [Task(**values) for values in new_rows]
     return sorted(rows, key=lambda task_row: (task_row.created_at, task_row.id))
 

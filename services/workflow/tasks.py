@@ -11,8 +11,9 @@ from sqlalchemy import and_, false, func, or_, select, union_all, update
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from services.identity.access import may_do, may_reassign, may_see_task
 from services.identity.actor import Actor
+from services.notify import events as notify_events
 from services.persistence.models import Employee, Task, TaskComment, utcnow
-from services.persistence.statuses import TaskStatus
+from services.persistence.statuses import NotificationKind, TaskStatus
 from services.persistence.unit_of_work import UnitOfWork
 
 MAX_PAGE = 200
@@ -235,6 +236,9 @@ def assign(uow: UnitOfWork, actor: Actor, task_id: str, username: str) -> Task:
         raise InvalidInput(f"{username} is not in a department that owns {task.name!r}",
                            {"username": ["Not a member of the owning department."]})
     task.assignee, task.claimed_at = username, utcnow()
+    if username != actor.username:
+        notify_events.task_for_person(uow, NotificationKind.TASK_ASSIGNED, task, username,
+                                      actor.username, task.claimed_at)
     uow.commit()
     return task
 

@@ -158,6 +158,7 @@ from . import (  # noqa: E402,F401
     auth_routes,
     definition_routes,
     instance_routes,
+    notification_routes,
     org_routes,
     payroll_routes,
     task_routes,

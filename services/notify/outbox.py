@@ -1,0 +1,123 @@
+"""The outbox: a notification is a row written by the use case that causes it.
+
+`notify` runs inside the caller's unit of work and never commits: the rows commit with
+the step (a completion, an assignment, a finalised payroll run) or not at all, so a
+rolled-back step tells nobody and a crash after the commit loses nothing, because the
+delivery worker finds the rows in the database. Each in-app row gets an email delivery
+when the person chose email and has an address; department webhooks and robots get
+one delivery per event.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, true
+
+from services.persistence.models import Delivery, Department, Employee, Notification, NotificationSettings
+from services.persistence.statuses import Channel, DeliveryStatus
+from services.persistence.unit_of_work import UnitOfWork
+
+_employees, _settings = Employee.__table__, NotificationSettings.__table__
+_departments = Department.__table__
+
+_PERSON_COLUMNS = (_employees.c.username, _employees.c.email, _employees.c.locale,
+                   func.coalesce(_settings.c.app, true()).label("app"),
+                   func.coalesce(_settings.c.email, true()).label("by_email"))
+_PEOPLE = (select(*_PERSON_COLUMNS)
+           .select_from(_employees.outerjoin(_settings,
+                                             _settings.c.username == _employees.c.username))
+           .where(_employees.c.username.in_(bindparam("usernames", expanding=True)),
+                  _employees.c.active))
+_OPTED_IN = (select(*_PERSON_COLUMNS)
+             .select_from(_employees.join(_settings,
+                                          _settings.c.username == _employees.c.username))
+             .where(_employees.c.department_key.in_(bindparam("departments", expanding=True)),
+                    _employees.c.active, _settings.c.department_tasks)
+             .order_by(_employees.c.username))
+_CHANNELS = select(_departments.c.key, _departments.c.notify).where(
+    _departments.c.key.in_(bindparam("departments", expanding=True)), _departments.c.active)
+_ADD_NOTIFICATIONS = insert(Notification.__table__).returning(
+    Notification.__table__.c.id, sort_by_parameter_order=True)
+_ADD_DELIVERIES = insert(Delivery.__table__)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone to tell, with what they chose: the in-app list (`app`), email (`by_email`)."""
+    username: str
+    email: str | None
+    locale: str | None
+    app: bool
+    by_email: bool
+
+    @property
+    def reachable(self) -> bool:
+        return self.app or self.emailable
+
+    @property
+    def emailable(self) -> bool:
+        return self.by_email and bool(self.email)
+
+
+def people(uow: UnitOfWork, usernames: Iterable[str | None]) -> list[Person]:
+    """The active employees among `usernames`, in the order given (others are nobody to tell)."""
+    wanted = list(dict.fromkeys(name for name in usernames if name))
+    if not wanted:
+        return []
+    found = {row.username: Person(*row) for row in uow.core(_PEOPLE, {"usernames": wanted})}
+    return [found[name] for name in wanted if name in found]
+
+
+def opted_in_members(uow: UnitOfWork, departments: Iterable[str]) -> list[Person]:
+    """Active members of these departments who asked to hear of their new tasks."""
+    keys = sorted(set(departments))
+    return [Person(*row) for row in uow.core(_OPTED_IN, {"departments": keys})] if keys else []
+
+
+def notify(uow: UnitOfWork, kind: str, recipients: Iterable[Person], payload: dict[str, Any],
+           now: dt.datetime, *, departments: Iterable[str] = (), task_id: str | None = None,
+           process_instance_id: int | None = None, payroll_run_id: int | None = None) -> int:
+    """Write the notifications and their deliveries for one event; returns the rows written.
+
+    `departments`: whose webhook and robot (if their org entry has one) hear of it too.
+    """
+    chosen = [person for person in recipients if person.reachable]
+    deliveries: list[dict[str, Any]] = []
+    if chosen:
+        rows = [dict(recipient=person.username, kind=kind, task_id=task_id,
+                     process_instance_id=process_instance_id, payroll_run_id=payroll_run_id,
+                     payload=payload, in_app=person.app, created_at=now, read_at=None)
+                for person in chosen]
+        ids = uow.core(_ADD_NOTIFICATIONS, rows).scalars().all()
+        deliveries += [_delivery(Channel.EMAIL, person.email, kind, person.locale, payload, now,
+                                 notification_id)
+                       for person, notification_id in zip(chosen, ids) if person.emailable]
+    keys = sorted(set(departments))
+    if keys:
+        for key, config in uow.core(_CHANNELS, {"departments": keys}):
+            for channel in department_channels(config):
+                deliveries.append(_delivery(channel, key, kind, config.get("locale"), payload, now))
+    if deliveries:
+        uow.core(_ADD_DELIVERIES, deliveries)
+    return len(chosen) + len(deliveries)
+
+
+def department_channels(config: dict[str, Any] | None) -> list[Channel]:
+    """The channels a department's `notify` entry sets up."""
+    if not config:
+        return []
+    return [channel for channel, key in ((Channel.WEBHOOK, "webhook"), (Channel.ROBOT, "robot"))
+            if config.get(key)]
+
+
+def _delivery(channel: Channel, target: str, kind: str, locale: str | None,
+              payload: dict[str, Any], now: dt.datetime, notification_id: int | None = None
+              ) -> dict[str, Any]:
+    return dict(id=str(uuid.uuid4()), notification_id=notification_id, channel=channel,
+                target=target, kind=kind, locale=locale or "en", payload=payload,
+                status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, lease_until=None,
+                claimed_by=None, created_at=now, sent_at=None, last_error=None)

@@ -149,7 +149,7 @@ def _send_batch(store, channels, policy, token, rows, now, report) -> None:
             not_sent.append({"delivery_id": row.id, "token": token, "error": str(err),
                              "new_status": DeliveryStatus.FAILED if failed_for_good
                              else DeliveryStatus.PENDING,
-                             "next_at": utcnow() + policy.backoff(row.attempts)})
+                             "next_at": now + policy.backoff(row.attempts)})
             if failed_for_good:
                 report.failed += 1
                 log.warning("delivery %s (%s) failed for good after %d attempts: %s",

@@ -44,6 +44,7 @@ class HttpReceiver:
     fail_first: int = 0
     hold: threading.Event | None = None
     received: list[Received] = field(default_factory=list)
+    arrived: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -54,12 +55,13 @@ class HttpReceiver:
 
             def do_POST(self):  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if receiver.hold is not None:
-                    receiver.hold.wait(30)
                 with receiver.lock:
                     receiver.received.append(Received(self.path, dict(self.headers), body,
                                                       receiver.check(self.path, self.headers, body)))
                     failing = len(receiver.received) <= receiver.fail_first
+                    receiver.arrived.set()
+                if receiver.hold is not None:
+                    receiver.hold.wait(30)
                 answer = b'{"errcode":0,"errmsg":"ok"}' if receiver.robot else b"ok"
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", str(len(answer)))

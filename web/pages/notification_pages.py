@@ -22,7 +22,8 @@ def notifications():
         chosen = preferences.settings_of(uow, actor.username)
         email = uow.session.scalar(select(Employee.email)
                                    .where(Employee.username == actor.username))
-    items = [notification_view(row, _, "") for row in page.notifications]
+    items = [{**notification_view(row, _, ""), "created": row.created_at}
+             for row in page.notifications]
     return render_template("notifications.html", items=items, unread=page.unread,
                            chosen=chosen, email=email)
 

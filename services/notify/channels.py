@@ -122,6 +122,7 @@ class Channels:
         self.catalogs = catalogs
         self.timeout = timeout
         self.http = HttpPoster(timeout)
+        self._smtp: smtplib.SMTP | None = None
 
     def send(self, outgoing: Outgoing, department_notify: Mapping[str, Any] | None) -> None:
         try:
@@ -139,7 +140,9 @@ class Channels:
             raise SendFailed(_reason(err)) from None
 
     def close(self) -> None:
+        """Close the connections kept for a round (they reopen when needed)."""
         self.http.close()
+        self._close_smtp()
 
     def _message(self, outgoing: Outgoing):
         gettext = self.catalogs.gettext(outgoing.locale)
@@ -158,6 +161,25 @@ class Channels:
         email[DELIVERY_HEADER] = outgoing.id
         email[EVENT_HEADER] = outgoing.kind
         email.set_content(message.text)
+        for fresh in (False, True):
+            server, reused = self._smtp_server(fresh)
+            try:
+                server.send_message(email)
+                return
+            except smtplib.SMTPServerDisconnected:
+                self._close_smtp()
+                if reused and not fresh:
+                    continue  # the server closed an idle connection: once more, anew
+                raise
+            except (OSError, smtplib.SMTPException):
+                self._close_smtp()
+                raise
+
+    def _smtp_server(self, fresh: bool) -> tuple[smtplib.SMTP, bool]:
+        """The round's SMTP connection (one per round, not one per message)."""
+        if self._smtp is not None and not fresh:
+            return self._smtp, True
+        self._close_smtp()
         parts = urllib.parse.urlsplit(self.smtp_url)
         scheme = parts.scheme.lower()
         if scheme not in ("smtp", "smtp+starttls", "smtps"):
@@ -170,13 +192,25 @@ class Channels:
         else:
             server = smtplib.SMTP(host, port or (587 if scheme == "smtp+starttls" else 25),
                                   timeout=self.timeout)
-        with server:
+        try:
             if scheme == "smtp+starttls":
                 server.starttls(context=ssl.create_default_context())
             if parts.username:
                 server.login(urllib.parse.unquote(parts.username),
                              urllib.parse.unquote(parts.password or ""))
-            server.send_message(email)
+        except BaseException:
+            server.close()
+            raise
+        self._smtp = server
+        return server, False
+
+    def _close_smtp(self) -> None:
+        server, self._smtp = self._smtp, None
+        if server is not None:
+            try:
+                server.quit()
+            except (OSError, smtplib.SMTPException):
+                server.close()
 
     def webhook_body(self, outgoing: Outgoing) -> bytes:
         message, _ = self._message(outgoing)

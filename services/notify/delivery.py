@@ -120,17 +120,22 @@ _RELEASE = (update(_deliveries)
 
 def deliver_due_once(store: Store, channels: Channels, policy: DeliveryPolicy = DeliveryPolicy(),
                      now: dt.datetime | None = None, worker: str | None = None) -> RoundReport:
-    """Send every delivery due at `now`, batch by batch, until none is left for this worker."""
+    """Send every delivery due at `now`, batch by batch, until none is left for this worker.
+
+    The channels' connections (SMTP, kept-alive HTTP) serve the whole round, then close."""
     worker = worker or worker_name()
     report = RoundReport()
-    while True:
-        moment = now or utcnow()
-        token, rows = claim(store, moment, policy, worker)
-        if not rows:
-            return report
-        _send_batch(store, channels, policy, token, rows, moment, report)
-        if len(rows) < policy.batch:
-            return report
+    try:
+        while True:
+            moment = now or utcnow()
+            token, rows = claim(store, moment, policy, worker)
+            if not rows:
+                return report
+            _send_batch(store, channels, policy, token, rows, moment, report)
+            if len(rows) < policy.batch:
+                return report
+    finally:
+        channels.close()
 
 
 def _send_batch(store, channels, policy, token, rows, now, report) -> None:

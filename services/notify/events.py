@@ -55,14 +55,18 @@ def recipients_for_ready_task(uow, task: Mapping[str, Any]) -> list[Person]:
     return opted_in_members(uow, [key for key in owners if key])
 
 
-def tasks_ready(uow, tasks: Iterable[Mapping[str, Any]], department_names: Mapping[str, str],
+def tasks_ready(uow, tasks: Iterable[Mapping[str, Any]], departments: Mapping[str, Any],
                 now: dt.datetime) -> None:
-    """New ready tasks (as the rows the projection inserts)."""
+    """New ready tasks (as the rows the projection inserts); `departments`: the active
+    ones by key, rows with `name` and `notify` (the routing directory's)."""
+    channels_of = {key: department.notify for key, department in departments.items()}
     for task in tasks:
+        owner = departments.get(task["department_key"])
         notify(uow, NotificationKind.TASK_READY, recipients_for_ready_task(uow, task),
-               task_payload(task, department_names.get(task["department_key"])), now,
+               task_payload(task, owner.name if owner else None), now,
                departments=[task["department_key"]] if task["department_key"] else [],
-               task_id=task["id"], process_instance_id=task["process_instance_id"])
+               task_id=task["id"], process_instance_id=task["process_instance_id"],
+               channels_of=channels_of)
 
 
 def task_for_person(uow, kind: NotificationKind, task: Mapping[str, Any], username: str,

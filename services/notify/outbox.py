@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,10 +80,13 @@ def opted_in_members(uow: UnitOfWork, departments: Iterable[str]) -> list[Person
 
 def notify(uow: UnitOfWork, kind: str, recipients: Iterable[Person], payload: dict[str, Any],
            now: dt.datetime, *, departments: Iterable[str] = (), task_id: str | None = None,
-           process_instance_id: int | None = None, payroll_run_id: int | None = None) -> int:
+           process_instance_id: int | None = None, payroll_run_id: int | None = None,
+           channels_of: Mapping[str, Any] | None = None) -> int:
     """Write the notifications and their deliveries for one event; returns the rows written.
 
-    `departments`: whose webhook and robot (if their org entry has one) hear of it too.
+    `departments`: whose webhook and robot (if their org entry has one) hear of it too;
+    `channels_of`: their `notify` entries when the caller has them (the cached
+    directory), else they are read here.
     """
     chosen = [person for person in recipients if person.reachable]
     deliveries: list[dict[str, Any]] = []
@@ -98,7 +101,9 @@ def notify(uow: UnitOfWork, kind: str, recipients: Iterable[Person], payload: di
                        for person, notification_id in zip(chosen, ids) if person.emailable]
     keys = sorted(set(departments))
     if keys:
-        for key, config in uow.core(_CHANNELS, {"departments": keys}):
+        configs = [(key, channels_of[key]) for key in keys if key in channels_of] \
+            if channels_of is not None else uow.core(_CHANNELS, {"departments": keys})
+        for key, config in configs:
             for channel in department_channels(config):
                 deliveries.append(_delivery(channel, key, kind, config.get("locale"), payload, now))
     if deliveries:

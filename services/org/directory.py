@@ -16,15 +16,18 @@ from services.persistence.models import Department
 from services.persistence.unit_of_work import UnitOfWork
 
 _ROUTING = select(Department.__table__.c.key, Department.__table__.c.name,
-                  Department.__table__.c.lanes).where(Department.__table__.c.active)
+                  Department.__table__.c.lanes, Department.__table__.c.notify
+                  ).where(Department.__table__.c.active)
 
 
 class Directory:
     """Routes lane and candidate-group names to active departments.
 
     A department answers to its key, its name and each of its `lanes` entries. Holds
-    (key, name, lanes) rows, not Department objects: every step that creates a task
-    reads it, and the org may be re-imported between any two steps.
+    (key, name, lanes, notify) rows, not Department objects: every step that creates a
+    task reads it, and the org may be re-imported between any two steps. `notify` (the
+    department's notification channels) rides along so that a new task's webhook and
+    robot deliveries need no query of their own.
     """
 
     def __init__(self, departments: Iterable[Any]):

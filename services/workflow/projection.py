@@ -100,8 +100,7 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
             due_at=task.due_at))
     if new_rows:
         step_store.add_tasks(uow, new_rows)
-        names = {key: department.name for key, department in directory.departments.items()}
-        notify_events.tasks_ready(uow, new_rows, names, now)  # in this step's transaction
+        notify_events.tasks_ready(uow, new_rows, directory.departments, now)  # same transaction
         rows += [Task(**values) for values in new_rows]
     return sorted(rows, key=lambda task_row: (task_row.created_at, task_row.id))
 

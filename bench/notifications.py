@@ -10,7 +10,8 @@ the delivery worker sends >= 200 webhook notifications/s to a local receiver.
    channels (the recipient query still runs). `on`: QA has a webhook and a DingTalk robot
    (local receivers that check every signature) and its three members opted in with
    email addresses (a local aiosmtpd server): each completion writes 3 notifications and
-   5 deliveries, and the server's delivery loop sends them while the benchmark runs.
+   5 deliveries, and the server's delivery process sends them while the benchmark runs.
+   The receivers run in a process of their own (bench/_receivers.py), not the measuring one.
    Requests alternate between the servers (rotating order) from keep-alive clients.
 2. Delivery: `--deliveries` webhook deliveries queued, then `deliver_due_once` sends them
    all to a local HTTP receiver that checks each HMAC signature; deliveries/s over the
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +41,7 @@ from services.persistence.models import Delivery, Notification, utcnow  # noqa: 
 from services.persistence.statuses import DeliveryStatus, NotificationKind  # noqa: E402
 from services.persistence.unit_of_work import Store  # noqa: E402
 from services.settings import Settings  # noqa: E402
-from tests.notify.receivers import HttpReceiver, SmtpReceiver  # noqa: E402
+from tests.notify.receivers import HttpReceiver  # noqa: E402
 from tests.notify.support import ROBOT_SECRET, WEBHOOK_SECRET, demo_org, import_org, opt_in  # noqa: E402
 from web.notifications import catalogs, channels  # noqa: E402
 
@@ -59,8 +61,9 @@ def notifications_on(store: Store, webhook: str, robot: str) -> None:
 
 
 def completion_cost(args) -> tuple[float, float]:
-    webhook, robot = HttpReceiver(WEBHOOK_SECRET), HttpReceiver(ROBOT_SECRET, robot=True)
-    smtp = SmtpReceiver()
+    receivers = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_receivers.py"))],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    urls = json.loads(receivers.stdout.readline())
     n = args.requests
     servers, stores = [], {}
     try:
@@ -70,9 +73,9 @@ def completion_cost(args) -> tuple[float, float]:
             stores = {"off": Store(off_url), "on": Store(on_url)}
             for store in stores.values():
                 load_org_and_diagrams(store)
-            notifications_on(stores["on"], webhook.url, robot.url)
+            notifications_on(stores["on"], urls["webhook"], urls["robot"])
             ids = {name: start_instances(store, n + WARMUP) for name, store in stores.items()}
-            env = {"DUTYFLOW_SMTP_URL": smtp.url, "DUTYFLOW_BASE_URL": "https://duty.example"}
+            env = {"DUTYFLOW_SMTP_URL": urls["smtp"], "DUTYFLOW_BASE_URL": "https://duty.example"}
             clients = {}
             for name, url in (("off", off_url), ("on", on_url)):
                 server, port = start_server(url, Path(logs) / f"{name}.log", env)
@@ -112,10 +115,14 @@ def completion_cost(args) -> tuple[float, float]:
             server.wait(timeout=30)
         for store in stores.values():
             store.dispose()
-        webhook.close(), robot.close(), smtp.close()
+        receivers.stdin.write("report\n")
+        receivers.stdin.flush()
+        got = json.loads(receivers.stdout.readline())
+        receivers.wait(timeout=30)
     total = n + WARMUP
     assert written == 3 * total, written
-    signed = all(item.signature_ok for item in webhook.received + robot.received)
+    assert got["duplicates"] == 0, got
+    signed = got["signatures_ok"]
     off, on = percentile(samples["off"], 50), percentile(samples["on"], 50)
     print(f"completion ({args.backend}, {n} timed per server after {WARMUP} warm-up, alternating)")
     for name in ("off", "on"):
@@ -123,8 +130,8 @@ def completion_cost(args) -> tuple[float, float]:
         print(f"  notifications {name + ':':<4} p50 {ms(percentile(values, 50))}  "
               f"p95 {ms(percentile(values, 95))}  max {ms(max(values))}")
     print(f"  on: {written} notifications written; delivered while running: "
-          f"{len(webhook.received)} webhook, {len(robot.received)} robot, "
-          f"{len(smtp.messages)} emails (signatures {'all valid' if signed else 'INVALID'}); "
+          f"{got['webhook']} webhook, {got['robot']} robot, "
+          f"{got['emails']} emails (signatures {'all valid' if signed else 'INVALID'}); "
           f"{unsent} not yet sent")
     ratio = on / off
     print(f"  on p50 / off p50: {ratio:5.3f}x  (target <= {COST_TARGET:.2f}x: "

@@ -26,6 +26,10 @@ class DutySpec:
     candidate_groups: tuple[str, ...]
     due_date: str | None
     form: FormSpec
+    # ISO 8601 durations from when the task became ready (Camunda extension properties
+    # `dutyflow:remindAfter`, `dutyflow:escalateAfter`); None: the department's default.
+    remind_after: str | None = None
+    escalate_after: str | None = None
 
     @property
     def owners(self) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from services.identity import audit
 from services.identity.access import active_employee, actor_named, may_do
 from services.identity.actor import Actor
 from services.identity.credentials import set_password as store_password
-from services.notify import delivery
+from services.notify import delivery, follow_ups
 from services.org import org_file
 from services.org.directory import Directory
 from services.pay import exports, kpi, payroll_runs
@@ -281,9 +281,11 @@ def worker_command(ctx: _Context, once: bool, interval: float, notify_interval: 
     """Fire due timers (boundary and intermediate timer events) and deliver notifications."""
     if once:
         fired = worker.run_due_timers(ctx.store) if timers else 0
+        followed = follow_ups.run_due(ctx.store) if timers else 0
         report = delivery.deliver_due_once(ctx.store, notifications.channels(ctx.settings),
                                            notifications.policy(ctx.settings))
-        click.echo(f"fired {fired} timer(s); notifications: {report.sent} sent, "
+        click.echo(f"fired {fired} timer(s); {followed} task(s) reminded or escalated; "
+                   f"notifications: {report.sent} sent, "
                    f"{report.retrying} to retry, {report.failed} failed")
         return
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")

@@ -9,6 +9,8 @@
   lease.
 - notification_settings: each person's channels and whether they hear of their
   department's new tasks.
+- task_follow_ups: when a ready task is due a reminder and its next escalation;
+  escalations: each escalation made (the department, its head who was told, when).
 
 Revision ID: 0011
 Revises: 0010
@@ -87,8 +89,39 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("username"),
     )
 
+    op.create_table(
+        "task_follow_ups",
+        sa.Column("task_id", sa.String(length=36), nullable=False),
+        sa.Column("remind_at", _TIME, nullable=True),
+        sa.Column("escalate_at", _TIME, nullable=True),
+        sa.Column("escalate_after", sa.String(length=40), nullable=True),
+        sa.Column("next_department", sa.String(length=64), nullable=True),
+        sa.Column("level", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"]),
+        sa.PrimaryKeyConstraint("task_id"),
+    )
+    op.create_index("ix_task_follow_ups_remind_at", "task_follow_ups", ["remind_at"])
+    op.create_index("ix_task_follow_ups_escalate_at", "task_follow_ups", ["escalate_at"])
+    op.create_table(
+        "escalations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.String(length=36), nullable=False),
+        sa.Column("level", sa.Integer(), nullable=False),
+        sa.Column("department_key", sa.String(length=64), nullable=False),
+        sa.Column("notified", sa.String(length=64), nullable=True),
+        sa.Column("at", _TIME, nullable=False),
+        sa.ForeignKeyConstraint(["task_id"], ["tasks.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_escalations_task_id", "escalations", ["task_id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_escalations_task_id", table_name="escalations")
+    op.drop_table("escalations")
+    op.drop_index("ix_task_follow_ups_escalate_at", table_name="task_follow_ups")
+    op.drop_index("ix_task_follow_ups_remind_at", table_name="task_follow_ups")
+    op.drop_table("task_follow_ups")
     op.drop_table("notification_settings")
     op.drop_index("ix_deliveries_notification_id", table_name="deliveries")
     op.drop_index("ix_deliveries_due", table_name="deliveries")

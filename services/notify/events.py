@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from services.notify.outbox import Person, notify, opted_in_members, people
+from services.notify.outbox import Person, members, notify, opted_in_members, people
 from services.persistence.statuses import NotificationKind
 
 # Events about a task reach the webhook and robot of the task's department too; the
@@ -101,3 +101,32 @@ def payslips_ready(uow, run_id: int, period: str, usernames: Iterable[str],
         notify(uow, NotificationKind.PAYSLIP_READY, [person],
                {"run": {"id": run_id, "period": period}, "username": person.username}, now,
                payroll_run_id=run_id)
+
+
+def task_reminder(uow, task: Any, now: dt.datetime) -> None:
+    """A task still open at its reminder time: whoever may take it hears of it again."""
+    task = task_fields(task)
+    notify(uow, NotificationKind.TASK_REMINDER, people_who_may_take(uow, task),
+           task_payload(task), now, departments=[task["department_key"]],
+           task_id=task["id"], process_instance_id=task["process_instance_id"])
+
+
+def task_escalated(uow, task: Any, head: str, department_key: str, level: int,
+                   now: dt.datetime) -> None:
+    """A task still open at its escalation time: the head of `department_key` hears of it."""
+    task = task_fields(task)
+    notify(uow, NotificationKind.TASK_ESCALATED, people(uow, [head]),
+           {**task_payload(task), "escalation": {"level": level, "department": department_key}},
+           now, departments=[task["department_key"]], task_id=task["id"],
+           process_instance_id=task["process_instance_id"])
+
+
+def people_who_may_take(uow, task: Mapping[str, Any]) -> list[Person]:
+    """Whoever may take an open task: its holder; else its candidate users; else every
+    active member of its owning departments (a reminder is not opt-in)."""
+    if task.get("assignee"):
+        return people(uow, [task["assignee"]])
+    if task.get("candidate_users"):
+        return people(uow, task["candidate_users"])
+    owners = [task["department_key"], *(task.get("candidate_departments") or [])]
+    return members(uow, [key for key in owners if key])

@@ -38,6 +38,12 @@ _OPTED_IN = (select(*_PERSON_COLUMNS)
              .where(_employees.c.department_key.in_(bindparam("departments", expanding=True)),
                     _employees.c.active, _settings.c.department_tasks)
              .order_by(_employees.c.username))
+_MEMBERS = (select(*_PERSON_COLUMNS)
+            .select_from(_employees.outerjoin(_settings,
+                                              _settings.c.username == _employees.c.username))
+            .where(_employees.c.department_key.in_(bindparam("departments", expanding=True)),
+                   _employees.c.active)
+            .order_by(_employees.c.username))
 _CHANNELS = select(_departments.c.key, _departments.c.notify).where(
     _departments.c.key.in_(bindparam("departments", expanding=True)), _departments.c.active)
 _ADD_NOTIFICATIONS = insert(Notification.__table__).returning(
@@ -76,6 +82,12 @@ def opted_in_members(uow: UnitOfWork, departments: Iterable[str]) -> list[Person
     """Active members of these departments who asked to hear of their new tasks."""
     keys = sorted(set(departments))
     return [Person(*row) for row in uow.core(_OPTED_IN, {"departments": keys})] if keys else []
+
+
+def members(uow: UnitOfWork, departments: Iterable[str]) -> list[Person]:
+    """Every active member of these departments."""
+    keys = sorted(set(departments))
+    return [Person(*row) for row in uow.core(_MEMBERS, {"departments": keys})] if keys else []
 
 
 def notify(uow: UnitOfWork, kind: str, recipients: Iterable[Person], payload: dict[str, Any],

@@ -16,7 +16,8 @@ from services.persistence.models import Department
 from services.persistence.unit_of_work import UnitOfWork
 
 _ROUTING = select(Department.__table__.c.key, Department.__table__.c.name,
-                  Department.__table__.c.lanes, Department.__table__.c.notify
+                  Department.__table__.c.lanes, Department.__table__.c.notify,
+                  Department.__table__.c.remind_after, Department.__table__.c.escalate_after
                   ).where(Department.__table__.c.active)
 
 
@@ -24,10 +25,10 @@ class Directory:
     """Routes lane and candidate-group names to active departments.
 
     A department answers to its key, its name and each of its `lanes` entries. Holds
-    (key, name, lanes, notify) rows, not Department objects: every step that creates a
-    task reads it, and the org may be re-imported between any two steps. `notify` (the
-    department's notification channels) rides along so that a new task's webhook and
-    robot deliveries need no query of their own.
+    (key, name, lanes, notify, remind_after, escalate_after) rows, not Department
+    objects: every step that creates a task reads it, and the org may be re-imported
+    between any two steps. The notification channels and follow-up defaults ride along
+    so that a new task's deliveries and reminders need no query of their own.
     """
 
     def __init__(self, departments: Iterable[Any]):

@@ -481,3 +481,31 @@ class NotificationSettings(Base):
     email: Mapped[bool] = mapped_column(default=True)
     department_tasks: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TaskFollowUp(Base):
+    """When a ready task is due a reminder and its next escalation (tasks with neither have
+    no row). `next_department`: whose head the next escalation tells; it climbs to the
+    parent department each time, and the row stops escalating at the top."""
+
+    __tablename__ = "task_follow_ups"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    remind_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    escalate_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    escalate_after: Mapped[str | None] = mapped_column(String(40))
+    next_department: Mapped[str | None] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Escalation(Base):
+    """One escalation of an open task: which department's head was told, who, when."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)  # 1: the task's department, 2: its parent, ...
+    department_key: Mapped[str] = mapped_column(String(64))
+    notified: Mapped[str | None] = mapped_column(String(64))  # the head; None: no active head
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

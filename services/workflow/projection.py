@@ -15,6 +15,7 @@ from sqlalchemy import select
 from engine.model import ProcessModel
 from engine.steps import StepOutcome
 from services.notify import events as notify_events
+from services.notify import follow_ups
 from services.org.directory import Directory
 from services.persistence import step_store
 from services.persistence.models import Task
@@ -83,7 +84,7 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
         step_store.cancel_tasks(uow, withdrawn)
     kept = was_ready & ready.keys()
     rows = list(uow.session.scalars(select(Task).where(Task.id.in_(kept)))) if kept else []
-    new_rows = []
+    new_rows, duties = [], []
     directory = None
     for task_id, task in ready.items():
         if task_id in kept:
@@ -98,9 +99,11 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
             department_key=department_key, candidate_departments=candidates, assignee=None, claimed_at=None,
             completed_by=None, completed_at=None, status=TaskStatus.READY, created_at=now,
             due_at=task.due_at))
+        duties.append(duty)
     if new_rows:
         step_store.add_tasks(uow, new_rows)
         notify_events.tasks_ready(uow, new_rows, directory.departments, now)  # same transaction
+        follow_ups.schedule(uow, zip(new_rows, duties), directory.departments)
         rows += [Task(**values) for values in new_rows]
     return sorted(rows, key=lambda task_row: (task_row.created_at, task_row.id))
 

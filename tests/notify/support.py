@@ -19,12 +19,15 @@ ROBOT_SECRET = "SECabc123"
 FAST = delivery.DeliveryPolicy(max_attempts=4, retry_seconds=0.0, lease_seconds=2.0)
 
 
-def demo_org(qa_notify: dict | None = None, **people: dict) -> str:
-    """The demo org file, QA's `notify` entry set, and `people` (username -> keys) updated."""
+def demo_org(qa_notify: dict | None = None, qa: dict | None = None, **people: dict) -> str:
+    """The demo org file: QA's `notify` entry and other `qa` keys set, and `people`
+    (username -> keys) updated."""
     document = yaml.safe_load((BPMN_DIR / "demo_org.yaml").read_text("utf-8"))
     for department in document["departments"]:
-        if department["key"] == "qa" and qa_notify is not None:
-            department["notify"] = qa_notify
+        if department["key"] == "qa":
+            department.update(qa or {})
+            if qa_notify is not None:
+                department["notify"] = qa_notify
     for employee in document["employees"]:
         employee.update(people.get(employee["username"], {}))
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)

@@ -15,11 +15,12 @@ from services.identity.actor import Actor
 from services.notify import delivery, inbox
 from services.notify.channels import sign_body
 from services.persistence.models import Delivery, utcnow
-from services.persistence.statuses import Channel, DeliveryStatus
+from services.persistence.statuses import DeliveryStatus
+from services.workflow import instances
 from tests.conftest import ROOT
 from tests.notify.receivers import HttpReceiver, SmtpReceiver
-from tests.notify.support import (FAST, ROBOT_SECRET, WEBHOOK_SECRET, deliver, demo_org,
-                                  import_org, opt_in)
+from tests.notify.support import (ROBOT_SECRET, WEBHOOK_SECRET, deliver, demo_org, import_org,
+                                  opt_in)
 from tests.services.helpers import DELIVERY, complete, deploy
 
 ADMIN = Actor("admin", "company", frozenset({"admin"}), frozenset())
@@ -39,7 +40,7 @@ def smtp():
     receiver.close()
 
 
-def channels_org(store, webhook_url=None, robot_url=None, fail=None):
+def channels_org(store, webhook_url=None, robot_url=None):
     notify = {}
     if webhook_url:
         notify |= {"webhook": webhook_url, "secret": WEBHOOK_SECRET}
@@ -55,7 +56,6 @@ def inspection_ready(store, count=1) -> list[int]:
     """`count` instances whose inspection (a QA task) just became ready."""
     started = []
     for _ in range(count):
-        from services.workflow import instances
         with store.writing() as uow:
             instance_id = instances.start_process(uow, "inbound_materials", None, "zhang.proc").id
         complete(store, instance_id, "register_delivery", "zhang.proc", DELIVERY)

@@ -10,12 +10,13 @@ one delivery per event.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, true
+from sqlalchemy import bindparam, func, insert, select, text, true
 
 from services.persistence.models import Delivery, Department, Employee, Notification, NotificationSettings
 from services.persistence.statuses import Channel, DeliveryStatus
@@ -101,26 +102,78 @@ def notify(uow: UnitOfWork, kind: str, recipients: Iterable[Person], payload: di
     directory), else they are read here.
     """
     chosen = [person for person in recipients if person.reachable]
-    deliveries: list[dict[str, Any]] = []
+    targets = [(Channel.EMAIL, person.email, person.locale, person.username)
+               for person in chosen if person.emailable]
+    keys = sorted(set(departments))
+    if keys:
+        configs = [(key, channels_of[key]) for key in keys if key in channels_of] \
+            if channels_of is not None else uow.core(_CHANNELS, {"departments": keys})
+        targets += [(channel, key, config.get("locale"), None)
+                    for key, config in configs for channel in department_channels(config)]
+    if not chosen and not targets:
+        return 0
+    if uow.session.get_bind().dialect.name == "postgresql":
+        _write_in_one_statement(uow, kind, chosen, targets, payload, now,
+                                (task_id, process_instance_id, payroll_run_id))
+        return len(chosen) + len(targets)
+    ids: dict[str, int] = {}
     if chosen:
         rows = [dict(recipient=person.username, kind=kind, task_id=task_id,
                      process_instance_id=process_instance_id, payroll_run_id=payroll_run_id,
                      payload=payload, in_app=person.app, created_at=now, read_at=None)
                 for person in chosen]
-        ids = uow.core(_ADD_NOTIFICATIONS, rows).scalars().all()
-        deliveries += [_delivery(Channel.EMAIL, person.email, kind, person.locale, payload, now,
-                                 notification_id)
-                       for person, notification_id in zip(chosen, ids) if person.emailable]
-    keys = sorted(set(departments))
-    if keys:
-        configs = [(key, channels_of[key]) for key in keys if key in channels_of] \
-            if channels_of is not None else uow.core(_CHANNELS, {"departments": keys})
-        for key, config in configs:
-            for channel in department_channels(config):
-                deliveries.append(_delivery(channel, key, kind, config.get("locale"), payload, now))
-    if deliveries:
-        uow.core(_ADD_DELIVERIES, deliveries)
-    return len(chosen) + len(deliveries)
+        ids = dict(zip((person.username for person in chosen),
+                       uow.core(_ADD_NOTIFICATIONS, rows).scalars().all()))
+    if targets:
+        uow.core(_ADD_DELIVERIES, [
+            dict(id=str(uuid.uuid4()), notification_id=ids.get(recipient), channel=channel,
+                 target=target, kind=kind, locale=locale or "en", payload=payload,
+                 status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now,
+                 lease_until=None, claimed_by=None, created_at=now, sent_at=None,
+                 last_error=None)
+            for channel, target, locale, recipient in targets])
+    return len(chosen) + len(targets)
+
+
+# PostgreSQL: the notifications and their deliveries in one statement (one round trip on
+# a completion's path), the deliveries joined to the notification rows just inserted.
+_ONE_STATEMENT = text(f"""
+WITH people AS (
+    SELECT * FROM jsonb_to_recordset(CAST(:people AS JSONB)) AS p(recipient text, in_app boolean)
+), written AS (
+    INSERT INTO notifications (recipient, kind, task_id, process_instance_id, payroll_run_id,
+                               payload, in_app, created_at, read_at)
+    SELECT recipient, CAST(:kind AS VARCHAR), CAST(:task_id AS VARCHAR),
+           CAST(:process_instance_id AS INTEGER), CAST(:payroll_run_id AS INTEGER),
+           CAST(:payload AS JSONB), in_app, CAST(:now AS TIMESTAMPTZ), NULL FROM people
+    RETURNING id, recipient
+), targets AS (
+    SELECT * FROM jsonb_to_recordset(CAST(:targets AS JSONB))
+        AS t(id text, channel text, target text, locale text, recipient text)
+)
+INSERT INTO deliveries (id, notification_id, channel, target, kind, locale, payload, status,
+                        attempts, next_attempt_at, lease_until, claimed_by, created_at,
+                        sent_at, last_error)
+SELECT targets.id, written.id, targets.channel, targets.target, CAST(:kind AS VARCHAR),
+       targets.locale, CAST(:payload AS JSONB), '{DeliveryStatus.PENDING}', 0,
+       CAST(:now AS TIMESTAMPTZ), NULL, NULL, CAST(:now AS TIMESTAMPTZ), NULL, NULL
+FROM targets LEFT JOIN written ON written.recipient = targets.recipient
+""")
+
+
+def _write_in_one_statement(uow: UnitOfWork, kind: str, chosen: list[Person],
+                            targets: list[tuple], payload: dict[str, Any], now: dt.datetime,
+                            subject: tuple) -> None:
+    task_id, process_instance_id, payroll_run_id = subject
+    uow.core(_ONE_STATEMENT, {
+        "people": json.dumps([{"recipient": person.username, "in_app": person.app}
+                              for person in chosen]),
+        "targets": json.dumps([{"id": str(uuid.uuid4()), "channel": channel, "target": target,
+                                "locale": locale or "en", "recipient": recipient}
+                               for channel, target, locale, recipient in targets]),
+        "kind": kind, "task_id": task_id, "process_instance_id": process_instance_id,
+        "payroll_run_id": payroll_run_id, "payload": json.dumps(payload, ensure_ascii=False),
+        "now": now})
 
 
 def department_channels(config: dict[str, Any] | None) -> list[Channel]:
@@ -129,12 +182,3 @@ def department_channels(config: dict[str, Any] | None) -> list[Channel]:
         return []
     return [channel for channel, key in ((Channel.WEBHOOK, "webhook"), (Channel.ROBOT, "robot"))
             if config.get(key)]
-
-
-def _delivery(channel: Channel, target: str, kind: str, locale: str | None,
-              payload: dict[str, Any], now: dt.datetime, notification_id: int | None = None
-              ) -> dict[str, Any]:
-    return dict(id=str(uuid.uuid4()), notification_id=notification_id, channel=channel,
-                target=target, kind=kind, locale=locale or "en", payload=payload,
-                status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, lease_until=None,
-                claimed_by=None, created_at=now, sent_at=None, last_error=None)

@@ -292,6 +292,8 @@ def worker_command(ctx: _Context, once: bool, interval: float, notify_interval: 
     logging.getLogger("services.notify.delivery").setLevel(logging.INFO)
     stop = threading.Event()
     if parent is not None:
+        # Beside a server: background work yields the CPU to requests when both want it.
+        os.nice(10)
         threading.Thread(target=_stop_with_parent, args=(parent, stop), daemon=True).start()
     loops = [threading.Thread(target=delivery.run_forever, name="dutyflow-notify", daemon=True,
                               args=(ctx.store, notifications.channels(ctx.settings),
@@ -319,8 +321,8 @@ def _stop_with_parent(parent: int, stop: threading.Event) -> None:
 def _start_delivery_process(ctx: _Context) -> subprocess.Popen:
     """Notification delivery for `dutyflow serve`, in a process of its own: rendering,
     signing and sending take CPU that, in the server's process, would hold the GIL from
-    request threads (bench/notifications.py measured 15-20 % on a completion's p50). It
-    stops when the server stops (or dies)."""
+    request threads (bench/notifications.py measured 15-20 % on a completion's p50), and
+    it runs at a lower CPU priority (nice 10). It stops when the server stops (or dies)."""
     return subprocess.Popen([sys.executable, "-m", "web.cli", "worker", "--no-timers",
                              "--parent", str(os.getpid())], env=os.environ.copy())
 

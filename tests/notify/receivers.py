@@ -43,6 +43,7 @@ class HttpReceiver:
     robot: bool = False
     fail_first: int = 0
     hold: threading.Event | None = None
+    delay: float = 0.0  # seconds each answer takes
     received: list[Received] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,6 +64,7 @@ class HttpReceiver:
                     receiver.arrived.set()
                 if receiver.hold is not None:
                     receiver.hold.wait(30)
+                time.sleep(receiver.delay)
                 answer = b'{"errcode":0,"errmsg":"ok"}' if receiver.robot else b"ok"
                 self.send_response(500 if failing else 200)
                 self.send_header("Content-Length", str(len(answer)))

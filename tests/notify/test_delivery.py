@@ -252,3 +252,20 @@ def test_a_worker_killed_mid_delivery_loses_nothing(store):
         assert stuck.deliveries() == [row.id, row.id]
     finally:
         stuck.close()
+
+
+def test_a_round_running_out_of_lease_puts_the_rest_back_uncharged(store):
+    slow = HttpReceiver(WEBHOOK_SECRET, delay=0.3)
+    try:
+        channels_org(store, webhook_url=slow.url)
+        inspection_ready(store, 3)
+        policy = delivery.DeliveryPolicy(lease_seconds=0.4)  # half of it is gone after one send
+        report = deliver(store, policy=policy)
+        assert report.sent == 1 and len(slow.received) == 1
+        waiting = [d for d in deliveries(store) if d.status == DeliveryStatus.PENDING]
+        assert len(waiting) == 2 and all(d.attempts == 0 and d.claimed_by is None
+                                         for d in waiting)
+        assert deliver(store).sent == 2  # the next round (full lease) sends the rest
+        assert sorted(slow.deliveries()) == sorted(d.id for d in deliveries(store))
+    finally:
+        slow.close()

@@ -90,9 +90,10 @@ class Client:
         return response.status, response.read()
 
 
-def start_server(database_url: str, log_path: Path) -> tuple[subprocess.Popen, int]:
+def start_server(database_url: str, log_path: Path,
+                 extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url)
+    env = dict(os.environ, DATABASE_URL=database_url, **(extra_env or {}))
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", str(port)],
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -166,6 +166,7 @@ class _Checker:
             self._check_owner(task, lanes.get(task.get("id")))
             self._check_due_date(task)
             self._check_countersign(task)
+            self._check_follow_ups(task)
             forms[task.get("id")] = self._read_form(task)
         for start in process.iterfind(".//bpmn:startEvent", NS):
             forms[start.get("id")] = self._read_form(start)
@@ -274,6 +275,12 @@ class _Checker:
             problem = deadlines.check_due_date(due)
             if problem:
                 self.report(task, problem)
+
+    def _check_follow_ups(self, task: etree._Element) -> None:
+        for name, value, line in _follow_up_properties(task):
+            if not deadlines.is_duration(value):
+                self.report(task, f"{name} {value!r} must be an ISO 8601 duration from when "
+                                  "the task is ready, e.g. PT4H or P1D", line)
 
     def _read_form(self, element: etree._Element) -> FormSpec:
         fields: list[FieldSpec] = []
@@ -458,6 +465,22 @@ def _counted_kind(localname: str) -> str | None:
     return None
 
 
+FOLLOW_UPS = {"dutyflow:remindAfter": "remind_after", "dutyflow:escalateAfter": "escalate_after"}
+
+
+def _follow_up_properties(task: etree._Element) -> list[tuple[str, str, int]]:
+    """(name, value, line) of the task's `dutyflow:remindAfter`/`escalateAfter` properties."""
+    return [(node.get("name"), (node.get("value") or "").strip(), node.sourceline)
+            for node in task.iterfind("./bpmn:extensionElements/camunda:properties/"
+                                      "camunda:property", NS)
+            if node.get("name") in FOLLOW_UPS]
+
+
+def follow_ups(task: etree._Element) -> dict[str, str]:
+    """The duty's reminder and escalation intervals, as DutySpec fields."""
+    return {FOLLOW_UPS[name]: value for name, value, _ in _follow_up_properties(task)}
+
+
 def candidate_groups(task: etree._Element) -> tuple[str, ...]:
     return _names(task, "candidateGroups")
 
@@ -572,7 +595,7 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
             lane=lane, candidate_groups=groups,
             due_date=task.get(f"{{{CAMUNDA_NS}}}dueDate"), form=forms[element_id],
             assignee=_camunda(task, "assignee"),
-            candidate_users=_camunda(task, "candidateUsers"))
+            candidate_users=_camunda(task, "candidateUsers"), **follow_ups(task))
     starts = process.findall("bpmn:startEvent", NS)
     start_form = next((forms[start.get("id")] for start in starts
                        if forms.get(start.get("id")) and forms[start.get("id")].fields), FormSpec())

@@ -44,6 +44,10 @@ class DutySpec:
     form: FormSpec
     assignee: str | None = None
     candidate_users: str | None = None
+    # ISO 8601 durations from when the task became ready (Camunda extension properties
+    # `dutyflow:remindAfter`, `dutyflow:escalateAfter`); None: the department's default.
+    remind_after: str | None = None
+    escalate_after: str | None = None
 
     @property
     def names_people(self) -> bool:

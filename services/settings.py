@@ -18,6 +18,13 @@ class Settings:
     ratelimit_storage_url: str = ""  # empty: sign-in attempts are counted in memory
     https: bool = False  # served over HTTPS only: cookies always Secure, HSTS sent
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers count
+    # Notifications (services.notify): where email goes, who sends it, the links' base,
+    # how often the delivery worker tries and how long it waits before the next try.
+    smtp_url: str = ""  # smtp://host:port, smtp+starttls://user:pass@host:587, smtps://...
+    mail_from: str = "dutyflow@localhost"
+    base_url: str = "http://127.0.0.1:5000"
+    notify_max_attempts: int = 6
+    notify_retry_seconds: float = 30.0  # first retry after this; doubled each time, at most 1 h
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -28,7 +35,12 @@ class Settings:
                    secret_key=env.get("DUTYFLOW_SECRET_KEY") or _local_secret(),
                    ratelimit_storage_url=env.get("DUTYFLOW_RATELIMIT_STORAGE_URL", ""),
                    https=env.get("DUTYFLOW_HTTPS", "") in ("1", "true", "yes"),
-                   trusted_proxies=int(env.get("DUTYFLOW_TRUSTED_PROXIES", "0")))
+                   trusted_proxies=int(env.get("DUTYFLOW_TRUSTED_PROXIES", "0")),
+                   smtp_url=env.get("DUTYFLOW_SMTP_URL", ""),
+                   mail_from=env.get("DUTYFLOW_MAIL_FROM", "dutyflow@localhost"),
+                   base_url=env.get("DUTYFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+                   notify_max_attempts=int(env.get("DUTYFLOW_NOTIFY_MAX_ATTEMPTS", "6")),
+                   notify_retry_seconds=float(env.get("DUTYFLOW_NOTIFY_RETRY_SECONDS", "30")))
 
 
 def _local_secret() -> str:

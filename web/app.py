@@ -11,6 +11,7 @@ from services.settings import Settings
 from .csrf import init_csrf
 from .errors import register_error_handlers
 from .i18n import init_i18n
+from .notifications import catalogs
 from .outage import install as install_outage_handling
 from .rate_limits import init_rate_limits
 from .security_headers import init_security_headers
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.config["MAX_CONTENT_LENGTH"] = 4 * 1024 * 1024
     app.json.ensure_ascii = False
     app.extensions["dutyflow_store"] = store or Store(settings.database_url)
+    app.extensions["dutyflow_catalogs"] = catalogs()
 
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
     app.config["SESSION_COOKIE_HTTPONLY"] = True

@@ -18,8 +18,9 @@ from services.persistence.unit_of_work import UnitOfWork
 
 _departments, _employees = Department.__table__, Employee.__table__
 _ROUTING = select(_departments.c.key, _departments.c.name, _departments.c.lanes,
-                  _departments.c.parent_key, _departments.c.head_username
-                  ).where(_departments.c.active)
+                  _departments.c.parent_key, _departments.c.head_username,
+                  _departments.c.notify, _departments.c.remind_after,
+                  _departments.c.escalate_after).where(_departments.c.active)
 _PEOPLE = select(_employees.c.username, _employees.c.department_key).where(_employees.c.active)
 
 
@@ -27,8 +28,10 @@ class Directory:
     """Routes lane and candidate-group names to active departments.
 
     A department answers to its key, its name and each of its `lanes` entries. Holds
-    (key, name, lanes) rows, not Department objects: every step that creates a task
-    reads it, and the org may be re-imported between any two steps.
+    (key, name, lanes, notify, remind_after, escalate_after) rows, not Department
+    objects: every step that creates a task reads it, and the org may be re-imported
+    between any two steps. The notification channels and follow-up defaults ride along
+    so that a new task's deliveries and reminders need no query of their own.
     """
 
     def __init__(self, departments: Iterable[Any], revision: str | None = None):

@@ -10,15 +10,20 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
-from marshmallow import Schema, ValidationError, fields, pre_load
+from marshmallow import Schema, ValidationError, fields, pre_load, validates_schema
 
+from engine.deadlines import is_duration
 from payroll.documents import Checked, error_paths
 from payroll.money import CENT
 from services.errors import InvalidInput
 
 ROLES = ("staff", "manager", "designer", "hr", "admin", "integration")
+LOCALES = ("en", "zh-CN")
+ROBOT_KINDS = ("dingtalk",)
+_EMAIL = re.compile(r"^[^@\s<>,;\"]{1,64}@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _KEY_MESSAGE = "required: letters, digits, '_', '.', '-' (at most 64)"
 _MONEY_MESSAGE = "required: a non-negative amount with at most 2 decimals, quoted, e.g. \"8000.00\""
@@ -46,6 +51,30 @@ def _password(value: Any) -> str | int | None:
     return value if isinstance(value, (str, int)) and str(value) else None
 
 
+def _email(value: Any) -> str | None:
+    return value if isinstance(value, str) and len(value) <= 320 and _EMAIL.match(value) else None
+
+
+def _locale(value: Any) -> str | None:
+    return value if value in LOCALES else None
+
+
+def _url(value: Any) -> str | None:
+    """An http(s) URL with a host; its text is never echoed back (it may hold a token)."""
+    if not isinstance(value, str) or len(value) > 2000 or any(c.isspace() for c in value):
+        return None
+    parts = urlsplit(value)
+    return value if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def _secret(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() and len(value) <= 500 else None
+
+
+def _duration(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and is_duration(value) else None
+
+
 def _money(value: Any) -> Decimal | None:
     if isinstance(value, float) or value is None or isinstance(value, bool):
         return None  # floats have already lost cents; insist on quoted strings
@@ -64,6 +93,32 @@ class _Entry(Schema):
     error_messages = {"type": "must be a mapping", "unknown": "unknown key"}
 
 
+class _RobotSchema(_Entry):
+    kind = Checked(lambda value: value if value in ROBOT_KINDS else None,
+                   f"required: one of {', '.join(ROBOT_KINDS)}", required=True)
+    url = Checked(_url, "required: an http(s) URL", required=True)
+    secret = Checked(_secret, "required: the robot's signing secret (a non-empty string)",
+                     required=True)
+
+
+class _NotifySchema(_Entry):
+    """Where a department's notifications go besides its members: a webhook, a group robot."""
+
+    webhook = Checked(_url, "must be an http(s) URL")
+    secret = Checked(_secret, "must be a non-empty string (the webhook's HMAC key)")
+    robot = fields.Nested(_RobotSchema)
+    locale = Checked(_locale, f"must be one of {', '.join(LOCALES)}")
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _webhook_needs_secret(self, data: dict, original: Any, **kwargs) -> None:
+        given = original if isinstance(original, Mapping) else {}
+        if "webhook" in given and "secret" not in given:
+            raise ValidationError("required with webhook: the key the body is signed with",
+                                  "secret")
+        if "secret" in given and "webhook" not in given:
+            raise ValidationError("required with secret: the URL to post to", "webhook")
+
+
 class _DepartmentSchema(_Entry):
     key = Checked(_key, _KEY_MESSAGE, required=True)
     name = Checked(_text, "required", required=True)
@@ -71,6 +126,11 @@ class _DepartmentSchema(_Entry):
     head = fields.Raw(allow_none=True)
     lanes = Checked(_texts, "must be a list of non-empty strings", allow_none=True)
     duties = Checked(_texts, "must be a list of non-empty strings", allow_none=True)
+    notify = fields.Nested(_NotifySchema, allow_none=True)
+    remind_after = Checked(_duration, "must be an ISO 8601 duration, e.g. PT4H or P1D",
+                           allow_none=True)
+    escalate_after = Checked(_duration, "must be an ISO 8601 duration, e.g. PT4H or P1D",
+                             allow_none=True)
 
 
 class _EmployeeSchema(_Entry):
@@ -83,6 +143,8 @@ class _EmployeeSchema(_Entry):
     base_salary = Checked(_money, _MONEY_MESSAGE, required=True)
     bonus_base = Checked(_money, _MONEY_MESSAGE, required=True)
     password = Checked(_password, "must be a non-empty string")
+    email = Checked(_email, "must be an email address, e.g. li.na@example.com", allow_none=True)
+    locale = Checked(_locale, f"must be one of {', '.join(LOCALES)}", allow_none=True)
 
 
 class _OrgSchema(Schema):

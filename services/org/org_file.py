@@ -42,7 +42,9 @@ def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportRepo
     for spec in departments:
         values = {"name": spec["name"], "parent_key": spec.get("parent"),
                   "head_username": spec.get("head"), "lanes": list(spec.get("lanes") or []),
-                  "duties": list(spec.get("duties") or []), "active": True}
+                  "duties": list(spec.get("duties") or []), "notify": spec.get("notify"),
+                  "remind_after": spec.get("remind_after"),
+                  "escalate_after": spec.get("escalate_after"), "active": True}
         _upsert(uow, report, "department", spec["key"], existing_departments.get(spec["key"]),
                 lambda: Department(key=spec["key"]), values)
     for spec in employees:
@@ -50,7 +52,7 @@ def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportRepo
                   "position": spec.get("position"), "manager_username": spec.get("manager"),
                   "roles": list(spec.get("roles") or ["staff"]),
                   "base_salary": spec["base_salary"], "bonus_base": spec["bonus_base"],
-                  "active": True}
+                  "email": spec.get("email"), "locale": spec.get("locale"), "active": True}
         current = existing_employees.get(spec["username"])
         password = spec.get("password")
         if password is not None and not (current and verify_password(current.password_hash, password)):
@@ -111,11 +113,14 @@ def _upsert(uow, report, entity, key, current, create, values) -> None:
 
 
 def _public(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready audit values; a password hash is recorded only as having changed."""
+    """JSON-ready audit values; a password hash is recorded only as having changed, and
+    notification channels (URLs may hold tokens, secrets sign) only as set or not."""
     out = {}
     for name, value in values.items():
         if name == "password_hash":
             out["password"] = "changed"
+        elif name == "notify":
+            out[name] = sorted(value) if value else None
         elif isinstance(value, Decimal):
             out[name] = str(value)
         else:

@@ -21,6 +21,7 @@ from payroll.scoring import bonus as bonus_for
 from services.errors import Conflict, NotFound
 from services.identity import audit
 from services.identity.actor import Actor
+from services.notify import events as notify_events
 from services.org.roster import payees_at
 from services.pay.kpi import measure_period, parse_period, scheme_rows
 from services.persistence.bulk import insert_rows
@@ -85,6 +86,8 @@ def finalize(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
     run.status, run.finalized_at, run.finalized_by = RunStatus.FINAL, utcnow(), actor.username
     audit.record(uow, actor.username, "payroll_run", str(run.id), "finalized",
                  {"status": RunStatus.DRAFT}, {"status": RunStatus.FINAL})
+    notify_events.payslips_ready(uow, run.id, run.period, uow.session.scalars(
+        select(PayrollLine.username).where(PayrollLine.run_id == run.id)), run.finalized_at)
     uow.commit()
     return run
 

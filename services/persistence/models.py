@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from payroll.ledger import EventKind
-from services.persistence.statuses import TaskStatus
+from services.persistence.statuses import DeliveryStatus, TaskStatus
 
 
 class UTCDateTime(TypeDecorator):
@@ -78,6 +78,12 @@ class Department(Base):
     head_username: Mapped[str | None] = mapped_column(String(64))
     lanes: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
     duties: Mapped[list[str]] = mapped_column(JSONDocument, default=list)
+    # The org file's `notify` mapping: webhook/robot URLs and their secrets. The delivery
+    # worker reads it when it sends; no API answer or log line ever shows it.
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
+    # ISO 8601 durations: defaults for the department's user tasks without their own.
+    remind_after: Mapped[str | None] = mapped_column(String(40))
+    escalate_after: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -98,6 +104,8 @@ class Employee(Base):
     # Bumped by a password change or a sign-out: tokens and sessions issued under an
     # older version stop working at once.
     credential_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    email: Mapped[str | None] = mapped_column(String(320))
+    locale: Mapped[str | None] = mapped_column(String(10))  # en or zh-CN; None: en
     active: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -539,3 +547,94 @@ class SentMessage(Base):
     name: Mapped[str] = mapped_column(String(200))
     answer: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """The outbox: one row per person told about something, written in the transaction
+    of the step that caused it (a rolled-back step tells nobody). `in_app` rows are the
+    person's list and bell; the rows' deliveries carry it to other channels."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_recipient", "recipient", "id"),
+                      Index("ix_notifications_unread", "recipient", "read_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(30))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    process_instance_id: Mapped[int | None] = mapped_column(Integer)
+    payroll_run_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    in_app: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """One message to one channel target, sent by the delivery worker at least once.
+
+    `id` is the stable delivery id receivers de-duplicate on. A worker claims a row by
+    setting `claimed_by` and `lease_until`; a worker that dies mid-send leaves a lease
+    that expires, and the next worker sends it again. `target` is an email address, or
+    for webhooks and robots the department key (its URL and secret are read at send
+    time, so they are stored once, in departments.notify).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(30))
+    locale: Mapped[str] = mapped_column(String(10))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class NotificationSettings(Base):
+    """A person's choice of channels; without a row, the defaults of services.notify.settings."""
+
+    __tablename__ = "notification_settings"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    app: Mapped[bool] = mapped_column(default=True)
+    email: Mapped[bool] = mapped_column(default=True)
+    department_tasks: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TaskFollowUp(Base):
+    """When a ready task is due a reminder and its next escalation (tasks with neither have
+    no row). `next_department`: whose head the next escalation tells; it climbs to the
+    parent department each time, and the row stops escalating at the top."""
+
+    __tablename__ = "task_follow_ups"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    remind_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    escalate_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    escalate_after: Mapped[str | None] = mapped_column(String(40))
+    next_department: Mapped[str | None] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Escalation(Base):
+    """One escalation of an open task: which department's head was told, who, when."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    level: Mapped[int] = mapped_column(Integer)  # 1: the task's department, 2: its parent, ...
+    department_key: Mapped[str] = mapped_column(String(64))
+    notified: Mapped[str | None] = mapped_column(String(64))  # the head; None: no active head
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -45,3 +45,27 @@ class InstanceActionKind(StrEnum):
 class RunStatus(StrEnum):
     DRAFT = "draft"  # recalculated on demand
     FINAL = "final"  # never changes again
+
+
+class NotificationKind(StrEnum):
+    TASK_READY = "task_ready"  # to the assignee, else candidate users, else opted-in members
+    TASK_ASSIGNED = "task_assigned"
+    TASK_TRANSFERRED = "task_transferred"
+    TASK_REMINDER = "task_reminder"
+    TASK_ESCALATED = "task_escalated"
+    INSTANCE_FINISHED = "instance_finished"  # to the initiator
+    INSTANCE_REJECTED = "instance_rejected"  # finished with process data outcome == "rejected"
+    PAYSLIP_READY = "payslip_ready"  # to each employee of a run that became final
+
+
+class Channel(StrEnum):
+    EMAIL = "email"  # to one employee's address
+    WEBHOOK = "webhook"  # a department's JSON endpoint, HMAC-signed
+    ROBOT = "robot"  # a department's group robot (DingTalk)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting for next_attempt_at
+    SENDING = "sending"  # claimed by a worker until lease_until; then anyone may retry it
+    SENT = "sent"
+    FAILED = "failed"  # every attempt failed; an admin may resend it

@@ -4,5 +4,5 @@ Owns deployment and the model cache (`definitions`), the steps that move instanc
 sandbox workers (`instances`, `engine_steps`, `projection`), task handling (`tasks`),
 corrections of recorded events, who may start a process (`participation`), the JSON
 views of instances and tasks, and the timer worker. May import `persistence`,
-`identity` and `org`.
+`identity`, `org` and `notify` (a step writes its notifications in its own transaction).
 """

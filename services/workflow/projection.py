@@ -15,6 +15,8 @@ from sqlalchemy import select, update
 
 from engine.model import ProcessModel
 from engine.steps import StepOutcome
+from services.notify import events as notify_events
+from services.notify import follow_ups
 from services.org.directory import Directory
 from services.persistence import step_store
 from services.persistence.models import ExternalTask, Task
@@ -97,7 +99,7 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
         step_store.cancel_tasks(uow, gone - outcome.withdrawn)
     kept = was_ready & ready.keys()
     rows = list(uow.session.scalars(select(Task).where(Task.id.in_(kept)))) if kept else []
-    new_rows, candidate_rows = [], []
+    new_rows, candidate_rows, duties = [], [], []
     directory = None
     for task_id, task in ready.items():
         if task_id in kept:
@@ -119,10 +121,13 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
             due_at=task.due_at))
         candidate_rows += [{"task_id": task_id, "username": username}
                            for username in task.candidate_users]
+        duties.append(duty)
     if new_rows:
         step_store.add_tasks(uow, new_rows)
         if candidate_rows:
             step_store.add_candidates(uow, candidate_rows)
+        notify_events.tasks_ready(uow, new_rows, directory.departments, now)  # same transaction
+        follow_ups.schedule(uow, zip(new_rows, duties), directory.departments)
         rows += [Task(**values) for values in new_rows]
     return sorted(rows, key=lambda task_row: (task_row.created_at, task_row.id))
 

@@ -19,6 +19,7 @@ from services.identity.access import (
     stands_in_for,
 )
 from services.identity.actor import Actor
+from services.notify import events as notify_events
 from services.org.absences import cover_for, covered_by
 from services.persistence.models import (
     Employee,
@@ -29,7 +30,7 @@ from services.persistence.models import (
     TaskHistory,
     utcnow,
 )
-from services.persistence.statuses import TaskStatus
+from services.persistence.statuses import NotificationKind, TaskStatus
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.standing import require_takes_work
 
@@ -303,6 +304,9 @@ def assign(uow: UnitOfWork, actor: Actor, task_id: str, username: str) -> Task:
     previous = task.assignee
     task.assignee, task.claimed_at = username, utcnow()
     _record(uow, task, actor, "assigned", previous, username, None)
+    if username != actor.username:
+        notify_events.task_for_person(uow, NotificationKind.TASK_ASSIGNED, task, username,
+                                      actor.username, task.claimed_at)
     uow.commit()
     return task
 
@@ -334,6 +338,8 @@ def transfer(uow: UnitOfWork, actor: Actor, task_id: str, username: str, reason:
     if not moved:
         raise Conflict(f"task {task_id} changed hands meanwhile; reload and retry")
     _record(uow, task, actor, "transferred", previous, username, reason[:4000])
+    notify_events.task_for_person(uow, NotificationKind.TASK_TRANSFERRED, task, username,
+                                  actor.username, now)
     uow.commit()
     uow.session.refresh(task)
     return task

@@ -1,4 +1,5 @@
-"""The timer worker: fires due timers from the database, safe to run side by side.
+"""The timer worker: fires due timers from the database, safe to run side by side; each
+round also sends the reminders and escalations due (services.notify.follow_ups).
 
 Each timer fires in its own unit of work. Two workers that pick the same timer
 race on the instance's version: one commits, the other gets Conflict and moves on,
@@ -11,6 +12,7 @@ import logging
 import threading
 
 from services.errors import Conflict
+from services.notify import follow_ups
 from services.persistence.models import utcnow
 from services.persistence.unit_of_work import Store
 from services.workflow.instances import due_timer_ids, fire_timer
@@ -44,6 +46,9 @@ def run_forever(store: Store, interval_seconds: float, stop: threading.Event) ->
             count = run_due_timers(store)
             if count:
                 log.info("fired %d timer(s)", count)
+            followed = follow_ups.run_due(store)
+            if followed:
+                log.info("reminded or escalated %d task(s)", followed)
         except Exception:  # keep the worker alive; the next round retries
             log.exception("timer round failed")
         stop.wait(interval_seconds)

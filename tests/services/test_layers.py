@@ -6,7 +6,7 @@ from pathlib import Path
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
 # Each area may import those before it, never one after it.
-AREAS = ["persistence", "identity", "org", "workflow", "pay", "reporting"]
+AREAS = ["persistence", "identity", "org", "notify", "workflow", "pay", "reporting"]
 LEAVES = {"services.errors", "services.settings"}
 
 

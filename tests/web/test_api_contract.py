@@ -8,9 +8,14 @@ import io
 import pytest
 from openapi_schema_validator import OAS30Validator
 
+from sqlalchemy import select
+
+from services.notify.delivery import DeliveryPolicy
+from services.persistence.models import Delivery
 from services.persistence.statuses import TaskStatus
 from services.settings import Settings
 from tests.conftest import read_bpmn
+from tests.notify.support import demo_org, deliver, import_org
 from tests.payroll.test_payroll_runs import QA_SCHEME, at, inspect
 from services.org import org_file
 from tests.conftest import BPMN_DIR
@@ -102,6 +107,18 @@ def app(store):
     return create_app(Settings(store.database_url), store=store)
 
 
+def _failed_delivery(store, clerk, client) -> str:
+    """A QA webhook nobody answers, a task for QA, one attempt: a failed delivery."""
+    import_org(store, demo_org({"webhook": "http://127.0.0.1:9/", "secret": "s"}))
+    started = client.post(f"{PREFIX}/process-instances", headers=clerk,
+                          json={"process_key": "inbound_materials"}).json
+    client.post(f"{PREFIX}/tasks/{started['tasks'][0]['id']}/complete", headers=clerk,
+                json={"data": DELIVERY})
+    assert deliver(store, policy=DeliveryPolicy(max_attempts=1)).failed == 1
+    with store.reading() as uow:
+        return uow.session.scalars(select(Delivery.id)).one()
+
+
 def test_every_documented_operation_answers_as_documented(app):
     api = Recorder(app.test_client())
     admin, hr, head = (sign_in(api.client, name) for name in ("admin", "zhao.hr", "wang.qa"))
@@ -175,6 +192,16 @@ def test_every_documented_operation_answers_as_documented(app):
                     ).headers["Idempotent-Replayed"] == "true"
     assert api.call("POST", "/signals", admin, json={"name": "stop"}).json["instances"] == \
         [paying["id"]]
+
+    api.call("GET", "/me/notification-settings", head)
+    api.call("PUT", "/me/notification-settings", head, json={"department_tasks": True})
+    failed = _failed_delivery(app.extensions["dutyflow_store"], clerk, api.client)
+    api.call("GET", "/notifications/deliveries", admin, query_string={"status": "failed"})
+    api.call("POST", "/notifications/deliveries/{delivery_id}/resend", admin,
+             values={"delivery_id": failed})
+    notes = api.call("GET", "/notifications", head).json
+    api.call("POST", "/notifications/read", head,
+             json={"ids": [note["id"] for note in notes["notifications"]]})
 
     api.call("GET", "/departments", admin)
     api.call("GET", "/employees", admin)

@@ -30,11 +30,15 @@ import pytest
 from sqlalchemy import select
 
 from services.identity.access import actor_for, actor_named
-from services.persistence.models import Employee
+from services.notify.delivery import DeliveryPolicy
+from services.notify.outbox import notify
+from services.persistence.models import Delivery, Employee, utcnow
+from services.persistence.statuses import DeliveryStatus, NotificationKind
 from services.settings import Settings
 from services.workflow import instances, lifecycle, tasks
 from tests.conftest import read_bpmn
 from tests.engine.bpmn_builder import flow, process, user_task
+from tests.notify.support import deliver
 from tests.services.helpers import (
     DELIVERY,
     PASS,
@@ -205,13 +209,24 @@ MATRIX = [
                                                             (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/reports/trend?from=2026-01-01&to=2026-03-31", None,
                                                             (401, 403, 200, 200, 403, 200, 200)),
+    # notifications: one's own for everyone; deliveries and resending for admins
+    ("GET", "/api/v1/notifications", None,                 (401, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/api/v1/notifications/read", {"ids": [1]},   (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/me/notification-settings", None,      (401, 200, 200, 200, 200, 200, 200)),
+    ("PUT", "/api/v1/me/notification-settings", {"email": False},
+                                                            (401, 200, 200, 200, 200, 200, 200)),
+    ("GET", "/api/v1/notifications/deliveries?status=failed", None,
+                                                            (401, 403, 403, 403, 403, 403, 200)),
+    ("POST", "/api/v1/notifications/deliveries/{failed_delivery}/resend", None,
+                                                            (401, 403, 403, 403, 403, 403, 200)),
 ]
 
 # Placeholders made anew for every cell (World methods); the others are shared.
 FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run",
          "new_qa_instance", "new_proc_instance", "own_sampling", "handed_off_sampling",
          "finished_instance", "suspended_qa_instance", "errored_instance",
-         "absent_qa_staff"}
+         "absent_qa_staff",
+         "failed_delivery"}
 # Salaries in GET /employees: HR and admins only.
 SEES_SALARIES = {"li.qa": False, "wang.qa": False, "sun.prod": False, "chen.design": False,
                  "zhao.hr": True, "admin": True}
@@ -342,6 +357,18 @@ class World:
         response = self.call("admin", "POST", "/api/v1/payroll-runs", {"period": self.new_period()})
         assert response.status_code == 201, response.json
         return response.json["id"]
+
+    def failed_delivery(self) -> str:
+        """A webhook delivery to a department whose org entry has no webhook: it fails."""
+        with self.store.writing() as uow:
+            notify(uow, NotificationKind.TASK_READY, [], {"task": {"id": "t", "name": "n"}},
+                   utcnow(), departments=["qa"],
+                   channels_of={"qa": {"webhook": "http://127.0.0.1:9/", "secret": "s"}})
+            uow.commit()
+        assert deliver(self.store, policy=DeliveryPolicy(max_attempts=1)).failed == 1
+        with self.store.reading() as uow:
+            return uow.session.scalars(select(Delivery.id).where(
+                Delivery.status == DeliveryStatus.FAILED)).first()
 
     def fill(self, template: str) -> str:
         """Put shared ids, or fresh ones for FRESH names, into a path or value."""

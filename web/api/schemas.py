@@ -716,3 +716,78 @@ class ExtendLockRequest(Schema):
 
 class RetriesRequest(StrictSchema):
     retries = fields.Integer(required=True, validate=validate.Range(min=0, max=1000))
+
+
+class NotificationListQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    before = fields.Integer(validate=validate.Range(min=1, max=MAX_ID),
+                            metadata={"description": "a notification id: the page before it"})
+    unread = fields.Boolean(load_default=False, metadata={"description": "only unread ones"})
+
+
+class NotificationItem(Shape):
+    """Title and text in the recipient's language (their org file `locale`)."""
+    id = fields.Integer()
+    kind = fields.String()
+    title = fields.String()
+    text = fields.String()
+    url = fields.String()
+    task_id = fields.String(allow_none=True)
+    process_instance_id = fields.Integer(allow_none=True)
+    payroll_run_id = fields.Integer(allow_none=True)
+    data = fields.Dict()
+    created_at = fields.String()
+    read_at = fields.String(allow_none=True)
+
+
+class NotificationList(Shape):
+    unread = fields.Integer()
+    notifications = fields.List(fields.Nested(NotificationItem))
+
+
+class MarkReadRequest(StrictSchema):
+    ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)), required=True,
+                      validate=validate.Length(min=1, max=500))
+
+
+class UnreadCount(Shape):
+    unread = fields.Integer()
+
+
+class DeliveryQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.String(validate=validate.OneOf(["pending", "sending", "sent", "failed"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class DeliveryItem(Shape):
+    """`target`: an email address, or the department key of a webhook or robot."""
+    id = fields.String()
+    notification_id = fields.Integer(allow_none=True)
+    channel = fields.String()
+    target = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = fields.String(allow_none=True)
+    created_at = fields.String()
+    sent_at = fields.String(allow_none=True)
+    last_error = fields.String(allow_none=True)
+
+
+class NotificationSettings(Shape):
+    app = fields.Boolean()
+    email = fields.Boolean()
+    department_tasks = fields.Boolean()
+    email_address = fields.String(allow_none=True, metadata={"description": "from the org file"})
+
+
+class NotificationSettingsRequest(StrictSchema):
+    app = fields.Boolean()
+    email = fields.Boolean()
+    department_tasks = fields.Boolean()

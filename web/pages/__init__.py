@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from services.errors import NotAuthenticated, PermissionDenied
 from services.identity.access import active_employee, actor_for
 from services.identity.actor import Actor
+from services.notify.inbox import unread_count
 from services.persistence.unit_of_work import Store
 
 bp = Blueprint("pages", __name__)
@@ -53,7 +54,8 @@ def load_signed_in_user() -> None:
             return
         g.page_actor = actor_for(uow, employee)
         g.page_employee = {"username": employee.username, "name": employee.name,
-                           "department": employee.department_key}
+                           "department": employee.department_key,
+                           "unread": unread_count(uow, employee.username)}  # the bell
 
 
 def start_session(username: str, credential_version: int) -> None:
@@ -114,6 +116,7 @@ from . import (  # noqa: E402,F401
     hr_pages,
     inbox,
     incident_pages,
+    notification_pages,
     org_pages,
     process_pages,
     task_pages,

@@ -1,0 +1,120 @@
+"""The texts of notifications, in the recipient's language.
+
+English msgids, marked with `N_` so `make translations` extracts them into the same
+catalogue as the pages (web/translations); the Chinese texts are translated there.
+A message is rendered when it is shown or sent, from the payload stored with it, so a
+text fixed later reads right in old notifications too.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from babel.support import NullTranslations, Translations
+
+from services.persistence.statuses import NotificationKind
+
+Gettext = Callable[[str], str]
+
+
+def N_(text: str) -> str:
+    """Marks a text for extraction; translated where it is rendered."""
+    return text
+
+
+# kind -> (title, body); placeholders are filled from the payload (see _values).
+TEXTS: dict[str, tuple[str, str]] = {
+    NotificationKind.TASK_READY: (
+        N_("New task: %(task)s"),
+        N_("%(task)s (%(process)s #%(instance)s) is ready for %(department)s.")),
+    NotificationKind.TASK_ASSIGNED: (
+        N_("Task assigned to you: %(task)s"),
+        N_("%(by)s assigned %(task)s (%(process)s #%(instance)s) to you.")),
+    NotificationKind.TASK_TRANSFERRED: (
+        N_("Task transferred to you: %(task)s"),
+        N_("%(by)s transferred %(task)s (%(process)s #%(instance)s) to you.")),
+    NotificationKind.TASK_REMINDER: (
+        N_("Reminder: %(task)s is waiting"),
+        N_("%(task)s (%(process)s #%(instance)s) of %(department)s is still open.")),
+    NotificationKind.TASK_ESCALATED: (
+        N_("Escalated: %(task)s"),
+        N_("%(task)s (%(process)s #%(instance)s) of %(department)s is still open and was "
+           "escalated to you.")),
+    NotificationKind.INSTANCE_FINISHED: (
+        N_("Finished: %(process)s #%(instance)s"),
+        N_("The process %(process)s #%(instance)s that you started has finished.")),
+    NotificationKind.INSTANCE_REJECTED: (
+        N_("Rejected: %(process)s #%(instance)s"),
+        N_("The process %(process)s #%(instance)s that you started ended as rejected.")),
+    NotificationKind.PAYSLIP_READY: (
+        N_("Your payslip for %(period)s is ready"),
+        N_("Payroll run %(run)s for %(period)s is final; your payslip is ready.")),
+}
+DUE = N_("Due: %(due)s")
+OPEN = N_("Open in DutyFlow")
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    text: str  # plain text: the body, the due time, the link
+    body: str  # the body alone (in-app list)
+    url: str
+
+    def markdown(self, open_label: str) -> str:
+        return f"### {self.title}\n\n{self.body}\n\n[{open_label}]({self.url})"
+
+
+def _values(payload: Mapping[str, Any]) -> dict[str, Any]:
+    task = payload.get("task") or {}
+    instance = payload.get("instance") or {}
+    run = payload.get("run") or {}
+    return {"task": task.get("name", ""),
+            "process": task.get("process_key") or instance.get("process_key", ""),
+            "instance": task.get("process_instance_id") or instance.get("id", ""),
+            "department": task.get("department_name") or task.get("department", ""),
+            "by": payload.get("by") or "", "period": run.get("period", ""),
+            "run": run.get("id", "")}
+
+
+def link(kind: str, payload: Mapping[str, Any], base_url: str) -> str:
+    """Where the message leads: the task, the instance, or the payslip."""
+    if "task" in payload:
+        return f"{base_url}/tasks/{payload['task']['id']}"
+    if "instance" in payload:
+        return f"{base_url}/instances/{payload['instance']['id']}"
+    if "run" in payload:
+        return f"{base_url}/hr/payroll-runs/{payload['run']['id']}/payslips/{payload['username']}"
+    return f"{base_url}/notifications"
+
+
+def render(kind: str, payload: Mapping[str, Any], gettext: Gettext, base_url: str) -> Message:
+    title, body = TEXTS[kind]
+    values = _values(payload)
+    title, body = gettext(title) % values, gettext(body) % values
+    url = link(kind, payload, base_url)
+    lines = [body]
+    due = (payload.get("task") or {}).get("due_at")
+    if due:
+        lines.append(gettext(DUE) % {"due": due})
+    lines += ["", f"{gettext(OPEN)}: {url}"]
+    return Message(title, "\n".join(lines), body, url)
+
+
+class Catalogs:
+    """Gettext functions by locale (`en`, `zh-CN`), from the pages' compiled catalogues."""
+
+    def __init__(self, directory: Path | None):
+        self.directory = directory
+        self._loaded: dict[str, Gettext] = {}
+
+    def gettext(self, locale: str | None) -> Gettext:
+        language = "zh" if (locale or "").lower().startswith("zh") else "en"
+        found = self._loaded.get(language)
+        if found is None:
+            translations = NullTranslations() if language == "en" or self.directory is None \
+                else Translations.load(str(self.directory), [language], domain="messages")
+            found = self._loaded[language] = translations.gettext
+        return found

@@ -1,0 +1,41 @@
+"""The bell in a real browser: an inspector who opted in sees a new QA task counted."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import shot, sign_in
+from tests.e2e.test_staff_flow import open_task, submit
+
+
+def test_the_bell_counts_a_new_task_and_clears_when_read(new_page):
+    inspector, buyer = new_page(), new_page()
+    sign_in(inspector, "he.qa")
+    bell = inspector.locator("#bell")
+    expect(bell.locator("#unread-count")).to_have_text("0")
+    bell.click()
+    inspector.get_by_label("Every new task of my department").check()
+    inspector.get_by_role("button", name="Save").click()
+    expect(inspector.locator(".flash")).to_contain_text("Your notification settings are saved.")
+
+    sign_in(buyer, "zhang.proc")
+    open_task(buyer, "Register supplier delivery")
+    buyer.get_by_label("Supplier").fill("华东钢铁")
+    buyer.get_by_label("Material").fill("冷轧钢板")
+    buyer.get_by_label("Quantity").fill("10")
+    submit(buyer)
+    expect(buyer.locator(".flash")).to_contain_text("Register supplier delivery")
+
+    inspector.goto("/inbox")
+    expect(bell.locator("#unread-count")).to_have_text("1")
+    expect(bell).to_have_class(re.compile("has-unread"))
+    shot(inspector, "bell-unread")
+    bell.click()
+    expect(inspector.locator(".notifications li.unread")).to_have_count(1)
+    expect(inspector.get_by_role("link", name="New task: Inspect goods")).to_be_visible()
+    shot(inspector, "notifications")
+    inspector.get_by_role("button", name="Mark all as read").click()
+    expect(bell.locator("#unread-count")).to_have_text("0")
+    inspector.get_by_role("link", name="New task: Inspect goods").click()
+    expect(inspector.get_by_role("heading", level=1)).to_have_text("Inspect goods")

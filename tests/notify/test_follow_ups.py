@@ -1,0 +1,139 @@
+"""Reminders and escalation of tasks left open, from the diagram or the department."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from services.errors import InvalidInput
+from services.notify import follow_ups
+from services.persistence.models import Escalation, Notification, TaskFollowUp
+from services.persistence.statuses import NotificationKind
+from tests.conftest import read_bpmn
+from tests.notify.support import demo_org, import_org
+from tests.services.helpers import DELIVERY, PASS, complete, deploy, ready_task, start
+
+INSPECT = b'<bpmn:userTask id="inspect_goods" name="Inspect goods" camunda:dueDate="PT4H">\n' \
+          b'      <bpmn:extensionElements>'
+
+
+def with_follow_ups(remind: str | None = "PT1H", escalate: str | None = "PT2H") -> bytes:
+    properties = "".join(f'<camunda:property name="dutyflow:{name}" value="{value}" />'
+                         for name, value in (("remindAfter", remind), ("escalateAfter", escalate))
+                         if value)
+    return read_bpmn("inbound_materials.bpmn").replace(
+        INSPECT, INSPECT + f"<camunda:properties>{properties}</camunda:properties>".encode())
+
+
+@pytest.fixture
+def org(store):
+    import_org(store, demo_org())
+    return store
+
+
+def inspection(store):
+    """An inspection that became ready now; returns (its task row, when it became ready)."""
+    instance_id = start(store)
+    complete(store, instance_id, "register_delivery", "zhang.proc", DELIVERY)
+    task = ready_task(store, instance_id, "inspect_goods")
+    return task, task.created_at
+
+
+def notes(store, kind):
+    with store.reading() as uow:
+        return sorted(n.recipient for n in uow.session.scalars(
+            select(Notification).where(Notification.kind == kind)))
+
+
+def escalations(store):
+    with store.reading() as uow:
+        return [(e.level, e.department_key, e.notified) for e in uow.session.scalars(
+            select(Escalation).order_by(Escalation.id))]
+
+
+def test_a_reminder_goes_once_to_everyone_who_may_take_the_task(org):
+    deploy(org, source=with_follow_ups(escalate=None))
+    task, ready = inspection(org)
+    assert follow_ups.run_due(org, ready + dt.timedelta(minutes=59)) == 0
+    assert follow_ups.run_due(org, ready + dt.timedelta(hours=1)) == 1
+    assert notes(org, NotificationKind.TASK_REMINDER) == ["he.qa", "li.qa", "wang.qa"]
+    assert follow_ups.run_due(org, ready + dt.timedelta(hours=5)) == 0  # once
+    assert escalations(org) == []
+
+
+def test_escalation_climbs_to_each_head_above_after_each_interval(org):
+    deploy(org, source=with_follow_ups(remind=None, escalate="PT2H"))
+    task, ready = inspection(org)
+    follow_ups.run_due(org, ready + dt.timedelta(hours=1))
+    assert escalations(org) == []
+    follow_ups.run_due(org, ready + dt.timedelta(hours=2))
+    assert escalations(org) == [(1, "qa", "wang.qa")]
+    follow_ups.run_due(org, ready + dt.timedelta(hours=3, minutes=59))
+    assert len(escalations(org)) == 1  # the next one is due 2 h after the first
+    follow_ups.run_due(org, ready + dt.timedelta(hours=4))
+    follow_ups.run_due(org, ready + dt.timedelta(hours=6))
+    assert escalations(org) == [(1, "qa", "wang.qa"), (2, "production", "sun.prod"),
+                                (3, "company", "liu.gm")]
+    follow_ups.run_due(org, ready + dt.timedelta(days=30))  # the top: nobody further
+    assert len(escalations(org)) == 3
+    assert notes(org, NotificationKind.TASK_ESCALATED) == ["liu.gm", "sun.prod", "wang.qa"]
+    with org.reading() as uow:
+        recorded = uow.session.scalars(select(Escalation).order_by(Escalation.id)).first()
+        assert recorded.at == ready + dt.timedelta(hours=2) and recorded.task_id == task.id
+
+
+def test_department_defaults_apply_to_tasks_without_their_own(store):
+    import_org(store, demo_org(qa={"remind_after": "PT30M", "escalate_after": "P1D"}))
+    deploy(store)
+    task, ready = inspection(store)
+    with store.reading() as uow:
+        row = uow.session.get(TaskFollowUp, task.id)
+        assert (row.remind_at, row.escalate_at) == (ready + dt.timedelta(minutes=30),
+                                                    ready + dt.timedelta(days=1))
+
+
+def test_a_completed_task_is_neither_reminded_nor_escalated(org):
+    deploy(org, source=with_follow_ups())
+    task, ready = inspection(org)
+    complete(org, task.process_instance_id, "inspect_goods", "li.qa", PASS)
+    assert follow_ups.run_due(org, ready + dt.timedelta(days=1)) == 0
+    assert notes(org, NotificationKind.TASK_REMINDER) == [] and escalations(org) == []
+    with org.reading() as uow:
+        assert uow.session.get(TaskFollowUp, task.id) is None
+
+
+def test_two_workers_remind_and_escalate_once(org):
+    deploy(org, source=with_follow_ups(remind="PT1H", escalate="PT1H"))
+    for _ in range(5):
+        inspection(org)
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1, minutes=1)
+    barrier = threading.Barrier(2)
+
+    def work():
+        barrier.wait()
+        follow_ups.run_due(org, later)
+
+    workers = [threading.Thread(target=work) for _ in range(2)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    assert len(notes(org, NotificationKind.TASK_REMINDER)) == 5 * 3
+    assert escalations(org) == [(1, "qa", "wang.qa")] * 5
+
+
+def test_a_bad_interval_is_refused_at_deploy_with_its_line(org):
+    with pytest.raises(InvalidInput) as refused:
+        deploy(org, source=with_follow_ups(remind="soon"))
+    [problem] = refused.value.errors
+    assert problem["element_id"] == "inspect_goods" and problem["line"] > 60
+    assert "dutyflow:remindAfter 'soon' must be an ISO 8601 duration" in problem["message"]
+
+
+def test_the_org_file_refuses_a_bad_default_interval(store):
+    with pytest.raises(InvalidInput) as refused:
+        import_org(store, demo_org(qa={"remind_after": "4 hours"}))
+    assert any("departments[2].remind_after: must be an ISO 8601 duration" in problem
+               for problem in refused.value.errors)

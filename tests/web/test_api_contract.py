@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
+import yaml
 from openapi_schema_validator import OAS30Validator
 
 from sqlalchemy import select
@@ -109,7 +110,9 @@ def app(store):
 
 def _failed_delivery(store, clerk, client) -> str:
     """A QA webhook nobody answers, a task for QA, one attempt: a failed delivery."""
-    import_org(store, demo_org({"webhook": "http://127.0.0.1:9/", "secret": "s"}))
+    org = yaml.safe_load(demo_org({"webhook": "http://127.0.0.1:9/", "secret": "s"}))
+    org["employees"] += yaml.safe_load(ROBOT)  # the integration account stays active
+    import_org(store, yaml.safe_dump(org, allow_unicode=True))
     started = client.post(f"{PREFIX}/process-instances", headers=clerk,
                           json={"process_key": "inbound_materials"}).json
     client.post(f"{PREFIX}/tasks/{started['tasks'][0]['id']}/complete", headers=clerk,

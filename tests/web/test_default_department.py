@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from sqlalchemy import select
@@ -15,11 +12,12 @@ from sqlalchemy import select
 from services.errors import InvalidInput
 from services.persistence.models import Task
 from services.workflow import definitions
-from tests.conftest import BPMN_DIR, ROOT
+from tests.conftest import BPMN_DIR
 from tests.engine.bpmn_builder import flow, process, user_task
 from tests.services.helpers import import_demo_org, start
 from tests.web.sign_in_helpers import csrf_of, page_sign_in
 from tests.web.test_api import client, sign_in  # noqa: F401  (fixture)
+from tests.web.test_cli import run  # noqa: F401  (fixture)
 
 # As Camunda Modeler draws it: no lanes, no candidate groups, no assignee.
 UNOWNED = process("\n".join(['<bpmn:startEvent id="start"/>', user_task("review"),
@@ -91,21 +89,14 @@ def test_the_designer_page_offers_the_departments_and_deploys_with_one(client): 
     assert deployed.status_code == 302
 
 
-def test_the_cli_lints_and_deploys_with_a_default_department(database_url, tmp_path):
-    env = dict(os.environ, DATABASE_URL=database_url)
-
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "web.cli", *args], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
-
+def test_the_cli_lints_and_deploys_with_a_default_department(run, tmp_path):  # noqa: F811
     run("init-db")
     run("org", "import", str(BPMN_DIR / "demo_org.yaml"))
     file = tmp_path / "foreign.bpmn"
     file.write_bytes(UNOWNED)
-    refused = run("lint", str(file))
+    refused = run("lint", str(file), check=False)
     assert refused.returncode == 1 and "review: user task has no owner" in refused.stderr
-    assert run("lint", "--default-department", "qa", str(file)).returncode == 0
-    deployed = run("deploy", "--default-department", "qa", str(file))
-    assert deployed.returncode == 0 and "deployed foreign v1" in deployed.stdout
+    run("lint", "--default-department", "qa", str(file))
+    assert "deployed foreign v1" in run("deploy", "--default-department", "qa", str(file)).stdout
     started = json.loads(run("start", "foreign").stdout)
     assert started["tasks"][0]["department"] == "qa"

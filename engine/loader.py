@@ -20,6 +20,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import \
 from . import deadlines, expressions, people, sandbox
 from .errors import BpmnValidationError, Problem
 from .external_tasks import read_external, wait_for_workers
+from .waits import check_waits
 from .forms import CONSTRAINTS, FIELD_TYPES, FieldSpec, FormSpec, parse_number
 from .model import DutySpec, ExternalSpec, ProcessModel
 from .people import OrgSnapshot
@@ -63,6 +64,8 @@ def load_processes(source: bytes, filename: str,
         checker.report(root, "the document has no executable process "
                              "(a bpmn:process with isExecutable=\"true\")")
     forms = {process.get("id"): checker.check_process(process) for process in processes}
+    for process in processes:
+        check_waits(root, process, checker.report)
     external = {process.get("id"): checker.read_external(process) for process in processes}
     checker.raise_if_any()
     return _compile(root, processes, forms, external, checker, default_owner)
@@ -162,7 +165,7 @@ class _Checker:
             if not (lane.get("name") or "").strip():
                 self.report(lane, "lane has no name; a lane's name routes its tasks to a department")
         forms: dict[str, FormSpec] = {}
-        for task in process.iterfind(".//bpmn:userTask", NS):
+        for task in _duties_of(process):
             self._check_owner(task, lanes.get(task.get("id")))
             self._check_due_date(task)
             self._check_countersign(task)
@@ -195,7 +198,9 @@ class _Checker:
         assignee, candidates = _camunda(task, "assignee"), _camunda(task, "candidateUsers")
         if not lane and not groups and assignee is None and candidates is None:
             if self.default_owner is None:
-                self.report(task, "user task has no owner: put it in a lane, give it "
+                kind = "manual task" if etree.QName(task).localname == "manualTask" \
+                    else "user task"
+                self.report(task, f"{kind} has no owner: put it in a lane, give it "
                                   "camunda:candidateGroups naming a department, name a person "
                                   "with camunda:assignee or camunda:candidateUsers, or deploy "
                                   "with a default department")
@@ -481,6 +486,13 @@ def follow_ups(task: etree._Element) -> dict[str, str]:
     return {FOLLOW_UPS[name]: value for name, value, _ in _follow_up_properties(task)}
 
 
+def _duties_of(process: etree._Element):
+    """The elements that are a person's duty: user tasks, and manual tasks (work done by
+    hand, outside any system, that the owning department confirms with a "done")."""
+    for task in process.iter(f"{{{BPMN_NS}}}userTask", f"{{{BPMN_NS}}}manualTask"):
+        yield task
+
+
 def candidate_groups(task: etree._Element) -> tuple[str, ...]:
     return _names(task, "candidateGroups")
 
@@ -584,7 +596,7 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
     wait_for_workers([spec, *subprocess_specs.values()], external)
     lanes = _lane_of_nodes(process)
     duties = {}
-    for task in process.iterfind(".//bpmn:userTask", NS):
+    for task in _duties_of(process):
         element_id = task.get("id")
         lane, groups = lanes.get(element_id), candidate_groups(task)
         names_person = _camunda(task, "assignee") or _camunda(task, "candidateUsers")

@@ -25,7 +25,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Iterable, NamedTuple
 
-from sqlalchemy import (String, Table, and_, bindparam, case, cast, func, literal, select,
+from sqlalchemy import (String, Table, and_, bindparam, case, cast, false, func, literal, select,
                         union_all)
 from sqlalchemy.engine import Connection
 
@@ -38,7 +38,7 @@ from .schemes import Indicator
 class Term(NamedTuple):
     """One aggregate over a person's completions in the period."""
 
-    kind: str  # count, task, on_time, due, seconds, field
+    kind: str  # count, task, on_time, due, seconds, unescalated, field
     task: str | None = None
     process_key: str | None = None
     field: str | None = None
@@ -79,6 +79,8 @@ def _terms(indicator: Indicator) -> tuple[Term, Term]:
                 Term("task", indicator.task))
     if indicator.metric == "avg_handling_hours":
         return Term("seconds"), COUNT
+    if indicator.metric == "escalation_free_rate":
+        return Term("unescalated"), COUNT
     raise ValueError(f"not an event metric: {indicator.metric}")
 
 
@@ -136,6 +138,8 @@ def _aggregate(term: Term, e, dialect: str):
         return due_count(e.c.on_time)
     if term.kind == "seconds":
         return func.sum(e.c.handling_seconds)
+    if term.kind == "unescalated":
+        return _count_if(e.c.escalated.is_(false()))
     return _count_if(and_(_of_task(term, e), _field_equals(e.c.data, term, dialect)))
 
 

@@ -31,6 +31,7 @@ METRICS = {metric.name: metric for metric in (
     Metric("field_rate", True, required=("task", "field", "value")),
     Metric("avg_handling_hours", False),
     Metric("completion_rate", True),
+    Metric("escalation_free_rate", True),
 )}
 PARAMETERS = ("task", "process_key", "field", "value")
 

@@ -108,6 +108,8 @@ def _escalate(uow: UnitOfWork, row: TaskFollowUp, task: Task, now: dt.datetime) 
     level = row.level + 1
     uow.session.add(Escalation(task_id=row.task_id, level=level, department_key=department,
                                notified=head, at=now))
+    if task.escalated_at is None:
+        task.escalated_at = now
     events.task_escalated(uow, task, head, department, level, now)
     return [f"escalated to {head}"]
 

@@ -74,7 +74,7 @@ def evidence_row(event: TaskEvent, corrected: dict[str, Any] | None) -> dict[str
             "process_key": event.process_key, "task": event.element_id, "name": event.task_name,
             "department": event.department_key, "ready_at": iso(event.ready_at),
             "completed_at": iso(event.completed_at), "due_at": iso(event.due_at),
-            "on_time": event.on_time,
+            "on_time": event.on_time, "escalated": event.escalated,
             "data": data, "corrected": data != event.data}
 
 

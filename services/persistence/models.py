@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -207,6 +208,9 @@ class Task(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     completed_by: Mapped[str | None] = mapped_column(String(64))
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # When it was first escalated to a head (services.notify.follow_ups); its completion
+    # event records whether it was, for the escalation_free_rate metric.
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # camunda:candidateUsers as resolved when the task became ready: when set, only these
     # persons (not the whole department) may claim it. Mirrored in task_candidates for
     # the inbox query.
@@ -317,6 +321,8 @@ class TaskEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     handling_seconds: Mapped[int] = mapped_column(Integer, default=_handling_seconds)
     on_time: Mapped[bool | None] = mapped_column(default=_on_time)
+    # Whether the task had been escalated before it was completed.
+    escalated: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Timer(Base):

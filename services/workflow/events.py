@@ -17,7 +17,7 @@ from payroll.ledger import EventKind
 # What a correction repeats from the completion it corrects: the evidence of the work.
 _RECORD = ("process_instance_id", "process_key", "process_version", "task_id", "element_id",
            "task_name", "lane", "department_key", "actor_department_key", "completed_by",
-           "on_behalf_of", "ready_at", "claimed_at", "completed_at", "due_at")
+           "on_behalf_of", "ready_at", "claimed_at", "completed_at", "due_at", "escalated")
 
 
 def completion_event(task: Any, actor: Actor, data: dict[str, Any], now: dt.datetime,
@@ -29,8 +29,9 @@ def completion_event(task: Any, actor: Actor, data: dict[str, Any], now: dt.date
         process_key=task.process_key, process_version=task.process_version, task_id=task.id,
         element_id=task.element_id, task_name=task.name, lane=task.lane,
         department_key=task.department_key, actor_department_key=actor.department_key,
-        completed_by=actor.username, on_behalf_of=on_behalf_of, ready_at=task.created_at, claimed_at=task.claimed_at,
-        completed_at=now, due_at=task.due_at, data=data, recorded_at=now,
+        completed_by=actor.username, on_behalf_of=on_behalf_of, ready_at=task.created_at,
+        claimed_at=task.claimed_at, completed_at=now, due_at=task.due_at,
+        escalated=task.escalated_at is not None, data=data, recorded_at=now,
         recorded_by=actor.username)
 
 

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from services.errors import InvalidInput
 from services.notify import follow_ups
-from services.persistence.models import Escalation, Notification, TaskFollowUp
+from payroll.aggregation import measure
+from payroll.periods import Period
+from payroll.schemes import Indicator
+from services.persistence.models import (Escalation, Notification, Task, TaskEvent,
+                                         TaskFollowUp)
 from services.persistence.statuses import NotificationKind
 from tests.conftest import read_bpmn
 from tests.notify.support import demo_org, import_org
@@ -137,3 +142,22 @@ def test_the_org_file_refuses_a_bad_default_interval(store):
         import_org(store, demo_org(qa={"remind_after": "4 hours"}))
     assert any("departments[2].remind_after: must be an ISO 8601 duration" in problem
                for problem in refused.value.errors)
+
+
+def test_escalation_free_rate_counts_the_completions_never_escalated(org):
+    """li.qa completes two inspections, one of them after it was escalated: 1 of 2 never
+    was. The completion event records it; payroll's measure reads it."""
+    deploy(org, source=with_follow_ups(remind=None, escalate="PT2H"))
+    late, ready = inspection(org)
+    assert follow_ups.run_due(org, ready + dt.timedelta(hours=2)) == 1
+    prompt, _ = inspection(org)
+    for task in (late, prompt):
+        complete(org, task.process_instance_id, "inspect_goods", "li.qa", PASS)
+    indicator = Indicator("escalation_free_rate", Decimal(100), Decimal(1))
+    with org.reading() as uow:
+        events = uow.session.scalars(select(TaskEvent).where(
+            TaskEvent.element_id == "inspect_goods").order_by(TaskEvent.id)).all()
+        measured = measure(uow.session.connection(), TaskEvent.__table__, Task.__table__,
+                           Period.of(events[0].completed_at), [indicator], ["li.qa"])
+    assert [event.escalated for event in events] == [True, False]
+    assert measured["li.qa"][indicator.key] == Decimal("0.5")

@@ -567,6 +567,7 @@ class Evidence(Shape):
     completed_at = fields.String(allow_none=True)
     due_at = fields.String(allow_none=True)
     on_time = fields.Boolean(allow_none=True)
+    escalated = fields.Boolean()
     data = fields.Dict()
     corrected = fields.Boolean()
 

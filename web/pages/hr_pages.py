@@ -42,7 +42,8 @@ def flag_labels() -> dict[str, str]:
 def metric_labels() -> dict[str, str]:
     return {"completed_count": _("Completed count"), "on_time_rate": _("On-time rate"),
             "field_rate": _("Field value rate"), "avg_handling_hours": _("Average handling hours"),
-            "completion_rate": _("Completion rate")}
+            "completion_rate": _("Completion rate"),
+            "escalation_free_rate": _("Escalation-free rate")}
 
 
 # --- HR home ---------------------------------------------------------------------------

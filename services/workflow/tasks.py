@@ -23,6 +23,7 @@ from services.notify import events as notify_events
 from services.org.absences import cover_for, covered_by
 from services.persistence.models import (
     Employee,
+    Escalation,
     ProcessInstance,
     Task,
     TaskCandidate,
@@ -378,6 +379,13 @@ def add_comment(uow: UnitOfWork, actor: Actor, task_id: str, text: str) -> TaskC
     uow.session.add(comment)
     uow.commit()
     return comment
+
+
+def escalations(uow: UnitOfWork, actor: Actor, task_id: str) -> list[Escalation]:
+    """Who was told the task was late, level by level (services.notify.follow_ups)."""
+    get_task(uow, actor, task_id)
+    return list(uow.session.scalars(select(Escalation).where(Escalation.task_id == task_id)
+                                    .order_by(Escalation.level, Escalation.id)))
 
 
 def comments(uow: UnitOfWork, actor: Actor, task_id: str) -> list[TaskComment]:

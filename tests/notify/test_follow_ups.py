@@ -16,9 +16,12 @@ from payroll.schemes import Indicator
 from services.persistence.models import (Escalation, Notification, Task, TaskEvent,
                                          TaskFollowUp)
 from services.persistence.statuses import NotificationKind
+from services.settings import Settings
 from tests.conftest import read_bpmn
 from tests.notify.support import demo_org, import_org
 from tests.services.helpers import DELIVERY, PASS, complete, deploy, ready_task, start
+from tests.web.sign_in_helpers import page_sign_in
+from web.app import create_app
 
 INSPECT = b'<bpmn:userTask id="inspect_goods" name="Inspect goods" camunda:dueDate="PT4H">\n' \
           b'      <bpmn:extensionElements>'
@@ -161,3 +164,14 @@ def test_escalation_free_rate_counts_the_completions_never_escalated(org):
                            Period.of(events[0].completed_at), [indicator], ["li.qa"])
     assert [event.escalated for event in events] == [True, False]
     assert measured["li.qa"][indicator.key] == Decimal("0.5")
+
+
+def test_the_task_page_shows_who_was_told_of_its_escalation(org):
+    deploy(org, source=with_follow_ups(remind=None, escalate="PT2H"))
+    task, ready = inspection(org)
+    client = create_app(Settings(org.database_url), store=org).test_client()
+    page_sign_in(client, "li.qa")
+    assert 'id="escalations"' not in client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    follow_ups.run_due(org, ready + dt.timedelta(hours=2))
+    page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert 'id="escalations"' in page and "told wang.qa" in page and "level 1" in page

@@ -22,8 +22,9 @@ def _task_context(task_id: str) -> dict:
         row = uow.session.get(ProcessInstance, task.process_instance_id)
         duty = model_of(uow, row.definition).duties.get(task.element_id)
         comments = tasks.comments(uow, page_actor(), task_id)
+        escalations = tasks.escalations(uow, page_actor(), task_id)
         return {"task": task, "instance": row, "form": duty.form.as_dict() if duty else {"fields": []},
-                "comments": comments}
+                "comments": comments, "escalations": escalations}
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])

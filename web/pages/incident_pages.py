@@ -87,36 +87,35 @@ def fix_incident_data(incident_id: int):
 @bp.post("/incidents/<int:incident_id>/retry")
 @signed_in
 def retry_incident(incident_id: int):
-    context = _incident_context(incident_id)
     version = request.form.get("version", type=int)
-    try:
-        with store().writing() as uow:
-            row = repair.retry(uow, page_actor(), _instance_of(context),
-                               request.form.get("reason", ""), version)
-    except InvalidInput as err:
-        errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
-        return render_template("incident.html", errors=errors, values=request.form,
-                               **_incident_context(incident_id)), 422
-    except ServiceError as err:
-        flash(str(err), "error")
-    else:
+
+    def announce(row) -> None:
         if row.status == "error":
             flash(_("The step failed again: %(error)s", error=row.error), "error")
         else:
             flash(_("Retried: the instance is %(status)s.", status=row.status))
-    return redirect(url_for("pages.incident_page", incident_id=incident_id))
+
+    return _repair(incident_id, lambda uow, actor, instance_id: repair.retry(
+        uow, actor, instance_id, request.form.get("reason", ""), version), announce)
 
 
 @bp.post("/incidents/<int:incident_id>/move")
 @signed_in
 def move_past_incident(incident_id: int):
     """Admins: cancel the token at one element and start one at another (step past it)."""
+    return _repair(incident_id, lambda uow, actor, instance_id: modification.move(
+        uow, actor, instance_id, request.form.get("from", ""), request.form.get("to", ""),
+        request.form.get("reason", "")),
+        lambda row: flash(_("Moved: the instance is %(status)s.", status=row.status)))
+
+
+def _repair(incident_id: int, action, announce):
+    """Run `action(uow, actor, instance_id)` on the incident's instance: the form again
+    with its errors (422) when refused as input, else a flashed outcome and back."""
     context = _incident_context(incident_id)
     try:
         with store().writing() as uow:
-            row = modification.move(uow, page_actor(), _instance_of(context),
-                                    request.form.get("from", ""), request.form.get("to", ""),
-                                    request.form.get("reason", ""))
+            row = action(uow, page_actor(), _instance_of(context))
     except InvalidInput as err:
         errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
         return render_template("incident.html", errors=errors, values=request.form,
@@ -124,7 +123,7 @@ def move_past_incident(incident_id: int):
     except ServiceError as err:
         flash(str(err), "error")
     else:
-        flash(_("Moved: the instance is %(status)s.", status=row.status))
+        announce(row)
     return redirect(url_for("pages.incident_page", incident_id=incident_id))
 
 

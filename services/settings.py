@@ -25,6 +25,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     notify_max_attempts: int = 6
     notify_retry_seconds: float = 30.0  # first retry after this; doubled each time, at most 1 h
+    metrics_token: str = ""  # the bearer token a Prometheus scrape sends to /metrics
+    json_logs: bool = False  # serve logs one JSON object per line
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -40,7 +42,9 @@ class Settings:
                    mail_from=env.get("DUTYFLOW_MAIL_FROM", "dutyflow@localhost"),
                    base_url=env.get("DUTYFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
                    notify_max_attempts=int(env.get("DUTYFLOW_NOTIFY_MAX_ATTEMPTS", "6")),
-                   notify_retry_seconds=float(env.get("DUTYFLOW_NOTIFY_RETRY_SECONDS", "30")))
+                   notify_retry_seconds=float(env.get("DUTYFLOW_NOTIFY_RETRY_SECONDS", "30")),
+                   metrics_token=env.get("DUTYFLOW_METRICS_TOKEN", ""),
+                   json_logs=env.get("DUTYFLOW_LOG_FORMAT", "").lower() == "json")
 
 
 def _local_secret() -> str:

@@ -10,6 +10,8 @@ import logging
 import time
 from collections.abc import Iterable
 
+from .request_id import choose
+
 log = logging.getLogger("dutyflow.access")
 
 
@@ -19,6 +21,7 @@ class AccessLog:
 
     def __call__(self, environ, start_response) -> Iterable[bytes]:
         started = time.perf_counter()
+        choose(environ)  # log lines written while answering carry the request's id
         status_line = ["-"]
 
         def recording_start_response(status, headers, exc_info=None):

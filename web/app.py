@@ -11,9 +11,11 @@ from services.settings import Settings
 from .csrf import init_csrf
 from .errors import register_error_handlers
 from .i18n import init_i18n
+from .metrics import init_metrics
 from .notifications import catalogs
 from .outage import install as install_outage_handling
 from .rate_limits import init_rate_limits
+from .request_id import init_request_ids
 from .security_headers import init_security_headers
 from .sessions import PageSessions
 
@@ -31,6 +33,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.session_interface = PageSessions()
+    init_request_ids(app)
+    init_metrics(app, settings.metrics_token)
     init_security_headers(app, settings)
     app.config["BABEL_DEFAULT_TIMEZONE"] = settings.timezone
     init_i18n(app)

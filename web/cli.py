@@ -362,6 +362,7 @@ def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool)
 
     from web.access_log import AccessLog
     from web.app import create_app
+    from web.request_id import configure_logging
 
     init_db(ctx.store)
     engine_steps.pool().warm()  # sandbox workers start while the demo loads
@@ -375,7 +376,7 @@ def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool)
     # Warnings and errors from everything, and our own INFO lines (access log, timers
     # fired): SpiffWorkflow logs every task state change at INFO, a dozen records per
     # completion that nobody reads and that cost more than the access line itself.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(json_lines=ctx.settings.json_logs)
     for ours in ("dutyflow.access", "services.workflow.worker"):
         logging.getLogger(ours).setLevel(logging.INFO)
     click.echo(f"DutyFlow on http://{host}:{port}/ ({threads} threads)")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, json, redirect, render_template, request, url_for
+from flask import (Flask, Response, g, has_request_context, json, redirect, render_template,
+                   request, url_for)
 from werkzeug.exceptions import HTTPException
 
 from services.errors import (Busy, Conflict, InvalidInput, NotAuthenticated, NotFound,
@@ -17,7 +18,11 @@ _STATUS = {NotAuthenticated: (401, "Not authenticated"), PermissionDenied: (403,
 
 
 def problem(status: int, title: str, detail: str, **extra) -> Response:
+    """A problem document; it names the request (as its `X-Request-Id` header does) so a
+    report from a user finds the log lines of the request that failed."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    if has_request_context() and "request_id" in g:
+        body["request_id"] = g.request_id
     response = Response(json.dumps(body, ensure_ascii=False), status=status,
                         mimetype="application/problem+json")
     if status == 401:
@@ -25,9 +30,12 @@ def problem(status: int, title: str, detail: str, **extra) -> Response:
     return response
 
 
+MACHINE_PATHS = ("/api/", "/metrics")
+
+
 def _wants_page() -> bool:
-    """People in a browser get an HTML page; API clients get a problem document."""
-    return not request.path.startswith("/api/")
+    """People in a browser get an HTML page; API clients and scrapers, a problem document."""
+    return not request.path.startswith(MACHINE_PATHS)
 
 
 def answer(status: int, title: str, detail: str, **extra) -> Response:

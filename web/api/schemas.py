@@ -68,6 +68,8 @@ class Problem(Schema):
     status = fields.Integer()
     detail = fields.String()
     errors = fields.Raw()
+    request_id = fields.String(metadata={"description": "The request's X-Request-Id: quote it "
+                                                        "when reporting a problem."})
 
 
 class Definition(Shape):

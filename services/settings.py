@@ -27,6 +27,14 @@ class Settings:
     notify_retry_seconds: float = 30.0  # first retry after this; doubled each time, at most 1 h
     metrics_token: str = ""  # the bearer token a Prometheus scrape sends to /metrics
     json_logs: bool = False  # serve logs one JSON object per line
+    # Single sign-on (OpenID Connect) for the pages; off while oidc_issuer is empty.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_group_roles: str = ""  # group=role,...; empty: roles stay the org file's
+    password_sign_in: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -44,7 +52,16 @@ class Settings:
                    notify_max_attempts=int(env.get("DUTYFLOW_NOTIFY_MAX_ATTEMPTS", "6")),
                    notify_retry_seconds=float(env.get("DUTYFLOW_NOTIFY_RETRY_SECONDS", "30")),
                    metrics_token=env.get("DUTYFLOW_METRICS_TOKEN", ""),
-                   json_logs=env.get("DUTYFLOW_LOG_FORMAT", "").lower() == "json")
+                   json_logs=env.get("DUTYFLOW_LOG_FORMAT", "").lower() == "json",
+                   oidc_issuer=env.get("DUTYFLOW_OIDC_ISSUER", ""),
+                   oidc_client_id=env.get("DUTYFLOW_OIDC_CLIENT_ID", ""),
+                   oidc_client_secret=env.get("DUTYFLOW_OIDC_CLIENT_SECRET", ""),
+                   oidc_username_claim=env.get("DUTYFLOW_OIDC_USERNAME_CLAIM",
+                                               "preferred_username"),
+                   oidc_groups_claim=env.get("DUTYFLOW_OIDC_GROUPS_CLAIM", "groups"),
+                   oidc_group_roles=env.get("DUTYFLOW_OIDC_GROUP_ROLES", ""),
+                   password_sign_in=env.get("DUTYFLOW_PASSWORD_SIGN_IN", "on").lower()
+                   not in ("0", "off", "false", "no"))
 
 
 def _local_secret() -> str:

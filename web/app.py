@@ -13,6 +13,7 @@ from .errors import register_error_handlers
 from .i18n import init_i18n
 from .metrics import init_metrics
 from .notifications import catalogs
+from .pages.single_sign_on import init_single_sign_on
 from .outage import install as install_outage_handling
 from .rate_limits import init_rate_limits
 from .request_id import init_request_ids
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(vendor)
     app.register_blueprint(pages)
     init_csrf(app, api)
+    init_single_sign_on(app, settings)
     init_rate_limits(app, settings)
     register_error_handlers(app)
     install_outage_handling(app)  # 503 while the database is out of reach, and /readyz

@@ -31,11 +31,17 @@ def check_password(uow: UnitOfWork, username: str, password: str) -> Employee:
 
 
 def issue_token(uow: UnitOfWork, username: str, password: str, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
-    employee = check_password(uow, username, password)
+    return issue_token_for(uow, check_password(uow, username, password), ttl)
+
+
+def issue_token_for(uow: UnitOfWork, employee: Employee, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
+    """A bearer token for someone already signed in (by password, or through single sign-on
+    on the pages, where no password exists to exchange)."""
     now = utcnow()
     token = secrets.token_urlsafe(32)
     uow.session.execute(delete(ApiToken).where(ApiToken.expires_at < now))
-    uow.session.add(ApiToken(token_hash=_digest(token), username=username, created_at=now,
+    uow.session.add(ApiToken(token_hash=_digest(token), username=employee.username,
+                             created_at=now,
                              expires_at=now + ttl,
                              credential_version=employee.credential_version))
     uow.commit()

@@ -5,6 +5,7 @@ import datetime as dt
 
 from flask import current_app, jsonify
 
+from services.errors import PermissionDenied
 from services.identity.auth import issue_token
 from services.workflow.views import iso
 
@@ -14,10 +15,14 @@ from .schemas import TokenRequest, TokenResponse
 
 
 @bp.post("/auth/token", endpoint="issue_token")
-@operation({200: TokenResponse}, body=TokenRequest, problems=(401, 422, 429))
+@operation({200: TokenResponse}, body=TokenRequest, problems=(401, 403, 422, 429))
 def issue_token_route(body: dict):
     """Exchange username and password for a bearer token (failures rate-limited: 429)."""
-    ttl = dt.timedelta(hours=current_app.config["DUTYFLOW_SETTINGS"].token_ttl_hours)
+    settings = current_app.config["DUTYFLOW_SETTINGS"]
+    if not settings.password_sign_in:
+        raise PermissionDenied("password sign-in is switched off: sign in on the pages with "
+                               "your company account and create an API token there")
+    ttl = dt.timedelta(hours=settings.token_ttl_hours)
     with store().writing() as uow:
         token, expires_at = issue_token(uow, body["username"], body["password"], ttl)
     return {"token": token, "expires_at": iso(expires_at)}

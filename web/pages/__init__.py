@@ -119,5 +119,6 @@ from . import (  # noqa: E402,F401
     notification_pages,
     org_pages,
     process_pages,
+    single_sign_on,
     task_pages,
 )

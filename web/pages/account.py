@@ -1,7 +1,7 @@
 """Signing in and out, and the language switch."""
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from services.errors import NotAuthenticated
@@ -24,7 +24,9 @@ def home():
 def sign_in():
     """Rate-limited per account and per address (web/rate_limits.py)."""
     error = None
-    if request.method == "POST":
+    if request.method == "POST" and not _settings().password_sign_in:
+        error = _("Password sign-in is switched off: sign in with your company account.")
+    elif request.method == "POST":
         username = request.form.get("username", "").strip()
         try:
             with store().reading() as uow:
@@ -36,6 +38,10 @@ def sign_in():
             start_session(username, version)
             return redirect(safe_next(request.args.get("next")))
     return render_template("sign_in.html", error=error), 401 if error else 200
+
+
+def _settings():
+    return current_app.config["DUTYFLOW_SETTINGS"]
 
 
 @bp.post("/sign-out")

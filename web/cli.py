@@ -30,6 +30,7 @@ from services.notify import delivery, follow_ups
 from services.org import org_file
 from services.org.directory import Directory
 from services.pay import exports, kpi, payroll_runs
+from services.persistence import logical_backup
 from services.persistence.backup import backup_sqlite
 from services.persistence.models import Employee, Task
 from services.persistence.schema import init_db
@@ -109,12 +110,34 @@ def init_db_command(ctx: _Context) -> None:
 
 @main.command("backup")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sqlite-copy", is_flag=True,
+              help="Copy the SQLite database file itself instead (online backup API).")
 @pass_context
-def backup_command(ctx: _Context, file: Path) -> None:
-    """Copy the live SQLite database to FILE, consistently (PostgreSQL: use pg_dump)."""
+def backup_command(ctx: _Context, file: Path, sqlite_copy: bool) -> None:
+    """Write every table, from one consistent snapshot, to FILE while the service runs.
+
+    The file restores into an empty SQLite or PostgreSQL database (`dutyflow restore`).
+    """
     with _reported():
-        backup_sqlite(ctx.settings.database_url, file)
-    click.echo(f"backed up to {file}")
+        if sqlite_copy:
+            backup_sqlite(ctx.settings.database_url, file)
+            click.echo(f"copied the SQLite database to {file}")
+            return
+        summary = logical_backup.write_backup(ctx.store, file)
+    click.echo(f"backed up {summary.total} rows of {len(summary.rows)} tables "
+               f"(schema {summary.schema_revision}) to {file}")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def restore_command(ctx: _Context, file: Path) -> None:
+    """Load a `dutyflow backup` FILE into the (empty) database, then migrate it."""
+    with _reported():
+        summary = logical_backup.restore_backup(ctx.store, file)
+    click.echo(f"restored {summary.total} rows of {len(summary.rows)} tables "
+               f"(schema {summary.schema_revision}) into "
+               f"{ctx.store.engine.url.render_as_string(hide_password=True)}")
 
 
 @main.group("org")

@@ -5,6 +5,7 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from services.persistence.unit_of_work import Store
 
@@ -12,11 +13,17 @@ from services.persistence.unit_of_work import Store
 MIGRATIONS = files("migrations")
 
 
-def alembic_config(store: Store) -> Config:
+def alembic_config(store: Store | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = store.engine
+    if store is not None:
+        config.attributes["engine"] = store.engine
     return config
+
+
+def head_revision() -> str:
+    """The schema revision this version of DutyFlow migrates to."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def init_db(store: Store) -> None:

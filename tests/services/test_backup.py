@@ -1,4 +1,4 @@
-"""`dutyflow backup`: a consistent copy of a live SQLite database in WAL mode."""
+"""`dutyflow backup --sqlite-copy`: a consistent copy of a live SQLite database in WAL mode."""
 from __future__ import annotations
 
 import os
@@ -39,7 +39,7 @@ def test_a_backup_of_a_live_wal_database_while_another_connection_writes_is_whol
         while len(written) < 50:  # the backup starts in the middle of the writing
             threading.Event().wait(0.01)
         result = subprocess.run([sys.executable, "-m", "web.cli", "backup",
-                                 str(tmp_path / "backup.db")], cwd=ROOT, capture_output=True,
+                                 "--sqlite-copy", str(tmp_path / "backup.db")], cwd=ROOT, capture_output=True,
                                 text=True, timeout=120,
                                 env=dict(os.environ, DATABASE_URL=f"sqlite:///{live}"))
     finally:

@@ -37,7 +37,7 @@ from services.persistence.schema import init_db
 from services.persistence.statuses import TaskStatus
 from services.persistence.unit_of_work import Store
 from services.settings import Settings
-from services.workflow import definitions, engine_steps, instances, worker
+from services.workflow import archive, definitions, engine_steps, instances, worker
 from services.workflow.views import instance_view, task_view
 from web import notifications
 
@@ -126,6 +126,25 @@ def backup_command(ctx: _Context, file: Path, sqlite_copy: bool) -> None:
         summary = logical_backup.write_backup(ctx.store, file)
     click.echo(f"backed up {summary.total} rows of {len(summary.rows)} tables "
                f"(schema {summary.schema_revision}) to {file}")
+
+
+@main.command("archive")
+@click.option("--before", "before", required=True, metavar="YYYY-MM",
+              help="Archive instances finished before this month.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be archived.")
+@pass_context
+def archive_command(ctx: _Context, before: str, dry_run: bool) -> None:
+    """Move finished instances whose pay periods are final out of the live tables.
+
+    Their completion events and actions stay, so payslips and their evidence read as before.
+    """
+    with _reported():
+        outcome = archive.archive(ctx.store, _operator(), before, ctx.settings.timezone,
+                                  dry_run=dry_run)
+    verb = "would archive" if dry_run else "archived"
+    click.echo(f"{verb} {outcome.archived} instance(s) finished before {before}")
+    for reason, count in sorted(outcome.skipped.items()):
+        click.echo(f"kept {count}: {reason}")
 
 
 @main.command("restore")

@@ -102,7 +102,7 @@ def _dump(store: Store, out: IO[bytes]) -> Summary:
         rows = {}
         for table in tables:
             line({"table": table.name, "columns": [column.name for column in table.columns]})
-            encoders = [_encoder(column.type) for column in table.columns]
+            encoders = [json_encoder(column.type) for column in table.columns]
             result = connection.execution_options(stream_results=True, yield_per=BATCH) \
                 .execute(select(table).order_by(*table.primary_key.columns))
             count = 0
@@ -134,7 +134,8 @@ def _dumped_tables(connection: Connection) -> list[Table]:
     return [table for table in Base.metadata.sorted_tables if table.name in present]
 
 
-def _encoder(kind: sqltypes.TypeEngine) -> Callable[[Any], Any]:
+def json_encoder(kind: sqltypes.TypeEngine) -> Callable[[Any], Any]:
+    """How a value of a column of this type is written as JSON (and read back: _decoder)."""
     kind = getattr(kind, "impl_instance", None) or getattr(kind, "impl", kind)
     if isinstance(kind, sqltypes.DateTime):
         return lambda value: None if value is None else (

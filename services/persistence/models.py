@@ -174,8 +174,23 @@ class ProcessInstance(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # Set when its working rows moved to archived_instances (services.workflow.archive).
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+
+
+class ArchivedInstance(Base):
+    """A finished instance's engine state and working rows, kept as one document once its
+    pay periods are final; its completion events and actions stay in the ledger."""
+
+    __tablename__ = "archived_instances"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"),
+                                             primary_key=True)
+    archived_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    archived_by: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
 
 
 class Task(Base):

@@ -62,7 +62,7 @@ def instance_view(uow: UnitOfWork, row: ProcessInstance) -> dict[str, Any]:
     return {"id": row.id, "process_key": row.process_key, "version": row.process_version,
             "business_key": row.business_key, "status": row.status, "error": row.error,
             "data": row.data, "started_by": row.started_by, "created_at": iso(row.created_at),
-            "updated_at": iso(row.updated_at),
+            "updated_at": iso(row.updated_at), "archived_at": iso(row.archived_at),
             "tasks": [task_view(task) for task in tasks],
             "history": [event_view(event) for event in events],
             "actions": [action_view(action) for action in actions],

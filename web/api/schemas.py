@@ -176,6 +176,8 @@ class Instance(Shape):
     started_by = fields.String(allow_none=True)
     created_at = fields.String(allow_none=True)
     updated_at = fields.String(allow_none=True)
+    archived_at = fields.String(allow_none=True, metadata={
+        "description": "Set once its working rows were archived (`dutyflow archive`)"})
     tasks = fields.List(fields.Nested(Task))
     history = fields.List(fields.Nested(Event))
     actions = fields.List(fields.Nested(Action))

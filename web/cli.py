@@ -27,7 +27,7 @@ from services.identity.access import active_employee, actor_named, may_do
 from services.identity.actor import Actor
 from services.identity.credentials import set_password as store_password
 from services.notify import delivery, follow_ups
-from services.org import org_file
+from services.org import org_file, org_sheets
 from services.org.directory import Directory
 from services.pay import exports, kpi, payroll_runs
 from services.persistence.backup import backup_sqlite
@@ -126,13 +126,35 @@ def org_group() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_context
 def org_import(ctx: _Context, file: Path) -> None:
-    """Import (or re-import) departments and employees from a YAML file."""
+    """Import (or re-import) departments and employees from a YAML, xlsx or CSV file."""
     with _reported():
+        departments, employees = org_sheets.read_org(_read(file), str(file))
         with ctx.store.writing() as uow:
-            report = org_file.import_org(uow, file.read_text(encoding="utf-8"), str(file),
-                                    _operator().username)
+            report = org_file.apply_org(uow, departments, employees, str(file),
+                                        _operator().username)
     click.echo(f"org imported: {report.created} created, {report.updated} updated, "
                f"{report.deactivated} deactivated (import {report.import_id})")
+
+
+@org_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def org_export(ctx: _Context, file: Path) -> None:
+    """Write the current org to FILE (.yaml, .xlsx or .csv), ready to edit and import."""
+    with _reported():
+        with ctx.store.reading() as uow:
+            document = org_file.export_document(uow)
+        file.write_bytes(org_sheets.render(document, org_sheets.format_of(file.name)))
+    click.echo(f"org exported: {len(document['departments'])} departments, "
+               f"{len(document['employees'])} employees to {file}")
+
+
+@org_group.command("template")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def org_template(file: Path) -> None:
+    """Write an empty org file (.xlsx, .csv or .yaml): the columns, no rows."""
+    file.write_bytes(org_sheets.template(org_sheets.format_of(file.name)))
+    click.echo(f"template written to {file}")
 
 
 @main.group("users")

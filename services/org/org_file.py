@@ -39,8 +39,9 @@ def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportRepo
 
 
 def apply_org(uow: UnitOfWork, departments: list[dict], employees: list[dict], filename: str,
-              by: str) -> ImportReport:
-    """Apply a validated org document (org_document.check_org), `by` whom, and commit."""
+              by: str, commit: bool = True) -> ImportReport:
+    """Apply a validated org document (org_document.check_org), `by` whom, and commit (or,
+    with `commit=False`, leave that to a caller that writes more in the same transaction)."""
     report = ImportReport(import_id=str(uuid.uuid4()))
     session = uow.session
     existing_departments = {d.key: d for d in session.scalars(select(Department))}
@@ -90,7 +91,8 @@ def apply_org(uow: UnitOfWork, departments: list[dict], employees: list[dict], f
         audit.record(uow, by, "org_import", report.import_id, "imported", None,
                      {"file": filename, "created": report.created, "updated": report.updated,
                       "deactivated": report.deactivated})
-    uow.commit()
+    if commit:
+        uow.commit()
     return report
 
 

@@ -35,6 +35,8 @@ LISTS = frozenset({"lanes", "duties", "roles"})
 KINDS = {"department": "departments", "employee": "employees"}
 CSV_COLUMNS = ("kind", *dict.fromkeys(COLUMNS["departments"] + COLUMNS["employees"]))
 FORMATS = ("yaml", "xlsx", "csv")
+MAX_BYTES = 2 * 1024 * 1024  # of an uploaded org file
+MAX_ROWS = 20_000  # per sheet (or CSV file)
 MEDIA_TYPES = {"yaml": "application/yaml; charset=utf-8",
                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                "csv": "text/csv; charset=utf-8"}
@@ -49,6 +51,12 @@ def format_of(filename: str) -> str:
 def read_org(data: bytes, filename: str) -> tuple[list[dict], list[dict]]:
     """Parse and validate an org file in any format (by its extension); raise InvalidInput
     listing every problem where it is."""
+    if not filename or len(filename) > 255 or any(ord(c) < 32 for c in filename):
+        raise InvalidInput("the file name must be 1 to 255 printable characters",
+                           {"file": ["Rename the file and upload it again."]})
+    if len(data) > MAX_BYTES:
+        raise InvalidInput(f"{filename}: larger than {MAX_BYTES // (1024 * 1024)} MB",
+                           {"file": [f"At most {MAX_BYTES} bytes."]})
     kind = format_of(filename)
     if kind == "yaml":
         return parse_org(_text(data, filename), filename)
@@ -156,6 +164,8 @@ def _xlsx_rows(data: bytes, filename: str) -> list[_Row]:
             columns, found = _header(header, COLUMNS[section], f"{filename}: sheet {section}, row 1")
             problems += found
             for number, values in enumerate(cells, start=2):
+                if number > MAX_ROWS + 1:
+                    raise InvalidInput(f"{filename}: sheet {section} has more than {MAX_ROWS} rows")
                 row = _Row(section, f"{filename}: sheet {section}, row {number}",
                            (sheet_index, number), number)
                 _fill(row, values, columns)
@@ -181,6 +191,8 @@ def _csv_rows(data: bytes, filename: str) -> list[_Row]:
                         f"(department or employee on each row)")
     if problems:
         raise InvalidInput(f"{filename}: {len(problems)} problem(s)\n" + "\n".join(problems), problems)
+    if len(lines) > MAX_ROWS + 1:
+        raise InvalidInput(f"{filename}: more than {MAX_ROWS} rows")
     rows = []
     for number, values in enumerate(lines[1:], start=2):
         kind = values[kind_at].strip() if kind_at < len(values) else ""

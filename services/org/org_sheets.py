@@ -35,6 +35,9 @@ LISTS = frozenset({"lanes", "duties", "roles"})
 KINDS = {"department": "departments", "employee": "employees"}
 CSV_COLUMNS = ("kind", *dict.fromkeys(COLUMNS["departments"] + COLUMNS["employees"]))
 FORMATS = ("yaml", "xlsx", "csv")
+# Spreadsheet programs run a CSV cell that starts like a formula: the export puts a quote
+# before it (as services.pay.exports does), which the import takes off again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_BYTES = 2 * 1024 * 1024  # of an uploaded org file
 MAX_ROWS = 20_000  # per sheet (or CSV file)
 MEDIA_TYPES = {"yaml": "application/yaml; charset=utf-8",
@@ -76,6 +79,9 @@ def render(document: dict[str, list[dict]], kind: str) -> bytes:
             sheet.append(columns)
             for entry in document.get(section, []):
                 sheet.append([_cell(entry.get(column), column) for column in columns])
+                for cell in sheet[sheet.max_row]:
+                    if isinstance(cell.value, str):
+                        cell.data_type = "s"  # text, never a formula, whatever it starts with
             for index, column in enumerate(columns, start=1):
                 sheet.column_dimensions[get_column_letter(index)].width = max(12, len(column) + 2)
         out = io.BytesIO()
@@ -87,7 +93,7 @@ def render(document: dict[str, list[dict]], kind: str) -> bytes:
         writer.writerow(CSV_COLUMNS)
         for row_kind, section in KINDS.items():
             for entry in document.get(section, []):
-                writer.writerow([row_kind] + [_cell(entry.get(column), column) or ""
+                writer.writerow([row_kind] + [_formula_safe(_cell(entry.get(column), column) or "")
                                               for column in CSV_COLUMNS[1:]])
         return out.getvalue().encode("utf-8-sig")  # the BOM makes Excel read it as UTF-8
     raise InvalidInput(f"unknown org file format {kind!r}: one of {', '.join(FORMATS)}",
@@ -105,6 +111,14 @@ def _cell(value: Any, column: str) -> Any:
     if column in LISTS:
         return ", ".join(value) if value else None
     return str(value)
+
+
+def _formula_safe(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _unquoted(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
 
 
 class _Row:
@@ -203,8 +217,8 @@ def _csv_rows(data: bytes, filename: str) -> list[_Row]:
                             f"(kind): must be department or employee")
             continue
         row = _Row(KINDS[kind], f"{filename}: row {number} ({kind})", (0, number), number)
-        _fill(row, values, {index: column for index, column in columns.items()
-                            if index != kind_at})
+        _fill(row, [_unquoted(value) for value in values],
+              {index: column for index, column in columns.items() if index != kind_at})
         rows.append(row)
     if problems:
         raise InvalidInput(f"{filename}: {len(problems)} problem(s)\n" + "\n".join(problems), problems)

@@ -168,3 +168,22 @@ def test_the_template_has_the_columns_and_imports_as_an_empty_org(store):
     header = org_sheets.template("csv").decode("utf-8-sig").splitlines()
     assert header == [",".join(org_sheets.CSV_COLUMNS)]
     assert org_sheets.read_org(org_sheets.template("xlsx"), "t.xlsx") == ([], [])
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_text_that_looks_like_a_formula_stays_text_and_round_trips(store, kind):
+    import_demo_org(store)
+    with store.writing() as uow:
+        uow.session.scalars(select(Employee).where(Employee.username == "li.qa")).one().position = \
+            "=HYPERLINK(\"http://evil\")"
+        uow.commit()
+    with store.reading() as uow:
+        document = org_file.export_document(uow)
+    data = org_sheets.render(document, kind)
+    if kind == "xlsx":
+        cell = next(row[3] for row in load_workbook(io.BytesIO(data))["employees"].iter_rows(min_row=2)
+                    if row[0].value == "li.qa")
+        assert cell.data_type == "s"
+    else:
+        assert "'=HYPERLINK" in data.decode("utf-8-sig")
+    assert apply(store, data, f"org.{kind}").changes == []

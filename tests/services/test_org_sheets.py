@@ -140,6 +140,8 @@ def test_export_then_import_changes_nothing(store, kind):
     # Channels and passwords are not exported; a file without them keeps them.
     with store.writing() as uow:
         department(uow, "qa").notify = QA_NOTIFY
+        if uow.session.get(OrgRevision, 1) is None:  # the PostgreSQL fixture truncates it
+            uow.session.add(OrgRevision(id=1, token="before-the-round-trip"))
         uow.commit()
     before = counts(store)
     with store.reading() as uow:
@@ -155,10 +157,14 @@ def test_export_then_import_changes_nothing(store, kind):
     report = apply(store, data, f"org.{kind}")
     assert (report.created, report.updated, report.deactivated, report.changes) == (0, 0, 0, [])
     assert counts(store) == before  # no change recorded, no audit entry, no new org revision
+    assert before["revision"] is not None
     with store.reading() as uow:
         assert department(uow, "qa").notify == QA_NOTIFY
         assert org_file.export_document(uow) == document
     assert len(document["employees"]) == yaml_text.count("username:")
+    document["departments"][0]["name"] += " (new)"  # a real change: a new revision
+    assert apply(store, org_sheets.render(document, kind), f"org.{kind}").updated == 1
+    assert counts(store)["revision"] != before["revision"]
 
 
 def test_the_template_has_the_columns_and_imports_as_an_empty_org(store):

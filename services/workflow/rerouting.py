@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from sqlalchemy import select
 
+from services.notify import events as notify_events
+from services.notify.events import task_fields
 from services.org.directory import Directory
 from services.persistence.models import ProcessDefinition, ProcessInstance, Task, TaskHistory, utcnow
 from services.persistence.statuses import TaskStatus
@@ -92,9 +94,10 @@ def routing_impact(uow: UnitOfWork, departments: list[dict], employees: list[dic
 
 
 def move_open_tasks(uow: UnitOfWork, impact: Impact, by: str, reason: str) -> None:
-    """Move the open tasks of `impact` to their new inboxes (in the caller's transaction);
-    a task whose assignee no longer belongs to an owning department goes back to the new
-    department's pool. Each move is kept in the task's history."""
+    """Move the open tasks of `impact` to their new inboxes (in the caller's transaction,
+    after the new org is written); a task whose assignee no longer belongs to an owning
+    department goes back to the new department's pool. Each move is kept in the task's
+    history, and the new department hears of the tasks nobody holds as of new tasks."""
     for move in impact.moves:
         task = move.task
         task.department_key, task.candidate_departments = move.after[0], list(move.after[1])
@@ -104,3 +107,7 @@ def move_open_tasks(uow: UnitOfWork, impact: Impact, by: str, reason: str) -> No
             reason=f"{reason}: {move.before[0] or '-'} -> {move.after[0] or '-'}"))
         if move.unassigned:
             task.assignee, task.claimed_at = None, None
+    pooled = [task_fields(move.task) for move in impact.moves if not move.task.assignee]
+    if pooled:
+        uow.session.flush()  # the new org's members and channels
+        notify_events.tasks_ready(uow, pooled, Directory.load(uow).departments, utcnow())

@@ -12,9 +12,10 @@ from payroll.periods import Period
 from services.errors import Conflict, InvalidInput, PermissionDenied
 from services.identity.access import actor_named
 from services.pay import kpi, reorganisation
-from services.persistence.models import Base, Task, TaskHistory
+from services.persistence.models import Base, Notification, Task, TaskHistory
 from services.workflow import tasks
 from tests.conftest import BPMN_DIR
+from tests.notify.support import opt_in
 from tests.services.helpers import DELIVERY, complete, deploy, import_demo_org, ready_task, start
 
 DEMO = (BPMN_DIR / "demo_org.yaml").read_text("utf-8")
@@ -88,10 +89,16 @@ def test_a_preview_lists_the_moved_step_its_open_tasks_and_people_and_writes_not
         "scheme": {"department": "production", "version": 1, "effective_from": None,
                    "indicators": [{"metric": "completed_count", "weight": "100", "target": "10"}]}}]
 
+    opt_in(demo, "zhou.prod")  # hears of production's new tasks
     with demo.writing() as uow:
         done = reorganisation.import_file(uow, hr(demo), MOVED.encode("utf-8"), "org.yaml",
                                           expected_revision=found["revision"])
     assert done.moved_tasks == 2
+    with demo.reading() as uow:
+        told = uow.session.execute(select(Notification.task_id, Notification.recipient).where(
+            Notification.kind == "task_ready", Notification.recipient == "zhou.prod")).all()
+    assert sorted(told) == sorted((ready_task(demo, instance_id, "inspect_goods").id, "zhou.prod")
+                                  for instance_id in (first, second))
     for instance_id in (first, second):
         task = ready_task(demo, instance_id, "inspect_goods")
         assert (task.department_key, task.assignee) == ("production", None)

@@ -67,6 +67,9 @@ def test_preview_is_for_hr_and_admins_and_writes_nothing(client, store):
     done = client.post("/api/v1/org/import", headers=hr,
                        **upload(MOVED, revision=preview["revision"]))
     assert done.status_code == 200 and done.json["moved_tasks"] == 1
+    moved = preview["moved_tasks"][0]["id"]
+    history = client.get(f"/api/v1/tasks/{moved}/history", headers=sign_in(client, "admin")).json
+    assert [(entry["action"], entry["actor"]) for entry in history] == [("rerouted", "zhao.hr")]
     stale = client.post("/api/v1/org/import", headers=hr,
                         **upload(MOVED, revision=preview["revision"]))
     assert stale.status_code == 409

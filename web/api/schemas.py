@@ -342,11 +342,13 @@ class TransferRequest(StrictSchema):
 
 
 class TaskHandover(Shape):
-    """One entry of a task's history: an assignment or a transfer."""
+    """One entry of a task's history: an assignment, a transfer, or a move to another
+    department's inbox by an org import (`rerouted`: `from_username` is the assignee it
+    was taken from, if any; `reason` names the import and the departments)."""
     id = fields.Integer()
     at = fields.String()
     actor = fields.String()
-    action = fields.String(metadata={"enum": ["assigned", "transferred"]})
+    action = fields.String(metadata={"enum": ["assigned", "transferred", "rerouted"]})
     from_username = fields.String(allow_none=True)
     to_username = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)

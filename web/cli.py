@@ -21,18 +21,19 @@ from sqlalchemy import select
 
 from engine.errors import Problem
 from engine.people import OrgSnapshot
+from payroll.periods import Period
 from services.errors import InvalidInput, ServiceError
 from services.identity import audit
 from services.identity.access import active_employee, actor_named, may_do
 from services.identity.actor import Actor
 from services.identity.credentials import set_password as store_password
 from services.notify import delivery, follow_ups
-from services.org import org_file
+from services.org import org_file, org_sheets
 from services.org.directory import Directory
-from services.pay import exports, kpi, payroll_runs
+from services.pay import exports, kpi, payroll_runs, reorganisation
 from services.persistence import logical_backup
 from services.persistence.backup import backup_sqlite
-from services.persistence.models import Employee, Task
+from services.persistence.models import Employee, Task, utcnow
 from services.persistence.schema import init_db
 from services.persistence.statuses import TaskStatus
 from services.persistence.unit_of_work import Store
@@ -166,15 +167,86 @@ def org_group() -> None:
 
 @org_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True,
+              help="Show what the import would change (owners of steps, open tasks that move, "
+                   "people who change department) and change nothing.")
 @pass_context
-def org_import(ctx: _Context, file: Path) -> None:
-    """Import (or re-import) departments and employees from a YAML file."""
+def org_import(ctx: _Context, file: Path, dry_run: bool) -> None:
+    """Import (or re-import) departments and employees from a YAML, xlsx or CSV file.
+
+    Refused when a lane or candidate group of a deployed step would route to no department;
+    open tasks move to their new departments' inboxes."""
+    data = _read(file)
     with _reported():
+        if dry_run:
+            with ctx.store.reading() as uow:
+                found = reorganisation.preview(uow, _operator(), data, str(file), Period.of(
+                    utcnow(), ctx.settings.timezone))
+            for line in _preview_lines(found):
+                click.echo(line)
+            if found["refused"]:
+                sys.exit(1)
+            return
         with ctx.store.writing() as uow:
-            report = org_file.import_org(uow, file.read_text(encoding="utf-8"), str(file),
-                                    _operator().username)
+            done = reorganisation.import_file(uow, _operator(), data, str(file))
+    report = done.report
     click.echo(f"org imported: {report.created} created, {report.updated} updated, "
-               f"{report.deactivated} deactivated (import {report.import_id})")
+               f"{report.deactivated} deactivated, {done.moved_tasks} open task(s) moved "
+               f"(import {report.import_id})")
+
+
+def _preview_lines(found: dict) -> list[str]:
+    def name(department: dict | None) -> str:
+        return f"{department['key']} ({department['name']})" if department else "no department"
+
+    lines = [f"dry run of {found['file']}: nothing was changed"]
+    for section in ("departments", "employees"):
+        for change in ("created", "deactivated"):
+            if found[section][change]:
+                lines.append(f"{section} {change}: {', '.join(found[section][change])}")
+    moving = [step for step in found["steps"] if step["moves"]]
+    lines.append(f"steps whose owner changes: {len(moving)} of {len(found['steps'])}")
+    lines += [f"  {step['process_key']} v{step['version']} {step['element_id']} ({step['name']}): "
+              f"{name(step['before']['department'])} -> {name(step['after']['department'])}"
+              for step in moving]
+    lines.append(f"open tasks that would move: {len(found['moved_tasks'])}")
+    lines += [f"  {task['id']} {task['name']} ({task['process_key']} #{task['process_instance_id']}): "
+              f"{name(task['before']['department'])} -> {name(task['after']['department'])}"
+              + (f", {task['assignee']} unassigned" if task["unassigned"] else "")
+              for task in found["moved_tasks"]]
+    lines.append(f"people who change department: {len(found['people'])}")
+    for person in found["people"]:
+        scheme = person["scheme"]
+        lines.append(f"  {person['username']} ({person['name']}): {name(person['before'])} -> "
+                     f"{name(person['after'])}; scored from {found['period']} by "
+                     + (f"{scheme['department']}'s KPI scheme v{scheme['version']}" if scheme
+                        else "no KPI scheme"))
+    if found["refused"]:
+        lines.append("refused: these lanes or candidate groups would route to no department:")
+        lines += [f"  {orphan['process_key']} v{orphan['version']} {orphan['element_id']} "
+                  f"({orphan['name']}): {orphan['owner']!r}" for orphan in found["orphans"]]
+    return lines
+
+
+@org_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def org_export(ctx: _Context, file: Path) -> None:
+    """Write the current org to FILE (.yaml, .xlsx or .csv), ready to edit and import."""
+    with _reported():
+        with ctx.store.reading() as uow:
+            document = org_file.export_document(uow)
+        file.write_bytes(org_sheets.render(document, org_sheets.format_of(file.name)))
+    click.echo(f"org exported: {len(document['departments'])} departments, "
+               f"{len(document['employees'])} employees to {file}")
+
+
+@org_group.command("template")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def org_template(file: Path) -> None:
+    """Write an empty org file (.xlsx, .csv or .yaml): the columns, no rows."""
+    file.write_bytes(org_sheets.template(org_sheets.format_of(file.name)))
+    click.echo(f"template written to {file}")
 
 
 @main.group("users")

@@ -6,6 +6,7 @@ replaces), so a cached directory is never stale and never another database's.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
@@ -46,6 +47,22 @@ class Directory:
     @classmethod
     def load(cls, uow: UnitOfWork) -> "Directory":
         return cls(uow.core(_ROUTING))
+
+    @classmethod
+    def proposed(cls, departments: Iterable[dict], employees: Iterable[dict]) -> "Directory":
+        """The directory an org document (services.org.org_document) would make, with its
+        people: what routing would be after importing it, by the same rules. Nothing is
+        read or cached; its snapshot needs no unit of work."""
+        directory = cls(SimpleNamespace(
+            key=spec["key"], name=spec["name"], lanes=list(spec.get("lanes") or []),
+            parent_key=spec.get("parent"), head_username=spec.get("head"),
+            notify=spec.get("notify"), remind_after=spec.get("remind_after"),
+            escalate_after=spec.get("escalate_after")) for spec in departments)
+        directory._snapshot = OrgSnapshot(
+            None, {spec["username"]: spec["department"] for spec in employees},
+            {key: (row.parent_key, row.head_username) for key, row in directory.departments.items()},
+            {name: row.key for name, row in directory._by_name.items()})
+        return directory
 
     @classmethod
     def at_revision(cls, uow: UnitOfWork, token: str | None) -> "Directory":

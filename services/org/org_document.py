@@ -7,7 +7,7 @@ nodes, so whoever edits the file can fix them all in one pass.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
@@ -160,6 +160,10 @@ class _OrgSchema(Schema):
         return {**document, **{section: document.get(section) or [] for section in _SECTIONS}}
 
 
+# Where a problem is: (order in the source, the label the message starts with).
+Locate = Callable[[str], tuple[Any, str]]
+
+
 def parse_org(text: str, filename: str) -> tuple[list[dict], list[dict]]:
     """Parse and validate an org file; raise InvalidInput listing every problem with its line."""
     try:
@@ -170,6 +174,19 @@ def parse_org(text: str, filename: str) -> tuple[list[dict], list[dict]]:
         line = mark.line + 1 if mark else "?"
         raise InvalidInput(f"{filename}:{line}: invalid YAML: {getattr(err, 'problem', err)}",
                            [f"{filename}:{line}: invalid YAML"]) from None
+    lines = _line_index(node)
+
+    def locate(path: str) -> tuple[int, str]:
+        line = lines.get(path, lines.get(path.rsplit(".", 1)[0]))
+        return line or 0, f"{filename}:{line or '?'}: {path}"
+
+    return check_org(document, filename, locate)
+
+
+def check_org(document: Any, filename: str, locate: Locate) -> tuple[list[dict], list[dict]]:
+    """Validate an org document (the YAML file's, or one read from a spreadsheet, see
+    services.org.org_sheets): the sections' entries, then the rules across them. Raise
+    InvalidInput listing every problem, each labelled by `locate(path)` and in its order."""
     if not isinstance(document, Mapping):
         raise InvalidInput(f"{filename}:1: the file must be a mapping with departments and employees")
     try:
@@ -181,11 +198,10 @@ def parse_org(text: str, filename: str) -> tuple[list[dict], list[dict]]:
     departments, employees = loaded.get("departments", []), loaded.get("employees", [])
     found = [(path, message) for path, messages in errors.items() for message in messages]
     found += _whole_file_problems(departments, employees, refused=set(errors))
-    lines = _line_index(node)
-    at = {path: lines.get(path, lines.get(path.rsplit(".", 1)[0])) for path, _ in found}
+    at = {path: locate(path) for path, _ in found}
     # In file order, as the person fixing them reads it (the sort is stable within a line).
-    found.sort(key=lambda problem: at[problem[0]] or 0)
-    problems = [f"{filename}:{at[path] or '?'}: {path}: {message}" for path, message in found]
+    found.sort(key=lambda problem: at[problem[0]][0])
+    problems = [f"{at[path][1]}: {message}" for path, message in found]
     if problems:
         raise InvalidInput(f"{filename}: {len(problems)} problem(s)\n" + "\n".join(problems), problems)
     return departments, employees

@@ -33,8 +33,15 @@ class ImportReport:
 
 
 def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportReport:
-    """Validate the whole file first; then apply it, `by` whom, and commit."""
+    """Validate the whole (YAML) file first; then apply it, `by` whom, and commit."""
     departments, employees = parse_org(text, filename)
+    return apply_org(uow, departments, employees, filename, by)
+
+
+def apply_org(uow: UnitOfWork, departments: list[dict], employees: list[dict], filename: str,
+              by: str, commit: bool = True) -> ImportReport:
+    """Apply a validated org document (org_document.check_org), `by` whom, and commit (or,
+    with `commit=False`, leave that to a caller that writes more in the same transaction)."""
     report = ImportReport(import_id=str(uuid.uuid4()))
     session = uow.session
     existing_departments = {d.key: d for d in session.scalars(select(Department))}
@@ -42,9 +49,11 @@ def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportRepo
     for spec in departments:
         values = {"name": spec["name"], "parent_key": spec.get("parent"),
                   "head_username": spec.get("head"), "lanes": list(spec.get("lanes") or []),
-                  "duties": list(spec.get("duties") or []), "notify": spec.get("notify"),
+                  "duties": list(spec.get("duties") or []),
                   "remind_after": spec.get("remind_after"),
                   "escalate_after": spec.get("escalate_after"), "active": True}
+        if "notify" in spec:  # left out (as exports and spreadsheets do): channels kept
+            values["notify"] = spec["notify"]
         _upsert(uow, report, "department", spec["key"], existing_departments.get(spec["key"]),
                 lambda: Department(key=spec["key"]), values)
     for spec in employees:
@@ -66,8 +75,6 @@ def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportRepo
         if pay_after != pay_before:
             audit.record(uow, by, "salary", spec["username"], "org import",
                          pay_before, pay_after)
-    # Whatever changed, org-derived caches (Directory.at_revision) start afresh.
-    uow.session.execute(update(OrgRevision).values(token=uuid.uuid4().hex))
     seen_departments = {spec["key"] for spec in departments}
     seen_employees = {spec["username"] for spec in employees}
     for entity, existing, seen in (("department", existing_departments, seen_departments),
@@ -78,12 +85,40 @@ def import_org(uow: UnitOfWork, text: str, filename: str, by: str) -> ImportRepo
                 record.updated_at = utcnow()
                 _record(uow, report, entity, key, "deactivated", {"active": True}, {"active": False})
                 report.deactivated += 1
-    if report.changes:  # re-importing an unchanged file is no event
+    if report.changes:  # re-importing an unchanged file is no event, and no new revision
+        # Org-derived caches (Directory.at_revision) start afresh.
+        uow.session.execute(update(OrgRevision).values(token=uuid.uuid4().hex))
         audit.record(uow, by, "org_import", report.import_id, "imported", None,
                      {"file": filename, "created": report.created, "updated": report.updated,
                       "deactivated": report.deactivated})
-    uow.commit()
+    if commit:
+        uow.commit()
     return report
+
+
+def export_document(uow: UnitOfWork) -> dict[str, list[dict]]:
+    """The active org as an org file's document: importing it changes nothing. Passwords
+    (only hashes are kept) and notification channels (secrets) are left out, and a file
+    that leaves them out keeps them."""
+    departments = [_present({"key": d.key, "name": d.name, "parent": d.parent_key,
+                             "head": d.head_username, "lanes": d.lanes or None,
+                             "duties": d.duties or None, "remind_after": d.remind_after,
+                             "escalate_after": d.escalate_after})
+                   for d in uow.session.scalars(select(Department).where(Department.active)
+                                                .order_by(Department.key))]
+    employees = [_present({"username": e.username, "name": e.name,
+                           "department": e.department_key, "position": e.position,
+                           "manager": e.manager_username, "roles": e.roles or None,
+                           "base_salary": str(money(e.base_salary)),
+                           "bonus_base": str(money(e.bonus_base)), "email": e.email,
+                           "locale": e.locale})
+                 for e in uow.session.scalars(select(Employee).where(Employee.active)
+                                              .order_by(Employee.department_key, Employee.username))]
+    return {"departments": departments, "employees": employees}
+
+
+def _present(entry: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entry.items() if value is not None}
 
 
 def _pay(base_salary: Decimal, bonus_base: Decimal) -> dict[str, str]:

@@ -209,6 +209,12 @@ def test_every_documented_operation_answers_as_documented(app):
     api.call("GET", "/departments", admin)
     api.call("GET", "/employees", admin)
     api.call("GET", "/duty-matrix", admin)
+    org = api.call("GET", "/org/export", hr, query_string={"format": "yaml"}).data
+    api.call("GET", "/org/template", hr, query_string={"format": "csv"})
+    preview = api.call("POST", "/org/preview", hr, data={"file": (io.BytesIO(org), "org.yaml")},
+                       content_type="multipart/form-data").json
+    api.call("POST", "/org/import", hr, content_type="multipart/form-data",
+             data={"file": (io.BytesIO(org), "org.yaml"), "revision": preview["revision"]})
 
     period = {"period": "2026-10"}
     api.call("PUT", "/kpi-schemes/{department_key}", hr, values={"department_key": "qa"},

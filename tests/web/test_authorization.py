@@ -32,6 +32,7 @@ from sqlalchemy import select
 from services.identity.access import actor_for, actor_named
 from services.notify.delivery import DeliveryPolicy
 from services.notify.outbox import notify
+from services.org import org_file, org_sheets
 from services.persistence.models import Delivery, Employee, utcnow
 from services.persistence.statuses import DeliveryStatus, NotificationKind
 from services.settings import Settings
@@ -54,6 +55,7 @@ CALLERS = ("anon", "li.qa", "wang.qa", "sun.prod", "chen.design", "zhao.hr", "ad
 SCHEME = {"indicators": [{"metric": "on_time_rate", "weight": 100, "target": 1}]}
 PERIOD = "2026-01"
 BPMN = object()  # body marker: a multipart upload of a diagram no one has deployed yet
+ORG = object()  # body marker: a multipart upload of the org as it stands (an import changes nothing)
 NOTE = {"text": "sample arrives tomorrow"}
 CORRECTION = {"data": {"notes": "re-weighed"}, "reason": "the scale was off"}
 REASON = {"reason": "supplier cancelled the order"}
@@ -166,6 +168,11 @@ MATRIX = [
     ("GET", "/api/v1/departments", None,                   (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/employees", None,                     (401, 200, 200, 200, 200, 200, 200)),
     ("GET", "/api/v1/duty-matrix", None,                   (401, 403, 200, 200, 200, 200, 200)),
+    # the org file: HR and admins
+    ("POST", "/api/v1/org/preview", ORG,                   (401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/api/v1/org/import", ORG,                    (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/api/v1/org/export?format=csv", None,         (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/api/v1/org/template", None,                  (401, 403, 403, 403, 403, 200, 200)),
     # payroll: HR and admins; a payslip also for its employee
     ("GET", "/api/v1/kpi-schemes/qa", None,                (401, 403, 403, 403, 403, 200, 200)),
     ("PUT", "/api/v1/kpi-schemes/qa", SCHEME,              (401, 403, 403, 403, 403, 200, 200)),
@@ -285,6 +292,12 @@ class World:
                 b'name="Customer complaint handling"', f'name="Complaints {number}"'.encode())
             return self.client.open(path, method=method, headers=self.headers(caller),
                                     data={"file": (io.BytesIO(source), "complaints.bpmn")},
+                                    content_type="multipart/form-data")
+        if body is ORG:
+            with self.store.reading() as uow:
+                org = org_sheets.render(org_file.export_document(uow), "xlsx")
+            return self.client.open(path, method=method, headers=self.headers(caller),
+                                    data={"file": (io.BytesIO(org), "org.xlsx")},
                                     content_type="multipart/form-data")
         return self.client.open(path, method=method, headers=self.headers(caller), json=body)
 

@@ -75,3 +75,40 @@ def test_bad_arguments_fail_cleanly(run):
     assert missing.returncode == 1 and "no process is deployed" in missing.stderr
     bad_org = run("org", "import", str(BPMN_DIR / "inbound_materials.bpmn"), check=False)
     assert bad_org.returncode == 1 and "Traceback" not in bad_org.stderr
+
+
+def test_org_dry_run_export_and_spreadsheet_import(run, tmp_path):
+    run("init-db")
+    run("org", "import", str(BPMN_DIR / "demo_org.yaml"))
+    run("deploy", str(BPMN_DIR / "inbound_materials.bpmn"))
+    started = json.loads(run("start", "inbound_materials").stdout)
+    task = started["tasks"][0]["id"]
+    run("complete", task, "--as", "zhang.proc", "--data",
+        json.dumps({"supplier": "S", "material": "M", "quantity": 1}))
+    demo = (BPMN_DIR / "demo_org.yaml").read_text("utf-8")
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(demo.replace("{key: qa, name: 质量部,", "{key: qa, name: 质检组,").replace(
+        "lanes: [Production]", "lanes: [Production, 质量部]"), "utf-8")
+    out = run("org", "import", str(moved), "--dry-run").stdout
+    assert "nothing was changed" in out
+    assert "inbound_materials v1 inspect_goods (Inspect goods): qa (质量部) -> production (生产部)" in out
+    assert "open tasks that would move: 1" in out
+    orphaned = tmp_path / "orphaned.yaml"
+    orphaned.write_text(demo.replace("{key: qa, name: 质量部,", "{key: qa, name: 质检组,"), "utf-8")
+    refused = run("org", "import", str(orphaned), "--dry-run", check=False)
+    assert refused.returncode == 1 and "'质量部'" in refused.stdout.split("refused:")[1]
+    refused = run("org", "import", str(orphaned), check=False)
+    assert refused.returncode == 1 and "would route to no department" in refused.stderr
+    for kind in ("xlsx", "csv", "yaml"):
+        exported = tmp_path / f"org.{kind}"
+        assert "9 departments" in run("org", "export", str(exported)).stdout
+        assert "0 created, 0 updated, 0 deactivated, 0 open task(s) moved" in \
+            run("org", "import", str(exported)).stdout
+    assert "1 open task(s) moved" in run("org", "import", str(moved)).stdout
+    template = tmp_path / "template.xlsx"
+    run("org", "template", str(template))
+    broken = tmp_path / "broken.csv"
+    broken.write_text("kind,username,name\nemployee,li.qa,\n", "utf-8")
+    failed = run("org", "import", str(broken), check=False)
+    assert failed.returncode == 1
+    assert "broken.csv: row 2 (employee), column C (name): required" in failed.stderr

@@ -346,11 +346,13 @@ class TransferRequest(StrictSchema):
 
 
 class TaskHandover(Shape):
-    """One entry of a task's history: an assignment or a transfer."""
+    """One entry of a task's history: an assignment, a transfer, or a move to another
+    department's inbox by an org import (`rerouted`: `from_username` is the assignee it
+    was taken from, if any; `reason` names the import and the departments)."""
     id = fields.Integer()
     at = fields.String()
     actor = fields.String()
-    action = fields.String(metadata={"enum": ["assigned", "transferred"]})
+    action = fields.String(metadata={"enum": ["assigned", "transferred", "rerouted"]})
     from_username = fields.String(allow_none=True)
     to_username = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
@@ -796,3 +798,108 @@ class NotificationSettingsRequest(StrictSchema):
     app = fields.Boolean()
     email = fields.Boolean()
     department_tasks = fields.Boolean()
+
+
+class OrgUpload(Schema):
+    file = fields.Raw(metadata={"type": "string", "format": "binary", "description":
+                                "the org file: YAML (.yaml, .yml), xlsx or CSV, by its name"},
+                      required=True)
+    revision = fields.String(metadata={
+        "description": "import only: the preview's `revision`; refused with 409 when the org "
+                       "changed since that preview"})
+
+
+class OrgFileQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    format = fields.String(load_default="xlsx", validate=validate.OneOf(["xlsx", "csv", "yaml"]))
+
+
+class DepartmentRef(Shape):
+    key = fields.String()
+    name = fields.String()
+
+
+class Inbox(Shape):
+    department = fields.Nested(DepartmentRef, allow_none=True, metadata={
+        "description": "the department whose inbox lists the task (none: routed to nobody)"})
+    candidates = fields.List(fields.Nested(DepartmentRef), metadata={
+        "description": "the candidate-group departments, who may also do it"})
+
+
+class OrgChanges(Shape):
+    created = fields.List(fields.String())
+    deactivated = fields.List(fields.String())
+
+
+class PreviewStep(Shape):
+    process_key = fields.String()
+    version = fields.Integer()
+    element_id = fields.String()
+    name = fields.String()
+    lane = fields.String(allow_none=True)
+    candidate_groups = fields.List(fields.String())
+    before = fields.Nested(Inbox)
+    after = fields.Nested(Inbox)
+    moves = fields.Boolean()
+
+
+class PreviewTask(Shape):
+    id = fields.String()
+    name = fields.String()
+    process_key = fields.String()
+    process_instance_id = fields.Integer()
+    assignee = fields.String(allow_none=True)
+    unassigned = fields.Boolean(metadata={
+        "description": "its assignee belongs to no department owning it after the import: "
+                       "it goes back to the new department's pool"})
+    due_at = fields.String(allow_none=True)
+    before = fields.Nested(Inbox)
+    after = fields.Nested(Inbox)
+
+
+class PreviewOrphan(Shape):
+    process_key = fields.String()
+    version = fields.Integer()
+    element_id = fields.String()
+    name = fields.String()
+    owner = fields.String(metadata={"description": "the lane or candidate group name"})
+
+
+class NextScheme(Shape):
+    department = fields.String()
+    version = fields.Integer()
+    effective_from = fields.String(allow_none=True)
+    indicators = fields.List(fields.Dict())
+
+
+class PreviewPerson(Shape):
+    username = fields.String()
+    name = fields.String()
+    before = fields.Nested(DepartmentRef)
+    after = fields.Nested(DepartmentRef)
+    scheme = fields.Nested(NextScheme, allow_none=True, metadata={
+        "description": "the KPI scheme that would score them next (none: the department has none)"})
+
+
+class OrgPreview(Shape):
+    file = fields.String()
+    revision = fields.String(metadata={"description": "send it with the import to apply "
+                                                      "exactly what was previewed"})
+    period = fields.String(metadata={"description": "the period the schemes are those of"})
+    refused = fields.Boolean(metadata={"description": "the import would be refused (orphans)"})
+    departments = fields.Nested(OrgChanges)
+    employees = fields.Nested(OrgChanges)
+    steps = fields.List(fields.Nested(PreviewStep))
+    moved_tasks = fields.List(fields.Nested(PreviewTask))
+    orphans = fields.List(fields.Nested(PreviewOrphan))
+    people = fields.List(fields.Nested(PreviewPerson))
+
+
+class OrgImported(Shape):
+    import_id = fields.String()
+    created = fields.Integer()
+    updated = fields.Integer()
+    deactivated = fields.Integer()
+    moved_tasks = fields.Integer()

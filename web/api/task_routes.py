@@ -85,7 +85,8 @@ def transfer_task(task_id: str, body: dict):
 @bp.get("/tasks/<task_id>/history")
 @operation({200: TaskHandover(many=True)}, problems=(404,))
 def task_history(task_id: str):
-    """Who handed the task to whom (assignments and transfers), oldest first."""
+    """Who handed the task to whom (assignments and transfers) and the org imports that
+    moved it to another department (rerouted), oldest first."""
     with store().reading() as uow:
         return [{"id": entry.id, "at": iso(entry.at), "actor": entry.actor,
                  "action": entry.action, "from_username": entry.from_username,

@@ -113,6 +113,7 @@ from . import (  # noqa: E402,F401
     account,
     dashboard_pages,
     designer_pages,
+    hr_org_pages,
     hr_pages,
     inbox,
     incident_pages,

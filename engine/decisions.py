@@ -19,6 +19,7 @@ each output name holds the list of its values), as in Camunda.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -117,10 +118,20 @@ Decisions = Mapping[str, Decision]
 
 # ------------------------------------------------------------------------------ reading
 
-def is_dmn(source: bytes) -> bool:
-    """Whether a file's root names a DMN namespace (without parsing it: deploy sorts files)."""
-    head = source[:4096]
-    return any(namespace.encode() in head for namespace in DMN_NAMESPACES)
+def is_dmn(filename: str, source: bytes) -> bool:
+    """Whether a file of a deployment is DMN: by its name (`.dmn`, `.bpmn`), else by the
+    namespace of its root element (only the root is read, with the hardened settings)."""
+    name = filename.lower()
+    if name.endswith((".dmn", ".bpmn")):
+        return name.endswith(".dmn")
+    try:
+        for _, root in etree.iterparse(io.BytesIO(source[:MAX_DMN_BYTES]), events=("start",),
+                                       resolve_entities=False, no_network=True, load_dtd=False,
+                                       huge_tree=False):
+            return etree.QName(root).namespace in DMN_NAMESPACES
+    except etree.XMLSyntaxError:
+        pass
+    return False
 
 
 def load_decisions(files: Iterable[tuple[str, bytes]]) -> dict[str, Decision]:

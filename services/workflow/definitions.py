@@ -21,6 +21,7 @@ from services.persistence.models import ProcessDefinition, utcnow
 from services.persistence.unit_of_work import Store, UnitOfWork
 
 MAX_UPLOAD_BYTES = MAX_BPMN_BYTES
+MAX_DEPLOYMENT_FILES = 20  # BPMN and DMN files deployed together
 DEPLOY_SLOTS = 2
 DEPLOY_WAIT_SECONDS = 2.0
 DEPLOY_RETRY_AFTER_SECONDS = 5
@@ -48,10 +49,9 @@ File = tuple[str, bytes]  # (file name, content) of one file of a deployment
 
 
 def split_files(files: Sequence[File]) -> tuple[list[File], list[File]]:
-    """The deployment's BPMN files and its DMN files (told apart by their namespace, or a
-    `.dmn` name)."""
-    dmn = [(name, source) for name, source in files
-           if name.lower().endswith(".dmn") or is_dmn(source)]
+    """The deployment's BPMN files and its DMN files (told apart by their name, else by
+    their root element's namespace)."""
+    dmn = [(name, source) for name, source in files if is_dmn(name, source)]
     return [file for file in files if file not in dmn], dmn
 
 
@@ -237,6 +237,14 @@ def latest_definition(uow: UnitOfWork, key: str) -> ProcessDefinition:
     if definition is None:
         raise NotFound(f"no process is deployed with key {key!r}")
     return definition
+
+
+def latest_decision_files(uow: UnitOfWork, key: str) -> list[File]:
+    """The DMN files deployed with a key's latest version ([] for none, or no such key):
+    a diagram edited in the modeler deploys again with them."""
+    latest = _latest(uow, key)
+    return [(name, text.encode("utf-8")) for name, text in latest.decision_files()] \
+        if latest is not None else []
 
 
 def list_latest(uow: UnitOfWork) -> list[ProcessDefinition]:

@@ -363,3 +363,12 @@ def test_problems_of_the_dmn_files_are_reported_with_those_of_the_diagram():
     # Which decisions exist is unknown while the DMN file is refused: not reported as missing.
     assert sorted((problem.file, problem.element_id) for problem in refused.value.problems) == [
         ("approval.dmn", "inputEntry_1_0"), ("routed.bpmn", "decide")]
+
+
+def test_deployment_files_are_told_apart_by_name_else_by_their_root_element():
+    from engine.decisions import is_dmn
+    bpmn_naming_dmn = routed_by_decision("").replace(
+        b"<bpmn:definitions ", b'<bpmn:definitions xmlns:dmn="https://www.omg.org/spec/DMN/20191111/MODEL/" ')
+    assert is_dmn("table.xml", APPROVAL) and is_dmn("table.DMN", b"")
+    assert not is_dmn("diagram.xml", bpmn_naming_dmn) and not is_dmn("diagram.bpmn", APPROVAL)
+    assert not is_dmn("x.xml", b"<not xml") and not is_dmn("x.xml", b"")

@@ -12,7 +12,7 @@ from .contract import Documented, operation
 from .schemas import Definition, Deployment, DeployUpload
 
 MAX_FILENAME = 255  # the length of ProcessDefinition.filename
-MAX_FILES = 20  # files in one deployment
+MAX_FILES = definitions.MAX_DEPLOYMENT_FILES
 
 
 def definition_view(definition) -> dict:

@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/interop.py [--files ../shared/interop] [--baseline REF]
 
-Every `.bpmn` file under `--files` goes through lint, deploy and one instance start on a
-fresh SQLite database, with an org made for the file: each lane and candidate group is a
+Every `.bpmn` file under `--files` goes through lint, deploy (together with the `.dmn`
+files of its folder, as one deployment, where this checkout deploys several files) and one
+instance start on a fresh SQLite database, with an org made for the file: each lane and
+candidate group is a
 department whose `lanes` name it, each literal assignee or candidate user an employee of
 the department that owns the task, and a department `interop` for what no lane or group
 owns. Files without an executable process (descriptive models) are listed but not counted.
@@ -75,21 +77,31 @@ def verdict(path: Path) -> str:
         migrate(url)
         store = Store(url)
         try:
-            return _deploy_and_start(store, root, source, path.name)
+            return _deploy_and_start(store, root, source, path.name, _decision_files(path))
         except Exception as err:  # every refusal is the verdict being measured
             return f"refused: {_first_line(err)}"
         finally:
             store.dispose()
 
 
-def _deploy_and_start(store: Store, root, source: bytes, filename: str) -> str:
+def _decision_files(path: Path) -> list[tuple[str, bytes]]:
+    """The DMN files beside a diagram: deployed with it, as its business rule tasks need."""
+    return [(dmn.name, dmn.read_bytes()) for dmn in sorted(path.parent.glob("*.dmn"))]
+
+
+def _deploy_and_start(store: Store, root, source: bytes, filename: str,
+                      decision_files: list[tuple[str, bytes]]) -> str:
     with store.writing() as uow:
         org_file.import_org(uow, yaml.safe_dump(org_for(root), allow_unicode=True),
                             "interop_org.yaml", "bench")
     options = {}
     if "default_department" in inspect.signature(definitions.deploy).parameters:
         options["default_department"] = DEFAULT_DEPARTMENT
-    results = definitions.deploy(store, source, filename, "admin", **options)
+    if hasattr(definitions, "deploy_files"):  # several files deploy together
+        results = definitions.deploy_files(store, [(filename, source), *decision_files],
+                                           "admin", **options)
+    else:
+        results = definitions.deploy(store, source, filename, "admin", **options)
     warnings = [warning for result in results for warning in getattr(result, "warnings", ())]
     key = results[0].definition.key
     with store.writing() as uow:

@@ -14,6 +14,7 @@ from typing import Any
 
 from lxml import etree
 
+from .business_rules import calls_decision
 from .model import ExternalSpec
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -78,12 +79,8 @@ def _topic(task: etree._Element, report: Report, warn: Report) -> str | None:
             report(task, "zeebe:taskDefinition needs a type (the job type workers fetch)")
             return None
         return topic
-    if kind == "businessRuleTask" and (task.get(f"{{{CAMUNDA_NS}}}decisionRef")
-                                       or task.find(f".//{{{ZEEBE_NS}}}calledDecision") is not None):
-        report(task, "DMN decisions (camunda:decisionRef, zeebe:calledDecision) cannot be "
-                     "evaluated yet; make it an external task (camunda:type=\"external\") "
-                     "for a worker that decides")
-        return None
+    if kind == "businessRuleTask" and calls_decision(task):
+        return None  # it decides (engine.business_rules)
     for attribute, what in _DELEGATES.items():
         value = (task.get(f"{{{CAMUNDA_NS}}}{attribute}") or "").strip()
         if value:
@@ -98,8 +95,9 @@ def _topic(task: etree._Element, report: Report, warn: Report) -> str | None:
         return connector.strip()
     if kind == "businessRuleTask":
         implementation = task.get("implementation")
-        report(task, "a business rule task needs camunda:type=\"external\" with a topic (a "
-                     "worker that decides)"
+        report(task, "a business rule task needs a decision to call (camunda:decisionRef or "
+                     "zeebe:calledDecision, its .dmn file deployed with the diagram) or "
+                     "camunda:type=\"external\" with a topic (a worker that decides)"
                + (f"; implementation {implementation!r} is not one DutyFlow runs"
                   if implementation else ""))
     return None

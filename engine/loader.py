@@ -6,9 +6,11 @@ translated here and never reach a caller.
 """
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import textwrap
 from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Callable
 
 from lxml import etree
@@ -17,8 +19,10 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
-from . import deadlines, expressions, people, sandbox
+from . import business_rules, deadlines, expressions, people, sandbox
+from .decisions import Decisions, load_decisions
 from .errors import BpmnValidationError, Problem
+from .safe_xml import parse_safely
 from .external_tasks import read_external, wait_for_workers
 from .waits import check_waits
 from .forms import CONSTRAINTS, FIELD_TYPES, FieldSpec, FormSpec, parse_number
@@ -44,7 +48,8 @@ OwnerCheck = Callable[[str], bool]
 def load_processes(source: bytes, filename: str,
                    is_known_owner: OwnerCheck | None = None,
                    default_owner: str | None = None,
-                   org: OrgSnapshot | None = None) -> list[ProcessModel]:
+                   org: OrgSnapshot | None = None,
+                   decision_files: Sequence[tuple[str, bytes]] = ()) -> list[ProcessModel]:
     """Parse, validate and compile every executable process in one BPMN document.
 
     `is_known_owner(name)` says whether a lane or candidate-group name routes to a
@@ -52,13 +57,23 @@ def load_processes(source: bytes, filename: str,
     `default_owner` owns the user tasks that name no owner nor person (files from other
     tools draw no lanes); without it such a task is refused. `org`, when given, checks the
     usernames a diagram names literally (assignee, candidate users) against the membership
-    rule of engine.people. Raises BpmnValidationError listing every problem.
+    rule of engine.people. `decision_files` are the (file name, DMN text) deployed with the
+    document: its business rule tasks call their decisions (engine.business_rules).
+    Raises BpmnValidationError listing every problem, of the DMN files too.
     """
+    decisions: Decisions = {}
+    dmn_problems: list[Problem] = []
+    if decision_files:
+        try:
+            decisions = load_decisions(decision_files)
+        except BpmnValidationError as err:
+            dmn_problems = err.problems
     root = parse_untrusted_xml(source, filename)
     checker = _Checker(filename, is_known_owner, default_owner,
                        expressions.declared_language(root.get("expressionLanguage")), org)
     checker.check_counts(root)
     checker.raise_if_any()
+    checker.problems.extend(dmn_problems)
     processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
     if not processes:
         checker.report(root, "the document has no executable process "
@@ -67,38 +82,25 @@ def load_processes(source: bytes, filename: str,
     for process in processes:
         check_waits(root, process, checker.report)
     external = {process.get("id"): checker.read_external(process) for process in processes}
+    # With broken DMN files, which decisions exist is unknown: their problems say enough.
+    calls = {process.get("id"): business_rules.read_calls(
+                 process, None if dmn_problems else decisions, checker.report, _is_variable)
+             for process in processes}
     checker.raise_if_any()
-    return _compile(root, processes, forms, external, checker, default_owner)
+    models = _compile(root, processes, forms, external, checker, default_owner)
+    for model in models:
+        business_rules.attach([model.spec, *model.subprocess_specs.values()], calls[model.key],
+                              decisions)
+    return [dataclasses.replace(model, decisions=decisions) for model in models]
 
 
 def parse_untrusted_xml(source: bytes, filename: str) -> etree._Element:
     """Refuse oversized documents, DTDs and entities; never touch the network."""
-    def refuse(line: int | None, message: str) -> BpmnValidationError:
-        return BpmnValidationError([Problem(filename, line, None, message)])
-
-    if len(source) > MAX_BPMN_BYTES:
-        raise refuse(None, f"the file is {len(source)} bytes; the limit is {MAX_BPMN_BYTES}")
-    if not source.strip():
-        raise refuse(1, "the file is empty")
-    head = source[:4096].upper()
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in source.upper():
-        raise refuse(_line_of(source, b"<!"), "DTDs and entity declarations are not allowed")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                             dtd_validation=False, huge_tree=False, remove_comments=True)
-    try:
-        root = etree.fromstring(source, parser)
-    except etree.XMLSyntaxError as err:
-        raise refuse(err.lineno, f"malformed XML: {err.msg}") from None
-    if root.getroottree().docinfo.doctype:
-        raise refuse(1, "DTDs and entity declarations are not allowed")
+    root = parse_safely(source, filename, MAX_BPMN_BYTES)
     if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
-        raise refuse(root.sourceline, "the root element is not a BPMN 2.0 bpmn:definitions")
+        raise BpmnValidationError([Problem(filename, root.sourceline, None,
+                                           "the root element is not a BPMN 2.0 bpmn:definitions")])
     return root
-
-
-def _line_of(source: bytes, needle: bytes) -> int:
-    position = source.upper().find(needle)
-    return source.count(b"\n", 0, max(position, 0)) + 1
 
 
 class _Checker:

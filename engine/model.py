@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import Problem
@@ -93,6 +94,9 @@ class ProcessModel:
     warnings: tuple[Problem, ...] = ()
     # camunda:initiator on the start event: the process variable that holds the starter.
     initiator: str | None = None
+    # Every DMN decision deployed with it (engine.decisions.Decision by id), whether or not
+    # its business rule tasks call them.
+    decisions: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def routes_to_people(self) -> bool:

@@ -57,6 +57,7 @@ class ModelSource(NamedTuple):
     xml: str
     filename: str
     default_owner: str | None = None
+    dmn: tuple[tuple[str, str], ...] = ()  # (file name, DMN text) deployed with it
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,9 @@ class _Worker:
 
     def _load_model(self, header: dict[str, Any], cache_key: tuple[str, str]) -> None:
         models = self._load_processes(header["xml"].encode("utf-8"), header["filename"],
-                                      default_owner=header["default_owner"])
+                                      default_owner=header["default_owner"],
+                                      decision_files=[(name, text.encode("utf-8")) for name, text
+                                                      in header.get("dmn", ())])
         model = next(found for found in models if found.key == header["key"])
         self.models[cache_key] = model
         while len(self.models) > MODEL_CACHE_SIZE:

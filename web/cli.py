@@ -289,12 +289,16 @@ _default_department_option = click.option(
 @pass_context
 def lint_command(ctx: _Context, files: tuple[Path, ...], default_department: str | None,
                  strict: bool) -> None:
-    """Validate BPMN files without deploying them (uses the org when the database has one)."""
+    """Validate BPMN files, and the DMN files deployed with them, without deploying them
+    (uses the org when the database has one)."""
     directory, org = _directory_if_available(ctx)
-    problems = [problem for file in files
-                for problem in definitions.lint(_read(file), str(file), directory,
-                                                default_department, strict, org)]
-    for problem in problems:
+    bpmn, dmn = definitions.split_files([(str(file), _read(file)) for file in files])
+    problems = [problem for name, source in bpmn
+                for problem in definitions.lint(source, name, directory, default_department,
+                                                strict, org, dmn)]
+    if not bpmn:
+        problems = definitions.lint_decisions(dmn)
+    for problem in dict.fromkeys(problems):
         click.echo(str(problem), err=True)
     if problems:
         sys.exit(1)
@@ -320,24 +324,23 @@ def _directory_if_available(ctx: _Context) -> tuple[Directory | None, OrgSnapsho
 @pass_context
 def deploy_command(ctx: _Context, files: tuple[Path, ...], username: str | None,
                    default_department: str | None) -> None:
-    """Deploy BPMN files; each changed process becomes a new version."""
-    failed = False
-    for file in files:
-        try:
-            results = definitions.deploy(ctx.store, _read(file), str(file), username,
-                                         default_department)
-        except InvalidInput as err:
-            failed = True
-            for line in _detail_lines(err.errors):
-                click.echo(line, err=True)
-            continue
-        for result in results:
-            verb = "deployed" if result.created else "unchanged"
-            click.echo(f"{verb} {result.definition.key} v{result.definition.version} ({file})")
-            for warning in result.warnings:
-                click.echo(f"warning: {warning}", err=True)
-    if failed:
+    """Deploy BPMN files, with the DMN files their business rule tasks call, as one
+    deployment; each changed process becomes a new version."""
+    try:
+        results = definitions.deploy_files(ctx.store, [(str(file), _read(file)) for file in files],
+                                           username, default_department)
+    except InvalidInput as err:
+        for line in _detail_lines(err.errors):
+            click.echo(line, err=True)
         sys.exit(1)
+    for result in results:
+        verb = "deployed" if result.created else "unchanged"
+        click.echo(f"{verb} {result.definition.key} v{result.definition.version} "
+                   f"({result.definition.filename})")
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    for decision in results[0].decisions if results else ():
+        click.echo(f"decision {decision.id} ({decision.file})")
 
 
 @main.command("start")

@@ -16,8 +16,8 @@ from . import feel, juel, juel_runtime
 from .language import Language, canonical, declared_language, detect
 from .parsing import ExpressionSyntaxError
 
-__all__ = ["ExpressionSyntaxError", "Language", "canonical", "check", "declared_language",
-           "detect", "evaluate"]
+__all__ = ["ExpressionSyntaxError", "Language", "canonical", "check", "check_unary_tests",
+           "declared_language", "detect", "evaluate", "matches"]
 
 _COMPILERS: dict[Language, Callable[[str], types.CodeType]] = {
     Language.JUEL: juel.compile_expression,
@@ -47,3 +47,25 @@ def evaluate(text: str, data: Mapping[str, Any], extra: Mapping[str, Any] | None
         return sandbox.evaluate(text, data, extra)
     code = _COMPILERS[language](text.strip())
     return sandbox.evaluate_translated(code, _NAMESPACES[language], data, extra or {})
+
+
+def check_unary_tests(text: str) -> None:
+    """Refuse (SandboxError, located) a decision table input entry that is not FEEL unary
+    tests; `-` and blank (any input) pass."""
+    if not _any_input(text):
+        feel.compile_unary_tests(text.strip())
+
+
+def matches(text: str, value: Any, data: Mapping[str, Any]) -> bool:
+    """Whether `value` passes the input entry `text`, whose names are read from `data`;
+    only true matches (false and null do not)."""
+    if _any_input(text):
+        return True
+    code = feel.compile_unary_tests(text.strip())
+    scope = dict(data)
+    scope[feel.INPUT_NAME] = value
+    return sandbox.evaluate_translated(code, _NAMESPACES[Language.FEEL], scope, {}) is True
+
+
+def _any_input(text: str) -> bool:
+    return text.strip() in ("", "-")

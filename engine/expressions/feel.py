@@ -29,10 +29,13 @@ def body_offset(source: str) -> int:
     return 1 if source.startswith("=") else 0
 
 
+INPUT_NAME = "?"  # the scope key of a decision table input's value while its entries run
+
+
 @functools.cache
 def _parser() -> lark.Lark:
     """Built on first use (about 50 ms): diagrams in Python never pay for it."""
-    return load_parser("feel.lark")
+    return load_parser("feel.lark", start=("start", "unary_tests"))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -42,6 +45,19 @@ def compile_expression(source: str) -> types.CodeType:
     tree = parse(_parser(), source, body_offset(source))
     try:
         translated = _Translator(source).visit(tree)
+    except RecursionError:
+        raise ExpressionSyntaxError("expression is nested too deeply") from None
+    return sandbox.compile_translated(ast.Expression(body=translated))
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_unary_tests(source: str) -> types.CodeType:
+    """A decision table's input entry (`< 10`, `[1..5]`, `"a","b"`, `not("x")`, `? > 2`),
+    stripped and not `-`, as code giving true, false or null for the input value found
+    in the scope under INPUT_NAME. Raises SandboxError like compile_expression."""
+    tree = parse(_parser(), source, 0, start="unary_tests")
+    try:
+        translated = _Translator(source, unary=True).visit(tree)
     except RecursionError:
         raise ExpressionSyntaxError("expression is nested too deeply") from None
     return sandbox.compile_translated(ast.Expression(body=translated))
@@ -58,8 +74,9 @@ def _local(name: str) -> ast.Name:
 
 
 class _Translator:
-    def __init__(self, source: str):
+    def __init__(self, source: str, unary: bool = False):
         self.source = source
+        self.unary = unary  # translating unary tests, where `?` is the input
         # Innermost last: ("bound", {feel name: local}) or ("item", local) for a filter.
         self.frames: list[tuple[str, object]] = []
         self.locals = 0
@@ -131,6 +148,36 @@ class _Translator:
     def _interval(self, node: lark.Tree, opening: lark.Token, start, end, closing) -> ast.expr:
         return helper("feel_interval", self.visit(start), self.visit(end),
                       constant(str(opening) == "["), constant(closing.data == "closed_end"))
+
+    # unary tests (decision table input entries)
+    def _input_value(self, node: lark.Tree) -> ast.expr:
+        if not self.unary:
+            raise self.error(node, "'?' (the input value) is only known in a decision "
+                                   "table's input entries")
+        return helper("feel_var", scope(), constant(INPUT_NAME))
+
+    def _positive_tests(self, node: lark.Tree, *tests) -> ast.expr:
+        result = self._cell_test(tests[0])
+        for test in tests[1:]:
+            result = helper("feel_or", result, self._cell_test(test))
+        return result
+
+    def _negated_tests(self, node: lark.Tree, opening: lark.Token, *tests) -> ast.expr:
+        return helper("feel_not", self._positive_tests(node, *tests))
+
+    def _cell_test(self, test: lark.Tree) -> ast.expr:
+        """One test: a comparison with the input; an expression of `?`, itself the outcome;
+        else a value the input must equal, fall in (a range) or be one of (a list)."""
+        if test.data == "cell_compare":
+            symbol, operand = test.children
+            return helper("feel_compare", constant(str(symbol)), self._input_value(test),
+                          self.visit(operand))
+        (expression,) = test.children
+        if any(isinstance(part, lark.Tree) and part.data == "input_value"
+               for part in expression.iter_subtrees()):
+            return helper("feel_test_outcome", self.visit(expression))
+        pair = ast.Tuple(elts=[constant(""), self.visit(expression)], ctx=ast.Load())
+        return helper("feel_in", self._input_value(test), ast.Tuple(elts=[pair], ctx=ast.Load()))
 
     # logic and comparisons
     def _if_expr(self, node: lark.Tree, test, then, otherwise) -> ast.expr:

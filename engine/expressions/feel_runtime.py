@@ -110,6 +110,12 @@ def every(results: list) -> bool | None:
     return True if all(result is True for result in results) else None
 
 
+def test_outcome(value: Any) -> bool | None:
+    """An input entry written as an expression of `?` (`? > 5 and ? < 10`): its boolean
+    value decides; anything else is no match."""
+    return value if isinstance(value, bool) else None
+
+
 def is_true(value: Any) -> bool:
     """The test of `if ... then ... else`: only true takes the `then` branch."""
     return value is True
@@ -341,6 +347,7 @@ def position(values: Any, index: Any) -> Any:
 
 HELPERS_BY_NAME: dict[str, Callable[..., Any]] = {
     "and": conjunction, "or": disjunction, "not": negation, "some": some, "every": every,
+    "test_outcome": test_outcome,
     "true": is_true, "compare": compare, "between": between, "interval": interval,
     "in": in_tests, "arith": arithmetic, "neg": negate, "number": number,
     "var": variable, "member_or": member_or, "path": path, "items": items,

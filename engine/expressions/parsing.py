@@ -38,11 +38,12 @@ class ExpressionSyntaxError(SandboxSyntaxError):
         return self.args[0]
 
 
-def load_parser(grammar_file: str, lexer: str = "contextual") -> lark.Lark:
+def load_parser(grammar_file: str, lexer: str = "contextual",
+                start: tuple[str, ...] = ("start",)) -> lark.Lark:
     """An LALR parser (linear time whatever the input) for a grammar shipped in this package."""
     grammar = resources.files(__package__).joinpath(grammar_file).read_text(encoding="utf-8")
     return lark.Lark(grammar, parser="lalr", lexer=lexer, propagate_positions=True,
-                     maybe_placeholders=False)
+                     maybe_placeholders=False, start=list(start))
 
 
 def located(source: str, index: int, reason: str) -> ExpressionSyntaxError:
@@ -53,15 +54,15 @@ def located(source: str, index: int, reason: str) -> ExpressionSyntaxError:
     return ExpressionSyntaxError(reason, line, column)
 
 
-def parse(parser: lark.Lark, source: str, offset: int) -> lark.Tree:
-    """Parse `source[offset:]`; errors are located in `source`."""
+def parse(parser: lark.Lark, source: str, offset: int, start: str = "start") -> lark.Tree:
+    """Parse `source[offset:]` from the grammar's rule `start`; errors are located in `source`."""
     if len(source) > MAX_SOURCE_CHARS:
         raise ExpressionSyntaxError(f"expression is longer than {MAX_SOURCE_CHARS} characters")
     body = source[offset:]
     if not body.strip():
         raise located(source, len(source), "the expression is empty")
     try:
-        return parser.parse(body)
+        return parser.parse(body, start=start)
     except UnexpectedInput as err:
         raise located(source, offset + _error_index(err, body), _describe(parser, err)) from None
     except RecursionError:

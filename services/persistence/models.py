@@ -10,6 +10,7 @@ migration installs triggers that refuse UPDATE and DELETE on them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -156,6 +157,13 @@ class ProcessDefinition(Base):
     deployed_by: Mapped[str | None] = mapped_column(String(64))
     # Owns the user tasks that name no owner (diagrams drawn in other tools have no lanes).
     default_department: Mapped[str | None] = mapped_column(String(64))
+    # The DMN files deployed with it, as JSON [{"filename", "xml"}] (see decision_files()).
+    dmn_files: Mapped[str | None] = mapped_column(Text, deferred=True)
+
+    def decision_files(self) -> tuple[tuple[str, str], ...]:
+        """(file name, DMN text) of each decision file deployed with this version."""
+        return tuple((item["filename"], item["xml"]) for item in json.loads(self.dmn_files)) \
+            if self.dmn_files else ()
 
 
 class ProcessInstance(Base):

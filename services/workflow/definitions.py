@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.decisions import is_dmn, load_decisions
 from engine.errors import BpmnValidationError, Problem
 from engine.loader import MAX_BPMN_BYTES, load_processes
 from engine.model import ProcessModel
@@ -18,6 +21,7 @@ from services.persistence.models import ProcessDefinition, utcnow
 from services.persistence.unit_of_work import Store, UnitOfWork
 
 MAX_UPLOAD_BYTES = MAX_BPMN_BYTES
+MAX_DEPLOYMENT_FILES = 20  # BPMN and DMN files deployed together
 DEPLOY_SLOTS = 2
 DEPLOY_WAIT_SECONDS = 2.0
 DEPLOY_RETRY_AFTER_SECONDS = 5
@@ -25,44 +29,97 @@ _DEPLOY_SLOTS = threading.BoundedSemaphore(DEPLOY_SLOTS)
 
 
 @dataclass(frozen=True)
+class DeployedDecision:
+    """A DMN decision deployed with the diagram (in its version, see deploy_files)."""
+
+    id: str
+    name: str
+    file: str
+
+
+@dataclass(frozen=True)
 class DeployResult:
     definition: ProcessDefinition
     created: bool
     warnings: tuple[Problem, ...] = ()  # what deploys but does not run as drawn
+    decisions: tuple[DeployedDecision, ...] = ()
+
+
+File = tuple[str, bytes]  # (file name, content) of one file of a deployment
+
+
+def split_files(files: Sequence[File]) -> tuple[list[File], list[File]]:
+    """The deployment's BPMN files and its DMN files (told apart by their name, else by
+    their root element's namespace)."""
+    dmn = [(name, source) for name, source in files if is_dmn(name, source)]
+    return [file for file in files if file not in dmn], dmn
 
 
 def lint(source: bytes, filename: str, directory: Directory | None,
          default_department: str | None = None, strict: bool = False,
-         org: OrgSnapshot | None = None) -> list[Problem]:
-    """Every problem in a BPMN file, or [] when it would deploy; `strict` counts the
-    warnings (what deploys but does not run as drawn) as problems too; with `org`, the
-    usernames it names are checked too."""
+         org: OrgSnapshot | None = None, decision_files: Sequence[File] = ()) -> list[Problem]:
+    """Every problem in a BPMN file (with the DMN files it would be deployed with), or []
+    when it would deploy; `strict` counts the warnings (what deploys but does not run as
+    drawn) as problems too; with `org`, the usernames it names are checked too."""
     try:
         models = load_processes(source, filename,
                                 directory.is_known_owner if directory else None,
-                                default_department, org)
+                                default_department, org, decision_files)
     except BpmnValidationError as err:
         return err.problems
     return [warning for model in models for warning in model.warnings] if strict else []
 
 
+def lint_decisions(decision_files: Sequence[File]) -> list[Problem]:
+    """Every problem of DMN files on their own."""
+    try:
+        load_decisions(decision_files)
+    except BpmnValidationError as err:
+        return err.problems
+    return []
+
+
 def deploy(store: Store, source: bytes, filename: str, deployed_by: str | None,
            default_department: str | None = None) -> list[DeployResult]:
-    """Deploy each executable process of a file as a new version of its key.
+    """Deploy one BPMN file on its own (see deploy_files)."""
+    return deploy_files(store, [(filename, source)], deployed_by, default_department)
 
-    `default_department` (a department key) owns the user tasks that name no owner.
-    Identical content and options to a key's latest version is a no-op returning that
-    version; instances already running stay on the version they started with. The file
-    is parsed and validated before the write transaction opens: validation is the slow
-    part, and an open write (on SQLite, `BEGIN IMMEDIATE`) holds up every other writer.
+
+def deploy_files(store: Store, files: Sequence[File], deployed_by: str | None,
+                 default_department: str | None = None) -> list[DeployResult]:
+    """Deploy the executable processes of one or more BPMN files, with the DMN files their
+    business rule tasks call, each process as a new version of its key.
+
+    `default_department` (a department key) owns the user tasks that name no owner. A
+    version is its BPMN file, the deployment's DMN files and the options: identical ones
+    to a key's latest version are a no-op returning that version, and a changed decision
+    table makes a new version of each process deployed with it. Instances already running
+    stay on the version they started with. Files are parsed and validated before the
+    write transaction opens: validation is the slow part, and an open write (on SQLite,
+    `BEGIN IMMEDIATE`) holds up every other writer.
     """
-    models, xml = _validated(store, source, filename, default_department)
-    checksum = content_checksum(source, default_department)
+    bpmn, dmn = split_files(files)
+    names = [name for name, _ in files]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise InvalidInput("each file of a deployment needs its own name",
+                           [Problem(name, None, None, "two files of the deployment have this "
+                                                      "name").as_dict() for name in duplicated])
+    if not bpmn:
+        raise InvalidInput("a deployment needs a BPMN diagram",
+                           [Problem(name, None, None, "decisions deploy together with the "
+                                                      "diagram whose business rule tasks call "
+                                                      "them").as_dict() for name, _ in dmn])
+    validated = _validated(store, bpmn, dmn, default_department)
+    stored_dmn = json.dumps([{"filename": name, "xml": text} for name, text in
+                             _texts(dmn)], ensure_ascii=False) if dmn else None
 
     def store_versions() -> list[DeployResult]:
         with store.writing() as uow:
-            results = [_store_version(uow, model, xml, checksum, filename, deployed_by,
-                                      default_department)
+            results = [_store_version(uow, model, xml, content_checksum(source, default_department,
+                                                                        dmn),
+                                      filename, deployed_by, default_department, stored_dmn)
+                       for (filename, source), (models, xml) in zip(bpmn, validated)
                        for model in models]
             uow.commit()
         return results
@@ -75,18 +132,24 @@ def deploy(store: Store, source: bytes, filename: str, deployed_by: str | None,
         return store_versions()
 
 
-def content_checksum(source: bytes, default_department: str | None) -> str:
-    """What a version is compiled from: the file, and the department owning its unowned
-    tasks (so the compiled-model cache, keyed by checksum, tells the two apart)."""
+def content_checksum(source: bytes, default_department: str | None,
+                     decision_files: Sequence[File] = ()) -> str:
+    """What a version is compiled from: the file, the department owning its unowned tasks
+    and the DMN files deployed with it (so the compiled-model cache, keyed by checksum,
+    tells them apart)."""
     digest = hashlib.sha256(source)
     if default_department is not None:
         digest.update(b"\0default_department=" + default_department.encode("utf-8"))
+    for name, content in sorted(decision_files):
+        digest.update(b"\0dmn=" + hashlib.sha256(name.encode("utf-8")).digest()
+                      + hashlib.sha256(content).digest())
     return digest.hexdigest()
 
 
-def _validated(store: Store, source: bytes, filename: str, default_department: str | None
-               ) -> tuple[list[ProcessModel], str]:
-    """The compiled models and the XML text, or InvalidInput listing every problem.
+def _validated(store: Store, bpmn: Sequence[File], dmn: Sequence[File],
+               default_department: str | None) -> list[tuple[list[ProcessModel], str]]:
+    """Each BPMN file's compiled models and XML text, or InvalidInput listing every problem
+    of every file.
 
     At most DEPLOY_SLOTS validations run at once per process, so a burst of large
     uploads cannot take every CPU; a caller that finds no slot soon is told to retry.
@@ -94,6 +157,8 @@ def _validated(store: Store, source: bytes, filename: str, default_department: s
     if not _DEPLOY_SLOTS.acquire(timeout=DEPLOY_WAIT_SECONDS):
         raise Busy("other deployments are being validated; retry shortly",
                    retry_after=DEPLOY_RETRY_AFTER_SECONDS)
+    problems: list[Problem] = []
+    compiled: list[list[ProcessModel]] = []
     try:
         with store.reading() as uow:
             directory = Directory.load(uow)
@@ -101,34 +166,65 @@ def _validated(store: Store, source: bytes, filename: str, default_department: s
         if default_department is not None and default_department not in directory.departments:
             raise InvalidInput(f"default department {default_department!r} is not a department",
                                {"default_department": ["Not the key of an active department."]})
-        models = load_processes(source, filename, directory.is_known_owner, default_department,
-                                org)
-    except BpmnValidationError as err:
-        raise InvalidInput(f"{filename} is not a deployable BPMN file",
-                           [problem.as_dict() for problem in err.problems]) from None
+        for filename, source in bpmn:
+            try:
+                compiled.append(load_processes(source, filename, directory.is_known_owner,
+                                               default_department, org, dmn))
+            except BpmnValidationError as err:
+                problems.extend(problem for problem in err.problems if problem not in problems)
     finally:
         _DEPLOY_SLOTS.release()
-    try:
-        return models, source.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{filename} is not UTF-8 encoded",
-                           [Problem(filename, None, None, "save the file as UTF-8").as_dict()]) from None
+    if problems:
+        failing = ", ".join(dict.fromkeys(problem.file for problem in problems))
+        raise InvalidInput(f"{failing} is not a deployable BPMN file" if len(bpmn) == 1 and not dmn
+                           else f"the deployment has problems in {failing}",
+                           [problem.as_dict() for problem in problems])
+    _check_keys(bpmn, compiled)
+    texts = dict(_texts(bpmn))
+    return [(models, texts[filename]) for (filename, _), models in zip(bpmn, compiled)]
+
+
+def _check_keys(bpmn: Sequence[File], compiled: list[list[ProcessModel]]) -> None:
+    """Two files of one deployment may not define the same process."""
+    seen: dict[str, str] = {}
+    for (filename, _), models in zip(bpmn, compiled):
+        for model in models:
+            if model.key in seen:
+                raise InvalidInput(f"process {model.key!r} is in two files of the deployment",
+                                   [Problem(filename, None, model.key,
+                                            f"process {model.key!r} is also in "
+                                            f"{seen[model.key]}").as_dict()])
+            seen[model.key] = filename
+
+
+def _texts(files: Sequence[File]) -> list[tuple[str, str]]:
+    texts = []
+    for filename, source in files:
+        try:
+            texts.append((filename, source.decode("utf-8")))
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{filename} is not UTF-8 encoded",
+                               [Problem(filename, None, None, "save the file as UTF-8").as_dict()]
+                               ) from None
+    return texts
 
 
 def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str,
                    filename: str, deployed_by: str | None,
-                   default_department: str | None) -> DeployResult:
+                   default_department: str | None, dmn_files: str | None) -> DeployResult:
+    decisions = tuple(DeployedDecision(decision.id, decision.name, decision.file)
+                      for decision in model.decisions.values())
     latest = _latest(uow, model.key)
     if latest is not None and latest.checksum == checksum:
-        return DeployResult(latest, created=False, warnings=model.warnings)
+        return DeployResult(latest, created=False, warnings=model.warnings, decisions=decisions)
     definition = ProcessDefinition(
         key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
         filename=filename, bpmn_xml=xml, checksum=checksum, deployed_at=utcnow(),
-        deployed_by=deployed_by, default_department=default_department)
+        deployed_by=deployed_by, default_department=default_department, dmn_files=dmn_files)
     uow.session.add(definition)
     uow.flush()
     uow.models.put((checksum, model.key), model)
-    return DeployResult(definition, created=True, warnings=model.warnings)
+    return DeployResult(definition, created=True, warnings=model.warnings, decisions=decisions)
 
 
 def _latest(uow: UnitOfWork, key: str) -> ProcessDefinition | None:
@@ -141,6 +237,14 @@ def latest_definition(uow: UnitOfWork, key: str) -> ProcessDefinition:
     if definition is None:
         raise NotFound(f"no process is deployed with key {key!r}")
     return definition
+
+
+def latest_decision_files(uow: UnitOfWork, key: str) -> list[File]:
+    """The DMN files deployed with a key's latest version ([] for none, or no such key):
+    a diagram edited in the modeler deploys again with them."""
+    latest = _latest(uow, key)
+    return [(name, text.encode("utf-8")) for name, text in latest.decision_files()] \
+        if latest is not None else []
 
 
 def list_latest(uow: UnitOfWork) -> list[ProcessDefinition]:
@@ -175,7 +279,9 @@ def model_of(uow: UnitOfWork, definition: ProcessDefinition) -> ProcessModel:
     model = cached_model(uow, definition.checksum, definition.key)
     if model is None:
         models = load_processes(definition.bpmn_xml.encode("utf-8"), definition.filename,
-                                default_owner=definition.default_department)
+                                default_owner=definition.default_department,
+                                decision_files=[(name, text.encode("utf-8")) for name, text
+                                                in definition.decision_files()])
         model = next(m for m in models if m.key == definition.key)
         uow.models.put((definition.checksum, definition.key), model)
     return model

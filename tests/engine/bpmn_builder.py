@@ -1,6 +1,8 @@
 """Small BPMN documents for tests, written the way Camunda Modeler writes them."""
 from __future__ import annotations
 
+from xml.sax.saxutils import escape
+
 HEADER = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
   xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
@@ -67,3 +69,38 @@ def gateway_fan(gateways: int) -> bytes:
                  flow(gateway, "end", "amount &gt; 10", f"{gateway}_big"),
                  flow(gateway, "end", "amount &lt;= 10", f"{gateway}_small")]
     return process("\n".join(body))
+
+
+DMN_1_3 = "https://www.omg.org/spec/DMN/20191111/MODEL/"
+
+
+def decision_table(decision_id: str, inputs: list[str], outputs: list[str],
+                   rules: list[tuple[list[str], list[str]]], hit_policy: str = "UNIQUE",
+                   aggregation: str | None = None, namespace: str = DMN_1_3,
+                   output_values: dict[str, str] | None = None, extra: str = "") -> bytes:
+    """A DMN file with one decision table, as Camunda Modeler writes it: `inputs` are the
+    input expressions, `outputs` the output names, each rule its input and output entries
+    (cell text, escaped here)."""
+    def cell(kind: str, text: str, index: str) -> str:
+        return f'<{kind} id="{kind}_{index}"><text>{escape(text)}</text></{kind}>'
+
+    values = output_values or {}
+    policy = f' hitPolicy="{hit_policy}"' + (f' aggregation="{aggregation}"' if aggregation else "")
+    body = [f'<input id="input_{n}" label="input {n}"><inputExpression id="expr_{n}" '
+            f'typeRef="string"><text>{escape(text)}</text></inputExpression></input>'
+            for n, text in enumerate(inputs)]
+    body += [f'<output id="output_{n}" name="{name}" typeRef="string">'
+             + (f'<outputValues id="values_{n}"><text>{escape(values[name])}</text></outputValues>'
+                if name in values else "") + "</output>" for n, name in enumerate(outputs)]
+    for r, (tests, results) in enumerate(rules, 1):
+        body.append(f'<rule id="rule_{r}">'
+                    + "".join(cell("inputEntry", text, f"{r}_{n}") for n, text in enumerate(tests))
+                    + "".join(cell("outputEntry", text, f"{r}_{n}")
+                              for n, text in enumerate(results)) + "</rule>")
+    lines = "\n".join(body)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<definitions xmlns="{namespace}" '
+            f'xmlns:camunda="http://camunda.org/schema/1.0/dmn" id="defs_{decision_id}" '
+            f'name="Decisions" namespace="http://camunda.org/schema/1.0/dmn">\n'
+            f'<decision id="{decision_id}" name="{decision_id}">{extra}\n'
+            f'<decisionTable id="table_{decision_id}"{policy}>\n{lines}\n</decisionTable>\n'
+            f"</decision>\n</definitions>\n").encode("utf-8")

@@ -195,6 +195,52 @@ def test_grammar_shaped_feel_never_escapes_or_crashes(expression):
     evaluated_safely("=" + expression)
 
 
+# ------------------------------------------------- decision table input entries (FEEL)
+
+def matched_safely(cell: str, value) -> None:
+    """The properties above, for a decision table input entry (FEEL unary tests) tried
+    against one input value: only SandboxError, only true or false, nothing escapes."""
+    try:
+        expressions.check_unary_tests(cell)
+    except SandboxError:
+        return
+    events: list[tuple[str, tuple]] = []
+    _recorded.append(events)
+    started = time.monotonic()
+    try:
+        outcome = expressions.matches(cell, value, DATA)
+    except SandboxError:
+        outcome = False
+    finally:
+        _recorded.pop()
+    assert events == [], f"{cell!r} caused {events}"
+    assert time.monotonic() - started < TIME_LIMIT + 1.0, f"{cell!r} ran too long"
+    assert outcome in (True, False), f"{cell!r} gave {outcome!r}"
+
+
+CELL_TESTS = st.one_of(
+    FEEL_EXPRESSIONS,
+    st.tuples(st.sampled_from(["<", "<=", ">", ">=", "!=", "="]), FEEL_EXPRESSIONS).map(" ".join),
+    st.tuples(st.sampled_from(["[", "("]), FEEL_EXPRESSIONS, FEEL_EXPRESSIONS,
+              st.sampled_from(["]", ")"])).map(lambda t: f"{t[0]}{t[1]}..{t[2]}{t[3]}"),
+    FEEL_EXPRESSIONS.map(lambda expression: f"? > {expression} and ? != {expression}"),
+)
+
+
+@FUZZ
+@given(st.lists(CELL_TESTS, min_size=1, max_size=3), st.booleans(),
+       st.sampled_from([None, 5, "Misc", Decimal("2.5"), dt.date(2026, 1, 1), [1, 2], True]))
+def test_grammar_shaped_input_entries_never_escape_or_crash(tests, negated, value):
+    cell = ", ".join(tests)
+    matched_safely(f"not({cell})" if negated else cell, value)
+
+
+@FUZZ
+@given(st.text(alphabet="()[]{}.,:?!=<>+-*/\"'`$# \n0123456789abnotemplyeqfsiurdv_", max_size=200))
+def test_punctuation_soup_as_an_input_entry_never_escapes_or_crashes(cell):
+    matched_safely(cell, 3)
+
+
 # --------------------------------------------------------------- grammar-shaped: JUEL
 
 JUEL_ATOMS = st.sampled_from([

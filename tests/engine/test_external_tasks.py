@@ -52,7 +52,8 @@ def test_a_java_delegate_waits_on_its_own_text_as_topic_with_a_located_warning(a
 @pytest.mark.parametrize("task,message", [
     ('<bpmn:serviceTask id="work" camunda:type="external"/>', "needs a camunda:topic"),
     ('<bpmn:businessRuleTask id="work" camunda:decisionRef="approver"/>',
-     "DMN decisions (camunda:decisionRef, zeebe:calledDecision) cannot be evaluated yet"),
+     "decision 'approver' is not in the deployment: deploy its .dmn file together with the "
+     "diagram"),
     ('<bpmn:businessRuleTask id="work" implementation="kp:dmn"/>',
      "implementation 'kp:dmn' is not one DutyFlow runs"),
     (f'<bpmn:serviceTask id="work" camunda:type="external" camunda:topic="{"t" * 201}"/>',

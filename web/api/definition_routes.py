@@ -12,6 +12,7 @@ from .contract import Documented, operation
 from .schemas import Definition, Deployment, DeployUpload
 
 MAX_FILENAME = 255  # the length of ProcessDefinition.filename
+MAX_FILES = definitions.MAX_DEPLOYMENT_FILES
 
 
 def definition_view(definition) -> dict:
@@ -23,18 +24,23 @@ def definition_view(definition) -> dict:
 @operation({201: Deployment, 200: Deployment},
            body=Documented(DeployUpload, "multipart/form-data"), problems=(422,))
 def deploy_definition():
-    """Deploy a BPMN file (designer or admin); 200 when every process in it was deployed
-    already, unchanged."""
+    """Deploy one or more files as one deployment (designer or admin): BPMN diagrams and
+    the DMN decision files their business rule tasks call, each as a multipart `file`
+    part; 200 when every process in them was deployed already, unchanged."""
     actor().require("designer", "admin")
-    upload = request.files.get("file")
-    if upload is None:
+    uploads = request.files.getlist("file")
+    if not uploads:
         raise InvalidInput("send the BPMN file as multipart field 'file'",
                            [{"file": None, "line": None, "element_id": None,
                              "message": "missing multipart field 'file'"}])
-    filename = upload_name(upload)
-    source = upload.read(definitions.MAX_UPLOAD_BYTES + 1)
-    results = definitions.deploy(store(), source, filename, actor().username,
-                                 default_department(request.form.get("default_department")))
+    files = [(upload_name(upload), upload.read(definitions.MAX_UPLOAD_BYTES + 1))
+             for upload in uploads[:MAX_FILES + 1]]
+    if len(files) > MAX_FILES:
+        raise InvalidInput(f"a deployment has at most {MAX_FILES} files",
+                           [{"file": None, "line": None, "element_id": None,
+                             "message": f"{len(uploads)} files sent"}])
+    results = definitions.deploy_files(store(), files, actor().username,
+                                       default_department(request.form.get("default_department")))
     created = any(result.created for result in results)
     body = definition_view(results[0].definition)
     if len(results) > 1:
@@ -42,6 +48,9 @@ def deploy_definition():
     warnings = [warning.as_dict() for result in results for warning in result.warnings]
     if warnings:
         body["warnings"] = warnings
+    if results[0].decisions:
+        body["decisions"] = [{"id": decision.id, "name": decision.name, "file": decision.file}
+                             for decision in results[0].decisions]
     return body, 201 if created else 200
 
 

@@ -87,15 +87,28 @@ class Located(Shape):
     message = fields.String()
 
 
+class DeployedDecision(Shape):
+    """A DMN decision deployed with the diagram: business rule tasks call it by `id`."""
+    id = fields.String()
+    name = fields.String()
+    file = fields.String()
+
+
 class Deployment(Definition):
-    """The first process of the file; `processes` lists all of them when there are several;
-    `warnings` what deploys but does not run as drawn (Java delegates wait for workers)."""
+    """The first process of the deployment; `processes` lists all of them when there are
+    several; `warnings` what deploys but does not run as drawn (Java delegates wait for
+    workers); `decisions` the DMN decisions deployed with them."""
     processes = fields.List(fields.Nested(Definition))
     warnings = fields.List(fields.Nested(Located))
+    decisions = fields.List(fields.Nested(DeployedDecision))
 
 
 class DeployUpload(Schema):
-    file = fields.Raw(metadata={"type": "string", "format": "binary"}, required=True)
+    file = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}),
+                       required=True, metadata={
+                           "description": "the BPMN file; repeat the part for several BPMN "
+                                          "files and the DMN files their business rule tasks "
+                                          "call, deployed together"})
     default_department = fields.String(metadata={
         "description": "the key of the department that owns user tasks with neither lane, "
                        "candidate group nor assignee (diagrams from other tools)"})

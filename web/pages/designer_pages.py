@@ -82,9 +82,8 @@ def _problems(err: InvalidInput) -> list[dict]:
     return problems or [{"file": None, "line": None, "element_id": None, "message": str(err)}]
 
 
-def _deploy(source: bytes, filename: str, default_department: str | None = None):
-    return definitions.deploy(store(), source, filename, page_actor().username,
-                              default_department)
+def _deploy(files: list[tuple[str, bytes]], default_department: str | None = None):
+    return definitions.deploy_files(store(), files, page_actor().username, default_department)
 
 
 def _designer_page(problems: list[dict], uploaded_xml: str | None = None,
@@ -107,16 +106,19 @@ def designer():
 @signed_in
 def designer_upload():
     _require_designer()
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
+    uploads = [upload for upload in request.files.getlist("file") if upload.filename]
+    if not uploads:
         problems = [{"file": None, "line": None, "element_id": None,
                      "message": _("Choose a .bpmn file to upload.")}]
         return _designer_page(problems), 422
-    filename = upload.filename
-    source = upload.read(definitions.MAX_UPLOAD_BYTES + 1)
+    # Several files deploy together: the diagram and the .dmn files of its decisions.
+    files = [(upload.filename, upload.read(definitions.MAX_UPLOAD_BYTES + 1))
+             for upload in uploads[:definitions.MAX_DEPLOYMENT_FILES]]
+    bpmn, _dmn = definitions.split_files(files)
+    filename, source = (bpmn or files)[0]
     default_department = request.form.get("default_department") or None
     try:
-        results = _deploy(source, filename, default_department)
+        results = _deploy(files, default_department)
     except InvalidInput as err:
         # The upload is not stored: embed it so the page can draw it and mark the problems.
         uploaded = source.decode("utf-8", errors="replace") \
@@ -145,8 +147,10 @@ def designer_deploy_xml():
                                 "message": _("The diagram is empty.")}]), 422
     key = body.get("key") if isinstance(body.get("key"), str) else ""
     filename = f"{key if _SAFE_KEY.match(key) else 'diagram'}.bpmn"
+    with store().reading() as uow:  # the decisions deployed with the version it edits
+        decision_files = definitions.latest_decision_files(uow, key)
     try:
-        results = _deploy(xml.encode("utf-8"), filename)
+        results = _deploy([(filename, xml.encode("utf-8")), *decision_files])
     except InvalidInput as err:
         return jsonify(ok=False, message=str(err), errors=_problems(err)), 422
     first = results[0]

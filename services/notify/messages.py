@@ -53,6 +53,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         N_("Payroll run %(run)s for %(period)s is final; your payslip is ready.")),
 }
 DUE = N_("Due: %(due)s")
+ON_BEHALF = N_("You are told as the substitute of %(person)s, who is away.")
 OPEN = N_("Open in DutyFlow")
 
 
@@ -94,6 +95,8 @@ def render(kind: str, payload: Mapping[str, Any], gettext: Gettext, base_url: st
     title, body = TEXTS[kind]
     values = _values(payload)
     title, body = gettext(title) % values, gettext(body) % values
+    if payload.get("on_behalf_of"):
+        body += " " + gettext(ON_BEHALF) % {"person": payload["on_behalf_of"]}
     url = link(kind, payload, base_url)
     lines = [body]
     due = (payload.get("task") or {}).get("due_at")

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from services.notify.outbox import members, notify, opted_in_members, people
+from services.notify.outbox import members, notify, opted_in_members, people, with_roles
 from services.org.absences import substitutes_at
 from services.persistence.statuses import NotificationKind
 
@@ -123,6 +123,24 @@ def instance_ended(uow, instance: Mapping[str, Any], data: Mapping[str, Any],
                                 data.get("outcome"), (str, int, float, bool)) else None}}
     notify(uow, kind, people(uow, [instance.get("started_by")]), payload, now,
            process_instance_id=instance["id"])
+
+
+INCIDENT_ROLES = ("designer", "admin")  # who repairs failed steps (GET /incidents)
+_MESSAGE_CHARS = 500
+
+
+def incident_opened(uow, incident: Any, now: dt.datetime) -> None:
+    """A step failed (an Incident row, flushed): the designers and admins hear of it, with
+    the element and the error, to repair it from the incident's page."""
+    message = incident.message or ""
+    payload = {"incident": {
+        "id": incident.id, "process_key": incident.process_key,
+        "process_instance_id": incident.process_instance_id,
+        "element_id": incident.element_id, "kind": incident.kind,
+        "message": message if len(message) <= _MESSAGE_CHARS
+        else message[:_MESSAGE_CHARS - 1] + "…"}}
+    notify(uow, NotificationKind.INCIDENT_OPENED, with_roles(uow, INCIDENT_ROLES), payload, now,
+           process_instance_id=incident.process_instance_id)
 
 
 def payslips_ready(uow, run_id: int, period: str, usernames: Iterable[str],

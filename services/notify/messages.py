@@ -51,6 +51,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     NotificationKind.PAYSLIP_READY: (
         N_("Your payslip for %(period)s is ready"),
         N_("Payroll run %(run)s for %(period)s is final; your payslip is ready.")),
+    NotificationKind.INCIDENT_OPENED: (
+        N_("Incident in %(process)s"),
+        N_("%(process)s #%(instance)s failed at %(element)s: %(error)s")),
 }
 DUE = N_("Due: %(due)s")
 ON_BEHALF = N_("You are told as the substitute of %(person)s, who is away.")
@@ -72,20 +75,26 @@ def _values(payload: Mapping[str, Any]) -> dict[str, Any]:
     task = payload.get("task") or {}
     instance = payload.get("instance") or {}
     run = payload.get("run") or {}
+    incident = payload.get("incident") or {}
     return {"task": task.get("name", ""),
-            "process": task.get("process_key") or instance.get("process_key", ""),
-            "instance": task.get("process_instance_id") or instance.get("id", ""),
+            "process": task.get("process_key") or instance.get("process_key")
+            or incident.get("process_key", ""),
+            "instance": task.get("process_instance_id") or instance.get("id")
+            or incident.get("process_instance_id") or "-",
+            "element": incident.get("element_id") or "-", "error": incident.get("message", ""),
             "department": task.get("department_name") or task.get("department", ""),
             "by": payload.get("by") or "", "period": run.get("period", ""),
             "run": run.get("id", "")}
 
 
 def link(kind: str, payload: Mapping[str, Any], base_url: str) -> str:
-    """Where the message leads: the task, the instance, or the payslip."""
+    """Where the message leads: the task, the instance, the incident, or the payslip."""
     if "task" in payload:
         return f"{base_url}/tasks/{payload['task']['id']}"
     if "instance" in payload:
         return f"{base_url}/instances/{payload['instance']['id']}"
+    if "incident" in payload:
+        return f"{base_url}/incidents/{payload['incident']['id']}"
     if "run" in payload:
         return f"{base_url}/hr/payroll-runs/{payload['run']['id']}/payslips/{payload['username']}"
     return f"{base_url}/notifications"

@@ -127,6 +127,12 @@ def escalations_of(uow: UnitOfWork, task_ids: Iterable[str]) -> dict[str, list[E
     return found
 
 
+def escalation_view(escalation: Escalation) -> dict[str, Any]:
+    """One escalation as the read models show it (dashboard, payslip evidence)."""
+    return {"level": escalation.level, "department": escalation.department_key,
+            "notified": escalation.notified, "at": escalation.at}
+
+
 def run_due(store: Store, now: dt.datetime | None = None, batch: int = 100) -> int:
     """Every reminder and escalation due at `now`; returns how many tasks were acted on."""
     now = now or utcnow()

@@ -96,8 +96,7 @@ def overdue_tasks(uow: UnitOfWork, actor: Actor, now: dt.datetime | None = None,
              "department": task.department_key, "assignee": task.assignee,
              "due_at": task.due_at, "late_by": now - task.due_at,
              "may_open": may_see_task(actor, task),
-             "escalations": [{"level": escalation.level, "department": escalation.department_key,
-                              "notified": escalation.notified, "at": escalation.at}
+             "escalations": [follow_ups.escalation_view(escalation)
                              for escalation in escalated[task.id]]} for task in rows]
 
 

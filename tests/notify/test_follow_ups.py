@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from services.errors import InvalidInput
 from services.identity.access import actor_named
+from services.identity.actor import Actor
+from services.pay import payroll_runs, payslips
 from services.notify import follow_ups
 from payroll.aggregation import measure
 from payroll.periods import Period
@@ -219,3 +221,34 @@ def test_the_dashboards_overdue_list_says_whether_and_to_whom_each_task_was_esca
     assert "level" not in rows[calm.id] and ">no<" in rows[calm.id]
     task_page = client.get(f"/tasks/{escalated.id}").get_data(as_text=True)
     assert "level 2" in task_page and "told sun.prod" in task_page  # the same records
+
+
+def test_payslip_evidence_names_who_was_told_of_each_escalated_completion(org):
+    """li.qa's late inspection was escalated to QA's head before she completed it: her
+    payslip's evidence (API and page) says so, with when; the prompt one says no."""
+    deploy(org, source=with_follow_ups(remind=None, escalate="PT2H"))
+    late, ready = inspection(org)
+    follow_ups.run_due(org, ready + dt.timedelta(hours=2))
+    prompt, _ = inspection(org)
+    for task in (late, prompt):
+        complete(org, task.process_instance_id, "inspect_goods", "li.qa", PASS)
+    hr = Actor("zhao.hr", "hr", frozenset({"hr"}), frozenset())
+    period = str(Period.of(utcnow()))
+    with org.writing() as uow:
+        run = payroll_runs.create_run(uow, hr, period, "UTC")
+    with org.reading() as uow:
+        evidence = {item["event_id"]: item for item in
+                    payslips.payslip(uow, hr, run.id, "li.qa", "UTC")["evidence"]
+                    if item["task"] == "inspect_goods"}
+    by_task = {item["process_instance_id"]: item for item in evidence.values()}
+    assert by_task[late.process_instance_id]["escalations"] == [
+        {"level": 1, "department": "qa", "notified": "wang.qa",
+         "at": (ready + dt.timedelta(hours=2)).isoformat().replace("+00:00", "Z")}]
+    assert by_task[prompt.process_instance_id]["escalations"] == []
+    client = create_app(Settings(org.database_url), store=org).test_client()
+    page_sign_in(client, "zhao.hr")
+    page = client.get(f"/hr/payroll-runs/{run.id}/payslips/li.qa").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-event-id="(\d+)">(.*?)</tr>', page, re.S))
+    late_row = rows[str(by_task[late.process_instance_id]["event_id"])]
+    assert "level 1" in late_row and "told wang.qa" in late_row
+    assert ">no<" in rows[str(by_task[prompt.process_instance_id]["event_id"])]

@@ -13,7 +13,8 @@ from playwright.sync_api import expect
 
 from tests.conftest import BPMN_DIR, ROOT
 from tests.e2e.conftest import demo_server, shot, sign_in
-from tests.e2e.test_staff_flow import open_task, submit
+from tests.e2e.test_notifications_flow import opt_in_to_department_tasks, register_a_delivery
+from tests.e2e.test_staff_flow import submit
 from tests.notify.receivers import SmtpReceiver
 from tests.serving import free_port
 
@@ -64,20 +65,11 @@ def test_an_inspector_on_a_phone_follows_the_emailed_link_and_completes_the_task
         new_page, server, smtp):
     phone = new_page(**PHONE)
     sign_in(phone, "li.qa")
-    phone.locator("#bell").click()
-    phone.get_by_label("Every new task of my department").check()
-    phone.get_by_role("button", name="Save").click()
-    expect(phone.locator(".flash")).to_contain_text("Your notification settings are saved.")
+    opt_in_to_department_tasks(phone)
     phone.get_by_role("button", name="Sign out").click()
-
     buyer = new_page()
     sign_in(buyer, "zhang.proc")
-    open_task(buyer, "Register supplier delivery")
-    buyer.get_by_label("Supplier").fill("华东钢铁")
-    buyer.get_by_label("Material").fill("冷轧钢板")
-    buyer.get_by_label("Quantity").fill("12")
-    submit(buyer)
-    expect(buyer.locator(".flash")).to_contain_text("Register supplier delivery")
+    register_a_delivery(buyer)
 
     message = mail_to(smtp, ADDRESS, "New task: Inspect goods")
     body = message.get_content()

@@ -3,7 +3,7 @@ initiator once; every new incident tells the designers and admins (issue 15)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.identity.access import actor_named
 from services.notify.messages import render
@@ -12,6 +12,7 @@ from services.persistence.statuses import NotificationKind
 from services.workflow import correlation, instances, modification, repair
 from tests.engine.bpmn_builder import HEADER, flow, process, user_task
 from tests.services.helpers import complete, deploy, import_demo_org, ready_task
+from tests.notify.support import fail_at_commit
 from tests.services.test_correlation import lane
 from web.notifications import catalogs
 
@@ -122,13 +123,9 @@ def test_a_failed_step_whose_commit_fails_records_no_incident_and_tells_nobody(o
     deploy(org, "last_script.bpmn", last_script("y = x + 1"))
     instance_id = started(org, "last_script", by="he.qa")
     task = ready_task(org, instance_id, "fill")
-
-    def database_fails_at_commit(session):
-        raise RuntimeError("the database went away at commit")
-
     with pytest.raises(RuntimeError):
         with org.writing() as uow:
-            event.listen(uow.session, "before_commit", database_fails_at_commit)
+            fail_at_commit(uow)
             instances.complete_task(uow, actor_named(uow, "li.qa"), task.id, {})
     with org.reading() as uow:
         assert uow.session.scalars(select(Incident)).all() == []

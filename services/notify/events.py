@@ -1,8 +1,8 @@
 """What each use case tells whom: one function per kind of event, called inside the use
 case's unit of work (services.notify.outbox writes the rows; nothing here commits).
 
-Who hears of a ready task is decided in `recipients_for_ready_task`, the one place to
-extend when tasks are routed to people.
+Work routed to persons (a task's assignee or candidate users) is told through
+`notify_routed`, which hands an absent person's notifications to their substitute.
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from services.notify.outbox import Person, members, notify, opted_in_members, people
+from services.notify.outbox import members, notify, opted_in_members, people, with_roles
+from services.org.absences import substitutes_at
 from services.persistence.statuses import NotificationKind
 
 # Events about a task reach the webhook and robot of the task's department too; the
@@ -25,7 +26,7 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 _TASK_FIELDS = ("id", "name", "process_key", "process_instance_id", "department_key",
-                "candidate_departments", "assignee", "due_at", "created_at")
+                "candidate_departments", "candidate_users", "assignee", "due_at", "created_at")
 
 
 def task_fields(task: Any) -> dict[str, Any]:
@@ -44,39 +45,69 @@ def task_payload(task: Mapping[str, Any], department_name: str | None = None) ->
                      "due_at": _iso(task["due_at"])}}
 
 
-def recipients_for_ready_task(uow, task: Mapping[str, Any]) -> list[Person]:
-    """Whoever may take a ready task: its assignee; else its candidate users; else the
-    members of its owning departments who opted in to their department's new tasks."""
+def routed_to(task: Mapping[str, Any]) -> list[str]:
+    """The persons a task is routed to: its assignee (or holder); else its candidate users;
+    empty when it is its departments' to take."""
     if task.get("assignee"):
-        return people(uow, [task["assignee"]])
-    if task.get("candidate_users"):
-        return people(uow, task["candidate_users"])
-    owners = [task["department_key"], *(task.get("candidate_departments") or [])]
-    return opted_in_members(uow, [key for key in owners if key])
+        return [task["assignee"]]
+    return list(task.get("candidate_users") or [])
+
+
+def owners_of(task: Mapping[str, Any]) -> list[str]:
+    return [key for key in (task["department_key"], *(task.get("candidate_departments") or []))
+            if key]
+
+
+def notify_routed(uow, kind: str, usernames: Iterable[str], payload: dict[str, Any],
+                  now: dt.datetime, *, departments: Iterable[str] = (),
+                  channels_of: Mapping[str, Any] | None = None, **subject: Any) -> int:
+    """Tell the persons work is routed to. While one of them is absent, their substitute
+    hears of it instead, the payload saying for whom (`on_behalf_of`): the substitute is
+    the one who may take the work meanwhile (services.org.absences)."""
+    wanted = list(dict.fromkeys(name for name in usernames if name))
+    standing_in = substitutes_at(uow, wanted, now)
+    present = [name for name in wanted if name not in standing_in]
+    written = notify(uow, kind, people(uow, present), payload, now, departments=departments,
+                     channels_of=channels_of, **subject)
+    told = set(present)
+    for absent, substitute in standing_in.items():
+        if substitute not in told:
+            told.add(substitute)
+            written += notify(uow, kind, people(uow, [substitute]),
+                              {**payload, "on_behalf_of": absent}, now, **subject)
+    return written
 
 
 def tasks_ready(uow, tasks: Iterable[Mapping[str, Any]], departments: Mapping[str, Any],
                 now: dt.datetime) -> None:
     """New ready tasks (as the rows the projection inserts); `departments`: the active
-    ones by key, rows with `name` and `notify` (the routing directory's)."""
+    ones by key, rows with `name` and `notify` (the routing directory's). Who hears: the
+    persons the task is routed to (or their substitutes); else the members of its owning
+    departments who opted in to their department's new tasks; and the department's
+    webhook and robot."""
     channels_of = {key: department.notify for key, department in departments.items()}
     for task in tasks:
         owner = departments.get(task["department_key"])
-        notify(uow, NotificationKind.TASK_READY, recipients_for_ready_task(uow, task),
-               task_payload(task, owner.name if owner else None), now,
-               departments=[task["department_key"]] if task["department_key"] else [],
-               task_id=task["id"], process_instance_id=task["process_instance_id"],
-               channels_of=channels_of)
+        payload = task_payload(task, owner.name if owner else None)
+        where = dict(departments=[task["department_key"]] if task["department_key"] else [],
+                     task_id=task["id"], process_instance_id=task["process_instance_id"],
+                     channels_of=channels_of)
+        persons = routed_to(task)
+        if persons:
+            notify_routed(uow, NotificationKind.TASK_READY, persons, payload, now, **where)
+        else:
+            notify(uow, NotificationKind.TASK_READY, opted_in_members(uow, owners_of(task)),
+                   payload, now, **where)
 
 
 def task_for_person(uow, kind: NotificationKind, task: Mapping[str, Any], username: str,
                     by: str | None, now: dt.datetime, **extra: Any) -> None:
-    """A task given to someone (assigned, transferred): they hear of it."""
+    """A task given to someone (assigned, transferred): they (or their substitute) hear of it."""
     task = task_fields(task)
     payload = {**task_payload(task), "by": by, **extra}
-    notify(uow, kind, people(uow, [username]), payload, now,
-           departments=[task["department_key"]] if kind in _DEPARTMENT_KINDS else [],
-           task_id=task["id"], process_instance_id=task["process_instance_id"])
+    notify_routed(uow, kind, [username], payload, now,
+                  departments=[task["department_key"]] if kind in _DEPARTMENT_KINDS else [],
+                  task_id=task["id"], process_instance_id=task["process_instance_id"])
 
 
 def instance_ended(uow, instance: Mapping[str, Any], data: Mapping[str, Any],
@@ -94,6 +125,24 @@ def instance_ended(uow, instance: Mapping[str, Any], data: Mapping[str, Any],
            process_instance_id=instance["id"])
 
 
+INCIDENT_ROLES = ("designer", "admin")  # who repairs failed steps (GET /incidents)
+_MESSAGE_CHARS = 500
+
+
+def incident_opened(uow, incident: Any, now: dt.datetime) -> None:
+    """A step failed (an Incident row, flushed): the designers and admins hear of it, with
+    the element and the error, to repair it from the incident's page."""
+    message = incident.message or ""
+    payload = {"incident": {
+        "id": incident.id, "process_key": incident.process_key,
+        "process_instance_id": incident.process_instance_id,
+        "element_id": incident.element_id, "kind": incident.kind,
+        "message": message if len(message) <= _MESSAGE_CHARS
+        else message[:_MESSAGE_CHARS - 1] + "…"}}
+    notify(uow, NotificationKind.INCIDENT_OPENED, with_roles(uow, INCIDENT_ROLES), payload, now,
+           process_instance_id=incident.process_instance_id)
+
+
 def payslips_ready(uow, run_id: int, period: str, usernames: Iterable[str],
                    now: dt.datetime) -> None:
     """A payroll run became final: each employee on it hears that their payslip is ready."""
@@ -104,11 +153,19 @@ def payslips_ready(uow, run_id: int, period: str, usernames: Iterable[str],
 
 
 def task_reminder(uow, task: Any, now: dt.datetime) -> None:
-    """A task still open at its reminder time: whoever may take it hears of it again."""
+    """A task still open at its reminder time: whoever may take it hears of it again: the
+    persons it is routed to (or their substitutes), else every active member of its owning
+    departments (a reminder is not opt-in); and the department's webhook and robot."""
     task = task_fields(task)
-    notify(uow, NotificationKind.TASK_REMINDER, people_who_may_take(uow, task),
-           task_payload(task), now, departments=[task["department_key"]],
-           task_id=task["id"], process_instance_id=task["process_instance_id"])
+    where = dict(departments=[task["department_key"]], task_id=task["id"],
+                 process_instance_id=task["process_instance_id"])
+    persons = routed_to(task)
+    if persons:
+        notify_routed(uow, NotificationKind.TASK_REMINDER, persons, task_payload(task), now,
+                      **where)
+    else:
+        notify(uow, NotificationKind.TASK_REMINDER, members(uow, owners_of(task)),
+               task_payload(task), now, **where)
 
 
 def task_escalated(uow, task: Any, head: str, department_key: str, level: int,
@@ -119,14 +176,3 @@ def task_escalated(uow, task: Any, head: str, department_key: str, level: int,
            {**task_payload(task), "escalation": {"level": level, "department": department_key}},
            now, departments=[task["department_key"]], task_id=task["id"],
            process_instance_id=task["process_instance_id"])
-
-
-def people_who_may_take(uow, task: Mapping[str, Any]) -> list[Person]:
-    """Whoever may take an open task: its holder; else its candidate users; else every
-    active member of its owning departments (a reminder is not opt-in)."""
-    if task.get("assignee"):
-        return people(uow, [task["assignee"]])
-    if task.get("candidate_users"):
-        return people(uow, task["candidate_users"])
-    owners = [task["department_key"], *(task.get("candidate_departments") or [])]
-    return members(uow, [key for key in owners if key])

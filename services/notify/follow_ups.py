@@ -114,6 +114,25 @@ def _escalate(uow: UnitOfWork, row: TaskFollowUp, task: Task, now: dt.datetime) 
     return [f"escalated to {head}"]
 
 
+def escalations_of(uow: UnitOfWork, task_ids: Iterable[str]) -> dict[str, list[Escalation]]:
+    """The recorded escalations of these tasks, level by level: who was told each task was
+    late, and when (the task page and the dashboard's overdue list show them)."""
+    wanted = sorted(set(task_ids))
+    found: dict[str, list[Escalation]] = {task_id: [] for task_id in wanted}
+    if wanted:
+        for escalation in uow.session.scalars(
+                select(Escalation).where(Escalation.task_id.in_(wanted))
+                .order_by(Escalation.task_id, Escalation.level, Escalation.id)):
+            found[escalation.task_id].append(escalation)
+    return found
+
+
+def escalation_view(escalation: Escalation) -> dict[str, Any]:
+    """One escalation as the read models show it (dashboard, payslip evidence)."""
+    return {"level": escalation.level, "department": escalation.department_key,
+            "notified": escalation.notified, "at": escalation.at}
+
+
 def run_due(store: Store, now: dt.datetime | None = None, batch: int = 100) -> int:
     """Every reminder and escalation due at `now`; returns how many tasks were acted on."""
     now = now or utcnow()

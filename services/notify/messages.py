@@ -51,8 +51,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     NotificationKind.PAYSLIP_READY: (
         N_("Your payslip for %(period)s is ready"),
         N_("Payroll run %(run)s for %(period)s is final; your payslip is ready.")),
+    NotificationKind.INCIDENT_OPENED: (
+        N_("Incident in %(process)s"),
+        N_("%(process)s #%(instance)s failed at %(element)s: %(error)s")),
 }
 DUE = N_("Due: %(due)s")
+ON_BEHALF = N_("You are told as the substitute of %(person)s, who is away.")
 OPEN = N_("Open in DutyFlow")
 
 
@@ -71,20 +75,26 @@ def _values(payload: Mapping[str, Any]) -> dict[str, Any]:
     task = payload.get("task") or {}
     instance = payload.get("instance") or {}
     run = payload.get("run") or {}
+    incident = payload.get("incident") or {}
     return {"task": task.get("name", ""),
-            "process": task.get("process_key") or instance.get("process_key", ""),
-            "instance": task.get("process_instance_id") or instance.get("id", ""),
+            "process": task.get("process_key") or instance.get("process_key")
+            or incident.get("process_key", ""),
+            "instance": task.get("process_instance_id") or instance.get("id")
+            or incident.get("process_instance_id") or "-",
+            "element": incident.get("element_id") or "-", "error": incident.get("message", ""),
             "department": task.get("department_name") or task.get("department", ""),
             "by": payload.get("by") or "", "period": run.get("period", ""),
             "run": run.get("id", "")}
 
 
 def link(kind: str, payload: Mapping[str, Any], base_url: str) -> str:
-    """Where the message leads: the task, the instance, or the payslip."""
+    """Where the message leads: the task, the instance, the incident, or the payslip."""
     if "task" in payload:
         return f"{base_url}/tasks/{payload['task']['id']}"
     if "instance" in payload:
         return f"{base_url}/instances/{payload['instance']['id']}"
+    if "incident" in payload:
+        return f"{base_url}/incidents/{payload['incident']['id']}"
     if "run" in payload:
         return f"{base_url}/hr/payroll-runs/{payload['run']['id']}/payslips/{payload['username']}"
     return f"{base_url}/notifications"
@@ -94,6 +104,8 @@ def render(kind: str, payload: Mapping[str, Any], gettext: Gettext, base_url: st
     title, body = TEXTS[kind]
     values = _values(payload)
     title, body = gettext(title) % values, gettext(body) % values
+    if payload.get("on_behalf_of"):
+        body += " " + gettext(ON_BEHALF) % {"person": payload["on_behalf_of"]}
     url = link(kind, payload, base_url)
     lines = [body]
     due = (payload.get("task") or {}).get("due_at")

@@ -91,6 +91,15 @@ def members(uow: UnitOfWork, departments: Iterable[str]) -> list[Person]:
     return [Person(*row) for row in uow.core(_MEMBERS, {"departments": keys})] if keys else []
 
 
+def with_roles(uow: UnitOfWork, roles: Iterable[str]) -> list[Person]:
+    """Every active employee holding one of `roles`, by username."""
+    wanted = set(roles)
+    usernames = [username for username, held in uow.session.execute(
+        select(_employees.c.username, _employees.c.roles).where(_employees.c.active)
+        .order_by(_employees.c.username)) if wanted & set(held or ())]
+    return people(uow, usernames)
+
+
 def notify(uow: UnitOfWork, kind: str, recipients: Iterable[Person], payload: dict[str, Any],
            now: dt.datetime, *, departments: Iterable[str] = (), task_id: str | None = None,
            process_instance_id: int | None = None, payroll_run_id: int | None = None,

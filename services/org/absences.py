@@ -20,10 +20,23 @@ from services.identity.actor import Actor
 from services.persistence.models import Absence, Employee, utcnow
 from services.persistence.unit_of_work import UnitOfWork
 
+
 def covered_by(uow: UnitOfWork, username: str, now: dt.datetime) -> frozenset[str]:
     """The people `username` stands in for at `now`."""
     return frozenset(uow.session.scalars(select(Absence.username).where(
         Absence.substitute == username, Absence.starts_at <= now, Absence.ends_at > now)))
+
+
+def substitutes_at(uow: UnitOfWork, usernames: list[str], now: dt.datetime) -> dict[str, str]:
+    """Of `usernames`, those absent at `now` with an active substitute: absent -> substitute
+    (whoever is told of work routed to them meanwhile)."""
+    if not usernames:
+        return {}
+    return dict(uow.session.execute(
+        select(Absence.username, Absence.substitute)
+        .join(Employee, Employee.username == Absence.substitute)
+        .where(Absence.username.in_(usernames), Absence.starts_at <= now,
+               Absence.ends_at > now, Employee.active)).all())
 
 
 def cover_for(uow: UnitOfWork, actor: Actor, task: Any, now: dt.datetime) -> frozenset[str]:

@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 from payroll.aggregation import completed_within
 from services.errors import NotFound, PermissionDenied
 from services.identity.actor import Actor
+from services.notify import follow_ups
 from services.pay.kpi import parse_period
 from services.pay.payroll_runs import adjustments_for, line_view, load_run
 from services.persistence.models import PayrollLine, TaskEvent
@@ -60,7 +61,13 @@ def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone:
 def _rows(uow: UnitOfWork, statement, line: PayrollLine) -> list[dict[str, Any]]:
     events = uow.session.scalars(statement).all()
     corrections = corrected_data(uow, [event.id for event in events])
-    return [_evidence(event, corrections.get(event.id), line) for event in events]
+    escalated = follow_ups.escalations_of(uow, [event.task_id for event in events
+                                                if event.escalated])
+    return [{**_evidence(event, corrections.get(event.id), line),
+             "escalations": [{**follow_ups.escalation_view(escalation),
+                              "at": iso(escalation.at)}
+                             for escalation in escalated.get(event.task_id, ())]}
+            for event in events]
 
 
 def _count(uow: UnitOfWork, statement) -> int:

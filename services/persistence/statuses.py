@@ -56,6 +56,7 @@ class NotificationKind(StrEnum):
     INSTANCE_FINISHED = "instance_finished"  # to the initiator
     INSTANCE_REJECTED = "instance_rejected"  # finished with process data outcome == "rejected"
     PAYSLIP_READY = "payslip_ready"  # to each employee of a run that became final
+    INCIDENT_OPENED = "incident_opened"  # a failed step: to designers and admins
 
 
 class Channel(StrEnum):

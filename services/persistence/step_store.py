@@ -64,8 +64,6 @@ _STEP_COLUMNS = (_instances.c.id.label("instance_id"), _instances.c.lock_version
                  _instances.c.status.label("instance_status"),
                  _instances.c.process_key.label("instance_process_key"),
                  _instances.c.process_version, _instances.c.definition_id,
-                 _instances.c.started_by.label("instance_started_by"),
-                 _instances.c.business_key.label("instance_business_key"),
                  _definitions.c.checksum, _definitions.c.key.label("definition_key"),
                  select(OrgRevision.__table__.c.token).scalar_subquery().label("org_revision"))
 _instance_with_definition = _instances.join(_definitions,

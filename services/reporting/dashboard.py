@@ -20,6 +20,7 @@ from payroll.schemes import METRICS, PARAMETERS
 from services.errors import NotFound
 from services.identity.access import may_see_task
 from services.identity.actor import Actor
+from services.notify import follow_ups
 from services.pay.kpi import latest_scheme_row, scheme_rows
 from services.persistence.models import (
     Department,
@@ -81,18 +82,22 @@ def person_rates(uow: UnitOfWork, actor: Actor, period: Period) -> list[dict[str
 
 def overdue_tasks(uow: UnitOfWork, actor: Actor, now: dt.datetime | None = None,
                   limit: int = 100) -> list[dict[str, Any]]:
-    """Ready tasks of the caller's departments whose deadline has passed, oldest first."""
+    """Ready tasks of the caller's departments whose deadline has passed, oldest first, each
+    with its escalations so far (level, the department whose head was told, who, when)."""
     departments = scope(actor)
     now = now or utcnow()
     statement = select(Task).where(Task.overdue(now))
     if departments is not None:
         statement = statement.where(Task.department_key.in_(departments))
-    rows = uow.session.scalars(statement.order_by(Task.due_at, Task.id).limit(limit))
+    rows = list(uow.session.scalars(statement.order_by(Task.due_at, Task.id).limit(limit)))
+    escalated = follow_ups.escalations_of(uow, [task.id for task in rows])
     return [{"id": task.id, "name": task.name, "element_id": task.element_id,
              "process_key": task.process_key, "process_instance_id": task.process_instance_id,
              "department": task.department_key, "assignee": task.assignee,
              "due_at": task.due_at, "late_by": now - task.due_at,
-             "may_open": may_see_task(actor, task)} for task in rows]
+             "may_open": may_see_task(actor, task),
+             "escalations": [follow_ups.escalation_view(escalation)
+                             for escalation in escalated[task.id]]} for task in rows]
 
 
 def trend_window(period: Period, weeks: int = TREND_WEEKS,

@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from engine.sandbox_pool import ModelRef, ModelSource, OrgRef, SandboxLimits, SandboxPool
 from engine.steps import StepOutcome
+from services.notify import events as notify_events
 from services.org.directory import Directory
 from services.persistence.models import Incident, ProcessDefinition
 from services.persistence.unit_of_work import UnitOfWork
@@ -73,10 +74,14 @@ def run(uow: UnitOfWork, checksum: str, key: str, definition_id: int, state: str
 def record_incident(uow: UnitOfWork, *, instance_id: int | None, process_key: str,
                     element_id: str | None, kind: str, message: str,
                     data: dict[str, Any] | None, at: dt.datetime) -> None:
-    """An incident, in the caller's transaction (with the state change that caused it)."""
-    uow.session.add(Incident(process_instance_id=instance_id, process_key=process_key,
-                             element_id=element_id, kind=kind, message=message, data=data,
-                             created_at=at))
+    """An incident, in the caller's transaction (with the state change that caused it);
+    the designers and admins are told of it in the same transaction."""
+    incident = Incident(process_instance_id=instance_id, process_key=process_key,
+                        element_id=element_id, kind=kind, message=message, data=data,
+                        created_at=at)
+    uow.session.add(incident)
+    uow.flush()
+    notify_events.incident_opened(uow, incident, at)
 
 
 def resolve_incidents(uow: UnitOfWork, instance_id: int, at: dt.datetime) -> None:

@@ -23,7 +23,6 @@ from engine.steps import COMPLETE, COMPLETE_EXTERNAL, FIRE_TIMER, START, StepOut
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StepFailed
 from services.identity.access import may_do, may_see_task, may_take, stands_in_for
 from services.identity.actor import Actor
-from services.notify import events as notify_events
 from services.org.absences import cover_for
 from services.persistence import step_store
 from services.persistence.models import (ExternalTask, ProcessDefinition, ProcessInstance, Task,
@@ -33,7 +32,7 @@ from services.persistence.unit_of_work import UnitOfWork
 from services.workflow import engine_steps, external_tasks
 from services.workflow.definitions import cached_model, latest_definition, model_of
 from services.workflow.events import completion_event, external_event
-from services.workflow.projection import Mirrored, project, save_state, stored_state
+from services.workflow.projection import Mirrored, announce_end, project, save_state, stored_state
 from services.workflow.standing import require_takes_work
 
 
@@ -72,7 +71,7 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     uow.flush()
     project(uow, row.id, row.process_key, model, outcome, now, org_revision=org_revision)
     note_new_error(uow, row.id, row.process_key, None, outcome, now)
-    _announce_end(uow, row.id, row.process_key, business_key, started_by, None, outcome, now)
+    announce_end(uow, row.id, outcome, now)
     uow.commit()
     return row
 
@@ -130,16 +129,6 @@ def note_new_error(uow: UnitOfWork, instance_id: int, process_key: str,
                                      data=outcome.data, at=now)
 
 
-def _announce_end(uow: UnitOfWork, instance_id: int, process_key: str, business_key: str | None,
-                  started_by: str | None, status_before: str | None, outcome: StepOutcome,
-                  now: dt.datetime) -> None:
-    """An instance that completed in this step tells its initiator, in the same commit."""
-    if outcome.status == InstanceStatus.COMPLETED and status_before != InstanceStatus.COMPLETED:
-        notify_events.instance_ended(uow, {"id": instance_id, "process_key": process_key,
-                                           "business_key": business_key,
-                                           "started_by": started_by}, outcome.data, now)
-
-
 def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any],
                   now: dt.datetime | None = None) -> Completion:
     """Complete a ready duty as `actor`; the event and the new state commit together.
@@ -186,8 +175,6 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
                     Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
     stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)
     note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
-    _announce_end(uow, task.instance_id, task.instance_process_key, task.instance_business_key,
-                  task.instance_started_by, task.instance_status, outcome, now)
     uow.commit()
     return Completion(task.instance_id, stored["status"], stored["error"], ready)
 
@@ -217,8 +204,6 @@ def fire_timer(uow: UnitOfWork, timer_id: str, now: dt.datetime | None = None) -
     save_state(uow, found.instance_id, found.lock_version, outcome, now)
     note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
                     outcome, now)
-    _announce_end(uow, found.instance_id, found.instance_process_key, found.instance_business_key,
-                  found.instance_started_by, found.instance_status, outcome, now)
     uow.commit()
     return timer.status == TimerStatus.FIRED
 
@@ -255,8 +240,6 @@ def complete_external_task(uow: UnitOfWork, actor: Actor, task_id: str, worker_i
     stored = save_state(uow, found.instance_id, found.lock_version, outcome, now)
     note_new_error(uow, found.instance_id, found.instance_process_key, found.instance_status,
                    outcome, now)
-    _announce_end(uow, found.instance_id, found.instance_process_key, found.instance_business_key,
-                  found.instance_started_by, found.instance_status, outcome, now)
     uow.commit()
     return Completion(found.instance_id, stored["status"], stored["error"], ready)
 

@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from engine.model import ProcessModel
+from engine.model import InstanceStatus, ProcessModel
 from engine.steps import StepOutcome
 from services.notify import events as notify_events
 from services.notify import follow_ups
 from services.org.directory import Directory
 from services.persistence import step_store
-from services.persistence.models import ExternalTask, Task
+from services.persistence.models import ExternalTask, ProcessInstance, Task
 from services.persistence.statuses import ExternalTaskStatus, TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork
 
@@ -78,13 +78,29 @@ def stored_state(outcome: StepOutcome) -> dict[str, Any]:
 
 def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, outcome: StepOutcome,
                now: dt.datetime) -> dict[str, Any]:
-    """Store the instance's state after a step (Conflict if someone else stored one first).
+    """Store the instance's state after a step (Conflict if someone else stored one first);
+    an instance the step ended tells its initiator (`announce_end`), whichever step it was:
+    a completion, a timer, an external worker, a message or signal, a move, a retry.
 
     Returns the columns stored."""
     stored = stored_state(outcome)
     step_store.save_state(uow, instance_id, seen_version, state_json=outcome.state_json, at=now,
                           **stored)
+    announce_end(uow, instance_id, outcome, now)
     return stored
+
+
+def announce_end(uow: UnitOfWork, instance_id: int, outcome: StepOutcome,
+                 now: dt.datetime) -> None:
+    """The one rule for an instance that ended in a step (no step runs on a completed
+    instance, so a completed outcome is a new end): its initiator hears that it finished,
+    or was rejected, in the step's transaction (services.notify.events.instance_ended)."""
+    if outcome.status != InstanceStatus.COMPLETED:
+        return
+    row = uow.session.execute(
+        select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.business_key,
+               ProcessInstance.started_by).where(ProcessInstance.id == instance_id)).one()
+    notify_events.instance_ended(uow, row._asdict(), outcome.data, now)
 
 
 def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready,

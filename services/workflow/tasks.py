@@ -20,6 +20,7 @@ from services.identity.access import (
 )
 from services.identity.actor import Actor
 from services.notify import events as notify_events
+from services.notify import follow_ups
 from services.org.absences import cover_for, covered_by
 from services.persistence.models import (
     Employee,
@@ -384,8 +385,7 @@ def add_comment(uow: UnitOfWork, actor: Actor, task_id: str, text: str) -> TaskC
 def escalations(uow: UnitOfWork, actor: Actor, task_id: str) -> list[Escalation]:
     """Who was told the task was late, level by level (services.notify.follow_ups)."""
     get_task(uow, actor, task_id)
-    return list(uow.session.scalars(select(Escalation).where(Escalation.task_id == task_id)
-                                    .order_by(Escalation.level, Escalation.id)))
+    return follow_ups.escalations_of(uow, [task_id])[task_id]
 
 
 def comments(uow: UnitOfWork, actor: Actor, task_id: str) -> list[TaskComment]:

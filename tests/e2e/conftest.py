@@ -6,6 +6,7 @@ own browser download is not used.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -26,21 +27,31 @@ CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
                   "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A fresh demo deployment per test module (SQLite, as `make demo` runs it)."""
-    port = free_port()
-    database = tmp_path_factory.mktemp("e2e") / "dutyflow.db"
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{database}",
-               DUTYFLOW_SECRET_KEY="e2e-secret-key-not-for-production")
+@contextlib.contextmanager
+def demo_server(directory: Path, port: int | None = None, **env: str):
+    """`dutyflow serve --demo` on a fresh SQLite database in `directory`, with `env` added;
+    yields (its base URL, its DATABASE_URL)."""
+    port = port or free_port()
+    database_url = f"sqlite:///{directory / 'dutyflow.db'}"
+    env = dict(os.environ, DATABASE_URL=database_url,
+               DUTYFLOW_SECRET_KEY="e2e-secret-key-not-for-production", **env)
     process = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--demo", "--port",
                                 str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    wait_until_healthy(process, base, seconds=90)
-    yield base
-    process.terminate()
-    process.wait(timeout=30)
+    try:
+        wait_until_healthy(process, base, seconds=90)
+        yield base, database_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A fresh demo deployment per test module (SQLite, as `make demo` runs it)."""
+    with demo_server(tmp_path_factory.mktemp("e2e")) as (base, _database_url):
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import yaml
+from sqlalchemy import event
 
 from services.identity.access import actor_named
 from services.notify import delivery
@@ -55,3 +56,11 @@ def deliver(store: Store, smtp_url: str = "", policy=FAST, now: dt.datetime | No
         return delivery.deliver_due_once(store, sending, policy, now=now, worker=worker)
     finally:
         sending.close()
+
+
+def fail_at_commit(uow) -> None:
+    """Make this unit of work's commit fail, as a database going away at that moment would."""
+    def database_fails_at_commit(session):
+        raise RuntimeError("the database went away at commit")
+
+    event.listen(uow.session, "before_commit", database_fails_at_commit)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from decimal import Decimal
 
@@ -9,14 +10,19 @@ import pytest
 from sqlalchemy import select
 
 from services.errors import InvalidInput
+from services.identity.access import actor_named
+from services.identity.actor import Actor
+from services.pay import payroll_runs, payslips
 from services.notify import follow_ups
 from payroll.aggregation import measure
 from payroll.periods import Period
 from payroll.schemes import Indicator
 from services.persistence.models import (Escalation, Notification, Task, TaskEvent,
-                                         TaskFollowUp)
+                                         TaskFollowUp, utcnow)
+from services.reporting import dashboard
 from services.persistence.statuses import NotificationKind
 from services.settings import Settings
+from services.workflow import instances
 from tests.conftest import read_bpmn
 from tests.notify.support import demo_org, import_org
 from tests.services.helpers import DELIVERY, PASS, complete, deploy, ready_task, start
@@ -175,3 +181,74 @@ def test_the_task_page_shows_who_was_told_of_its_escalation(org):
     follow_ups.run_due(org, ready + dt.timedelta(hours=2))
     page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
     assert 'id="escalations"' in page and "told wang.qa" in page and "level 1" in page
+
+
+def overdue_inspection(store, ready: dt.datetime) -> Task:
+    """An inspection that became ready at `ready` (due 4 h later), left open."""
+    with store.writing() as uow:
+        instance_id = instances.start_process(uow, "inbound_materials", None, "zhang.proc",
+                                              now=ready).id
+    register = ready_task(store, instance_id, "register_delivery")
+    with store.writing() as uow:
+        instances.complete_task(uow, actor_named(uow, "zhang.proc"), register.id, DELIVERY,
+                                now=ready)
+    return ready_task(store, instance_id, "inspect_goods")
+
+
+def test_the_dashboards_overdue_list_says_whether_and_to_whom_each_task_was_escalated(org):
+    """Two overdue inspections, one escalated twice (QA's head, then production's): the
+    dashboard's overdue list shows both escalations of the one, "no" for the other."""
+    deploy(org, source=with_follow_ups(remind=None, escalate="PT2H"))
+    ready = utcnow().replace(microsecond=0) - dt.timedelta(days=1)
+    escalated = overdue_inspection(org, ready)
+    follow_ups.run_due(org, ready + dt.timedelta(hours=2))
+    follow_ups.run_due(org, ready + dt.timedelta(hours=4))
+    calm = overdue_inspection(org, ready + dt.timedelta(hours=5))
+    with org.reading() as uow:
+        listed = {row["id"]: row["escalations"] for row in dashboard.overdue_tasks(
+            uow, actor_named(uow, "wang.qa"), now=ready + dt.timedelta(hours=10))}
+    assert listed[calm.id] == []
+    assert [(e["level"], e["department"], e["notified"], e["at"]) for e in listed[escalated.id]] \
+        == [(1, "qa", "wang.qa", ready + dt.timedelta(hours=2)),
+            (2, "production", "sun.prod", ready + dt.timedelta(hours=4))]
+    client = create_app(Settings(org.database_url), store=org).test_client()
+    page_sign_in(client, "wang.qa")
+    page = client.get("/dashboard").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr class="overdue" data-task-id="([^"]+)">(.*?)</tr>', page, re.S))
+    assert set(rows) == {escalated.id, calm.id}
+    assert "level 1" in rows[escalated.id] and "told wang.qa" in rows[escalated.id]
+    assert "level 2" in rows[escalated.id] and "told sun.prod" in rows[escalated.id]
+    assert "level" not in rows[calm.id] and ">no<" in rows[calm.id]
+    task_page = client.get(f"/tasks/{escalated.id}").get_data(as_text=True)
+    assert "level 2" in task_page and "told sun.prod" in task_page  # the same records
+
+
+def test_payslip_evidence_names_who_was_told_of_each_escalated_completion(org):
+    """li.qa's late inspection was escalated to QA's head before she completed it: her
+    payslip's evidence (API and page) says so, with when; the prompt one says no."""
+    deploy(org, source=with_follow_ups(remind=None, escalate="PT2H"))
+    late, ready = inspection(org)
+    follow_ups.run_due(org, ready + dt.timedelta(hours=2))
+    prompt, _ = inspection(org)
+    for task in (late, prompt):
+        complete(org, task.process_instance_id, "inspect_goods", "li.qa", PASS)
+    hr = Actor("zhao.hr", "hr", frozenset({"hr"}), frozenset())
+    period = str(Period.of(utcnow()))
+    with org.writing() as uow:
+        run = payroll_runs.create_run(uow, hr, period, "UTC")
+    with org.reading() as uow:
+        evidence = {item["event_id"]: item for item in
+                    payslips.payslip(uow, hr, run.id, "li.qa", "UTC")["evidence"]
+                    if item["task"] == "inspect_goods"}
+    by_task = {item["process_instance_id"]: item for item in evidence.values()}
+    assert by_task[late.process_instance_id]["escalations"] == [
+        {"level": 1, "department": "qa", "notified": "wang.qa",
+         "at": (ready + dt.timedelta(hours=2)).isoformat().replace("+00:00", "Z")}]
+    assert by_task[prompt.process_instance_id]["escalations"] == []
+    client = create_app(Settings(org.database_url), store=org).test_client()
+    page_sign_in(client, "zhao.hr")
+    page = client.get(f"/hr/payroll-runs/{run.id}/payslips/li.qa").get_data(as_text=True)
+    rows = dict(re.findall(r'<tr data-event-id="(\d+)">(.*?)</tr>', page, re.S))
+    late_row = rows[str(by_task[late.process_instance_id]["event_id"])]
+    assert "level 1" in late_row and "told wang.qa" in late_row
+    assert ">no<" in rows[str(by_task[prompt.process_instance_id]["event_id"])]

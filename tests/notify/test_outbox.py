@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from services.errors import InvalidInput
 from services.identity.access import actor_named
@@ -11,7 +11,7 @@ from services.pay import payroll_runs
 from services.persistence.models import Delivery, Notification, OrgChange
 from services.persistence.statuses import Channel, NotificationKind
 from services.workflow import instances, tasks
-from tests.notify.support import WEBHOOK_SECRET, demo_org, import_org, opt_in
+from tests.notify.support import WEBHOOK_SECRET, demo_org, fail_at_commit, import_org, opt_in
 from tests.services.helpers import DELIVERY, complete, deploy, ready_task
 
 QA_CHANNELS = {"webhook": "https://hooks.example/qa?token=abc", "secret": WEBHOOK_SECRET,
@@ -71,13 +71,9 @@ def test_a_rolled_back_completion_notifies_nobody(org):
     opt_in(org, "li.qa")
     instance_id = start_as(org, "zhang.proc")
     task = ready_task(org, instance_id, "register_delivery")
-
-    def database_fails_at_commit(session):
-        raise RuntimeError("the database went away at commit")
-
     with pytest.raises(RuntimeError):
         with org.writing() as uow:
-            event.listen(uow.session, "before_commit", database_fails_at_commit)
+            fail_at_commit(uow)
             instances.complete_task(uow, actor_named(uow, "zhang.proc"), task.id, DELIVERY)
     assert rows(org, Notification) == [] and rows(org, Delivery) == []
     assert ready_task(org, instance_id, "register_delivery").id == task.id  # nothing happened

@@ -9,8 +9,11 @@ from sqlalchemy import select
 
 from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
 from services.identity.access import actor_named
+from services.notify import follow_ups
+from services.notify.messages import render
 from services.org import absences
-from services.persistence.models import AuditEntry, TaskEvent, utcnow
+from services.persistence.models import AuditEntry, Notification, TaskEvent, utcnow
+from services.persistence.statuses import NotificationKind
 from tests.services.test_people_routing import (
     claim,
     complete,
@@ -21,7 +24,9 @@ from tests.services.test_people_routing import (
     start,
 )
 from services.workflow import tasks
+from tests.notify.support import demo_org, import_org
 from tests.services.helpers import import_demo_org
+from web.notifications import catalogs
 
 
 @pytest.fixture
@@ -213,3 +218,55 @@ def test_an_absence_is_set_by_the_person_their_head_hr_or_an_admin_and_audited(o
         actions = list(uow.session.scalars(select(AuditEntry.action).where(
             AuditEntry.entity == "absence").order_by(AuditEntry.id)))
     assert actions == ["set"] * 5 + ["end"]
+
+
+def told(store) -> list[tuple[str, str, str | None]]:
+    """(recipient, kind, on_behalf_of) of every notification, oldest first."""
+    with store.reading() as uow:
+        return [(note.recipient, note.kind, note.payload.get("on_behalf_of"))
+                for note in uow.session.scalars(select(Notification).order_by(Notification.id))]
+
+
+def test_while_a_person_is_away_their_substitute_is_told_of_the_work_routed_to_them(store):
+    """li.qa is away, he.qa stands in: the ready task routed to li.qa, a task assigned and
+    one transferred to her, and the reminders of all three reach he.qa, saying for whom;
+    li.qa hears nothing until she is back."""
+    import_org(store, demo_org(qa={"remind_after": "PT1H"}))
+    deploy(store, routed('camunda:assignee="li.qa"', key="direct"), "direct.bpmn")
+    deploy(store, routed('camunda:candidateUsers="wang.qa"'))
+    to_assign, to_transfer = (open_tasks(store, start(store, "zhang.proc").id)[0].id
+                              for _ in range(2))
+    assert told(store) == [("wang.qa", NotificationKind.TASK_READY, None)] * 2
+    set_absence(store, "wang.qa", "li.qa", "he.qa")
+    [direct] = open_tasks(store, start(store, "zhang.proc", key="direct").id)
+    with store.writing() as uow:
+        tasks.assign(uow, actor_named(uow, "wang.qa"), to_assign, "li.qa")
+    transfer(store, "wang.qa", to_transfer, "li.qa")
+    stand_in = [("he.qa", kind, "li.qa") for kind in (
+        NotificationKind.TASK_READY, NotificationKind.TASK_ASSIGNED,
+        NotificationKind.TASK_TRANSFERRED)]
+    assert told(store)[2:] == stand_in
+    assert follow_ups.run_due(store, utcnow() + dt.timedelta(hours=1, minutes=1)) == 3
+    assert told(store)[5:] == [("he.qa", NotificationKind.TASK_REMINDER, "li.qa")] * 3
+    with store.reading() as uow:
+        note = uow.session.scalars(select(Notification).where(
+            Notification.task_id == direct.id)).first()
+    text = render(note.kind, note.payload, catalogs().gettext("zh-CN"), "https://duty.example")
+    assert "li.qa 不在岗" in text.body and text.url.endswith(f"/tasks/{direct.id}")
+    assert "substitute of li.qa" in render(note.kind, note.payload, catalogs().gettext("en"),
+                                           "").body
+    complete(store, "he.qa", direct.id)  # the completion says on whose behalf
+    assert only_event(store).on_behalf_of == "li.qa"
+    with store.writing() as uow:
+        absences.end_absence(uow, actor_named(uow, "li.qa"), "li.qa")
+    start(store, "zhang.proc", key="direct")
+    assert told(store)[-1] == ("li.qa", NotificationKind.TASK_READY, None)
+    assert "li.qa" not in [recipient for recipient, _, _ in told(store)[:-1]]
+
+
+def test_a_substitute_who_may_take_the_task_anyway_is_told_once(org):
+    """Candidate users li.qa (away) and he.qa (her substitute): he.qa hears once, as himself."""
+    deploy(org, routed('camunda:candidateUsers="li.qa, he.qa"'))
+    set_absence(org, "li.qa", "li.qa", "he.qa")
+    start(org, "zhang.proc")
+    assert told(org) == [("he.qa", NotificationKind.TASK_READY, None)]

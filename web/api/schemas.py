@@ -591,9 +591,21 @@ class Evidence(Shape):
     corrected = fields.Boolean()
 
 
+class EvidenceEscalation(Shape):
+    """Who was told that a task was late: the head of `department`, at `level` (1: the
+    task's own department, 2: its parent, ...)."""
+    level = fields.Integer()
+    department = fields.String()
+    notified = fields.String(allow_none=True)
+    at = fields.String()
+
+
 class PayEvidence(Evidence):
     counts_for = fields.List(fields.String(), metadata={"description": "indicator keys"})
     for_other_department = fields.Boolean()
+    escalations = fields.List(fields.Nested(EvidenceEscalation),
+                              metadata={"description": "the task's escalations before it "
+                                        "was completed (empty when `escalated` is false)"})
 
 
 class RunSummary(Shape):

@@ -269,7 +269,9 @@ EVIDENCE_PAGE = 100
 
 def _dated(item: dict) -> dict:
     return {**item, "ready_at": _when(item["ready_at"]),
-            "completed_at": _when(item["completed_at"]), "due_at": _when(item["due_at"])}
+            "completed_at": _when(item["completed_at"]), "due_at": _when(item["due_at"]),
+            "escalations": [{**escalation, "at": _when(escalation["at"])}
+                            for escalation in item.get("escalations", ())]}
 
 
 @bp.get("/hr/payroll-runs/<int:run_id>/payslips/<username>")

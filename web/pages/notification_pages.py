@@ -1,13 +1,15 @@
 """The account's notifications page: the list behind the header's bell, marking read, and
-the person's choice of channels."""
+the person's choice of channels; for admins, the deliveries that failed, with a resend."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from services.errors import Conflict, NotFound
 from services.notify import inbox, preferences
 from services.persistence.models import Employee
+from services.persistence.statuses import DeliveryStatus
 
 from ..notifications import notification_view
 from . import bp, page_actor, signed_in, store
@@ -47,3 +49,31 @@ def save_notification_settings():
             name: request.form.get(name) == "on" for name in preferences.DEFAULTS})
     flash(_("Your notification settings are saved."))
     return redirect(url_for("pages.notifications"))
+
+
+@bp.get("/notifications/deliveries")
+@signed_in
+def deliveries():
+    """Deliveries (admins), the failed ones unless `?status=` names another or `all`."""
+    status = request.args.get("status", DeliveryStatus.FAILED)
+    status = status if status in set(DeliveryStatus) else None
+    with store().reading() as uow:
+        rows = inbox.deliveries(uow, page_actor(), status, limit=200)
+    return render_template("deliveries.html", deliveries=rows, status=status,
+                           statuses=list(DeliveryStatus))
+
+
+@bp.post("/notifications/deliveries/<delivery_id>/resend")
+@signed_in
+def resend_delivery(delivery_id: str):
+    """Queue a failed delivery again, same delivery id (admins)."""
+    try:
+        with store().writing() as uow:
+            row = inbox.resend(uow, page_actor(), delivery_id)
+            flash(_("Delivery %(id)s to %(target)s is queued again.", id=row.id,
+                    target=row.target))
+    except NotFound:
+        abort(404)
+    except Conflict as err:
+        flash(str(err), "error")
+    return redirect(url_for("pages.deliveries"))

@@ -380,11 +380,13 @@ def resumable(uow: UnitOfWork, actor: Actor, migration_id: int) -> Migration:
 
 
 def run(store: Store, migration_id: int, batch_size: int = BATCH_SIZE,
-        after_batch: Callable[[int, int], None] | None = None) -> int:
+        after_batch: Callable[[int, int], None] | None = None,
+        actor: Actor | None = None) -> int:
     """Migrate the pending instances of a migration in batches, each in its own unit of
     work; returns how many this call migrated. `after_batch(done, total)` is called at
     every batch boundary (the CLI's progress bar; a hook that raises stops the run there,
-    as a crash would, and `run` again resumes it)."""
+    as a crash would, and `run` again resumes it). The instance actions are recorded as
+    `actor`'s (the CLI's operator), by default as the person who asked for it."""
     with store.reading() as uow:
         row = uow.session.get(Migration, migration_id)
         if row is None:
@@ -402,11 +404,11 @@ def run(store: Store, migration_id: int, batch_size: int = BATCH_SIZE,
         if not pending:
             break
         with store.writing() as uow:
-            actor = actor_named(uow, requested_by)
-            chosen = versions(uow, actor, key, from_version, to_version, mapping)
+            doer = actor or actor_named(uow, requested_by)
+            chosen = versions(uow, doer, key, from_version, to_version, mapping)
             planner = _Planner(uow, chosen)
             for instance_id in pending:
-                migrated += _migrate_one(uow, planner, actor, migration_id, instance_id)
+                migrated += _migrate_one(uow, planner, doer, migration_id, instance_id)
         if after_batch is not None:
             with store.reading() as uow:
                 left = uow.session.scalar(select(func.count()).where(

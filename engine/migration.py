@@ -15,7 +15,6 @@ and by the sandbox worker's `migrate` step alike, so the plan and the run cannot
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,8 +119,8 @@ def check(state: dict[str, Any], names_of: dict[str | None, set[str]],
 def rehost(state: dict[str, Any], names_of: dict[str | None, set[str]],
            mapping: dict[str, str]) -> dict[str, Any]:
     """The state with mapped elements renamed, predictions below live tasks dropped and
-    finished history the new version lacks cut; call `check` first (it must pass)."""
-    state = copy.deepcopy(state)
+    finished history the new version lacks cut, changed in place (a worker's parsed copy);
+    call `check` first (it must pass)."""
     for _, workflow in _workflows(state):
         is_top = workflow is state["workflow"]
         names = names_of[None if is_top else workflow.get("spec")]

@@ -20,11 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from engine import migration as rehosting
 from engine.model import DutySpec, InstanceStatus, ProcessModel
@@ -34,18 +35,18 @@ from services.identity.access import actor_named
 from services.identity.actor import Actor
 from services.org.directory import Directory
 from services.persistence import step_store
-from services.persistence.models import (EventSubscription, ExternalTask, Migration,
-                                         MigrationItem, ProcessDefinition, ProcessInstance, Task,
+from services.persistence.models import (EventSubscription, ExternalTask, InstanceAction,
+                                         Migration, MigrationItem, ProcessDefinition, ProcessInstance, Task,
                                          Timer, utcnow)
 from services.persistence.statuses import InstanceActionKind, TaskStatus, TimerStatus
 from services.persistence.unit_of_work import Store, UnitOfWork
 from services.workflow import actions
 from services.workflow.definitions import model_of
 from services.workflow.instances import take_step
-from services.workflow.lifecycle import hold
 from services.workflow.projection import Mirrored, project
 
 BATCH_SIZE = 100
+PARALLEL = 4  # threads sharing a batch on PostgreSQL
 MAX_INSTANCE_IDS = 10_000
 MIGRATING = (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED, InstanceStatus.ERROR)
 PENDING, MIGRATED, LEFT_OUT, SKIPPED = "pending", "migrated", "left_out", "skipped"
@@ -381,39 +382,56 @@ def resumable(uow: UnitOfWork, actor: Actor, migration_id: int) -> Migration:
 
 def run(store: Store, migration_id: int, batch_size: int = BATCH_SIZE,
         after_batch: Callable[[int, int], None] | None = None,
-        actor: Actor | None = None) -> int:
+        actor: Actor | None = None, workers: int | None = None) -> int:
     """Migrate the pending instances of a migration in batches, each in its own unit of
     work; returns how many this call migrated. `after_batch(done, total)` is called at
     every batch boundary (the CLI's progress bar; a hook that raises stops the run there,
     as a crash would, and `run` again resumes it). The instance actions are recorded as
-    `actor`'s (the CLI's operator), by default as the person who asked for it."""
+    `actor`'s (the CLI's operator), by default as the person who asked for it.
+
+    On PostgreSQL a batch is shared by `workers` threads (default PARALLEL), each with
+    its own connection: a step waits on the database more than it computes, and row locks
+    keep them apart. SQLite has one writer at a time, so one thread."""
     with store.reading() as uow:
         row = uow.session.get(Migration, migration_id)
         if row is None:
             raise NotFound(f"migration {migration_id} does not exist")
         key, from_version, to_version = row.process_key, row.from_version, row.to_version
-        mapping, requested_by = dict(row.mapping), row.requested_by
+        mapping, requested_by, reason = dict(row.mapping), row.requested_by, row.reason
         total = uow.session.scalar(select(func.count()).where(
             MigrationItem.migration_id == migration_id))
-    migrated = 0
-    while True:
-        with store.reading() as uow:
-            pending = list(uow.session.scalars(select(MigrationItem.process_instance_id).where(
-                MigrationItem.migration_id == migration_id, MigrationItem.status == PENDING)
-                .order_by(MigrationItem.process_instance_id).limit(batch_size)))
-        if not pending:
-            break
+    if workers is None:
+        workers = PARALLEL if store.engine.dialect.name == "postgresql" else 1
+
+    def migrate_part(ids: list[int]) -> list[str | None]:
         with store.writing() as uow:
             doer = actor or actor_named(uow, requested_by)
-            chosen = versions(uow, doer, key, from_version, to_version, mapping)
-            planner = _Planner(uow, chosen)
-            for instance_id in pending:
-                migrated += _migrate_one(uow, planner, doer, migration_id, instance_id)
-        if after_batch is not None:
-            with store.reading() as uow:
-                left = uow.session.scalar(select(func.count()).where(
-                    MigrationItem.migration_id == migration_id, MigrationItem.status == PENDING))
-            after_batch(total - left, total)
+            planner = _Planner(uow, versions(uow, doer, key, from_version, to_version, mapping))
+            batch = _Batch(migration_id, reason, doer, _prefetched(uow, planner, ids))
+            uow.session.rollback()  # the reads above end here: each instance has its own
+            return [_migrate_one(uow, planner, batch, instance_id) for instance_id in ids]
+
+    migrated, stalled = 0, None
+    with ThreadPoolExecutor(workers, thread_name_prefix=f"migration-{migration_id}") as pool:
+        while True:
+            pending = _pending(store, migration_id, batch_size)
+            if not pending:
+                break
+            if pending == stalled:  # the same instances lost a race twice in a row
+                raise Conflict(f"migration {migration_id}: instances {pending[:5]} keep "
+                               "changing under it; resume it later")
+            parts = [pending[index::workers] for index in range(workers)
+                     if pending[index::workers]]
+            done = [outcome for outcomes in pool.map(migrate_part, parts)
+                    for outcome in outcomes]
+            migrated += sum(1 for outcome in done if outcome == MIGRATED)
+            stalled = pending if all(outcome is None for outcome in done) else None
+            if after_batch is not None:
+                with store.reading() as uow:
+                    left = uow.session.scalar(select(func.count()).where(
+                        MigrationItem.migration_id == migration_id,
+                        MigrationItem.status == PENDING))
+                after_batch(total - left, total)
     with store.writing() as uow:
         uow.session.execute(update(Migration).where(Migration.id == migration_id,
                                                     Migration.status == RUNNING)
@@ -422,60 +440,131 @@ def run(store: Store, migration_id: int, batch_size: int = BATCH_SIZE,
     return migrated
 
 
-def _migrate_one(uow: UnitOfWork, planner: _Planner, actor: Actor, migration_id: int,
-                 instance_id: int) -> int:
+def _pending(store: Store, migration_id: int, limit: int) -> list[int]:
+    with store.reading() as uow:
+        return list(uow.session.scalars(select(MigrationItem.process_instance_id).where(
+            MigrationItem.migration_id == migration_id, MigrationItem.status == PENDING)
+            .order_by(MigrationItem.process_instance_id).limit(limit)))
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What every instance of a batch shares, and its plans read ahead of the per-instance
+    transactions (by instance id: the lock_version planned at, and the plan)."""
+
+    migration_id: int
+    reason: str
+    actor: Actor
+    plans: dict[int, tuple[int, InstancePlan]]
+
+
+def _prefetched(uow: UnitOfWork, planner: _Planner,
+                ids: list[int]) -> dict[int, tuple[int, InstancePlan]]:
+    """The batch's plans in three queries; an instance that changes before its turn (its
+    lock_version moved) is planned again under its lock."""
+    rows = uow.session.execute(select(ProcessInstance.id, ProcessInstance.status,
+                                      ProcessInstance.business_key, ProcessInstance.state,
+                                      ProcessInstance.lock_version)
+                               .where(ProcessInstance.id.in_(ids))).all()
+    tasks, timers = _open_work(uow, ids)
+    return {row.id: (row.lock_version, planner.plan(
+        row.id, row.status, row.business_key, _as_dict(row.state), tasks.get(row.id, []),
+        timers.get(row.id, []))) for row in rows}
+
+
+_MARK_ITEM = (update(MigrationItem.__table__)
+              .where(MigrationItem.__table__.c.migration_id == bindparam("of_migration"),
+                     MigrationItem.__table__.c.process_instance_id == bindparam("instance_id"),
+                     MigrationItem.__table__.c.status == PENDING)
+              .values(status=bindparam("new_status"), reason=bindparam("why"),
+                      at=bindparam("when")))
+_ADD_ACTION = insert(InstanceAction.__table__)
+
+
+def _mark(uow: UnitOfWork, batch: _Batch, instance_id: int, status: str, now: dt.datetime,
+          reason: str | None = None) -> bool:
+    """The instance's item leaves pending; False if another run took it first."""
+    return uow.core(_MARK_ITEM, {"of_migration": batch.migration_id,
+                                 "instance_id": instance_id, "new_status": status,
+                                 "why": reason, "when": now}).rowcount == 1
+
+
+def _settle(uow: UnitOfWork, batch: _Batch, instance_id: int, status: str, now: dt.datetime,
+            reason: str | None = None) -> str | None:
+    """Mark and commit (left out, skipped); None when another run took the instance."""
+    if not _mark(uow, batch, instance_id, status, now, reason):
+        uow.session.rollback()
+        return None
+    uow.commit()
+    return status
+
+
+def _migrate_one(uow: UnitOfWork, planner: _Planner, batch: _Batch,
+                 instance_id: int) -> str | None:
     """One instance in one commit: state, rows, version, action and item together.
-    Returns 1 if it was migrated, 0 if it was left out or skipped."""
+    Returns the item's new status, or None when another run had it or it changed under
+    us (it stays pending, for the next round)."""
     now = utcnow()
     chosen = planner.chosen
-    held = hold(uow, instance_id)  # the instance locked first, as every step does
-    item = uow.session.get(MigrationItem, (migration_id, instance_id))
-    uow.session.refresh(item)
-    if item.status != PENDING:  # done by another run that held the lock before us
-        uow.session.rollback()  # releases the instance's lock
-        return 0
-    if held.found.definition_id != chosen.source.id or held.status.finished:
-        return _close_item(uow, item, SKIPPED, now,
-                           f"it is {held.status} on version {held.found.process_version} now")
-    tasks, timers = _open_work(uow, [instance_id])
-    planned = planner.plan(instance_id, held.status, held.row.business_key,
-                           _as_dict(held.found.state), tasks.get(instance_id, []),
-                           timers.get(instance_id, []))
+    step_store.relaxed_commit(uow)  # a migration lost in a crash is pending: resumed
+    found = step_store.instance_step(uow, instance_id)  # locked first, as every step does
+    status = InstanceStatus(found.instance_status)
+    if found.definition_id != chosen.source.id or status.finished:
+        return _settle(uow, batch, instance_id, SKIPPED, now,
+                       f"it is {status} on version {found.process_version} now")
+    seen, planned = batch.plans.get(instance_id, (None, None))
+    if seen != found.lock_version:
+        tasks, timers = _open_work(uow, [instance_id])
+        planned = planner.plan(instance_id, status, found.instance_business_key,
+                               _as_dict(found.state), tasks.get(instance_id, []),
+                               timers.get(instance_id, []))
     if not planned.migratable:
-        return _close_item(uow, item, LEFT_OUT, now, "; ".join(planned.left_out))
+        return _settle(uow, batch, instance_id, LEFT_OUT, now, "; ".join(planned.left_out))
     action = {"kind": MIGRATE, "mapping": chosen.mapping, "replan": planned.replan,
               "redue": planned.redue}
     try:
-        outcome = take_step(uow, held.found, action, now, chosen.target)
+        outcome = take_step(uow, found, action, now, chosen.target)
     except StepRefused as err:
-        return _close_item(uow, item, LEFT_OUT, now, str(err))
+        return _settle(uow, batch, instance_id, LEFT_OUT, now, str(err))
     except StepFailed as err:  # its worker was stopped: in error now, with an incident
-        return _close_item(uow, item, LEFT_OUT, now, str(err))
-    _rename_rows(uow, instance_id, chosen.mapping)
-    _update_open_rows(uow, instance_id, planned, outcome)
-    project(uow, instance_id, chosen.key, chosen.new, outcome, now, Mirrored.before(outcome),
-            held.found.org_revision)
-    status = held.status if held.status == InstanceStatus.SUSPENDED else outcome.status
-    step_store.save_state(uow, instance_id, held.found.lock_version,
-                          state_json=outcome.state_json, status=status,
-                          error=outcome.error if status == InstanceStatus.ERROR else None,
-                          data=outcome.data, at=now)
-    step_store.set_definition(uow, instance_id, chosen.target.id, chosen.target.version)
-    actions.record(uow, instance_id, InstanceActionKind.MIGRATE, actor,
-                   uow.session.get(Migration, migration_id).reason, held.status, status, now,
-                   {"migration_id": migration_id, "from_version": chosen.source.version,
-                    "to_version": chosen.target.version, "mapped": planned.mapped,
-                    "tasks": planned.tasks, "timers_replanned": list(outcome.elements)})
-    item.status, item.at = MIGRATED, now
-    uow.commit()
-    return 1
+        return _settle(uow, batch, instance_id, LEFT_OUT, now, str(err))
+    try:
+        _rename_rows(uow, instance_id, chosen.mapping)
+        _update_open_rows(uow, instance_id, planned, outcome)
+        if _waits_changed(outcome):
+            project(uow, instance_id, chosen.key, chosen.new, outcome, now,
+                    Mirrored.before(outcome), found.org_revision)
+        kept = status if status == InstanceStatus.SUSPENDED else outcome.status
+        step_store.save_rehosted_state(
+            uow, instance_id, found.lock_version, state_json=outcome.state_json, status=kept,
+            error=outcome.error if kept == InstanceStatus.ERROR else None, data=outcome.data,
+            at=now, definition_id=chosen.target.id, version=chosen.target.version)
+        uow.core(_ADD_ACTION, {
+            "process_instance_id": instance_id, "kind": InstanceActionKind.MIGRATE,
+            "actor": batch.actor.username, "reason": batch.reason, "status_before": status,
+            "status_after": kept, "at": now,
+            "details": {"migration_id": batch.migration_id,
+                        "from_version": chosen.source.version,
+                        "to_version": chosen.target.version, "mapped": planned.mapped,
+                        "tasks": planned.tasks, "timers_replanned": list(outcome.elements)}})
+        if not _mark(uow, batch, instance_id, MIGRATED, now):
+            raise Conflict(f"migration {batch.migration_id} took instance {instance_id} "
+                           "in another run")
+        uow.commit()
+    except Conflict:  # someone changed it (or another run took it) meanwhile
+        uow.session.rollback()
+        return None
+    return MIGRATED
 
 
-def _close_item(uow: UnitOfWork, item: MigrationItem, status: str, now: dt.datetime,
-                reason: str) -> int:
-    item.status, item.reason, item.at = status, reason, now
-    uow.commit()
-    return 0
+def _waits_changed(outcome) -> bool:
+    """Whether the re-hosted instance waits for anything else than before (the mapping
+    joined a parallel branch, say): only then are its rows projected anew."""
+    return ({task.id for task in outcome.ready} != outcome.ready_before
+            or {timer.id for timer in outcome.timers} != outcome.timers_before
+            or {event.id for event in outcome.events} != outcome.events_before
+            or {task.id for task in outcome.external} != outcome.external_before
+            or bool(outcome.withdrawn))
 
 
 def _rename_rows(uow: UnitOfWork, instance_id: int, mapping: dict[str, str]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -127,6 +128,8 @@ def main() -> None:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     rates = {backend: measure(backend, args.instances) for backend in backends}
     verdict = all(rate >= TARGET for rate in rates.values())
+    print("load average (1, 5, 15 min): " + ", ".join(f"{load:.1f}" for load in os.getloadavg())
+          + f" on {os.cpu_count()} CPUs")
     print(f"target >= {TARGET:.0f} instances/s on each: {'met' if verdict else 'NOT met'}")
 
 

@@ -38,7 +38,8 @@ from services.persistence import step_store
 from services.persistence.models import (EventSubscription, ExternalTask, InstanceAction,
                                          Migration, MigrationItem, ProcessDefinition, ProcessInstance, Task,
                                          Timer, utcnow)
-from services.persistence.statuses import InstanceActionKind, TaskStatus, TimerStatus
+from services.persistence.statuses import (ExternalTaskStatus, InstanceActionKind, TaskStatus,
+                                           TimerStatus)
 from services.persistence.unit_of_work import Store, UnitOfWork
 from services.workflow import actions
 from services.workflow.definitions import model_of
@@ -568,12 +569,20 @@ def _waits_changed(outcome) -> bool:
 
 
 def _rename_rows(uow: UnitOfWork, instance_id: int, mapping: dict[str, str]) -> None:
-    """The open rows mirroring a mapped element take its new id."""
-    for model in (Task, Timer, EventSubscription, ExternalTask):
+    """The open rows mirroring a mapped element take its new id (finished ones keep the
+    id they were done under, as their events do)."""
+    if not mapping:
+        return
+    for model, still_open in ((Task, Task.status == TaskStatus.READY),
+                              (Timer, Timer.status == TimerStatus.PENDING),
+                              (ExternalTask, ExternalTask.status == ExternalTaskStatus.OPEN),
+                              (EventSubscription, None)):
         for old, new in mapping.items():
-            uow.session.execute(update(model).where(model.process_instance_id == instance_id,
-                                                    model.element_id == old)
-                                .values(element_id=new)
+            statement = update(model).where(model.process_instance_id == instance_id,
+                                            model.element_id == old)
+            if still_open is not None:
+                statement = statement.where(still_open)
+            uow.session.execute(statement.values(element_id=new)
                                 .execution_options(synchronize_session=False))
 
 

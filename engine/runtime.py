@@ -342,6 +342,26 @@ class Instance:
         self._advance()
         return cancelled
 
+    def rehome(self, replan: list[str]) -> list[str]:
+        """Right after a migrated state was restored on the new model
+        (engine.migration.rehost): predict what follows each live task from the new
+        diagram, and plan again the timers in `replan` (element ids whose timer changed).
+        Runs nothing. Returns the element ids of the timers planned again."""
+        planned = []
+        for workflow in self._workflows():
+            for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING
+                                           | TaskState.STARTED):
+                if not task.children and task.task_spec.outputs:
+                    task.task_spec._predict(task, mask=TaskState.PREDICTED_MASK
+                                            | TaskState.DEFINITE_MASK)
+                definition = getattr(task.task_spec, "event_definition", None)
+                if task.has_state(TaskState.WAITING) and task.task_spec.bpmn_id in replan \
+                        and isinstance(definition, TimerEventDefinition):
+                    task.internal_data.pop("event_value", None)
+                    self._guarded(lambda task=task: task.task_spec._update(task))
+                    planned.append(task.task_spec.bpmn_id)
+        return planned
+
     def _workflows(self) -> list[BpmnWorkflow]:
         return [self._workflow, *self._workflow.subprocesses.values()]
 

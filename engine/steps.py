@@ -8,12 +8,14 @@ code touched travels back but data.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from . import migration
 from .deadlines import parse_datetime, resolve_due_at
 from .errors import EngineError, FormValidationError, MoveRefused, TaskNotReady
 from .model import ProcessModel
@@ -26,6 +28,9 @@ COMPLETE_EXTERNAL = "complete_external"
 # (retry, move) or restore its state (all three), so they run in the sandbox too.
 RETRY, FIX_DATA, MOVE = "retry", "fix_data", "move"
 CATCH = "catch"  # a message or signal delivered to an instance that waits for it
+# Re-host the instance on another version (services.workflow.migration): runs no diagram
+# code but the new deadlines and timers, which are the designer's expressions.
+MIGRATE = "migrate"
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,10 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
     """Take one step. `action` is {"kind": "start", "data", "started_by"}, {"kind": "complete",
     "task_id", "data"}, {"kind": "complete_external", "task_id", "data"},
     {"kind": "fire_timer", "timer_id"}, {"kind": "retry"},
-    {"kind": "fix_data", "set", "unset"}, {"kind": "move", "from", "to"} or
-    {"kind": "catch", "event": "message" | "signal", "name", "data"}.
+    {"kind": "fix_data", "set", "unset"}, {"kind": "move", "from", "to"},
+    {"kind": "catch", "event": "message" | "signal", "name", "data"} or
+    {"kind": "migrate", "mapping", "replan", "redue": {task_id: ready since}} (run on the
+    model of the version migrated to).
     `org` is needed when the model routes duties to persons. Raises StepRefused."""
     kind = action["kind"]
     try:
@@ -136,6 +143,8 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
             return _outcome(instance, _Before(), {}, now, org=org)
         if state is None:
             raise TaskNotReady("the instance has no state")
+        if kind == MIGRATE:
+            return _migrate(model, state, action, now, org)
         instance = _restore(model, state)
         before = _Before.of(instance)
         if kind == COMPLETE:
@@ -181,6 +190,28 @@ def _restore(model: ProcessModel, state: dict[str, Any]) -> Instance:
         raise StepRefused("state", f"this diagram of {model.key} lacks "
                                    f"{', '.join(missing)}, which the instance's state holds")
     return Instance.restore(model, state)
+
+
+def _migrate(model: ProcessModel, state: dict[str, Any], action: dict[str, Any],
+             now: dt.datetime, org: OrgSnapshot | None) -> StepOutcome:
+    """The instance re-hosted on `model` (engine.migration), its timers in "replan"
+    planned again, and the deadlines of the ready tasks in "redue" (their element's
+    deadline changed) resolved again from when each became ready."""
+    mapping = action.get("mapping") or {}
+    names = migration.names_of(model)
+    checked = migration.check(state, names, mapping, migration.elements_of(model))
+    if not checked.migratable:
+        raise StepRefused("state", "; ".join(checked.unmapped))
+    instance = Instance.restore(model, migration.rehost(state, names, mapping))
+    before = _Before.of(instance)
+    planned = instance.rehome(list(action.get("replan") or []))
+    outcome = _outcome(instance, before, {}, now, elements=planned, org=org)
+    redue = action.get("redue") or {}
+    ready = tuple(dataclasses.replace(task, due_at=resolve_due_at(
+        model.duties[task.element_id].due_date, instance.task_data(task.id),
+        parse_datetime(redue[task.id]))) if task.id in redue else task
+        for task in outcome.ready)
+    return dataclasses.replace(outcome, ready=ready)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from services.persistence.schema import init_db
 from services.persistence.statuses import TaskStatus
 from services.persistence.unit_of_work import Store
 from services.settings import Settings
-from services.workflow import archive, definitions, engine_steps, instances, worker
+from services.workflow import archive, definitions, engine_steps, instances, migration, worker
 from services.workflow.views import instance_view, task_view
 from web import notifications
 
@@ -77,7 +77,9 @@ def _reported():
 
 def _detail_lines(details) -> list[str]:
     if isinstance(details, dict):
-        return [f"{field}: {' '.join(map(str, messages))}" for field, messages in details.items()]
+        return [line for field, messages in details.items() for line in (
+            [f"{field}.{inner}" for inner in _detail_lines(messages)]
+            if isinstance(messages, dict) else [f"{field}: {' '.join(map(str, messages))}"])]
     lines = []
     for item in details or []:
         lines.append(str(Problem(**item)) if isinstance(item, dict) and "message" in item else str(item))
@@ -509,6 +511,95 @@ def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool)
 def _operator() -> Actor:
     """Whoever runs the CLI operates the deployment: HR and admin rights, audited by OS user."""
     return Actor(f"cli:{getpass.getuser()}", "", frozenset({"hr", "admin"}), frozenset())
+
+
+def _mapping_option(pairs: tuple[str, ...]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        old, equals, new = pair.partition("=")
+        if not equals or not old.strip() or not new.strip():
+            _fail(f"--mapping {pair!r} is not OLD_ELEMENT=NEW_ELEMENT")
+        mapping[old.strip()] = new.strip()
+    return mapping
+
+
+def _echo_plan(plan: dict) -> None:
+    click.echo(f"{plan['process_key']} v{plan['from_version']} -> v{plan['to_version']}")
+    click.echo("duties (before -> after):")
+    for duty in plan["duties"]:
+        if duty["change"] == "same":
+            continue
+        before = f"{duty['element_before'] or '-'} [{', '.join(duty['departments_before'])}]"
+        after = f"{duty['element_after'] or '-'} [{', '.join(duty['departments_after'])}]"
+        notes = [f"new fields {', '.join(duty['fields_added'])}"] if duty["fields_added"] else []
+        if duty["deadline_before"] != duty["deadline_after"]:
+            notes.append(f"deadline {duty['deadline_before'] or '-'} -> "
+                         f"{duty['deadline_after'] or '-'}")
+        click.echo(f"  {duty['change']:8} {before} -> {after}"
+                   + (f" ({'; '.join(notes)})" if notes else ""))
+    for entry in plan["instances"]:
+        if not entry["migratable"]:
+            click.echo(f"  instance {entry['instance_id']} left out: "
+                       f"{'; '.join(entry['left_out'])}")
+    summary = plan["summary"]
+    click.echo(f"{summary['migratable']} of {summary['instances']} instances can be migrated, "
+               f"{summary['left_out']} left out")
+
+
+@main.command("migrate")
+@click.argument("key")
+@click.option("--from", "from_version", type=click.IntRange(1), help="The version they are on.")
+@click.option("--to", "to_version", type=click.IntRange(1), help="The version to move them to.")
+@click.option("--mapping", "pairs", multiple=True, metavar="OLD=NEW",
+              help="Map an active element the new version names otherwise (repeatable).")
+@click.option("--instance", "instance_ids", type=click.IntRange(1), multiple=True,
+              help="Only these instances (repeatable; default: all of the version).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--reason", default="migrated with the dutyflow command", show_default=True)
+@click.option("--batch-size", default=migration.BATCH_SIZE, show_default=True,
+              type=click.IntRange(1, 10_000))
+@click.option("--resume", "resume_id", type=click.IntRange(1), default=None,
+              help="Run on a migration that was stopped (its pending instances only).")
+@pass_context
+def migrate_command(ctx: _Context, key: str, from_version: int | None, to_version: int | None,
+                    pairs: tuple[str, ...], instance_ids: tuple[int, ...], dry_run: bool,
+                    reason: str, batch_size: int, resume_id: int | None) -> None:
+    """Migrate the running instances of process KEY from one version to another, in
+    batches, with a progress bar; --dry-run prints the plan (who does which step before
+    and after, which instances are left out and why)."""
+    mapping = _mapping_option(pairs)
+    operator = _operator()
+    with _reported():
+        if resume_id is not None:
+            with ctx.store.reading() as uow:
+                row = migration.resumable(uow, operator, resume_id)
+                if row.process_key != key:
+                    _fail(f"migration {resume_id} migrates {row.process_key}, not {key}")
+            migration_id = resume_id
+        else:
+            if from_version is None or to_version is None:
+                _fail("give --from and --to (or --resume ID)")
+            ids = list(instance_ids) or None
+            if dry_run:
+                with ctx.store.reading() as uow:
+                    _echo_plan(migration.plan(uow, operator, key, from_version, to_version,
+                                              mapping, ids))
+                return
+            with ctx.store.writing() as uow:
+                migration_id = migration.create(uow, operator, key, from_version, to_version,
+                                                reason, mapping, ids).id
+        click.echo(f"migration {migration_id}", err=True)
+        with click.progressbar(length=1, label=f"migrating {key}", file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            migration.run(ctx.store, migration_id, batch_size, progress, operator)
+        with ctx.store.reading() as uow:
+            view = migration.progress(uow, migration.get(uow, operator, migration_id))
+    click.echo(json.dumps({name: view[name] for name in (
+        "id", "status", "total", "migrated", "left_out", "skipped", "outside")},
+        ensure_ascii=False, indent=2))
 
 
 @main.group("kpi")

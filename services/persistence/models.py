@@ -667,3 +667,39 @@ class Escalation(Base):
     department_key: Mapped[str] = mapped_column(String(64))
     notified: Mapped[str | None] = mapped_column(String(64))  # the head; None: no active head
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Migration(Base):
+    """Moving running instances of a process from one version to another
+    (services.workflow.migration): who asked, the mapping, and where it stands. Each
+    instance's progress is a MigrationItem, changed in the transaction that migrates it,
+    so a run stopped half-way resumes where it was and never migrates an instance twice."""
+
+    __tablename__ = "migrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    from_version: Mapped[int] = mapped_column(Integer)
+    to_version: Mapped[int] = mapped_column(Integer)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict)
+    status: Mapped[str] = mapped_column(String(20))  # running, completed
+    requested_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class MigrationItem(Base):
+    """One instance in a migration: pending, migrated, left_out (with the reason: an
+    active element the new version lacks) or skipped (it changed before its turn)."""
+
+    __tablename__ = "migration_items"
+    __table_args__ = (Index("ix_migration_items_status", "migration_id", "status",
+                            "process_instance_id"),)
+
+    migration_id: Mapped[int] = mapped_column(ForeignKey("migrations.id"), primary_key=True)
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"),
+                                                     primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

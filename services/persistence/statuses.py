@@ -40,6 +40,7 @@ class InstanceActionKind(StrEnum):
     MOVE = "move"  # a token taken from one activity and started at another
     MESSAGE = "message"  # a message delivered to it (POST /messages)
     SIGNAL = "signal"  # a signal broadcast to every instance waiting for it
+    MIGRATE = "migrated"  # moved to another version of its process (a migration)
 
 
 class RunStatus(StrEnum):

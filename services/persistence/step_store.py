@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Integer, Row, Text, bindparam, cast, delete, insert, select, update
+from sqlalchemy import Integer, Row, Text, bindparam, cast, delete, insert, select, text, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -132,8 +132,12 @@ _SAVE_STATE = (update(_instances).where(_instances.c.id == bindparam("instance_i
                        error=bindparam("new_error"), data=bindparam("new_data"),
                        updated_at=bindparam("at"), lock_version=bindparam("seen", type_=Integer) + 1))
 
+_REHOST_STATE = _SAVE_STATE.values(definition_id=bindparam("definition_id"),
+                                   process_version=bindparam("version"))
+
 
 _ORG_REVISION = select(OrgRevision.__table__.c.token)
+_RELAXED_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 _ADD_CANDIDATES = insert(TaskCandidate.__table__)
 
 
@@ -200,6 +204,28 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, *, state_js
         "new_status": status, "new_error": error, "new_data": data, "at": at}).rowcount
     if stored != 1:
         raise lost_race()
+
+
+def save_rehosted_state(uow: UnitOfWork, instance_id: int, seen_version: int, *,
+                        state_json: str, status: str, error: str | None,
+                        data: dict[str, Any], at, definition_id: int, version: int) -> None:
+    """save_state and set_definition in one statement: an instance migrated to another
+    version of its process (services.workflow.migration)."""
+    stored = uow.core(_REHOST_STATE, {
+        "instance_id": instance_id, "seen": seen_version, "new_state": state_json,
+        "new_status": status, "new_error": error, "new_data": data, "at": at,
+        "definition_id": definition_id, "version": version}).rowcount
+    if stored != 1:
+        raise lost_race()
+
+
+def relaxed_commit(uow: UnitOfWork) -> None:
+    """On PostgreSQL, let this transaction's commit return before its WAL is flushed to
+    disk: a crash may then lose it, but whole (never half), which is fine for work that
+    is redone when it is missing (a migration's instances stay pending and are resumed).
+    Elsewhere nothing."""
+    if uow.session.connection().dialect.name == "postgresql":
+        uow.core(_RELAXED_COMMIT)
 
 
 def mark_error(uow: UnitOfWork, instance_id: int, seen_version: int, error: str, at) -> None:

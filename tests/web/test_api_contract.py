@@ -20,7 +20,10 @@ from tests.notify.support import demo_org, deliver, import_org
 from tests.payroll.test_payroll_runs import QA_SCHEME, at, inspect
 from services.org import org_file
 from tests.conftest import BPMN_DIR
+from services.identity.access import actor_named
+from services.workflow import migration
 from tests.services.helpers import DELIVERY, deploy
+from tests.services.migration_diagrams import deploy_version, start_many
 from tests.web.test_external_tasks import EXTERNAL, ROBOT
 from tests.services.test_correlation import PAYMENT
 from tests.services.test_repair import scripted
@@ -195,6 +198,22 @@ def test_every_documented_operation_answers_as_documented(app):
                     ).headers["Idempotent-Replayed"] == "true"
     assert api.call("POST", "/signals", admin, json={"name": "stop"}).json["instances"] == \
         [paying["id"]]
+
+    store = app.extensions["dutyflow_store"]
+    deploy_version(store, 1)
+    waiting = start_many(store, 2)
+    deploy_version(store, 2)
+    migrate = {"process_key": "inspection", "from_version": 1, "to_version": 2}
+    api.call("POST", "/migrations", admin, json=migrate)
+    first = api.call("POST", "/migrations", admin, 202, json={
+        **migrate, "dry_run": False, "reason": "inspection numbers",
+        "instance_ids": waiting[:1]}).json
+    api.call("GET", "/migrations/{migration_id}", admin, values={"migration_id": first["id"]})
+    with store.writing() as uow:
+        stopped = migration.create(uow, actor_named(uow, "admin"), "inspection", 1, 2,
+                                   "the rest", instance_ids=waiting[1:]).id
+    api.call("POST", "/migrations/{migration_id}/resume", admin, 202,
+             values={"migration_id": stopped})
 
     api.call("GET", "/me/notification-settings", head)
     api.call("PUT", "/me/notification-settings", head, json={"department_tasks": True})

@@ -161,6 +161,7 @@ from . import (  # noqa: E402,F401
     event_routes,
     incident_routes,
     instance_routes,
+    migration_routes,
     notification_routes,
     org_routes,
     payroll_routes,

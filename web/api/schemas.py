@@ -928,3 +928,121 @@ class OrgImported(Shape):
     updated = fields.Integer()
     deactivated = fields.Integer()
     moved_tasks = fields.Integer()
+class MigrationRequest(StrictSchema):
+    process_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    from_version = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
+    to_version = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
+    instance_ids = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)),
+                               validate=validate.Length(min=1, max=10_000), metadata={
+                                   "description": "only these instances (default: every "
+                                                  "running, suspended or errored one)"})
+    mapping = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=200)),
+                          values=fields.String(validate=validate.Length(min=1, max=200)),
+                          load_default=dict, validate=validate.Length(max=1000), metadata={
+                              "description": "{old element id: new element id} for active "
+                                             "elements the new version names otherwise"})
+    dry_run = fields.Boolean(load_default=True, metadata={
+        "description": "true (default): answer the plan and change nothing; false: record "
+                       "the migration and run it (202)"})
+    reason = fields.String(validate=validate.Length(min=1, max=2000), metadata={
+        "description": "why (required when dry_run is false)"})
+
+
+class DutyChange(Shape):
+    """One step of either version: who does it before and after."""
+    element_before = fields.String(allow_none=True)
+    element_after = fields.String(allow_none=True)
+    name_before = fields.String(allow_none=True)
+    name_after = fields.String(allow_none=True)
+    departments_before = fields.List(fields.String())
+    departments_after = fields.List(fields.String())
+    form_changed = fields.Boolean()
+    fields_added = fields.List(fields.String())
+    deadline_before = fields.String(allow_none=True)
+    deadline_after = fields.String(allow_none=True)
+    change = fields.String(validate=validate.OneOf(["same", "changed", "added", "removed"]))
+
+
+class ElementMapped(Shape):
+    """An active element and the element of the new version it maps to."""
+    element_before = fields.String()
+    element_after = fields.String()
+
+
+class OpenTaskChange(Shape):
+    """An open task whose owning department, form or deadline changes."""
+    task_id = fields.String()
+    element_id = fields.String()
+    element_after = fields.String()
+    department_before = fields.String(allow_none=True)
+    department_after = fields.String(allow_none=True)
+    form_changed = fields.Boolean()
+    fields_added = fields.List(fields.String())
+    deadline_before = fields.String(allow_none=True)
+    deadline_after = fields.String(allow_none=True)
+
+
+class TimerPlan(Shape):
+    timer_id = fields.String()
+    element_id = fields.String()
+    element_after = fields.String()
+    due_at = fields.String(allow_none=True)
+    replanned = fields.Boolean(metadata={"description": "its timer changed: planned again"})
+
+
+class InstancePlan(Shape):
+    instance_id = fields.Integer()
+    status = fields.String()
+    business_key = fields.String(allow_none=True)
+    migratable = fields.Boolean()
+    mapped = fields.List(fields.Nested(ElementMapped))
+    left_out = fields.List(fields.String(), metadata={
+        "description": "why it cannot be migrated (empty when it can)"})
+    tasks = fields.List(fields.Nested(OpenTaskChange))
+    timers = fields.List(fields.Nested(TimerPlan))
+
+
+class PlanSummary(Shape):
+    instances = fields.Integer()
+    migratable = fields.Integer()
+    left_out = fields.Integer()
+
+
+class MigrationPlan(Shape):
+    """The dry run: the diff of duties and what happens to each instance."""
+    process_key = fields.String()
+    from_version = fields.Integer()
+    to_version = fields.Integer()
+    mapping = fields.Dict(keys=fields.String(), values=fields.String())
+    duties = fields.List(fields.Nested(DutyChange))
+    instances = fields.List(fields.Nested(InstancePlan))
+    summary = fields.Nested(PlanSummary)
+
+
+class LeftOut(Shape):
+    instance_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf(["left_out", "skipped"]))
+    reason = fields.String(allow_none=True)
+
+
+class MigrationProgress(Shape):
+    """A migration and its progress, instance by instance."""
+    id = fields.Integer()
+    process_key = fields.String()
+    from_version = fields.Integer()
+    to_version = fields.Integer()
+    mapping = fields.Dict(keys=fields.String(), values=fields.String())
+    status = fields.String(validate=validate.OneOf(["running", "completed"]))
+    requested_by = fields.String()
+    reason = fields.String()
+    created_at = fields.String()
+    finished_at = fields.String(allow_none=True)
+    total = fields.Integer()
+    done = fields.Integer()
+    pending = fields.Integer()
+    migrated = fields.Integer()
+    left_out = fields.Integer()
+    skipped = fields.Integer()
+    percent = fields.Integer()
+    outside = fields.List(fields.Nested(LeftOut), metadata={
+        "description": "instances left out or skipped, with the reason (first 1,000)"})

@@ -118,6 +118,7 @@ from . import (  # noqa: E402,F401
     hr_pages,
     inbox,
     incident_pages,
+    migration_pages,
     notification_pages,
     org_pages,
     process_pages,

@@ -336,12 +336,15 @@ def _stop_with_parent(parent: int, stop: threading.Event) -> None:
             stop.set()
 
 
-def _start_delivery_process(ctx: _Context) -> subprocess.Popen:
-    """Notification delivery for `dutyflow serve`, in a process of its own: rendering,
-    signing and sending take CPU that, in the server's process, would hold the GIL from
-    request threads (bench/notifications.py measured 15-20 % on a completion's p50), and
-    it runs at a lower CPU priority (nice 10). It stops when the server stops (or dies)."""
-    return subprocess.Popen([sys.executable, "-m", "web.cli", "worker", "--no-timers",
+def _start_background_process(timers: bool) -> subprocess.Popen:
+    """Background work for `dutyflow serve`, in a process of its own: notification
+    delivery (rendering, signing and sending take CPU that, in the server's process, would
+    hold the GIL from request threads: bench/notifications.py measured 15-20 % on a
+    completion's p50), and with `timers` the timer worker too (under gunicorn: once for
+    all the server's processes). It runs at a lower CPU priority (nice 10) and stops when
+    the server stops (or dies)."""
+    return subprocess.Popen([sys.executable, "-m", "web.cli", "worker",
+                             "--timers" if timers else "--no-timers",
                              "--parent", str(os.getpid())], env=os.environ.copy())
 
 
@@ -349,44 +352,86 @@ def _start_delivery_process(ctx: _Context) -> subprocess.Popen:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Requests served at once.")
+              help="Requests served at once (per process).")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes; more than 1 runs gunicorn (pre-fork, Linux).")
 @click.option("--demo", is_flag=True, help="Load the demo org and diagrams first.")
 @pass_context
-def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool) -> None:
-    """Run the web service (and the timer worker in the background).
+def serve_command(ctx: _Context, host: str, port: int, threads: int, processes: int,
+                  demo: bool) -> None:
+    """Run the web service (and, without a broker, the timer worker in the background).
 
-    Served by waitress, a production WSGI server: HTTP/1.1 keep-alive, a thread pool,
-    and no debugger that could ever reach a user.
+    One process: waitress, a production WSGI server (HTTP/1.1 keep-alive, a thread pool,
+    no debugger that could ever reach a user). Several: gunicorn's pre-fork server, each
+    process with its own app, database connections and sandbox workers. Timers and
+    notification delivery run once per `serve` (never once per process), or on Celery
+    workers when DUTYFLOW_BROKER_URL is set (`dutyflow worker`).
     """
-    import waitress
-
     from web.access_log import AccessLog
     from web.app import create_app
     from web.request_id import configure_logging
 
+    if processes > 1 and sys.platform == "win32":
+        _fail("--processes needs gunicorn, which runs on Linux and macOS; use one process")
     init_db(ctx.store)
-    engine_steps.pool().warm()  # sandbox workers start while the demo loads
+    if processes == 1:
+        engine_steps.pool().warm()  # sandbox workers start while the demo loads
     if demo:
         from services.demo import load_demo
         click.echo(load_demo(ctx.store))
-    stop = threading.Event()
-    threading.Thread(target=worker.run_forever, args=(ctx.store, 5.0, stop), daemon=True).start()
-    notifier = _start_delivery_process(ctx)
-    app = create_app(ctx.settings, store=ctx.store)
     # Warnings and errors from everything, and our own INFO lines (access log, timers
     # fired): SpiffWorkflow logs every task state change at INFO, a dozen records per
     # completion that nobody reads and that cost more than the access line itself.
     configure_logging(json_lines=ctx.settings.json_logs)
     for ours in ("dutyflow.access", "services.workflow.worker"):
         logging.getLogger(ours).setLevel(logging.INFO)
-    click.echo(f"DutyFlow on http://{host}:{port}/ ({threads} threads)")
+    where = f"DutyFlow on http://{host}:{port}/"
+    if processes > 1:
+        _serve_prefork(ctx, host, port, processes, threads, where)
+        return
+    import waitress
+
+    stop = threading.Event()
+    notifier = None
+    if not ctx.settings.broker_url:
+        threading.Thread(target=worker.run_forever, args=(ctx.store, 5.0, stop),
+                         daemon=True).start()
+        notifier = _start_background_process(timers=False)
+    app = create_app(ctx.settings, store=ctx.store)
+    click.echo(f"{where} ({threads} threads)")
     try:
         waitress.serve(AccessLog(app), host=host, port=port, threads=threads,
                        ident="DutyFlow", _quiet=True)
     finally:
         stop.set()
-        notifier.terminate()
-        notifier.wait(timeout=30)
+        _stop(notifier)
+
+
+def _serve_prefork(ctx: _Context, host: str, port: int, processes: int, threads: int,
+                   where: str) -> None:
+    from web import prefork
+    from web.access_log import AccessLog
+    from web.app import create_app
+
+    # Nothing the master opened may reach the forked workers: they open their own.
+    old_pool = engine_steps.use_pool(None)
+    if old_pool is not None:
+        old_pool.close()
+    ctx.store.dispose()
+    settings = ctx.settings
+    # Timers and deliveries once for the whole server, in one process beside the master.
+    background = None if settings.broker_url else _start_background_process(timers=True)
+    click.echo(f"{where} ({processes} processes x {threads} threads)")
+    try:
+        prefork.serve(lambda: AccessLog(create_app(settings)), host, port, processes, threads)
+    finally:
+        _stop(background)
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _operator() -> Actor:

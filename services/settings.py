@@ -39,6 +39,7 @@ class Settings:
     # Background jobs on Celery (web/jobs.py): redis://host:6379/0 or amqp://user:pass@host//;
     # empty: serve runs them in-process (the SQLite demo).
     broker_url: str = ""
+    job_queue: str = "dutyflow"  # the broker queue of this deployment's jobs
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -66,7 +67,8 @@ class Settings:
                    oidc_group_roles=env.get("DUTYFLOW_OIDC_GROUP_ROLES", ""),
                    password_sign_in=env.get("DUTYFLOW_PASSWORD_SIGN_IN", "on").lower()
                    not in ("0", "off", "false", "no"),
-                   broker_url=env.get("DUTYFLOW_BROKER_URL", ""))
+                   broker_url=env.get("DUTYFLOW_BROKER_URL", ""),
+                   job_queue=env.get("DUTYFLOW_JOB_QUEUE", "") or "dutyflow")
 
 
 def _local_secret() -> str:

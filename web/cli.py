@@ -293,10 +293,23 @@ def complete_command(ctx: _Context, task_id: str, username: str, data: str | Non
 @click.option("--timers/--no-timers", default=True, show_default=True, help="Fire due timers.")
 @click.option("--parent", type=int, default=None, hidden=True,
               help="Stop when this process is gone (dutyflow serve's delivery process).")
+@click.option("--beat", is_flag=True,
+              help="With a broker: also schedule the jobs (in ONE worker of the deployment).")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="With a broker: jobs this worker runs at once.")
 @pass_context
 def worker_command(ctx: _Context, once: bool, interval: float, notify_interval: float,
-                   timers: bool, parent: int | None) -> None:
-    """Fire due timers (boundary and intermediate timer events) and deliver notifications."""
+                   timers: bool, parent: int | None, beat: bool, concurrency: int) -> None:
+    """Fire due timers (boundary and intermediate timer events) and deliver notifications.
+
+    With DUTYFLOW_BROKER_URL set, a Celery worker runs them as jobs (web/jobs.py); without,
+    they run in this process's own loops. `--once` runs each round here, then exits."""
+    if ctx.settings.broker_url and not once and parent is None:
+        from web.jobs import run_worker
+        if not timers:
+            _fail("--no-timers has no meaning for a Celery worker: it runs every job")
+        run_worker(ctx.settings, concurrency, beat, Path("instance"))
+        return
     if once:
         fired = worker.run_due_timers(ctx.store) if timers else 0
         followed = follow_ups.run_due(ctx.store) if timers else 0

@@ -1,0 +1,111 @@
+"""Background jobs on Celery (web/jobs.py): a real Redis broker, a real `dutyflow worker`."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+import redis
+from click.testing import CliRunner
+from kombu import Connection
+
+from services.persistence.unit_of_work import Store
+from services.settings import Settings
+from tests.conftest import ROOT
+from tests.notify.receivers import HttpReceiver
+from tests.notify.support import WEBHOOK_SECRET
+from tests.notify.test_worker_processes import database_with_webhook
+from tests.serving import free_port
+from tests.services.helpers import DELIVERY, complete, import_demo_org, start
+from web.app import create_app
+from web.cli import main
+from web.jobs import JOBS, make_celery
+
+REDIS = "redis://127.0.0.1:6379/0"
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def drop_queue(broker: str, queue: str) -> None:
+    """A run's own queue leaves nothing behind on the shared broker."""
+    with Connection(broker) as connection:
+        connection.default_channel.queue_delete(queue)
+    if broker.startswith("redis:"):  # kombu keeps the queue's bindings in keys of its own
+        client = redis.Redis.from_url(broker)
+        client.delete(f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        # and a killed worker's unacknowledged jobs, which would come back to the queue
+        for tag, entry in client.hscan_iter("unacked"):
+            if json.loads(entry)[-1] == queue:  # [message, exchange, routing key]
+                client.hdel("unacked", tag)
+                client.zrem("unacked_index", tag)
+        client.delete(queue)
+        client.close()
+
+
+def ready(store: Store, broker_url: str):
+    app = create_app(Settings(store.database_url, secret_key="test", broker_url=broker_url),
+                     store=store)
+    return app.test_client().get("/readyz")
+
+
+def test_readyz_checks_the_broker_when_one_is_configured(store):
+    import_demo_org(store)
+    for url in (REDIS, RABBITMQ):
+        assert (ready(store, url).status_code, ready(store, url).json) == \
+            (200, {"status": "ready"})
+    nobody = f"redis://127.0.0.1:{free_port()}/0"
+    for url in (nobody, f"amqp://guest:guest@127.0.0.1:{free_port()}//"):
+        down = ready(store, url)
+        assert (down.status_code, down.headers["Retry-After"], down.json) == \
+            (503, "5", {"status": "unavailable", "unreachable": "broker"})
+
+
+def test_jobs_are_acknowledged_late_one_at_a_time_and_scheduled_by_beat():
+    app = make_celery(Settings("sqlite://", broker_url=REDIS, job_queue="q1"))
+    assert (app.conf.task_acks_late, app.conf.task_reject_on_worker_lost,
+            app.conf.worker_prefetch_multiplier, app.conf.task_default_queue) == \
+        (True, True, 1, "q1")
+    schedule = app.conf.beat_schedule
+    assert {entry["task"] for entry in schedule.values()} == {job.name for job in JOBS} == \
+        {"dutyflow.fire_due_timers", "dutyflow.follow_ups", "dutyflow.deliver_notifications"}
+    assert all(entry["options"]["queue"] == "q1" and entry["schedule"] <= 5
+               for entry in schedule.values())
+    assert {job.name for job in JOBS} <= set(app.tasks)
+
+
+@pytest.mark.parametrize("broker", [REDIS, RABBITMQ], ids=["redis", "rabbitmq"])
+def test_a_celery_worker_delivers_what_a_completion_queued(tmp_path, broker):
+    receiver = HttpReceiver(WEBHOOK_SECRET)
+    database = database_with_webhook(tmp_path / "d.db", receiver.url)
+    store = Store(database)
+    complete(store, start(store), "register_delivery", "zhang.proc", DELIVERY)
+    store.dispose()
+    queue = f"dutyflow-test-{uuid.uuid4().hex[:10]}"
+    env = {**os.environ, "DATABASE_URL": database, "DUTYFLOW_BROKER_URL": broker,
+           "DUTYFLOW_JOB_QUEUE": queue,
+           "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen([sys.executable, "-m", "web.cli", "worker", "--beat"],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        assert receiver.arrived.wait(60), "nothing delivered"
+        assert receiver.received[0].json["title"] == "New task: Inspect goods"
+        assert receiver.received[0].signature_ok
+    finally:
+        worker.send_signal(signal.SIGTERM)  # a warm shutdown: the job in hand finishes
+        output = worker.communicate(timeout=60)[0]
+        receiver.close()
+        drop_queue(broker, queue)
+    assert worker.returncode == 0, output
+    assert len(receiver.received) == 1
+
+
+def test_a_celery_worker_runs_every_job(tmp_path):
+    result = CliRunner().invoke(main, ["worker", "--no-timers"],
+                                env={"DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}",
+                                     "DUTYFLOW_BROKER_URL": REDIS})
+    assert result.exit_code == 1
+    assert "--no-timers has no meaning for a Celery worker" in result.output

@@ -116,3 +116,12 @@ def check_broker(url: str) -> None:
                     transport_options=options) as connection:
         connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
                                      timeout=BROKER_TIMEOUT_SECONDS)
+
+
+def queue_depth(url: str, queue: str) -> int:
+    """Jobs waiting in the queue (not those a worker holds)."""
+    options = {"socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+               "socket_timeout": BROKER_TIMEOUT_SECONDS, "max_retries": 0}
+    with Connection(url, connect_timeout=BROKER_TIMEOUT_SECONDS,
+                    transport_options=options) as connection:
+        return connection.default_channel.queue_declare(queue, passive=True).message_count

@@ -109,3 +109,29 @@ def test_a_celery_worker_runs_every_job(tmp_path):
                                      "DUTYFLOW_BROKER_URL": REDIS})
     assert result.exit_code == 1
     assert "--no-timers has no meaning for a Celery worker" in result.output
+
+
+@pytest.mark.parametrize("broker", [REDIS, RABBITMQ], ids=["redis", "rabbitmq"])
+def test_metrics_show_the_jobs_waiting_in_the_queue(store, broker):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    import_demo_org(store)
+    queue = f"dutyflow-test-{uuid.uuid4().hex[:10]}"
+    settings = Settings(store.database_url, secret_key="test", broker_url=broker,
+                        job_queue=queue, metrics_token="scrape-me")
+    client = create_app(settings, store=store).test_client()
+
+    def depth() -> float | None:
+        text = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).text
+        return next((family.samples[0].value for family in text_string_to_metric_families(text)
+                     if family.name == "dutyflow_job_queue_depth"), None)
+
+    jobs = make_celery(settings)
+    try:
+        jobs.send_task("dutyflow.follow_ups")  # declares the queue
+        for job in JOBS:
+            jobs.send_task(job.name)
+        assert depth() == 1 + len(JOBS)
+    finally:
+        drop_queue(broker, queue)
+    assert depth() is None  # no such queue: the gauge is left out, the scrape still answers

@@ -134,3 +134,42 @@ def test_processes_starting_together_share_one_local_secret(tmp_path):
     keys = {starter.communicate(timeout=60)[0].strip() for starter in starters}
     assert len(keys) == 1 and len(keys.pop()) >= 48
     assert (tmp_path / "instance" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_metrics_of_all_the_processes_are_summed(tmp_path):
+    """With PROMETHEUS_MULTIPROC_DIR, a scrape answered by any process counts the requests
+    every process served; a previous run's files are cleared at start."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_99999.db").write_bytes(b"stale")  # not a valid file: must be removed
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(folder), "DUTYFLOW_METRICS_TOKEN": "scrape-me"}
+    previous = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        server, base = start_server(f"sqlite:///{tmp_path / 'd.db'}", "--processes", "2",
+                                    "--threads", "2")
+    finally:
+        for key, value in previous.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    try:
+        for _ in range(30):
+            call(base, "GET", "/api/v1/departments")  # 401s, on whichever process
+        counts = set()
+        for _ in range(4):
+            request = urllib.request.Request(base + "/metrics",
+                                             headers={"Authorization": "Bearer scrape-me"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                families = {family.name: family for family in
+                            text_string_to_metric_families(response.read().decode())}
+            counts.add(sum(sample.value for sample in
+                           families["dutyflow_http_request_duration_seconds"].samples
+                           if sample.name.endswith("_count")
+                           and sample.labels["route"] == "/api/v1/departments"))
+        files = {path.name for path in folder.glob("*.db")}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+    assert counts == {30}
+    assert files and "counter_99999.db" not in files

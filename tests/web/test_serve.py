@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.notify.test_worker_processes import delivery_processes_of
-from tests.serving import free_port, wait_until_healthy
+from tests.serving import children_of, free_port, wait_until_healthy
 
 
 def call(base: str, method: str, path: str, body=None, token=None):
@@ -30,21 +30,6 @@ def call(base: str, method: str, path: str, body=None, token=None):
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
-
-
-def children_of(pid: int) -> list[tuple[int, list[bytes]]]:
-    """(pid, command line) of the live child processes of `pid`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                command = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append((int(entry.name), command))
-    return found
 
 
 def start_server(database_url: str, *options: str) -> tuple[subprocess.Popen, str]:
@@ -173,3 +158,23 @@ def test_metrics_of_all_the_processes_are_summed(tmp_path):
         server.communicate(timeout=60)
     assert counts == {30}
     assert files and "counter_99999.db" not in files
+
+
+def test_a_forked_process_starts_its_own_sandbox_pool():
+    """What gunicorn and Celery workers rely on: after a fork the child never talks to the
+    parent's sandbox workers (their pipes would interleave two processes' steps)."""
+    from services.workflow import engine_steps
+
+    parent_pool = engine_steps.pool()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        fresh = engine_steps._pool is None and engine_steps.pool() is not parent_pool
+        os.write(write_end, b"fresh" if fresh else b"inherited")
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as answer:
+        assert answer.read() == b"fresh"
+    os.waitpid(child, 0)
+    assert engine_steps.pool() is parent_pool

@@ -42,7 +42,7 @@ def timer_diagram() -> bytes:
     body = "\n".join([
         '<bpmn:startEvent id="start"/>',
         '<bpmn:intermediateCatchEvent id="pause"><bpmn:timerEventDefinition>'
-        "<bpmn:timeDuration>PT4S</bpmn:timeDuration></bpmn:timerEventDefinition>"
+        "<bpmn:timeDuration>PT5S</bpmn:timeDuration></bpmn:timerEventDefinition>"
         "</bpmn:intermediateCatchEvent>",
         user_task("after"), '<bpmn:endEvent id="end"/>',
         flow("start", "pause"), flow("pause", "after"), flow("after", "end")])
@@ -174,10 +174,12 @@ def test_two_nodes_and_two_workers_share_one_database(deployment, store):
     engine = create_engine(deployment.database_url)
     try:
         with engine.connect() as holder:
-            started = [start_instance(nodes[index % 2], qa, "pause")["id"]
-                       for index in range(INSTANCES)]
-            holder.execute(text("SELECT id FROM process_instances WHERE id = :id FOR UPDATE"),
-                           {"id": started[LOCKED - 1]})
+            started = []
+            for index in range(INSTANCES):
+                started.append(start_instance(nodes[index % 2], qa, "pause")["id"])
+                if len(started) == LOCKED:  # locked long before its timer is due
+                    holder.execute(text("SELECT id FROM process_instances WHERE id = :id "
+                                        "FOR UPDATE"), {"id": started[-1]})
             deadline = time.monotonic() + 90
             while not (waiting_on_a_lock(engine, "worker-a")
                        and waiting_on_a_lock(engine, "worker-b")):

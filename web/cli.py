@@ -449,7 +449,7 @@ def _stop(process: subprocess.Popen | None) -> None:
 
 def _operator() -> Actor:
     """Whoever runs the CLI operates the deployment: HR and admin rights, audited by OS user."""
-    return Actor(f"cli:{getpass.getuser()}", "", frozenset({"hr", "admin"}), frozenset())
+    return Actor.operator(f"cli:{getpass.getuser()}")
 
 
 @main.group("kpi")
@@ -480,9 +480,14 @@ def payroll_group() -> None:
 
 @payroll_group.command("run")
 @click.option("--period", required=True, help="YYYY-MM")
+@click.option("--background", is_flag=True,
+              help="Queue the run as a job for a Celery worker (needs DUTYFLOW_BROKER_URL).")
 @pass_context
-def payroll_run(ctx: _Context, period: str) -> None:
+def payroll_run(ctx: _Context, period: str, background: bool) -> None:
     """Calculate a draft payroll run for a period."""
+    if background:
+        _queue_payroll_run(ctx, period)
+        return
     with click.progressbar(length=1, label=f"payroll {period}", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = total
@@ -495,6 +500,19 @@ def payroll_run(ctx: _Context, period: str) -> None:
                 view = payroll_runs.run_view(uow, run)
     click.echo(json.dumps({key: view[key] for key in ("id", "period", "status", "totals")},
                           ensure_ascii=False, indent=2))
+
+
+def _queue_payroll_run(ctx: _Context, period: str) -> None:
+    if not ctx.settings.broker_url:
+        _fail("--background needs a broker: set DUTYFLOW_BROKER_URL and run dutyflow worker")
+    from services.pay.kpi import parse_period
+    from web.jobs import PAYROLL_RUN, make_celery
+
+    with _reported():
+        parse_period(period, ctx.settings.timezone)  # a bad period is refused here, not later
+    job = make_celery(ctx.settings).send_task(PAYROLL_RUN, args=[period, _operator().username])
+    click.echo(f"payroll run of {period} queued (job {job.id}); the worker's log says when "
+               "it is calculated, and it is listed among the runs")
 
 
 @payroll_group.command("finalize")

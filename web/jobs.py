@@ -2,8 +2,10 @@
 
 The jobs are the services' own round functions, unchanged: fire the due timers
 (services.workflow.worker), send the due reminders and escalations
-(services.notify.follow_ups), deliver the due notifications (services.notify.delivery).
-Without a broker, `dutyflow serve` runs the very same functions in its own loops.
+(services.notify.follow_ups), deliver the due notifications (services.notify.delivery);
+and, when asked (`dutyflow payroll run --background`), calculate a payroll run
+(services.pay.payroll_runs), which takes minutes for a large organisation. Without a
+broker, `dutyflow serve` runs the very same functions in its own loops.
 
 Each job is a round over whatever is due in the database, so it is idempotent: running it
 twice, or on two workers at once, does no work twice. A timer fires in one transaction
@@ -28,13 +30,21 @@ from pathlib import Path
 from celery import Celery
 from kombu import Connection
 
+import logging
+
+from services.errors import Conflict
+from services.identity.actor import Actor
 from services.notify import delivery, follow_ups
+from services.pay import payroll_runs
 from services.persistence.unit_of_work import Store
 from services.settings import Settings
 from services.workflow import worker as timers
 
 from . import notifications
 
+log = logging.getLogger(__name__)
+
+PAYROLL_RUN = "dutyflow.payroll_run"
 BROKER_TIMEOUT_SECONDS = 2.0
 # An unacknowledged job (its worker died) goes back on a Redis queue after this long; the
 # rounds are short, and the next scheduled round does the same work sooner anyway.
@@ -58,6 +68,20 @@ JOBS = (
     Job("dutyflow.follow_ups", 5.0, lambda store, _settings: follow_ups.run_due(store)),
     Job("dutyflow.deliver_notifications", 1.0, _deliver),
 )
+
+
+def _payroll_run(store: Store, settings: Settings, period: str, requested_by: str) -> int | None:
+    """A draft run of `period`, once: a job run again (its worker was killed) finds the
+    run its first attempt committed, or none if that attempt was rolled back."""
+    try:
+        with store.writing() as uow:
+            run = payroll_runs.create_run(uow, Actor.operator(requested_by), period,
+                                          settings.timezone)
+            log.info("payroll run %s (%s) calculated for %s", run.id, period, requested_by)
+            return run.id
+    except Conflict as err:
+        log.warning("payroll run of %s not started again: %s", period, err)
+        return None
 
 
 class _ProcessStore:
@@ -93,14 +117,25 @@ def make_celery(settings: Settings, queue: str | None = None) -> Celery:
         def body(job=job):
             return str(job.run(stores.get(), settings))
         app.task(name=job.name, bind=False)(body)
+
+    @app.task(name=PAYROLL_RUN)
+    def payroll_run(period: str, requested_by: str):
+        return _payroll_run(stores.get(), settings, period, requested_by)
+
     return app
 
 
 def run_worker(settings: Settings, concurrency: int, beat: bool, schedule_dir: Path) -> None:
     """A Celery worker (threads: the engine's steps run in sandbox processes anyway)."""
+    # Warnings from everything, and what our jobs did (timers fired, notifications sent,
+    # payroll runs); not Celery's two lines per job, three jobs every few seconds.
+    logging.basicConfig(level=logging.WARNING,
+                        format="[%(asctime)s: %(levelname)s/%(processName)s] %(name)s: %(message)s")
+    for ours in (__name__, timers.__name__, delivery.__name__, follow_ups.__name__):
+        logging.getLogger(ours).setLevel(logging.INFO)
     app = make_celery(settings)
     argv = ["worker", "--pool", "threads", "--concurrency", str(concurrency),
-            "--loglevel", "INFO", "--hostname", f"dutyflow-{os.getpid()}@{socket.gethostname()}",
+            "--loglevel", "WARNING", "--hostname", f"dutyflow-{os.getpid()}@{socket.gethostname()}",
             "--without-gossip", "--without-mingle", "--queues", settings.job_queue]
     if beat:
         schedule_dir.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,13 @@
 """Background jobs on Celery (web/jobs.py): a real Redis broker, a real `dutyflow worker`."""
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -13,6 +15,10 @@ import redis
 from click.testing import CliRunner
 from kombu import Connection
 
+from sqlalchemy import select
+
+from services.persistence.models import PayrollRun
+from services.persistence.schema import init_db
 from services.persistence.unit_of_work import Store
 from services.settings import Settings
 from tests.conftest import ROOT
@@ -135,3 +141,44 @@ def test_metrics_show_the_jobs_waiting_in_the_queue(store, broker):
     finally:
         drop_queue(broker, queue)
     assert depth() is None  # no such queue: the gauge is left out, the scrape still answers
+
+
+def test_a_payroll_run_queued_twice_is_calculated_once(tmp_path):
+    database = f"sqlite:///{tmp_path / 'd.db'}"
+    store = Store(database)
+    init_db(store)
+    import_demo_org(store)
+    store.dispose()
+    queue = f"dutyflow-test-{uuid.uuid4().hex[:10]}"
+    env = {"DATABASE_URL": database, "DUTYFLOW_BROKER_URL": REDIS, "DUTYFLOW_JOB_QUEUE": queue}
+    runner = CliRunner()
+    refused = runner.invoke(main, ["payroll", "run", "--period", "2026-13", "--background"],
+                            env=env)
+    assert refused.exit_code == 1 and "2026-13" in refused.output
+    no_broker = runner.invoke(main, ["payroll", "run", "--period", "2026-10", "--background"],
+                              env={"DATABASE_URL": database})
+    assert no_broker.exit_code == 1 and "DUTYFLOW_BROKER_URL" in no_broker.output
+    for _ in range(2):  # asked twice (two people, or one impatient one)
+        queued = runner.invoke(main, ["payroll", "run", "--period", "2026-10", "--background"],
+                               env=env)
+        assert queued.exit_code == 0 and "payroll run of 2026-10 queued" in queued.output
+    log = tmp_path / "worker.log"
+    with open(log, "w") as output:
+        worker = subprocess.Popen([sys.executable, "-m", "web.cli", "worker"], cwd=tmp_path,
+                                  env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+                                  stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "payroll run of 2026-10 not started again" not in log.read_text():
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+        drop_queue(REDIS, queue)
+    store = Store(database)
+    with store.reading() as uow:
+        runs = uow.session.scalars(select(PayrollRun)).all()
+        assert [(run.period, run.status, run.created_by) for run in runs] == \
+            [("2026-10", "draft", f"cli:{getpass.getuser()}")]
+    store.dispose()

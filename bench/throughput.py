@@ -182,8 +182,8 @@ def main() -> None:
           f"completions ({KEY}), each on its own instance; {args.threads} threads per "
           f"server process; {os.cpu_count()} CPU cores shared by server and clients")
     print("load average (1, 5, 15 min) before: %.2f %.2f %.2f" % os.getloadavg())
-    print(f"{'processes':>9} {'done/s':>8} {'x first':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-          f"{'max ms':>8} {'errors':>6}  target (>= {TARGET_PER_SECOND:.0f}/s, "
+    print(f"{'processes':>9} {'done/s':>8} {'x first':>7} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'p99 ms':>8} {'max ms':>8} {'errors':>6}  target (>= {TARGET_PER_SECOND:.0f}/s, "
           f"p95 <= {TARGET_P95 * 1000:.0f} ms, no errors)")
     baseline = None
     for processes in args.processes:

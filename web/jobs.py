@@ -21,6 +21,8 @@ enqueue extra rounds, which find nothing left to do).
 """
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -29,8 +31,7 @@ from pathlib import Path
 
 from celery import Celery
 from kombu import Connection
-
-import logging
+from sqlalchemy import text
 
 from services.errors import Conflict
 from services.identity.actor import Actor
@@ -46,9 +47,11 @@ log = logging.getLogger(__name__)
 
 PAYROLL_RUN = "dutyflow.payroll_run"
 BROKER_TIMEOUT_SECONDS = 2.0
-# An unacknowledged job (its worker died) goes back on a Redis queue after this long; the
-# rounds are short, and the next scheduled round does the same work sooner anyway.
-VISIBILITY_TIMEOUT_SECONDS = 300
+# An unacknowledged job (its worker died) goes back on a Redis queue after this long: longer
+# than the longest job (a payroll run of a large organisation), or a job still running
+# would be handed to a second worker. Scheduled rounds expire long before (the next round
+# does their work); RabbitMQ requeues at once when the worker's connection drops.
+VISIBILITY_TIMEOUT_SECONDS = 4 * 3600
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,12 @@ def _payroll_run(store: Store, settings: Settings, period: str, requested_by: st
     run its first attempt committed, or none if that attempt was rolled back."""
     try:
         with store.writing() as uow:
+            if store.engine.dialect.name == "postgresql":
+                # Two workers given the same period wait for each other, so the second sees
+                # the first's run (SQLite's writers are serialized anyway).
+                key = int.from_bytes(hashlib.sha256(f"payroll_run:{period}".encode()).digest()[:8],
+                                     "big", signed=True)
+                uow.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
             run = payroll_runs.create_run(uow, Actor.operator(requested_by), period,
                                           settings.timezone)
             log.info("payroll run %s (%s) calculated for %s", run.id, period, requested_by)

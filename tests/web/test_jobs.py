@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -29,7 +30,7 @@ from tests.serving import free_port
 from tests.services.helpers import DELIVERY, complete, import_demo_org, start
 from web.app import create_app
 from web.cli import main
-from web.jobs import JOBS, make_celery
+from web.jobs import JOBS, _payroll_run, make_celery
 
 REDIS = "redis://127.0.0.1:6379/0"
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
@@ -182,3 +183,24 @@ def test_a_payroll_run_queued_twice_is_calculated_once(tmp_path):
         assert [(run.period, run.status, run.created_by) for run in runs] == \
             [("2026-10", "draft", f"cli:{getpass.getuser()}")]
     store.dispose()
+
+
+def test_payroll_jobs_for_one_period_on_two_workers_at_once_make_one_run(store):
+    import_demo_org(store)
+    settings = Settings(store.database_url)
+    barrier, made = threading.Barrier(2), []
+
+    def job() -> None:
+        own = Store(store.database_url)  # a worker of its own: its own connections
+        barrier.wait()
+        made.append(_payroll_run(own, settings, "2026-10", "cli:hr"))
+        own.dispose()
+
+    workers = [threading.Thread(target=job) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    with store.reading() as uow:
+        [run] = uow.session.scalars(select(PayrollRun)).all()
+    assert sorted(made, key=str) == sorted([run.id, None], key=str)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,10 @@ class Settings:
     oidc_groups_claim: str = "groups"
     oidc_group_roles: str = ""  # group=role,...; empty: roles stay the org file's
     password_sign_in: bool = True
+    # Background jobs on Celery (web/jobs.py): redis://host:6379/0 or amqp://user:pass@host//;
+    # empty: serve runs them in-process (the SQLite demo).
+    broker_url: str = ""
+    job_queue: str = "dutyflow"  # the broker queue of this deployment's jobs
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -61,14 +66,30 @@ class Settings:
                    oidc_groups_claim=env.get("DUTYFLOW_OIDC_GROUPS_CLAIM", "groups"),
                    oidc_group_roles=env.get("DUTYFLOW_OIDC_GROUP_ROLES", ""),
                    password_sign_in=env.get("DUTYFLOW_PASSWORD_SIGN_IN", "on").lower()
-                   not in ("0", "off", "false", "no"))
+                   not in ("0", "off", "false", "no"),
+                   broker_url=env.get("DUTYFLOW_BROKER_URL", ""),
+                   job_queue=env.get("DUTYFLOW_JOB_QUEUE", "") or "dutyflow")
 
 
 def _local_secret() -> str:
-    """Without DUTYFLOW_SECRET_KEY, a random key kept in instance/ so sessions survive restarts."""
+    """Without DUTYFLOW_SECRET_KEY, a random key kept in instance/ so sessions survive restarts.
+
+    Created atomically: processes starting together on one machine (serve and its workers)
+    all read the one key whichever wrote it. Nodes on several machines need
+    DUTYFLOW_SECRET_KEY, the same on each."""
     path = Path("instance") / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-        path.chmod(0o600)
-    return path.read_text(encoding="utf-8").strip()
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(secrets.token_urlsafe(48))
+    for _ in range(50):  # the winner may not have written it yet
+        key = path.read_text(encoding="utf-8").strip()
+        if key:
+            return key
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty: delete it or set DUTYFLOW_SECRET_KEY")

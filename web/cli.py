@@ -412,10 +412,23 @@ def complete_command(ctx: _Context, task_id: str, username: str, data: str | Non
 @click.option("--timers/--no-timers", default=True, show_default=True, help="Fire due timers.")
 @click.option("--parent", type=int, default=None, hidden=True,
               help="Stop when this process is gone (dutyflow serve's delivery process).")
+@click.option("--beat", is_flag=True,
+              help="With a broker: also schedule the jobs (in ONE worker of the deployment).")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64),
+              help="With a broker: jobs this worker runs at once.")
 @pass_context
 def worker_command(ctx: _Context, once: bool, interval: float, notify_interval: float,
-                   timers: bool, parent: int | None) -> None:
-    """Fire due timers (boundary and intermediate timer events) and deliver notifications."""
+                   timers: bool, parent: int | None, beat: bool, concurrency: int) -> None:
+    """Fire due timers (boundary and intermediate timer events) and deliver notifications.
+
+    With DUTYFLOW_BROKER_URL set, a Celery worker runs them as jobs (web/jobs.py); without,
+    they run in this process's own loops. `--once` runs each round here, then exits."""
+    if ctx.settings.broker_url and not once and parent is None:
+        from web.jobs import run_worker
+        if not timers:
+            _fail("--no-timers has no meaning for a Celery worker: it runs every job")
+        run_worker(ctx.settings, concurrency, beat, Path("instance"))
+        return
     if once:
         fired = worker.run_due_timers(ctx.store) if timers else 0
         followed = follow_ups.run_due(ctx.store) if timers else 0
@@ -455,12 +468,15 @@ def _stop_with_parent(parent: int, stop: threading.Event) -> None:
             stop.set()
 
 
-def _start_delivery_process(ctx: _Context) -> subprocess.Popen:
-    """Notification delivery for `dutyflow serve`, in a process of its own: rendering,
-    signing and sending take CPU that, in the server's process, would hold the GIL from
-    request threads (bench/notifications.py measured 15-20 % on a completion's p50), and
-    it runs at a lower CPU priority (nice 10). It stops when the server stops (or dies)."""
-    return subprocess.Popen([sys.executable, "-m", "web.cli", "worker", "--no-timers",
+def _start_background_process(timers: bool) -> subprocess.Popen:
+    """Background work for `dutyflow serve`, in a process of its own: notification
+    delivery (rendering, signing and sending take CPU that, in the server's process, would
+    hold the GIL from request threads: bench/notifications.py measured 15-20 % on a
+    completion's p50), and with `timers` the timer worker too (under gunicorn: once for
+    all the server's processes). It runs at a lower CPU priority (nice 10) and stops when
+    the server stops (or dies)."""
+    return subprocess.Popen([sys.executable, "-m", "web.cli", "worker",
+                             "--timers" if timers else "--no-timers",
                              "--parent", str(os.getpid())], env=os.environ.copy())
 
 
@@ -468,49 +484,91 @@ def _start_delivery_process(ctx: _Context) -> subprocess.Popen:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
-              help="Requests served at once.")
+              help="Requests served at once (per process).")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes; more than 1 runs gunicorn (pre-fork, Linux).")
 @click.option("--demo", is_flag=True, help="Load the demo org and diagrams first.")
 @pass_context
-def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool) -> None:
-    """Run the web service (and the timer worker in the background).
+def serve_command(ctx: _Context, host: str, port: int, threads: int, processes: int,
+                  demo: bool) -> None:
+    """Run the web service (and, without a broker, the timer worker in the background).
 
-    Served by waitress, a production WSGI server: HTTP/1.1 keep-alive, a thread pool,
-    and no debugger that could ever reach a user.
+    One process: waitress, a production WSGI server (HTTP/1.1 keep-alive, a thread pool,
+    no debugger that could ever reach a user). Several: gunicorn's pre-fork server, each
+    process with its own app, database connections and sandbox workers. Timers and
+    notification delivery run once per `serve` (never once per process), or on Celery
+    workers when DUTYFLOW_BROKER_URL is set (`dutyflow worker`).
     """
-    import waitress
-
     from web.access_log import AccessLog
     from web.app import create_app
     from web.request_id import configure_logging
 
+    if processes > 1 and sys.platform == "win32":
+        _fail("--processes needs gunicorn, which runs on Linux and macOS; use one process")
     init_db(ctx.store)
-    engine_steps.pool().warm()  # sandbox workers start while the demo loads
+    if processes == 1:
+        engine_steps.pool().warm()  # sandbox workers start while the demo loads
     if demo:
         from services.demo import load_demo
         click.echo(load_demo(ctx.store))
-    stop = threading.Event()
-    threading.Thread(target=worker.run_forever, args=(ctx.store, 5.0, stop), daemon=True).start()
-    notifier = _start_delivery_process(ctx)
-    app = create_app(ctx.settings, store=ctx.store)
     # Warnings and errors from everything, and our own INFO lines (access log, timers
     # fired): SpiffWorkflow logs every task state change at INFO, a dozen records per
     # completion that nobody reads and that cost more than the access line itself.
     configure_logging(json_lines=ctx.settings.json_logs)
     for ours in ("dutyflow.access", "services.workflow.worker"):
         logging.getLogger(ours).setLevel(logging.INFO)
-    click.echo(f"DutyFlow on http://{host}:{port}/ ({threads} threads)")
+    where = f"DutyFlow on http://{host}:{port}/"
+    if processes > 1:
+        _serve_prefork(ctx, host, port, processes, threads, where)
+        return
+    import waitress
+
+    stop = threading.Event()
+    notifier = None
+    if not ctx.settings.broker_url:
+        threading.Thread(target=worker.run_forever, args=(ctx.store, 5.0, stop),
+                         daemon=True).start()
+        notifier = _start_background_process(timers=False)
+    app = create_app(ctx.settings, store=ctx.store)
+    click.echo(f"{where} ({threads} threads)")
     try:
         waitress.serve(AccessLog(app), host=host, port=port, threads=threads,
                        ident="DutyFlow", _quiet=True)
     finally:
         stop.set()
-        notifier.terminate()
-        notifier.wait(timeout=30)
+        _stop(notifier)
+
+
+def _serve_prefork(ctx: _Context, host: str, port: int, processes: int, threads: int,
+                   where: str) -> None:
+    from web import prefork
+    from web.access_log import AccessLog
+    from web.app import create_app
+
+    # Nothing the master opened may reach the forked workers: they open their own.
+    old_pool = engine_steps.use_pool(None)
+    if old_pool is not None:
+        old_pool.close()
+    ctx.store.dispose()
+    settings = ctx.settings
+    # Timers and deliveries once for the whole server, in one process beside the master.
+    background = None if settings.broker_url else _start_background_process(timers=True)
+    click.echo(f"{where} ({processes} processes x {threads} threads)")
+    try:
+        prefork.serve(lambda: AccessLog(create_app(settings)), host, port, processes, threads)
+    finally:
+        _stop(background)
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def _operator() -> Actor:
     """Whoever runs the CLI operates the deployment: HR and admin rights, audited by OS user."""
-    return Actor(f"cli:{getpass.getuser()}", "", frozenset({"hr", "admin"}), frozenset())
+    return Actor.operator(f"cli:{getpass.getuser()}")
 
 
 def _mapping_option(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -630,9 +688,14 @@ def payroll_group() -> None:
 
 @payroll_group.command("run")
 @click.option("--period", required=True, help="YYYY-MM")
+@click.option("--background", is_flag=True,
+              help="Queue the run as a job for a Celery worker (needs DUTYFLOW_BROKER_URL).")
 @pass_context
-def payroll_run(ctx: _Context, period: str) -> None:
+def payroll_run(ctx: _Context, period: str, background: bool) -> None:
     """Calculate a draft payroll run for a period."""
+    if background:
+        _queue_payroll_run(ctx, period)
+        return
     with click.progressbar(length=1, label=f"payroll {period}", file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = total
@@ -645,6 +708,19 @@ def payroll_run(ctx: _Context, period: str) -> None:
                 view = payroll_runs.run_view(uow, run)
     click.echo(json.dumps({key: view[key] for key in ("id", "period", "status", "totals")},
                           ensure_ascii=False, indent=2))
+
+
+def _queue_payroll_run(ctx: _Context, period: str) -> None:
+    if not ctx.settings.broker_url:
+        _fail("--background needs a broker: set DUTYFLOW_BROKER_URL and run dutyflow worker")
+    from services.pay.kpi import parse_period
+    from web.jobs import PAYROLL_RUN, make_celery
+
+    with _reported():
+        parse_period(period, ctx.settings.timezone)  # a bad period is refused here, not later
+    job = make_celery(ctx.settings).send_task(PAYROLL_RUN, args=[period, _operator().username])
+    click.echo(f"payroll run of {period} queued (job {job.id}); the worker's log says when "
+               "it is calculated, and it is listed among the runs")
 
 
 @payroll_group.command("finalize")

@@ -64,10 +64,26 @@ class _DatabaseVitals:
             yield GaugeMetricFamily(name, text, value=value)
 
 
+class _JobQueue:
+    """With a broker: the jobs waiting in the deployment's queue, asked at each scrape."""
+
+    def __init__(self, broker_url: str, queue: str):
+        self.broker_url, self.queue = broker_url, queue
+
+    def collect(self):
+        from .jobs import queue_depth  # Celery's transport, loaded only where a broker is used
+        try:
+            depth = queue_depth(self.broker_url, self.queue)
+        except Exception:  # kombu raises the transport's own errors; /readyz reports them
+            return
+        yield GaugeMetricFamily("dutyflow_job_queue_depth",
+                                "Background jobs waiting in the broker's queue.", value=depth)
+
+
 class Metrics:
     """One app's metrics, in a registry of its own (several apps may share a process)."""
 
-    def __init__(self, store):
+    def __init__(self, store, broker_url: str = "", job_queue: str = ""):
         self.registry = CollectorRegistry()
         self.latency = Histogram("dutyflow_http_request_duration_seconds",
                                  "Time to answer a request, by route.",
@@ -79,14 +95,17 @@ class Metrics:
                                  "Steps refused because the instance changed first (409).",
                                  registry=self.registry)
         self.database = _DatabaseVitals(store)
-        self.registry.register(self.database)
+        self.shared = [self.database] + ([_JobQueue(broker_url, job_queue)] if broker_url else [])
+        for collector in self.shared:
+            self.registry.register(collector)
 
     def scrape(self) -> bytes:
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             return generate_latest(self.registry)
         merged = CollectorRegistry()
         MultiProcessCollector(merged)
-        merged.register(self.database)
+        for collector in self.shared:
+            merged.register(collector)
         return generate_latest(merged)
 
     def observe(self, response) -> None:
@@ -118,7 +137,9 @@ def _check_scraper(store, token: str) -> None:
 
 def init_metrics(app: Flask, metrics_token: str) -> None:
     store = app.extensions["dutyflow_store"]
-    metrics = app.extensions["dutyflow_metrics"] = Metrics(store)
+    settings = app.config["DUTYFLOW_SETTINGS"]
+    metrics = app.extensions["dutyflow_metrics"] = Metrics(store, settings.broker_url,
+                                                           settings.job_queue)
 
     @app.before_request
     def start_clock() -> None:

@@ -98,9 +98,28 @@ def _unavailable() -> Response:
     return response
 
 
+def _not_ready(**details) -> Response:
+    response = jsonify(status="unavailable", **details)
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _broker_answers(url: str) -> bool:
+    from .jobs import check_broker  # Celery's transport, loaded only where a broker is used
+    try:
+        check_broker(url)
+    except Exception as err:  # kombu raises the transport's own errors (redis, amqp)
+        log.warning("the job broker does not answer: %s", _reason(err))
+        return False
+    return True
+
+
 def install(app: Flask) -> None:
-    """503 for database outages, their log, and the `/readyz` probe that checks the database."""
+    """503 for database outages, their log, and the `/readyz` probe that checks the database
+    (and the job broker, when one is configured)."""
     store = app.extensions["dutyflow_store"]
+    broker_url = app.config["DUTYFLOW_SETTINGS"].broker_url
     outage = OutageLog()
     event.listen(store.engine, "after_cursor_execute", outage.answered)
 
@@ -115,15 +134,15 @@ def install(app: Flask) -> None:
 
     @app.get("/readyz")
     def ready():
-        """Readiness: the database answers `SELECT 1` (/healthz only says the process runs)."""
+        """Readiness: the database answers `SELECT 1`, and the broker a connection when
+        DUTYFLOW_BROKER_URL is set (/healthz only says the process runs)."""
         try:
             ping(store)
         except DATABASE_ERRORS as err:
             if not is_unavailable(err):
                 raise
             outage.failed(err)
-            response = jsonify(status="unavailable")
-            response.status_code = 503
-            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-            return response
+            return _not_ready()
+        if broker_url and not _broker_answers(broker_url):
+            return _not_ready(unreachable="broker")
         return jsonify(status="ready")

@@ -18,6 +18,12 @@ class Actor:
     roles: frozenset[str]
     supervised: frozenset[str]  # departments this person heads or manages, with their subtrees
 
+    @classmethod
+    def operator(cls, username: str) -> "Actor":
+        """Whoever operates the deployment (its command line, the jobs queued from it): HR
+        and admin rights, audited under `username`."""
+        return cls(username, "", frozenset({"hr", "admin"}), frozenset())
+
     @property
     def overseen(self) -> frozenset[str]:
         """Departments whose tasks this person may see."""

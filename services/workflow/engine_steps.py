@@ -3,7 +3,8 @@
 Every use case that moves an instance (start, complete, fire a timer) hands the step to
 `run`, which runs it in a sandbox worker process (engine/sandbox_pool.py) and never in
 the service's own: a diagram's code cannot freeze, wedge or bloat the service. The pool
-is one per process, started lazily and configured from the environment.
+is one per process, started lazily and configured from the environment; a forked process
+(a gunicorn or Celery worker) never uses its parent's, it starts its own.
 """
 from __future__ import annotations
 
@@ -44,6 +45,16 @@ def pool() -> SandboxPool:
         if _pool is None:
             _pool = SandboxPool(limits_from_env())
         return _pool
+
+
+def _forget_inherited_pool() -> None:
+    """In a forked child (gunicorn or Celery workers): the parent's pool, its worker
+    processes and pipes are the parent's; the child starts a pool of its own when needed."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_pool)
 
 
 def use_pool(new: SandboxPool | None) -> SandboxPool | None:

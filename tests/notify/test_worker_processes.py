@@ -17,7 +17,7 @@ from services.persistence.unit_of_work import Store
 from tests.conftest import ROOT
 from tests.notify.receivers import HttpReceiver
 from tests.notify.support import WEBHOOK_SECRET, demo_org, import_org
-from tests.serving import free_port, wait_until_healthy
+from tests.serving import children_of, free_port, wait_until_healthy
 from tests.services.helpers import DELIVERY, complete, deploy, start
 from web.cli import main
 
@@ -36,17 +36,7 @@ def database_with_webhook(path: Path, url: str) -> str:
 
 def delivery_processes_of(pid: int) -> list[int]:
     """Child processes of `pid` running `dutyflow worker` (the others are sandbox workers)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                command = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if int(fields[1]) == pid and b"worker" in command:
-                found.append(int(entry.name))
-    return found
+    return [child for child, command in children_of(pid) if b"worker" in command]
 
 
 def test_worker_once_delivers_what_is_due(tmp_path):

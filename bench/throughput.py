@@ -1,0 +1,206 @@
+"""Throughput: 50 concurrent clients completing tasks over HTTP, for 1, 2 and 4 server processes.
+
+Target: >= 300 completions/s with p95 <= 50 ms and no errors (issue 16), on PostgreSQL.
+
+For each process count, a fresh database (a new PostgreSQL schema, dropped afterwards)
+gets the demo org and diagrams and `clients x (per_client + warm-up)` started instances of
+inbound_materials; then `dutyflow serve --processes P --threads T` serves it (waitress for
+1, gunicorn for more) and `clients` client threads, spread over a few client processes so
+the client's own GIL is not the ceiling, each POST /api/v1/tasks/{id}/complete for their own
+tasks (distinct instances: no client waits for another's instance) over a keep-alive
+connection, as fast as answers come. The warm-up completions (every client's first ones)
+are not timed. Reported per process count: completions/s over the timed window (first
+timed request sent to last answer), latency p50/p95/p99/max, and errors (non-200 answers
+and failed connections). The completion events in the database are counted afterwards.
+
+The server and the clients share this machine's cores: on a 2-core machine the clients
+take a part of the CPU that a deployment's servers would have.
+
+    .venv/bin/python bench/throughput.py [--backend postgresql|sqlite] [--processes 1 2 4]
+        [--clients 50] [--per-client 12] [--threads 8]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _support import POSTGRES_URL, ROOT, load_org_and_diagrams, percentile, temporary_database  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from http_completion import DATA, KEY, NEXT_STEP, USER, free_port, start_instances  # noqa: E402
+from services.persistence.models import TaskEvent  # noqa: E402
+from services.persistence.unit_of_work import Store  # noqa: E402
+
+WARMUP_PER_CLIENT = 2
+CLIENT_PROCESSES = 5
+TARGET_PER_SECOND, TARGET_P95 = 300.0, 0.050
+
+
+def start_server(database_url: str, processes: int, threads: int,
+                 log_path: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--processes",
+         str(processes), "--threads", str(threads)],
+        cwd=ROOT, env=dict(os.environ, DATABASE_URL=database_url), stdout=log,
+        stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"dutyflow serve exited:\n{log_path.read_text()}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                connection.close()
+                time.sleep(2)  # every process's sandbox workers up, not only the first one's
+                return process, port
+        except OSError:
+            time.sleep(0.3)
+    process.terminate()
+    sys.exit("dutyflow serve did not answer /healthz within 90 s")
+
+
+def _one_client(port: int, token: str, task_ids: list[str], go: threading.Event,
+                results: list) -> None:
+    """Completes its tasks in order; the first WARMUP_PER_CLIENT are not timed."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    body = json.dumps({"data": DATA}).encode()
+    go.wait()
+    for index, task_id in enumerate(task_ids):
+        sent = time.perf_counter()
+        try:
+            connection.request("POST", f"/api/v1/tasks/{task_id}/complete", body=body,
+                               headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+            ok = response.status == 200 and \
+                json.loads(answer)["tasks"][0]["element_id"] == NEXT_STEP
+        except (OSError, http.client.HTTPException, ValueError, KeyError, IndexError):
+            connection.close()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            ok = False
+        answered = time.perf_counter()
+        if index >= WARMUP_PER_CLIENT:
+            results.append((sent, answered, ok))
+    connection.close()
+
+
+def _client_process(port: int, token: str, batches: list[list[str]], start_at: float,
+                    queue) -> None:
+    """A few client threads in one process; they start together at `start_at` (wall clock)."""
+    go, results = threading.Event(), []
+    threads = [threading.Thread(target=_one_client, args=(port, token, batch, go, results))
+               for batch in batches]
+    for thread in threads:
+        thread.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    go.set()
+    for thread in threads:
+        thread.join()
+    # perf_counter is per process: send wall-clock-comparable offsets instead
+    offset = time.time() - time.perf_counter()
+    queue.put([(sent + offset, answered + offset, ok) for sent, answered, ok in results])
+
+
+def sign_in(port: int) -> str:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("POST", "/api/v1/auth/token",
+                       body=json.dumps({"username": USER, "password": "demo"}),
+                       headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status == 200, body
+    return json.loads(body)["token"]
+
+
+def measure(backend: str, postgres_url: str, processes: int, threads: int, clients: int,
+            per_client: int) -> dict:
+    each = per_client + WARMUP_PER_CLIENT
+    with temporary_database(backend, postgres_url) as url, \
+            tempfile.TemporaryDirectory(prefix="dutyflow-bench-log-") as logs:
+        store = Store(url)
+        server = None
+        try:
+            load_org_and_diagrams(store)
+            task_ids = start_instances(store, clients * each)
+            server, port = start_server(url, processes, threads, Path(logs) / "serve.log")
+            token = sign_in(port)
+            batches = [task_ids[i * each:(i + 1) * each] for i in range(clients)]
+            context = multiprocessing.get_context("spawn")
+            queue = context.Queue()
+            start_at = time.time() + 3.0
+            workers = [context.Process(target=_client_process,
+                                       args=(port, token, batches[i::CLIENT_PROCESSES],
+                                             start_at, queue))
+                       for i in range(min(CLIENT_PROCESSES, clients))]
+            for worker in workers:
+                worker.start()
+            results = [row for _ in workers for row in queue.get(timeout=900)]
+            for worker in workers:
+                worker.join()
+            with store.reading() as uow:
+                events = uow.session.scalar(select(func.count()).select_from(TaskEvent))
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=60)
+            store.dispose()
+    latencies = [answered - sent for sent, answered, ok in results if ok]
+    window = max(answered for _, answered, _ in results) - min(sent for sent, _, _ in results)
+    return {"processes": processes, "completions": len(latencies),
+            "errors": sum(not ok for *_, ok in results), "per_second": len(latencies) / window,
+            "p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
+            "p99": percentile(latencies, 99), "max": max(latencies), "events": events,
+            "expected_events": clients * each}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--per-client", type=int, default=12,
+                        help="timed completions per client (after 2 warm-up ones)")
+    parser.add_argument("--threads", type=int, default=8, help="request threads per process")
+    parser.add_argument("--postgres-url", default=POSTGRES_URL)
+    args = parser.parse_args()
+    print(f"backend: {args.backend}; {args.clients} clients x {args.per_client} timed "
+          f"completions ({KEY}), each on its own instance; {args.threads} threads per "
+          f"server process; {os.cpu_count()} CPU cores shared by server and clients")
+    print("load average (1, 5, 15 min) before: %.2f %.2f %.2f" % os.getloadavg())
+    print(f"{'processes':>9} {'done/s':>8} {'x first':>7} {'p50 ms':>8} {'p95 ms':>8} "
+          f"{'p99 ms':>8} {'max ms':>8} {'errors':>6}  target (>= {TARGET_PER_SECOND:.0f}/s, "
+          f"p95 <= {TARGET_P95 * 1000:.0f} ms, no errors)")
+    baseline = None
+    for processes in args.processes:
+        row = measure(args.backend, args.postgres_url, processes, args.threads, args.clients,
+                      args.per_client)
+        baseline = baseline or row["per_second"]  # the first process count's, this run
+        met = row["per_second"] >= TARGET_PER_SECOND and row["p95"] <= TARGET_P95 \
+            and not row["errors"]
+        print(f"{processes:>9} {row['per_second']:>8.1f} {row['per_second'] / baseline:>7.2f} "
+              f"{row['p50'] * 1000:>8.1f} "
+              f"{row['p95'] * 1000:>8.1f} {row['p99'] * 1000:>8.1f} {row['max'] * 1000:>8.1f} "
+              f"{row['errors']:>6}  {'MET' if met else 'NOT MET'}"
+              + ("" if row["events"] == row["expected_events"] else
+                 f"  ({row['events']} completion events in the database, "
+                 f"expected {row['expected_events']})"), flush=True)
+    print("load average (1, 5, 15 min) after: %.2f %.2f %.2f" % os.getloadavg())
+
+
+if __name__ == "__main__":
+    main()

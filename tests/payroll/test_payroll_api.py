@@ -44,6 +44,10 @@ def test_hr_runs_payroll_over_http(client):
     assert client.post("/api/v1/payroll-runs", headers=hr, json={"period": "2026-13"}).status_code == 422
     assert client.post(f"/api/v1/payroll-runs/{run_id}/recalculate", headers=hr).json["lines"] == \
         created.json["lines"]
+    assert client.post(f"/api/v1/payroll-runs/{run_id}/finalize", headers=hr).status_code == 409
+    second = sign_in(client, "qian.hr")
+    assert client.post(f"/api/v1/payroll-runs/{run_id}/approve", headers=second).json[
+        "approved_by"] == "qian.hr"
     assert client.post(f"/api/v1/payroll-runs/{run_id}/finalize", headers=hr).json["status"] == "final"
     assert client.post(f"/api/v1/payroll-runs/{run_id}/recalculate", headers=hr).status_code == 409
     csv_response = client.get(f"/api/v1/payroll-runs/{run_id}/export?format=csv", headers=hr)
@@ -55,7 +59,8 @@ def test_hr_runs_payroll_over_http(client):
     assert client.get(f"/api/v1/payroll-runs/{run_id}/payslips/he.qa", headers=staff).status_code == 403
     trail = client.get(f"/api/v1/audit?entity=payroll_run&key={run_id}", headers=hr)
     assert [(e["actor"], e["action"]) for e in trail.json] == [
-        ("zhao.hr", "finalized"), ("zhao.hr", "recalculated"), ("zhao.hr", "created")]
+        ("zhao.hr", "finalized"), ("qian.hr", "approved"), ("zhao.hr", "recalculated"),
+        ("zhao.hr", "created")]
     older = client.get(f"/api/v1/audit?before={trail.json[0]['id']}&limit=1", headers=hr).json
     assert [e["id"] for e in older] == [trail.json[1]["id"]]
     assert client.get("/api/v1/audit?entity=salary", headers=staff).status_code == 403
@@ -120,6 +125,9 @@ def test_payroll_from_the_shell(client, database_url, tmp_path):
     created = run("payroll", "run", "--period", "2026-10")
     assert created.returncode == 0, created.stderr
     run_id = json.loads(created.stdout)["id"]
+    unapproved = run("payroll", "finalize", str(run_id))
+    assert unapproved.returncode == 1 and "not approved" in unapproved.stderr
+    assert "approved by qian.hr" in run("payroll", "approve", str(run_id), "--as", "qian.hr").stdout
     assert run("payroll", "finalize", str(run_id)).returncode == 0
     assert "is final" in run("payroll", "finalize", str(run_id)).stderr
     out = tmp_path / "run.xlsx"

@@ -225,6 +225,10 @@ def test_every_documented_operation_answers_as_documented(app):
     run = {"run_id": api.call("POST", "/payroll-runs", hr, 201, json=period).json["id"]}
     api.call("GET", "/payroll-runs/{run_id}", hr, values=run)
     api.call("POST", "/payroll-runs/{run_id}/recalculate", hr, values=run)
+    second_hr = sign_in(api.client, "qian.hr")
+    api.call("POST", "/payroll-runs/{run_id}/reject", second_hr, values=run,
+             json={"reason": "check the QA figures"})
+    api.call("POST", "/payroll-runs/{run_id}/approve", second_hr, values=run)
     api.call("POST", "/payroll-runs/{run_id}/finalize", hr, values=run)
     api.call("GET", "/payroll-runs/{run_id}/export", hr, values=run)
     api.call("GET", "/payroll-runs/{run_id}/payslips/{username}", hr,

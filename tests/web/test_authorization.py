@@ -175,7 +175,12 @@ MATRIX = [
     ("GET", "/api/v1/payroll-runs/{run}", None,            (401, 403, 403, 403, 403, 200, 200)),
     ("POST", "/api/v1/payroll-runs/{run}/recalculate", None,
                                                             (401, 403, 403, 403, 403, 200, 200)),
-    ("POST", "/api/v1/payroll-runs/{draft_run}/finalize", None,
+    # four eyes: the run was prepared by admin, so admin may neither approve nor reject it
+    ("POST", "/api/v1/payroll-runs/{draft_run}/approve", None,
+                                                            (401, 403, 403, 403, 403, 200, 403)),
+    ("POST", "/api/v1/payroll-runs/{draft_run}/reject", {"reason": "figures look off"},
+                                                            (401, 403, 403, 403, 403, 200, 403)),
+    ("POST", "/api/v1/payroll-runs/{approved_run}/finalize", None,
                                                             (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/payroll-runs/{run}/export?format=csv", None,
                                                             (401, 403, 403, 403, 403, 200, 200)),
@@ -222,7 +227,7 @@ MATRIX = [
 ]
 
 # Placeholders made anew for every cell (World methods); the others are shared.
-FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run",
+FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run", "approved_run",
          "new_qa_instance", "new_proc_instance", "own_sampling", "handed_off_sampling",
          "finished_instance", "suspended_qa_instance", "errored_instance",
          "absent_qa_staff",
@@ -357,6 +362,13 @@ class World:
         response = self.call("admin", "POST", "/api/v1/payroll-runs", {"period": self.new_period()})
         assert response.status_code == 201, response.json
         return response.json["id"]
+
+    def approved_run(self) -> int:
+        """A draft prepared by admin and approved by the second HR user, qian.hr."""
+        run_id = self.draft_run()
+        answer = self.call("qian.hr", "POST", f"/api/v1/payroll-runs/{run_id}/approve", None)
+        assert answer.status_code == 200, answer.json
+        return run_id
 
     def failed_delivery(self) -> str:
         """A webhook delivery to a department whose org entry has no webhook: it fails."""

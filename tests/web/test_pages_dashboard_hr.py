@@ -242,6 +242,23 @@ def test_payroll_run_pages_from_draft_to_final(app, store):
     assert hr.post(f"/hr/payroll-runs/{run_id}/recalculate", {}).status_code == 302
     unconfirmed = hr.post(f"/hr/payroll-runs/{run_id}/finalize", {}, follow_redirects=True)
     assert 'data-status="draft"' in unconfirmed.text
+    # four eyes: zhao.hr prepared it, so only another HR user approves or rejects it
+    assert 'id="approve-button"' not in unconfirmed.text and 'id="review-note"' in unconfirmed.text
+    own = hr.post(f"/hr/payroll-runs/{run_id}/approve", {}, follow_redirects=True)
+    assert any("another HR user must" in message for message in flashes(own.text))
+    unapproved = hr.post(f"/hr/payroll-runs/{run_id}/finalize", {"confirm": "yes"},
+                         follow_redirects=True)
+    assert any("is not approved" in message for message in flashes(unapproved.text))
+    second = Browser(app, "qian.hr")
+    blank = second.post(f"/hr/payroll-runs/{run_id}/reject", {"reason": " "},
+                        follow_redirects=True)
+    assert any("say why" in message for message in flashes(blank.text))
+    rejected = second.post(f"/hr/payroll-runs/{run_id}/reject", {"reason": "QA looks low"},
+                           follow_redirects=True)
+    assert re.search(r'id="rejected-by">qian.hr .*QA looks low', rejected.text, re.S)
+    approved = second.post(f"/hr/payroll-runs/{run_id}/approve", {}, follow_redirects=True)
+    assert re.search(r'id="approved-by">qian.hr', approved.text)
+    assert re.search(r'id="prepared-by">zhao.hr', approved.text)
     final = hr.post(f"/hr/payroll-runs/{run_id}/finalize", {"confirm": "yes"},
                     follow_redirects=True)
     assert re.search(r'id="run-status"[^>]*data-status="final"', final.text)

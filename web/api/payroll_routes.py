@@ -12,7 +12,7 @@ from . import actor, bp, check_storable, request_json, store
 from .contract import Documented, operation
 from .schemas import (Correction, CorrectionRequest, EmployeeReport, ExportQuery, KpiRow,
                       KpiScheme, KpiSchemeRequest, PayrollRun, PayrollRunRequest, Payslip,
-                      PeriodQuery, RankingRow, TrendQuery, TrendRow)
+                      PeriodQuery, RankingRow, ReasonRequest, TrendQuery, TrendRow)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -74,10 +74,28 @@ def recalculate_payroll_run(run_id: int):
         return payroll_runs.run_view(uow, run)
 
 
+@bp.post("/payroll-runs/<int:run_id>/approve")
+@operation({200: PayrollRun}, problems=(403, 404, 409))
+def approve_payroll_run(run_id: int):
+    """Approve a draft for finalising: HR or admin other than whoever prepared it (403)."""
+    with store().writing() as uow:
+        run = payroll_runs.approve(uow, actor(), run_id)
+        return payroll_runs.run_view(uow, run)
+
+
+@bp.post("/payroll-runs/<int:run_id>/reject")
+@operation({200: PayrollRun}, body=ReasonRequest, problems=(403, 404, 409, 422))
+def reject_payroll_run(run_id: int, body: dict):
+    """Send a draft back with a reason: HR or admin other than whoever prepared it (403)."""
+    with store().writing() as uow:
+        run = payroll_runs.reject(uow, actor(), run_id, body["reason"])
+        return payroll_runs.run_view(uow, run)
+
+
 @bp.post("/payroll-runs/<int:run_id>/finalize")
 @operation({200: PayrollRun}, problems=(403, 404, 409))
 def finalize_payroll_run(run_id: int):
-    """Finalise a run; after that it never changes (409)."""
+    """Finalise an approved run (409 unapproved); after that it never changes (409)."""
     with store().writing() as uow:
         run = payroll_runs.finalize(uow, actor(), run_id)
         return payroll_runs.run_view(uow, run)

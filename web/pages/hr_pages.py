@@ -13,7 +13,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from services.errors import Conflict, InvalidInput
+from services.errors import Conflict, InvalidInput, PermissionDenied
 from services.pay import exports, kpi, payroll_runs, payslips
 from services.reporting import dashboard as dashboard_service
 
@@ -208,9 +208,13 @@ def hr_run(run_id: int):
         run = payroll_runs.get_run(uow, actor, run_id)
         view = payroll_runs.run_view(uow, run)
         meta = {"created_at": run.created_at, "calculated_at": run.calculated_at,
-                "finalized_at": run.finalized_at, "finalized_by": run.finalized_by}
+                "finalized_at": run.finalized_at, "finalized_by": run.finalized_by,
+                "prepared_at": run.prepared_at, "approved_at": run.approved_at,
+                "rejected_at": run.rejected_at}
         names = dashboard_service.employee_names(uow, [line["username"] for line in view["lines"]])
-    return render_template("hr_run.html", run=view, meta=meta, names=names, flags=flag_labels())
+    return render_template("hr_run.html", run=view, meta=meta, names=names, flags=flag_labels(),
+                           may_review=view["status"] == "draft"
+                           and view["prepared_by"] != actor.username)
 
 
 @bp.post("/hr/payroll-runs/<int:run_id>/recalculate")
@@ -224,6 +228,33 @@ def hr_recalculate(run_id: int):
     else:
         flash(_("Run recalculated."))
     return redirect(url_for("pages.hr_run", run_id=run_id))
+
+
+@bp.post("/hr/payroll-runs/<int:run_id>/approve")
+@signed_in
+def hr_approve(run_id: int):
+    return _review(run_id, lambda uow, actor: payroll_runs.approve(uow, actor, run_id),
+                   _("Run approved: it may now be finalised."))
+
+
+@bp.post("/hr/payroll-runs/<int:run_id>/reject")
+@signed_in
+def hr_reject(run_id: int):
+    reason = request.form.get("reason", "")
+    return _review(run_id, lambda uow, actor: payroll_runs.reject(uow, actor, run_id, reason),
+                   _("Run rejected; it needs a recalculation or another approval."))
+
+
+def _review(run_id: int, change, done: str):
+    """Approve or reject (four eyes): the service's refusal is flashed on the run's page."""
+    try:
+        with store().writing() as uow:
+            change(uow, page_actor())
+    except (Conflict, InvalidInput, PermissionDenied) as err:
+        flash(str(err), "error")
+    else:
+        flash(done)
+    return redirect(url_for("pages.hr_run", run_id=run_id) + "#review")
 
 
 @bp.post("/hr/payroll-runs/<int:run_id>/finalize")

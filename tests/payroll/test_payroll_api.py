@@ -133,3 +133,25 @@ def test_payroll_from_the_shell(client, database_url, tmp_path):
     out = tmp_path / "run.xlsx"
     assert run("payroll", "export", str(run_id), "--format", "xlsx", "-o", str(out)).returncode == 0
     assert load_workbook(out).active.max_row > 1
+
+
+def test_a_what_if_over_http(client):
+    hr, staff = sign_in(client, "zhao.hr"), sign_in(client, "li.qa")
+    client.put("/api/v1/kpi-schemes/qa", headers=hr, json=QA_SCHEME)
+    raised = {"indicators": [dict(QA_SCHEME["indicators"][0], target="1.0"),
+                             *QA_SCHEME["indicators"][1:]]}
+    body = {"scheme": raised, "periods": ["2026-10"]}
+    url = "/api/v1/kpi-schemes/qa/what-if"
+    assert client.post(url, headers=staff, json=body).status_code == 403
+    assert client.post("/api/v1/kpi-schemes/nowhere/what-if", headers=hr,
+                       json=body).status_code == 404
+    bad = client.post(url, headers=hr, json={"scheme": raised, "periods": ["October"]})
+    assert bad.status_code == 422 and "periods[0]" in bad.json["errors"]
+    assert client.post(url, headers=hr, data="{", content_type="application/json").status_code == 422
+    answer = client.post(url, headers=hr, json=body)
+    assert answer.status_code == 200
+    li = next(row for row in answer.json["rows"] if row["username"] == "li.qa")
+    # 1 of 2 passed: 0.5/0.9 = 0.5556 in force, 0.5/1.0 = 0.5000 raised; weight 50 of 100
+    assert (li["actual_kpi_score"], li["proposed_kpi_score"]) == ("0.5611", "0.5333")
+    assert (li["actual_bonus"], li["proposed_bonus"], li["bonus_delta"]) == (
+        "1122.20", "1066.60", "-55.60")

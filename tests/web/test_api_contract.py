@@ -215,6 +215,8 @@ def test_every_documented_operation_answers_as_documented(app):
              json=QA_SCHEME)
     api.call("GET", "/kpi-schemes/{department_key}", hr, values={"department_key": "qa"})
     api.call("GET", "/kpi", hr, query_string=period)
+    api.call("POST", "/kpi-schemes/{department_key}/what-if", hr, values={"department_key": "qa"},
+             json={"scheme": QA_SCHEME, "periods": ["2026-09", "2026-10"]})
     report = api.call("GET", "/reports/employees/{username}", head, values={"username": "li.qa"},
                       query_string=period).json
     api.call("POST", "/events/{event_id}/corrections", head, 201,

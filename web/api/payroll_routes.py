@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
-from services.pay import exports, kpi, payroll_runs, payslips
+from services.pay import exports, kpi, payroll_runs, payslips, what_if
 from services.reporting import reports
 from services.workflow import corrections
 from services.workflow.views import event_view
@@ -12,7 +12,8 @@ from . import actor, bp, check_storable, request_json, store
 from .contract import Documented, operation
 from .schemas import (Correction, CorrectionRequest, EmployeeReport, ExportQuery, KpiRow,
                       KpiScheme, KpiSchemeRequest, PayrollRun, PayrollRunRequest, Payslip,
-                      PeriodQuery, RankingRow, ReasonRequest, TrendQuery, TrendRow)
+                      PeriodQuery, RankingRow, ReasonRequest, TrendQuery, TrendRow, WhatIf,
+                      WhatIfRequest)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -37,6 +38,17 @@ def put_kpi_scheme(department_key: str):
     check_storable(document)
     with store().writing() as uow:
         return kpi.scheme_view(kpi.set_scheme(uow, actor(), department_key, document))
+
+
+@bp.post("/kpi-schemes/<department_key>/what-if")
+@operation({200: WhatIf}, body=Documented(WhatIfRequest), problems=(403, 404, 422))
+def kpi_scheme_what_if(department_key: str):
+    """A proposed scheme scored on past periods beside what was paid: per employee and
+    period, KPI score and bonus actual and proposed, deltas, totals, distribution (HR or
+    admin). Nothing is written."""
+    body = request_json()
+    with store().reading() as uow:
+        return what_if.what_if(uow, actor(), department_key, body, _timezone())
 
 
 @bp.get("/kpi")

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from services.errors import Conflict, InvalidInput, PermissionDenied
-from services.pay import exports, kpi, payroll_runs, payslips
+from services.pay import exports, kpi, payroll_runs, payslips, what_if
 from services.reporting import dashboard as dashboard_service
 
 from . import bp, page_actor, signed_in, store
@@ -161,33 +161,84 @@ def hr_scheme(department_key: str):
     actor = page_actor()
     with store().reading() as uow:
         editing = dashboard_service.scheme_for_editing(uow, actor, department_key)
-    status, row_errors, general = 200, {}, {}
-    if request.method == "POST":
-        rows = _posted_rows(request.form)
-        cap = (request.form.get("cap") or "").strip()
-        effective_from = (request.form.get("effective_from") or "").strip()
-        document, positions = _scheme_document(rows, cap, effective_from)
-        try:
-            with store().writing() as uow:
-                saved = kpi.set_scheme(uow, actor, department_key, document)
-                version = saved.version
-        except InvalidInput as err:
-            errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
-            row_errors, general = _place_errors(errors, positions)
-            status = 422
-        else:
-            previous = editing["scheme"]["version"] if editing["scheme"] else None
-            if previous == version:
-                flash(_("Nothing changed; the scheme stays at version %(version)s.",
-                        version=version))
-            else:
-                flash(_("Saved the KPI scheme as version %(version)s.", version=version))
-            return redirect(url_for("pages.hr_scheme", department_key=department_key))
-    else:
+    if request.method == "GET":
         document = (editing["scheme"] or {}).get("document") or {}
-        rows = _rows_from_document(document)
-        cap = str(document.get("cap", ""))
-        effective_from = document.get("effective_from", "")
+        return _editor(editing, _rows_from_document(document), str(document.get("cap", "")),
+                       document.get("effective_from", ""))
+    rows, cap, effective_from, document, positions = _posted_scheme()
+    try:
+        with store().writing() as uow:
+            saved = kpi.set_scheme(uow, actor, department_key, document)
+            version = saved.version
+    except InvalidInput as err:
+        return _editor(editing, rows, cap, effective_from, errors=_errors_of(err, positions))
+    previous = editing["scheme"]["version"] if editing["scheme"] else None
+    if previous == version:
+        flash(_("Nothing changed; the scheme stays at version %(version)s.", version=version))
+    else:
+        flash(_("Saved the KPI scheme as version %(version)s.", version=version))
+    return redirect(url_for("pages.hr_scheme", department_key=department_key))
+
+
+PREVIEW_MONTHS = 6
+MAX_PREVIEW_MONTHS = 24
+WINNERS_AND_LOSERS = 10
+
+
+@bp.post("/hr/schemes/<department_key>/preview")
+@signed_in
+def hr_scheme_preview(department_key: str):
+    """The scheme on the form, scored on the last N months beside what was paid: nothing
+    is saved, the form comes back as it was sent, with the comparison below it."""
+    actor = page_actor()
+    with store().reading() as uow:
+        editing = dashboard_service.scheme_for_editing(uow, actor, department_key)
+    rows, cap, effective_from, document, positions = _posted_scheme()
+    months = request.form.get("months", type=int)
+    if months is None or not 1 <= months <= MAX_PREVIEW_MONTHS:
+        message = _("Preview 1 to %(most)s months.", most=MAX_PREVIEW_MONTHS)
+        return _editor(editing, rows, cap, effective_from, months=request.form.get("months"),
+                       errors=({}, {"months": [message]}))
+    until = (request.form.get("until") or "").strip() or current_period_text(1)
+    try:
+        last = kpi.parse_period(until, timezone())
+    except InvalidInput as err:
+        return _editor(editing, rows, cap, effective_from, months=months, until=until,
+                       errors=({}, {"until": [str(err)]}))
+    periods = [last]
+    while len(periods) < months:
+        periods.insert(0, periods[0].previous())
+    periods = [str(period) for period in periods]
+    try:
+        with store().reading() as uow:
+            result = what_if.what_if(uow, actor, department_key,
+                                     {"scheme": document, "periods": periods}, timezone())
+    except InvalidInput as err:
+        errors = {path.removeprefix("scheme."): messages
+                  for path, messages in (err.errors or {}).items()}
+        return _editor(editing, rows, cap, effective_from, months=months, until=until,
+                       errors=_errors_of(InvalidInput(str(err), errors), positions))
+    return _editor(editing, rows, cap, effective_from, months=months, until=until,
+                   preview=result, charts=_preview_charts(result))
+
+
+def _posted_scheme():
+    rows = _posted_rows(request.form)
+    cap = (request.form.get("cap") or "").strip()
+    effective_from = (request.form.get("effective_from") or "").strip()
+    document, positions = _scheme_document(rows, cap, effective_from)
+    return rows, cap, effective_from, document, positions
+
+
+def _errors_of(err: InvalidInput, positions: list[int]) -> tuple[dict[int, dict], dict]:
+    errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
+    return _place_errors(errors, positions)
+
+
+def _editor(editing: dict, rows: list[dict[str, str]], cap: str, effective_from: str, *,
+            errors: tuple[dict, dict] = ({}, {}), months=PREVIEW_MONTHS, until="",
+            preview=None, charts=None):
+    row_errors, general = errors
     if not rows or not _is_blank(rows[-1]):
         rows.append({name: "" for name in ROW_FIELDS})
     return render_template("hr_scheme.html", department=editing["department"],
@@ -195,7 +246,32 @@ def hr_scheme(department_key: str):
                            effective_from=effective_from,
                            row_errors=row_errors, errors=general,
                            metrics=dashboard_service.metric_catalogue(),
-                           metric_labels=metric_labels(), weight_total=_weight_total(rows)), status
+                           metric_labels=metric_labels(), weight_total=_weight_total(rows),
+                           months=months, until=until, max_months=MAX_PREVIEW_MONTHS,
+                           preview=preview,
+                           charts=charts), 422 if row_errors or general else 200
+
+
+def _preview_charts(result: dict) -> dict[str, dict]:
+    """Chart.js-ready data: the biggest losers and winners, and the totals per period."""
+    employees = result["employees"]  # by change, losers first
+    losers = [e for e in employees if Decimal(e["bonus_delta"]) < 0][:WINNERS_AND_LOSERS]
+    winners = [e for e in reversed(employees) if Decimal(e["bonus_delta"]) > 0]
+    shown = losers + winners[:WINNERS_AND_LOSERS][::-1]
+    return {
+        "people": {"labels": [e["name"] or e["username"] for e in shown],
+                   "label_heading": _("Employee"), "percent": False,
+                   "datasets": [{"label": _("Bonus change"),
+                                 "data": [float(e["bonus_delta"]) for e in shown]}]},
+        "periods": {"labels": [row["period"] for row in result["period_totals"]],
+                    "label_heading": _("Period"), "percent": False,
+                    "datasets": [{"label": _("Bonus paid or due"),
+                                  "data": [float(row["actual_bonus"])
+                                           for row in result["period_totals"]]},
+                                 {"label": _("Bonus under the proposal"),
+                                  "data": [float(row["proposed_bonus"])
+                                           for row in result["period_totals"]]}]},
+    }
 
 
 # --- Payroll runs ----------------------------------------------------------------------

@@ -17,7 +17,7 @@ times taken moments apart:
            WHERE completed_at in the month GROUP BY completed_by (the least any per-person
            figure over the events costs)
 - what-if: what_if(...) for the twelve months with the department's scheme with raised
-           targets, in a reading unit of work, as the API runs it
+           targets, as the API runs it
 
 Checks: the what-if writes nothing (row counts before and after), and a what-if of the
 scheme in force equals the final runs' bonuses in every final month.
@@ -126,9 +126,8 @@ def run(store: Store, sizes: Sizes, repeat: int) -> None:
     body = {"scheme": raised(in_force), "periods": months}
 
     def compare(document=None):
-        with store.reading() as uow:
-            return what_if.what_if(uow, HR, DEPARTMENT,
-                                   {**body, **({"scheme": document} if document else {})}, "UTC")
+        return what_if.what_if(store, HR, DEPARTMENT,
+                               {**body, **({"scheme": document} if document else {})}, "UTC")
 
     before = row_counts(store)
     same = compare(in_force)  # also the warm-up

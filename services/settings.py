@@ -25,6 +25,7 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     notify_max_attempts: int = 6
     notify_retry_seconds: float = 30.0  # first retry after this; doubled each time, at most 1 h
+    pdf_font: str = ""  # a CJK .ttf/.otf/.ttc for payslip PDFs; empty: Debian's fonts-noto-cjk
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -40,7 +41,8 @@ class Settings:
                    mail_from=env.get("DUTYFLOW_MAIL_FROM", "dutyflow@localhost"),
                    base_url=env.get("DUTYFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
                    notify_max_attempts=int(env.get("DUTYFLOW_NOTIFY_MAX_ATTEMPTS", "6")),
-                   notify_retry_seconds=float(env.get("DUTYFLOW_NOTIFY_RETRY_SECONDS", "30")))
+                   notify_retry_seconds=float(env.get("DUTYFLOW_NOTIFY_RETRY_SECONDS", "30")),
+                   pdf_font=env.get("DUTYFLOW_PDF_FONT", ""))
 
 
 def _local_secret() -> str:

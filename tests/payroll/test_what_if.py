@@ -22,8 +22,7 @@ RAISED = {"indicators": [
 
 
 def compare(store, hr, scheme, periods, department="qa"):
-    with store.reading() as uow:
-        return what_if.what_if(uow, hr, department, {"scheme": scheme, "periods": periods}, "UTC")
+    return what_if.what_if(store, hr, department, {"scheme": scheme, "periods": periods}, "UTC")
 
 
 def row_of(result, username, period="2026-10"):
@@ -115,6 +114,5 @@ def test_a_what_if_writes_nothing_and_refuses_bad_requests(october):
         compare(store, hr, RAISED, [])
     assert "periods" in empty.value.errors
     with pytest.raises(InvalidInput):
-        with store.reading() as uow:
-            what_if.what_if(uow, hr, "qa", ["not", "an", "object"], "UTC")
+        what_if.what_if(store, hr, "qa", ["not", "an", "object"], "UTC")
     assert _row_counts(store) == before

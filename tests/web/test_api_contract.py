@@ -235,6 +235,9 @@ def test_every_documented_operation_answers_as_documented(app):
     api.call("GET", "/payroll-runs/{run_id}/export", hr, values=run)
     api.call("GET", "/payroll-runs/{run_id}/payslips/{username}", hr,
              values={**run, "username": "li.qa"})
+    api.call("GET", "/payroll-runs/{run_id}/payslips/{username}.pdf", hr,
+             values={**run, "username": "li.qa"})
+    api.call("GET", "/payroll-runs/{run_id}/payslips.zip", hr, values=run)
     api.call("GET", "/audit", hr)
 
     robot = sign_in(api.client, "erp.bot")

@@ -186,6 +186,12 @@ MATRIX = [
                                                             (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/payroll-runs/{run}/payslips/li.qa", None,
                                                             (401, 200, 403, 403, 403, 200, 200)),
+    ("GET", "/api/v1/payroll-runs/{final_run}/payslips/li.qa.pdf", None,
+                                                            (401, 200, 403, 403, 403, 200, 200)),
+    ("GET", "/api/v1/payroll-runs/{final_run}/payslips.zip", None,
+                                                            (401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/api/v1/kpi-schemes/qa/what-if", {"scheme": SCHEME, "periods": [PERIOD]},
+                                                            (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/audit?entity=salary", None,            (401, 403, 403, 403, 403, 200, 200)),
     # external tasks: only the integration role (none of these callers; its own answers are
     # in tests/web/test_external_tasks.py), and admins may set retries
@@ -272,6 +278,7 @@ class World:
             "proc_task": ready_task(store, proc_instance, "register_delivery").id,
             "qa_task": ready_task(store, qa_instance, "inspect_goods").id,
             "proc_event": events[0]["id"], "qa_event": events[1]["id"], "run": self.draft_run(),
+            "final_run": self.final_run(),
         }
 
     def headers(self, caller: str) -> dict[str, str]:
@@ -362,6 +369,13 @@ class World:
         response = self.call("admin", "POST", "/api/v1/payroll-runs", {"period": self.new_period()})
         assert response.status_code == 201, response.json
         return response.json["id"]
+
+    def final_run(self) -> int:
+        """A run prepared by admin, approved by qian.hr and finalised (shared by the cells)."""
+        run_id = self.approved_run()
+        answer = self.call("admin", "POST", f"/api/v1/payroll-runs/{run_id}/finalize", None)
+        assert answer.status_code == 200, answer.json
+        return run_id
 
     def approved_run(self) -> int:
         """A draft prepared by admin and approved by the second HR user, qian.hr."""

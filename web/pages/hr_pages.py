@@ -9,14 +9,16 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (Response, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from services.errors import Conflict, InvalidInput, PermissionDenied
-from services.pay import exports, kpi, payroll_runs, payslips, what_if
+from services.pay import exports, kpi, payroll_runs, payslip_pdf, payslips, what_if
 from services.reporting import dashboard as dashboard_service
 
+from ..notifications import catalogs
 from . import bp, page_actor, signed_in, store
 from .dashboard_pages import (
     chosen_period,
@@ -210,9 +212,8 @@ def hr_scheme_preview(department_key: str):
         periods.insert(0, periods[0].previous())
     periods = [str(period) for period in periods]
     try:
-        with store().reading() as uow:
-            result = what_if.what_if(uow, actor, department_key,
-                                     {"scheme": document, "periods": periods}, timezone())
+        result = what_if.what_if(store(), actor, department_key,
+                                 {"scheme": document, "periods": periods}, timezone())
     except InvalidInput as err:
         errors = {path.removeprefix("scheme."): messages
                   for path, messages in (err.errors or {}).items()}
@@ -364,6 +365,43 @@ def hr_export(run_id: int):
         body = exports.to_xlsx(uow, run) if file_format == "xlsx" else exports.to_csv(uow, run)
         filename = f"payroll-{run.period}-run{run.id}.{file_format}"
     return Response(body, mimetype=EXPORT_TYPES[file_format],
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/hr/payroll-runs/<int:run_id>/payslips/<username>.pdf")
+@signed_in
+def hr_payslip_pdf(run_id: int, username: str):
+    """The PDF of a final run's payslip: HR, admins, and the employee themself."""
+    with store().reading() as uow:
+        filename, body = payslip_pdf.payslip_pdf(uow, page_actor(), run_id, username,
+                                                 timezone(), catalogs(), _pdf_font())
+    return _attachment(body, "application/pdf", filename)
+
+
+@bp.get("/hr/payroll-runs/<int:run_id>/payslips.zip")
+@signed_in
+def hr_payslips_zip(run_id: int):
+    with store().reading() as uow:
+        filename, body = payslip_pdf.payslips_zip(uow, page_actor(), run_id, timezone(),
+                                                  catalogs(), _pdf_font())
+    return _attachment(body, "application/zip", filename)
+
+
+@bp.get("/payslips")
+@signed_in
+def my_payslips():
+    """Everyone's own payslips of final runs, with their PDFs."""
+    with store().reading() as uow:
+        slips = payslips.my_payslips(uow, page_actor())
+    return render_template("my_payslips.html", slips=slips)
+
+
+def _pdf_font() -> str:
+    return current_app.config["DUTYFLOW_SETTINGS"].pdf_font
+
+
+def _attachment(body: bytes, mimetype: str, filename: str) -> Response:
+    return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

@@ -63,7 +63,11 @@ def test_raised_targets_lower_the_bonuses_of_those_they_bite(october):
     assert sum(buckets.values()) == 3
 
 
-def test_the_scheme_in_force_equals_the_final_run_to_the_cent(october):
+@pytest.mark.parametrize("by_name", [True, False], ids=["by-name", "whole-month"])
+def test_the_scheme_in_force_equals_the_final_run_to_the_cent(october, by_name, monkeypatch):
+    """Also when the month's events are measured for everyone (a big department)."""
+    if not by_name:
+        monkeypatch.setattr(what_if, "BY_NAME_UP_TO", 0)
     store, hr, _ = october
     run_id = finalized(store, hr, "2026-10")
     inspect(store, at(3, 8, month=11), at(3, 20, month=11), "pass")  # November: a draft month

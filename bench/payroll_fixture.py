@@ -45,7 +45,6 @@ FIXTURE_VERSION = 2  # 2: task_events.handling_seconds and on_time (migration 00
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(2024, 1, 1, tzinfo=UTC)
 MONTHS = ("2024-01", "2024-02", "2024-03")
-SPAN_SECONDS = int((dt.datetime(2024, 4, 1, tzinfo=UTC) - EPOCH).total_seconds())
 DEPARTMENTS = 10
 # element id, task name, process key, share of events
 STEPS = (("receive_goods", "Receive goods", "inbound_materials", 0.30),
@@ -73,9 +72,22 @@ class Sizes:
     tasks: int = 30_000
     instances: int = 2000
     seed: int = 20240201
+    # The org and the span of time (bench/what_if.py: one department over twelve months).
+    departments: int = DEPARTMENTS
+    months: int = len(MONTHS)
 
     def as_dict(self) -> dict:
         return {**self.__dict__, "fixture_version": FIXTURE_VERSION}
+
+    @property
+    def span_seconds(self) -> int:
+        """From EPOCH to the first instant after the last month."""
+        end = dt.datetime(EPOCH.year + self.months // 12, self.months % 12 + 1, 1, tzinfo=UTC)
+        return int((end - EPOCH).total_seconds())
+
+    @property
+    def periods(self) -> list[str]:
+        return [f"{EPOCH.year + month // 12}-{month % 12 + 1:02d}" for month in range(self.months)]
 
 
 @dataclass
@@ -115,9 +127,9 @@ def build(store: Store, sizes: Sizes, log=print) -> BuildReport:
     now = dt.datetime.now(UTC)
     departments = [dict(id=i + 1, key=department_key(i), name=f"Department {i:02d}", parent_key=None,
                         head_username=username(i), lanes=[], duties=[], active=True, updated_at=now)
-                   for i in range(DEPARTMENTS)]
+                   for i in range(sizes.departments)]
     employees = [dict(id=i + 1, username=username(i), name=f"Employee {i:04d}",
-                      department_key=department_key(i % DEPARTMENTS), position="Clerk",
+                      department_key=department_key(i % sizes.departments), position="Clerk",
                       manager_username=None, roles=[], password_hash=None, active=True,
                       updated_at=now,
                       base_salary=Decimal(rng.randrange(400_000, 1_200_000)) / 100,
@@ -157,10 +169,10 @@ def build(store: Store, sizes: Sizes, log=print) -> BuildReport:
     report.seconds["tasks"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    for i in range(DEPARTMENTS):
+    for i in range(sizes.departments):
         with store.writing() as uow:
             set_scheme(uow, HR, department_key(i), scheme_document(i))
-    report.rows["kpi_schemes"] = DEPARTMENTS
+    report.rows["kpi_schemes"] = sizes.departments
     report.seconds["kpi schemes"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -173,13 +185,13 @@ def build(store: Store, sizes: Sizes, log=print) -> BuildReport:
 
 def _events(rng: random.Random, sizes: Sizes) -> tuple[list[tuple], list[tuple]]:
     """(completions in completed_at order, corrections appended after them)."""
-    offsets = sorted(rng.randrange(SPAN_SECONDS) for _ in range(sizes.events))
+    offsets = sorted(rng.randrange(sizes.span_seconds) for _ in range(sizes.events))
     step_names = [s[0] for s in STEPS]
     step_weights = [s[3] for s in STEPS]
     step_info = {s[0]: s for s in STEPS}
     chosen = rng.choices(step_names, weights=step_weights, k=sizes.events)
     users = [username(i) for i in range(sizes.employees)]
-    user_department = [department_key(i % DEPARTMENTS) for i in range(sizes.employees)]
+    user_department = [department_key(i % sizes.departments) for i in range(sizes.employees)]
     pass_data = [{"result": "pass", "defects": 0}, {"result": "pass", "defects": 1}]
     fail_data = [{"result": "fail", "defects": n} for n in range(1, 6)]
     other_data = {"receive_goods": [{"quantity": q} for q in (1, 5, 10, 50)],
@@ -194,7 +206,7 @@ def _events(rng: random.Random, sizes: Sizes) -> tuple[list[tuple], list[tuple]]
         element = chosen[index]
         _, task_name, process_key, _ = step_info[element]
         who = randrange(sizes.employees)
-        department = user_department[who] if random_() < 0.95 else department_key(randrange(DEPARTMENTS))
+        department = user_department[who] if random_() < 0.95 else department_key(randrange(sizes.departments))
         completed_at = EPOCH + offset * second
         ready_at = completed_at - randrange(36_000) * second
         due_at = ready_at + randrange(3600, 43_200) * second if random_() < 0.8 else None
@@ -240,12 +252,12 @@ def _tasks(rng: random.Random, sizes: Sizes) -> list[tuple]:
     for index in range(sizes.tasks):
         who = rng.randrange(sizes.employees)
         element, name, process_key, _ = STEPS[rng.randrange(len(STEPS))]
-        due_at = EPOCH + dt.timedelta(seconds=rng.randrange(SPAN_SECONDS))
+        due_at = EPOCH + dt.timedelta(seconds=rng.randrange(sizes.span_seconds))
         created_at = due_at - rng.randrange(1, 72) * hour
         completed = rng.random() < 0.85
         completed_at = due_at + rng.randrange(-48, 96) * hour if completed else None
         instance = (index % sizes.instances) + 1
-        department = department_key(who % DEPARTMENTS)
+        department = department_key(who % sizes.departments)
         rows.append((str(uuid.UUID(int=(1 << 64) + index)), instance,
                      PROCESS_KEYS[(instance - 1) % len(PROCESS_KEYS)], element, name, department,
                      department, [], "completed" if completed else "ready", username(who),

@@ -30,6 +30,10 @@ class InvalidInput(ServiceError):
         self.errors = errors if errors is not None else []
 
 
+class Unavailable(ServiceError):
+    """Something the installation lacks makes this impossible for now (a font to embed)."""
+
+
 class Busy(ServiceError):
     """Too much of this kind of work is under way; retry after `retry_after` seconds."""
 

@@ -40,6 +40,7 @@ class Settings:
     # empty: serve runs them in-process (the SQLite demo).
     broker_url: str = ""
     job_queue: str = "dutyflow"  # the broker queue of this deployment's jobs
+    pdf_font: str = ""  # a CJK .ttf/.otf/.ttc for payslip PDFs; empty: Debian's fonts-noto-cjk
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -68,7 +69,8 @@ class Settings:
                    password_sign_in=env.get("DUTYFLOW_PASSWORD_SIGN_IN", "on").lower()
                    not in ("0", "off", "false", "no"),
                    broker_url=env.get("DUTYFLOW_BROKER_URL", ""),
-                   job_queue=env.get("DUTYFLOW_JOB_QUEUE", "") or "dutyflow")
+                   job_queue=env.get("DUTYFLOW_JOB_QUEUE", "") or "dutyflow",
+                   pdf_font=env.get("DUTYFLOW_PDF_FONT", ""))
 
 
 def _local_secret() -> str:

@@ -723,6 +723,32 @@ def _queue_payroll_run(ctx: _Context, period: str) -> None:
                "it is calculated, and it is listed among the runs")
 
 
+@payroll_group.command("approve")
+@click.argument("run_id", type=int)
+@click.option("--as", "username", required=True,
+              help="The HR user approving: not whoever prepared the run.")
+@pass_context
+def payroll_approve(ctx: _Context, run_id: int, username: str) -> None:
+    """Approve a draft run for finalising (four eyes)."""
+    with _reported():
+        with ctx.store.writing() as uow:
+            run = payroll_runs.approve(uow, actor_named(uow, username), run_id)
+    click.echo(f"payroll run {run.id} ({run.period}) approved by {username}")
+
+
+@payroll_group.command("reject")
+@click.argument("run_id", type=int)
+@click.option("--as", "username", required=True, help="The HR user rejecting it.")
+@click.option("--reason", required=True)
+@pass_context
+def payroll_reject(ctx: _Context, run_id: int, username: str, reason: str) -> None:
+    """Send a draft run back with a reason (four eyes)."""
+    with _reported():
+        with ctx.store.writing() as uow:
+            run = payroll_runs.reject(uow, actor_named(uow, username), run_id, reason)
+    click.echo(f"payroll run {run.id} ({run.period}) rejected by {username}")
+
+
 @payroll_group.command("finalize")
 @click.argument("run_id", type=int)
 @pass_context

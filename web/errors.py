@@ -8,13 +8,14 @@ from flask import (Flask, Response, g, has_request_context, json, redirect, rend
 from werkzeug.exceptions import HTTPException
 
 from services.errors import (Busy, Conflict, InvalidInput, NotAuthenticated, NotFound,
-                             PermissionDenied, ServiceError)
+                             PermissionDenied, ServiceError, Unavailable)
 
 log = logging.getLogger(__name__)
 
 _STATUS = {NotAuthenticated: (401, "Not authenticated"), PermissionDenied: (403, "Forbidden"),
            NotFound: (404, "Not found"), Conflict: (409, "Conflict"),
-           InvalidInput: (422, "Invalid input"), Busy: (503, "Service unavailable")}
+           InvalidInput: (422, "Invalid input"), Busy: (503, "Service unavailable"),
+           Unavailable: (503, "Service unavailable")}
 
 
 def problem(status: int, title: str, detail: str, **extra) -> Response:

@@ -58,6 +58,7 @@ TEXTS: dict[str, tuple[str, str]] = {
 DUE = N_("Due: %(due)s")
 ON_BEHALF = N_("You are told as the substitute of %(person)s, who is away.")
 OPEN = N_("Open in DutyFlow")
+PDF = N_("Payslip as PDF")
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ def render(kind: str, payload: Mapping[str, Any], gettext: Gettext, base_url: st
     if due:
         lines.append(gettext(DUE) % {"due": due})
     lines += ["", f"{gettext(OPEN)}: {url}"]
+    if kind == NotificationKind.PAYSLIP_READY:
+        lines.append(f"{gettext(PDF)}: {url}.pdf")  # pages.hr_payslip_pdf, beside the page
     return Message(title, "\n".join(lines), body, url)
 
 

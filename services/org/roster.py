@@ -38,19 +38,31 @@ class Payee(NamedTuple):
 def payees_at(uow: UnitOfWork, moment: dt.datetime, department_key: str | None = None
               ) -> list[Payee]:
     """The employees active at `moment` (in `department_key`, if given), by username."""
-    people = {row.username: row._asdict() for row in uow.session.execute(
+    return payees_at_each(uow, [moment], department_key)[moment]
+
+
+def payees_at_each(uow: UnitOfWork, moments: list[dt.datetime],
+                   department_key: str | None = None) -> dict[dt.datetime, list[Payee]]:
+    """payees_at for several moments, reading the employees and their changes once."""
+    if not moments:
+        return {}
+    today = {row.username: row._asdict() for row in uow.session.execute(
         select(Employee.username, *(getattr(Employee, name) for name in sorted(_UNDONE))))}
     later = uow.session.execute(
-        select(OrgChange.entity_key, OrgChange.before)
+        select(OrgChange.entity_key, OrgChange.before, OrgChange.changed_at)
         .where(OrgChange.entity == "employee", OrgChange.action != "created",
-               OrgChange.changed_at >= moment)
+               OrgChange.changed_at >= min(moments))
         .order_by(OrgChange.id.desc())).all()
-    for username, before in later:
-        person = people.get(username)
-        if person is None or not before:
-            continue
-        for name in _UNDONE & before.keys():
-            person[name] = Decimal(before[name]) if name in _MONEY else before[name]
-    return [Payee(**{field: person[field] for field in Payee._fields})
-            for _, person in sorted(people.items())
-            if person["active"] and department_key in (None, person["department_key"])]
+    out = {}
+    for moment in moments:
+        people = {username: dict(person) for username, person in today.items()}
+        for username, before, changed_at in later:
+            person = people.get(username)
+            if person is None or not before or changed_at < moment:
+                continue
+            for name in _UNDONE & before.keys():
+                person[name] = Decimal(before[name]) if name in _MONEY else before[name]
+        out[moment] = [Payee(**{field: person[field] for field in Payee._fields})
+                       for _, person in sorted(people.items())
+                       if person["active"] and department_key in (None, person["department_key"])]
+    return out

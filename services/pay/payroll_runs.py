@@ -18,7 +18,7 @@ from payroll.periods import Period
 from payroll.schemes import parse_scheme
 from payroll.scoring import ZERO_SCORE, score_kpi
 from payroll.scoring import bonus as bonus_for
-from services.errors import Conflict, NotFound
+from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from services.identity import audit
 from services.identity.actor import Actor
 from services.notify import events as notify_events
@@ -60,6 +60,7 @@ def create_run(uow: UnitOfWork, actor: Actor, period_text: str, timezone: str,
         raise Conflict(f"period {period} already has run {existing.id} ({existing.status}); "
                        "recalculate that draft instead")
     run = PayrollRun(period=str(period), status=RunStatus.DRAFT, created_by=actor.username)
+    _prepared(run, actor)
     uow.session.add(run)
     uow.flush()
     _calculate(uow, run, period, progress)
@@ -75,14 +76,71 @@ def recalculate(uow: UnitOfWork, actor: Actor, run_id: int, timezone: str) -> Pa
     before = totals(uow, run)
     after = _calculate(uow, run, parse_period(run.period, timezone), None)
     run.calculated_at = utcnow()
+    if run.approved_by is not None:
+        after = {**after, "approval_cleared": run.approved_by}
+    _prepared(run, actor)
     audit.record(uow, actor.username, "payroll_run", str(run.id), "recalculated", before, after)
     uow.commit()
     return run
 
 
+def _prepared(run: PayrollRun, actor: Actor) -> None:
+    """`actor` calculated the run: what anyone approved or rejected before no longer holds."""
+    run.prepared_by, run.prepared_at = actor.username, utcnow()
+    run.approved_by = run.approved_at = None
+    run.rejected_by = run.rejected_at = run.rejection_reason = None
+
+
+def approve(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
+    """Four eyes: someone other than whoever prepared the draft approves it for finalising."""
+    run = _reviewable(uow, actor, run_id)
+    if run.approved_by is not None:
+        raise Conflict(f"payroll run {run_id} is already approved by {run.approved_by}")
+    before = _review_state(run)
+    run.approved_by, run.approved_at = actor.username, utcnow()
+    run.rejected_by = run.rejected_at = run.rejection_reason = None
+    audit.record(uow, actor.username, "payroll_run", str(run.id), "approved", before,
+                 _review_state(run))
+    uow.commit()
+    return run
+
+
+def reject(uow: UnitOfWork, actor: Actor, run_id: int, reason: str) -> PayrollRun:
+    """Four eyes: someone other than the preparer sends the draft back, saying why; it
+    cannot be finalised until it is approved (after a recalculation, or by another look)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("say why the run is rejected", {"reason": ["Must not be blank."]})
+    run = _reviewable(uow, actor, run_id)
+    before = _review_state(run)
+    run.rejected_by, run.rejected_at, run.rejection_reason = actor.username, utcnow(), reason
+    run.approved_by = run.approved_at = None
+    audit.record(uow, actor.username, "payroll_run", str(run.id), "rejected", before,
+                 _review_state(run))
+    uow.commit()
+    return run
+
+
+def _reviewable(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
+    actor.require("hr", "admin")
+    run = _run_for_change(uow, run_id)
+    if run.prepared_by == actor.username:
+        raise PermissionDenied(f"you prepared payroll run {run_id}: another HR user must "
+                               "approve or reject it")
+    return run
+
+
+def _review_state(run: PayrollRun) -> dict[str, Any]:
+    return {"prepared_by": run.prepared_by, "approved_by": run.approved_by,
+            "rejected_by": run.rejected_by, "rejection_reason": run.rejection_reason}
+
+
 def finalize(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
     actor.require("hr", "admin")
     run = _run_for_change(uow, run_id)
+    if run.approved_by is None:
+        raise Conflict(f"payroll run {run_id} is not approved: someone other than "
+                       f"{run.prepared_by or 'its preparer'} must approve it before it is finalised")
     run.status, run.finalized_at, run.finalized_by = RunStatus.FINAL, utcnow(), actor.username
     audit.record(uow, actor.username, "payroll_run", str(run.id), "finalized",
                  {"status": RunStatus.DRAFT}, {"status": RunStatus.FINAL})
@@ -244,8 +302,16 @@ def run_view(uow: UnitOfWork, run: PayrollRun) -> dict[str, Any]:
     return {"id": run.id, "period": run.period, "status": run.status,
             "scheme_versions": run.scheme_versions,
             "created_by": run.created_by, "finalized_at": run.finalized_at.isoformat()
-            if run.finalized_at else None,
+            if run.finalized_at else None, "finalized_by": run.finalized_by,
+            "prepared_by": run.prepared_by, "prepared_at": _iso(run.prepared_at),
+            "approved_by": run.approved_by, "approved_at": _iso(run.approved_at),
+            "rejected_by": run.rejected_by, "rejected_at": _iso(run.rejected_at),
+            "rejection_reason": run.rejection_reason,
             "lines": [line_view(line) for line in lines(uow, run)], "totals": totals(uow, run)}
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def adjustments_for(uow: UnitOfWork, run: PayrollRun, username: str) -> list[PayrollAdjustment]:

@@ -11,7 +11,8 @@ from services.identity.actor import Actor
 from services.notify import follow_ups
 from services.pay.kpi import parse_period
 from services.pay.payroll_runs import adjustments_for, line_view, load_run
-from services.persistence.models import PayrollLine, TaskEvent
+from services.persistence.models import PayrollLine, PayrollRun, TaskEvent
+from services.persistence.statuses import RunStatus
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.corrections import corrected_data
 from services.workflow.views import iso
@@ -102,3 +103,14 @@ def _evidence(event: TaskEvent, corrected: dict[str, Any] | None, line: PayrollL
         counts_for.append(indicator["key"])
     return {**evidence_row(event, corrected), "counts_for": counts_for,
             "for_other_department": event.department_key != line.department_key}
+
+
+def my_payslips(uow: UnitOfWork, actor: Actor) -> list[dict[str, Any]]:
+    """The signed-in person's payslips of final runs, newest period first."""
+    rows = uow.session.execute(
+        select(PayrollRun.id, PayrollRun.period, PayrollRun.finalized_at, PayrollLine.gross)
+        .join(PayrollLine, PayrollLine.run_id == PayrollRun.id)
+        .where(PayrollLine.username == actor.username, PayrollRun.status == RunStatus.FINAL)
+        .order_by(PayrollRun.period.desc(), PayrollRun.id.desc())).all()
+    return [{"run_id": row.id, "period": row.period, "finalized_at": row.finalized_at,
+             "gross": str(row.gross)} for row in rows]

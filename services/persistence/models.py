@@ -438,6 +438,15 @@ class PayrollRun(Base):
     finalized_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finalized_by: Mapped[str | None] = mapped_column(String(64))
     scheme_versions: Mapped[dict[str, int]] = mapped_column(JSONDocument, default=dict)
+    # Four eyes (services.pay.approvals): who calculated it last, and who else approved
+    # or rejected that calculation; a draft is finalised only once approved.
+    prepared_by: Mapped[str | None] = mapped_column(String(64))
+    prepared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rejected_by: Mapped[str | None] = mapped_column(String(64))
+    rejected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": lock_version}

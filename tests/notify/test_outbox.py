@@ -120,6 +120,9 @@ def test_a_final_payroll_run_tells_each_employee_their_payslip_is_ready(org):
         run = payroll_runs.create_run(uow, hr, "2026-11", "UTC")
     assert rows(org, Notification) == []  # a draft tells nobody
     with org.writing() as uow:
+        payroll_runs.approve(uow, Actor("qian.hr", "hr", frozenset({"hr"}), frozenset()), run.id)
+    assert rows(org, Notification) == []  # nor does an approval
+    with org.writing() as uow:
         payroll_runs.finalize(uow, hr, run.id)
     notes = rows(org, Notification)
     assert notes and {n.kind for n in notes} == {NotificationKind.PAYSLIP_READY}

@@ -44,6 +44,10 @@ def test_hr_runs_payroll_over_http(client):
     assert client.post("/api/v1/payroll-runs", headers=hr, json={"period": "2026-13"}).status_code == 422
     assert client.post(f"/api/v1/payroll-runs/{run_id}/recalculate", headers=hr).json["lines"] == \
         created.json["lines"]
+    assert client.post(f"/api/v1/payroll-runs/{run_id}/finalize", headers=hr).status_code == 409
+    second = sign_in(client, "qian.hr")
+    assert client.post(f"/api/v1/payroll-runs/{run_id}/approve", headers=second).json[
+        "approved_by"] == "qian.hr"
     assert client.post(f"/api/v1/payroll-runs/{run_id}/finalize", headers=hr).json["status"] == "final"
     assert client.post(f"/api/v1/payroll-runs/{run_id}/recalculate", headers=hr).status_code == 409
     csv_response = client.get(f"/api/v1/payroll-runs/{run_id}/export?format=csv", headers=hr)
@@ -55,7 +59,8 @@ def test_hr_runs_payroll_over_http(client):
     assert client.get(f"/api/v1/payroll-runs/{run_id}/payslips/he.qa", headers=staff).status_code == 403
     trail = client.get(f"/api/v1/audit?entity=payroll_run&key={run_id}", headers=hr)
     assert [(e["actor"], e["action"]) for e in trail.json] == [
-        ("zhao.hr", "finalized"), ("zhao.hr", "recalculated"), ("zhao.hr", "created")]
+        ("zhao.hr", "finalized"), ("qian.hr", "approved"), ("zhao.hr", "recalculated"),
+        ("zhao.hr", "created")]
     older = client.get(f"/api/v1/audit?before={trail.json[0]['id']}&limit=1", headers=hr).json
     assert [e["id"] for e in older] == [trail.json[1]["id"]]
     assert client.get("/api/v1/audit?entity=salary", headers=staff).status_code == 403
@@ -120,8 +125,33 @@ def test_payroll_from_the_shell(client, database_url, tmp_path):
     created = run("payroll", "run", "--period", "2026-10")
     assert created.returncode == 0, created.stderr
     run_id = json.loads(created.stdout)["id"]
+    unapproved = run("payroll", "finalize", str(run_id))
+    assert unapproved.returncode == 1 and "not approved" in unapproved.stderr
+    assert "approved by qian.hr" in run("payroll", "approve", str(run_id), "--as", "qian.hr").stdout
     assert run("payroll", "finalize", str(run_id)).returncode == 0
     assert "is final" in run("payroll", "finalize", str(run_id)).stderr
     out = tmp_path / "run.xlsx"
     assert run("payroll", "export", str(run_id), "--format", "xlsx", "-o", str(out)).returncode == 0
     assert load_workbook(out).active.max_row > 1
+
+
+def test_a_what_if_over_http(client):
+    hr, staff = sign_in(client, "zhao.hr"), sign_in(client, "li.qa")
+    client.put("/api/v1/kpi-schemes/qa", headers=hr, json=QA_SCHEME)
+    raised = {"indicators": [dict(QA_SCHEME["indicators"][0], target="1.0"),
+                             *QA_SCHEME["indicators"][1:]]}
+    body = {"scheme": raised, "periods": ["2026-10"]}
+    url = "/api/v1/kpi-schemes/qa/what-if"
+    assert client.post(url, headers=staff, json=body).status_code == 403
+    assert client.post("/api/v1/kpi-schemes/nowhere/what-if", headers=hr,
+                       json=body).status_code == 404
+    bad = client.post(url, headers=hr, json={"scheme": raised, "periods": ["October"]})
+    assert bad.status_code == 422 and "periods[0]" in bad.json["errors"]
+    assert client.post(url, headers=hr, data="{", content_type="application/json").status_code == 422
+    answer = client.post(url, headers=hr, json=body)
+    assert answer.status_code == 200
+    li = next(row for row in answer.json["rows"] if row["username"] == "li.qa")
+    # 1 of 2 passed: 0.5/0.9 = 0.5556 in force, 0.5/1.0 = 0.5000 raised; weight 50 of 100
+    assert (li["actual_kpi_score"], li["proposed_kpi_score"]) == ("0.5611", "0.5333")
+    assert (li["actual_bonus"], li["proposed_bonus"], li["bonus_delta"]) == (
+        "1122.20", "1066.60", "-55.60")

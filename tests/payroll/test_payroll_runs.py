@@ -66,6 +66,22 @@ def october(store):
     return store, hr, events
 
 
+def approve(store, run_id: int, approver: str = "qian.hr") -> None:
+    """Four eyes: the second HR user of the demo org approves the run."""
+    with store.writing() as uow:
+        payroll_runs.approve(uow, actor(store, approver), run_id)
+
+
+def finalized(store, hr, period: str) -> int:
+    """A run for `period`, prepared by `hr`, approved by qian.hr and finalised."""
+    with store.writing() as uow:
+        run_id = payroll_runs.create_run(uow, hr, period, "UTC").id
+    approve(store, run_id)
+    with store.writing() as uow:
+        payroll_runs.finalize(uow, hr, run_id)
+    return run_id
+
+
 def line_of(view, username):
     return next(line for line in view["lines"] if line["username"] == username)
 
@@ -174,6 +190,10 @@ def test_recalculation_is_idempotent_and_final_runs_are_frozen(october):
         payroll_runs.recalculate(uow, hr, run_id, "UTC")
     with store.reading() as uow:
         assert payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, run_id))["lines"] == first["lines"]
+    with pytest.raises(Conflict, match="not approved"):
+        with store.writing() as uow:
+            payroll_runs.finalize(uow, hr, run_id)
+    approve(store, run_id)
     with store.writing() as uow:
         assert payroll_runs.finalize(uow, hr, run_id).status == "final"
     for change in (lambda uow: payroll_runs.recalculate(uow, hr, run_id, "UTC"),
@@ -185,13 +205,14 @@ def test_recalculation_is_idempotent_and_final_runs_are_frozen(october):
     with store.reading() as uow:
         actions = uow.session.scalars(select(AuditEntry.action).where(
             AuditEntry.entity == "payroll_run")).all()
-    assert actions == ["created", "recalculated", "finalized"]
+    assert actions == ["created", "recalculated", "approved", "finalized"]
 
 
 def test_correction_of_a_final_period_lands_in_the_next_run(october):
     store, hr, events = october
     with store.writing() as uow:
         october_run = payroll_runs.create_run(uow, hr, "2026-10", "UTC").id
+    approve(store, october_run)
     with store.writing() as uow:
         payroll_runs.finalize(uow, hr, october_run)
     with pytest.raises(PermissionDenied):
@@ -219,6 +240,7 @@ def test_correction_of_a_final_period_lands_in_the_next_run(october):
     with store.reading() as uow:
         again = payroll_runs.run_view(uow, payroll_runs.get_run(uow, hr, november))
     assert line_of(again, "li.qa")["adjustments"] == "277.80"  # recalculation does not double it
+    approve(store, november)
     with store.writing() as uow:
         payroll_runs.finalize(uow, hr, november)
     with store.writing() as uow:
@@ -230,8 +252,7 @@ def test_correction_of_a_final_period_lands_in_the_next_run(october):
 
 def test_a_correction_owed_to_a_leaver_is_paid_on_a_line_of_its_own(october):
     store, hr, events = october
-    with store.writing() as uow:
-        payroll_runs.finalize(uow, hr, payroll_runs.create_run(uow, hr, "2026-10", "UTC").id)
+    finalized(store, hr, "2026-10")
     with store.writing() as uow:
         corrections.correct_event(uow, actor(store, "wang.qa"), events[1], {"result": "pass"},
                                   "sample re-tested")

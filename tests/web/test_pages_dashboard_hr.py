@@ -242,6 +242,23 @@ def test_payroll_run_pages_from_draft_to_final(app, store):
     assert hr.post(f"/hr/payroll-runs/{run_id}/recalculate", {}).status_code == 302
     unconfirmed = hr.post(f"/hr/payroll-runs/{run_id}/finalize", {}, follow_redirects=True)
     assert 'data-status="draft"' in unconfirmed.text
+    # four eyes: zhao.hr prepared it, so only another HR user approves or rejects it
+    assert 'id="approve-button"' not in unconfirmed.text and 'id="review-note"' in unconfirmed.text
+    own = hr.post(f"/hr/payroll-runs/{run_id}/approve", {}, follow_redirects=True)
+    assert any("another HR user must" in message for message in flashes(own.text))
+    unapproved = hr.post(f"/hr/payroll-runs/{run_id}/finalize", {"confirm": "yes"},
+                         follow_redirects=True)
+    assert any("is not approved" in message for message in flashes(unapproved.text))
+    second = Browser(app, "qian.hr")
+    blank = second.post(f"/hr/payroll-runs/{run_id}/reject", {"reason": " "},
+                        follow_redirects=True)
+    assert any("say why" in message for message in flashes(blank.text))
+    rejected = second.post(f"/hr/payroll-runs/{run_id}/reject", {"reason": "QA looks low"},
+                           follow_redirects=True)
+    assert re.search(r'id="rejected-by">qian.hr .*QA looks low', rejected.text, re.S)
+    approved = second.post(f"/hr/payroll-runs/{run_id}/approve", {}, follow_redirects=True)
+    assert re.search(r'id="approved-by">qian.hr', approved.text)
+    assert re.search(r'id="prepared-by">zhao.hr', approved.text)
     final = hr.post(f"/hr/payroll-runs/{run_id}/finalize", {"confirm": "yes"},
                     follow_redirects=True)
     assert re.search(r'id="run-status"[^>]*data-status="final"', final.text)
@@ -292,3 +309,33 @@ def test_payslip_page_shows_indicators_and_evidence(app, store):
 def test_pages_refuse_posts_without_the_csrf_token(app):
     hr = Browser(app, "zhao.hr")
     assert hr.client.post("/hr/payroll-runs", data={"period": "2026-10"}).status_code == 400
+
+
+def test_the_scheme_editor_previews_a_change_against_past_months(app, store):
+    from tests.payroll.test_what_if import RAISED
+    with store.writing() as uow:
+        kpi.set_scheme(uow, actor(store, "zhao.hr"), "qa", QA_SCHEME)
+    hr = Browser(app, "zhao.hr")
+    form = {**scheme_form(RAISED["indicators"]), "months": "2", "until": "2026-11"}
+    preview = hr.post("/hr/schemes/qa/preview", form)
+    assert preview.status_code == 200, preview.text[:500]
+    html = preview.text
+    assert 'id="what-if"' in html and "2026-10" in html and "2026-11" in html
+    li = re.search(r'<tr data-username="li.qa">(.*?)</tr>', html, re.S).group(1)
+    # October (see tests/payroll/test_what_if.py): 1,574.20 in force, 1,418.20 raised
+    assert "1,574.20" in li and "1,418.20" in li and "-156.00" in li
+    assert 'data-chart="bar"' in html and "what-if-people-data" in html
+    assert input_value(html, "ind-0-target") == "1.0"  # the form comes back as sent
+    with store.reading() as uow:
+        assert uow.session.scalars(select(KpiScheme.version)).all() == [1]  # nothing saved
+
+    bad_months = hr.post("/hr/schemes/qa/preview", {**form, "months": "99"})
+    assert bad_months.status_code == 422 and 'id="months-error"' in bad_months.text
+    bad_until = hr.post("/hr/schemes/qa/preview", {**form, "until": "soon"})
+    assert bad_until.status_code == 422 and 'id="until-error"' in bad_until.text
+    ninety = [dict(item) for item in RAISED["indicators"]]
+    ninety[2]["weight"] = 10
+    refused = hr.post("/hr/schemes/qa/preview", {**scheme_form(ninety), "months": "2"})
+    assert refused.status_code == 422 and "add up to 100" in refused.text
+    staff = Browser(app, "li.qa")
+    assert staff.post("/hr/schemes/qa/preview", form).status_code == 403

@@ -3,22 +3,29 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
-from services.pay import exports, kpi, payroll_runs, payslips
+from services.pay import exports, kpi, payroll_runs, payslips, what_if
+from services.pay import payslip_pdf as pdf
 from services.reporting import reports
 from services.workflow import corrections
 from services.workflow.views import event_view
 
+from ..notifications import catalogs
 from . import actor, bp, check_storable, request_json, store
 from .contract import Documented, operation
 from .schemas import (Correction, CorrectionRequest, EmployeeReport, ExportQuery, KpiRow,
                       KpiScheme, KpiSchemeRequest, PayrollRun, PayrollRunRequest, Payslip,
-                      PeriodQuery, RankingRow, TrendQuery, TrendRow)
+                      PeriodQuery, RankingRow, ReasonRequest, TrendQuery, TrendRow, WhatIf,
+                      WhatIfRequest)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+def _settings():
+    return current_app.config["DUTYFLOW_SETTINGS"]
+
+
 def _timezone() -> str:
-    return current_app.config["DUTYFLOW_SETTINGS"].timezone
+    return _settings().timezone
 
 
 @bp.get("/kpi-schemes/<department_key>")
@@ -37,6 +44,15 @@ def put_kpi_scheme(department_key: str):
     check_storable(document)
     with store().writing() as uow:
         return kpi.scheme_view(kpi.set_scheme(uow, actor(), department_key, document))
+
+
+@bp.post("/kpi-schemes/<department_key>/what-if")
+@operation({200: WhatIf}, body=Documented(WhatIfRequest), problems=(403, 404, 422))
+def kpi_scheme_what_if(department_key: str):
+    """A proposed scheme scored on past periods beside what was paid: per employee and
+    period, KPI score and bonus actual and proposed, deltas, totals, distribution (HR or
+    admin). Nothing is written."""
+    return what_if.what_if(store(), actor(), department_key, request_json(), _timezone())
 
 
 @bp.get("/kpi")
@@ -74,10 +90,28 @@ def recalculate_payroll_run(run_id: int):
         return payroll_runs.run_view(uow, run)
 
 
+@bp.post("/payroll-runs/<int:run_id>/approve")
+@operation({200: PayrollRun}, problems=(403, 404, 409))
+def approve_payroll_run(run_id: int):
+    """Approve a draft for finalising: HR or admin other than whoever prepared it (403)."""
+    with store().writing() as uow:
+        run = payroll_runs.approve(uow, actor(), run_id)
+        return payroll_runs.run_view(uow, run)
+
+
+@bp.post("/payroll-runs/<int:run_id>/reject")
+@operation({200: PayrollRun}, body=ReasonRequest, problems=(403, 404, 409, 422))
+def reject_payroll_run(run_id: int, body: dict):
+    """Send a draft back with a reason: HR or admin other than whoever prepared it (403)."""
+    with store().writing() as uow:
+        run = payroll_runs.reject(uow, actor(), run_id, body["reason"])
+        return payroll_runs.run_view(uow, run)
+
+
 @bp.post("/payroll-runs/<int:run_id>/finalize")
 @operation({200: PayrollRun}, problems=(403, 404, 409))
 def finalize_payroll_run(run_id: int):
-    """Finalise a run; after that it never changes (409)."""
+    """Finalise an approved run (409 unapproved); after that it never changes (409)."""
     with store().writing() as uow:
         run = payroll_runs.finalize(uow, actor(), run_id)
         return payroll_runs.run_view(uow, run)
@@ -94,6 +128,31 @@ def export_payroll_run(run_id: int, query: dict):
         else:
             body, mimetype = exports.to_csv(uow, run), "text/csv; charset=utf-8"
     filename = f"payroll-{run.period}-run{run.id}.{query['format']}"
+    return Response(body, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/payroll-runs/<int:run_id>/payslips/<username>.pdf")
+@operation({200: ("application/pdf",)}, problems=(403, 404, 409, 503))
+def payslip_pdf(run_id: int, username: str):
+    """A final run's payslip as PDF in the employee's language (HR, admin, the employee)."""
+    with store().reading() as uow:
+        filename, body = pdf.payslip_pdf(uow, actor(), run_id, username, _timezone(),
+                                         catalogs(), _settings().pdf_font)
+    return _download(body, "application/pdf", filename)
+
+
+@bp.get("/payroll-runs/<int:run_id>/payslips.zip")
+@operation({200: ("application/zip",)}, problems=(403, 404, 409, 503))
+def payslips_zip(run_id: int):
+    """Every payslip of a final run as PDFs in one ZIP, one per line (HR or admin)."""
+    with store().reading() as uow:
+        filename, body = pdf.payslips_zip(uow, actor(), run_id, _timezone(), catalogs(),
+                                          _settings().pdf_font)
+    return _download(body, "application/zip", filename)
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 

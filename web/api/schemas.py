@@ -411,6 +411,12 @@ class KpiSchemeRequest(Schema):
     indicators = fields.List(fields.Nested(KpiIndicator), required=True)
 
 
+class WhatIfRequest(Schema):
+    scheme = fields.Nested(KpiSchemeRequest, required=True)
+    periods = fields.List(fields.String(validate=validate.Regexp(r"^\d{4}-\d{2}$")),
+                          required=True, validate=validate.Length(min=1, max=36))
+
+
 class PayrollRunRequest(StrictSchema):
     period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}$"))
 
@@ -570,6 +576,14 @@ class PayrollRun(Shape):
     scheme_versions = fields.Dict(keys=fields.String(), values=fields.Integer())
     created_by = fields.String(allow_none=True)
     finalized_at = fields.String(allow_none=True)
+    finalized_by = fields.String(allow_none=True)
+    prepared_by = fields.String(allow_none=True)
+    prepared_at = fields.String(allow_none=True)
+    approved_by = fields.String(allow_none=True)
+    approved_at = fields.String(allow_none=True)
+    rejected_by = fields.String(allow_none=True)
+    rejected_at = fields.String(allow_none=True)
+    rejection_reason = fields.String(allow_none=True)
     lines = fields.List(fields.Nested(PayLine))
     totals = fields.Nested(PayTotals)
 
@@ -1046,3 +1060,58 @@ class MigrationProgress(Shape):
     percent = fields.Integer()
     outside = fields.List(fields.Nested(LeftOut), metadata={
         "description": "instances left out or skipped, with the reason (first 1,000)"})
+class WhatIfSums(Shape):
+    actual_bonus = fields.String()
+    proposed_bonus = fields.String()
+    bonus_delta = fields.String()
+    raised = fields.Integer()
+    lowered = fields.Integer()
+    unchanged = fields.Integer()
+
+
+class WhatIfRow(Shape):
+    """One employee and period: what was (or would be) paid, and under the proposal."""
+    period = fields.String()
+    username = fields.String()
+    name = fields.String()
+    source = fields.String(metadata={"enum": ["final_run", "scheme", "no_scheme"]})
+    run_id = fields.Integer(allow_none=True)
+    scheme_version = fields.Integer(allow_none=True)
+    bonus_base = fields.String()
+    actual_kpi_score = fields.String()
+    actual_bonus = fields.String()
+    proposed_kpi_score = fields.String()
+    proposed_bonus = fields.String()
+    kpi_score_delta = fields.String()
+    bonus_delta = fields.String()
+    flags = fields.List(fields.String())
+
+
+class WhatIfTotals(WhatIfSums):
+    employees = fields.Integer()
+
+
+class WhatIfPeriod(WhatIfTotals):
+    period = fields.String()
+
+
+class WhatIfEmployee(WhatIfSums):
+    username = fields.String()
+    name = fields.String()
+    periods = fields.Integer()
+
+
+class WhatIfBucket(Shape):
+    change = fields.String()
+    employees = fields.Integer()
+
+
+class WhatIf(Shape):
+    department = fields.String()
+    periods = fields.List(fields.String())
+    scheme = fields.Dict(keys=fields.String(), values=fields.Raw())
+    rows = fields.List(fields.Nested(WhatIfRow))
+    totals = fields.Nested(WhatIfTotals)
+    period_totals = fields.List(fields.Nested(WhatIfPeriod))
+    employees = fields.List(fields.Nested(WhatIfEmployee))
+    distribution = fields.List(fields.Nested(WhatIfBucket))

@@ -94,7 +94,8 @@ NAV = [("pages.designer", _l("Designer"), {"designer", "admin"}),
        ("pages.org_chart", _l("Organisation"), None),
        ("pages.dashboard", _l("Dashboard"), {"manager", "hr", "admin"}),
        ("pages.hr_home", _l("HR"), {"hr", "admin"}),
-       ("pages.deliveries", _l("Failed deliveries"), {"admin"})]
+       ("pages.deliveries", _l("Failed deliveries"), {"admin"}),
+       ("pages.my_payslips", _l("My payslips"), None)]
 
 
 def nav_links() -> list[dict]:

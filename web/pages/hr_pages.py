@@ -9,14 +9,16 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (Response, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
-from services.errors import Conflict, InvalidInput
-from services.pay import exports, kpi, payroll_runs, payslips
+from services.errors import Conflict, InvalidInput, PermissionDenied
+from services.pay import exports, kpi, payroll_runs, payslip_pdf, payslips, what_if
 from services.reporting import dashboard as dashboard_service
 
+from ..notifications import catalogs
 from . import bp, page_actor, signed_in, store
 from .dashboard_pages import (
     chosen_period,
@@ -161,33 +163,83 @@ def hr_scheme(department_key: str):
     actor = page_actor()
     with store().reading() as uow:
         editing = dashboard_service.scheme_for_editing(uow, actor, department_key)
-    status, row_errors, general = 200, {}, {}
-    if request.method == "POST":
-        rows = _posted_rows(request.form)
-        cap = (request.form.get("cap") or "").strip()
-        effective_from = (request.form.get("effective_from") or "").strip()
-        document, positions = _scheme_document(rows, cap, effective_from)
-        try:
-            with store().writing() as uow:
-                saved = kpi.set_scheme(uow, actor, department_key, document)
-                version = saved.version
-        except InvalidInput as err:
-            errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
-            row_errors, general = _place_errors(errors, positions)
-            status = 422
-        else:
-            previous = editing["scheme"]["version"] if editing["scheme"] else None
-            if previous == version:
-                flash(_("Nothing changed; the scheme stays at version %(version)s.",
-                        version=version))
-            else:
-                flash(_("Saved the KPI scheme as version %(version)s.", version=version))
-            return redirect(url_for("pages.hr_scheme", department_key=department_key))
-    else:
+    if request.method == "GET":
         document = (editing["scheme"] or {}).get("document") or {}
-        rows = _rows_from_document(document)
-        cap = str(document.get("cap", ""))
-        effective_from = document.get("effective_from", "")
+        return _editor(editing, _rows_from_document(document), str(document.get("cap", "")),
+                       document.get("effective_from", ""))
+    rows, cap, effective_from, document, positions = _posted_scheme()
+    try:
+        with store().writing() as uow:
+            saved = kpi.set_scheme(uow, actor, department_key, document)
+            version = saved.version
+    except InvalidInput as err:
+        return _editor(editing, rows, cap, effective_from, errors=_errors_of(err, positions))
+    previous = editing["scheme"]["version"] if editing["scheme"] else None
+    if previous == version:
+        flash(_("Nothing changed; the scheme stays at version %(version)s.", version=version))
+    else:
+        flash(_("Saved the KPI scheme as version %(version)s.", version=version))
+    return redirect(url_for("pages.hr_scheme", department_key=department_key))
+
+
+PREVIEW_MONTHS = 6
+MAX_PREVIEW_MONTHS = 24
+WINNERS_AND_LOSERS = 10
+
+
+@bp.post("/hr/schemes/<department_key>/preview")
+@signed_in
+def hr_scheme_preview(department_key: str):
+    """The scheme on the form, scored on the last N months beside what was paid: nothing
+    is saved, the form comes back as it was sent, with the comparison below it."""
+    actor = page_actor()
+    with store().reading() as uow:
+        editing = dashboard_service.scheme_for_editing(uow, actor, department_key)
+    rows, cap, effective_from, document, positions = _posted_scheme()
+    months = request.form.get("months", type=int)
+    if months is None or not 1 <= months <= MAX_PREVIEW_MONTHS:
+        message = _("Preview 1 to %(most)s months.", most=MAX_PREVIEW_MONTHS)
+        return _editor(editing, rows, cap, effective_from, months=request.form.get("months"),
+                       errors=({}, {"months": [message]}))
+    until = (request.form.get("until") or "").strip() or current_period_text(1)
+    try:
+        last = kpi.parse_period(until, timezone())
+    except InvalidInput as err:
+        return _editor(editing, rows, cap, effective_from, months=months, until=until,
+                       errors=({}, {"until": [str(err)]}))
+    periods = [last]
+    while len(periods) < months:
+        periods.insert(0, periods[0].previous())
+    periods = [str(period) for period in periods]
+    try:
+        result = what_if.what_if(store(), actor, department_key,
+                                 {"scheme": document, "periods": periods}, timezone())
+    except InvalidInput as err:
+        errors = {path.removeprefix("scheme."): messages
+                  for path, messages in (err.errors or {}).items()}
+        return _editor(editing, rows, cap, effective_from, months=months, until=until,
+                       errors=_errors_of(InvalidInput(str(err), errors), positions))
+    return _editor(editing, rows, cap, effective_from, months=months, until=until,
+                   preview=result, charts=_preview_charts(result))
+
+
+def _posted_scheme():
+    rows = _posted_rows(request.form)
+    cap = (request.form.get("cap") or "").strip()
+    effective_from = (request.form.get("effective_from") or "").strip()
+    document, positions = _scheme_document(rows, cap, effective_from)
+    return rows, cap, effective_from, document, positions
+
+
+def _errors_of(err: InvalidInput, positions: list[int]) -> tuple[dict[int, dict], dict]:
+    errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
+    return _place_errors(errors, positions)
+
+
+def _editor(editing: dict, rows: list[dict[str, str]], cap: str, effective_from: str, *,
+            errors: tuple[dict, dict] = ({}, {}), months=PREVIEW_MONTHS, until="",
+            preview=None, charts=None):
+    row_errors, general = errors
     if not rows or not _is_blank(rows[-1]):
         rows.append({name: "" for name in ROW_FIELDS})
     return render_template("hr_scheme.html", department=editing["department"],
@@ -195,7 +247,32 @@ def hr_scheme(department_key: str):
                            effective_from=effective_from,
                            row_errors=row_errors, errors=general,
                            metrics=dashboard_service.metric_catalogue(),
-                           metric_labels=metric_labels(), weight_total=_weight_total(rows)), status
+                           metric_labels=metric_labels(), weight_total=_weight_total(rows),
+                           months=months, until=until, max_months=MAX_PREVIEW_MONTHS,
+                           preview=preview,
+                           charts=charts), 422 if row_errors or general else 200
+
+
+def _preview_charts(result: dict) -> dict[str, dict]:
+    """Chart.js-ready data: the biggest losers and winners, and the totals per period."""
+    employees = result["employees"]  # by change, losers first
+    losers = [e for e in employees if Decimal(e["bonus_delta"]) < 0][:WINNERS_AND_LOSERS]
+    winners = [e for e in reversed(employees) if Decimal(e["bonus_delta"]) > 0]
+    shown = losers + winners[:WINNERS_AND_LOSERS][::-1]
+    return {
+        "people": {"labels": [e["name"] or e["username"] for e in shown],
+                   "label_heading": _("Employee"), "percent": False,
+                   "datasets": [{"label": _("Bonus change"),
+                                 "data": [float(e["bonus_delta"]) for e in shown]}]},
+        "periods": {"labels": [row["period"] for row in result["period_totals"]],
+                    "label_heading": _("Period"), "percent": False,
+                    "datasets": [{"label": _("Bonus paid or due"),
+                                  "data": [float(row["actual_bonus"])
+                                           for row in result["period_totals"]]},
+                                 {"label": _("Bonus under the proposal"),
+                                  "data": [float(row["proposed_bonus"])
+                                           for row in result["period_totals"]]}]},
+    }
 
 
 # --- Payroll runs ----------------------------------------------------------------------
@@ -208,9 +285,13 @@ def hr_run(run_id: int):
         run = payroll_runs.get_run(uow, actor, run_id)
         view = payroll_runs.run_view(uow, run)
         meta = {"created_at": run.created_at, "calculated_at": run.calculated_at,
-                "finalized_at": run.finalized_at, "finalized_by": run.finalized_by}
+                "finalized_at": run.finalized_at, "finalized_by": run.finalized_by,
+                "prepared_at": run.prepared_at, "approved_at": run.approved_at,
+                "rejected_at": run.rejected_at}
         names = dashboard_service.employee_names(uow, [line["username"] for line in view["lines"]])
-    return render_template("hr_run.html", run=view, meta=meta, names=names, flags=flag_labels())
+    return render_template("hr_run.html", run=view, meta=meta, names=names, flags=flag_labels(),
+                           may_review=view["status"] == "draft"
+                           and view["prepared_by"] != actor.username)
 
 
 @bp.post("/hr/payroll-runs/<int:run_id>/recalculate")
@@ -224,6 +305,33 @@ def hr_recalculate(run_id: int):
     else:
         flash(_("Run recalculated."))
     return redirect(url_for("pages.hr_run", run_id=run_id))
+
+
+@bp.post("/hr/payroll-runs/<int:run_id>/approve")
+@signed_in
+def hr_approve(run_id: int):
+    return _review(run_id, lambda uow, actor: payroll_runs.approve(uow, actor, run_id),
+                   _("Run approved: it may now be finalised."))
+
+
+@bp.post("/hr/payroll-runs/<int:run_id>/reject")
+@signed_in
+def hr_reject(run_id: int):
+    reason = request.form.get("reason", "")
+    return _review(run_id, lambda uow, actor: payroll_runs.reject(uow, actor, run_id, reason),
+                   _("Run rejected; it needs a recalculation or another approval."))
+
+
+def _review(run_id: int, change, done: str):
+    """Approve or reject (four eyes): the service's refusal is flashed on the run's page."""
+    try:
+        with store().writing() as uow:
+            change(uow, page_actor())
+    except (Conflict, InvalidInput, PermissionDenied) as err:
+        flash(str(err), "error")
+    else:
+        flash(done)
+    return redirect(url_for("pages.hr_run", run_id=run_id) + "#review")
 
 
 @bp.post("/hr/payroll-runs/<int:run_id>/finalize")
@@ -257,6 +365,43 @@ def hr_export(run_id: int):
         body = exports.to_xlsx(uow, run) if file_format == "xlsx" else exports.to_csv(uow, run)
         filename = f"payroll-{run.period}-run{run.id}.{file_format}"
     return Response(body, mimetype=EXPORT_TYPES[file_format],
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.get("/hr/payroll-runs/<int:run_id>/payslips/<username>.pdf")
+@signed_in
+def hr_payslip_pdf(run_id: int, username: str):
+    """The PDF of a final run's payslip: HR, admins, and the employee themself."""
+    with store().reading() as uow:
+        filename, body = payslip_pdf.payslip_pdf(uow, page_actor(), run_id, username,
+                                                 timezone(), catalogs(), _pdf_font())
+    return _attachment(body, "application/pdf", filename)
+
+
+@bp.get("/hr/payroll-runs/<int:run_id>/payslips.zip")
+@signed_in
+def hr_payslips_zip(run_id: int):
+    with store().reading() as uow:
+        filename, body = payslip_pdf.payslips_zip(uow, page_actor(), run_id, timezone(),
+                                                  catalogs(), _pdf_font())
+    return _attachment(body, "application/zip", filename)
+
+
+@bp.get("/payslips")
+@signed_in
+def my_payslips():
+    """Everyone's own payslips of final runs, with their PDFs."""
+    with store().reading() as uow:
+        slips = payslips.my_payslips(uow, page_actor())
+    return render_template("my_payslips.html", slips=slips)
+
+
+def _pdf_font() -> str:
+    return current_app.config["DUTYFLOW_SETTINGS"].pdf_font
+
+
+def _attachment(body: bytes, mimetype: str, filename: str) -> Response:
+    return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

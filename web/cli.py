@@ -367,7 +367,7 @@ def serve_command(ctx: _Context, host: str, port: int, threads: int, demo: bool)
     engine_steps.pool().warm()  # sandbox workers start while the demo loads
     if demo:
         from services.demo import load_demo
-        click.echo(load_demo(ctx.store))
+        click.echo(load_demo(ctx.store, ctx.settings.timezone))
     stop = threading.Event()
     threading.Thread(target=worker.run_forever, args=(ctx.store, 5.0, stop), daemon=True).start()
     notifier = _start_delivery_process(ctx)

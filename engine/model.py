@@ -7,6 +7,7 @@ from typing import Any
 
 from .errors import Problem
 from .forms import FormSpec
+from .labels import pick
 
 
 class InstanceStatus(StrEnum):
@@ -93,6 +94,13 @@ class ProcessModel:
     warnings: tuple[Problem, ...] = ()
     # camunda:initiator on the start event: the process variable that holds the starter.
     initiator: str | None = None
+    # Translations of element names (engine.labels): {element id: {language tag: text}};
+    # the process's own under its key.
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def label(self, element_id: str, locale: str | None, drawn: str) -> str:
+        """An element's name in `locale`, else `drawn` (the name as drawn)."""
+        return pick(self.labels.get(element_id), locale, drawn)
 
     @property
     def routes_to_people(self) -> bool:

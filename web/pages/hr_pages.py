@@ -17,7 +17,7 @@ from services.errors import Conflict, InvalidInput
 from services.pay import exports, kpi, payroll_runs, payslips
 from services.reporting import dashboard as dashboard_service
 
-from . import bp, page_actor, signed_in, store
+from . import bp, flash_refusal, page_actor, signed_in, store
 from .dashboard_pages import (
     chosen_period,
     current_period_text,
@@ -74,7 +74,7 @@ def hr_create_run():
             run = payroll_runs.create_run(uow, page_actor(), period, timezone())
             run_id = run.id
     except (Conflict, InvalidInput) as err:
-        flash(str(err), "error")
+        flash_refusal(err)
         return redirect(url_for("pages.hr_home", run_period=period) + "#run-payroll")
     flash(_("Payroll for %(period)s calculated as a draft.", period=period))
     return redirect(url_for("pages.hr_run", run_id=run_id))
@@ -220,7 +220,7 @@ def hr_recalculate(run_id: int):
         with store().writing() as uow:
             payroll_runs.recalculate(uow, page_actor(), run_id, timezone())
     except Conflict as err:
-        flash(str(err), "error")
+        flash_refusal(err)
     else:
         flash(_("Run recalculated."))
     return redirect(url_for("pages.hr_run", run_id=run_id))
@@ -236,7 +236,7 @@ def hr_finalize(run_id: int):
         with store().writing() as uow:
             payroll_runs.finalize(uow, page_actor(), run_id)
     except Conflict as err:
-        flash(str(err), "error")
+        flash_refusal(err)
     else:
         flash(_("Run finalised; it will never change."))
     return redirect(url_for("pages.hr_run", run_id=run_id))

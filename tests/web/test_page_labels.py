@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from payroll.periods import Period
+from services.identity.access import actor_named
+from services.pay import payroll_runs
+from services.persistence.models import utcnow
 from services.settings import Settings
-from tests.services.helpers import DELIVERY, complete, deploy, import_demo_org, start
+from tests.services.helpers import DELIVERY, PASS, complete, deploy, import_demo_org, start
 from tests.web.test_pages_designer_org import csrf, signed_in, text
 from web.app import create_app
 
@@ -64,3 +68,14 @@ def test_a_refusal_is_flashed_in_the_readers_language(app, store):
     client.post(f"/tasks/{task_id}/claim", data={"csrf_token": token, "next": "/inbox"})
     page = text(client.get("/inbox"))
     assert "该项已被他人改动或状态已变化，请刷新后重试。 详情：" in page
+
+
+def test_a_chinese_payslip_names_the_evidence_as_translated(app, store):
+    instance = start(store)
+    complete(store, instance, "register_delivery", "zhang.proc", DELIVERY)
+    complete(store, instance, "inspect_goods", "li.qa", PASS)
+    with store.writing() as uow:
+        run = payroll_runs.create_run(uow, actor_named(uow, "zhao.hr"),
+                                      str(Period.of(utcnow())), "UTC").id
+    page = text(chinese(app, "zhao.hr").get(f"/hr/payroll-runs/{run}/payslips/li.qa"))
+    assert "检验来货" in page and "来料入库：到货、检验、入库" in page

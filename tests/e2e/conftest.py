@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,17 @@ def server(tmp_path_factory):
                                stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     wait_until_healthy(process, base, seconds=90)
+    # It logs a line per request: drain the pipe, or once it is full the server blocks
+    # on its next log line and every page hangs.
+    threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
     yield base
     process.terminate()
     process.wait(timeout=30)
+
+
+def _drain(stream) -> None:
+    for _ in stream:
+        pass
 
 
 @pytest.fixture(scope="module")

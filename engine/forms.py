@@ -16,6 +16,7 @@ import marshmallow
 from marshmallow import fields as mm_fields, validate as mm_validate
 
 from .errors import FormValidationError
+from .labels import pick
 
 FIELD_TYPES = ("string", "long", "boolean", "date", "enum")
 # Camunda's `long` is Java's: a 64-bit signed integer. Larger values would pass through
@@ -40,13 +41,21 @@ class FieldSpec:
     min_length: int | None = None
     max_length: int | None = None
     default: str | None = None
+    # The label's and the options' translations (engine.labels): ((tag, text), ...) and
+    # ((option id, ((tag, text), ...)), ...).
+    translations: tuple[tuple[str, str], ...] = ()
+    option_translations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "label": self.label, "type": self.type,
-                               "required": self.required}
+    def as_dict(self, locale: str | None = None) -> dict[str, Any]:
+        """The field as forms draw it; labels in `locale` where the diagram translates them."""
+        out: dict[str, Any] = {"id": self.id, "label": pick(dict(self.translations), locale, self.label),
+                               "type": self.type, "required": self.required}
         if self.type == "enum":
+            options = dict(self.option_translations)
             out["enum"] = [option_id for option_id, _ in self.options]
-            out["options"] = [{"id": option_id, "label": name} for option_id, name in self.options]
+            out["options"] = [{"id": option_id,
+                               "label": pick(dict(options.get(option_id, ())), locale, name)}
+                              for option_id, name in self.options]
         for key, value in (("min", self.minimum), ("max", self.maximum),
                            ("min_length", self.min_length), ("max_length", self.max_length),
                            ("default", self.default)):
@@ -64,8 +73,8 @@ class FormSpec:
 
     fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"fields": [spec.as_dict() for spec in self.fields]}
+    def as_dict(self, locale: str | None = None) -> dict[str, Any]:
+        return {"fields": [spec.as_dict(locale) for spec in self.fields]}
 
     def validate(self, data: Any) -> dict[str, Any]:
         """Return the cleaned, JSON-ready values, or raise FormValidationError per field."""

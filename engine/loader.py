@@ -19,7 +19,7 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
-from . import business_rules, deadlines, expressions, people, sandbox
+from . import business_rules, deadlines, expressions, labels, people, sandbox
 from .decisions import Decisions, load_decisions
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
@@ -337,7 +337,11 @@ class _Checker:
             options=options, minimum=numbers["min"], maximum=numbers["max"],
             min_length=int(numbers["minlength"]) if numbers["minlength"] is not None else None,
             max_length=int(numbers["maxlength"]) if numbers["maxlength"] is not None else None,
-            default=node.get("defaultValue"))
+            default=node.get("defaultValue"),
+            translations=tuple(sorted(labels.element_translations(node).items())),
+            option_translations=tuple(
+                (option, tuple(sorted(texts.items())))
+                for option, texts in sorted(labels.option_translations(node).items())))
 
     def _check_gateways(self, process: etree._Element) -> None:
         # Indexed once: looking flows up per gateway made this check quadratic.
@@ -621,5 +625,6 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
                         starter_users=_names(process, "candidateStarterUsers"),
                         start_lanes=start_lanes, external=external, warnings=warnings,
                         initiator=next((_camunda(start, "initiator") for start in starts
-                                        if _camunda(start, "initiator")), None))
+                                        if _camunda(start, "initiator")), None),
+                        labels=labels.document_translations(process))
 

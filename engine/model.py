@@ -8,6 +8,7 @@ from typing import Any
 
 from .errors import Problem
 from .forms import FormSpec
+from .labels import pick
 
 
 class InstanceStatus(StrEnum):
@@ -97,6 +98,13 @@ class ProcessModel:
     # Every DMN decision deployed with it (engine.decisions.Decision by id), whether or not
     # its business rule tasks call them.
     decisions: Mapping[str, Any] = field(default_factory=dict)
+    # Translations of element names (engine.labels): {element id: {language tag: text}};
+    # the process's own under its key.
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def label(self, element_id: str, locale: str | None, drawn: str) -> str:
+        """An element's name in `locale`, else `drawn` (the name as drawn)."""
+        return pick(self.labels.get(element_id), locale, drawn)
 
     @property
     def routes_to_people(self) -> bool:

@@ -510,7 +510,7 @@ def serve_command(ctx: _Context, host: str, port: int, threads: int, processes: 
         engine_steps.pool().warm()  # sandbox workers start while the demo loads
     if demo:
         from services.demo import load_demo
-        click.echo(load_demo(ctx.store))
+        click.echo(load_demo(ctx.store, ctx.settings.timezone))
     # Warnings and errors from everything, and our own INFO lines (access log, timers
     # fired): SpiffWorkflow logs every task state change at INFO, a dozen records per
     # completion that nobody reads and that cost more than the access line itself.

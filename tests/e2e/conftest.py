@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,9 @@ def demo_server(directory: Path, port: int | None = None, **env: str):
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(process, base, seconds=90)
+        # It logs a line per request: drain the pipe, or once it is full the server blocks
+        # on its next log line and every page hangs.
+        threading.Thread(target=_drain, args=(process.stdout,), daemon=True).start()
         yield base, database_url
     finally:
         process.terminate()
@@ -52,6 +56,11 @@ def server(tmp_path_factory):
     """A fresh demo deployment per test module (SQLite, as `make demo` runs it)."""
     with demo_server(tmp_path_factory.mktemp("e2e")) as (base, _database_url):
         yield base
+
+
+def _drain(stream) -> None:
+    for _ in stream:
+        pass
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import functools
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, request, session, url_for
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
-from services.errors import NotAuthenticated, PermissionDenied
+from services.errors import (Busy, Conflict, InvalidInput, NotAuthenticated, NotFound,
+                             PermissionDenied, ServiceError)
 from services.identity.access import active_employee, actor_for
 from services.identity.actor import Actor
 from services.notify.inbox import unread_count
-from services.persistence.unit_of_work import Store
+from services.org.directory import department_name
+from services.persistence.unit_of_work import Store, UnitOfWork
+from services.workflow.labels import Labels, labels_for
 
 bp = Blueprint("pages", __name__)
 
@@ -55,6 +59,7 @@ def load_signed_in_user() -> None:
         g.page_actor = actor_for(uow, employee)
         g.page_employee = {"username": employee.username, "name": employee.name,
                            "department": employee.department_key,
+                           "department_name": department_name(uow, employee.department_key),
                            "unread": unread_count(uow, employee.username)}  # the bell
 
 
@@ -77,6 +82,31 @@ def page_actor() -> Actor:
     if g.page_actor is None:
         raise NotAuthenticated("sign in first")
     return g.page_actor
+
+
+# What a refusal means, in the reader's language; the service's own words follow as details.
+_REFUSALS = [(NotFound, _l("That does not exist, or you may not see it.")),
+             (PermissionDenied, _l("You may not do this.")),
+             (Conflict, _l("This changed meanwhile or is in another state; reload and try again.")),
+             (InvalidInput, _l("This was not accepted; check what you entered.")),
+             (Busy, _l("DutyFlow is busy; try again in a moment."))]
+
+
+def flash_refusal(err: ServiceError) -> None:
+    """Flash why something was refused: a translated sentence, then the details."""
+    reason = next((text for kind, text in _REFUSALS if isinstance(err, kind)),
+                  _l("That could not be done."))
+    flash(gettext("%(reason)s Details: %(detail)s", reason=str(reason), detail=str(err)), "error")
+
+
+def page_locale() -> str:
+    """The page's language as a tag (`en`, `zh`), for names a diagram translates."""
+    return str(get_locale() or "en")
+
+
+def page_labels(uow: UnitOfWork, instance_ids=(), all_processes: bool = True) -> Labels:
+    """Names of processes, steps, form fields and departments in the page's language."""
+    return labels_for(uow, page_locale(), instance_ids, all_processes)
 
 
 def signed_in(view):
@@ -113,6 +143,7 @@ def page_globals() -> dict:
 
 from . import (  # noqa: E402,F401
     account,
+    app_manifest,
     dashboard_pages,
     designer_pages,
     hr_org_pages,

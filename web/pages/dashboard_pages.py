@@ -19,7 +19,7 @@ from services.pay.kpi import parse_period
 from services.persistence.models import utcnow
 from services.reporting import dashboard as dashboard_service
 
-from . import bp, page_actor, signed_in, store
+from . import bp, page_actor, page_labels, signed_in, store
 
 
 def timezone() -> str:
@@ -84,10 +84,11 @@ def dashboard():
         people = dashboard_service.person_rates(uow, actor, period)
         overdue = dashboard_service.overdue_tasks(uow, actor, now)
         trend = dashboard_service.weekly_trend(uow, actor, period, now=now)
+        labels = page_labels(uow, {task["process_instance_id"] for task in overdue})
     names = {row["department"]: row["name"] for row in departments}
     return render_template("dashboard.html", period=str(period), period_error=period_error,
                            departments=departments, people=people, overdue=overdue, now=now,
                            names=names, trend=trend, charts=trend_charts(trend),
                            ranking=ranking_chart(departments),
-                           all_departments=actor.has("hr", "admin")), \
+                           all_departments=actor.has("hr", "admin"), labels=labels), \
         422 if period_error else 200

@@ -19,7 +19,7 @@ from services.pay import exports, kpi, payroll_runs, payslip_pdf, payslips, what
 from services.reporting import dashboard as dashboard_service
 
 from ..notifications import catalogs
-from . import bp, page_actor, signed_in, store
+from . import bp, flash_refusal, page_actor, page_labels, signed_in, store
 from .dashboard_pages import (
     chosen_period,
     current_period_text,
@@ -76,7 +76,7 @@ def hr_create_run():
             run = payroll_runs.create_run(uow, page_actor(), period, timezone())
             run_id = run.id
     except (Conflict, InvalidInput) as err:
-        flash(str(err), "error")
+        flash_refusal(err)
         return redirect(url_for("pages.hr_home", run_period=period) + "#run-payroll")
     flash(_("Payroll for %(period)s calculated as a draft.", period=period))
     return redirect(url_for("pages.hr_run", run_id=run_id))
@@ -301,7 +301,7 @@ def hr_recalculate(run_id: int):
         with store().writing() as uow:
             payroll_runs.recalculate(uow, page_actor(), run_id, timezone())
     except Conflict as err:
-        flash(str(err), "error")
+        flash_refusal(err)
     else:
         flash(_("Run recalculated."))
     return redirect(url_for("pages.hr_run", run_id=run_id))
@@ -344,7 +344,7 @@ def hr_finalize(run_id: int):
         with store().writing() as uow:
             payroll_runs.finalize(uow, page_actor(), run_id)
     except Conflict as err:
-        flash(str(err), "error")
+        flash_refusal(err)
     else:
         flash(_("Run finalised; it will never change."))
     return redirect(url_for("pages.hr_run", run_id=run_id))
@@ -430,6 +430,8 @@ def hr_payslip(run_id: int, username: str):
         slip = payslips.payslip(uow, actor, run_id, username, timezone(),
                                 page=(EVIDENCE_PAGE, (page - 1) * EVIDENCE_PAGE))
         name = dashboard_service.employee_names(uow, [username]).get(username, username)
+        labels = page_labels(uow, {item["process_instance_id"] for item
+                                   in (*slip["evidence"], *slip["other_departments"])})
     pages = max(1, -(-slip["evidence_total"] // EVIDENCE_PAGE))
     return render_template("hr_payslip.html", slip=slip, name=name, username=username,
                            own=[_dated(item) for item in slip["evidence"]],
@@ -437,4 +439,4 @@ def hr_payslip(run_id: int, username: str):
                            other=[_dated(item) for item in slip["other_departments"]],
                            other_total=slip["other_total"],
                            flags=flag_labels(), metric_labels=metric_labels(),
-                           may_see_run=actor.has("hr", "admin"))
+                           may_see_run=actor.has("hr", "admin"), labels=labels)

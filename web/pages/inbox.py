@@ -9,7 +9,7 @@ from services.persistence.models import utcnow
 from services.persistence.statuses import TaskStatus
 from services.workflow import tasks
 
-from . import bp, page_actor, signed_in, store
+from . import bp, flash_refusal, page_actor, page_labels, signed_in, store
 from .redirects import safe_next
 
 
@@ -26,8 +26,10 @@ def inbox():
         rows = tasks.list_tasks(uow, actor, query).tasks
         processes = tasks.inbox_process_keys(uow, actor)
         counts = tasks.inbox_counts(uow, actor, now)
+        labels = page_labels(uow, {task.process_instance_id for task in rows})
     return render_template("inbox.html", tasks=rows, now=now, processes=processes,
-                           process_key=process_key, overdue_only=overdue_only, counts=counts)
+                           process_key=process_key, overdue_only=overdue_only, counts=counts,
+                           labels=labels)
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -48,5 +50,5 @@ def _act(action, task_id: str, done: str):
             action(uow, page_actor(), task_id)
         flash(done)
     except ServiceError as err:
-        flash(str(err), "error")
+        flash_refusal(err)
     return redirect(safe_next(request.form.get("next")))

@@ -12,7 +12,7 @@ from services.workflow import definitions, modification, repair
 from services.workflow.instances import get_instance
 from services.workflow.views import incident_view
 
-from . import bp, page_actor, signed_in, store
+from . import bp, flash_refusal, page_actor, signed_in, store
 
 PAGE_SIZE = 50
 
@@ -75,7 +75,7 @@ def fix_incident_data(incident_id: int):
         except InvalidInput as err:
             errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
         except ServiceError as err:
-            flash(str(err), "error")
+            flash_refusal(err)
             return redirect(url_for("pages.incident_page", incident_id=incident_id))
         else:
             flash(_("The data was fixed; retry the step to run on."))
@@ -121,7 +121,7 @@ def _repair(incident_id: int, action, announce):
         return render_template("incident.html", errors=errors, values=request.form,
                                **_incident_context(incident_id)), 422
     except ServiceError as err:
-        flash(str(err), "error")
+        flash_refusal(err)
     else:
         announce(row)
     return redirect(url_for("pages.incident_page", incident_id=incident_id))

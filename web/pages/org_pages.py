@@ -5,9 +5,8 @@ from flask import render_template
 
 from services.errors import PermissionDenied
 from services.reporting import org_queries
-from services.workflow import definitions
 
-from . import bp, page_actor, signed_in, store
+from . import bp, page_actor, page_labels, signed_in, store
 
 
 def _tree(departments: list[dict], employees: list[dict], steps: list[dict],
@@ -36,6 +35,13 @@ def _tree(departments: list[dict], employees: list[dict], steps: list[dict],
     return roots
 
 
+def _localized(uow, steps: list[dict]) -> tuple[list[dict], dict[str, str]]:
+    """The steps with their names, and every process's name, in the page's language."""
+    labels = page_labels(uow)
+    return ([{**step, "name": labels.step(step["process_key"], step["element_id"], step["name"])}
+             for step in steps], {key: labels.process(key) for key in labels.by_key})
+
+
 @bp.get("/org")
 @signed_in
 def org_chart():
@@ -49,7 +55,7 @@ def org_chart():
         except PermissionDenied:
             steps = org_queries.duty_owners(uow)
             may_read_matrix = False
-        process_names = {d.key: d.name for d in definitions.list_latest(uow)}
+        steps, process_names = _localized(uow, steps)
     return render_template("org.html", roots=_tree(departments, employees, steps, process_names),
                            departments=departments,
                            shows_pay=any("base_salary" in person for person in employees),
@@ -61,7 +67,8 @@ def org_chart():
 def duty_matrix():
     with store().reading() as uow:
         matrix = org_queries.duty_matrix(uow, page_actor())  # PermissionDenied -> 403
-        process_names = {d.key: d.name for d in definitions.list_latest(uow)}
+        matrix["steps"], process_names = _localized(uow, matrix["steps"])
+        matrix["overlaps"], _ = _localized(uow, matrix["overlaps"])
     processes: list[dict] = []
     for step in matrix["steps"]:
         if not processes or processes[-1]["key"] != step["process_key"]:

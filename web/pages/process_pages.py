@@ -9,19 +9,20 @@ from services.errors import InvalidInput, NotFound, ServiceError
 from services.org.directory import Directory
 from services.workflow import definitions, instances, lifecycle
 from services.workflow.participation import may_govern, may_start, require_may_start
+from services.workflow.labels import localized_diagram
 from services.workflow.views import instance_view
 
-from . import bp, page_actor, signed_in, store
+from . import bp, flash_refusal, page_actor, page_labels, page_locale, signed_in, store
 from .forms import typed_values
 
 
 def _startable() -> list[dict]:
     """The processes the signed-in person may start, with their start forms."""
-    actor = page_actor()
+    actor, locale = page_actor(), page_locale()
     with store().reading() as uow:
         directory = Directory.load(uow)
-        return [{"key": d.key, "name": d.name, "version": d.version,
-                 "form": model.start_form.as_dict()}
+        return [{"key": d.key, "name": model.label(d.key, locale, d.name), "version": d.version,
+                 "form": model.start_form.as_dict(locale)}
                 for d in definitions.list_latest(uow)
                 if may_start(actor, model := definitions.model_of(uow, d), directory)]
 
@@ -51,7 +52,7 @@ def start_process(key: str):
         return render_template("processes.html", processes=_startable(), errors=errors,
                                chosen=key, values=request.form), 422
     except ServiceError as err:
-        flash(str(err), "error")
+        flash_refusal(err)
         return redirect(url_for("pages.processes"))
     flash(_("Started %(name)s #%(id)s.", name=chosen["name"], id=row.id))
     return redirect(url_for("pages.instance_page", instance_id=row.id))
@@ -68,10 +69,12 @@ def instance_page(instance_id: int):
         view = instance_view(uow, row)
         governs = may_govern(page_actor(), definitions.model_of(uow, row.definition),
                              Directory.load(uow))
+        labels = page_labels(uow, [row.id])
     done = sorted({item["element_id"] for item in view["history"]})
     current = [task["element_id"] for task in view["tasks"]]
     return render_template("instance.html", instance=view, done=done, current=current,
-                           governs=governs, starter=row.started_by == page_actor().username)
+                           governs=governs, starter=row.started_by == page_actor().username,
+                           labels=labels)
 
 
 _LIFECYCLE = {"cancel": (lifecycle.cancel, _l("Cancelled.")),
@@ -90,7 +93,7 @@ def change_instance(instance_id: int, action: str):
     except NotFound:
         abort(404)
     except ServiceError as err:
-        flash(str(err), "error")
+        flash_refusal(err)
     else:
         flash(str(done))
     return redirect(url_for("pages.instance_page", instance_id=instance_id))
@@ -104,4 +107,5 @@ def instance_diagram(instance_id: int):
             row = instances.visible_instance(uow, page_actor(), instance_id)
         except NotFound:
             abort(404)
-        return Response(row.definition.bpmn_xml, mimetype="application/xml")
+        return Response(localized_diagram(row.definition.bpmn_xml, page_locale()),
+                        mimetype="application/xml")

@@ -5,11 +5,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from services.errors import InvalidInput, NotFound, ServiceError
-from services.persistence.models import ProcessInstance
 from services.workflow import instances, tasks
-from services.workflow.definitions import model_of
 
-from . import bp, page_actor, signed_in, store
+from . import bp, flash_refusal, page_actor, page_labels, signed_in, store
 from .forms import typed_values
 
 
@@ -19,12 +17,12 @@ def _task_context(task_id: str) -> dict:
             task = tasks.get_task(uow, page_actor(), task_id)
         except NotFound:
             abort(404)
-        row = uow.session.get(ProcessInstance, task.process_instance_id)
-        duty = model_of(uow, row.definition).duties.get(task.element_id)
+        labels = page_labels(uow, [task.process_instance_id])
         comments = tasks.comments(uow, page_actor(), task_id)
         escalations = tasks.escalations(uow, page_actor(), task_id)
-        return {"task": task, "instance": row, "form": duty.form.as_dict() if duty else {"fields": []},
-                "comments": comments, "escalations": escalations}
+        return {"task": task, "form": labels.form(task.process_instance_id, task.element_id),
+                "comments": comments, "escalations": escalations, "labels": labels,
+                "name": labels.task(task)}
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -43,10 +41,10 @@ def task_page(task_id: str):
             errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
             status = 422
         except ServiceError as err:
-            flash(str(err), "error")
+            flash_refusal(err)
             status = 409 if "already" in str(err) or "claimed" in str(err) else 403
         else:
-            flash(_("Done: %(name)s.", name=context["task"].name))
+            flash(_("Done: %(name)s.", name=context["name"]))
             return redirect(url_for("pages.inbox"))
     return render_template("task.html", errors=errors, values=values or request.form,
                            **context), status
@@ -59,5 +57,5 @@ def add_comment(task_id: str):
         with store().writing() as uow:
             tasks.add_comment(uow, page_actor(), task_id, request.form.get("text", ""))
     except ServiceError as err:
-        flash(str(err), "error")
+        flash_refusal(err)
     return redirect(url_for("pages.task_page", task_id=task_id) + "#comments")

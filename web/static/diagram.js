@@ -14,6 +14,13 @@
     mark(container.dataset.current, 'current');
     mark(container.dataset.problems, 'problem');
     canvas.zoom('fit-viewport');
+    // Drawn inside a closed toggle it had no size: fit it again once it is opened.
+    const toggle = container.closest('details');
+    if (toggle) {
+      toggle.addEventListener('toggle', () => {
+        if (toggle.open) { canvas.resized(); canvas.zoom('fit-viewport'); }
+      });
+    }
     container.dataset.rendered = 'true';
   }
   document.querySelectorAll('.diagram[data-xml-url]').forEach(render);

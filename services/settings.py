@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_SQLITE_PATH = Path("instance") / "dutyflow.db"
+DEFAULT_FILES_DIR = Path("instance") / "files"
+# What a file field accepts unless its `dutyflow:accept` says otherwise: photos and scans.
+DEFAULT_UPLOAD_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,13 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     notify_max_attempts: int = 6
     notify_retry_seconds: float = 30.0  # first retry after this; doubled each time, at most 1 h
+    # Attachments (services.workflow.attachments): where files live, the most one file may
+    # hold, the most one request may carry, the media types a file field takes by default.
+    files_dir: str = str(DEFAULT_FILES_DIR)
+    files_in_database: bool = False  # small deployments: the bytes in table file_blobs
+    max_upload_mb: float = 20.0
+    max_request_mb: float = 100.0
+    upload_types: tuple[str, ...] = DEFAULT_UPLOAD_TYPES
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -40,7 +50,15 @@ class Settings:
                    mail_from=env.get("DUTYFLOW_MAIL_FROM", "dutyflow@localhost"),
                    base_url=env.get("DUTYFLOW_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
                    notify_max_attempts=int(env.get("DUTYFLOW_NOTIFY_MAX_ATTEMPTS", "6")),
-                   notify_retry_seconds=float(env.get("DUTYFLOW_NOTIFY_RETRY_SECONDS", "30")))
+                   notify_retry_seconds=float(env.get("DUTYFLOW_NOTIFY_RETRY_SECONDS", "30")),
+                   files_dir=env.get("DUTYFLOW_FILES_DIR") or str(DEFAULT_FILES_DIR),
+                   files_in_database=env.get("DUTYFLOW_FILES_IN_DATABASE", "") in
+                   ("1", "true", "yes"),
+                   max_upload_mb=float(env.get("DUTYFLOW_MAX_UPLOAD_MB", "20")),
+                   max_request_mb=float(env.get("DUTYFLOW_MAX_REQUEST_MB", "100")),
+                   upload_types=tuple(part.strip().lower() for part in env.get(
+                       "DUTYFLOW_UPLOAD_TYPES", ",".join(DEFAULT_UPLOAD_TYPES)).split(",")
+                       if part.strip()))
 
 
 def _local_secret() -> str:

@@ -5,6 +5,7 @@ import secrets
 
 from flask import Flask, jsonify
 
+from services.persistence.file_store import FileStore
 from services.persistence.unit_of_work import Store
 from services.settings import Settings
 
@@ -16,6 +17,7 @@ from .outage import install as install_outage_handling
 from .rate_limits import init_rate_limits
 from .security_headers import init_security_headers
 from .sessions import PageSessions
+from .uploads import allow_large_request
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
@@ -26,6 +28,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.json.ensure_ascii = False
     app.extensions["dutyflow_store"] = store or Store(settings.database_url)
     app.extensions["dutyflow_catalogs"] = catalogs()
+    app.extensions["dutyflow_files"] = FileStore(settings.files_dir, settings.files_in_database)
 
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -41,6 +44,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(api)
     app.register_blueprint(vendor)
     app.register_blueprint(pages)
+    app.before_request(allow_large_request)  # before CSRF protection reads the form
     init_csrf(app, api)
     init_rate_limits(app, settings)
     register_error_handlers(app)

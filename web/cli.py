@@ -31,6 +31,7 @@ from services.org import org_file
 from services.org.directory import Directory
 from services.pay import exports, kpi, payroll_runs
 from services.persistence.backup import backup_sqlite
+from services.persistence.file_store import FileStore
 from services.persistence.models import Employee, Task
 from services.persistence.schema import init_db
 from services.persistence.statuses import TaskStatus
@@ -297,6 +298,8 @@ def complete_command(ctx: _Context, task_id: str, username: str, data: str | Non
 def worker_command(ctx: _Context, once: bool, interval: float, notify_interval: float,
                    timers: bool, parent: int | None) -> None:
     """Fire due timers (boundary and intermediate timer events) and deliver notifications."""
+    if timers:
+        click.echo(_sweep_files(ctx), err=True)
     if once:
         fired = worker.run_due_timers(ctx.store) if timers else 0
         followed = follow_ups.run_due(ctx.store) if timers else 0
@@ -328,6 +331,26 @@ def worker_command(ctx: _Context, once: bool, interval: float, notify_interval: 
         stop.set()
     for loop in loops:
         loop.join(timeout=30)
+
+
+@main.group("files")
+def files_group() -> None:
+    """Attached files (DUTYFLOW_FILES_DIR)."""
+
+
+@files_group.command("sweep")
+@pass_context
+def files_sweep_command(ctx: _Context) -> None:
+    """Finish storing files whose completion committed just before its process died, and
+    delete temp files of completions that failed (older than an hour)."""
+    click.echo(_sweep_files(ctx))
+
+
+def _sweep_files(ctx: _Context) -> str:
+    files = FileStore(ctx.settings.files_dir, ctx.settings.files_in_database)
+    with ctx.store.reading() as uow:
+        done = files.sweep(uow)
+    return f"files: {done['placed']} placed, {done['deleted']} deleted"
 
 
 def _stop_with_parent(parent: int, stop: threading.Event) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -141,13 +142,15 @@ def _announce_end(uow: UnitOfWork, instance_id: int, process_key: str, business_
 
 
 def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any],
-                  now: dt.datetime | None = None) -> Completion:
+                  now: dt.datetime | None = None,
+                  alongside: Callable[[UnitOfWork, Any], None] | None = None) -> Completion:
     """Complete a ready duty as `actor`; the event and the new state commit together.
 
     A task the actor may not even see does not exist for them (404, as when reading it);
     one they see but whose department they are not in is refused (403), as is one offered
     to other candidate users; one assigned to someone else is a conflict (409) unless the
-    actor stands in for that absent person, which the event then records.
+    actor stands in for that absent person, which the event then records. `alongside(uow,
+    task)` writes what belongs to the completion (its attachments) in its transaction.
     """
     now = now or utcnow()
     task = step_store.task_step(uow, task_id)
@@ -188,6 +191,8 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
     note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
     _announce_end(uow, task.instance_id, task.instance_process_key, task.instance_business_key,
                   task.instance_started_by, task.instance_status, outcome, now)
+    if alongside is not None:
+        alongside(uow, task)
     uow.commit()
     return Completion(task.instance_id, stored["status"], stored["error"], ready)
 

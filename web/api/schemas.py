@@ -560,6 +560,8 @@ class Evidence(Shape):
     event_id = fields.Integer()
     process_instance_id = fields.Integer()
     process_key = fields.String()
+    task_id = fields.String(metadata={"description": "the task completed: its attached files "
+                                                    "are at /tasks/{task_id}/files/{sha256}"})
     task = fields.String()
     name = fields.String(allow_none=True)
     department = fields.String(allow_none=True)

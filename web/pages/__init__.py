@@ -121,3 +121,16 @@ from . import (  # noqa: E402,F401
     process_pages,
     task_pages,
 )
+
+
+@bp.app_template_test("attached_files")
+def attached_files(value) -> bool:
+    """A file field's value: the list of `{sha256, name, type, size}` of its files."""
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(item, dict) and "sha256" in item for item in value)
+
+
+@bp.app_template_test("thumbnailed")
+def thumbnailed(media_type) -> bool:
+    from services.persistence.file_store import THUMBNAILED
+    return media_type in THUMBNAILED

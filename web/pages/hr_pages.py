@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 from services.errors import Conflict, InvalidInput
 from services.pay import exports, kpi, payroll_runs, payslips
 from services.reporting import dashboard as dashboard_service
+from services.workflow import attachments
 
 from . import bp, page_actor, signed_in, store
 from .dashboard_pages import (
@@ -283,6 +284,8 @@ def hr_payslip(run_id: int, username: str):
         slip = payslips.payslip(uow, actor, run_id, username, timezone(),
                                 page=(EVIDENCE_PAGE, (page - 1) * EVIDENCE_PAGE))
         name = dashboard_service.employee_names(uow, [username]).get(username, username)
+        viewable = attachments.visible_tasks(uow, actor, [
+            item["task_id"] for item in slip["evidence"] + slip["other_departments"]])
     pages = max(1, -(-slip["evidence_total"] // EVIDENCE_PAGE))
     return render_template("hr_payslip.html", slip=slip, name=name, username=username,
                            own=[_dated(item) for item in slip["evidence"]],
@@ -290,4 +293,4 @@ def hr_payslip(run_id: int, username: str):
                            other=[_dated(item) for item in slip["other_departments"]],
                            other_total=slip["other_total"],
                            flags=flag_labels(), metric_labels=metric_labels(),
-                           may_see_run=actor.has("hr", "admin"))
+                           may_see_run=actor.has("hr", "admin"), viewable=viewable)

@@ -6,8 +6,8 @@ from flask_babel import gettext as _
 
 from services.errors import InvalidInput, NotFound, ServiceError
 from services.persistence.models import ProcessInstance
-from services.workflow import instances, tasks
-from services.workflow.definitions import model_of
+from services.workflow import attachments, tasks
+from web.uploads import file_store, limits, send_attachment, uploads
 
 from . import bp, page_actor, signed_in, store
 from .forms import typed_values
@@ -20,11 +20,17 @@ def _task_context(task_id: str) -> dict:
         except NotFound:
             abort(404)
         row = uow.session.get(ProcessInstance, task.process_instance_id)
-        duty = model_of(uow, row.definition).duties.get(task.element_id)
+        form = attachments.task_form(uow, task).as_dict()
+        for field in form["fields"]:
+            if field["type"] == "file":
+                # A field for images only opens the phone's camera straight away.
+                accepted = field.get("accept") or limits().default_types
+                field["accept_attr"] = ",".join(accepted)
+                field["camera"] = all(kind.startswith("image/") for kind in accepted)
         comments = tasks.comments(uow, page_actor(), task_id)
         escalations = tasks.escalations(uow, page_actor(), task_id)
-        return {"task": task, "instance": row, "form": duty.form.as_dict() if duty else {"fields": []},
-                "comments": comments, "escalations": escalations}
+        return {"task": task, "instance": row, "form": form, "comments": comments,
+                "escalations": escalations, "max_upload_mb": limits().megabytes}
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -37,8 +43,9 @@ def task_page(task_id: str):
     if request.method == "POST":
         values = typed_values(context["form"]["fields"], request.form)
         try:
-            with store().writing() as uow:
-                instances.complete_task(uow, page_actor(), task_id, values)
+            with file_store().staging() as staging, store().writing() as uow:
+                attachments.complete_with_files(uow, page_actor(), task_id, values, uploads(),
+                                                staging, limits())
         except InvalidInput as err:
             errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
             status = 422
@@ -61,3 +68,26 @@ def add_comment(task_id: str):
     except ServiceError as err:
         flash(str(err), "error")
     return redirect(url_for("pages.task_page", task_id=task_id) + "#comments")
+
+
+@bp.get("/tasks/<task_id>/files/<sha256>")
+@signed_in
+def task_file(task_id: str, sha256: str):
+    """An attached file, for whoever may see the task (else 404, as the task itself)."""
+    return _file(task_id, sha256, thumbnail=False)
+
+
+@bp.get("/tasks/<task_id>/files/<sha256>/thumbnail")
+@signed_in
+def task_file_thumbnail(task_id: str, sha256: str):
+    return _file(task_id, sha256, thumbnail=True)
+
+
+def _file(task_id: str, sha256: str, thumbnail: bool):
+    try:
+        with store().reading() as uow:
+            found = attachments.open_attachment(uow, file_store(), page_actor(), task_id,
+                                                sha256, thumbnail)
+    except NotFound:
+        abort(404)
+    return send_attachment(found)

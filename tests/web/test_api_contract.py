@@ -252,6 +252,7 @@ def test_every_documented_operation_answers_as_documented(app):
     api.call("GET", "/payroll-runs/{run_id}/payslips/{username}", hr,
              values={**run, "username": "li.qa"})
     api.call("GET", "/audit", hr)
+    api.call("GET", "/me/kpi", sign_in(api.client, "li.qa"), query_string=period)
 
     robot = sign_in(api.client, "erp.bot")
     api.call("POST", "/process-instances", admin, 201, json={"process_key": "archiving",

@@ -159,6 +159,8 @@ MATRIX = [
     ("POST", "/api/v1/tasks/{new_proc_task}/transfer", {"username": "lin.proc", "reason": "r"},
                                                             (401, 404, 404, 404, 404, 404, 200)),
     ("GET", "/api/v1/tasks/{qa_task}/history", None,       (401, 200, 200, 200, 404, 404, 200)),
+    # everyone's own KPI and payslips
+    ("GET", "/api/v1/me/kpi?period=2026-01", None,         (401, 200, 200, 200, 200, 200, 200)),
     # attached files: whoever sees the task (its completer li.qa, QA's heads, admins)
     ("GET", "/api/v1/tasks/{photo_task}/files/{photo}", None,
                                                             (401, 200, 200, 200, 404, 404, 200)),

@@ -89,7 +89,8 @@ def signed_in(view):
 
 
 # (endpoint, label, roles that see it; None = everyone signed in)
-NAV = [("pages.designer", _l("Designer"), {"designer", "admin"}),
+NAV = [("pages.my_performance", _l("My performance"), None),
+       ("pages.designer", _l("Designer"), {"designer", "admin"}),
        ("pages.incidents", _l("Incidents"), {"designer", "admin"}),
        ("pages.org_chart", _l("Organisation"), None),
        ("pages.dashboard", _l("Dashboard"), {"manager", "hr", "admin"}),
@@ -116,6 +117,7 @@ from . import (  # noqa: E402,F401
     hr_pages,
     inbox,
     incident_pages,
+    my_pages,
     notification_pages,
     org_pages,
     process_pages,

@@ -268,7 +268,7 @@ def _when(value: str | None) -> dt.datetime | None:
 EVIDENCE_PAGE = 100
 
 
-def _dated(item: dict) -> dict:
+def dated(item: dict) -> dict:
     return {**item, "ready_at": _when(item["ready_at"]),
             "completed_at": _when(item["completed_at"]), "due_at": _when(item["due_at"])}
 
@@ -288,9 +288,9 @@ def hr_payslip(run_id: int, username: str):
             item["task_id"] for item in slip["evidence"] + slip["other_departments"]])
     pages = max(1, -(-slip["evidence_total"] // EVIDENCE_PAGE))
     return render_template("hr_payslip.html", slip=slip, name=name, username=username,
-                           own=[_dated(item) for item in slip["evidence"]],
+                           own=[dated(item) for item in slip["evidence"]],
                            own_total=slip["evidence_total"], page=min(page, pages), pages=pages,
-                           other=[_dated(item) for item in slip["other_departments"]],
+                           other=[dated(item) for item in slip["other_departments"]],
                            other_total=slip["other_total"],
                            flags=flag_labels(), metric_labels=metric_labels(),
                            may_see_run=actor.has("hr", "admin"), viewable=viewable)

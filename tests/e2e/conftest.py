@@ -32,7 +32,8 @@ def server(tmp_path_factory):
     port = free_port()
     database = tmp_path_factory.mktemp("e2e") / "dutyflow.db"
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{database}",
-               DUTYFLOW_SECRET_KEY="e2e-secret-key-not-for-production")
+               DUTYFLOW_SECRET_KEY="e2e-secret-key-not-for-production",
+               DUTYFLOW_FILES_DIR=str(database.parent / "files"))
     process = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--demo", "--port",
                                 str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)

@@ -86,7 +86,7 @@ class FormSpec:
     def as_dict(self) -> dict[str, Any]:
         return {"fields": [spec.as_dict() for spec in self.fields]}
 
-    @property
+    @cached_property
     def file_fields(self) -> dict[str, FieldSpec]:
         return {spec.id: spec for spec in self.fields if spec.type == "file" and not spec.readonly}
 

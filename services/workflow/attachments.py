@@ -67,10 +67,6 @@ def complete_with_files(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[
     task = tasks.get_task(uow, actor, task_id)  # 404 for a task the actor may not see
     fields = task_form(uow, task).file_fields
     errors: dict[str, list[str]] = {}
-    for name in data if isinstance(data, dict) else ():
-        if name in fields:
-            errors.setdefault(name, []).append(
-                "Files are sent as multipart parts named after the field, not as data.")
     for upload in uploads:
         if upload.field not in fields:
             errors.setdefault(upload.field, []).append("Not a file field of this form.")
@@ -112,7 +108,8 @@ def complete_with_files(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[
                 size=ref["size"], created_at=now or utcnow()) for ref in refs)
 
     return instances.complete_task(uow, actor, task_id, {**(data or {}), **references}, now,
-                                   alongside=attach if references else None)
+                                   alongside=attach if references else None,
+                                   attached=frozenset(references))
 
 
 def _file_name(name: str | None) -> str:

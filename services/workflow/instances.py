@@ -143,7 +143,8 @@ def _announce_end(uow: UnitOfWork, instance_id: int, process_key: str, business_
 
 def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any],
                   now: dt.datetime | None = None,
-                  alongside: Callable[[UnitOfWork, Any], None] | None = None) -> Completion:
+                  alongside: Callable[[UnitOfWork, Any], None] | None = None,
+                  attached: frozenset[str] = frozenset()) -> Completion:
     """Complete a ready duty as `actor`; the event and the new state commit together.
 
     A task the actor may not even see does not exist for them (404, as when reading it);
@@ -151,6 +152,8 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
     to other candidate users; one assigned to someone else is a conflict (409) unless the
     actor stands in for that absent person, which the event then records. `alongside(uow,
     task)` writes what belongs to the completion (its attachments) in its transaction.
+    File fields hold only the files this completion sent (`attached`: the fields whose
+    values services.workflow.attachments made from them); data naming a file is refused.
     """
     now = now or utcnow()
     task = step_store.task_step(uow, task_id)
@@ -173,6 +176,14 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         raise PermissionDenied(f"{task.name!r} is offered to "
                                f"{', '.join(task.candidate_users)} only")
     on_behalf_of = stands_in_for(actor, task, covered)
+    model = model_for(uow, task)
+    duty = model.duties.get(task.element_id)
+    cited = sorted(name for name in (duty.form.file_fields if duty else {})
+                   if name in (data if isinstance(data, dict) else {}) and name not in attached)
+    if cited:
+        raise InvalidInput("files are sent with the completion, never cited by their hash",
+                           {name: ["Files are sent as multipart parts named after the field, "
+                                   "not as data."] for name in cited})
     try:
         outcome = take_step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
     except StepRefused as err:
@@ -185,7 +196,7 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         raise Conflict(f"task {task_id} was taken by someone else; reload and retry")
     step_store.append_event(uow, completion_event(task, actor, outcome.cleaned, now,
                                                   on_behalf_of))
-    ready = project(uow, task.instance_id, task.process_key, model_for(uow, task), outcome, now,
+    ready = project(uow, task.instance_id, task.process_key, model, outcome, now,
                     Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
     stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)
     note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)

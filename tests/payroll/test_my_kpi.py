@@ -10,9 +10,8 @@ from services.identity.access import actor_named
 from services.pay import kpi, my_kpi, payroll_runs
 from services.persistence.models import Task, TaskEvent
 from services.settings import Settings
-from services.workflow import instances, tasks
-from tests.payroll.test_payroll_runs import actor, at, inspect, line_of, october  # noqa: F401
-from tests.services.helpers import ready_task
+from services.workflow import tasks
+from tests.payroll.test_payroll_runs import at, delivered, line_of, october  # noqa: F401
 from tests.web.test_api import sign_in
 from web.app import create_app
 
@@ -31,13 +30,8 @@ def mine(store, username: str, period: str, now: dt.datetime) -> dict:
 
 
 def held_inspection(store, ready: dt.datetime, who: str = "li.qa") -> str:
-    with store.writing() as uow:
-        instance_id = instances.start_process(uow, "inbound_materials", None, "t", now=ready).id
-    register = ready_task(store, instance_id, "register_delivery")
-    with store.writing() as uow:
-        instances.complete_task(uow, actor_named(uow, "zhang.proc"), register.id,
-                                {"supplier": "S", "material": "M", "quantity": 1}, now=ready)
-    task = ready_task(store, instance_id, "inspect_goods")
+    """An inspection ready at `ready` (due 4 h later) that `who` claimed."""
+    task = delivered(store, ready)
     with store.writing() as uow:
         tasks.claim(uow, actor_named(uow, who), task.id)
     return task.id

@@ -139,6 +139,33 @@ def test_a_completion_cannot_cite_a_file_it_did_not_send(app, inspection):
     assert stray.json["errors"] == {"notes": ["Not a file field of this form."]}
 
 
+def test_a_retried_completion_with_its_key_is_done_and_stored_once(app, inspection):
+    client = app.test_client()
+    qa = bearer(client, "li.qa")
+    photo = jpeg()
+    first = complete(client, inspection, qa, PASS, ("a.jpg", photo), **{"Idempotency-Key": "k"})
+    again = complete(client, inspection, qa, PASS, ("a.jpg", photo), **{"Idempotency-Key": "k"})
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json == first.json
+    other = complete(client, inspection, qa, PASS, ("a.jpg", jpeg((0, 0, 0))),
+                     **{"Idempotency-Key": "k"})
+    assert other.status_code == 422  # the same key for other content
+    assert stored(app)[:2] == (1, 1)
+
+
+def test_no_way_in_cites_a_file_by_hash(app, inspection):
+    """The rule lives in the completion itself: the CLI and services keep it too."""
+    from services.errors import InvalidInput
+    from services.identity.access import actor_named
+    from services.workflow import instances
+    store = app.extensions["dutyflow_store"]
+    forged = {"sha256": "0" * 64, "name": "x.jpg", "type": "image/jpeg", "size": 1}
+    with store.writing() as uow, pytest.raises(InvalidInput) as refused:
+        instances.complete_task(uow, actor_named(uow, "li.qa"), inspection,
+                                {**PASS, "photos": [forged]})
+    assert set(refused.value.errors) == {"photos"}
+
+
 def test_a_failed_completion_stores_no_file(app, inspection):
     client = app.test_client()
     qa = bearer(client, "li.qa")

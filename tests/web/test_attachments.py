@@ -275,3 +275,35 @@ def test_the_sweep_finishes_interrupted_moves_and_drops_orphans(store, tmp_path)
         assert files.sweep(uow, now=time.time() + 7200) == {"placed": 1, "deleted": 1}
     assert files.path_of(kept.sha256).read_bytes() == photo
     assert not files.path_of(lost.sha256).exists() and not list(files.temp_dir.iterdir())
+
+
+def test_payslip_evidence_shows_the_files_and_corrections_leave_them(app, inspection):
+    from services.identity.access import actor_named
+    from services.pay import payroll_runs
+    from services.persistence.models import utcnow
+    client = app.test_client()
+    photo = jpeg()
+    assert complete(client, inspection, bearer(client, "li.qa"), PASS, ("dock.jpg", photo)
+                    ).status_code == 200
+    digest = hashlib.sha256(photo).hexdigest()
+    store = app.extensions["dutyflow_store"]
+    with store.writing() as uow:
+        run_id = payroll_runs.create_run(uow, actor_named(uow, "zhao.hr"),
+                                         utcnow().strftime("%Y-%m"), "UTC").id
+    slip = f"/hr/payroll-runs/{run_id}/payslips/li.qa"
+    own = app.test_client()
+    page_sign_in(own, "li.qa")
+    assert f"/tasks/{inspection}/files/{digest}/thumbnail" in own.get(slip).text
+    hr = app.test_client()  # HR reads the evidence but may not see QA's task: the name only
+    page_sign_in(hr, "zhao.hr")
+    text = hr.get(slip).text
+    assert "dock.jpg" in text and f"/files/{digest}" not in text
+    with store.reading() as uow:
+        event_id = uow.session.scalars(select(TaskEvent.id).where(
+            TaskEvent.task_id == inspection)).one()
+    head = bearer(client, "wang.qa")
+    refused = client.post(f"/api/v1/events/{event_id}/corrections", headers=head,
+                          json={"data": {"photos": []}, "reason": "wrong photo"})
+    assert refused.status_code == 422 and set(refused.json["errors"]) == {"photos"}
+    assert client.post(f"/api/v1/events/{event_id}/corrections", headers=head,
+                       json={"data": {"defects": 1}, "reason": "recounted"}).status_code == 201

@@ -37,6 +37,9 @@ from services.persistence.unit_of_work import UnitOfWork
 
 CHUNK = 1024 * 1024
 THUMBNAIL_PIXELS = 320
+# More than a phone photo has (cameras store 12 to 108 MP); beyond it an image is refused
+# before it is decoded, however small its file (a "decompression bomb").
+MAX_PIXELS = 120_000_000
 ORPHAN_AGE_SECONDS = 3600
 # Media types told by their first bytes: (type, offset, signature).
 _SIGNATURES = (
@@ -86,7 +89,11 @@ def thumbnail(source: BinaryIO) -> bytes:
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(source) as image:
+        with Image.open(source) as image:  # reads the header only
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise UnreadableImage(f"{width}x{height} pixels is more than a photo has")
+            image.draft("RGB", (THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))  # JPEG: decode scaled down
             image = ImageOps.exif_transpose(image)
             image.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
             if image.mode not in ("RGB", "L"):
@@ -97,6 +104,8 @@ def thumbnail(source: BinaryIO) -> bytes:
             out = io.BytesIO()
             image.save(out, "JPEG", quality=80)
             return out.getvalue()
+    except UnreadableImage:
+        raise
     except Exception as err:  # Pillow raises many kinds for broken or hostile input
         raise UnreadableImage(str(err) or type(err).__name__) from None
 

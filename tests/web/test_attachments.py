@@ -114,6 +114,10 @@ def test_size_and_type_limits_are_field_errors(app, inspection):
         renamed.json["errors"]["photos"][0]
     scan = complete(client, inspection, qa, PASS, ("scan.jpg", pdf()))
     assert scan.status_code == 422 and "application/pdf" in scan.json["errors"]["photos"][0]
+    bomb = io.BytesIO()
+    Image.new("1", (11_000, 11_000)).save(bomb, "PNG")  # 121 MP in a few KB
+    exploded = complete(client, inspection, qa, PASS, ("bomb.png", bomb.getvalue()))
+    assert exploded.json["errors"] == {"photos": ["bomb.png: not a readable image."]}
     broken = complete(client, inspection, qa, PASS, ("cut.jpg", jpeg()[:300]))
     assert broken.status_code == 422
     assert broken.json["errors"] == {"photos": ["cut.jpg: not a readable image."]}

@@ -18,7 +18,14 @@ from marshmallow import fields as mm_fields, validate as mm_validate
 from .errors import FormValidationError
 from .labels import pick
 
-FIELD_TYPES = ("string", "long", "boolean", "date", "enum")
+FIELD_TYPES = ("string", "long", "boolean", "date", "enum", "file")
+# A DutyFlow extension of Camunda's types: a `file` field's value is the list of files
+# attached, each referenced by the SHA-256 of its content (the service stores the bytes).
+# Field properties: `dutyflow:accept` (media types, `image/*` allowed) and
+# `dutyflow:maxFiles`.
+FILE_PROPERTIES = ("dutyflow:accept", "dutyflow:maxFiles")
+DEFAULT_MAX_FILES = 10
+_SHA256 = mm_validate.Regexp(r"^[0-9a-f]{64}$", error="Not a SHA-256 hex digest.")
 # Camunda's `long` is Java's: a 64-bit signed integer. Larger values would pass through
 # process data into expressions and exports that other systems read as 64-bit.
 LONG_RANGE = mm_validate.Range(min=-2**63, max=2**63 - 1,
@@ -45,6 +52,14 @@ class FieldSpec:
     # ((option id, ((tag, text), ...)), ...).
     translations: tuple[tuple[str, str], ...] = ()
     option_translations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    accept: tuple[str, ...] = ()  # file fields: media types allowed; () = the service's list
+    max_files: int = DEFAULT_MAX_FILES
+
+    def accepts(self, media_type: str, default: tuple[str, ...] = ()) -> bool:
+        """Whether a file of `media_type` (as its content shows) may be attached here."""
+        return any(allowed == media_type or (allowed.endswith("/*") and
+                                             media_type.startswith(allowed[:-1]))
+                   for allowed in (self.accept or default))
 
     def as_dict(self, locale: str | None = None) -> dict[str, Any]:
         """The field as forms draw it; labels in `locale` where the diagram translates them."""
@@ -64,6 +79,10 @@ class FieldSpec:
                     else (str(value) if isinstance(value, Decimal) else value)
         if self.readonly:
             out["readonly"] = True
+        if self.type == "file":
+            out["max_files"] = self.max_files
+            if self.accept:
+                out["accept"] = list(self.accept)
         return out
 
 
@@ -75,6 +94,10 @@ class FormSpec:
 
     def as_dict(self, locale: str | None = None) -> dict[str, Any]:
         return {"fields": [spec.as_dict(locale) for spec in self.fields]}
+
+    @cached_property
+    def file_fields(self) -> dict[str, FieldSpec]:
+        return {spec.id: spec for spec in self.fields if spec.type == "file" and not spec.readonly}
 
     def validate(self, data: Any) -> dict[str, Any]:
         """Return the cleaned, JSON-ready values, or raise FormValidationError per field."""
@@ -117,11 +140,39 @@ class _IsoDate(mm_fields.Field):
             raise self.make_error("invalid") from None
 
 
+class FileReference(marshmallow.Schema):
+    """One attached file as process data and the completion event hold it."""
+
+    sha256 = mm_fields.String(required=True, validate=_SHA256)
+    name = mm_fields.String(required=True, validate=mm_validate.Length(min=1, max=255))
+    type = mm_fields.String(required=True, validate=mm_validate.Length(min=3, max=100))
+    size = mm_fields.Integer(required=True, strict=True, validate=mm_validate.Range(min=0))
+
+    class Meta:
+        unknown = marshmallow.RAISE
+
+
+def _file_field(spec: FieldSpec, kwargs: dict[str, Any]) -> mm_fields.Field:
+    def allowed(refs: list[dict[str, Any]]) -> None:
+        for ref in refs:
+            if spec.accept and not spec.accepts(ref["type"]):
+                raise marshmallow.ValidationError(
+                    f"{ref['name']}: {ref['type']} is not allowed here "
+                    f"(allowed: {', '.join(spec.accept)}).")
+
+    length = mm_validate.Length(min=1 if spec.required else 0, max=spec.max_files,
+                                error=f"Attach from {1 if spec.required else 0} to "
+                                      f"{spec.max_files} files.")
+    return mm_fields.List(mm_fields.Nested(FileReference), validate=[length, allowed], **kwargs)
+
+
 def _marshmallow_field(spec: FieldSpec) -> mm_fields.Field:
     kwargs: dict[str, Any] = {"required": spec.required}
     if not spec.required:
         kwargs["allow_none"] = True
     validators = []
+    if spec.type == "file":
+        return _file_field(spec, kwargs)
     if spec.type == "long":
         validators.append(LONG_RANGE)
         if spec.minimum is not None or spec.maximum is not None:

@@ -58,12 +58,18 @@ def _own_properties(holder: etree._Element) -> list[etree._Element]:
     return found
 
 
+def _property_name(node: etree._Element) -> str:
+    """A property's name: `name` on elements, `id` on form fields (as Camunda Modeler
+    writes each)."""
+    return node.get("name") or node.get("id") or ""
+
+
 def element_translations(element: etree._Element) -> dict[str, str]:
     """`i18n:<tag>` properties of a BPMN element or form field: {tag: text}; option
     translations (`i18n:<tag>:<option>`) are left to option_translations."""
     out: dict[str, str] = {}
     for node in _own_properties(element):
-        name, value = node.get("name") or "", (node.get("value") or "").strip()
+        name, value = _property_name(node), (node.get("value") or "").strip()
         if name.startswith(PREFIX) and value and ":" not in name[len(PREFIX):]:
             out[language_tag(name[len(PREFIX):])] = value
     return out
@@ -73,7 +79,7 @@ def option_translations(field: etree._Element) -> dict[str, dict[str, str]]:
     """An enum field's `i18n:<tag>:<option id>` properties: {option id: {tag: text}}."""
     out: dict[str, dict[str, str]] = {}
     for node in _own_properties(field):
-        name, value = node.get("name") or "", (node.get("value") or "").strip()
+        name, value = _property_name(node), (node.get("value") or "").strip()
         if not name.startswith(PREFIX) or not value:
             continue
         tag, _, option = name[len(PREFIX):].partition(":")

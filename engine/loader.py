@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import re
 import textwrap
 from contextlib import contextmanager
 from collections.abc import Sequence
@@ -25,7 +26,8 @@ from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
 from .external_tasks import read_external, wait_for_workers
 from .waits import check_waits
-from .forms import CONSTRAINTS, FIELD_TYPES, FieldSpec, FormSpec, parse_number
+from .forms import (CONSTRAINTS, DEFAULT_MAX_FILES, FIELD_TYPES, FILE_PROPERTIES, FieldSpec,
+                    FormSpec, parse_number)
 from .model import DutySpec, ExternalSpec, ProcessModel
 from .people import OrgSnapshot
 
@@ -40,6 +42,7 @@ SCRIPT_FORMATS = ("", "python", "py", "python3")
 # over them is refused before any per-element check or SpiffWorkflow parsing runs.
 MAX_PROCESSES = 20
 MAX_PER_PROCESS = {"flow nodes": 1000, "sequence flows": 2000, "lanes": 100}
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9.+-]*/(\*|[a-z0-9][a-z0-9.+-]*)")
 _SUBPROCESS_KINDS = ("subProcess", "callActivity", "transaction", "adHocSubProcess")
 
 OwnerCheck = Callable[[str], bool]
@@ -331,7 +334,9 @@ class _Checker:
         except ValueError as err:
             self.report(owner, f"form field {field_id!r}: constraint {err}", line)
             return None
+        accept, max_files = self._read_file_properties(owner, node, field_id, field_type)
         return FieldSpec(
+            accept=accept, max_files=max_files,
             id=field_id, label=node.get("label") or field_id, type=field_type,
             required="required" in constraints, readonly="readonly" in constraints,
             options=options, minimum=numbers["min"], maximum=numbers["max"],
@@ -342,6 +347,33 @@ class _Checker:
             option_translations=tuple(
                 (option, tuple(sorted(texts.items())))
                 for option, texts in sorted(labels.option_translations(node).items())))
+
+    def _read_file_properties(self, owner: etree._Element, node: etree._Element, field_id: str,
+                              field_type: str) -> tuple[tuple[str, ...], int]:
+        """A file field's `dutyflow:accept` (comma list of media types, `image/*` allowed)
+        and `dutyflow:maxFiles` (1 to 100) from its camunda:properties."""
+        accept: tuple[str, ...] = ()
+        max_files = DEFAULT_MAX_FILES
+        for prop in node.iterfind("camunda:properties/camunda:property", NS):
+            name, value = prop.get("id") or prop.get("name") or "", (prop.get("value") or "").strip()
+            if name not in FILE_PROPERTIES:
+                continue
+            if field_type != "file":
+                self.report(owner, f"form field {field_id!r}: {name} applies to file fields "
+                                   "only", prop.sourceline)
+            elif name == "dutyflow:accept":
+                accept = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+                bad = [part for part in accept if not _MEDIA_TYPE.fullmatch(part)]
+                if bad or not accept:
+                    self.report(owner, f"form field {field_id!r}: dutyflow:accept {value!r} must "
+                                       "list media types like image/jpeg or image/*",
+                                prop.sourceline)
+            elif not value.isdigit() or not 1 <= int(value) <= 100:
+                self.report(owner, f"form field {field_id!r}: dutyflow:maxFiles {value!r} must be "
+                                   "a whole number from 1 to 100", prop.sourceline)
+            else:
+                max_files = int(value)
+        return accept, max_files
 
     def _check_gateways(self, process: etree._Element) -> None:
         # Indexed once: looking flows up per gateway made this check quadratic.

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_SQLITE_PATH = Path("instance") / "dutyflow.db"
+DEFAULT_FILES_DIR = Path("instance") / "files"
+# What a file field accepts unless its `dutyflow:accept` says otherwise: photos and scans.
+DEFAULT_UPLOAD_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "application/pdf")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,13 @@ class Settings:
     broker_url: str = ""
     job_queue: str = "dutyflow"  # the broker queue of this deployment's jobs
     pdf_font: str = ""  # a CJK .ttf/.otf/.ttc for payslip PDFs; empty: Debian's fonts-noto-cjk
+    # Attachments (services.workflow.attachments): where files live, the most one file may
+    # hold, the most one request may carry, the media types a file field takes by default.
+    files_dir: str = str(DEFAULT_FILES_DIR)
+    files_in_database: bool = False  # small deployments: the bytes in table file_blobs
+    max_upload_mb: float = 20.0
+    max_request_mb: float = 100.0
+    upload_types: tuple[str, ...] = DEFAULT_UPLOAD_TYPES
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -70,7 +80,15 @@ class Settings:
                    not in ("0", "off", "false", "no"),
                    broker_url=env.get("DUTYFLOW_BROKER_URL", ""),
                    job_queue=env.get("DUTYFLOW_JOB_QUEUE", "") or "dutyflow",
-                   pdf_font=env.get("DUTYFLOW_PDF_FONT", ""))
+                   pdf_font=env.get("DUTYFLOW_PDF_FONT", ""),
+                   files_dir=env.get("DUTYFLOW_FILES_DIR") or str(DEFAULT_FILES_DIR),
+                   files_in_database=env.get("DUTYFLOW_FILES_IN_DATABASE", "") in
+                   ("1", "true", "yes"),
+                   max_upload_mb=float(env.get("DUTYFLOW_MAX_UPLOAD_MB", "20")),
+                   max_request_mb=float(env.get("DUTYFLOW_MAX_REQUEST_MB", "100")),
+                   upload_types=tuple(part.strip().lower() for part in env.get(
+                       "DUTYFLOW_UPLOAD_TYPES", ",".join(DEFAULT_UPLOAD_TYPES)).split(",")
+                       if part.strip()))
 
 
 def _local_secret() -> str:

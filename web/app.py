@@ -5,6 +5,7 @@ import secrets
 
 from flask import Flask, jsonify
 
+from services.persistence.file_store import FileStore
 from services.persistence.unit_of_work import Store
 from services.settings import Settings
 
@@ -19,6 +20,7 @@ from .rate_limits import init_rate_limits
 from .request_id import init_request_ids
 from .security_headers import init_security_headers
 from .sessions import PageSessions
+from .uploads import allow_large_request
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Flask:
@@ -29,6 +31,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.json.ensure_ascii = False
     app.extensions["dutyflow_store"] = store or Store(settings.database_url)
     app.extensions["dutyflow_catalogs"] = catalogs()
+    app.extensions["dutyflow_files"] = FileStore(settings.files_dir, settings.files_in_database)
 
     app.config["SECRET_KEY"] = settings.secret_key or secrets.token_urlsafe(32)
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -46,6 +49,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.register_blueprint(api)
     app.register_blueprint(vendor)
     app.register_blueprint(pages)
+    app.before_request(allow_large_request)  # before CSRF protection reads the form
     init_csrf(app, api)
     init_single_sign_on(app, settings)
     init_rate_limits(app, settings)

@@ -33,6 +33,7 @@ from services.org.directory import Directory
 from services.pay import exports, kpi, payroll_runs, reorganisation
 from services.persistence import logical_backup
 from services.persistence.backup import backup_sqlite
+from services.persistence.file_store import FileStore
 from services.persistence.models import Employee, Task, utcnow
 from services.persistence.schema import init_db
 from services.persistence.statuses import TaskStatus
@@ -423,6 +424,8 @@ def worker_command(ctx: _Context, once: bool, interval: float, notify_interval: 
 
     With DUTYFLOW_BROKER_URL set, a Celery worker runs them as jobs (web/jobs.py); without,
     they run in this process's own loops. `--once` runs each round here, then exits."""
+    if timers:
+        click.echo(_sweep_files(ctx), err=True)
     if ctx.settings.broker_url and not once and parent is None:
         from web.jobs import run_worker
         if not timers:
@@ -460,6 +463,26 @@ def worker_command(ctx: _Context, once: bool, interval: float, notify_interval: 
         stop.set()
     for loop in loops:
         loop.join(timeout=30)
+
+
+@main.group("files")
+def files_group() -> None:
+    """Attached files (DUTYFLOW_FILES_DIR)."""
+
+
+@files_group.command("sweep")
+@pass_context
+def files_sweep_command(ctx: _Context) -> None:
+    """Finish storing files whose completion committed just before its process died, and
+    delete temp files of completions that failed (older than an hour)."""
+    click.echo(_sweep_files(ctx))
+
+
+def _sweep_files(ctx: _Context) -> str:
+    files = FileStore(ctx.settings.files_dir, ctx.settings.files_in_database)
+    with ctx.store.reading() as uow:
+        done = files.sweep(uow)
+    return f"files: {done['placed']} placed, {done['deleted']} deleted"
 
 
 def _stop_with_parent(parent: int, stop: threading.Event) -> None:

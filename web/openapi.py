@@ -12,7 +12,7 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from web.api import PUBLIC_ENDPOINTS, schemas
-from web.api.contract import Contract, Documented
+from web.api.contract import MULTIPART, Contract, Documented
 
 _PATH_VALUE = re.compile(r"<(?:(\w+):)?(\w+)>")
 _SKIPPED = {"api.openapi"}  # the document does not describe itself
@@ -57,6 +57,15 @@ def operation(rule: Rule, view, plugin: MarshmallowPlugin) -> dict:
         body = contract.body if isinstance(contract.body, Documented) else Documented(contract.body)
         out["requestBody"] = {"required": True,
                               "content": {body.media_type: {"schema": body.schema}}}
+        if contract.multipart:
+            out["requestBody"]["content"][MULTIPART] = {"schema": {
+                "type": "object",
+                "properties": {contract.multipart: {
+                    "type": "string", "description": f"the `{contract.multipart}` member as "
+                                                     "JSON text"}},
+                "additionalProperties": {"type": "string", "format": "binary",
+                                         "description": "a file, in a part named after its "
+                                                        "file field (repeat for several)"}}}
     out["responses"] = {str(status): {"description": HTTPStatus(status).phrase,
                                       "content": _content(reply)}
                         for status, reply in contract.responses.items()}

@@ -44,7 +44,7 @@ MONEY_COLUMNS = ("base_salary", "bonus", "adjustments", "gross")
 
 
 @dataclass(frozen=True)
-class _Bonus:
+class Bonus:
     kpi_score: Decimal
     bonus: Decimal
     indicators: list[dict[str, Any]]
@@ -177,7 +177,7 @@ def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period,
     rows = scheme_rows(uow, period=period)
     run.scheme_versions = {key: row.version for key, row in rows.items()}
     employees = payees_at(uow, period.end)
-    bonuses = _bonuses(uow, period, rows, {e.username: e for e in employees}, progress)
+    scored = bonuses(uow, period, rows, {e.username: e for e in employees}, progress)
     adjustments = _adjustments(uow, run, period)
     for adjustment in adjustments:
         uow.session.add(adjustment)
@@ -186,7 +186,7 @@ def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period,
         owed[adjustment.username] = owed.get(adjustment.username, ZERO) + adjustment.amount
     line_rows = []
     for employee in employees:
-        result = bonuses[employee.username]
+        result = scored[employee.username]
         base = money(employee.base_salary)
         extra = money(owed.get(employee.username, ZERO))
         line_rows.append(dict(
@@ -196,7 +196,7 @@ def _calculate(uow: UnitOfWork, run: PayrollRun, period: Period,
             bonus=result.bonus, adjustments=extra, gross=base + result.bonus + extra,
             indicators=result.indicators, flags=result.flags))
     line_rows += _settlements(uow, run, {username: amount for username, amount in owed.items()
-                                         if username not in bonuses})
+                                         if username not in scored})
     insert_rows(uow, PayrollLine.__table__, line_rows)  # a line per employee: no objects needed
     uow.flush()
     return _totals([[row[name] for name in MONEY_COLUMNS] for row in line_rows])
@@ -216,20 +216,21 @@ def _settlements(uow: UnitOfWork, run: PayrollRun, owed: dict[str, Decimal]) -> 
             for username, amount in sorted(owed.items())]
 
 
-def _bonuses(uow: UnitOfWork, period: Period, rows: dict[str, KpiScheme],
-             people: dict[str, Any], progress: Progress | None) -> dict[str, _Bonus]:
+def bonuses(uow: UnitOfWork, period: Period, rows: dict[str, KpiScheme],
+             people: dict[str, Any], progress: Progress | None) -> dict[str, Bonus]:
     """KPI score and bonus per person under the departments' scheme `rows`; `people` maps
-    username -> object with department_key and bonus_base (an employee's row, or a past line)."""
+    username -> object with department_key and bonus_base (an employee's row, or a past line).
+    The one scoring path: runs, adjustments and each person's own KPI page use it."""
     schemes = {key: parse_scheme(row.document) for key, row in rows.items()}
     actuals = measure_period(uow, period, schemes)
     out = {}
     for done, (username, person) in enumerate(people.items(), 1):
         scheme = schemes.get(person.department_key)
         if scheme is None:
-            out[username] = _Bonus(ZERO_SCORE, ZERO, [], ["no_scheme"])
+            out[username] = Bonus(ZERO_SCORE, ZERO, [], ["no_scheme"])
         else:
             result = score_kpi(scheme, actuals.get(username, {}))
-            out[username] = _Bonus(result.kpi_score, bonus_for(person.bonus_base, result.kpi_score),
+            out[username] = Bonus(result.kpi_score, bonus_for(person.bonus_base, result.kpi_score),
                                    [r.as_dict() for r in result.indicators], list(result.flags))
         if progress:
             progress(done, len(people))
@@ -252,7 +253,7 @@ def _adjustments(uow: UnitOfWork, run: PayrollRun, period: Period) -> list[Payro
             continue
         lines = {line.username: line for line in uow.session.scalars(
             select(PayrollLine).where(PayrollLine.run_id == final.id))}
-        now = _bonuses(uow, past, scheme_rows(uow, final.scheme_versions), lines, None)
+        now = bonuses(uow, past, scheme_rows(uow, final.scheme_versions), lines, None)
         settled = dict(uow.session.execute(
             select(PayrollAdjustment.username, func.sum(PayrollAdjustment.amount))
             .join(PayrollRun, PayrollRun.id == PayrollAdjustment.run_id)

@@ -35,8 +35,7 @@ def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone:
     if line is None:
         raise NotFound(f"run {run_id} has no line for {username!r}")
     period = parse_period(run.period, timezone)
-    mine = select(TaskEvent).where(completed_within(TaskEvent.__table__, period.start, period.end),
-                                   TaskEvent.completed_by == username)
+    mine = completions_of(username, period)
     ordered = (TaskEvent.completed_at, TaskEvent.id)
     if page is None:
         evidence = _rows(uow, mine.order_by(*ordered), line)
@@ -59,7 +58,9 @@ def payslip(uow: UnitOfWork, actor: Actor, run_id: int, username: str, timezone:
                              "reason": a.reason} for a in adjustments_for(uow, run, username)]}
 
 
-def _rows(uow: UnitOfWork, statement, line: PayrollLine) -> list[dict[str, Any]]:
+def _rows(uow: UnitOfWork, statement, line: Any) -> list[dict[str, Any]]:
+    """Evidence rows of the events `statement` selects, each with the indicators it counts
+    for; `line` is a payroll line or anything with its `indicators` and `department_key`."""
     events = uow.session.scalars(statement).all()
     corrections = corrected_data(uow, [event.id for event in events])
     escalated = follow_ups.escalations_of(uow, [event.task_id for event in events
@@ -79,14 +80,27 @@ def evidence_row(event: TaskEvent, corrected: dict[str, Any] | None) -> dict[str
     """One completion as evidence: when, against which deadline, with what (corrected) data."""
     data = dict(corrected if corrected is not None else event.data)
     return {"event_id": event.id, "process_instance_id": event.process_instance_id,
-            "process_key": event.process_key, "task": event.element_id, "name": event.task_name,
+            "process_key": event.process_key, "task_id": event.task_id,
+            "task": event.element_id, "name": event.task_name,
             "department": event.department_key, "ready_at": iso(event.ready_at),
             "completed_at": iso(event.completed_at), "due_at": iso(event.due_at),
             "on_time": event.on_time, "escalated": event.escalated,
             "data": data, "corrected": data != event.data}
 
 
-def _evidence(event: TaskEvent, corrected: dict[str, Any] | None, line: PayrollLine) -> dict[str, Any]:
+def completions_of(username: str, period) -> Any:
+    """The statement selecting a person's completions that count for `period`."""
+    return select(TaskEvent).where(completed_within(TaskEvent.__table__, period.start, period.end),
+                                   TaskEvent.completed_by == username)
+
+
+def counted_evidence(uow: UnitOfWork, username: str, period, line: Any) -> list[dict[str, Any]]:
+    """Every completion of `username` in `period`, as on the payslip (see _rows)."""
+    return _rows(uow, completions_of(username, period)
+                 .order_by(TaskEvent.completed_at, TaskEvent.id), line)
+
+
+def _evidence(event: TaskEvent, corrected: dict[str, Any] | None, line: Any) -> dict[str, Any]:
     counts_for = []
     for indicator in line.indicators:
         metric = indicator["metric"]

@@ -16,11 +16,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -712,3 +714,40 @@ class MigrationItem(Base):
     status: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class FileBlob(Base):
+    """A file's content, stored once however often it is attached: keyed by its SHA-256.
+
+    `content` holds the bytes when the deployment keeps files in the database; otherwise
+    they live under the files directory (services.persistence.file_store) and this row
+    says they were committed. An image's thumbnail is kept here either way (a few KB)."""
+
+    __tablename__ = "file_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    in_database: Mapped[bool] = mapped_column(default=False)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attachment(Base):
+    """A file attached to a task's completion: which field, under which name. Access to it
+    is access to the task (services.identity.access.may_see_task)."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (UniqueConstraint("task_id", "field", "sha256", name="uq_attachments_file"),
+                      Index("ix_attachments_sha256", "sha256"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id"), index=True)
+    process_instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    field: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(ForeignKey("file_blobs.sha256"))
+    name: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -53,6 +53,10 @@ def correct_event(uow: UnitOfWork, actor: Actor, event_id: int, changes: dict[st
         raise InvalidInput("a correction needs a reason", {"reason": ["Field may not be blank."]})
     definition = get_version(uow, original.process_key, original.process_version)
     duty = model_of(uow, definition).duties.get(original.element_id)
+    attached = sorted(set(changes or {}) & set(duty.form.file_fields if duty else {}))
+    if attached:
+        raise InvalidInput("attached files are evidence and cannot be corrected",
+                           {name: ["Attached files cannot be corrected."] for name in attached})
     merged = {**effective_data(uow, original), **(changes or {})}
     try:
         cleaned = duty.form.validate(merged) if duty else merged

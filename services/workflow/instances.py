@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -130,13 +131,18 @@ def note_new_error(uow: UnitOfWork, instance_id: int, process_key: str,
 
 
 def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any],
-                  now: dt.datetime | None = None) -> Completion:
+                  now: dt.datetime | None = None,
+                  alongside: Callable[[UnitOfWork, Any], None] | None = None,
+                  attached: frozenset[str] = frozenset()) -> Completion:
     """Complete a ready duty as `actor`; the event and the new state commit together.
 
     A task the actor may not even see does not exist for them (404, as when reading it);
     one they see but whose department they are not in is refused (403), as is one offered
     to other candidate users; one assigned to someone else is a conflict (409) unless the
-    actor stands in for that absent person, which the event then records.
+    actor stands in for that absent person, which the event then records. `alongside(uow,
+    task)` writes what belongs to the completion (its attachments) in its transaction.
+    File fields hold only the files this completion sent (`attached`: the fields whose
+    values services.workflow.attachments made from them); data naming a file is refused.
     """
     now = now or utcnow()
     task = step_store.task_step(uow, task_id)
@@ -159,6 +165,14 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         raise PermissionDenied(f"{task.name!r} is offered to "
                                f"{', '.join(task.candidate_users)} only")
     on_behalf_of = stands_in_for(actor, task, covered)
+    model = model_for(uow, task)
+    duty = model.duties.get(task.element_id)
+    cited = sorted(name for name in (duty.form.file_fields if duty else {})
+                   if name in (data if isinstance(data, dict) else {}) and name not in attached)
+    if cited:
+        raise InvalidInput("files are sent with the completion, never cited by their hash",
+                           {name: ["Files are sent as multipart parts named after the field, "
+                                   "not as data."] for name in cited})
     try:
         outcome = take_step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
     except StepRefused as err:
@@ -171,10 +185,12 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         raise Conflict(f"task {task_id} was taken by someone else; reload and retry")
     step_store.append_event(uow, completion_event(task, actor, outcome.cleaned, now,
                                                   on_behalf_of))
-    ready = project(uow, task.instance_id, task.process_key, model_for(uow, task), outcome, now,
+    ready = project(uow, task.instance_id, task.process_key, model, outcome, now,
                     Mirrored.before(outcome).closing(task_id=task_id), task.org_revision)
     stored = save_state(uow, task.instance_id, task.lock_version, outcome, now)
     note_new_error(uow, task.instance_id, task.process_key, task.instance_status, outcome, now)
+    if alongside is not None:
+        alongside(uow, task)
     uow.commit()
     return Completion(task.instance_id, stored["status"], stored["error"], ready)
 

@@ -35,7 +35,8 @@ def demo_server(directory: Path, port: int | None = None, **env: str):
     port = port or free_port()
     database_url = f"sqlite:///{directory / 'dutyflow.db'}"
     env = dict(os.environ, DATABASE_URL=database_url,
-               DUTYFLOW_SECRET_KEY="e2e-secret-key-not-for-production", **env)
+               DUTYFLOW_SECRET_KEY="e2e-secret-key-not-for-production",
+               DUTYFLOW_FILES_DIR=str(directory / "files"), **env)
     process = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--demo", "--port",
                                 str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from engine.errors import BpmnValidationError
+from engine.errors import BpmnValidationError, FormValidationError
 from engine.loader import MAX_BPMN_BYTES, MAX_PER_PROCESS, MAX_PROCESSES, load_processes
 from tests.conftest import read_bpmn
 from tests.engine.bpmn_builder import (HEADER, flow, gateway_fan, gateway_mesh, linear, process,
@@ -168,6 +168,42 @@ def test_form_field_problems():
     assert "unsupported type 'colour'" in text
     assert "enum form field 'choice' has no camunda:value options" in text
     assert "unknown constraint 'minimum'" in text
+
+
+def _file_field(field_id: str, properties: str, kind: str = "file") -> str:
+    return (f'<camunda:formField id="{field_id}" type="{kind}"><camunda:properties>'
+            f'{properties}</camunda:properties></camunda:formField>')
+
+
+def test_file_fields_and_their_properties():
+    accept = '<camunda:property id="dutyflow:accept" value="{}"/>'
+    most = '<camunda:property id="dutyflow:maxFiles" value="{}"/>'
+    fields = (_file_field("photos", accept.format("image/*, application/pdf") + most.format(3))
+              + _file_field("bad_types", accept.format("pictures"))
+              + _file_field("too_many", most.format(500))
+              + _file_field("text", accept.format("image/png"), kind="string"))
+    body = "\n".join(['<bpmn:startEvent id="start"/>', user_task("t1", fields),
+                      '<bpmn:endEvent id="end"/>', flow("start", "t1"), flow("t1", "end")])
+    text = "\n".join(problems_of(process(body, {"QA": ["start", "t1", "end"]})))
+    assert "form field 'bad_types': dutyflow:accept 'pictures' must list media types" in text
+    assert "form field 'too_many': dutyflow:maxFiles '500' must be a whole number from 1 to 100" \
+        in text
+    assert "form field 'text': dutyflow:accept applies to file fields only" in text
+    assert "'photos'" not in text
+    good = "\n".join(['<bpmn:startEvent id="start"/>',
+                      user_task("t1", _file_field("photos", accept.format("image/*") + most.format(2))),
+                      '<bpmn:endEvent id="end"/>', flow("start", "t1"), flow("t1", "end")])
+    [model] = load_processes(process(good, {"QA": ["start", "t1", "end"]}), "f.bpmn")
+    form = model.duties["t1"].form
+    photo = {"sha256": "a" * 64, "name": "a.jpg", "type": "image/jpeg", "size": 10}
+    assert form.validate({"photos": [photo]}) == {"photos": [photo]}
+    for wrong, message in (([photo] * 3, "Attach from 0 to 2 files."),
+                           ([{**photo, "type": "application/pdf"}], "not allowed here"),
+                           ([{**photo, "sha256": "x"}], "SHA-256"),
+                           ("a.jpg", "Not a valid list.")):
+        with pytest.raises(FormValidationError) as refused:
+            form.validate({"photos": wrong})
+        assert message in str(refused.value.errors["photos"]), wrong
 
 
 def test_every_problem_is_reported_at_once():

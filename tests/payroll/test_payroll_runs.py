@@ -34,15 +34,20 @@ def actor(store, username):
         return actor_for(uow, employee)
 
 
-def inspect(store, ready: dt.datetime, done: dt.datetime, result: str, who: str = "li.qa") -> int:
-    """An inspection that became ready at `ready` (due 4 h later) and was completed at `done`."""
+def delivered(store, ready: dt.datetime):
+    """A delivery registered at `ready`: its inspection task, ready then (due 4 h later)."""
     with store.writing() as uow:
         instance_id = instances.start_process(uow, "inbound_materials", None, "t", now=ready).id
     register = ready_task(store, instance_id, "register_delivery")
     with store.writing() as uow:
         instances.complete_task(uow, actor_named(uow, "zhang.proc"), register.id,
                                 {"supplier": "S", "material": "M", "quantity": 1}, now=ready)
-    task = ready_task(store, instance_id, "inspect_goods")
+    return ready_task(store, instance_id, "inspect_goods")
+
+
+def inspect(store, ready: dt.datetime, done: dt.datetime, result: str, who: str = "li.qa") -> int:
+    """An inspection that became ready at `ready` (due 4 h later) and was completed at `done`."""
+    task = delivered(store, ready)
     with store.writing() as uow:
         instances.complete_task(uow, actor_named(uow, who), task.id,
                                 {"result": result, "defects": 0}, now=done)

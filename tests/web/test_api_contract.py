@@ -3,11 +3,13 @@ contract (web/api/contract.py), and a scenario that calls every documented opera
 checks each answer against the document, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
+from PIL import Image
 
 from sqlalchemy import select
 
@@ -99,7 +101,7 @@ class Recorder:
 
 
 @pytest.fixture
-def app(store):
+def app(store, tmp_path):
     with store.writing() as uow:
         org_file.import_org(uow, (BPMN_DIR / "demo_org.yaml").read_text("utf-8") + ROBOT,
                             "demo_org.yaml", "cli:tester")
@@ -108,7 +110,24 @@ def app(store):
     deploy(store, "archiving.bpmn", EXTERNAL)
     inspect(store, at(5, 8), at(5, 9), "pass")
     inspect(store, at(6, 8), at(6, 13), "fail")
-    return create_app(Settings(store.database_url), store=store)
+    return create_app(Settings(store.database_url, files_dir=str(tmp_path / "files")),
+                      store=store)
+
+
+def _photographed(api, clerk) -> dict:
+    """An inspection completed with a photo (multipart): the task and the file's digest."""
+    started = api.client.post(f"{PREFIX}/process-instances", headers=clerk,
+                              json={"process_key": "inbound_materials"}).json
+    done = api.client.post(f"{PREFIX}/tasks/{started['tasks'][0]['id']}/complete",
+                           headers=clerk, json={"data": DELIVERY}).json
+    task_id = done["tasks"][0]["id"]
+    photo = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(photo, "PNG")
+    api.call("POST", "/tasks/{task_id}/complete", sign_in(api.client, "li.qa"),
+             values={"task_id": task_id}, content_type="multipart/form-data",
+             data={"data": '{"result": "pass", "defects": 0}',
+                   "photos": (io.BytesIO(photo.getvalue()), "dock.png")})
+    return {"task_id": task_id, "sha256": hashlib.sha256(photo.getvalue()).hexdigest()}
 
 
 def _failed_delivery(store, clerk, client) -> str:
@@ -164,6 +183,9 @@ def test_every_documented_operation_answers_as_documented(app):
              values=task, json={"data": DELIVERY})
     api.call("POST", "/tasks/{task_id}/complete", {**clerk, "Idempotency-Key": "k1"},
              values=task, json={"data": DELIVERY})
+    photographed = _photographed(api, clerk)
+    api.call("GET", "/tasks/{task_id}/files/{sha256}", head, values=photographed)
+    api.call("GET", "/tasks/{task_id}/files/{sha256}/thumbnail", head, values=photographed)
     reason = {"reason": "stock count"}
     api.call("POST", "/process-instances/{instance_id}/suspend", admin, values=instance,
              json=reason)
@@ -264,6 +286,7 @@ def test_every_documented_operation_answers_as_documented(app):
              values={**run, "username": "li.qa"})
     api.call("GET", "/payroll-runs/{run_id}/payslips.zip", hr, values=run)
     api.call("GET", "/audit", hr)
+    api.call("GET", "/me/kpi", sign_in(api.client, "li.qa"), query_string=period)
 
     robot = sign_in(api.client, "erp.bot")
     api.call("POST", "/process-instances", admin, 201, json={"process_key": "archiving",

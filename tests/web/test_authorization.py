@@ -22,11 +22,14 @@ Rows that change state get a fresh resource per cell ({new_qa_task}, {held_qa_ta
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import string
+import tempfile
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from services.identity.access import actor_for, actor_named
@@ -36,7 +39,7 @@ from services.org import org_file, org_sheets
 from services.persistence.models import Delivery, Employee, utcnow
 from services.persistence.statuses import DeliveryStatus, NotificationKind
 from services.settings import Settings
-from services.workflow import instances, lifecycle, tasks
+from services.workflow import attachments, instances, lifecycle, tasks
 from tests.conftest import read_bpmn
 from tests.engine.bpmn_builder import flow, process, user_task
 from tests.notify.support import deliver
@@ -158,6 +161,13 @@ MATRIX = [
     ("POST", "/api/v1/tasks/{new_proc_task}/transfer", {"username": "lin.proc", "reason": "r"},
                                                             (401, 404, 404, 404, 404, 404, 200)),
     ("GET", "/api/v1/tasks/{qa_task}/history", None,       (401, 200, 200, 200, 404, 404, 200)),
+    # everyone's own KPI and payslips
+    ("GET", "/api/v1/me/kpi?period=2026-01", None,         (401, 200, 200, 200, 200, 200, 200)),
+    # attached files: whoever sees the task (its completer li.qa, QA's heads, admins)
+    ("GET", "/api/v1/tasks/{photo_task}/files/{photo}", None,
+                                                            (401, 200, 200, 200, 404, 404, 200)),
+    ("GET", "/api/v1/tasks/{photo_task}/files/{photo}/thumbnail", None,
+                                                            (401, 200, 200, 200, 404, 404, 200)),
     # an absence: the person (li.qa), their head, a manager above, HR or an admin
     ("PUT", "/api/v1/employees/li.qa/absence", ABSENCE,    (401, 200, 200, 200, 403, 200, 200)),
     ("DELETE", "/api/v1/employees/{absent_qa_staff}/absence", None,
@@ -267,7 +277,8 @@ class World:
             b'<bpmn:process id="inbound_materials"',
             b'<bpmn:process id="qa_sampling" camunda:candidateStarterGroups="QA" '
             b'camunda:candidateStarterUsers="chen.design"'))
-        self.app = create_app(Settings(store.database_url), store=store)
+        self.app = create_app(Settings(store.database_url, files_dir=tempfile.mkdtemp()),
+                              store=store)
         self.client = self.app.test_client()
         self.tokens = {}
         self.periods = (f"{year}-{month:02d}" for year, month
@@ -286,7 +297,21 @@ class World:
             "qa_task": ready_task(store, qa_instance, "inspect_goods").id,
             "proc_event": events[0]["id"], "qa_event": events[1]["id"], "run": self.draft_run(),
             "final_run": self.final_run(),
+            **self.photographed(),
         }
+
+    def photographed(self) -> dict[str, str]:
+        """An inspection li.qa completed with a photo: the task and the photo's digest."""
+        task_id = self.new_qa_task()
+        image = io.BytesIO()
+        Image.new("RGB", (40, 30), "red").save(image, "PNG")
+        files = self.app.extensions["dutyflow_files"]
+        with files.staging() as staging, self.store.writing() as uow:
+            attachments.complete_with_files(
+                uow, actor_named(uow, "li.qa"), task_id, PASS,
+                [attachments.Upload("photos", "dock.png", io.BytesIO(image.getvalue()))],
+                staging, attachments.Limits(1 << 20, ("image/png",)))
+        return {"photo_task": task_id, "photo": hashlib.sha256(image.getvalue()).hexdigest()}
 
     def headers(self, caller: str) -> dict[str, str]:
         if caller == "anon":

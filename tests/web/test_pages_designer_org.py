@@ -14,7 +14,7 @@ from tests.services.helpers import PASS, DELIVERY, complete, deploy, import_demo
 from web.app import create_app
 
 INBOUND = read_bpmn("inbound_materials.bpmn")
-# Two problems: an unknown lane (line 150, warehouse_intake) and a bad due date (line 98).
+# Two problems: an unknown lane (line 157, warehouse_intake) and a bad due date (line 98).
 INVALID = INBOUND.replace(b'name="Warehouse"', b'name="Nowhere"') \
                  .replace(b'camunda:dueDate="PT4H"', b'camunda:dueDate="soonish"')
 CHANGED = INBOUND.replace(b'name="Warehouse intake"', b'name="Warehouse intake (v2)"')
@@ -96,8 +96,8 @@ def test_invalid_upload_lists_problems_and_embeds_the_diagram(app):
     body = text(response)
     items = re.findall(r'<li data-element-id="([^"]*)" data-line="([^"]*)">(.*?)</li>', body, re.S)
     found = {(element, line) for element, line, _ in items}
-    assert found == {("inspect_goods", "98"), ("warehouse_intake", "150")}
-    assert "line 150" in body and "names no known department" in body
+    assert found == {("inspect_goods", "98"), ("warehouse_intake", "157")}
+    assert "line 157" in body and "names no known department" in body
     assert 'href="#uploaded-diagram" class="problem-element" data-element-id="warehouse_intake"' in body
     problems = re.search(r"data-problems='([^']*)'", body).group(1)
     assert set(json.loads(html.unescape(problems))) == {"inspect_goods", "warehouse_intake"}
@@ -155,7 +155,7 @@ def test_deploy_xml_endpoint(app):
                                                     "xml": INVALID.decode("utf-8")}, headers=headers)
     assert bad.status_code == 422 and bad.json["ok"] is False
     assert {(e["element_id"], e["line"]) for e in bad.json["errors"]} == {
-        ("inspect_goods", 98), ("warehouse_intake", 150)}
+        ("inspect_goods", 98), ("warehouse_intake", 157)}
     assert all(e["file"] == "inbound_materials.bpmn" and e["message"] for e in bad.json["errors"])
     empty = client.post("/designer/deploy-xml", json={"key": "k"}, headers=headers)
     assert empty.status_code == 422 and empty.json["errors"]

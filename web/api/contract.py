@@ -3,6 +3,7 @@ web/openapi.py, describe both. One declaration, so the document cannot drift fro
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,8 @@ import marshmallow
 from flask import Response, jsonify, request
 
 from . import load
+
+MULTIPART = "multipart/form-data"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class Contract:
     headers: type[marshmallow.Schema] | None = None
     reply_headers: dict[int, type[marshmallow.Schema]] = field(default_factory=dict)
     problems: tuple[int, ...] = ()
+    # The body may also come as multipart/form-data: the part `multipart` holds the JSON
+    # text of that body member, and every other part is a file (read by the view).
+    multipart: str | None = None
     _dumpers: dict[int, marshmallow.Schema] = field(init=False, repr=False, compare=False)
     _header_dumpers: dict[int, marshmallow.Schema] = field(init=False, repr=False,
                                                            compare=False)
@@ -58,7 +64,7 @@ class Contract:
         """The loaded body, query and headers, as the view's arguments of those names."""
         loaded = {}
         if isinstance(self.body, type):
-            loaded["body"] = load(self.body)
+            loaded["body"] = load(self.body, self._multipart_body())
         if self.query is not None:
             loaded["query"] = load(self.query, request.args.to_dict())
         if self.headers is not None:
@@ -66,6 +72,18 @@ class Contract:
                                                     for name in self._header_names
                                                     if name in request.headers})
         return loaded
+
+    def _multipart_body(self) -> Any | None:
+        """For a multipart request to an operation that takes one: the body as JSON would
+        carry it, its member from the part of that name (absent: `{}`)."""
+        if self.multipart is None or request.mimetype != MULTIPART:
+            return None
+        text = request.form.get(self.multipart) or "{}"
+        try:
+            member = json.loads(text)
+        except ValueError:
+            member = text  # the schema names the field that is not an object
+        return {self.multipart: member}
 
     def reply(self, result: Any) -> Response:
         """The view's data, or (data, status[, headers]), dumped through the schemas
@@ -84,10 +102,11 @@ def operation(responses: dict[int, Reply], *, body: Body | None = None,
               query: type[marshmallow.Schema] | None = None,
               headers: type[marshmallow.Schema] | None = None,
               reply_headers: dict[int, type[marshmallow.Schema]] | None = None,
-              problems: tuple[int, ...] = ()) -> Callable:
+              problems: tuple[int, ...] = (), multipart: str | None = None) -> Callable:
     """Declare a view's contract; the view gets `body`/`query`/`headers` loaded (422 on
     error) and returns data (and headers), which leave dumped through the response schemas."""
-    contract = Contract(responses, body, query, headers, reply_headers or {}, problems)
+    contract = Contract(responses, body, query, headers, reply_headers or {}, problems,
+                        multipart)
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
-from services.pay import exports, kpi, payroll_runs, payslips, what_if
+from services.pay import exports, kpi, my_kpi, payroll_runs, payslips, what_if
 from services.pay import payslip_pdf as pdf
 from services.reporting import reports
 from services.workflow import corrections
@@ -13,9 +13,9 @@ from ..notifications import catalogs
 from . import actor, bp, check_storable, request_json, store
 from .contract import Documented, operation
 from .schemas import (Correction, CorrectionRequest, EmployeeReport, ExportQuery, KpiRow,
-                      KpiScheme, KpiSchemeRequest, PayrollRun, PayrollRunRequest, Payslip,
-                      PeriodQuery, RankingRow, ReasonRequest, TrendQuery, TrendRow, WhatIf,
-                      WhatIfRequest)
+                      KpiScheme, KpiSchemeRequest, MyKpi, MyKpiQuery, PayrollRun,
+                      PayrollRunRequest, Payslip, PeriodQuery, RankingRow, ReasonRequest,
+                      TrendQuery, TrendRow, WhatIf, WhatIfRequest)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -62,6 +62,16 @@ def kpi_report(query: dict):
     with store().reading() as uow:
         period = kpi.parse_period(query["period"], _timezone())
         return kpi.kpi_report(uow, actor(), period, query.get("department"))
+
+
+@bp.get("/me/kpi")
+@operation({200: MyKpi}, query=MyKpiQuery, problems=(422,))
+def get_my_kpi(query: dict):
+    """The caller's own KPI for a month (default: this month): each indicator's actual,
+    target and score, the completions that count, what completing the tasks they hold now
+    would make of it, and their payslips of final runs. Computed by payroll's own code, so a
+    closed month's figures are its run's."""
+    return my_kpi.my_kpi(store(), actor(), query.get("period"), _timezone())
 
 
 @bp.post("/payroll-runs")

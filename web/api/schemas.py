@@ -593,6 +593,8 @@ class Evidence(Shape):
     event_id = fields.Integer()
     process_instance_id = fields.Integer()
     process_key = fields.String()
+    task_id = fields.String(metadata={"description": "the task completed: its attached files "
+                                                    "are at /tasks/{task_id}/files/{sha256}"})
     task = fields.String()
     name = fields.String(allow_none=True)
     department = fields.String(allow_none=True)
@@ -942,6 +944,8 @@ class OrgImported(Shape):
     updated = fields.Integer()
     deactivated = fields.Integer()
     moved_tasks = fields.Integer()
+
+
 class MigrationRequest(StrictSchema):
     process_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
     from_version = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
@@ -1060,6 +1064,8 @@ class MigrationProgress(Shape):
     percent = fields.Integer()
     outside = fields.List(fields.Nested(LeftOut), metadata={
         "description": "instances left out or skipped, with the reason (first 1,000)"})
+
+
 class WhatIfSums(Shape):
     actual_bonus = fields.String()
     proposed_bonus = fields.String()
@@ -1115,3 +1121,58 @@ class WhatIf(Shape):
     period_totals = fields.List(fields.Nested(WhatIfPeriod))
     employees = fields.List(fields.Nested(WhatIfEmployee))
     distribution = fields.List(fields.Nested(WhatIfBucket))
+
+
+class MyKpiQuery(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    period = fields.String(validate=validate.Regexp(r"^\d{4}-\d{2}$"),
+                           metadata={"description": "YYYY-MM; default: this month"})
+
+
+class MonthRun(Shape):
+    id = fields.Integer()
+    status = fields.String()
+
+
+class KpiFigures(Shape):
+    kpi_score = fields.String()
+    indicators = fields.List(fields.Nested(ScoredIndicator))
+    flags = fields.List(fields.String())
+
+
+class HeldTask(Shape):
+    id = fields.String()
+    name = fields.String()
+    process_key = fields.String()
+    process_instance_id = fields.Integer()
+    due_at = fields.String(allow_none=True)
+    overdue = fields.Boolean()
+
+
+class OwnPayslip(Shape):
+    run_id = fields.Integer()
+    period = fields.String()
+    kpi_score = fields.String()
+    gross = fields.String()
+
+
+class MyKpi(KpiFigures):
+    """The caller's KPI for a month, computed by payroll's own code."""
+    username = fields.String()
+    period = fields.String()
+    department = fields.String()
+    scheme_version = fields.Integer(allow_none=True)
+    run = fields.Nested(MonthRun, allow_none=True,
+                        metadata={"description": "the month's payroll run, if any"})
+    events = fields.List(fields.Nested(PayEvidence),
+                         metadata={"description": "the completions that count"})
+    open_tasks = fields.List(fields.Nested(HeldTask),
+                             metadata={"description": "ready tasks the caller holds"})
+    if_open_work_completed = fields.Nested(
+        KpiFigures, allow_none=True,
+        metadata={"description": "the month's figures if the open tasks were completed now "
+                                 "(this month only; null without open tasks)"})
+    payslips = fields.List(fields.Nested(OwnPayslip),
+                           metadata={"description": "the caller's lines in final runs"})

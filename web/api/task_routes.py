@@ -1,13 +1,15 @@
 """Inboxes and the work on a task: read, claim, assign, complete, comment."""
 from __future__ import annotations
 
+import hashlib
+
 from flask import request, url_for
 
 from services.persistence import idempotency
-from services.persistence.models import ProcessInstance
-from services.workflow import instances, tasks
-from services.workflow.definitions import model_of
+from services.persistence.file_store import MEDIA_TYPES
+from services.workflow import attachments, tasks
 from services.workflow.views import iso, task_view
+from web.uploads import file_store, limits, send_attachment, uploads
 
 from . import actor, bp, request_json, store
 from .contract import operation
@@ -42,9 +44,7 @@ def get_task(task_id: str):
     """A task with its form."""
     with store().reading() as uow:
         task = tasks.get_task(uow, actor(), task_id)
-        row = uow.session.get(ProcessInstance, task.process_instance_id)
-        duty = model_of(uow, row.definition).duties.get(task.element_id)
-        return {**task_view(task), "form": duty.form.as_dict() if duty else {"fields": []}}
+        return {**task_view(task), "form": attachments.task_form(uow, task).as_dict()}
 
 
 def _task_action(action, task_id: str, *args) -> dict:
@@ -96,22 +96,70 @@ def task_history(task_id: str):
 
 @bp.post("/tasks/<task_id>/complete")
 @operation({200: Completion}, body=CompleteRequest, headers=CompleteHeaders,
-           reply_headers={200: ReplayHeaders}, problems=(403, 404, 409, 422, 503))
+           reply_headers={200: ReplayHeaders}, problems=(403, 404, 409, 413, 422, 503),
+           multipart="data")
 def complete_task(task_id: str, body: dict, headers: dict):
-    """Complete a duty with its form data (once per Idempotency-Key, where one is sent)."""
+    """Complete a duty with its form data (once per Idempotency-Key, where one is sent).
+
+    With files: a multipart/form-data request whose part `data` is the form data as JSON
+    text and whose other parts are the files, each named after its `file` field (repeat
+    the name for several). Each file is at most DUTYFLOW_MAX_UPLOAD_MB and of a type the
+    field allows, as its content shows; else 422 naming the field."""
+    files = uploads()
+
     def complete(uow) -> dict:
-        done = instances.complete_task(uow, actor(), task_id, body["data"])
+        done = attachments.complete_with_files(uow, actor(), task_id, body["data"], files,
+                                               staging, limits())
         return {"id": done.instance_id, "status": done.status, "error": done.error,
                 "tasks": [task_view(task) for task in done.ready]}
 
-    key = headers.get("idempotency_key")
-    if key is None:
-        with store().writing() as uow:
-            return complete(uow)
-    answer = idempotency.once(store(), actor().username, key,
-                              idempotency.fingerprint(request.method, request.path,
-                                                      request_json()), complete)
+    with file_store().staging() as staging:  # published after the commit, else discarded
+        key = headers.get("idempotency_key")
+        if key is None:
+            with store().writing() as uow:
+                return complete(uow)
+        answer = idempotency.once(store(), actor().username, key,
+                                  idempotency.fingerprint(request.method, request.path,
+                                                          _request_body(body, files)), complete)
     return answer.body, answer.status, {"replayed": "true"} if answer.replayed else {}
+
+
+def _request_body(body: dict, files: list) -> object:
+    """What makes two completions the same request: the JSON body, and with files also
+    each file's field and content digest."""
+    if not files:
+        return request_json() if request_json() is not None else body
+    digests = []
+    for upload in files:
+        digest = hashlib.sha256()
+        while chunk := upload.stream.read(1024 * 1024):
+            digest.update(chunk)
+        upload.stream.seek(0)
+        digests.append([upload.field, digest.hexdigest()])
+    return {"body": body, "files": digests}
+
+
+@bp.get("/tasks/<task_id>/files/<sha256>")
+@operation({200: MEDIA_TYPES}, problems=(404,))
+def download_file(task_id: str, sha256: str):
+    """A file attached to the task's completion, by its SHA-256; 404 unless the caller may
+    see the task."""
+    return _send(task_id, sha256, thumbnail=False)
+
+
+@bp.get("/tasks/<task_id>/files/<sha256>/thumbnail")
+@operation({200: ("image/jpeg",)}, problems=(404,))
+def file_thumbnail(task_id: str, sha256: str):
+    """A JPEG thumbnail of an attached image (at most 320 px); 404 for other files, and
+    unless the caller may see the task."""
+    return _send(task_id, sha256, thumbnail=True)
+
+
+def _send(task_id: str, sha256: str, thumbnail: bool):
+    with store().reading() as uow:
+        found = attachments.open_attachment(uow, file_store(), actor(), task_id, sha256,
+                                            thumbnail)
+    return send_attachment(found)
 
 
 @bp.get("/tasks/<task_id>/comments")

@@ -119,7 +119,8 @@ def signed_in(view):
 
 
 # (endpoint, label, roles that see it; None = everyone signed in)
-NAV = [("pages.designer", _l("Designer"), {"designer", "admin"}),
+NAV = [("pages.my_performance", _l("My performance"), None),
+       ("pages.designer", _l("Designer"), {"designer", "admin"}),
        ("pages.incidents", _l("Incidents"), {"designer", "admin"}),
        ("pages.org_chart", _l("Organisation"), None),
        ("pages.dashboard", _l("Dashboard"), {"manager", "hr", "admin"}),
@@ -151,9 +152,23 @@ from . import (  # noqa: E402,F401
     inbox,
     incident_pages,
     migration_pages,
+    my_pages,
     notification_pages,
     org_pages,
     process_pages,
     single_sign_on,
     task_pages,
 )
+
+
+@bp.app_template_test("attached_files")
+def attached_files(value) -> bool:
+    """A file field's value: the list of `{sha256, name, type, size}` of its files."""
+    return isinstance(value, list) and bool(value) and all(
+        isinstance(item, dict) and "sha256" in item for item in value)
+
+
+@bp.app_template_test("thumbnailed")
+def thumbnailed(media_type) -> bool:
+    from services.persistence.file_store import THUMBNAILED
+    return media_type in THUMBNAILED

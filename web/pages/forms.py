@@ -14,8 +14,8 @@ def typed_values(fields: list[dict], posted: MultiDict) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for field in fields:
         name, kind = field["id"], field["type"]
-        if field.get("readonly"):
-            continue
+        if field.get("readonly") or kind == "file":
+            continue  # files come as the request's files (web/uploads.py)
         if kind == "boolean":
             values[name] = posted.get(name) in ("on", "true", "1")
             continue

@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 from services.errors import Conflict, InvalidInput, PermissionDenied
 from services.pay import exports, kpi, payroll_runs, payslip_pdf, payslips, what_if
 from services.reporting import dashboard as dashboard_service
+from services.workflow import attachments
 
 from ..notifications import catalogs
 from . import bp, flash_refusal, page_actor, page_labels, signed_in, store
@@ -412,7 +413,7 @@ def _when(value: str | None) -> dt.datetime | None:
 EVIDENCE_PAGE = 100
 
 
-def _dated(item: dict) -> dict:
+def dated(item: dict) -> dict:
     return {**item, "ready_at": _when(item["ready_at"]),
             "completed_at": _when(item["completed_at"]), "due_at": _when(item["due_at"]),
             "escalations": [{**escalation, "at": _when(escalation["at"])}
@@ -432,11 +433,14 @@ def hr_payslip(run_id: int, username: str):
         name = dashboard_service.employee_names(uow, [username]).get(username, username)
         labels = page_labels(uow, {item["process_instance_id"] for item
                                    in (*slip["evidence"], *slip["other_departments"])})
+        viewable = attachments.visible_tasks(uow, actor, [
+            item["task_id"] for item in slip["evidence"] + slip["other_departments"]])
     pages = max(1, -(-slip["evidence_total"] // EVIDENCE_PAGE))
     return render_template("hr_payslip.html", slip=slip, name=name, username=username,
-                           own=[_dated(item) for item in slip["evidence"]],
+                           own=[dated(item) for item in slip["evidence"]],
                            own_total=slip["evidence_total"], page=min(page, pages), pages=pages,
-                           other=[_dated(item) for item in slip["other_departments"]],
+                           other=[dated(item) for item in slip["other_departments"]],
                            other_total=slip["other_total"],
                            flags=flag_labels(), metric_labels=metric_labels(),
-                           may_see_run=actor.has("hr", "admin"), labels=labels)
+                           may_see_run=actor.has("hr", "admin"), labels=labels,
+                           viewable=viewable)

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from services.errors import InvalidInput, NotFound, ServiceError
 from services.org.directory import Directory
-from services.workflow import definitions, instances, lifecycle
+from services.workflow import attachments, definitions, instances, lifecycle
 from services.workflow.participation import may_govern, may_start, require_may_start
 from services.workflow.labels import localized_diagram
 from services.workflow.views import instance_view
@@ -67,6 +67,8 @@ def instance_page(instance_id: int):
         except NotFound:
             abort(404)
         view = instance_view(uow, row)
+        viewable = attachments.visible_tasks(uow, page_actor(),
+                                             [item["task_id"] for item in view["history"]])
         governs = may_govern(page_actor(), definitions.model_of(uow, row.definition),
                              Directory.load(uow))
         labels = page_labels(uow, [row.id])
@@ -74,7 +76,7 @@ def instance_page(instance_id: int):
     current = [task["element_id"] for task in view["tasks"]]
     return render_template("instance.html", instance=view, done=done, current=current,
                            governs=governs, starter=row.started_by == page_actor().username,
-                           labels=labels)
+                           labels=labels, viewable=viewable)
 
 
 _LIFECYCLE = {"cancel": (lifecycle.cancel, _l("Cancelled.")),

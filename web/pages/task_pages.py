@@ -5,7 +5,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from services.errors import InvalidInput, NotFound, ServiceError
-from services.workflow import instances, tasks
+from services.workflow import attachments, tasks
+from web.uploads import file_store, limits, send_attachment, uploads
 
 from . import bp, flash_refusal, page_actor, page_labels, signed_in, store
 from .forms import typed_values
@@ -18,11 +19,17 @@ def _task_context(task_id: str) -> dict:
         except NotFound:
             abort(404)
         labels = page_labels(uow, [task.process_instance_id])
+        form = labels.form(task.process_instance_id, task.element_id)
+        for field in form["fields"]:
+            if field["type"] == "file":
+                # A field for images only opens the phone's camera straight away.
+                accepted = field.get("accept") or limits().default_types
+                field["accept_attr"] = ",".join(accepted)
+                field["camera"] = all(kind.startswith("image/") for kind in accepted)
         comments = tasks.comments(uow, page_actor(), task_id)
         escalations = tasks.escalations(uow, page_actor(), task_id)
-        return {"task": task, "form": labels.form(task.process_instance_id, task.element_id),
-                "comments": comments, "escalations": escalations, "labels": labels,
-                "name": labels.task(task)}
+        return {"task": task, "form": form, "comments": comments, "escalations": escalations,
+                "labels": labels, "name": labels.task(task), "max_upload_mb": limits().megabytes}
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -35,8 +42,9 @@ def task_page(task_id: str):
     if request.method == "POST":
         values = typed_values(context["form"]["fields"], request.form)
         try:
-            with store().writing() as uow:
-                instances.complete_task(uow, page_actor(), task_id, values)
+            with file_store().staging() as staging, store().writing() as uow:
+                attachments.complete_with_files(uow, page_actor(), task_id, values, uploads(),
+                                                staging, limits())
         except InvalidInput as err:
             errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
             status = 422
@@ -59,3 +67,26 @@ def add_comment(task_id: str):
     except ServiceError as err:
         flash_refusal(err)
     return redirect(url_for("pages.task_page", task_id=task_id) + "#comments")
+
+
+@bp.get("/tasks/<task_id>/files/<sha256>")
+@signed_in
+def task_file(task_id: str, sha256: str):
+    """An attached file, for whoever may see the task (else 404, as the task itself)."""
+    return _file(task_id, sha256, thumbnail=False)
+
+
+@bp.get("/tasks/<task_id>/files/<sha256>/thumbnail")
+@signed_in
+def task_file_thumbnail(task_id: str, sha256: str):
+    return _file(task_id, sha256, thumbnail=True)
+
+
+def _file(task_id: str, sha256: str, thumbnail: bool):
+    try:
+        with store().reading() as uow:
+            found = attachments.open_attachment(uow, file_store(), page_actor(), task_id,
+                                                sha256, thumbnail)
+    except NotFound:
+        abort(404)
+    return send_attachment(found)

@@ -27,6 +27,7 @@ import io
 import itertools
 import string
 import tempfile
+import time
 
 import pytest
 from PIL import Image
@@ -88,6 +89,12 @@ MATRIX = [
                                                             (401, 200, 200, 200, 404, 404, 200)),
     ("GET", "/api/v1/process-instances/{proc_instance}", None,
                                                             (401, 404, 404, 404, 404, 404, 200)),
+    # migrations of running instances: designers and admins (a dry run plans, changes nothing)
+    ("POST", "/api/v1/migrations", {"process_key": "qa_sampling", "from_version": 1,
+                                    "to_version": 2, "instance_ids": ["{planned_sampling}"]},
+                                                            (401, 403, 403, 403, 200, 403, 200)),
+    ("GET", "/api/v1/migrations/{migration}", None,         (401, 403, 403, 403, 200, 403, 200)),
+    ("POST", "/api/v1/migrations/{migration}/resume", None, (401, 403, 403, 403, 409, 403, 409)),
     # lifecycle: the heads of the departments owning its duties (and managers above them)
     # and admins cancel, suspend and resume, also instances they do not otherwise see;
     # its starter may withdraw it until another department has completed a step
@@ -277,6 +284,14 @@ class World:
             b'<bpmn:process id="inbound_materials"',
             b'<bpmn:process id="qa_sampling" camunda:candidateStarterGroups="QA" '
             b'camunda:candidateStarterUsers="chen.design"'))
+        # Two instances on version 1 (one to plan for, one to migrate), then a version 2:
+        old_sampling, planned_sampling = start(self.store, "qa_sampling"), \
+            start(self.store, "qa_sampling")
+        deploy(store, "qa_sampling.bpmn", read_bpmn("inbound_materials.bpmn").replace(
+            b'<bpmn:process id="inbound_materials"',
+            b'<bpmn:process id="qa_sampling" camunda:candidateStarterGroups="QA" '
+            b'camunda:candidateStarterUsers="chen.design"').replace(
+            b'name="Warehouse intake"', b'name="Warehouse intake (v2)"'))
         self.app = create_app(Settings(store.database_url, files_dir=tempfile.mkdtemp()),
                               store=store)
         self.client = self.app.test_client()
@@ -296,9 +311,23 @@ class World:
             "proc_task": ready_task(store, proc_instance, "register_delivery").id,
             "qa_task": ready_task(store, qa_instance, "inspect_goods").id,
             "proc_event": events[0]["id"], "qa_event": events[1]["id"], "run": self.draft_run(),
-            "final_run": self.final_run(),
+            "final_run": self.final_run(), "planned_sampling": planned_sampling,
+            "migration": self.finished_migration(old_sampling),
             **self.photographed(),
         }
+
+    def finished_migration(self, instance_id: int) -> int:
+        """A migration of one qa_sampling instance from version 1 to 2, run to its end."""
+        answer = self.call("admin", "POST", "/api/v1/migrations", {
+            "process_key": "qa_sampling", "from_version": 1, "to_version": 2,
+            "instance_ids": [instance_id], "dry_run": False, "reason": "v2 renames a step"})
+        assert answer.status_code == 202, answer.json
+        for _ in range(200):
+            progress = self.call("admin", "GET", f"/api/v1/migrations/{answer.json['id']}").json
+            if progress["status"] == "completed":
+                return answer.json["id"]
+            time.sleep(0.05)
+        raise AssertionError(f"migration never completed: {progress}")
 
     def photographed(self) -> dict[str, str]:
         """An inspection li.qa completed with a photo: the task and the photo's digest."""
@@ -448,6 +477,11 @@ def _placeholders(template: str) -> list[str]:
 def _fill_body(world: World, body):
     if isinstance(body, dict):
         return {key: _fill_body(world, value) for key, value in body.items()}
+    if isinstance(body, list):
+        return [_fill_body(world, value) for value in body]
+    if isinstance(body, str) and body.strip("{}") in world.shared and \
+            body == f"{{{body.strip('{}')}}}":
+        return world.shared[body.strip("{}")]  # the id itself: a number stays a number
     return world.fill(body) if isinstance(body, str) else body
 
 

@@ -11,7 +11,13 @@ from services.pay import kpi, my_kpi, payroll_runs
 from services.persistence.models import Task, TaskEvent
 from services.settings import Settings
 from services.workflow import tasks
-from tests.payroll.test_payroll_runs import at, delivered, line_of, october  # noqa: F401
+from tests.payroll.test_payroll_runs import (  # noqa: F401
+    at,
+    delivered,
+    finalized,
+    line_of,
+    october,
+)
 from tests.web.test_api import sign_in
 from web.app import create_app
 
@@ -45,11 +51,7 @@ def closed_october(october):  # noqa: F811
     held_inspection(store, at(20, 8))
     with store.writing() as uow:
         kpi.set_scheme(uow, hr, "qa", SCHEME)
-    with store.writing() as uow:
-        run_id = payroll_runs.create_run(uow, hr, "2026-10", "UTC").id
-    with store.writing() as uow:
-        payroll_runs.finalize(uow, hr, run_id)
-    return store, hr, run_id, events
+    return store, hr, finalized(store, hr, "2026-10"), events
 
 
 def test_a_closed_month_shows_its_payroll_runs_figures(closed_october):

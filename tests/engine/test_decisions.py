@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,6 @@ from engine.loader import load_processes
 from engine.runtime import ERROR, Instance
 from tests.engine.bpmn_builder import decision_table, flow, process, user_task
 
-INVOICE_DMN = Path(__file__).resolve().parents[3] / "shared" / "interop" / "camunda-invoice" / \
-    "invoiceBusinessDecisions.dmn"
 
 
 @pytest.mark.parametrize("cell,value,expected", [
@@ -170,17 +167,27 @@ def test_zeebe_results_are_values_or_lists_by_hit_policy():
     assert map_result(many, [{"grade": "low"}, {"grade": "mid"}], "zeebe") == ["low", "mid"]
 
 
-def test_the_invoice_example_classifies_then_assigns_through_its_required_decision():
-    decisions = load_decisions([(INVOICE_DMN.name, INVOICE_DMN.read_bytes())])
-    assert decisions["invoice-assign-approver"].required == ("invoiceClassification",)
-    small = {"amount": 100, "invoiceCategory": "Misc"}
-    assert decide(decisions, "invoice-assign-approver", small) == [
-        {"result": "accounting"}, {"result": "sales"}]
-    large = {"amount": 5000, "invoiceCategory": "Misc"}
-    assert decide(decisions, "invoice-assign-approver", large) == [{"result": "management"}]
-    travel = {"amount": 5000, "invoiceCategory": "Travel Expenses"}
-    assert decide(decisions, "invoiceClassification", travel) == [
-        {"invoiceClassification": "day-to-day expense"}]
+def test_a_decision_evaluates_the_decision_it_requires_first():
+    """Shaped like an invoice approval: classify the expense, then collect who approves."""
+    classify = decision_table("classify", ["amount", "category"], ["classification"], [
+        (["< 1000", '"Misc"'], ['"routine"']),
+        (["[1000..10000)", '"Misc"'], ['"budget"']),
+        (["< 10000", '"Travel Expenses"'], ['"routine"']),
+        ([">= 10000", "-"], ['"exceptional"'])])
+    route = decision_table("route", ["classification"], ["team"], [
+        (['"routine"'], ['"accounting"']),
+        (['"routine","budget"'], ['"sales"']),
+        (['"exceptional"'], ['"management"'])], hit_policy="COLLECT",
+        extra='<informationRequirement id="needs_classify">'
+              '<requiredDecision href="#classify"/></informationRequirement>')
+    decisions = load_decisions([("classify.dmn", classify), ("route.dmn", route)])
+    assert decisions["route"].required == ("classify",)
+    small = {"amount": 100, "category": "Misc"}
+    assert decide(decisions, "route", small) == [{"team": "accounting"}, {"team": "sales"}]
+    assert decide(decisions, "route", {"amount": 50000, "category": "Misc"}) == [
+        {"team": "management"}]
+    assert decide(decisions, "classify", {"amount": 5000, "category": "Travel Expenses"}) == [
+        {"classification": "routine"}]
 
 
 @pytest.mark.parametrize("namespace", ["http://www.omg.org/spec/DMN/20151101/dmn.xsd",

@@ -9,6 +9,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import shot, sign_in
+from tests.e2e.test_notifications_flow import register_a_delivery
 from tests.e2e.test_staff_flow import open_task, submit
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
@@ -18,12 +19,7 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 def test_a_phone_photo_completes_the_inspection_and_shows_in_the_history(new_page, tmp_path):
     buyer = new_page()
     sign_in(buyer, "zhang.proc")
-    open_task(buyer, "Register supplier delivery")
-    buyer.get_by_label("Supplier").fill("华东钢铁")
-    buyer.get_by_label("Material").fill("冷轧钢板")
-    buyer.get_by_label("Quantity").fill("12")
-    submit(buyer)
-    expect(buyer.locator(".flash")).to_contain_text("Register supplier delivery")
+    register_a_delivery(buyer)
 
     photo = tmp_path / "delivery-note.jpg"
     Image.new("RGB", (1200, 900), (180, 40, 40)).save(photo, "JPEG", quality=85)

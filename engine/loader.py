@@ -73,7 +73,7 @@ def load_processes(source: bytes, filename: str,
             dmn_problems = err.problems
     root = parse_untrusted_xml(source, filename)
     checker = _Checker(filename, is_known_owner, default_owner,
-                       expressions.declared_language(root.get("expressionLanguage")), org)
+                       expressions.declared_bpmn_language(root.get("expressionLanguage")), org)
     checker.check_counts(root)
     checker.raise_if_any()
     checker.problems.extend(dmn_problems)
@@ -394,8 +394,7 @@ class _Checker:
     def _check_conditions(self, process: etree._Element) -> None:
         for condition in process.iterfind(".//bpmn:conditionExpression", NS):
             flow = condition.getparent()
-            declared = expressions.declared_language(condition.get("language"))
-            language = expressions.detect(condition.text or "", declared or self.declared_language)
+            language = self._language(condition)
             if language is not expressions.Language.PYTHON:
                 self._check_expression(flow, condition, "condition", language)
                 continue
@@ -417,13 +416,18 @@ class _Checker:
                 kind = etree.QName(child).localname if isinstance(child.tag, str) else ""
                 if kind in ("loopCardinality", "completionCondition") \
                         and (child.text or "").strip():
-                    language = expressions.detect(child.text, self.declared_language)
-                    self._check_expression(loop.getparent(), child, kind, language)
+                    self._check_expression(loop.getparent(), child, kind, self._language(child))
+
+    def _language(self, node: etree._Element) -> expressions.Language:
+        """The language of a condition or multi-instance expression: its own `language`,
+        else the definitions' `expressionLanguage`, else its syntax (expressions.choose)."""
+        own = expressions.declared_bpmn_language(node.get("language"))
+        return expressions.choose(node.text or "", own, self.declared_language)
 
     def _check_expression(self, owner: etree._Element, node: etree._Element, what: str,
                           language: expressions.Language, wrap: str = "{}") -> None:
         """Check one expression and store it in the form the engine evaluates (see
-        expressions.canonical). JUEL and FEEL errors name the line and column."""
+        expressions.canonical). JUEL, FEEL and XPath errors name the line and column."""
         written = node.text or ""
         text = written.strip()
         if language is not expressions.Language.PYTHON and text in ("", "=", "${}", "#{}"):

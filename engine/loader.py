@@ -75,6 +75,7 @@ def load_processes(source: bytes, filename: str,
     checker = _Checker(filename, is_known_owner, default_owner,
                        expressions.declared_bpmn_language(root.get("expressionLanguage")), org)
     checker.check_counts(root)
+    checker.check_data_stores(root)
     checker.raise_if_any()
     checker.problems.extend(dmn_problems)
     processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
@@ -161,6 +162,20 @@ class _Checker:
                 if count > MAX_PER_PROCESS[kind]:
                     self.report(process, f"the process has {count} {kind}; "
                                          f"the limit is {MAX_PER_PROCESS[kind]}")
+
+    def check_data_stores(self, root: etree._Element) -> None:
+        """A data store nothing refers to is a drawing's note (MIWG C.1.1 declares its
+        accounting system so): it is dropped, since SpiffWorkflow refuses every store it
+        has no implementation for. One a process reads or writes is refused here, located."""
+        used = {reference.get("dataStoreRef")
+                for reference in root.iterfind(".//bpmn:dataStoreReference", NS)}
+        for store in root.findall("bpmn:dataStore", NS):
+            if store.get("id") in used:
+                self.report(store, f"data store {store.get('name') or store.get('id')!r} "
+                                   "cannot be used: DutyFlow has no data stores; reach the "
+                                   "system behind it with an external task")
+            else:
+                root.remove(store)
 
     def check_process(self, process: etree._Element) -> dict[str, FormSpec]:
         """Validate one process; return the forms of its user tasks and start events."""

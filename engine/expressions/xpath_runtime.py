@@ -161,9 +161,11 @@ def _number_string(number: float) -> str:
         return "NaN"
     if math.isinf(number):
         return "Infinity" if number > 0 else "-Infinity"
-    if number.is_integer():
-        return str(int(number))
-    return format(Decimal(repr(number)), "f")
+    if number == 0:
+        return "0"
+    # The shortest decimal that reads back as the same double: 1e24 prints as 1 and 24 zeros.
+    written = Decimal(repr(number))
+    return format(written.to_integral_value() if number.is_integer() else written, "f")
 
 
 def to_string(value: Any) -> str:

@@ -165,16 +165,12 @@ class _Checker:
 
     def check_data_stores(self, root: etree._Element) -> None:
         """A data store nothing refers to is a drawing's note (MIWG C.1.1 declares its
-        accounting system so): it is dropped, since SpiffWorkflow refuses every store it
-        has no implementation for. One a process reads or writes is refused here, located."""
+        accounting system so): it is dropped, since SpiffWorkflow refuses every store it has
+        no implementation for. Stores that are referred to are left as they are."""
         used = {reference.get("dataStoreRef")
                 for reference in root.iterfind(".//bpmn:dataStoreReference", NS)}
         for store in root.findall("bpmn:dataStore", NS):
-            if store.get("id") in used:
-                self.report(store, f"data store {store.get('name') or store.get('id')!r} "
-                                   "cannot be used: DutyFlow has no data stores; reach the "
-                                   "system behind it with an external task")
-            else:
+            if store.get("id") not in used:
                 root.remove(store)
 
     def check_process(self, process: etree._Element) -> dict[str, FormSpec]:

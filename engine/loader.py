@@ -444,15 +444,17 @@ class _Checker:
         if language is not expressions.Language.PYTHON and text in ("", "=", "${}", "#{}"):
             self.report(owner, f"{what} is empty", node.sourceline)
             return
+        prefixes = frozenset(prefix for prefix, uri in node.nsmap.items()
+                             if prefix and uri == BPMN_NS)
         try:
-            expressions.check(written, language)
+            expressions.check(written, language, prefixes)
         except sandbox.SandboxError as err:
             line = node.sourceline + written[:len(written) - len(written.lstrip())].count("\n")
             if isinstance(err, expressions.ExpressionSyntaxError) and err.line:
                 line += err.line - 1
             self.report(owner, f"{what} {text!r} ({language.value}): {err}", line)
             return
-        canonical = expressions.canonical(written, language)
+        canonical = expressions.canonical(written, language, prefixes)
         if language is expressions.Language.FEEL:
             canonical = "=" + wrap.format(canonical[1:])
         node.text = canonical

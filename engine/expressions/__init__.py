@@ -35,15 +35,19 @@ _NAMESPACES: dict[Language, dict[str, Any]] = {
 }
 
 
-def check(text: str, declared: Language | None = None) -> Language:
+def check(text: str, declared: Language | None = None,
+          bpmn_prefixes: frozenset[str] = frozenset()) -> Language:
     """Refuse (SandboxError) an expression that does not parse or is not allowed; return its
     language. JUEL, FEEL and XPath errors are ExpressionSyntaxErrors with line and column.
-    Without `declared`, `text` may also be a stored (canonical) expression."""
+    Without `declared`, `text` may also be a stored (canonical) expression. `bpmn_prefixes`
+    are the XML prefixes bound to BPMN's namespace where an XPath expression was written."""
     language = detect(text, declared) if declared is not None else stored_language(text)
     if language is Language.PYTHON:
         sandbox.check_expression(text)
     elif declared is None:
         compiled(text)
+    elif language is Language.XPATH:
+        xpath.compile_expression(text.strip(), frozenset(bpmn_prefixes))
     else:
         _COMPILERS[language](text.strip())
     return language

@@ -26,7 +26,7 @@ from enum import StrEnum
 
 from lark.exceptions import LarkError
 
-from . import juel, juel_runtime
+from . import juel, juel_runtime, xpath
 
 
 class Language(StrEnum):
@@ -128,13 +128,15 @@ def _has_juel_tokens(body: str) -> bool:
         return False
 
 
-def canonical(text: str, language: Language) -> str:
-    """The text the engine stores for evaluation, from which `detect` alone (without the
-    definitions' declaration) finds the same language: Python unwrapped as before,
-    JUEL as written or else as `#{...}`, FEEL with its `=`, XPath after XPATH_MARKER."""
+def canonical(text: str, language: Language,
+              bpmn_prefixes: frozenset[str] = frozenset()) -> str:
+    """The text the engine stores for evaluation, from which `stored_language` alone
+    (without the definitions' declaration) finds the same language: Python unwrapped as
+    before, JUEL as written or else as `#{...}`, FEEL with its `=`, XPath after
+    XPATH_MARKER with BPMN's functions written `bpmn:` (see xpath.with_bpmn_prefix)."""
     stripped = text.strip()
     if language is Language.XPATH:
-        return XPATH_MARKER + stripped
+        return XPATH_MARKER + xpath.with_bpmn_prefix(stripped, bpmn_prefixes)
     if language is Language.FEEL:
         return stripped if stripped.startswith("=") else "=" + stripped
     if language is Language.JUEL:

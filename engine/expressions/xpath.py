@@ -4,7 +4,8 @@ Python expression tree that the sandbox checks, rewrites and runs like any other
 
 What runs: `or`, `and`, `= != < <= > >=`, `+ - * div mod`, unary minus, literals,
 parentheses, the core functions of xpath_runtime.FUNCTIONS, BPMN's `bpmn:getDataObject`,
-`getDataInput`, `getDataOutput` and `getProcessProperty` (all read process data), `$name`
+`getDataInput`, `getDataOutput` and `getProcessProperty` (all read process data; `bpmn:` or any prefix the
+element binds to BPMN's namespace), `$name`
 (process data too) and child steps into process data (`bpmn:getDataObject('order')/total`).
 What is refused at deploy time, with its position: whatever reads the context node (a
 diagram's expression has none: bare paths such as `amount`, `.`, `position()`,
@@ -50,15 +51,32 @@ def _parser() -> lark.Lark:
 
 
 @functools.lru_cache(maxsize=1024)
-def compile_expression(source: str) -> types.CodeType:
-    """`source` is one XPath expression, stripped. Raises SandboxError (located
+def compile_expression(source: str, prefixes: frozenset[str] = frozenset()) -> types.CodeType:
+    """`source` is one XPath expression, stripped; `prefixes` are those its element binds to
+    BPMN's namespace besides `bpmn` (`bpmn2:getDataObject`). Raises SandboxError (located
     ExpressionSyntaxError for what the designer wrote)."""
     tree = parse(_parser(), source, 0)
     try:
-        translated = helper("xpath_result", _Translator(source).visit(tree))
+        translated = helper("xpath_result", _Translator(source, prefixes).visit(tree))
     except RecursionError:
         raise ExpressionSyntaxError("expression is nested too deeply") from None
     return sandbox.compile_translated(ast.Expression(body=translated))
+
+
+def with_bpmn_prefix(source: str, prefixes: frozenset[str]) -> str:
+    """`source` with BPMN's functions written `bpmn:`, whichever of `prefixes` (bound to
+    BPMN's namespace where it was written) it used: the stored text needs no namespaces."""
+    if not prefixes - {BPMN_PREFIX}:
+        return source
+    tree = parse(_parser(), source, 0)
+    names = sorted(tree.scan_values(lambda token: isinstance(token, lark.Token)
+                                    and token.type == "FUNCTION_NAME"),
+                   key=lambda token: token.start_pos, reverse=True)
+    for name in names:
+        prefix = str(name).partition(":")[0]
+        if ":" in name and prefix in prefixes and prefix != BPMN_PREFIX:
+            source = source[:name.start_pos] + BPMN_PREFIX + source[name.start_pos + len(prefix):]
+    return source
 
 
 def _data_hint(name: str) -> str:
@@ -66,8 +84,9 @@ def _data_hint(name: str) -> str:
 
 
 class _Translator:
-    def __init__(self, source: str):
+    def __init__(self, source: str, prefixes: frozenset[str] = frozenset()):
         self.source = source
+        self.prefixes = prefixes | {BPMN_PREFIX}
 
     def error(self, node: lark.Tree | lark.Token, reason: str) -> ExpressionSyntaxError:
         return located(self.source, position_of(node, 0), reason)
@@ -132,7 +151,7 @@ class _Translator:
     def bpmn_function(self, token: lark.Token, prefix: str, local: str,
                       args: list[lark.Tree]) -> ast.expr:
         name = f"{prefix}:{local}"
-        if prefix != BPMN_PREFIX:
+        if prefix not in self.prefixes:
             hint = (f"; BPMN's functions are written {BPMN_PREFIX}:{local}(...)"
                     if local in _BPMN_DATA_FUNCTIONS | _BPMN_UNAVAILABLE else "")
             raise self.error(token, f"function {name}() is not available{hint}")

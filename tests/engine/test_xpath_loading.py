@@ -197,3 +197,22 @@ def test_the_stored_condition_carries_the_language_without_the_declaration():
     source = gateway(("$amount < 1", "$amount >= 1"), header=declaring(XPATH_URI))
     stored = sorted(stored_conditions(source).values())
     assert stored == ["xpath:$amount < 1", "xpath:$amount >= 1"]
+
+
+def test_bpmn_functions_may_use_any_prefix_bound_to_bpmns_namespace():
+    header = declaring(XPATH_URI).replace(
+        "xmlns:bpmn=", 'xmlns:b2="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmn=')
+    source = gateway(("b2:getDataObject('amount') < 1000",
+                      "bpmn:getDataObject('amount') >= 1000"), header=header)
+    assert branches(source, {"amount": 1}) == ["a"]
+    assert branches(source, {"amount": 1000}) == ["b"]
+    assert sorted(stored_conditions(source).values()) == [
+        "xpath:bpmn:getDataObject('amount') < 1000", "xpath:bpmn:getDataObject('amount') >= 1000"]
+
+
+def test_a_prefix_not_bound_to_bpmns_namespace_is_refused():
+    header = declaring(XPATH_URI).replace("xmlns:bpmn=", 'xmlns:ex="urn:example" xmlns:bpmn=')
+    [problem] = problems_of(gateway(("ex:getDataObject('amount') < 1000", "true()"),
+                                    header=header))
+    assert "(xpath): line 1, column 1: function ex:getDataObject() is not available; " \
+           "BPMN's functions are written bpmn:getDataObject(...)" in problem

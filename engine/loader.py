@@ -416,7 +416,7 @@ class _Checker:
             try:
                 sandbox.check_expression(text)
             except sandbox.SandboxError as err:
-                self.report(flow, f"condition {text!r}: {err}{_feel_hint(text, err)}",
+                self.report(flow, f"condition {text!r}: {err}{_language_hint(text, err)}",
                             condition.sourceline)
             condition.text = text
 
@@ -500,11 +500,19 @@ class _Checker:
                     child.text = deadlines.timer_expression(child.text)
 
 
-def _feel_hint(text: str, err: sandbox.SandboxError) -> str:
+def _language_hint(text: str, err: sandbox.SandboxError) -> str:
     """For a condition that is not Python but reads as FEEL (written for Camunda 8 or a DMN
-    tool without declaring it), say how to make it FEEL."""
+    tool without declaring it), say how to make it FEEL; likewise for XPath calling BPMN's
+    functions (only a declaration makes XPath, see expressions.choose)."""
     if not isinstance(err, sandbox.SandboxSyntaxError):
         return ""
+    if "bpmn:" in text:
+        try:
+            expressions.check(text, expressions.Language.XPATH)
+        except sandbox.SandboxError:
+            return ""
+        return ('; it reads as XPath: declare language="http://www.w3.org/1999/XPath" on '
+                "the condition or expressionLanguage on the definitions")
     try:
         expressions.check("=" + text)
     except sandbox.SandboxError:

@@ -85,10 +85,12 @@ def test_a_python_condition_under_an_xpath_declaration_is_read_as_xpath():
     assert "read process data with bpmn:getDataObject('amount')" in problem
 
 
-def test_xpath_is_not_guessed_without_a_declaration():
+def test_xpath_is_not_guessed_without_a_declaration_but_hinted_at():
     [problem] = problems_of(gateway(("bpmn:getDataObject('amount') < 1000", "amount >= 1000")))
     assert "to_a: condition \"bpmn:getDataObject('amount') < 1000\": line 1: SyntaxError" \
         in problem
+    assert problem.endswith('; it reads as XPath: declare language="http://www.w3.org/1999/'
+                            'XPath" on the condition or expressionLanguage on the definitions')
 
 
 def test_a_designer_cannot_write_the_stored_marker_to_reach_xpath():

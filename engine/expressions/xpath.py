@@ -6,10 +6,13 @@ What runs: `or`, `and`, `= != < <= > >=`, `+ - * div mod`, unary minus, literals
 parentheses, the core functions of xpath_runtime.FUNCTIONS, BPMN's `bpmn:getDataObject`,
 `getDataInput`, `getDataOutput` and `getProcessProperty` (all read process data; `bpmn:` or any prefix the
 element binds to BPMN's namespace), `$name`
-(process data too) and child steps into process data (`bpmn:getDataObject('order')/total`).
-What is refused at deploy time, with its position: whatever reads the context node (a
-diagram's expression has none: bare paths such as `amount`, `.`, `position()`,
-`string()` without an argument), other axes, `//`, predicates, unions, and
+(process data too), child steps into process data (`bpmn:getDataObject('order')/total`)
+and predicates (`$items[1]`, `$order/lines[qty > 2]`), inside which `.`, relative paths,
+`position()` and `last()` read the node being tested; predicates become comprehensions
+over generated locals, so their loops run as traced user code under the sandbox's limits.
+What is refused at deploy time, with its position: whatever reads the context node outside
+a predicate (a diagram's expression has none: bare paths such as `amount`, `.`,
+`position()`, `string()` without an argument), `..` and other axes, `//`, unions, and
 `bpmn:getActivityProperty` and the instance attributes (DutyFlow keeps no data per activity
 or instance besides the process data).
 
@@ -37,8 +40,7 @@ _BPMN_DATA_FUNCTIONS = frozenset({"getDataObject", "getDataInput", "getDataOutpu
 _BPMN_UNAVAILABLE = frozenset({"getActivityProperty", "getEventProperty", "getInstanceAttribute",
                                "getActivityInstanceAttribute"})
 # Core functions whose every form, or whose form without arguments, reads the context node.
-_CONTEXT_FUNCTIONS = frozenset({"last", "position", "id", "lang", "local-name", "namespace-uri",
-                                "name"})
+_CONTEXT_FUNCTIONS = frozenset({"id", "lang", "local-name", "namespace-uri", "name"})
 _CONTEXT_DEFAULTS = frozenset({"string", "number", "string-length", "normalize-space"})
 MAX_NUMBER_LITERAL_CHARS = 400
 _NO_CONTEXT = "a diagram's expression has no context node"
@@ -87,6 +89,9 @@ class _Translator:
     def __init__(self, source: str, prefixes: frozenset[str] = frozenset()):
         self.source = source
         self.prefixes = prefixes | {BPMN_PREFIX}
+        # Innermost last: the (position, node, last) locals of the predicates being read.
+        self.frames: list[tuple[str, str, str]] = []
+        self.locals = 0
 
     def error(self, node: lark.Tree | lark.Token, reason: str) -> ExpressionSyntaxError:
         return located(self.source, position_of(node, 0), reason)
@@ -136,8 +141,13 @@ class _Translator:
         prefix, _, local = name.rpartition(":")
         if prefix:
             return self.bpmn_function(token, prefix, local, args)
-        if name in _CONTEXT_FUNCTIONS or (name in _CONTEXT_DEFAULTS and not args):
-            raise self.error(token, f"{name}() reads the context node, and {_NO_CONTEXT}")
+        if name in ("position", "last") and not args:
+            position, _, last = self.context(token)
+            return ast.Name(id=position if name == "position" else last, ctx=ast.Load())
+        if name in _CONTEXT_DEFAULTS and not args:
+            return helper(xpath_runtime.helper_name(name), self.context_node(token))
+        if name in _CONTEXT_FUNCTIONS:
+            raise self.error(token, f"{name}() is not available")
         if name not in xpath_runtime.FUNCTIONS:
             hint = (f"; BPMN's functions are written {BPMN_PREFIX}:{name}(...)"
                     if name in _BPMN_DATA_FUNCTIONS | _BPMN_UNAVAILABLE else "")
@@ -167,23 +177,74 @@ class _Translator:
 
     def _path(self, node: lark.Tree, base, separator: lark.Token, relative) -> ast.expr:
         self.check_separator(separator)
-        value = self.visit(base)
+        return self.steps(self.visit(base), relative)
+
+    def steps(self, value: ast.expr, relative: lark.Tree) -> ast.expr:
+        """`value` followed by the steps of a relative path: child steps into process data,
+        `.`, and predicates on each step."""
         for part in relative.children:
             if isinstance(part, lark.Token):
                 self.check_separator(part)
+            elif part.data == "self_step":
+                value = helper("xpath_nodes_of", value)
+            elif part.data == "parent_step":
+                raise self.error(part, "'..' is not available: process data has no parents")
             else:
-                value = helper("xpath_step", value, constant(self.member_name(part)))
+                name, predicates = self.member_name(part)
+                if not predicates:
+                    value = helper("xpath_step", value, constant(name))
+                    continue
+                # Predicates count positions among the children of each context node.
+                group = self.new_local()
+                selected = ast.Name(id=group, ctx=ast.Load())
+                for predicate in predicates:
+                    selected = self.filtered(selected, predicate)
+                value = helper("xpath_flatten", ast.ListComp(
+                    elt=selected, generators=[ast.comprehension(
+                        target=ast.Name(id=group, ctx=ast.Store()),
+                        iter=helper("xpath_groups", value, constant(name)), ifs=[],
+                        is_async=0)]))
         return value
+
+    def filtered(self, nodes: ast.expr, predicate: lark.Tree) -> ast.expr:
+        """The nodes for which `predicate` holds, read with each as the context node: a
+        number keeps the node at that position (from 1), anything else its boolean."""
+        position, node, last = self.new_local(), self.new_local(), self.new_local()
+        self.frames.append((position, node, last))
+        try:
+            condition = self.visit(predicate)
+        finally:
+            self.frames.pop()
+        target = ast.Tuple(elts=[ast.Name(id=name, ctx=ast.Store())
+                                 for name in (position, node, last)], ctx=ast.Store())
+        return helper("xpath_node_set", ast.ListComp(
+            elt=ast.Name(id=node, ctx=ast.Load()), generators=[ast.comprehension(
+                target=target, iter=helper("xpath_enumerate", nodes),
+                ifs=[helper("xpath_keep", condition, ast.Name(id=position, ctx=ast.Load()))],
+                is_async=0)]))
+
+    def new_local(self) -> str:
+        self.locals += 1
+        return f"{sandbox.GENERATED_PREFIX}xpath_{self.locals}"
+
+    def context(self, what: lark.Tree | lark.Token) -> tuple[str, str, str]:
+        """The innermost predicate's (position, node, last) locals, or a refusal."""
+        if not self.frames:
+            raise self.error(what, f"{self.text_of(what)} reads the context node, and "
+                                   f"{_NO_CONTEXT}")
+        return self.frames[-1]
+
+    def context_node(self, what: lark.Tree | lark.Token) -> ast.expr:
+        return helper("xpath_context", ast.Name(id=self.context(what)[1], ctx=ast.Load()))
 
     def check_separator(self, separator: lark.Token) -> None:
         if str(separator) == "//":
             raise self.error(separator, "descendant paths (//) are not available; "
                                         "name each step (order/lines/amount)")
 
-    def member_name(self, step: lark.Tree) -> str:
-        """The member a step of a path selects: `name`, `child::name`, `@name` or `*`."""
-        if step.data != "step":
-            raise self.error(step, "'.' and '..' read the context node, and " + _NO_CONTEXT)
+    def member_name(self, step: lark.Tree) -> tuple[str, list[lark.Tree]]:
+        """The member a step of a path selects (`name`, `child::name`, `@name` or `*`),
+        and the step's predicates."""
         parts = list(step.children)
         if isinstance(parts[0], lark.Token) and parts[0].type == "AXIS":
             axis = str(parts.pop(0))[:-2].strip()
@@ -191,8 +252,6 @@ class _Translator:
                 raise self.error(step, f"the {axis}:: axis is not available; "
                                        "only child steps (order/total) are")
         test, predicates = parts[0], parts[1:]
-        if predicates:
-            raise self.error(predicates[0], "predicates ([...]) are not available")
         if isinstance(test, lark.Tree) and test.data == "attribute_test":
             test = test.children[0]
         if isinstance(test, lark.Tree):
@@ -201,10 +260,12 @@ class _Translator:
         if ":" in name:
             raise self.error(test, f"step {name!r}: names with a prefix are not available; "
                                    "process data members have none")
-        return name
+        return name, predicates
 
-    # what reads a context node, or is not evaluated
+    # what reads a context node: inside a predicate, its node; elsewhere refused
     def _location_path(self, node: lark.Tree, relative) -> ast.expr:
+        if self.frames:
+            return self.steps(self.context_node(node), relative)
         first = relative.children[0]
         name = str(first.children[-1]) if (
             first.data == "step" and len(first.children) == 1
@@ -217,10 +278,13 @@ class _Translator:
                                "there is no document" + _data_hint(""))
 
     def _predicate(self, node: lark.Tree, base, condition) -> ast.expr:
-        raise self.error(condition, "predicates ([...]) are not available")
+        return self.filtered(helper("xpath_nodes_of", self.visit(base)), condition)
 
     def _union(self, node: lark.Tree, left, right) -> ast.expr:
         raise self.error(right, "unions (|) are not available")
+
+    def text_of(self, what: lark.Tree | lark.Token) -> str:
+        return f"{what}()" if isinstance(what, lark.Token) else repr(self.text(what))
 
     def text(self, node: lark.Tree) -> str:
         meta = node.meta

@@ -104,6 +104,41 @@ def step(value: Any, name: str) -> NodeSet:
     return NodeSet(tuple(selected))
 
 
+def groups(value: Any, name: str) -> list[NodeSet]:
+    """`value/name` per context node: the node-sets a step's predicates filter one by one."""
+    return [step(NodeSet((node,)), name) for node in _nodes(value, "/")]
+
+
+def flatten(node_sets: list[NodeSet]) -> NodeSet:
+    nodes = tuple(node for one in node_sets for node in one.nodes)
+    sandbox._check_length(len(nodes))
+    return NodeSet(nodes)
+
+
+def nodes_of(value: Any) -> NodeSet:
+    """A value a predicate filters or `.` keeps: it must be a node-set."""
+    _nodes(value, "[...]")
+    return value
+
+
+def enumerate_nodes(value: NodeSet) -> list[tuple[int, Any, int]]:
+    """(position from 1, node, last) for the nodes a predicate reads in turn."""
+    count = len(value.nodes)
+    return [(position, node, count) for position, node in enumerate(value.nodes, 1)]
+
+
+def keep(value: Any, position: int) -> bool:
+    """A predicate's verdict: a number means `position() = number`."""
+    if _is_number(value):
+        return to_number(value) == position
+    return to_boolean(value)
+
+
+def context(node: Any) -> NodeSet:
+    """The context node of a predicate, as the node-set `.`."""
+    return NodeSet((node,))
+
+
 def _nodes(value: Any, what: str) -> tuple[Any, ...]:
     if not isinstance(value, NodeSet):
         raise SandboxError(f"{what} needs a node-set (process data that is an object or a "
@@ -394,7 +429,9 @@ HELPERS: dict[str, Any] = {
     f"{sandbox.GENERATED_PREFIX}{name}": function for name, function in {
         "xpath_bool": to_boolean, "xpath_compare": compare, "xpath_arith": arithmetic,
         "xpath_neg": negate, "xpath_data": data, "xpath_var": variable, "xpath_step": step,
-        "xpath_result": result,
+        "xpath_result": result, "xpath_groups": groups, "xpath_flatten": flatten,
+        "xpath_nodes_of": nodes_of, "xpath_enumerate": enumerate_nodes, "xpath_keep": keep,
+        "xpath_context": context, "xpath_node_set": lambda nodes: NodeSet(tuple(nodes)),
         **{helper_name(name): implementation
            for name, (_, _, implementation) in FUNCTIONS.items()},
     }.items()

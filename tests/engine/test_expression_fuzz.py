@@ -297,7 +297,8 @@ XPATH_ATOMS = st.sampled_from([
     "bpmn:getDataInput('ctx')", "bpmn:getProcessProperty('items')", "bpmn:getDataObject($name)",
     "bpmn:getActivityProperty('a', 'b')", "amount", "__class__", ".", "..", "/", "//x",
     "1", "0", "2.5", ".5", "-3", "100000", "'text'", "''", "'__class__'", '"os"', "true()",
-    "false()", "0 div 0", "1 div 0", "text()", "position()",
+    "false()", "0 div 0", "1 div 0", "text()", "position()", "last()", "string()",
+    "$items[. > 1]", "$ctx/b[2]/c", "$items[last()]",
 ])
 XPATH_STEPS = st.sampled_from(["a", "b", "c", "*", "@a", "child::b", "__class__", "__dict__",
                                "_x", "gi_frame", "f_back", "mro", "format", "..", ".", "text()",

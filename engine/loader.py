@@ -73,8 +73,9 @@ def load_processes(source: bytes, filename: str,
             dmn_problems = err.problems
     root = parse_untrusted_xml(source, filename)
     checker = _Checker(filename, is_known_owner, default_owner,
-                       expressions.declared_language(root.get("expressionLanguage")), org)
+                       expressions.declared_bpmn_language(root.get("expressionLanguage")), org)
     checker.check_counts(root)
+    checker.check_data_stores(root)
     checker.raise_if_any()
     checker.problems.extend(dmn_problems)
     processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
@@ -161,6 +162,16 @@ class _Checker:
                 if count > MAX_PER_PROCESS[kind]:
                     self.report(process, f"the process has {count} {kind}; "
                                          f"the limit is {MAX_PER_PROCESS[kind]}")
+
+    def check_data_stores(self, root: etree._Element) -> None:
+        """A data store nothing refers to is a drawing's note (MIWG C.1.1 declares its
+        accounting system so): it is dropped, since SpiffWorkflow refuses every store it has
+        no implementation for. Stores that are referred to are left as they are."""
+        used = {reference.get("dataStoreRef")
+                for reference in root.iterfind(".//bpmn:dataStoreReference", NS)}
+        for store in root.findall("bpmn:dataStore", NS):
+            if store.get("id") not in used:
+                root.remove(store)
 
     def check_process(self, process: etree._Element) -> dict[str, FormSpec]:
         """Validate one process; return the forms of its user tasks and start events."""
@@ -394,8 +405,7 @@ class _Checker:
     def _check_conditions(self, process: etree._Element) -> None:
         for condition in process.iterfind(".//bpmn:conditionExpression", NS):
             flow = condition.getparent()
-            declared = expressions.declared_language(condition.get("language"))
-            language = expressions.detect(condition.text or "", declared or self.declared_language)
+            language = self._language(condition)
             if language is not expressions.Language.PYTHON:
                 self._check_expression(flow, condition, "condition", language)
                 continue
@@ -406,7 +416,7 @@ class _Checker:
             try:
                 sandbox.check_expression(text)
             except sandbox.SandboxError as err:
-                self.report(flow, f"condition {text!r}: {err}{_feel_hint(text, err)}",
+                self.report(flow, f"condition {text!r}: {err}{_language_hint(text, err)}",
                             condition.sourceline)
             condition.text = text
 
@@ -417,27 +427,34 @@ class _Checker:
                 kind = etree.QName(child).localname if isinstance(child.tag, str) else ""
                 if kind in ("loopCardinality", "completionCondition") \
                         and (child.text or "").strip():
-                    language = expressions.detect(child.text, self.declared_language)
-                    self._check_expression(loop.getparent(), child, kind, language)
+                    self._check_expression(loop.getparent(), child, kind, self._language(child))
+
+    def _language(self, node: etree._Element) -> expressions.Language:
+        """The language of a condition or multi-instance expression: its own `language`,
+        else the definitions' `expressionLanguage`, else its syntax (expressions.choose)."""
+        own = expressions.declared_bpmn_language(node.get("language"))
+        return expressions.choose(node.text or "", own, self.declared_language)
 
     def _check_expression(self, owner: etree._Element, node: etree._Element, what: str,
                           language: expressions.Language, wrap: str = "{}") -> None:
         """Check one expression and store it in the form the engine evaluates (see
-        expressions.canonical). JUEL and FEEL errors name the line and column."""
+        expressions.canonical). JUEL, FEEL and XPath errors name the line and column."""
         written = node.text or ""
         text = written.strip()
         if language is not expressions.Language.PYTHON and text in ("", "=", "${}", "#{}"):
             self.report(owner, f"{what} is empty", node.sourceline)
             return
+        prefixes = frozenset(prefix for prefix, uri in node.nsmap.items()
+                             if prefix and uri == BPMN_NS)
         try:
-            expressions.check(written, language)
+            expressions.check(written, language, prefixes)
         except sandbox.SandboxError as err:
             line = node.sourceline + written[:len(written) - len(written.lstrip())].count("\n")
             if isinstance(err, expressions.ExpressionSyntaxError) and err.line:
                 line += err.line - 1
             self.report(owner, f"{what} {text!r} ({language.value}): {err}", line)
             return
-        canonical = expressions.canonical(written, language)
+        canonical = expressions.canonical(written, language, prefixes)
         if language is expressions.Language.FEEL:
             canonical = "=" + wrap.format(canonical[1:])
         node.text = canonical
@@ -483,11 +500,19 @@ class _Checker:
                     child.text = deadlines.timer_expression(child.text)
 
 
-def _feel_hint(text: str, err: sandbox.SandboxError) -> str:
+def _language_hint(text: str, err: sandbox.SandboxError) -> str:
     """For a condition that is not Python but reads as FEEL (written for Camunda 8 or a DMN
-    tool without declaring it), say how to make it FEEL."""
+    tool without declaring it), say how to make it FEEL; likewise for XPath calling BPMN's
+    functions (only a declaration makes XPath, see expressions.choose)."""
     if not isinstance(err, sandbox.SandboxSyntaxError):
         return ""
+    if "bpmn:" in text:
+        try:
+            expressions.check(text, expressions.Language.XPATH)
+        except sandbox.SandboxError:
+            return ""
+        return ('; it reads as XPath: declare language="http://www.w3.org/1999/XPath" on '
+                "the condition or expressionLanguage on the definitions")
     try:
         expressions.check("=" + text)
     except sandbox.SandboxError:

@@ -1,6 +1,7 @@
-"""Property-based fuzz of the JUEL and FEEL front ends and their translation onto the sandbox.
+"""Property-based fuzz of the JUEL, FEEL and XPath front ends and their translation onto the
+sandbox.
 
-Inputs are random text (in and out of `${...}`, `#{...}` and `=`) and random expressions
+Inputs are random text (in and out of `${...}`, `#{...}` and `=`, or declared XPath) and random expressions
 shaped by each grammar, full of what an attacker would try: dunder names and paths, `_`
 names, Python builtins, huge ranges and strings, deep nesting. For every input:
 
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from engine import expressions, sandbox
 from engine.expressions import Language
+from engine.expressions import xpath_runtime
 from engine.expressions.feel_functions import BUILTINS
 from engine.sandbox import SandboxError
 
@@ -81,7 +83,7 @@ def evaluated_safely(text: str, language: Language | None = None) -> None:
         return
     stored = expressions.canonical(text, found)
     if found is Language.PYTHON:
-        return  # Python is fuzzed by the sandbox's own tests; here only what reached JUEL/FEEL
+        return  # Python is fuzzed by the sandbox's own tests; here only what reached JUEL/FEEL/XPath
     expressions.check(stored)  # compiled (and cached) outside the recording: compile() is ours
     assert _generated_names_only(stored), f"{stored!r} made a designer's name a Python name"
     events: list[tuple[str, tuple]] = []
@@ -102,7 +104,7 @@ def evaluated_safely(text: str, language: Language | None = None) -> None:
 def _generated_names_only(stored: str) -> bool:
     """The translation's code names only generated globals and locals: a designer's
     identifiers stay data (string constants), never Python names or attributes."""
-    pending = [expressions._COMPILERS[expressions.detect(stored)](stored.strip())]
+    pending = [expressions.compiled(stored)]
     while pending:
         code = pending.pop()
         if not all(name.startswith(sandbox.GENERATED_PREFIX) or name == ".0"
@@ -124,7 +126,7 @@ def _is_plain(value) -> bool:
 
 @FUZZ
 @given(st.text(max_size=120), st.sampled_from(["=", "${", "#{", ""]),
-       st.sampled_from([None, Language.JUEL, Language.FEEL]))
+       st.sampled_from([None, Language.JUEL, Language.FEEL, Language.XPATH]))
 def test_random_text_never_escapes_or_crashes(body, opening, declared):
     closing = "}" if opening.endswith("{") else ""
     evaluated_safely(opening + body + closing, declared)
@@ -136,6 +138,7 @@ def test_punctuation_soup_never_escapes_or_crashes(body):
     evaluated_safely("=" + body)
     evaluated_safely("${" + body + "}")
     evaluated_safely("#{" + body + "}")
+    evaluated_safely(body, Language.XPATH)
 
 
 def test_deep_nesting_is_refused_not_crashed():
@@ -145,6 +148,11 @@ def test_deep_nesting_is_refused_not_crashed():
         evaluated_safely("=" + "not(" * depth + "true" + ")" * depth)
         evaluated_safely("#{" + "!" * depth + "flag}")
         evaluated_safely("=" + "[" * depth + "]" * depth)
+        evaluated_safely("(" * depth + "1" + ")" * depth, Language.XPATH)
+        evaluated_safely("not(" * depth + "true()" + ")" * depth, Language.XPATH)
+        evaluated_safely("-" * depth + "1", Language.XPATH)
+        evaluated_safely(" or ".join(["$flag"] * depth), Language.XPATH)
+        evaluated_safely("$ctx" + "/b" * depth, Language.XPATH)
 
 
 # --------------------------------------------------------------- grammar-shaped: FEEL
@@ -278,6 +286,49 @@ JUEL_EXPRESSIONS = st.recursive(JUEL_ATOMS, _juel_forms, max_leaves=14)
 @given(JUEL_EXPRESSIONS, st.sampled_from(["${", "#{"]))
 def test_grammar_shaped_juel_never_escapes_or_crashes(expression, opening):
     evaluated_safely(opening + expression + "}", Language.JUEL)
+
+
+# -------------------------------------------------------------- grammar-shaped: XPath
+
+XPATH_ATOMS = st.sampled_from([
+    "$amount", "$name", "$items", "$ctx", "$nothing", "$missing", "$x", "$big", "$price",
+    "$when", "$flag", "$_secret", "$__class__", "bpmn:getDataObject('amount')",
+    "bpmn:getDataObject('_secret')", "bpmn:getDataObject('__builtins__')",
+    "bpmn:getDataInput('ctx')", "bpmn:getProcessProperty('items')", "bpmn:getDataObject($name)",
+    "bpmn:getActivityProperty('a', 'b')", "amount", "__class__", ".", "..", "/", "//x",
+    "1", "0", "2.5", ".5", "-3", "100000", "'text'", "''", "'__class__'", '"os"', "true()",
+    "false()", "0 div 0", "1 div 0", "text()", "position()", "last()", "string()",
+    "$items[. > 1]", "$ctx/b[2]/c", "$items[last()]",
+])
+XPATH_STEPS = st.sampled_from(["a", "b", "c", "*", "@a", "child::b", "__class__", "__dict__",
+                               "_x", "gi_frame", "f_back", "mro", "format", "..", ".", "text()",
+                               "parent::a", "b[1]", "b[c = 2]"])
+XPATH_BINARY = st.sampled_from(["or", "and", "=", "!=", "<", "<=", ">", ">=", "+", "-", "*",
+                                "div", "mod", "|", "/", "//"])
+XPATH_FUNCTIONS = st.sampled_from(sorted(xpath_runtime.FUNCTIONS) + [
+    "bpmn:getDataObject", "bpmn:getDataOutput", "getDataObject", "exec", "__import__",
+    "string-length", "last", "name", "bpmn:__import__", "os:system"])
+
+
+def _xpath_forms(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(inner, XPATH_BINARY, inner).map(" ".join),
+        st.tuples(XPATH_FUNCTIONS, st.lists(inner, max_size=4)).map(
+            lambda call: f"{call[0]}({', '.join(call[1])})"),
+        st.tuples(inner, XPATH_STEPS).map(lambda path: f"({path[0]})/{path[1]}"),
+        st.tuples(inner, inner).map(lambda pair: f"({pair[0]})[{pair[1]}]"),
+        inner.map(lambda value: f"-{value}"),
+        inner.map(lambda value: f"({value})"),
+    )
+
+
+XPATH_EXPRESSIONS = st.recursive(XPATH_ATOMS, _xpath_forms, max_leaves=14)
+
+
+@FUZZ
+@given(XPATH_EXPRESSIONS)
+def test_grammar_shaped_xpath_never_escapes_or_crashes(expression):
+    evaluated_safely(expression, Language.XPATH)
 
 
 # ------------------------------------------------------------------ the fuzz's own teeth

@@ -30,7 +30,7 @@ from services.persistence.models import (ExternalTask, ProcessDefinition, Proces
                                          Timer, utcnow)
 from services.persistence.statuses import ExternalTaskStatus, TaskStatus, TimerStatus
 from services.persistence.unit_of_work import UnitOfWork
-from services.workflow import engine_steps, external_tasks
+from services.workflow import calls, engine_steps, external_tasks
 from services.workflow.definitions import cached_model, latest_definition, model_of
 from services.workflow.events import completion_event, external_event
 from services.workflow.projection import Mirrored, announce_end, project, save_state, stored_state
@@ -73,6 +73,7 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     project(uow, row.id, row.process_key, model, outcome, now, org_revision=org_revision)
     note_new_error(uow, row.id, row.process_key, None, outcome, now)
     announce_end(uow, row.id, outcome, now)
+    calls.follow(uow, row.id, outcome, now)
     uow.commit()
     return row
 

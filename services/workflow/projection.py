@@ -80,13 +80,17 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, outcome: St
                now: dt.datetime) -> dict[str, Any]:
     """Store the instance's state after a step (Conflict if someone else stored one first);
     an instance the step ended tells its initiator (`announce_end`), whichever step it was:
-    a completion, a timer, an external worker, a message or signal, a move, a retry.
+    a completion, a timer, an external worker, a message or signal, a move, a retry; and
+    its call activities start, cancel or complete child instances (services.workflow.calls).
 
     Returns the columns stored."""
     stored = stored_state(outcome)
     step_store.save_state(uow, instance_id, seen_version, state_json=outcome.state_json, at=now,
                           **stored)
     announce_end(uow, instance_id, outcome, now)
+    # Imported here: calls takes steps of its own, with this module's functions.
+    from services.workflow import calls
+    calls.follow(uow, instance_id, outcome, now)
     return stored
 
 

@@ -36,6 +36,9 @@ from services.persistence.statuses import InstanceActionKind
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow import engine_steps
 from services.workflow.definitions import model_of
+from services.workflow.projection import (Mirrored, announce_end, follow_steps, project,
+                                          save_state, stored_state)
+from services.workflow.stepping import model_for, note_new_error, take_step
 
 _FINISHED = (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED)
 SYSTEM = "system:call"  # who the actions log names for what a call did by itself
@@ -73,6 +76,9 @@ def _follow(uow: UnitOfWork, instance_id: int, outcome: StepOutcome, now: dt.dat
                           "data": outcome.data, "error": outcome.ended_in_error}, now)
 
 
+follow_steps(follow)
+
+
 def resolve(uow: UnitOfWork, caller_definition_id: int,
             call: ReadyCall) -> ProcessDefinition | None:
     """The version a call starts: by its binding, when the call happens."""
@@ -98,9 +104,6 @@ def resolve(uow: UnitOfWork, caller_definition_id: int,
 def _start_child(uow: UnitOfWork, caller_id: int, call: ReadyCall,
                  now: dt.datetime) -> str | None:
     """Start the call's child instance; the reason it could not, or None."""
-    from services.workflow.instances import note_new_error
-    from services.workflow.projection import announce_end, project, stored_state
-
     caller = uow.session.get(ProcessInstance, caller_id)
     definition = resolve(uow, caller.definition_id, call)
     if definition is None:
@@ -141,9 +144,6 @@ def _start_child(uow: UnitOfWork, caller_id: int, call: ReadyCall,
 
 def _step_caller(uow: UnitOfWork, caller_id: int, action: dict, now: dt.datetime) -> None:
     """Take a step on the caller for its call (its child ended, or calls failed)."""
-    from services.workflow.instances import model_for, note_new_error, take_step
-    from services.workflow.projection import Mirrored, project, save_state
-
     found = step_store.instance_step(uow, caller_id)
     if found is None or found.instance_status in _FINISHED:
         return  # cancelled meanwhile: nothing waits for the child

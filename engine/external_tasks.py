@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 
 from .business_rules import calls_decision
 from .model import ExternalSpec
@@ -51,11 +52,13 @@ def read_external(process: etree._Element, report: Report, warn: Report
 
 
 def wait_for_workers(specs: Iterable[Any], external: Iterable[str]) -> None:
-    """Make the compiled specs of these elements wait instead of running (as a no-op)."""
+    """Make the compiled specs of these elements wait instead of running (as a no-op).
+    Of a multi-instance element, its instances wait; the loop around them runs on."""
     waiting = set(external)
     for spec in specs:
         for task_spec in spec.task_specs.values():
-            if getattr(task_spec, "bpmn_id", None) in waiting:
+            if getattr(task_spec, "bpmn_id", None) in waiting and \
+                    not isinstance(task_spec, MultiInstanceTask):
                 task_spec.manual = True
 
 

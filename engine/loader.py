@@ -20,7 +20,7 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
-from . import business_rules, deadlines, expressions, labels, people, sandbox
+from . import business_rules, calls as call_activities, deadlines, expressions, labels, people, sandbox
 from .decisions import Decisions, load_decisions
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
@@ -33,6 +33,7 @@ from .people import OrgSnapshot
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 MAX_NAME_CHARS = 200  # process keys, names and element ids are stored in 200-character columns
@@ -90,8 +91,12 @@ def load_processes(source: bytes, filename: str,
     calls = {process.get("id"): business_rules.read_calls(
                  process, None if dmn_problems else decisions, checker.report, _is_variable)
              for process in processes}
+    local = {process.get("id") for process in root.iterfind("bpmn:process", NS)}
+    called = {process.get("id"): call_activities.read_call_activities(
+                  process, local, checker.report, checker.declared_language)
+              for process in processes}
     checker.raise_if_any()
-    models = _compile(root, processes, forms, external, checker, default_owner)
+    models = _compile(root, processes, forms, external, checker, default_owner, called)
     for model in models:
         business_rules.attach([model.spec, *model.subprocess_specs.values()], calls[model.key],
                               decisions)
@@ -176,6 +181,7 @@ class _Checker:
     def check_process(self, process: etree._Element) -> dict[str, FormSpec]:
         """Validate one process; return the forms of its user tasks and start events."""
         self._check_lengths(process)
+        self._read_zeebe_loops(process)
         lanes = _lane_of_nodes(process)
         for lane in process.iterfind(".//bpmn:lane", NS):
             if not (lane.get("name") or "").strip():
@@ -247,6 +253,49 @@ class _Checker:
             problem = self.org.membership_problem(name, owners)
             if problem:
                 self.report(task, f"{kind}: {problem}")
+
+    def _read_zeebe_loops(self, process: etree._Element) -> None:
+        """Camunda 8's `zeebe:loopCharacteristics` (inputCollection, inputElement) as the
+        Camunda 7 attributes SpiffWorkflow runs (camunda:collection, camunda:elementVariable):
+        one instance per item of the collection. Its outputCollection and outputElement are
+        read by `loop_outputs`."""
+        for loop in process.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
+            zeebe = loop.find(f"bpmn:extensionElements/{{{ZEEBE_NS}}}loopCharacteristics", NS)
+            if zeebe is None:
+                continue
+            owner = loop.getparent()
+            collection = (zeebe.get("inputCollection") or "").strip().lstrip("=").strip()
+            element = (zeebe.get("inputElement") or "").strip()
+            if not _is_variable(collection):
+                self.report(owner, f"zeebe:loopCharacteristics inputCollection "
+                                   f"{zeebe.get('inputCollection')!r} must name a list in the "
+                                   "process data (e.g. \"= items\")", zeebe.sourceline)
+                continue
+            if not _is_variable(element):
+                element = "loopElement"  # Camunda 8 allows none: each instance still needs one
+            # Both forms: SpiffWorkflow's Camunda parsers read the attributes, its BPMN
+            # ones (script and service tasks) the standard elements.
+            loop.set(f"{{{CAMUNDA_NS}}}collection", collection)
+            loop.set(f"{{{CAMUNDA_NS}}}elementVariable", element)
+            if loop.find("bpmn:loopDataInputRef", NS) is None:
+                etree.SubElement(loop, f"{{{BPMN_NS}}}loopDataInputRef").text = collection
+                etree.SubElement(loop, f"{{{BPMN_NS}}}inputDataItem", id=element, name=element)
+            output = (zeebe.get("outputCollection") or "").strip()
+            output_element = (zeebe.get("outputElement") or "").strip()
+            if output and not _is_variable(output):
+                self.report(owner, f"zeebe:loopCharacteristics outputCollection {output!r} "
+                                   "must name a variable", zeebe.sourceline)
+            elif bool(output) != bool(output_element):
+                self.report(owner, "zeebe:loopCharacteristics needs outputCollection and "
+                                   "outputElement together", zeebe.sourceline)
+            elif output_element:
+                text = output_element if output_element.startswith("=") \
+                    else "=" + output_element
+                try:
+                    expressions.check(text, expressions.Language.FEEL)
+                except sandbox.SandboxError as err:
+                    self.report(owner, f"zeebe:loopCharacteristics outputElement "
+                                       f"{output_element!r}: {err}", zeebe.sourceline)
 
     def _check_countersign(self, task: etree._Element) -> None:
         """A countersign (会签/或签): one instance per item of `camunda:collection`, the item
@@ -594,7 +643,8 @@ def _dedent(script: str) -> str:
 def _compile(root: etree._Element, processes: list[etree._Element],
              forms: dict[str, dict[str, FormSpec]],
              external: dict[str, tuple[dict[str, ExternalSpec], tuple[Problem, ...]]],
-             checker: _Checker, default_owner: str | None) -> list[ProcessModel]:
+             checker: _Checker, default_owner: str | None,
+             called: dict[str, dict[str, call_activities.CallSpec]]) -> list[ProcessModel]:
     """Compile every executable process with one SpiffWorkflow parser: the parser indexes
     the whole document, so a parser per process would make loading quadratic."""
     lines = {element.get("id"): element.sourceline for element in root.iter()
@@ -613,7 +663,7 @@ def _compile(root: etree._Element, processes: list[etree._Element],
         for one in (spec, *subprocess_specs.values()):
             _merge_message_data(one)
     return [_model(process, spec, subprocess_specs, forms[process.get("id")],
-                   *external[process.get("id")], default_owner)
+                   *external[process.get("id")], default_owner, called[process.get("id")])
             for process, spec, subprocess_specs in compiled]
 
 
@@ -654,9 +704,10 @@ def _spiff_problems(checker: _Checker, lines: dict[str, int], process: etree._El
 
 def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, FormSpec],
            external: dict[str, ExternalSpec], warnings: tuple[Problem, ...],
-           default_owner: str | None) -> ProcessModel:
+           default_owner: str | None,
+           called: dict[str, call_activities.CallSpec]) -> ProcessModel:
     process_id = process.get("id")
-    wait_for_workers([spec, *subprocess_specs.values()], external)
+    wait_for_workers([spec, *subprocess_specs.values()], [*external, *called])
     lanes = _lane_of_nodes(process)
     duties = {}
     for task in _duties_of(process):
@@ -683,5 +734,20 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
                         start_lanes=start_lanes, external=external, warnings=warnings,
                         initiator=next((_camunda(start, "initiator") for start in starts
                                         if _camunda(start, "initiator")), None),
-                        labels=labels.document_translations(process))
+                        labels=labels.document_translations(process),
+                        calls=called, loop_outputs=loop_outputs(process))
+
+
+def loop_outputs(process: etree._Element) -> dict[str, tuple[str, str]]:
+    """Camunda 8 multi-instance results: {element id: (outputCollection, outputElement as
+    FEEL)}; each instance's outputElement goes in the list at its item's position."""
+    found = {}
+    for zeebe in process.iterfind(".//bpmn:multiInstanceLoopCharacteristics/"
+                                  f"bpmn:extensionElements/{{{ZEEBE_NS}}}loopCharacteristics", NS):
+        output = (zeebe.get("outputCollection") or "").strip()
+        element = (zeebe.get("outputElement") or "").strip()
+        if output and element:
+            found[zeebe.getparent().getparent().getparent().get("id")] = (
+                output, element if element.startswith("=") else "=" + element)
+    return found
 

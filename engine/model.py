@@ -101,6 +101,11 @@ class ProcessModel:
     # Translations of element names (engine.labels): {element id: {language tag: text}};
     # the process's own under its key.
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Call activities into processes of other files (engine.calls.CallSpec by element id):
+    # each call starts a child instance; the task waits until it ends.
+    calls: dict[str, Any] = field(default_factory=dict)
+    # Camunda 8 multi-instance results (engine.loader.loop_outputs).
+    loop_outputs: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def label(self, element_id: str, locale: str | None, drawn: str) -> str:
         """An element's name in `locale`, else `drawn` (the name as drawn)."""

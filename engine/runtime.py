@@ -16,17 +16,19 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
-from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (ErrorEventDefinition,
+                                                                          SignalEventDefinition)
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import sandbox, script_engine
+from . import calls, expressions, sandbox, script_engine
 from .compaction import compact
 from .deadlines import parse_datetime
 from .errors import EngineError, ExecutionError, FormValidationError, MoveRefused, TaskNotReady
@@ -93,6 +95,22 @@ class PendingEvent:
     name: str
 
 
+@dataclass(frozen=True)
+class ReadyCall:
+    """A call activity waiting for its child instance (engine.calls). A call new in the
+    step carries what the services need to start the child: the `variables` it starts
+    with and its business key (calls.INHERIT_BUSINESS_KEY: the caller's); one that waited
+    before the step carries None there."""
+
+    id: str
+    element_id: str
+    called: str
+    binding: str
+    version: int | None
+    variables: dict[str, Any] | None = None
+    business_key: str | None = None
+
+
 EVENT_KINDS = {"message": MessageEventDefinition, "signal": SignalEventDefinition}
 
 
@@ -106,11 +124,13 @@ class Instance:
 
     @classmethod
     def start(cls, model: ProcessModel, data: dict[str, Any] | None = None,
-              started_by: str | None = None) -> "Instance":
+              started_by: str | None = None, called: bool = False) -> "Instance":
         """Create an instance and run it to its first wait; `data` is checked against the
-        start form. The diagram's initiator variable, if any, is set to `started_by` after
-        the data, so start data cannot claim someone else started it."""
-        cleaned = check_start_data(model, data)
+        start form (or, for a child instance `called` by another, taken as the plain
+        variables its caller's mappings made). The diagram's initiator variable, if any, is
+        set to `started_by` after the data, so start data cannot claim someone else started
+        it."""
+        cleaned = check_variables(data or {}) if called else check_start_data(model, data)
         workflow = BpmnWorkflow(model.spec, model.subprocess_specs, script_engine=_SCRIPT_ENGINE)
         start = workflow.get_next_task(state=TaskState.READY)
         start.data.update(cleaned)
@@ -195,6 +215,106 @@ class Instance:
                 for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)
                 if (spec := self.model.external.get(task.task_spec.bpmn_id)) is not None]
 
+    def ready_calls(self) -> list[tuple[str, str]]:
+        """(task id, element id) of the call activities waiting for a child instance."""
+        return [(str(task.id), task.task_spec.bpmn_id)
+                for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)
+                if task.task_spec.bpmn_id in self.model.calls]
+
+    def call_request(self, task_id: str, element_id: str) -> ReadyCall:
+        """What a new call starts its child with, its `camunda:in` / zeebe input mappings
+        evaluated on the task's data (SandboxError when one fails)."""
+        spec = self.model.calls[element_id]
+        data = self._find(task_id).data
+        variables = json_ready(calls.inputs_of(spec, data))
+        return ReadyCall(task_id, element_id, spec.called, spec.binding, spec.version,
+                         variables, calls.business_key_of(spec, data))
+
+    def complete_call(self, task_id: str, child_data: dict[str, Any],
+                      error: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The child instance of a call ended: its data crosses back by the call's output
+        mappings and the instance runs on; `error` ({"code", "name"}: the child ended in an
+        error end event) is thrown at the call activity instead, for a boundary error event
+        to catch. Raises TaskNotReady unless the task waits for its child now."""
+        task = self._find(task_id)
+        spec = self.model.calls.get(task.task_spec.bpmn_id)
+        if spec is None or not task.has_state(TaskState.READY):
+            raise TaskNotReady(f"task {task_id} is not a call waiting for its child instance")
+        if error is not None:
+            return self._throw_error(task, error, child_data)
+        try:
+            received = calls.outputs_of(spec, child_data)
+        except sandbox.SandboxError as err:
+            self.fail_task(task_id, f"output mapping: {err}")
+            return {}
+        task.data.update(received)
+        if isinstance(task.parent.task_spec, MultiInstanceTask):
+            self._record_loop_output(task)
+        self._guarded(lambda: task.run() is None and task.complete())
+        self._advance()
+        return received
+
+    def _throw_error(self, task, error: dict[str, Any], child_data: dict[str, Any]
+                     ) -> dict[str, Any]:
+        """The child's error, caught by a boundary error event of the call activity whose
+        code matches (or that names none); with none, the call fails (an incident)."""
+        code = error.get("code")
+        boundary = [child for child in (task.parent.children if isinstance(
+                        task.parent.task_spec, BoundaryEventSplit) else [])
+                    if isinstance(getattr(child.task_spec, "event_definition", None),
+                                  ErrorEventDefinition)
+                    and child.task_spec.event_definition.code in (None, "", code)]
+        if not boundary:
+            self.fail_task(str(task.id), f"the called instance ended with error "
+                                         f"{code or error.get('name')!r}, which no boundary "
+                                         "error event of the call activity catches")
+            return {}
+        definition = boundary[0].task_spec.event_definition
+        self._guarded(lambda: self._workflow.catch(BpmnEvent(
+            definition, payload=copy.deepcopy(child_data))))
+        self._advance()
+        return {}
+
+    def fail_calls(self, failures: dict[str, str]) -> None:
+        """Calls whose child could not start (no such process deployed): each task in
+        error, so the instance is and an admin can retry it once the process is deployed."""
+        for task_id, message in failures.items():
+            self.fail_task(task_id, message)
+
+    def ended_in_error(self) -> dict[str, Any] | None:
+        """{"code", "name"} of the error end event a completed instance ended at, if it
+        ended at one (its caller's boundary error event may catch it)."""
+        for task in self._workflow.get_tasks(state=TaskState.COMPLETED):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(task.task_spec, EndEvent) and \
+                    isinstance(definition, ErrorEventDefinition):
+                return {"code": definition.code, "name": definition.name}
+        return None
+
+    def _record_loop_output(self, task) -> None:
+        """Camunda 8's outputElement of one instance of a multi-instance task, put in its
+        outputCollection at the position of the instance's item."""
+        output = self.model.loop_outputs.get(task.task_spec.bpmn_id)
+        if output is None:
+            return
+        collection, element = output
+        parent = task.parent
+        instances = [child for child in parent.children if child.task_spec is task.task_spec]
+        total = len(instances) + len(parent.internal_data.get("remaining", []))
+        results = parent.data.get(collection)
+        if not isinstance(results, list) or len(results) != total:
+            results = [None] * total
+        try:
+            value = expressions.evaluate(element, task.data)
+        except sandbox.SandboxError as err:
+            self.fail_task(str(task.id), f"outputElement: {err}")
+            return
+        position = task.internal_data.get("key_or_index", instances.index(task))
+        if isinstance(position, int) and 0 <= position < total:
+            results[position] = json_ready(value)
+        parent.data[collection] = results
+        task.data[collection] = results
+
     def task_data(self, task_id: str) -> dict[str, Any]:
         return dict(self._find(task_id).data)
 
@@ -213,6 +333,7 @@ class Instance:
         task.data.update(cleaned)
         if isinstance(task.parent.task_spec, MultiInstanceTask):
             _record_instance(task, cleaned)
+            self._record_loop_output(task)
         self._guarded(task.run)
         self._advance()
         return cleaned
@@ -228,6 +349,8 @@ class Instance:
             raise TaskNotReady(f"task {task_id} is not waiting for an external worker")
         cleaned = check_variables(variables)
         task.data.update(cleaned)
+        if isinstance(task.parent.task_spec, MultiInstanceTask):
+            self._record_loop_output(task)
         # A service task's run does nothing and leaves it started, as if still at work:
         # the worker's answer is what completes it.
         self._guarded(lambda: task.run() is None and task.complete())
@@ -481,6 +604,12 @@ def _check_size(data: Any, what: str) -> None:
     if size > MAX_START_DATA_CHARS:
         raise FormValidationError({"_schema": [
             f"{what} is {size} characters of JSON; the limit is {MAX_START_DATA_CHARS}."]})
+
+
+def json_ready(value: Any) -> Any:
+    """Data crossing between instances (a call's variables) as JSON keeps it: Decimals as
+    text, dates as ISO text, other objects as their text."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def _plain_data(data: Any, what: str) -> dict[str, Any]:

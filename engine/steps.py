@@ -20,7 +20,8 @@ from .deadlines import parse_datetime, resolve_due_at
 from .errors import EngineError, FormValidationError, MoveRefused, TaskNotReady
 from .model import ProcessModel
 from .people import OrgSnapshot, RoutingError, resolve
-from .runtime import Instance, PendingEvent, PendingTimer, ReadyExternal
+from . import sandbox
+from .runtime import Instance, PendingEvent, PendingTimer, ReadyCall, ReadyExternal
 
 START, COMPLETE, FIRE_TIMER = "start", "complete", "fire_timer"
 COMPLETE_EXTERNAL = "complete_external"
@@ -28,6 +29,9 @@ COMPLETE_EXTERNAL = "complete_external"
 # (retry, move) or restore its state (all three), so they run in the sandbox too.
 RETRY, FIX_DATA, MOVE = "retry", "fix_data", "move"
 CATCH = "catch"  # a message or signal delivered to an instance that waits for it
+# A call activity's child instance ended (engine.calls): its data crosses back and the
+# caller runs on; or no process could be called: the calls go in error (an incident).
+COMPLETE_CALL, FAIL_CALLS = "complete_call", "fail_calls"
 # Re-host the instance on another version (services.workflow.migration): runs no diagram
 # code but the new deadlines and timers, which are the designer's expressions.
 MIGRATE = "migrate"
@@ -67,6 +71,10 @@ class StepOutcome:
     events_before: frozenset[str] = frozenset()
     # Tasks ready before the step that a countersign's completion condition withdrew.
     withdrawn: frozenset[str] = frozenset()
+    calls: tuple[ReadyCall, ...] = ()  # call activities waiting for a child instance
+    calls_before: frozenset[str] = frozenset()
+    # {"code", "name"} of the error end event a completed instance ended at.
+    ended_in_error: dict[str, Any] | None = None
 
 
     def to_json(self) -> dict[str, Any]:
@@ -87,6 +95,9 @@ class StepOutcome:
                        for event in self.events],
             "events_before": sorted(self.events_before),
             "withdrawn": sorted(self.withdrawn),
+            "calls": [dataclasses.astuple(call) for call in self.calls],
+            "calls_before": sorted(self.calls_before),
+            "ended_in_error": self.ended_in_error,
         }
 
     @classmethod
@@ -105,7 +116,10 @@ class StepOutcome:
             elements=tuple(dct["elements"]),
             events=tuple(PendingEvent(*event) for event in dct["events"]),
             events_before=frozenset(dct["events_before"]),
-            withdrawn=frozenset(dct["withdrawn"]))
+            withdrawn=frozenset(dct["withdrawn"]),
+            calls=tuple(ReadyCall(*call) for call in dct.get("calls", ())),
+            calls_before=frozenset(dct.get("calls_before", ())),
+            ended_in_error=dct.get("ended_in_error"))
 
 
 class StepRefused(EngineError):
@@ -139,7 +153,8 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
     kind = action["kind"]
     try:
         if kind == START:
-            instance = Instance.start(model, action.get("data"), action.get("started_by"))
+            instance = Instance.start(model, action.get("data"), action.get("started_by"),
+                                      called=bool(action.get("called")))
             return _outcome(instance, _Before(), {}, now, org=org)
         if state is None:
             raise TaskNotReady("the instance has no state")
@@ -171,6 +186,14 @@ def run_step(model: ProcessModel, state: dict[str, Any] | None, action: dict[str
         if kind == MOVE:
             cancelled = instance.move(action["from"], action["to"])
             return _outcome(instance, before, {}, now, elements=cancelled, org=org)
+        if kind == COMPLETE_CALL:
+            received = instance.complete_call(action["task_id"], action.get("data") or {},
+                                              action.get("error"))
+            return _outcome(instance, before, received, now, org=org)
+        if kind == FAIL_CALLS:
+            instance.fail_calls(action["failures"])
+            return _outcome(instance, before, {}, now, elements=sorted(action["failures"]),
+                            org=org)
     except MoveRefused as err:
         raise StepRefused("idle" if err.idle else "move", str(err), {err.field: [str(err)]}) \
             from None
@@ -223,19 +246,23 @@ class _Before:
     timers: frozenset[str] = frozenset()
     events: frozenset[str] = frozenset()
     external: frozenset[str] = frozenset()
+    calls: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, instance: Instance) -> "_Before":
         ready, timers, events = instance.waiting()
         return cls(frozenset(task.id for task in ready), frozenset(timer.id for timer in timers),
                    frozenset(event.id for event in events),
-                   frozenset(task.id for task in instance.ready_external()))
+                   frozenset(task.id for task in instance.ready_external()),
+                   frozenset(task_id for task_id, _ in instance.ready_calls())
+                   if instance.model.calls else frozenset())
 
 
 def _outcome(instance: Instance, before: _Before, cleaned: dict[str, Any], now: dt.datetime,
              fired: bool = True, elements: list[str] | tuple[str, ...] = (),
              org: OrgSnapshot | None = None) -> StepOutcome:
     open_tasks = _open_tasks(instance, before.ready, now, org)
+    calls = _calls(instance, before.calls) if instance.model.calls else ()
     _, timers, events = instance.waiting()
     gone = before.ready - {task.id for task in open_tasks}
     error = instance.error
@@ -246,7 +273,26 @@ def _outcome(instance: Instance, before: _Before, cleaned: dict[str, Any], now: 
         ready_before=before.ready, timers_before=before.timers, timer_fired=fired,
         external=tuple(instance.ready_external()), external_before=before.external,
         elements=tuple(elements), events=tuple(events), events_before=before.events,
-        withdrawn=instance.withdrawn(gone) if gone else frozenset())
+        withdrawn=instance.withdrawn(gone) if gone else frozenset(),
+        calls=calls, calls_before=before.calls,
+        ended_in_error=instance.ended_in_error() if instance.status == "completed" else None)
+
+
+def _calls(instance: Instance, before: frozenset[str]) -> tuple[ReadyCall, ...]:
+    """The waiting calls; the new ones with their child's start variables. A new call
+    whose input mappings fail is put in error instead (the instance has an incident)."""
+    found = []
+    for task_id, element_id in instance.ready_calls():
+        spec = instance.model.calls[element_id]
+        if task_id in before:
+            found.append(ReadyCall(task_id, element_id, spec.called, spec.binding,
+                                   spec.version))
+            continue
+        try:
+            found.append(instance.call_request(task_id, element_id))
+        except sandbox.SandboxError as err:
+            instance.fail_task(task_id, f"input mapping of the call to {spec.called!r}: {err}")
+    return tuple(found)
 
 
 def _open_tasks(instance: Instance, ready_before: frozenset[str], now: dt.datetime,

@@ -296,9 +296,10 @@ def lint_command(ctx: _Context, files: tuple[Path, ...], default_department: str
     (uses the org when the database has one)."""
     directory, org = _directory_if_available(ctx)
     bpmn, dmn = definitions.split_files([(str(file), _read(file)) for file in files])
+    known = _known_processes(ctx, bpmn) if strict else set()
     problems = [problem for name, source in bpmn
                 for problem in definitions.lint(source, name, directory, default_department,
-                                                strict, org, dmn)]
+                                                strict, org, dmn, known)]
     if not bpmn:
         problems = definitions.lint_decisions(dmn)
     for problem in dict.fromkeys(problems):
@@ -306,6 +307,18 @@ def lint_command(ctx: _Context, files: tuple[Path, ...], default_department: str
     if problems:
         sys.exit(1)
     click.echo(f"{len(files)} file(s) OK")
+
+
+def _known_processes(ctx: _Context, bpmn) -> set[str]:
+    """The processes a call activity may call without a warning: those of the files linted
+    together, and those deployed (when the database has any)."""
+    linted = definitions.process_keys(bpmn)
+    try:
+        with ctx.store.reading() as uow:
+            deployed = {definition.key for definition in definitions.list_latest(uow)}
+    except Exception:  # no database yet: only the files linted together are known
+        deployed = set()
+    return linted | deployed
 
 
 def _directory_if_available(ctx: _Context) -> tuple[Directory | None, OrgSnapshot | None]:

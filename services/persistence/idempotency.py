@@ -66,6 +66,7 @@ class _HeldCommit(UnitOfWork):
     committed = False
 
     def commit(self) -> None:
+        self.settle()
         self.flush()
         self.committed = True
 

@@ -161,6 +161,8 @@ class ProcessDefinition(Base):
     default_department: Mapped[str | None] = mapped_column(String(64))
     # The DMN files deployed with it, as JSON [{"filename", "xml"}] (see decision_files()).
     dmn_files: Mapped[str | None] = mapped_column(Text, deferred=True)
+    # Shared by the versions deployed together (a call's binding "deployment").
+    deployment_id: Mapped[str | None] = mapped_column(String(36))
 
     def decision_files(self) -> tuple[tuple[str, str], ...]:
         """(file name, DMN text) of each decision file deployed with this version."""
@@ -186,6 +188,12 @@ class ProcessInstance(Base):
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     # Set when its working rows moved to archived_instances (services.workflow.archive).
     archived_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # A child instance started by a call activity (services.workflow.calls): its caller,
+    # and the call's task and element there.
+    parent_instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("process_instances.id", name="fk_process_instances_parent"), index=True)
+    parent_task_id: Mapped[str | None] = mapped_column(String(36))
+    parent_element_id: Mapped[str | None] = mapped_column(String(200))
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 

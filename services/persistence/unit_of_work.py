@@ -13,6 +13,7 @@ until the answer to replay is stored with it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
@@ -53,6 +54,7 @@ class UnitOfWork:
         self.models = models
         self.directories = directories
         self._connection: Connection | None = None
+        self._before_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> "UnitOfWork":
         return self
@@ -64,7 +66,19 @@ class UnitOfWork:
         if isinstance(exc, StaleDataError):  # raised by an autoflush inside the use case
             raise _stale(exc) from None
 
+    def before_commit(self, work: Callable[[], None]) -> None:
+        """Run `work` in this transaction when the use case commits, after everything it
+        did: a step whose outcome moves other instances (a call activity starts a child, a
+        child's end runs its caller on) leaves that to when its own rows are written."""
+        self._before_commit.append(work)
+
+    def settle(self) -> None:
+        """Run the work left for the commit, and the work it leaves in turn."""
+        while self._before_commit:
+            self._before_commit.pop(0)()
+
     def commit(self) -> None:
+        self.settle()
         try:
             self.session.commit()
         except StaleDataError as err:

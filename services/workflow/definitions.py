@@ -4,7 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine.decisions import is_dmn, load_decisions
 from engine.errors import BpmnValidationError, Problem
-from engine.loader import MAX_BPMN_BYTES, load_processes
+from engine.loader import BPMN_NS, MAX_BPMN_BYTES, load_processes, parse_untrusted_xml
 from engine.model import ProcessModel
 from engine.people import OrgSnapshot
 from services.errors import Busy, InvalidInput, NotFound
@@ -57,17 +58,51 @@ def split_files(files: Sequence[File]) -> tuple[list[File], list[File]]:
 
 def lint(source: bytes, filename: str, directory: Directory | None,
          default_department: str | None = None, strict: bool = False,
-         org: OrgSnapshot | None = None, decision_files: Sequence[File] = ()) -> list[Problem]:
+         org: OrgSnapshot | None = None, decision_files: Sequence[File] = (),
+         known_processes: Collection[str] = ()) -> list[Problem]:
     """Every problem in a BPMN file (with the DMN files it would be deployed with), or []
     when it would deploy; `strict` counts the warnings (what deploys but does not run as
-    drawn) as problems too; with `org`, the usernames it names are checked too."""
+    drawn, a call activity into a process not among `known_processes`: those deployed and
+    those linted with it) as problems too; with `org`, the usernames it names are checked
+    too."""
     try:
         models = load_processes(source, filename,
                                 directory.is_known_owner if directory else None,
                                 default_department, org, decision_files)
     except BpmnValidationError as err:
         return err.problems
-    return [warning for model in models for warning in model.warnings] if strict else []
+    if not strict:
+        return []
+    return [warning for model in models
+            for warning in (*model.warnings, *call_warnings(model, filename, known_processes))]
+
+
+def call_warnings(model: ProcessModel, filename: str,
+                  known_processes: Collection[str]) -> tuple[Problem, ...]:
+    """A call activity into a process not deployed yet deploys (it resolves when the call
+    happens) but would fail now: a warning each."""
+    return tuple(Problem(filename, call.line, call.element_id,
+                         f"calls process {call.called!r}, which is not deployed yet: the "
+                         "call fails (an incident) unless it is deployed before it happens")
+                 for call in model.calls.values() if call.called not in known_processes)
+
+
+def process_keys(files: Sequence[File]) -> set[str]:
+    """The ids of the processes in BPMN files (those that do not parse have none)."""
+    keys = set()
+    for filename, source in files:
+        try:
+            root = parse_untrusted_xml(source, filename)
+        except BpmnValidationError:
+            continue
+        keys.update(process.get("id") for process in root.iterfind(f"{{{BPMN_NS}}}process"))
+    return keys
+
+
+def deployed_keys(uow: UnitOfWork, keys: Collection[str]) -> set[str]:
+    """Which of these process keys have a deployed version."""
+    return set(uow.session.scalars(select(ProcessDefinition.key).where(
+        ProcessDefinition.key.in_(list(keys))).distinct())) if keys else set()
 
 
 def lint_decisions(decision_files: Sequence[File]) -> list[Problem]:
@@ -114,11 +149,18 @@ def deploy_files(store: Store, files: Sequence[File], deployed_by: str | None,
     stored_dmn = json.dumps([{"filename": name, "xml": text} for name, text in
                              _texts(dmn)], ensure_ascii=False) if dmn else None
 
+    in_deployment = {model.key for models, _ in validated for model in models}
+    called = {call.called for models, _ in validated for model in models
+              for call in model.calls.values()} - in_deployment
+
     def store_versions() -> list[DeployResult]:
+        deployment_id = str(uuid.uuid4())
         with store.writing() as uow:
+            known = in_deployment | deployed_keys(uow, called)
             results = [_store_version(uow, model, xml, content_checksum(source, default_department,
                                                                         dmn),
-                                      filename, deployed_by, default_department, stored_dmn)
+                                      filename, deployed_by, default_department, stored_dmn,
+                                      deployment_id, call_warnings(model, filename, known))
                        for (filename, source), (models, xml) in zip(bpmn, validated)
                        for model in models]
             uow.commit()
@@ -211,20 +253,24 @@ def _texts(files: Sequence[File]) -> list[tuple[str, str]]:
 
 def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str,
                    filename: str, deployed_by: str | None,
-                   default_department: str | None, dmn_files: str | None) -> DeployResult:
+                   default_department: str | None, dmn_files: str | None,
+                   deployment_id: str | None = None,
+                   more_warnings: tuple[Problem, ...] = ()) -> DeployResult:
     decisions = tuple(DeployedDecision(decision.id, decision.name, decision.file)
                       for decision in model.decisions.values())
+    warnings = model.warnings + more_warnings
     latest = _latest(uow, model.key)
     if latest is not None and latest.checksum == checksum:
-        return DeployResult(latest, created=False, warnings=model.warnings, decisions=decisions)
+        return DeployResult(latest, created=False, warnings=warnings, decisions=decisions)
     definition = ProcessDefinition(
         key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
         filename=filename, bpmn_xml=xml, checksum=checksum, deployed_at=utcnow(),
-        deployed_by=deployed_by, default_department=default_department, dmn_files=dmn_files)
+        deployed_by=deployed_by, default_department=default_department, dmn_files=dmn_files,
+        deployment_id=deployment_id)
     uow.session.add(definition)
     uow.flush()
     uow.models.put((checksum, model.key), model)
-    return DeployResult(definition, created=True, warnings=model.warnings, decisions=decisions)
+    return DeployResult(definition, created=True, warnings=warnings, decisions=decisions)
 
 
 def _latest(uow: UnitOfWork, key: str) -> ProcessDefinition | None:

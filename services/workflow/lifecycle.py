@@ -24,7 +24,7 @@ from services.persistence import step_store
 from services.persistence.models import ProcessDefinition, ProcessInstance, Task, utcnow
 from services.persistence.statuses import InstanceActionKind, TaskStatus
 from services.persistence.unit_of_work import UnitOfWork
-from services.workflow import actions, engine_steps
+from services.workflow import actions, calls, engine_steps
 from services.workflow.definitions import model_of
 from services.workflow.instances import visible_instance
 from services.workflow.participation import handed_off_to, may_govern
@@ -99,8 +99,11 @@ def cancel(uow: UnitOfWork, actor: Actor, instance_id: int, reason: str,
     step_store.withdraw_instance_work(uow, instance_id)
     step_store.set_status(uow, instance_id, held.found.lock_version, InstanceStatus.CANCELLED, now)
     engine_steps.resolve_incidents(uow, instance_id, now)
+    children = calls.cancel_children(uow, instance_id, actor.username, reason, now)
+    calls.child_cancelled(uow, held.row, now)
     actions.record(uow, instance_id, kind, actor, reason, held.status, InstanceStatus.CANCELLED,
-                   now, {"withdrawn_tasks": withdrawn})
+                   now, {"withdrawn_tasks": withdrawn, **({"cancelled_children": children}
+                                                          if children else {})})
     uow.commit()
     return reloaded(uow, instance_id)
 

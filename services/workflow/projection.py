@@ -8,6 +8,7 @@ They are rewritten in the same transaction as the state they mirror.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,14 +81,29 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, outcome: St
                now: dt.datetime) -> dict[str, Any]:
     """Store the instance's state after a step (Conflict if someone else stored one first);
     an instance the step ended tells its initiator (`announce_end`), whichever step it was:
-    a completion, a timer, an external worker, a message or signal, a move, a retry.
+    a completion, a timer, an external worker, a message or signal, a move, a retry; and
+    its call activities start, cancel or complete child instances (services.workflow.calls).
 
     Returns the columns stored."""
     stored = stored_state(outcome)
     step_store.save_state(uow, instance_id, seen_version, state_json=outcome.state_json, at=now,
                           **stored)
     announce_end(uow, instance_id, outcome, now)
+    for follower in _FOLLOWERS:
+        follower(uow, instance_id, outcome, now)
     return stored
+
+
+Follower = Callable[[UnitOfWork, int, StepOutcome, dt.datetime], None]
+_FOLLOWERS: list[Follower] = []
+
+
+def follow_steps(follower: Follower) -> None:
+    """Have `follower` see every stored step's outcome (services.workflow.calls registers
+    itself: it takes steps of its own with this module's functions, so it cannot be
+    imported here)."""
+    if follower not in _FOLLOWERS:
+        _FOLLOWERS.append(follower)
 
 
 def announce_end(uow: UnitOfWork, instance_id: int, outcome: StepOutcome,

@@ -59,7 +59,23 @@ def instance_view(uow: UnitOfWork, row: ProcessInstance) -> dict[str, Any]:
     actions = session.scalars(select(InstanceAction)
                               .where(InstanceAction.process_instance_id == row.id)
                               .order_by(InstanceAction.id))
+    children = session.execute(select(
+        ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.process_version,
+        ProcessInstance.status, ProcessInstance.parent_element_id,
+        ProcessInstance.business_key).where(ProcessInstance.parent_instance_id == row.id)
+        .order_by(ProcessInstance.id))
+    parent = session.execute(select(ProcessInstance.process_key, ProcessInstance.status).where(
+        ProcessInstance.id == row.parent_instance_id)).first() \
+        if row.parent_instance_id is not None else None
     return {"id": row.id, "process_key": row.process_key, "version": row.process_version,
+            # A call activity's child names its caller; a caller lists its children.
+            "parent": {"id": row.parent_instance_id, "process_key": parent.process_key,
+                       "status": parent.status, "element_id": row.parent_element_id}
+            if parent is not None else None,
+            "children": [{"id": child.id, "process_key": child.process_key,
+                          "version": child.process_version, "status": child.status,
+                          "element_id": child.parent_element_id,
+                          "business_key": child.business_key} for child in children],
             "business_key": row.business_key, "status": row.status, "error": row.error,
             "data": row.data, "started_by": row.started_by, "created_at": iso(row.created_at),
             "updated_at": iso(row.updated_at), "archived_at": iso(row.archived_at),

@@ -178,10 +178,32 @@ class Action(Shape):
     at = fields.String()
 
 
+class CallerLink(Shape):
+    """The instance whose call activity started this one."""
+    id = fields.Integer()
+    process_key = fields.String()
+    status = fields.String()
+    element_id = fields.String(metadata={"description": "The call activity"})
+
+
+class ChildLink(Shape):
+    """An instance started by one of this instance's call activities."""
+    id = fields.Integer()
+    process_key = fields.String()
+    version = fields.Integer()
+    status = fields.String()
+    element_id = fields.String(metadata={"description": "The call activity that started it"})
+    business_key = fields.String(allow_none=True)
+
+
 class Instance(Shape):
     id = fields.Integer()
     process_key = fields.String()
     version = fields.Integer()
+    parent = fields.Nested(CallerLink, allow_none=True, metadata={
+        "description": "Set on a child instance started by a call activity"})
+    children = fields.List(fields.Nested(ChildLink), metadata={
+        "description": "Child instances started by its call activities, oldest first"})
     business_key = fields.String(allow_none=True)
     status = fields.String()
     error = fields.String(allow_none=True)

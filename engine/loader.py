@@ -16,7 +16,6 @@ from typing import Callable
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
@@ -24,6 +23,7 @@ from . import business_rules, deadlines, expressions, labels, people, sandbox
 from .decisions import Decisions, load_decisions
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
+from .spiff_parser import DutyFlowParser
 from .external_tasks import read_external, wait_for_workers
 from .waits import check_waits
 from .forms import (CONSTRAINTS, DEFAULT_MAX_FILES, FIELD_TYPES, FILE_PROPERTIES, FieldSpec,
@@ -264,6 +264,21 @@ class _Checker:
                               "name each instance's item goes under (e.g. \"signer\")",
                         loop.sourceline)
 
+    def _check_collection(self, owner: etree._Element, loop: etree._Element, kind: str) -> None:
+        """One instance per item of `camunda:collection`, the item under
+        `camunda:elementVariable`; `${...}` is unwrapped for SpiffWorkflow."""
+        attribute = f"{{{CAMUNDA_NS}}}collection"
+        collection = sandbox.unwrap(loop.get(attribute) or "")
+        if not _is_variable(collection):
+            self.report(owner, f"a multi-instance {kind} needs camunda:collection naming the "
+                               "list in process data (e.g. \"${lines}\")", loop.sourceline)
+        else:
+            loop.set(attribute, collection)
+        if not _is_variable(_camunda(loop, "elementVariable") or ""):
+            self.report(owner, f"a multi-instance {kind} needs camunda:elementVariable, the "
+                               "name each instance's item goes under (e.g. \"line\")",
+                        loop.sourceline)
+
     def _check_initiator(self, start: etree._Element) -> None:
         name = _camunda(start, "initiator")
         if name is not None and not _is_variable(name):
@@ -411,8 +426,14 @@ class _Checker:
             condition.text = text
 
     def _check_multi_instance(self, process: etree._Element) -> None:
-        """Loop cardinality and completion condition, in any of the expression languages."""
+        """Loop cardinality and completion condition, in any of the expression languages;
+        the collection of a script task, service task or subprocess (a person's duties are
+        checked as countersigns)."""
         for loop in process.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
+            owner = loop.getparent()
+            if etree.QName(owner).localname not in ("userTask", "manualTask") and \
+                    loop.get(f"{{{CAMUNDA_NS}}}collection") is not None:
+                self._check_collection(owner, loop, etree.QName(owner).localname)
             for child in loop:
                 kind = etree.QName(child).localname if isinstance(child.tag, str) else ""
                 if kind in ("loopCardinality", "completionCondition") \
@@ -574,7 +595,7 @@ def _compile(root: etree._Element, processes: list[etree._Element],
     the whole document, so a parser per process would make loading quadratic."""
     lines = {element.get("id"): element.sourceline for element in root.iter()
              if isinstance(element.tag, str) and element.get("id")}
-    parser = CamundaParser()
+    parser = DutyFlowParser()
     compiled = []
     with _spiff_problems(checker, lines, processes[0]):
         parser.add_bpmn_xml(root, checker.filename)
@@ -609,8 +630,10 @@ class MergedMessage(CamundaMessageEventDefinition):
 def _merge_message_data(spec) -> None:
     for task_spec in spec.task_specs.values():
         definition = getattr(task_spec, "event_definition", None)
-        if type(definition) is CamundaMessageEventDefinition:
-            definition.__class__ = MergedMessage
+        # An event-based gateway holds the definitions of the events after it.
+        for one in [definition, *getattr(definition, "event_definitions", ())]:
+            if type(one) is CamundaMessageEventDefinition:
+                one.__class__ = MergedMessage
 
 
 @contextmanager

@@ -18,10 +18,12 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (BoundaryEvent,
+                                                                        EventBasedGateway)
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -156,19 +158,16 @@ class Instance:
                 if duty is not None:
                     tasks.append(ReadyTask(id=str(task.id), duty=duty))
                 continue
-            definition = getattr(task.task_spec, "event_definition", None)
-            if not isinstance(definition, TimerEventDefinition):
-                if (event := _pending_event(task)) is not None:
-                    events.append(event)
-                continue
-            due = _timer_due(task._get_internal_data("event_value"))
+            events += _pending_events(task)
+            timer = _timer_of(task)
+            due = _timer_due(task._get_internal_data("event_value")) if timer else None
             if due is not None:
-                timers.append(PendingTimer(id=str(task.id), element_id=task.task_spec.bpmn_id,
-                                           name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                                           due_at=due))
+                element_id, spec = timer
+                timers.append(PendingTimer(id=str(task.id), element_id=element_id,
+                                           name=spec.bpmn_name or element_id, due_at=due))
         for subprocess in self._workflow.subprocesses.values():
             events += [event for task in subprocess.get_tasks(state=TaskState.WAITING)
-                       if (event := _pending_event(task)) is not None]
+                       for event in _pending_events(task)]
         return tasks, timers, events
 
     def awaited_events(self) -> list[PendingEvent]:
@@ -183,7 +182,8 @@ class Instance:
                   if event.kind == kind and event.name == name]
         if not events:
             raise TaskNotReady(f"nothing in this instance waits for the {kind} {name!r}")
-        definition = self._find(events[0].id).task_spec.event_definition
+        definition = next(definition for _, definition in _event_definitions(self._find(events[0].id))
+                          if isinstance(definition, EVENT_KINDS[kind]) and definition.name == name)
         self._guarded(lambda: self._workflow.catch(BpmnEvent(definition,
                                                              payload=copy.deepcopy(data))))
         self._advance()
@@ -255,8 +255,7 @@ class Instance:
     def fire_timer(self, timer_id: str) -> None:
         """Fire one waiting timer now; the caller decides it is due (the database is the clock)."""
         task = self._find(timer_id)
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not task.has_state(TaskState.WAITING) or not isinstance(definition, TimerEventDefinition):
+        if not task.has_state(TaskState.WAITING) or _timer_of(task) is None:
             raise TaskNotReady(f"timer {timer_id} is not waiting")
         task._set_internal_data(event_fired=True)
         self._guarded(lambda: task.task_spec._update(task))
@@ -439,13 +438,38 @@ def _execution_error(err: Exception) -> ExecutionError:
     return ExecutionError(message.splitlines()[0] if message else type(err).__name__, element_id)
 
 
-def _pending_event(task) -> PendingEvent | None:
-    """A waiting task's message or signal, if it waits for one by name."""
-    definition = getattr(task.task_spec, "event_definition", None)
-    kind = next((kind for kind, cls in EVENT_KINDS.items() if isinstance(definition, cls)), None)
-    if kind is None or not definition.name:
-        return None
-    return PendingEvent(str(task.id), task.task_spec.bpmn_id, kind, definition.name)
+def _event_definitions(task) -> list[tuple[Any, Any]]:
+    """(element spec, event definition) of what a waiting task waits for. An event-based
+    gateway waits for the events of the catch events after it (SpiffWorkflow moves their
+    definitions into the gateway's, in the order of its outgoing flows); a catch event
+    with several definitions waits for each."""
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    if definition is None:
+        return []
+    if not isinstance(definition, MultipleEventDefinition):
+        return [(spec, definition)]
+    if isinstance(spec, EventBasedGateway):
+        return list(zip(spec.outputs, definition.event_definitions))
+    return [(spec, one) for one in definition.event_definitions]
+
+
+def _pending_events(task) -> list[PendingEvent]:
+    """A waiting task's messages and signals, those it waits for by name."""
+    found = []
+    for spec, definition in _event_definitions(task):
+        kind = next((kind for kind, cls in EVENT_KINDS.items() if isinstance(definition, cls)),
+                    None)
+        if kind is not None and definition.name:
+            found.append(PendingEvent(str(task.id), spec.bpmn_id, kind, definition.name))
+    return found
+
+
+def _timer_of(task) -> tuple[str, Any] | None:
+    """(element id, element spec) of the timer a waiting task waits for, if any. A task
+    keeps one due time, so of an event-based gateway's timers the first is the one."""
+    return next(((spec.bpmn_id, spec) for spec, definition in _event_definitions(task)
+                 if isinstance(definition, TimerEventDefinition)), None)
 
 
 def _timer_due(event_value: Any) -> dt.datetime | None:

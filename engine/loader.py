@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
-from . import business_rules, deadlines, expressions, labels, people, sandbox
+from . import business_rules, data_associations, deadlines, expressions, labels, people, sandbox
 from .decisions import Decisions, load_decisions
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
@@ -84,6 +84,9 @@ def load_processes(source: bytes, filename: str,
     forms = {process.get("id"): checker.check_process(process) for process in processes}
     for process in processes:
         check_waits(root, process, checker.report)
+    copies = {process.get("id"): data_associations.rewrite(process, checker.report, checker.warn)
+              for process in processes}
+    data_associations.drop_data_stores(root)
     external = {process.get("id"): checker.read_external(process) for process in processes}
     # With broken DMN files, which decisions exist is unknown: their problems say enough.
     calls = {process.get("id"): business_rules.read_calls(
@@ -91,6 +94,9 @@ def load_processes(source: bytes, filename: str,
              for process in processes}
     checker.raise_if_any()
     models = _compile(root, processes, forms, external, checker, default_owner)
+    for model in models:
+        data_associations.attach([model.spec, *model.subprocess_specs.values()],
+                                 copies[model.key])
     for model in models:
         business_rules.attach([model.spec, *model.subprocess_specs.values()], calls[model.key],
                               decisions)
@@ -123,6 +129,10 @@ class _Checker:
         self.declared_language = declared_language  # the definitions' expressionLanguage
         self.org = org
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []  # what deploys but runs other than a reader may expect
+
+    def warn(self, element: etree._Element, message: str) -> None:
+        self.warnings.append(self.problem(element, message))
 
     def report(self, element: etree._Element, message: str, line: int | None = None) -> None:
         self.problems.append(self.problem(element, message, line))
@@ -134,12 +144,15 @@ class _Checker:
 
     def read_external(self, process: etree._Element) -> tuple[dict[str, ExternalSpec],
                                                                tuple[Problem, ...]]:
-        """The process's external tasks, and the warnings about what waits instead of running."""
+        """The process's external tasks, and the process's warnings: what waits instead of
+        running, and what the checks of the process noted (self.warnings)."""
         warnings: list[Problem] = []
         external = read_external(process, self.report,
                                  lambda element, message: warnings.append(
                                      self.problem(element, message)))
-        return external, tuple(warnings)
+        ids = {element.get("id") for element in process.iter() if isinstance(element.tag, str)}
+        noted = [warning for warning in self.warnings if warning.element_id in ids]
+        return external, tuple(sorted(noted + warnings, key=lambda p: (p.line or 0, p.message)))
 
     def raise_if_any(self) -> None:
         if self.problems:
@@ -181,8 +194,8 @@ class _Checker:
             self._check_initiator(start)
         self._check_departments(process, "candidate starter group",
                                 _names(process, "candidateStarterGroups"))
-        self._check_gateways(process)
         self._check_conditions(process)
+        self._check_gateways(process)
         self._check_multi_instance(process)
         self._check_scripts(process)
         self._check_timers(process)
@@ -403,8 +416,20 @@ class _Checker:
                 for flow in outgoing:
                     if flow.get("id") != gateway.get("default") and \
                             flow.find("bpmn:conditionExpression", NS) is None:
-                        self.report(flow, f"flow leaving gateway {gateway.get('id')!r} has no "
-                                          "condition (and is not the gateway's default flow)")
+                        self._always_true(gateway, flow, kind)
+
+    def _always_true(self, gateway: etree._Element, flow: etree._Element, kind: str) -> None:
+        """A flow without a condition leaving a branching gateway is always true (the BPMN
+        spec, Camunda 7): SpiffWorkflow would take it as the default flow instead, so it
+        is given the condition `True` where it is drawn, and the deploy warns."""
+        which = ("the first flow in the file whose condition holds is taken, so flows "
+                 "after it are never taken" if kind == "exclusiveGateway" else
+                 "it is taken every time")
+        self.warn(flow, f"flow leaving gateway {gateway.get('id')!r} has no condition and is "
+                        f"not the gateway's default flow: it counts as always true ({which}), "
+                        "as in Camunda")
+        condition = etree.SubElement(flow, f"{{{BPMN_NS}}}conditionExpression")
+        condition.text = "True"
 
     def _check_conditions(self, process: etree._Element) -> None:
         for condition in process.iterfind(".//bpmn:conditionExpression", NS):

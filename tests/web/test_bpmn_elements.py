@@ -15,7 +15,9 @@ from services.persistence.models import utcnow
 from services.settings import Settings
 from services.workflow import worker
 from tests.conftest import BPMN_DIR
+from tests.engine.bpmn_builder import flow, process, user_task
 from tests.web.test_api import sign_in
+from tests.web.test_cli import run  # noqa: F401  (fixture)
 from web.app import create_app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "elements"
@@ -176,26 +178,6 @@ def test_an_embedded_subprocess_runs_its_tasks_in_their_lanes(api):
     assert finished["status"] == "completed" and finished["data"]["cause"] == "damp storage"
 
 
-def test_a_non_interrupting_event_subprocess_runs_beside_the_work(api):
-    deploy(api, "subprocesses.bpmn")
-    started = start(api, "complaint_handling")
-    send_message(api, "customer_called", data={"caller": "王先生"})
-    assert open_tasks(api, started["id"]) == ["investigate", "note_call"]
-    assert instance(api, started["id"])["data"]["caller"] == "王先生"
-    complete(api, started["id"], "note_call")
-    complete(api, started["id"], "investigate", {"cause": "transport"})
-    assert complete(api, started["id"], "close")["status"] == "completed"
-
-
-def test_an_interrupting_event_subprocess_stops_the_work(api):
-    deploy(api, "subprocesses.bpmn")
-    started = start(api, "complaint_handling")
-    send_message(api, "order_cancelled")
-    [task] = instance(api, started["id"])["tasks"]
-    assert (task["element_id"], task["department"]) == ("refund", "sales")
-    assert complete(api, started["id"], "refund")["status"] == "completed"
-
-
 # --- errors and escalations -----------------------------------------------------------
 
 def test_an_error_end_event_is_caught_by_the_boundary_of_its_subprocess(api):
@@ -286,3 +268,66 @@ def test_without_the_terminate_both_branches_finish(api):
     complete(api, started["id"], "credit_check", {"credit_ok": True})
     assert open_tasks(api, started["id"]) == ["pack"]
     assert complete(api, started["id"], "pack")["status"] == "completed"
+
+
+# --- flows without a condition, data associations ----------------------------------------
+
+def unconditioned(kind: str) -> bytes:
+    """A gateway whose flows after the first have no condition (as other tools draw them)."""
+    return process("\n".join([
+        '<bpmn:startEvent id="start"/>', f'<bpmn:{kind} id="route"/>',
+        user_task("small"), user_task("usual"), user_task("also"), '<bpmn:endEvent id="end"/>',
+        flow("start", "route"), flow("route", "small", "amount &lt; 10"),
+        flow("route", "usual"), flow("route", "also"),
+        flow("small", "end"), flow("usual", "end"), flow("also", "end")]),
+        {"Sales": ["start", "route", "small", "usual", "also", "end"]}, process_id="routing")
+
+
+@pytest.mark.parametrize("amount, taken", [(5, ["small"]), (50, ["usual"])])
+def test_a_flow_without_condition_leaving_an_exclusive_gateway_is_true_in_file_order(
+        api, amount, taken):
+    deployed = deploy(api, "routing.bpmn", unconditioned("exclusiveGateway"))
+    assert sorted(warning["element_id"] for warning in deployed["warnings"]) == \
+        ["f_route_also", "f_route_usual"]
+    assert "always true" in deployed["warnings"][0]["message"]
+    started = start(api, "routing", {"amount": amount})
+    assert open_tasks(api, started["id"]) == taken
+
+
+def test_every_flow_without_condition_leaving_an_inclusive_gateway_is_taken(api):
+    deploy(api, "routing.bpmn", unconditioned("inclusiveGateway"))
+    started = start(api, "routing", {"amount": 5})
+    assert open_tasks(api, started["id"]) == ["also", "small", "usual"]
+
+
+def test_lint_strict_refuses_a_flow_without_condition(run, tmp_path):  # noqa: F811
+    run("init-db")
+    run("org", "import", str(BPMN_DIR / "demo_org.yaml"))
+    file = tmp_path / "routing.bpmn"
+    file.write_bytes(unconditioned("exclusiveGateway"))
+    run("lint", str(file))
+    strict = run("lint", "--strict", str(file), check=False)
+    assert strict.returncode == 1 and "f_route_usual: flow leaving gateway" in strict.stderr
+
+
+def test_data_associations_copy_by_name_and_data_stores_are_ignored_with_a_warning(api):
+    deployed = deploy(api, "data_associations.bpmn")
+    assert [(warning["element_id"], "data store 'Ledger'" in warning["message"])
+            for warning in deployed["warnings"]] == [("check_limit", True), ("approve", True)]
+    started = start(api, "credit_limit", {"amount": 120})
+    data = instance(api, started["id"])["data"]
+    # amount reached the script as its input `limit`, which is the script's alone
+    assert data["within"] is True and "limit" not in data
+    finished = complete(api, started["id"], "approve", {"approved_amount": 100})
+    assert finished["status"] == "completed"
+    assert finished["data"]["final_amount"] == 100  # the output went to the process output
+
+
+def test_a_data_object_reference_to_nothing_is_refused_with_its_line(api):
+    source = (FIXTURES / "data_associations.bpmn").read_bytes().replace(
+        b'dataObjectRef="note_object"', b'dataObjectRef="missing"')
+    refused = api.post("/api/v1/process-definitions", headers=sign_in(api, "chen.design"),
+                       content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(source), "data.bpmn")})
+    assert refused.status_code == 422
+    assert "names no bpmn:dataObject ('missing')" in str(refused.json)

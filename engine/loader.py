@@ -23,7 +23,7 @@ from . import business_rules, data_associations, deadlines, expressions, labels,
 from .decisions import Decisions, load_decisions
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
-from .spiff_parser import DutyFlowParser
+from .spiff_parser import DutyFlowParser, start_event_subprocesses_with_their_scope
 from .external_tasks import read_external, wait_for_workers
 from .waits import check_waits
 from .forms import (CONSTRAINTS, DEFAULT_MAX_FILES, FIELD_TYPES, FILE_PROPERTIES, FieldSpec,
@@ -633,6 +633,7 @@ def _compile(root: etree._Element, processes: list[etree._Element],
     for _, spec, subprocess_specs in compiled:
         for one in (spec, *subprocess_specs.values()):
             _merge_message_data(one)
+            start_event_subprocesses_with_their_scope(one)
     return [_model(process, spec, subprocess_specs, forms[process.get("id")],
                    *external[process.get("id")], default_owner)
             for process, spec, subprocess_specs in compiled]
@@ -706,5 +707,18 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
                         start_lanes=start_lanes, external=external, warnings=warnings,
                         initiator=next((_camunda(start, "initiator") for start in starts
                                         if _camunda(start, "initiator")), None),
-                        labels=labels.document_translations(process))
+                        labels=labels.document_translations(process),
+                        event_subprocesses=_event_subprocesses(process))
+
+
+def _event_subprocesses(process: etree._Element) -> dict[str, bool]:
+    """The event subprocesses of the process and its subprocesses, each with whether its
+    start interrupts."""
+    found = {}
+    for subprocess in process.iterfind(".//bpmn:subProcess[@triggeredByEvent='true']", NS):
+        start = subprocess.find("bpmn:startEvent", NS)
+        interrupting = start is None or \
+            (start.get("isInterrupting") or "true").strip().lower() != "false"
+        found[subprocess.get("id")] = interrupting
+    return found
 

@@ -101,6 +101,8 @@ class ProcessModel:
     # Translations of element names (engine.labels): {element id: {language tag: text}};
     # the process's own under its key.
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The process's event subprocesses (engine.runtime): {element id: interrupting}.
+    event_subprocesses: dict[str, bool] = field(default_factory=dict)
 
     def label(self, element_id: str, locale: str | None, drawn: str) -> str:
         """An element's name in `locale`, else `drawn` (the name as drawn)."""

@@ -168,7 +168,8 @@ class Instance:
         for subprocess in self._workflow.subprocesses.values():
             events += [event for task in subprocess.get_tasks(state=TaskState.WAITING)
                        for event in _pending_events(task)]
-        return tasks, timers, events
+        # SpiffWorkflow's walk of the process reaches into subprocesses too: each once.
+        return tasks, timers, list(dict.fromkeys(events))
 
     def awaited_events(self) -> list[PendingEvent]:
         """The messages and signals the instance waits for, by name."""
@@ -376,7 +377,57 @@ class Instance:
     def _advance(self) -> None:
         self._guarded(lambda: self._workflow.do_engine_steps(
             did_complete_task=_PassCounter(MAX_ENGINE_PASSES)))
+        if self.model.event_subprocesses and self.error is None:
+            self._guarded(self._settle_event_subprocesses)
         compact(self._workflow)
+
+    # Event subprocesses (started with the process or subprocess around them, see
+    # engine.spiff_parser): SpiffWorkflow neither interrupts for an interrupting one nor
+    # ends one still waiting for its start event, which keeps the process (or subprocess)
+    # around it from ever completing. As in Camunda: an interrupting event subprocess
+    # cancels everything else in its scope once it starts, and a scope in which nothing
+    # but event subprocesses waiting for their start is left completes.
+
+    def _started(self, task) -> bool:
+        """Whether an event subprocess's start event has fired."""
+        subprocess = self._workflow.subprocesses.get(task.id)
+        if subprocess is None:
+            return task.has_state(TaskState.FINISHED_MASK)
+        return any(isinstance(inner.task_spec, StartEvent)
+                   and inner.has_state(TaskState.COMPLETED) for inner in subprocess.get_tasks())
+
+    def _settle_event_subprocesses(self) -> None:
+        for workflow in self._workflows():
+            if not workflow.is_completed():
+                self._settle_scope(workflow)
+
+    def _settle_scope(self, workflow) -> None:
+        root = workflow.task_tree
+        scope = [task for task in root.children
+                 if task.task_spec.bpmn_id in self.model.event_subprocesses]
+        for task in scope:
+            if self.model.event_subprocesses[task.task_spec.bpmn_id] and \
+                    not root.internal_data.get("interrupted_by") and self._started(task):
+                root.internal_data["interrupted_by"] = task.task_spec.bpmn_id
+                for other in list(root.children):
+                    if other is not task:
+                        other.cancel()
+        waiting = [task for task in scope
+                   if not task.has_state(TaskState.FINISHED_MASK) and not self._started(task)]
+        # The scope's closing join waits for the event subprocesses too: not work left.
+        closing = (workflow.spec.end, workflow.spec.task_specs.get("End"),
+                   workflow.spec.task_specs.get(f"{workflow.spec.name}.EndJoin"))
+        others = [task for child in root.children if child not in waiting for task in child
+                  if not task.has_state(TaskState.PREDICTED_MASK)
+                  and task.task_spec not in closing]
+        if waiting and all(task.has_state(TaskState.FINISHED_MASK) for task in others):
+            for task in waiting:
+                task.cancel()
+            for task in others + [task for child in root.children for task in child
+                                  if task.task_spec in closing]:
+                if task.has_state(TaskState.WAITING) and task.task_spec in closing:
+                    task.task_spec._update(task)  # the join sees the cancelled branches
+            self._workflow.do_engine_steps()
 
     def _guarded(self, step) -> None:
         if self.error is not None:

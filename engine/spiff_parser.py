@@ -5,6 +5,11 @@ multi-instance only on the task kinds it overrides (user tasks, subprocesses, ca
 activities, plain tasks); script and service tasks keep the plain BPMN parser, which
 refuses a Camunda multi-instance ("must specify a cardinality or a loop input data
 reference"). Camunda runs both, one instance per item of the collection.
+
+An event subprocess started by a message or signal is left out of its scope until the
+event comes; SpiffWorkflow then adds it to the shared, compiled spec (so every later
+instance of the version would start it at once). It is started with its scope instead,
+waiting at its start event like one started by a timer (engine.runtime settles them).
 """
 from __future__ import annotations
 
@@ -24,3 +29,16 @@ class DutyFlowParser(CamundaParser):
         full_tag("scriptTask"): (_CamundaScriptTaskParser, ScriptTask),
         full_tag("serviceTask"): (CamundaTaskParser, ServiceTask),
     }
+
+
+def start_event_subprocesses_with_their_scope(spec) -> None:
+    """Connect the event subprocesses a message or signal starts to the scope's start,
+    once, at load time (never at run time on the shared spec)."""
+    start = spec.start
+    for name in getattr(start, "trigger_specs", ()):
+        task_spec = spec.task_specs[name]
+        if start not in task_spec.inputs:
+            start.connect(task_spec)
+            task_spec.connect(spec.end)
+    if hasattr(start, "trigger_specs"):
+        start.trigger_specs = []

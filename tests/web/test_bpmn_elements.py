@@ -178,6 +178,45 @@ def test_an_embedded_subprocess_runs_its_tasks_in_their_lanes(api):
     assert finished["status"] == "completed" and finished["data"]["cause"] == "damp storage"
 
 
+def test_a_non_interrupting_event_subprocess_runs_beside_the_work(api):
+    deploy(api, "subprocesses.bpmn")
+    started = start(api, "complaint_handling")
+    send_message(api, "customer_called", data={"caller": "王先生"})
+    assert open_tasks(api, started["id"]) == ["investigate", "note_call"]
+    complete(api, started["id"], "investigate", {"cause": "transport"})
+    complete(api, started["id"], "note_call")
+    finished = complete(api, started["id"], "close")
+    assert finished["status"] == "completed" and finished["data"]["caller"] == "王先生"
+    assert finished["timers"] == []  # the overdue timer went with the process
+
+
+def test_a_timer_event_subprocess_starts_beside_the_work_when_due(api):
+    deploy(api, "subprocesses.bpmn")
+    started = start(api, "complaint_handling")
+    assert [timer["element_id"] for timer in instance(api, started["id"])["timers"]] == \
+        ["overdue_start"]
+    assert clock_moves(api, 47) == 0
+    assert clock_moves(api, 49) == 1
+    assert open_tasks(api, started["id"]) == ["apologise", "investigate"]
+    complete(api, started["id"], "apologise")
+    complete(api, started["id"], "investigate", {"cause": "transport"})
+    assert complete(api, started["id"], "close")["status"] == "completed"
+
+
+def test_an_interrupting_event_subprocess_stops_the_work(api):
+    deploy(api, "subprocesses.bpmn")
+    started = start(api, "complaint_handling")
+    send_message(api, "order_cancelled")
+    current = instance(api, started["id"])
+    assert [(task["element_id"], task["department"]) for task in current["tasks"]] == \
+        [("refund", "sales")]
+    assert current["timers"] == []  # the overdue timer was interrupted too
+    late = api.post("/api/v1/messages", headers=sign_in(api, "admin"),
+                    json={"name": "customer_called", "business_key": "B-1"})
+    assert late.status_code == 404  # the interrupted process waits for nothing else
+    assert complete(api, started["id"], "refund")["status"] == "completed"
+
+
 # --- errors and escalations -----------------------------------------------------------
 
 def test_an_error_end_event_is_caught_by_the_boundary_of_its_subprocess(api):

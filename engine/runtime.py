@@ -68,11 +68,14 @@ class ReadyTask:
 
 @dataclass(frozen=True)
 class ReadyExternal:
-    """A task waiting for an external worker on its topic."""
+    """A task waiting for an external worker on its topic. `variables` are its own over
+    the process data: an instance of a multi-instance task has its item (and Camunda's
+    `loopCounter`) there."""
 
     id: str
     element_id: str
     topic: str
+    variables: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ class Instance:
 
     def ready_external(self) -> list[ReadyExternal]:
         """Tasks waiting for an external worker (engine/external_tasks.py)."""
-        return [ReadyExternal(str(task.id), spec.element_id, spec.topic)
+        return [ReadyExternal(str(task.id), spec.element_id, spec.topic, _instance_variables(task))
                 for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)
                 if (spec := self.model.external.get(task.task_spec.bpmn_id)) is not None]
 
@@ -438,6 +441,19 @@ class Instance:
             self.error = _execution_error(err)
         except LoopDetected as err:
             self.error = ExecutionError(str(err), err.element_id)
+
+
+def _instance_variables(task) -> dict[str, Any] | None:
+    """One instance of a multi-instance task: its item under the element variable, and
+    its index as Camunda's `loopCounter`; None for any other task."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, MultiInstanceTask):
+        return None
+    item = parent.task_spec.input_item
+    found = {"loopCounter": task.internal_data.get("key_or_index")}
+    if item is not None and item.bpmn_id in task.data:
+        found[item.bpmn_id] = copy.deepcopy(task.data[item.bpmn_id])
+    return found
 
 
 def _record_instance(task, cleaned: dict[str, Any]) -> None:

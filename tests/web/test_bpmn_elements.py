@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,10 @@ from services.workflow import worker
 from tests.conftest import BPMN_DIR
 from tests.engine.bpmn_builder import flow, process, user_task
 from tests.web.test_api import sign_in
-from tests.web.test_cli import run  # noqa: F401  (fixture)
+from tests.web import test_cli
 from web.app import create_app
 
+run = test_cli.run  # the CLI fixture, for lint
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "elements"
 ROBOT = ('  - {username: stock.bot, name: Stock, department: warehouse, position: Integration, '
          'roles: [integration], base_salary: "0.00", bonus_base: "0.00", password: "demo"}\n')
@@ -271,20 +273,19 @@ def test_script_service_and_subprocess_run_once_per_item_of_a_collection(api, se
     priced = instance(api, started["id"])["data"]["lines"]
     assert [line["total"] for line in priced] == [15, 10]  # the script ran once per line
 
-    for done_before in range(len(LINES)):
-        reservations = fetch_reservations(api)  # one at a time, or all at once
-        assert [task["activityId"] for task in reservations] == \
-            ["reserve"] * (1 if sequential else len(LINES) - done_before)
-        done = api.post(f"/api/v1/external-tasks/{reservations[0]['id']}/complete",
-                        headers=sign_in(api, "stock.bot"), json={"workerId": "stock-1"})
-        assert done.status_code == 204
-        if not sequential:
-            break
-    for task in ([] if sequential else reservations[1:]):
-        done = api.post(f"/api/v1/external-tasks/{task['id']}/complete",
-                        headers=sign_in(api, "stock.bot"), json={"workerId": "stock-1"})
-        assert done.status_code == 204
-    assert fetch_reservations(api) == []
+    reserved = []
+    while reservations := fetch_reservations(api):  # one at a time, or all at once
+        assert len(reservations) == (1 if sequential else len(LINES))
+        for task in reservations:
+            assert task["activityId"] == "reserve"
+            variables = task["variables"]  # each worker sees its own line, and the index
+            assert variables["line"]["type"] == "Json"  # objects as Camunda sends them
+            reserved.append((variables["loopCounter"]["value"],
+                             json.loads(variables["line"]["value"])["sku"]))
+            done = api.post(f"/api/v1/external-tasks/{task['id']}/complete",
+                            headers=sign_in(api, "stock.bot"), json={"workerId": "stock-1"})
+            assert done.status_code == 204
+    assert sorted(reserved) == [(0, "steel-10"), (1, "bolt-2")]
 
     inspections = instance(api, started["id"])["tasks"]
     assert [task["element_id"] for task in inspections] == \
@@ -343,7 +344,7 @@ def test_every_flow_without_condition_leaving_an_inclusive_gateway_is_taken(api)
     assert open_tasks(api, started["id"]) == ["also", "small", "usual"]
 
 
-def test_lint_strict_refuses_a_flow_without_condition(run, tmp_path):  # noqa: F811
+def test_lint_strict_refuses_a_flow_without_condition(run, tmp_path):
     run("init-db")
     run("org", "import", str(BPMN_DIR / "demo_org.yaml"))
     file = tmp_path / "routing.bpmn"

@@ -57,6 +57,8 @@ def wait_for_workers(specs: Iterable[Any], external: Iterable[str]) -> None:
     waiting = set(external)
     for spec in specs:
         for task_spec in spec.task_specs.values():
+            # A multi-instance task's instances wait; the task around them, which shares
+            # their element id, must run on when they are done (else it waits as one more).
             if getattr(task_spec, "bpmn_id", None) in waiting and \
                     not isinstance(task_spec, MultiInstanceTask):
                 task_spec.manual = True

@@ -16,14 +16,15 @@ from typing import Callable
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
-from . import business_rules, calls as call_activities, deadlines, expressions, labels, people, sandbox
+from . import (business_rules, calls as call_activities, data_associations, deadlines, expressions,
+               labels, people, sandbox)
 from .decisions import Decisions, load_decisions
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
+from .spiff_parser import DutyFlowParser, start_event_subprocesses_with_their_scope
 from .external_tasks import read_external, wait_for_workers
 from .waits import check_waits
 from .forms import (CONSTRAINTS, DEFAULT_MAX_FILES, FIELD_TYPES, FILE_PROPERTIES, FieldSpec,
@@ -86,6 +87,9 @@ def load_processes(source: bytes, filename: str,
     forms = {process.get("id"): checker.check_process(process) for process in processes}
     for process in processes:
         check_waits(root, process, checker.report)
+    copies = {process.get("id"): data_associations.rewrite(process, checker.report, checker.warn)
+              for process in processes}
+    data_associations.drop_data_stores(root)
     external = {process.get("id"): checker.read_external(process) for process in processes}
     # With broken DMN files, which decisions exist is unknown: their problems say enough.
     calls = {process.get("id"): business_rules.read_calls(
@@ -97,6 +101,9 @@ def load_processes(source: bytes, filename: str,
               for process in processes}
     checker.raise_if_any()
     models = _compile(root, processes, forms, external, checker, default_owner, called)
+    for model in models:
+        data_associations.attach([model.spec, *model.subprocess_specs.values()],
+                                 copies[model.key])
     for model in models:
         business_rules.attach([model.spec, *model.subprocess_specs.values()], calls[model.key],
                               decisions)
@@ -129,6 +136,10 @@ class _Checker:
         self.declared_language = declared_language  # the definitions' expressionLanguage
         self.org = org
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []  # what deploys but runs other than a reader may expect
+
+    def warn(self, element: etree._Element, message: str) -> None:
+        self.warnings.append(self.problem(element, message))
 
     def report(self, element: etree._Element, message: str, line: int | None = None) -> None:
         self.problems.append(self.problem(element, message, line))
@@ -140,12 +151,15 @@ class _Checker:
 
     def read_external(self, process: etree._Element) -> tuple[dict[str, ExternalSpec],
                                                                tuple[Problem, ...]]:
-        """The process's external tasks, and the warnings about what waits instead of running."""
+        """The process's external tasks, and the process's warnings: what waits instead of
+        running, and what the checks of the process noted (self.warnings)."""
         warnings: list[Problem] = []
         external = read_external(process, self.report,
                                  lambda element, message: warnings.append(
                                      self.problem(element, message)))
-        return external, tuple(warnings)
+        ids = {element.get("id") for element in process.iter() if isinstance(element.tag, str)}
+        noted = [warning for warning in self.warnings if warning.element_id in ids]
+        return external, tuple(sorted(noted + warnings, key=lambda p: (p.line or 0, p.message)))
 
     def raise_if_any(self) -> None:
         if self.problems:
@@ -198,8 +212,8 @@ class _Checker:
             self._check_initiator(start)
         self._check_departments(process, "candidate starter group",
                                 _names(process, "candidateStarterGroups"))
-        self._check_gateways(process)
         self._check_conditions(process)
+        self._check_gateways(process)
         self._check_multi_instance(process)
         self._check_scripts(process)
         self._check_timers(process)
@@ -322,6 +336,21 @@ class _Checker:
         if not _is_variable(_camunda(loop, "elementVariable") or ""):
             self.report(task, "a multi-instance user task needs camunda:elementVariable, the "
                               "name each instance's item goes under (e.g. \"signer\")",
+                        loop.sourceline)
+
+    def _check_collection(self, owner: etree._Element, loop: etree._Element, kind: str) -> None:
+        """One instance per item of `camunda:collection`, the item under
+        `camunda:elementVariable`; `${...}` is unwrapped for SpiffWorkflow."""
+        attribute = f"{{{CAMUNDA_NS}}}collection"
+        collection = sandbox.unwrap(loop.get(attribute) or "")
+        if not _is_variable(collection):
+            self.report(owner, f"a multi-instance {kind} needs camunda:collection naming the "
+                               "list in process data (e.g. \"${lines}\")", loop.sourceline)
+        else:
+            loop.set(attribute, collection)
+        if not _is_variable(_camunda(loop, "elementVariable") or ""):
+            self.report(owner, f"a multi-instance {kind} needs camunda:elementVariable, the "
+                               "name each instance's item goes under (e.g. \"line\")",
                         loop.sourceline)
 
     def _check_initiator(self, start: etree._Element) -> None:
@@ -448,8 +477,20 @@ class _Checker:
                 for flow in outgoing:
                     if flow.get("id") != gateway.get("default") and \
                             flow.find("bpmn:conditionExpression", NS) is None:
-                        self.report(flow, f"flow leaving gateway {gateway.get('id')!r} has no "
-                                          "condition (and is not the gateway's default flow)")
+                        self._always_true(gateway, flow, kind)
+
+    def _always_true(self, gateway: etree._Element, flow: etree._Element, kind: str) -> None:
+        """A flow without a condition leaving a branching gateway is always true (the BPMN
+        spec, Camunda 7): SpiffWorkflow would take it as the default flow instead, so it
+        is given the condition `True` where it is drawn, and the deploy warns."""
+        which = ("the first flow in the file whose condition holds is taken, so flows "
+                 "after it are never taken" if kind == "exclusiveGateway" else
+                 "it is taken every time")
+        self.warn(flow, f"flow leaving gateway {gateway.get('id')!r} has no condition and is "
+                        f"not the gateway's default flow: it counts as always true ({which}), "
+                        "as in Camunda")
+        condition = etree.SubElement(flow, f"{{{BPMN_NS}}}conditionExpression")
+        condition.text = "True"
 
     def _check_conditions(self, process: etree._Element) -> None:
         for condition in process.iterfind(".//bpmn:conditionExpression", NS):
@@ -470,8 +511,14 @@ class _Checker:
             condition.text = text
 
     def _check_multi_instance(self, process: etree._Element) -> None:
-        """Loop cardinality and completion condition, in any of the expression languages."""
+        """Loop cardinality and completion condition, in any of the expression languages;
+        the collection of a script task, service task or subprocess (a person's duties are
+        checked as countersigns)."""
         for loop in process.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
+            owner = loop.getparent()
+            if etree.QName(owner).localname not in ("userTask", "manualTask") and \
+                    loop.get(f"{{{CAMUNDA_NS}}}collection") is not None:
+                self._check_collection(owner, loop, etree.QName(owner).localname)
             for child in loop:
                 kind = etree.QName(child).localname if isinstance(child.tag, str) else ""
                 if kind in ("loopCardinality", "completionCondition") \
@@ -649,7 +696,7 @@ def _compile(root: etree._Element, processes: list[etree._Element],
     the whole document, so a parser per process would make loading quadratic."""
     lines = {element.get("id"): element.sourceline for element in root.iter()
              if isinstance(element.tag, str) and element.get("id")}
-    parser = CamundaParser()
+    parser = DutyFlowParser()
     compiled = []
     with _spiff_problems(checker, lines, processes[0]):
         parser.add_bpmn_xml(root, checker.filename)
@@ -662,6 +709,7 @@ def _compile(root: etree._Element, processes: list[etree._Element],
     for _, spec, subprocess_specs in compiled:
         for one in (spec, *subprocess_specs.values()):
             _merge_message_data(one)
+            start_event_subprocesses_with_their_scope(one)
     return [_model(process, spec, subprocess_specs, forms[process.get("id")],
                    *external[process.get("id")], default_owner, called[process.get("id")])
             for process, spec, subprocess_specs in compiled]
@@ -684,8 +732,10 @@ class MergedMessage(CamundaMessageEventDefinition):
 def _merge_message_data(spec) -> None:
     for task_spec in spec.task_specs.values():
         definition = getattr(task_spec, "event_definition", None)
-        if type(definition) is CamundaMessageEventDefinition:
-            definition.__class__ = MergedMessage
+        # An event-based gateway holds the definitions of the events after it.
+        for one in [definition, *getattr(definition, "event_definitions", ())]:
+            if type(one) is CamundaMessageEventDefinition:
+                one.__class__ = MergedMessage
 
 
 @contextmanager
@@ -735,7 +785,8 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
                         initiator=next((_camunda(start, "initiator") for start in starts
                                         if _camunda(start, "initiator")), None),
                         labels=labels.document_translations(process),
-                        calls=called, loop_outputs=loop_outputs(process))
+                        calls=called, loop_outputs=loop_outputs(process),
+                        event_subprocesses=_event_subprocesses(process))
 
 
 def loop_outputs(process: etree._Element) -> dict[str, tuple[str, str]]:
@@ -749,5 +800,17 @@ def loop_outputs(process: etree._Element) -> dict[str, tuple[str, str]]:
         if output and element:
             found[zeebe.getparent().getparent().getparent().get("id")] = (
                 output, element if element.startswith("=") else "=" + element)
+    return found
+
+
+def _event_subprocesses(process: etree._Element) -> dict[str, bool]:
+    """The event subprocesses of the process and its subprocesses, each with whether its
+    start interrupts."""
+    found = {}
+    for subprocess in process.iterfind(".//bpmn:subProcess[@triggeredByEvent='true']", NS):
+        start = subprocess.find("bpmn:startEvent", NS)
+        interrupting = start is None or \
+            (start.get("isInterrupting") or "true").strip().lower() != "false"
+        found[subprocess.get("id")] = interrupting
     return found
 

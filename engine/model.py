@@ -106,6 +106,8 @@ class ProcessModel:
     calls: dict[str, Any] = field(default_factory=dict)
     # Camunda 8 multi-instance results (engine.loader.loop_outputs).
     loop_outputs: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # The process's event subprocesses (engine.runtime): {element id: interrupting}.
+    event_subprocesses: dict[str, bool] = field(default_factory=dict)
 
     def label(self, element_id: str, locale: str | None, drawn: str) -> str:
         """An element's name in `locale`, else `drawn` (the name as drawn)."""

@@ -19,10 +19,12 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (ErrorEventDefinition,
                                                                           SignalEventDefinition)
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
-from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (BoundaryEvent,
+                                                                        EventBasedGateway)
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -68,11 +70,14 @@ class ReadyTask:
 
 @dataclass(frozen=True)
 class ReadyExternal:
-    """A task waiting for an external worker on its topic."""
+    """A task waiting for an external worker on its topic. `variables` are its own over
+    the process data: an instance of a multi-instance task has its item (and Camunda's
+    `loopCounter`) there."""
 
     id: str
     element_id: str
     topic: str
+    variables: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -176,20 +181,18 @@ class Instance:
                 if duty is not None:
                     tasks.append(ReadyTask(id=str(task.id), duty=duty))
                 continue
-            definition = getattr(task.task_spec, "event_definition", None)
-            if not isinstance(definition, TimerEventDefinition):
-                if (event := _pending_event(task)) is not None:
-                    events.append(event)
-                continue
-            due = _timer_due(task._get_internal_data("event_value"))
+            events += _pending_events(task)
+            timer = _timer_of(task)
+            due = _timer_due(task._get_internal_data("event_value")) if timer else None
             if due is not None:
-                timers.append(PendingTimer(id=str(task.id), element_id=task.task_spec.bpmn_id,
-                                           name=task.task_spec.bpmn_name or task.task_spec.bpmn_id,
-                                           due_at=due))
+                element_id, spec = timer
+                timers.append(PendingTimer(id=str(task.id), element_id=element_id,
+                                           name=spec.bpmn_name or element_id, due_at=due))
         for subprocess in self._workflow.subprocesses.values():
             events += [event for task in subprocess.get_tasks(state=TaskState.WAITING)
-                       if (event := _pending_event(task)) is not None]
-        return tasks, timers, events
+                       for event in _pending_events(task)]
+        # SpiffWorkflow's walk of the process reaches into subprocesses too: each once.
+        return tasks, timers, list(dict.fromkeys(events))
 
     def awaited_events(self) -> list[PendingEvent]:
         """The messages and signals the instance waits for, by name."""
@@ -203,7 +206,8 @@ class Instance:
                   if event.kind == kind and event.name == name]
         if not events:
             raise TaskNotReady(f"nothing in this instance waits for the {kind} {name!r}")
-        definition = self._find(events[0].id).task_spec.event_definition
+        definition = next(definition for _, definition in _event_definitions(self._find(events[0].id))
+                          if isinstance(definition, EVENT_KINDS[kind]) and definition.name == name)
         self._guarded(lambda: self._workflow.catch(BpmnEvent(definition,
                                                              payload=copy.deepcopy(data))))
         self._advance()
@@ -211,7 +215,7 @@ class Instance:
 
     def ready_external(self) -> list[ReadyExternal]:
         """Tasks waiting for an external worker (engine/external_tasks.py)."""
-        return [ReadyExternal(str(task.id), spec.element_id, spec.topic)
+        return [ReadyExternal(str(task.id), spec.element_id, spec.topic, _instance_variables(task))
                 for task in self._workflow.get_tasks(state=TaskState.READY, manual=True)
                 if (spec := self.model.external.get(task.task_spec.bpmn_id)) is not None]
 
@@ -378,8 +382,7 @@ class Instance:
     def fire_timer(self, timer_id: str) -> None:
         """Fire one waiting timer now; the caller decides it is due (the database is the clock)."""
         task = self._find(timer_id)
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not task.has_state(TaskState.WAITING) or not isinstance(definition, TimerEventDefinition):
+        if not task.has_state(TaskState.WAITING) or _timer_of(task) is None:
             raise TaskNotReady(f"timer {timer_id} is not waiting")
         task._set_internal_data(event_fired=True)
         self._guarded(lambda: task.task_spec._update(task))
@@ -500,7 +503,57 @@ class Instance:
     def _advance(self) -> None:
         self._guarded(lambda: self._workflow.do_engine_steps(
             did_complete_task=_PassCounter(MAX_ENGINE_PASSES)))
+        if self.model.event_subprocesses and self.error is None:
+            self._guarded(self._settle_event_subprocesses)
         compact(self._workflow)
+
+    # Event subprocesses (started with the process or subprocess around them, see
+    # engine.spiff_parser): SpiffWorkflow neither interrupts for an interrupting one nor
+    # ends one still waiting for its start event, which keeps the process (or subprocess)
+    # around it from ever completing. As in Camunda: an interrupting event subprocess
+    # cancels everything else in its scope once it starts, and a scope in which nothing
+    # but event subprocesses waiting for their start is left completes.
+
+    def _started(self, task) -> bool:
+        """Whether an event subprocess's start event has fired."""
+        subprocess = self._workflow.subprocesses.get(task.id)
+        if subprocess is None:
+            return task.has_state(TaskState.FINISHED_MASK)
+        return any(isinstance(inner.task_spec, StartEvent)
+                   and inner.has_state(TaskState.COMPLETED) for inner in subprocess.get_tasks())
+
+    def _settle_event_subprocesses(self) -> None:
+        for workflow in self._workflows():
+            if not workflow.is_completed():
+                self._settle_scope(workflow)
+
+    def _settle_scope(self, workflow) -> None:
+        root = workflow.task_tree
+        scope = [task for task in root.children
+                 if task.task_spec.bpmn_id in self.model.event_subprocesses]
+        for task in scope:
+            if self.model.event_subprocesses[task.task_spec.bpmn_id] and \
+                    not root.internal_data.get("interrupted_by") and self._started(task):
+                root.internal_data["interrupted_by"] = task.task_spec.bpmn_id
+                for other in list(root.children):
+                    if other is not task:
+                        other.cancel()
+        waiting = [task for task in scope
+                   if not task.has_state(TaskState.FINISHED_MASK) and not self._started(task)]
+        # The scope's closing join waits for the event subprocesses too: not work left.
+        closing = (workflow.spec.end, workflow.spec.task_specs.get("End"),
+                   workflow.spec.task_specs.get(f"{workflow.spec.name}.EndJoin"))
+        others = [task for child in root.children if child not in waiting for task in child
+                  if not task.has_state(TaskState.PREDICTED_MASK)
+                  and task.task_spec not in closing]
+        if waiting and all(task.has_state(TaskState.FINISHED_MASK) for task in others):
+            for task in waiting:
+                task.cancel()
+            for task in others + [task for child in root.children for task in child
+                                  if task.task_spec in closing]:
+                if task.has_state(TaskState.WAITING) and task.task_spec in closing:
+                    task.task_spec._update(task)  # the join sees the cancelled branches
+            self._workflow.do_engine_steps()
 
     def _guarded(self, step) -> None:
         if self.error is not None:
@@ -511,6 +564,19 @@ class Instance:
             self.error = _execution_error(err)
         except LoopDetected as err:
             self.error = ExecutionError(str(err), err.element_id)
+
+
+def _instance_variables(task) -> dict[str, Any] | None:
+    """One instance of a multi-instance task: its item under the element variable, and
+    its index as Camunda's `loopCounter`; None for any other task."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, MultiInstanceTask):
+        return None
+    item = parent.task_spec.input_item
+    found = {"loopCounter": task.internal_data.get("key_or_index")}
+    if item is not None and item.bpmn_id in task.data:
+        found[item.bpmn_id] = copy.deepcopy(task.data[item.bpmn_id])
+    return found
 
 
 def _record_instance(task, cleaned: dict[str, Any]) -> None:
@@ -562,13 +628,38 @@ def _execution_error(err: Exception) -> ExecutionError:
     return ExecutionError(message.splitlines()[0] if message else type(err).__name__, element_id)
 
 
-def _pending_event(task) -> PendingEvent | None:
-    """A waiting task's message or signal, if it waits for one by name."""
-    definition = getattr(task.task_spec, "event_definition", None)
-    kind = next((kind for kind, cls in EVENT_KINDS.items() if isinstance(definition, cls)), None)
-    if kind is None or not definition.name:
-        return None
-    return PendingEvent(str(task.id), task.task_spec.bpmn_id, kind, definition.name)
+def _event_definitions(task) -> list[tuple[Any, Any]]:
+    """(element spec, event definition) of what a waiting task waits for. An event-based
+    gateway waits for the events of the catch events after it (SpiffWorkflow moves their
+    definitions into the gateway's, in the order of its outgoing flows); a catch event
+    with several definitions waits for each."""
+    spec = task.task_spec
+    definition = getattr(spec, "event_definition", None)
+    if definition is None:
+        return []
+    if not isinstance(definition, MultipleEventDefinition):
+        return [(spec, definition)]
+    if isinstance(spec, EventBasedGateway):
+        return list(zip(spec.outputs, definition.event_definitions))
+    return [(spec, one) for one in definition.event_definitions]
+
+
+def _pending_events(task) -> list[PendingEvent]:
+    """A waiting task's messages and signals, those it waits for by name."""
+    found = []
+    for spec, definition in _event_definitions(task):
+        kind = next((kind for kind, cls in EVENT_KINDS.items() if isinstance(definition, cls)),
+                    None)
+        if kind is not None and definition.name:
+            found.append(PendingEvent(str(task.id), spec.bpmn_id, kind, definition.name))
+    return found
+
+
+def _timer_of(task) -> tuple[str, Any] | None:
+    """(element id, element spec) of the timer a waiting task waits for, if any. A task
+    keeps one due time, so of an event-based gateway's timers the first is the one."""
+    return next(((spec.bpmn_id, spec) for spec, definition in _event_definitions(task)
+                 if isinstance(definition, TimerEventDefinition)), None)
 
 
 def _timer_due(event_value: Any) -> dt.datetime | None:

@@ -19,7 +19,10 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (BpmnWorkflowConverte
                                                             WorkflowConverter)
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.event_definitions import \
+    MessageEventDefinition as CamundaMessageEventDefinition
 
+from .loader import MergedMessage
 from .model import ProcessModel
 
 STATE_FORMAT = 1
@@ -65,6 +68,8 @@ def _registry() -> DefaultRegistry:
                       lambda dct: dt.date.fromisoformat(dct["value"]))
     config = {cls: (_TypedDataTaskConverter if converter is TaskConverter else converter)
               for cls, converter in CAMUNDA_CONFIG.items()}
+    # An event-based gateway keeps the events it has seen, definitions included, in the state.
+    config[MergedMessage] = CAMUNDA_CONFIG[CamundaMessageEventDefinition]
     BpmnWorkflowSerializer.configure(config, registry)
     return registry
 

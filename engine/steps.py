@@ -88,7 +88,8 @@ class StepOutcome:
                        for timer in self.timers],
             "ready_before": sorted(self.ready_before),
             "timers_before": sorted(self.timers_before), "timer_fired": self.timer_fired,
-            "external": [[task.id, task.element_id, task.topic] for task in self.external],
+            "external": [[task.id, task.element_id, task.topic, task.variables]
+                         for task in self.external],
             "external_before": sorted(self.external_before),
             "elements": list(self.elements),
             "events": [[event.id, event.element_id, event.kind, event.name]

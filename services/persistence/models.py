@@ -395,6 +395,9 @@ class ExternalTask(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The task's own variables over the process data: one instance of a multi-instance
+    # task has its item under the element variable (engine.runtime.ReadyExternal).
+    local_variables: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument)
 
 
 class ApiToken(Base):

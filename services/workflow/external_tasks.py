@@ -62,7 +62,8 @@ def fetch_and_lock(uow: UnitOfWork, actor: Actor, worker_id: str, max_tasks: int
             .with_for_update(of=ExternalTask, skip_locked=True)).all()
         for task, business_key, data in rows:
             task.worker_id, task.lock_expires_at = worker_id, now + duration
-            locked.append(Locked(task, business_key, dict(data or {})))
+            locked.append(Locked(task, business_key, {**(data or {}),
+                                                      **(task.local_variables or {})}))
     uow.commit()
     return locked
 

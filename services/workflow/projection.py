@@ -189,7 +189,8 @@ def _project_external(uow, instance_id, process_key, model, outcome, were_waitin
             uow.session.add(ExternalTask(
                 id=task_id, process_instance_id=instance_id, process_key=process_key,
                 element_id=task.element_id, name=model.external[task.element_id].name,
-                topic=task.topic, status=ExternalTaskStatus.OPEN, created_at=now))
+                topic=task.topic, status=ExternalTaskStatus.OPEN, created_at=now,
+                local_variables=task.variables))
 
 
 def _project_subscriptions(uow, instance_id, outcome, were_waiting) -> None:

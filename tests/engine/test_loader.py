@@ -105,9 +105,12 @@ def gateway_process(conditions: list[str | None], default: str | None = None) ->
     return process("\n".join(body), {"QA": ["start", "decide", "gw", "end_a", "end_b"]})
 
 
-def test_gateway_flow_without_condition():
-    [problem] = problems_of(gateway_process(["${x == 1}", None]))
-    assert ": to_b: flow leaving gateway 'gw' has no condition" in problem
+def test_gateway_flow_without_condition_is_always_true_with_a_warning():
+    [model] = load_processes(gateway_process(["${x == 1}", None]), "t.bpmn")
+    [warning] = model.warnings
+    assert warning.element_id == "to_b" and warning.line is not None
+    assert "flow leaving gateway 'gw' has no condition" in warning.message
+    assert "always true" in warning.message
 
 
 def test_gateway_default_flow_needs_no_condition():

@@ -282,3 +282,50 @@ def test_restoring_a_state_whose_task_map_comes_back_in_key_order_keeps_inherite
     assert restored.task_data(inspect.id) == instance.task_data(inspect.id)
     assert restored.task_data(inspect.id)["note"] == "keep me"
     assert restored.task_data(inspect.id)["supplier"] == "华东钢铁"
+
+
+def nested_event_subprocesses() -> bytes:
+    """An embedded subprocess with its own event subprocesses: a timer that reminds
+    (non-interrupting) and a message that stops the work (interrupting)."""
+    esp = ('<bpmn:subProcess id="{id}" triggeredByEvent="true"><bpmn:startEvent id="{id}_start"'
+           ' isInterrupting="{interrupting}">{definition}</bpmn:startEvent>{task}'
+           '<bpmn:endEvent id="{id}_end"/>' + flow("{id}_start", "{task_id}") +
+           flow("{task_id}", "{id}_end") + "</bpmn:subProcess>")
+    body = "\n".join([
+        '<bpmn:startEvent id="start"/>',
+        '<bpmn:subProcess id="work_scope"><bpmn:startEvent id="scope_start"/>' + user_task("work")
+        + '<bpmn:endEvent id="scope_end"/>' + flow("scope_start", "work") + flow("work", "scope_end")
+        + esp.format(id="remind_esp", interrupting="false", task=user_task("remind"),
+                     task_id="remind", definition="<bpmn:timerEventDefinition><bpmn:timeDuration>"
+                     "PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>")
+        + esp.format(id="halt_esp", interrupting="true", task=user_task("halted"),
+                     task_id="halted", definition='<bpmn:messageEventDefinition messageRef="m"/>')
+        + "</bpmn:subProcess>", user_task("after"), '<bpmn:endEvent id="end"/>',
+        flow("start", "work_scope"), flow("work_scope", "after"), flow("after", "end")])
+    nodes = ["start", "work_scope", "scope_start", "work", "scope_end", "after", "end"] + [
+        f"{esp_id}{suffix}" for esp_id in ("remind_esp", "halt_esp")
+        for suffix in ("", "_start", "_end")] + ["remind", "halted"]
+    return process(body, {"QA": nodes}).replace(
+        b"<bpmn:process", b'<bpmn:message id="m" name="halt"/><bpmn:process', 1)
+
+
+def test_a_subprocess_completes_while_its_event_subprocess_still_waits_for_its_timer():
+    [model] = load_processes(nested_event_subprocesses(), "nested.bpmn")
+    instance = Instance.start(model)
+    assert [timer.element_id for timer in instance.pending_timers()] == ["remind_esp_start"]
+    assert [event.name for event in instance.awaited_events()] == ["halt"]
+    instance = complete(roundtrip(instance), "work", {})
+    assert [task.element_id for task in instance.ready_tasks()] == ["after"]
+    assert instance.pending_timers() == [] and instance.awaited_events() == []
+    assert complete(instance, "after", {}).status == COMPLETED
+
+
+def test_an_interrupting_event_subprocess_cancels_only_its_own_scope():
+    [model] = load_processes(nested_event_subprocesses(), "nested.bpmn")
+    instance = Instance.start(model)
+    instance.catch("message", "halt", {"reason": "recall"})
+    assert [task.element_id for task in instance.ready_tasks()] == ["halted"]
+    assert instance.pending_timers() == []
+    instance = complete(roundtrip(instance), "halted", {})
+    assert [task.element_id for task in instance.ready_tasks()] == ["after"]
+    assert complete(instance, "after", {}).status == COMPLETED

@@ -33,7 +33,11 @@ from .people import OrgSnapshot
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS}
+# Who a duty goes to: Camunda 7 attributes, and Zeebe's assignmentDefinition attributes
+# (read as the Camunda 7 ones).
+ASSIGNMENT = ("assignee", "candidateUsers", "candidateGroups")
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 MAX_NAME_CHARS = 200  # process keys, names and element ids are stored in 200-character columns
 TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
@@ -171,6 +175,7 @@ class _Checker:
                 self.report(lane, "lane has no name; a lane's name routes its tasks to a department")
         forms: dict[str, FormSpec] = {}
         for task in _duties_of(process):
+            _read_zeebe_assignment(task)
             self._check_owner(task, lanes.get(task.get("id")))
             self._check_due_date(task)
             self._check_countersign(task)
@@ -200,8 +205,10 @@ class _Checker:
 
     def _check_owner(self, task: etree._Element, lane: str | None) -> None:
         groups = candidate_groups(task)
+        group_expression = self._assignment_expression(task, "candidateGroups")
         assignee, candidates = _camunda(task, "assignee"), _camunda(task, "candidateUsers")
-        if not lane and not groups and assignee is None and candidates is None:
+        if not lane and not groups and group_expression is None and assignee is None \
+                and candidates is None:
             if self.default_owner is None:
                 kind = "manual task" if etree.QName(task).localname == "manualTask" \
                     else "user task"
@@ -212,20 +219,39 @@ class _Checker:
             return
         self._check_departments(task, "lane", [lane] if lane else [])
         self._check_departments(task, "candidate group", groups)
-        owners = ((lane,) if lane else ()) + groups
+        # Groups an expression gives are known only at run time: a literal person is then
+        # only checked to be an active member of the org.
+        owners = () if group_expression is not None else ((lane,) if lane else ()) + groups
         for kind, text in (("assignee", assignee), ("candidateUsers", candidates)):
             if text is not None:
                 self._check_people(task, kind, text, owners)
 
+    def _assignment_expression(self, task: etree._Element, attribute: str) -> str | None:
+        """The attribute's expression, checked, stored (in the tree) in the form the engine
+        evaluates (expressions.canonical); None when it is literal text or absent."""
+        text = _camunda(task, attribute)
+        if text is None or not people.is_expression(text):
+            return None
+        language = expressions.detect(text, self.declared_language)
+        try:
+            expressions.check(text, language)
+        except sandbox.SandboxError as err:
+            self.report(task, f"{attribute} {text!r} ({language.value}): {err}",
+                        task.sourceline + ((err.line or 1) - 1
+                                           if isinstance(err, expressions.ExpressionSyntaxError)
+                                           else 0))
+            return None
+        canonical = expressions.canonical(text, language)
+        task.set(f"{{{CAMUNDA_NS}}}{attribute}", canonical)
+        return canonical
+
     def _check_people(self, task: etree._Element, kind: str, text: str,
                       owners: tuple[str, ...]) -> None:
-        """A username (a comma list for candidateUsers) or one `${...}` expression; named
-        users must pass the membership rule when the org is known."""
+        """A username (a comma list for candidateUsers) or one expression (`${...}`,
+        `#{...}`, FEEL's `=...`); named users must pass the membership rule when the org
+        is known."""
         if people.is_expression(text):
-            try:
-                sandbox.check_expression(text)
-            except sandbox.SandboxError as err:
-                self.report(task, f"{kind} {text!r}: {err}")
+            self._assignment_expression(task, kind)
             return
         names = people.literal_users(text)
         if "${" in text or not names or (kind == "assignee" and len(names) > 1):
@@ -519,6 +545,19 @@ def _follow_up_properties(task: etree._Element) -> list[tuple[str, str, int]]:
             if node.get("name") in FOLLOW_UPS]
 
 
+def properties_of(element: etree._Element) -> tuple[tuple[str, str], ...]:
+    """The element's own `camunda:properties` (Zeebe's `zeebe:properties` too), as
+    (name, value) in document order: shown with its tasks, as Camunda's task properties."""
+    found = []
+    for path in ("./bpmn:extensionElements/camunda:properties/camunda:property",
+                 "./bpmn:extensionElements/zeebe:properties/zeebe:property"):
+        for node in element.iterfind(path, NS):
+            name = (node.get("name") or "").strip()
+            if name:
+                found.append((name, node.get("value") or ""))
+    return tuple(found)
+
+
 def follow_ups(task: etree._Element) -> dict[str, str]:
     """The duty's reminder and escalation intervals, as DutySpec fields."""
     return {FOLLOW_UPS[name]: value for name, value, _ in _follow_up_properties(task)}
@@ -532,7 +571,24 @@ def _duties_of(process: etree._Element):
 
 
 def candidate_groups(task: etree._Element) -> tuple[str, ...]:
+    """The literal candidate groups (none when the attribute is an expression)."""
+    if people.is_expression(_camunda(task, "candidateGroups")):
+        return ()
     return _names(task, "candidateGroups")
+
+
+def _read_zeebe_assignment(task: etree._Element) -> None:
+    """Camunda 8's `zeebe:assignmentDefinition` (assignee, candidateGroups, candidateUsers:
+    a FEEL `=expression` or literal comma lists) read as the Camunda 7 attributes, in the
+    tree that is checked and compiled (the stored file keeps what was drawn). A Camunda 7
+    attribute the task also has wins."""
+    definition = task.find("bpmn:extensionElements/zeebe:assignmentDefinition", NS)
+    if definition is None:
+        return
+    for attribute in ASSIGNMENT:
+        value = (definition.get(attribute) or "").strip()
+        if value and _camunda(task, attribute) is None:
+            task.set(f"{{{CAMUNDA_NS}}}{attribute}", value)
 
 
 def _is_variable(name: str) -> bool:
@@ -637,15 +693,20 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
     for task in _duties_of(process):
         element_id = task.get("id")
         lane, groups = lanes.get(element_id), candidate_groups(task)
+        group_expression = _camunda(task, "candidateGroups") \
+            if people.is_expression(_camunda(task, "candidateGroups")) else None
         names_person = _camunda(task, "assignee") or _camunda(task, "candidateUsers")
-        if not lane and not groups and not names_person and default_owner:
+        if not lane and not groups and not names_person and not group_expression \
+                and default_owner:
             groups = (default_owner,)  # owned as if it named the department as its group
         duties[element_id] = DutySpec(
             element_id=element_id, name=task.get("name") or element_id,
             lane=lane, candidate_groups=groups,
             due_date=task.get(f"{{{CAMUNDA_NS}}}dueDate"), form=forms[element_id],
             assignee=_camunda(task, "assignee"),
-            candidate_users=_camunda(task, "candidateUsers"), **follow_ups(task))
+            candidate_users=_camunda(task, "candidateUsers"),
+            group_expression=group_expression, properties=properties_of(task),
+            **follow_ups(task))
     starts = process.findall("bpmn:startEvent", NS)
     start_form = next((forms[start.get("id")] for start in starts
                        if forms.get(start.get("id")) and forms[start.get("id")].fields), FormSpec())

@@ -94,6 +94,7 @@ def load_processes(source: bytes, filename: str,
                  process, None if dmn_problems else decisions, checker.report, _is_variable)
              for process in processes}
     checker.raise_if_any()
+    _drop_data_stores(root)
     models = _compile(root, processes, forms, external, checker, default_owner)
     for model in models:
         business_rules.attach([model.spec, *model.subprocess_specs.values()], calls[model.key],
@@ -329,7 +330,7 @@ class _Checker:
                 self.report(element, f"form field {spec.id!r} is declared twice", node.sourceline)
             seen.add(spec.id)
             fields.append(spec)
-        return FormSpec(tuple(fields))
+        return FormSpec(tuple(fields), _external_form(element) if not fields else None)
 
     def _read_field(self, owner: etree._Element, node: etree._Element) -> FieldSpec | None:
         field_id = node.get("id") or ""
@@ -616,6 +617,36 @@ def _lane_of_nodes(process: etree._Element) -> dict[str, str]:
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             owner[(ref.text or "").strip()] = name
     return owner
+
+
+def _external_form(element: etree._Element) -> str | None:
+    """A user task's `camunda:formKey` naming a form DutyFlow cannot read (an embedded or
+    app HTML form); Camunda Forms (`camunda-forms:`) are not such forms."""
+    if etree.QName(element).localname != "userTask":
+        return None
+    key = _camunda(element, "formKey")
+    return key if key and not key.startswith("camunda-forms:") else None
+
+
+def _drop_data_stores(root: etree._Element) -> None:
+    """Data stores (a "Financial Accounting System" drawn beside a task) are documentation,
+    as in Camunda: nothing reads or writes them. They leave the tree SpiffWorkflow compiles,
+    with the associations that point at them (SpiffWorkflow wants an implementation of
+    each store by name)."""
+    stores = {element.get("id") for element in root.iter(f"{{{BPMN_NS}}}dataStoreReference",
+                                                          f"{{{BPMN_NS}}}dataStore")}
+    if not stores:
+        return
+    for kind in ("dataInputAssociation", "dataOutputAssociation"):
+        for association in list(root.iter(f"{{{BPMN_NS}}}{kind}")):
+            refs = {(ref.text or "").strip() for ref in association
+                    if isinstance(ref.tag, str) and etree.QName(ref).localname in
+                    ("sourceRef", "targetRef")}
+            if refs & stores:
+                association.getparent().remove(association)
+    for element in list(root.iter(f"{{{BPMN_NS}}}dataStoreReference",
+                                  f"{{{BPMN_NS}}}dataStore")):
+        element.getparent().remove(element)
 
 
 def _dedent(script: str) -> str:

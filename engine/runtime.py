@@ -209,7 +209,8 @@ class Instance:
         duty = self.model.duties.get(task.task_spec.bpmn_id)
         if duty is None:
             raise TaskNotReady(f"task {task_id} is not a user task of {self.model.key}")
-        cleaned = duty.form.validate(data)
+        cleaned = check_variables(data) if duty.form.external and not duty.form.fields \
+            else duty.form.validate(data)
         task.data.update(cleaned)
         if isinstance(task.parent.task_spec, MultiInstanceTask):
             _record_instance(task, cleaned)

@@ -56,7 +56,9 @@ def load_processes(source: bytes, filename: str,
                    is_known_owner: OwnerCheck | None = None,
                    default_owner: str | None = None,
                    org: OrgSnapshot | None = None,
-                   decision_files: Sequence[tuple[str, bytes]] = ()) -> list[ProcessModel]:
+                   decision_files: Sequence[tuple[str, bytes]] = (),
+                   latest_decision_files: Sequence[tuple[str, bytes]] = ()
+                   ) -> list[ProcessModel]:
     """Parse, validate and compile every executable process in one BPMN document.
 
     `is_known_owner(name)` says whether a lane or candidate-group name routes to a
@@ -66,6 +68,9 @@ def load_processes(source: bytes, filename: str,
     usernames a diagram names literally (assignee, candidate users) against the membership
     rule of engine.people. `decision_files` are the (file name, DMN text) deployed with the
     document: its business rule tasks call their decisions (engine.business_rules).
+    `latest_decision_files` are the latest deployed files holding the decisions its
+    business rule tasks call that the deployment lacks (sent with each step that needs
+    them: Camunda's "latest" binding); without them such a task fails when it runs.
     Raises BpmnValidationError listing every problem, of the DMN files too.
     """
     decisions: Decisions = {}
@@ -90,16 +95,33 @@ def load_processes(source: bytes, filename: str,
         check_waits(root, process, checker.report)
     external = {process.get("id"): checker.read_external(process) for process in processes}
     # With broken DMN files, which decisions exist is unknown: their problems say enough.
+    decision_warnings: dict[str, list[Problem]] = {process.get("id"): [] for process in processes}
     calls = {process.get("id"): business_rules.read_calls(
-                 process, None if dmn_problems else decisions, checker.report, _is_variable)
+                 process, None if dmn_problems else decisions, checker.report, _is_variable,
+                 lambda element, message, key=process.get("id"):
+                     decision_warnings[key].append(checker.problem(element, message)))
              for process in processes}
     checker.raise_if_any()
     _drop_data_stores(root)
     models = _compile(root, processes, forms, external, checker, default_owner)
+    latest = _latest_decisions(latest_decision_files)
     for model in models:
         business_rules.attach([model.spec, *model.subprocess_specs.values()], calls[model.key],
-                              decisions)
-    return [dataclasses.replace(model, decisions=decisions) for model in models]
+                              decisions, latest)
+    return [dataclasses.replace(
+                model, decisions=decisions,
+                missing_decisions=business_rules.missing(calls[model.key].values(), decisions),
+                warnings=model.warnings + tuple(decision_warnings[model.key]))
+            for model in models]
+
+
+def _latest_decisions(files: Sequence[tuple[str, bytes]]) -> Decisions:
+    """The decisions of the latest deployed files that hold the ones a deployment lacks:
+    each file on its own (two deployments may each hold a decision of the same id)."""
+    found: dict = {}
+    for name, text in files:
+        found.update(load_decisions([(name, text)]))
+    return found
 
 
 def parse_untrusted_xml(source: bytes, filename: str) -> etree._Element:

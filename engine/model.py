@@ -109,6 +109,9 @@ class ProcessModel:
     # Every DMN decision deployed with it (engine.decisions.Decision by id), whether or not
     # its business rule tasks call them.
     decisions: Mapping[str, Any] = field(default_factory=dict)
+    # Decisions its business rule tasks call that its deployment lacks: the latest deployed
+    # decision with that id is used when the task runs (Camunda's "latest" binding).
+    missing_decisions: tuple[str, ...] = ()
     # Translations of element names (engine.labels): {element id: {language tag: text}};
     # the process's own under its key.
     labels: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -20,7 +20,7 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
-from . import business_rules, deadlines, expressions, labels, people, sandbox
+from . import business_rules, deadlines, expressions, labels, listeners, people, sandbox
 from .decisions import Decisions, load_decisions
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
@@ -95,11 +95,16 @@ def load_processes(source: bytes, filename: str,
         check_waits(root, process, checker.report)
     external = {process.get("id"): checker.read_external(process) for process in processes}
     # With broken DMN files, which decisions exist is unknown: their problems say enough.
-    decision_warnings: dict[str, list[Problem]] = {process.get("id"): [] for process in processes}
+    more_warnings: dict[str, list[Problem]] = {process.get("id"): [] for process in processes}
+    scripts = {process.get("id"): listeners.read_listeners(
+                   process, checker.report,
+                   lambda element, message, line, key=process.get("id"):
+                       more_warnings[key].append(checker.problem(element, message, line)))
+               for process in processes}
     calls = {process.get("id"): business_rules.read_calls(
                  process, None if dmn_problems else decisions, checker.report, _is_variable,
                  lambda element, message, key=process.get("id"):
-                     decision_warnings[key].append(checker.problem(element, message)))
+                     more_warnings[key].append(checker.problem(element, message)))
              for process in processes}
     checker.raise_if_any()
     _drop_data_stores(root)
@@ -108,10 +113,11 @@ def load_processes(source: bytes, filename: str,
     for model in models:
         business_rules.attach([model.spec, *model.subprocess_specs.values()], calls[model.key],
                               decisions, latest)
+        listeners.attach([model.spec, *model.subprocess_specs.values()], scripts[model.key])
     return [dataclasses.replace(
                 model, decisions=decisions,
                 missing_decisions=business_rules.missing(calls[model.key].values(), decisions),
-                warnings=model.warnings + tuple(decision_warnings[model.key]))
+                warnings=model.warnings + tuple(more_warnings[model.key]))
             for model in models]
 
 

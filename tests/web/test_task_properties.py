@@ -1,0 +1,30 @@
+"""A task's camunda:properties are shown with it on the API, as drawn."""
+from __future__ import annotations
+
+import io
+
+from tests.engine.bpmn_builder import flow, process
+from tests.web.test_api import client, sign_in  # noqa: F401  (fixture)
+
+PROPERTIES = process("\n".join([
+    '<bpmn:startEvent id="start"/>',
+    '<bpmn:userTask id="check" name="Check"><bpmn:extensionElements><camunda:properties>'
+    '<camunda:property name="priority" value="high"/>'
+    '<camunda:property name="checklist" value="https://example.org/list"/>'
+    '</camunda:properties></bpmn:extensionElements></bpmn:userTask>',
+    '<bpmn:endEvent id="end"/>', flow("start", "check"), flow("check", "end")]),
+    {"QA": ["start", "check", "end"]}, process_id="with_properties")
+
+
+def test_a_task_shows_its_properties_in_document_order(client):  # noqa: F811
+    deployed = client.post("/api/v1/process-definitions", headers=sign_in(client, "chen.design"),
+                           content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(PROPERTIES), "properties.bpmn")})
+    assert deployed.status_code == 201, deployed.json
+    started = client.post("/api/v1/process-instances", headers=sign_in(client, "li.qa"),
+                          json={"process_key": "with_properties"})
+    [task] = started.json["tasks"]
+    shown = client.get(f"/api/v1/tasks/{task['id']}", headers=sign_in(client, "li.qa")).json
+    assert shown["properties"] == [{"name": "priority", "value": "high"},
+                                   {"name": "checklist", "value": "https://example.org/list"}]
+    assert shown["candidate_departments"] == []

@@ -118,3 +118,17 @@ def test_the_task_rows_keep_the_departments_the_groups_gave(org):
         [task] = uow.session.scalars(select(Task).where(
             Task.process_instance_id == instance.id)).all()
     assert sorted(task.candidate_departments) == ["hr", "legal"]
+
+
+def test_a_reimported_org_keeps_the_departments_the_groups_gave(org):
+    from services.org import org_file
+    from tests.conftest import BPMN_DIR
+    deploy(org, routed('camunda:candidateGroups="${approverGroups}"', lane=None))
+    instance = start(org, "zhang.proc", {"approverGroups": ["Legal", "sales"]})
+    text = (BPMN_DIR / "demo_org.yaml").read_text("utf-8").replace("head: wang.qa",
+                                                                   "head: he.qa")
+    with org.writing() as uow:
+        org_file.import_org(uow, text, "demo_org.yaml", "cli:tester")
+    [task] = open_tasks(org, instance.id)
+    assert (task.department_key, sorted(task.candidate_departments)) == ("legal",
+                                                                          ["legal", "sales"])

@@ -20,7 +20,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import sandbox
+from . import hooks, sandbox
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -98,8 +98,7 @@ def _read(node: etree._Element, kind: str, owner: etree._Element, report: Report
 
 def attach(specs: Iterable[Any], listeners: dict[str, tuple[Listener, ...]]) -> None:
     """Make the compiled specs of these elements run their listeners: start listeners as
-    the element becomes ready, end listeners as it completes. The hooks wrap the spec's
-    own (set on the shared, never mutated spec objects once, at load time)."""
+    the element starts, end listeners as it completes (engine.hooks)."""
     if not listeners:
         return
     for spec in specs:
@@ -111,14 +110,13 @@ def attach(specs: Iterable[Any], listeners: dict[str, tuple[Listener, ...]]) -> 
             starts = [listener.script for listener in found if listener.moment == "start"]
             ends = [listener.script for listener in found if listener.moment == "end"]
             if starts:
-                task_spec._update_hook = _before(task_spec._update_hook, starts)
+                hooks.on_start(task_spec, _running(starts), "listeners")
             if ends:
-                task_spec._on_complete_hook = _before(task_spec._on_complete_hook, ends)
+                hooks.on_end(task_spec, _running(ends))
 
 
-def _before(hook: Callable[[Any], Any], scripts: list[str]) -> Callable[[Any], Any]:
-    def hooked(my_task: Any) -> Any:
+def _running(scripts: list[str]) -> Callable[[Any], None]:
+    def run(my_task: Any) -> None:
         for script in scripts:
             my_task.workflow.script_engine.execute(my_task, script)
-        return hook(my_task)
-    return hooked
+    return run

@@ -20,7 +20,8 @@ from SpiffWorkflow.camunda.parser import CamundaParser
 from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
-from . import business_rules, deadlines, expressions, labels, listeners, people, sandbox
+from . import (business_rules, deadlines, expressions, io_mapping, labels, listeners, people,
+               sandbox)
 from .decisions import Decisions, load_decisions
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
@@ -106,6 +107,9 @@ def load_processes(source: bytes, filename: str,
                  lambda element, message, key=process.get("id"):
                      more_warnings[key].append(checker.problem(element, message)))
              for process in processes}
+    mappings = {process.get("id"): io_mapping.read_mappings(
+                    process, checker.declared_language, checker.report)
+                for process in processes}
     checker.raise_if_any()
     _drop_data_stores(root)
     models = _compile(root, processes, forms, external, checker, default_owner)
@@ -114,6 +118,8 @@ def load_processes(source: bytes, filename: str,
         business_rules.attach([model.spec, *model.subprocess_specs.values()], calls[model.key],
                               decisions, latest)
         listeners.attach([model.spec, *model.subprocess_specs.values()], scripts[model.key])
+        # Outermost: inputs are mapped before start listeners, outputs before end ones.
+        io_mapping.attach([model.spec, *model.subprocess_specs.values()], mappings[model.key])
     return [dataclasses.replace(
                 model, decisions=decisions,
                 missing_decisions=business_rules.missing(calls[model.key].values(), decisions),

@@ -2,6 +2,8 @@
 element starts, outputs written back as it ends, values of every kind, and the refusals."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from engine.errors import BpmnValidationError
@@ -33,9 +35,10 @@ def with_review(extensions: str, zeebe: bool = False) -> bytes:
 
 
 def start(source: bytes, data: dict):
+    """Started, then stored and restored as every step is (the locals' hidden values too)."""
     [model] = load_processes(source, "io.bpmn")
     instance = Instance.start(model, data)
-    return instance
+    return Instance.restore(model, json.loads(json.dumps(instance.dump())))
 
 
 def test_inputs_are_locals_of_the_task_and_outputs_are_written_back():
@@ -92,7 +95,8 @@ def test_a_subprocess_sees_its_inputs_and_maps_its_outputs():
 
 
 def test_an_expression_that_fails_when_run_stops_the_instance_at_the_element():
-    instance = start(with_review(io(parameter("input", "x", "${missing + 1}"))), {"amount": 1})
+    [model] = load_processes(with_review(io(parameter("input", "x", "${missing + 1}"))), "io.bpmn")
+    instance = Instance.start(model, {"amount": 1})
     assert instance.status == ERROR and instance.error.element_id == "review"
     assert "parameter 'x'" in str(instance.error)
 

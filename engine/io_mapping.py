@@ -33,7 +33,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 PYTHON_FORMATS = ("", "python", "py", "python3")
-_HIDDEN = "io_hidden"
+HIDDEN = "io_hidden"  # internal data: the values the locals hide, by name
 MAX_DEPTH = 10
 
 Report = Callable[[etree._Element, str, int | None], None]
@@ -216,7 +216,7 @@ _MISSING = "__io_missing__"
 def _inputs(inputs) -> Callable[[Any], None]:
     def map_inputs(my_task: Any) -> None:
         values = {name: _run(value, my_task.data, my_task, name) for name, value in inputs}
-        my_task.internal_data[_HIDDEN] = {
+        my_task.internal_data[HIDDEN] = {
             name: deepcopy(my_task.data.get(name, _MISSING)) for name in values}
         my_task.data.update(values)
     return map_inputs
@@ -226,7 +226,7 @@ def _outputs(mapping: Mapping) -> Callable[[Any], None]:
     def map_outputs(my_task: Any) -> None:
         values = {name: _run(value, my_task.data, my_task, name)
                   for name, value in mapping.outputs}
-        for name, hidden in (my_task.internal_data.pop(_HIDDEN, None) or {}).items():
+        for name, hidden in (my_task.internal_data.pop(HIDDEN, None) or {}).items():
             if hidden == _MISSING:
                 my_task.data.pop(name, None)
             else:

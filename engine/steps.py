@@ -46,6 +46,8 @@ class OpenTask:
     # Group names a candidateGroups expression gave (engine.people), owners besides the
     # duty's lane and literal groups.
     candidate_groups: tuple[str, ...] = ()
+    # Its local variables (input parameters, engine.io_mapping) as it became ready.
+    locals: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class StepOutcome:
             "status": self.status, "error": self.error,
             "error_element": self.error_element, "data": self.data, "cleaned": self.cleaned,
             "ready": [[task.id, task.element_id, _iso(task.due_at), task.assignee,
-                       list(task.candidate_users), list(task.candidate_groups)]
+                       list(task.candidate_users), list(task.candidate_groups), task.locals]
                       for task in self.ready],
             "timers": [[timer.id, timer.element_id, timer.name, _iso(timer.due_at)]
                        for timer in self.timers],
@@ -99,8 +101,8 @@ class StepOutcome:
             state_json=state_json, status=dct["status"], error=dct["error"],
             error_element=dct["error_element"], data=dct["data"], cleaned=dct["cleaned"],
             ready=tuple(OpenTask(task_id, element_id, _from_iso(due), assignee, tuple(candidates),
-                                 tuple(groups))
-                        for task_id, element_id, due, assignee, candidates, groups
+                                 tuple(groups), local_data)
+                        for task_id, element_id, due, assignee, candidates, groups, local_data
                         in dct["ready"]),
             timers=tuple(PendingTimer(timer_id, element_id, name, parse_datetime(due))
                          for timer_id, element_id, name, due in dct["timers"]),
@@ -273,7 +275,8 @@ def _open_tasks(instance: Instance, ready_before: frozenset[str], now: dt.dateti
         open_tasks.append(OpenTask(task.id, task.element_id,
                                    resolve_due_at(task.duty.due_date, data, now),
                                    routing.assignee, routing.candidate_users,
-                                   routing.candidate_groups))
+                                   routing.candidate_groups,
+                                   json_safe(instance.task_locals(task.id)) or None))
     return tuple(open_tasks)
 
 

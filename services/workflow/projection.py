@@ -136,7 +136,7 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
             department_key=department_key, candidate_departments=candidates,
             assignee=task.assignee, claimed_at=None, candidate_users=list(task.candidate_users),
             completed_by=None, completed_at=None, status=TaskStatus.READY, created_at=now,
-            due_at=task.due_at))
+            due_at=task.due_at, local_data=task.locals))
         candidate_rows += [{"task_id": task_id, "username": username}
                            for username in task.candidate_users]
         duties.append(duty)

@@ -144,6 +144,9 @@ class TaskDetail(Task):
     form = fields.Dict()
     properties = fields.List(fields.Nested(TaskProperty), metadata={
         "description": "the task's camunda:properties (zeebe:properties), as drawn"})
+    variables = fields.Dict(metadata={
+        "description": "the task's local variables (its input parameters, camunda:inputOutput "
+                       "or zeebe:ioMapping) as it became ready"})
 
 
 class StartRequest(StrictSchema):

@@ -45,7 +45,8 @@ def get_task(task_id: str):
     with store().reading() as uow:
         task = tasks.get_task(uow, actor(), task_id)
         return {**task_view(task), "form": attachments.task_form(uow, task).as_dict(),
-                "properties": attachments.task_properties(uow, task)}
+                "properties": attachments.task_properties(uow, task),
+                "variables": task.local_data or {}}
 
 
 def _task_action(action, task_id: str, *args) -> dict:

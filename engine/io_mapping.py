@@ -105,9 +105,9 @@ class _Reader:
     def zeebe(self, node: etree._Element) -> tuple[str, Value] | None:
         target, source = (node.get("target") or "").strip(), (node.get("source") or "").strip()
         what = f"zeebe:{etree.QName(node).localname} {target!r}"
-        if not _is_variable(target):
-            self.report(f"{what}: the target must be a name usable in expressions (paths "
-                        "such as a.b are not supported)", node.sourceline)
+        if not all(_is_variable(part) for part in target.split(".")):
+            self.report(f"{what}: the target must be a name usable in expressions, or a "
+                        "path of such names (customer.email)", node.sourceline)
             return None
         self.ok = True
         value = self.expression(source if source.startswith("=") else "=" + source, what,
@@ -215,24 +215,38 @@ _MISSING = "__io_missing__"
 
 def _inputs(inputs) -> Callable[[Any], None]:
     def map_inputs(my_task: Any) -> None:
-        values = {name: _run(value, my_task.data, my_task, name) for name, value in inputs}
+        values = [(name, _run(value, my_task.data, my_task, name)) for name, value in inputs]
         my_task.internal_data[HIDDEN] = {
-            name: deepcopy(my_task.data.get(name, _MISSING)) for name in values}
-        my_task.data.update(values)
+            root: deepcopy(my_task.data.get(root, _MISSING))
+            for root in dict.fromkeys(name.split(".")[0] for name, _ in values)}
+        _assign(my_task.data, values)
     return map_inputs
 
 
 def _outputs(mapping: Mapping) -> Callable[[Any], None]:
     def map_outputs(my_task: Any) -> None:
-        values = {name: _run(value, my_task.data, my_task, name)
-                  for name, value in mapping.outputs}
+        values = [(name, _run(value, my_task.data, my_task, name))
+                  for name, value in mapping.outputs]
         for name, hidden in (my_task.internal_data.pop(HIDDEN, None) or {}).items():
             if hidden == _MISSING:
                 my_task.data.pop(name, None)
             else:
                 my_task.data[name] = hidden
-        my_task.data.update(values)
+        _assign(my_task.data, values)
     return map_outputs
+
+
+def _assign(data: dict[str, Any], values: list[tuple[str, Any]]) -> None:
+    """Set each value under its name, or its path (Zeebe's `customer.email`: the contexts
+    on the way are made, or copied and extended)."""
+    for name, value in values:
+        *path, last = name.split(".")
+        target = data
+        for part in path:
+            inner = target.get(part)
+            target[part] = dict(inner) if isinstance(inner, dict) else {}
+            target = target[part]
+        target[last] = value
 
 
 def _run(value: Value, data: dict[str, Any], my_task: Any, name: str) -> Any:

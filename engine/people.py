@@ -147,6 +147,10 @@ def resolve(duty: DutySpec, data: Mapping[str, Any], org: OrgSnapshot | None) ->
     if duty.candidate_users is not None:
         candidates = _names(duty.candidate_users, data, org, "candidateUsers", "usernames")
     owners = duty.owners + groups
+    if duty.group_expression is not None and not owners and assignee is None \
+            and not candidates:
+        raise RoutingError(f"candidateGroups {duty.group_expression!r} gave no group, and "
+                           "the task has no lane nor person: nobody could do it")
     for username in dict.fromkeys((*((assignee,) if assignee else ()), *candidates)):
         problem = org.membership_problem(username, owners)
         if problem:
@@ -159,8 +163,6 @@ def _groups(text: str, data: Mapping[str, Any], org: OrgSnapshot) -> tuple[str, 
     """The group names a candidateGroups expression gives, each routing to a department
     exactly as a literal candidate group does."""
     groups = _names(text, data, org, "candidateGroups", "group names")
-    if not groups:
-        raise RoutingError(f"candidateGroups {text!r} gave no group: nobody could do the task")
     for name in groups:
         if name not in org.routes:
             raise RoutingError(f"candidateGroups {text!r} gave {name!r}, which names no "

@@ -71,12 +71,14 @@ def test_zeebe_io_mapping_reads_feel():
     extensions = ('<bpmn:extensionElements><zeebe:ioMapping>'
                   '<zeebe:input source="=amount * 3" target="tripled"/>'
                   '<zeebe:output source="=tripled + 1" target="result"/>'
+                  '<zeebe:output source="=tripled" target="report.tripled"/>'
                   "</zeebe:ioMapping></bpmn:extensionElements>")
     instance = start(with_review(extensions, zeebe=True), {"amount": 2})
     [task] = instance.ready_tasks()
     assert instance.task_data(task.id)["tripled"] == 6
     instance.complete(task.id, {})
     assert instance.data["result"] == 7 and "tripled" not in instance.data
+    assert instance.data["report"] == {"tripled": 6}
 
 
 def test_a_subprocess_sees_its_inputs_and_maps_its_outputs():

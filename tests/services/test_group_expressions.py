@@ -65,10 +65,17 @@ def test_a_group_naming_no_department_is_an_incident_with_a_clear_message(org):
 
 
 @pytest.mark.parametrize("value", [[], 5, [1, 2]])
-def test_a_group_expression_giving_no_group_names_is_an_incident(org, value):
+def test_a_group_expression_giving_no_group_names_for_a_task_without_a_lane_is_an_incident(
+        org, value):
     deploy(org, routed('camunda:candidateGroups="${approverGroups}"', lane=None))
     instance = start(org, "zhang.proc", {"approverGroups": value})
     assert instance.status == "error" and "candidateGroups" in instance.error
+
+
+def test_no_group_from_the_expression_leaves_the_task_to_its_lane(org):
+    deploy(org, routed('camunda:candidateGroups="${approverGroups}"'))
+    [task] = open_tasks(org, start(org, "li.qa", {"approverGroups": []}).id)
+    assert (task.department_key, task.candidate_departments) == ("qa", [])
 
 
 def test_juel_and_feel_group_expressions(org):

@@ -11,7 +11,8 @@ subprocess made) and written to the process data.
 Values (Camunda 7): text (a literal string; empty is null), one expression (`${...}`,
 `#{...}`, FEEL `=...`: evaluated in the sandbox), `camunda:list` and `camunda:map` (nested,
 of the same), or `camunda:script scriptFormat="python"` whose text is one Python
-expression giving the value. Zeebe: `<zeebe:input source="=expr" target="name"/>`.
+expression giving the value. Zeebe: `<zeebe:input source="=expr" target="name"/>` (a
+source without `=` is a static text; a target may be a path, `customer.email`).
 Everything is checked at deploy time (names usable in expressions, expressions that parse,
 scripts only Python); an expression that fails when run stops the instance with an
 incident at the element.
@@ -105,13 +106,14 @@ class _Reader:
     def zeebe(self, node: etree._Element) -> tuple[str, Value] | None:
         target, source = (node.get("target") or "").strip(), (node.get("source") or "").strip()
         what = f"zeebe:{etree.QName(node).localname} {target!r}"
-        if not all(_is_variable(part) for part in target.split(".")):
-            self.report(f"{what}: the target must be a name usable in expressions, or a "
-                        "path of such names (customer.email)", node.sourceline)
+        if not all(_is_feel_name(part) for part in target.split(".")):
+            self.report(f"{what}: the target must be a FEEL name (`Vacation Status` too), or "
+                        "a path of such names (customer.email)", node.sourceline)
             return None
         self.ok = True
-        value = self.expression(source if source.startswith("=") else "=" + source, what,
-                                node.sourceline) if source else ("null",)
+        # A source is a FEEL expression with `=`, else a static value (as in Zeebe).
+        value = (self.expression(source, what, node.sourceline) if source.startswith("=")
+                 else ("text", source)) if source else ("null",)
         return (target, value) if self.ok else None
 
     def value(self, node: etree._Element, what: str, depth: int) -> Value:
@@ -176,6 +178,15 @@ class _Reader:
             self.report(f"{what}: {text!r} ({language.value}): {err}", line)
             return ("null",)
         return ("expr", expressions.canonical(text, language))
+
+
+def _is_feel_name(name: str) -> bool:
+    """A name FEEL reads from the process data: words (spaces between them allowed, as FEEL
+    allows), not starting with _, no punctuation that FEEL would read as an operator."""
+    stripped = name.strip()
+    return bool(stripped) and stripped == name and not name.startswith("_") and \
+        len(name) <= 200 and all(part.isidentifier() for part in name.split(" ") if part) \
+        and "  " not in name
 
 
 def _is_variable(name: str) -> bool:

@@ -72,6 +72,8 @@ def test_zeebe_io_mapping_reads_feel():
                   '<zeebe:input source="=amount * 3" target="tripled"/>'
                   '<zeebe:output source="=tripled + 1" target="result"/>'
                   '<zeebe:output source="=tripled" target="report.tripled"/>'
+                  '<zeebe:output source="=amount" target="from.Vacation Days"/>'
+                  '<zeebe:output source="demo@example.org" target="from.email"/>'
                   "</zeebe:ioMapping></bpmn:extensionElements>")
     instance = start(with_review(extensions, zeebe=True), {"amount": 2})
     [task] = instance.ready_tasks()
@@ -79,6 +81,7 @@ def test_zeebe_io_mapping_reads_feel():
     instance.complete(task.id, {})
     assert instance.data["result"] == 7 and "tripled" not in instance.data
     assert instance.data["report"] == {"tripled": 6}
+    assert instance.data["from"] == {"Vacation Days": 2, "email": "demo@example.org"}
 
 
 def test_a_subprocess_sees_its_inputs_and_maps_its_outputs():

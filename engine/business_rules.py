@@ -4,7 +4,10 @@ Camunda 7 writes `camunda:decisionRef="id"` with `camunda:resultVariable` and
 `camunda:mapDecisionResult` (resultList, the default, singleResult, singleEntry or
 collectEntries); Camunda 8 `<zeebe:calledDecision decisionId="id" resultVariable="x"/>`.
 When the task is reached the decision is made from the process data, in the sandbox worker
-running the step, and its result is put in the process data for later gateways. A Camunda 7
+running the step, with the decision of the deployment (`camunda:decisionRefBinding=
+"deployment"`) or, as Camunda's default binding "latest" does for a decision the deployment
+lacks, the latest deployed decision with that id (the service sends its file with the step;
+none deployed: an incident), and its result is put in the process data for later gateways. A Camunda 7
 task without a result variable puts the entries of the decision's single result in the
 process data instead (more than one result is an error there).
 
@@ -40,6 +43,7 @@ class DecisionCall:
     decision_id: str
     result_variable: str | None
     mapping: str  # one of decisions.RESULT_MAPPINGS, or "zeebe"
+    binding: str = "latest"  # "deployment": only a decision deployed with the diagram
 
 
 def calls_decision(task: etree._Element) -> bool:
@@ -49,11 +53,13 @@ def calls_decision(task: etree._Element) -> bool:
 
 
 def read_calls(process: etree._Element, decisions: Decisions | None, report: Report,
-               is_variable: Callable[[str], bool]) -> dict[str, DecisionCall]:
+               is_variable: Callable[[str], bool], warn: Report | None = None
+               ) -> dict[str, DecisionCall]:
     """The process's business rule tasks that call a decision, by element id; each becomes a
     plain task in `process`, the tree SpiffWorkflow compiles (not the stored file).
     `decisions` None: the deployment's DMN files were refused, so which decisions exist is
-    not checked."""
+    not checked. A decision the deployment lacks is refused with the "deployment" binding,
+    else `warn`ed about: it is looked up among the deployed decisions when the task runs."""
     calls = {}
     for task in process.iter(f"{{{BPMN_NS}}}businessRuleTask"):
         if task.get(f"{{{CAMUNDA_NS}}}type") == "external" or not calls_decision(task):
@@ -62,13 +68,23 @@ def read_calls(process: etree._Element, decisions: Decisions | None, report: Rep
         if call is None:
             continue
         if decisions is not None and call.decision_id not in decisions:
-            report(task, f"decision {call.decision_id!r} is not in the deployment: deploy its "
-                         ".dmn file together with the diagram"
-                   + (f" (it has {', '.join(sorted(decisions))})" if decisions else ""))
-            continue
+            others = f" (it has {', '.join(sorted(decisions))})" if decisions else ""
+            if call.binding == "deployment" or warn is None:
+                report(task, f"decision {call.decision_id!r} is not in the deployment: deploy "
+                             f"its .dmn file together with the diagram{others}")
+                continue
+            warn(task, f"decision {call.decision_id!r} is not in the deployment{others}: the "
+                       "latest deployed decision with that id is used when the task runs, "
+                       "and with none deployed then the instance stops with an incident")
         calls[call.element_id] = call
         task.tag = f"{{{BPMN_NS}}}task"
     return calls
+
+
+def missing(calls: Iterable[DecisionCall], decisions: Decisions) -> tuple[str, ...]:
+    """The ids of called decisions the deployment lacks (found among deployed ones later)."""
+    return tuple(sorted({call.decision_id for call in calls
+                         if call.decision_id not in decisions}))
 
 
 def _read(task: etree._Element, report: Report,
@@ -86,7 +102,9 @@ def _read(task: etree._Element, report: Report,
             report(task, "zeebe:calledDecision needs a resultVariable: the name the result "
                          "goes under in process data")
             return None
-        return DecisionCall(element_id, decision_id, variable, "zeebe")
+        binding = (zeebe.get("bindingType") or "").strip()
+        return DecisionCall(element_id, decision_id, variable, "zeebe",
+                            "deployment" if binding == "deployment" else "latest")
     decision_id = (task.get(f"{{{CAMUNDA_NS}}}decisionRef") or "").strip()
     variable = (task.get(f"{{{CAMUNDA_NS}}}resultVariable") or "").strip() or None
     mapping = (task.get(f"{{{CAMUNDA_NS}}}mapDecisionResult") or "").strip() or "resultList"
@@ -102,12 +120,13 @@ def _read(task: etree._Element, report: Report,
         problems.append(f"camunda:resultVariable {variable!r} must be a name usable in "
                         "expressions")
     if binding not in _BINDINGS:
-        problems.append(f"camunda:decisionRefBinding {binding!r}: decisions are deployed with "
-                        "the diagram, so only 'latest' or 'deployment' (the same thing here) "
-                        "can be honoured")
+        problems.append(f"camunda:decisionRefBinding {binding!r}: only 'latest' (the latest "
+                        "deployed decision with that id when the diagram's deployment lacks "
+                        "it) or 'deployment' can be honoured")
     for problem in problems:
         report(task, problem)
-    return None if problems else DecisionCall(element_id, decision_id, variable, mapping)
+    return None if problems else DecisionCall(element_id, decision_id, variable, mapping,
+                                              binding or "latest")
 
 
 class DecisionTask(NoneTask):
@@ -118,7 +137,11 @@ class DecisionTask(NoneTask):
 
     def _run_hook(self, my_task: Any) -> bool:
         call = self.decision_call
-        decision = self.decisions[call.decision_id]
+        decision = self.decisions.get(call.decision_id)
+        if decision is None:
+            raise WorkflowTaskException(f"decision {call.decision_id!r} is not deployed: "
+                                        "deploy a .dmn file holding it, then retry",
+                                        task=my_task)
         try:
             result = map_result(decision, decide(self.decisions, call.decision_id, my_task.data),
                                 call.mapping if call.result_variable else "singleResult")
@@ -131,8 +154,12 @@ class DecisionTask(NoneTask):
         return super()._run_hook(my_task)
 
 
-def attach(specs: Iterable[Any], calls: dict[str, DecisionCall], decisions: Decisions) -> None:
-    """Make the compiled specs of these elements decide when they run."""
+def attach(specs: Iterable[Any], calls: dict[str, DecisionCall], decisions: Decisions,
+           latest: Decisions | None = None) -> None:
+    """Make the compiled specs of these elements decide when they run: with the decisions
+    of the deployment, or for the "latest" binding with `latest` (the deployed decisions
+    the deployment lacks) besides them."""
+    found = {**(latest or {}), **decisions}
     for spec in specs:
         for task_spec in spec.task_specs.values():
             call = calls.get(getattr(task_spec, "bpmn_id", None))
@@ -140,4 +167,4 @@ def attach(specs: Iterable[Any], calls: dict[str, DecisionCall], decisions: Deci
                 task_spec.__class__ = DecisionTask
                 task_spec.manual = False  # a bpmn:task waits for a person; this one decides
                 task_spec.decision_call = call
-                task_spec.decisions = decisions
+                task_spec.decisions = decisions if call.binding == "deployment" else found

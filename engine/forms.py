@@ -88,9 +88,15 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class FormSpec:
-    """The form of one user task or start event; an empty form accepts only `{}`."""
+    """The form of one user task or start event; an empty form accepts only `{}`.
+
+    `external` is the `camunda:formKey` of a form DutyFlow cannot read (an embedded HTML
+    form of the Camunda webapp, `embedded:app:forms/approve-invoice.html`) on a task that
+    declares no fields: its completion takes plain variables, as Camunda's REST API does
+    (engine.runtime.check_variables: names usable in expressions, size-limited)."""
 
     fields: tuple[FieldSpec, ...] = field(default_factory=tuple)
+    external: str | None = None
 
     def as_dict(self, locale: str | None = None) -> dict[str, Any]:
         return {"fields": [spec.as_dict(locale) for spec in self.fields]}

@@ -20,7 +20,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
 from . import (business_rules, calls as call_activities, data_associations, deadlines, expressions,
-               labels, people, sandbox)
+               io_mapping, labels, listeners, people, sandbox)
 from .decisions import Decisions, load_decisions
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
@@ -35,7 +35,10 @@ from .people import OrgSnapshot
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
-NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS}
+# Who a duty goes to: Camunda 7 attributes, and Zeebe's assignmentDefinition attributes
+# (read as the Camunda 7 ones).
+ASSIGNMENT = ("assignee", "candidateUsers", "candidateGroups")
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 MAX_NAME_CHARS = 200  # process keys, names and element ids are stored in 200-character columns
 TIMER_KINDS = ("timeDuration", "timeDate", "timeCycle")
@@ -54,7 +57,9 @@ def load_processes(source: bytes, filename: str,
                    is_known_owner: OwnerCheck | None = None,
                    default_owner: str | None = None,
                    org: OrgSnapshot | None = None,
-                   decision_files: Sequence[tuple[str, bytes]] = ()) -> list[ProcessModel]:
+                   decision_files: Sequence[tuple[str, bytes]] = (),
+                   latest_decision_files: Sequence[tuple[str, bytes]] = ()
+                   ) -> list[ProcessModel]:
     """Parse, validate and compile every executable process in one BPMN document.
 
     `is_known_owner(name)` says whether a lane or candidate-group name routes to a
@@ -64,6 +69,9 @@ def load_processes(source: bytes, filename: str,
     usernames a diagram names literally (assignee, candidate users) against the membership
     rule of engine.people. `decision_files` are the (file name, DMN text) deployed with the
     document: its business rule tasks call their decisions (engine.business_rules).
+    `latest_decision_files` are the latest deployed files holding the decisions its
+    business rule tasks call that the deployment lacks (sent with each step that needs
+    them: Camunda's "latest" binding); without them such a task fails when it runs.
     Raises BpmnValidationError listing every problem, of the DMN files too.
     """
     decisions: Decisions = {}
@@ -92,22 +100,50 @@ def load_processes(source: bytes, filename: str,
     data_associations.drop_data_stores(root)
     external = {process.get("id"): checker.read_external(process) for process in processes}
     # With broken DMN files, which decisions exist is unknown: their problems say enough.
+    more_warnings: dict[str, list[Problem]] = {process.get("id"): [] for process in processes}
+    scripts = {process.get("id"): listeners.read_listeners(
+                   process, checker.report,
+                   lambda element, message, line, key=process.get("id"):
+                       more_warnings[key].append(checker.problem(element, message, line)))
+               for process in processes}
     calls = {process.get("id"): business_rules.read_calls(
-                 process, None if dmn_problems else decisions, checker.report, _is_variable)
+                 process, None if dmn_problems else decisions, checker.report, _is_variable,
+                 lambda element, message, key=process.get("id"):
+                     more_warnings[key].append(checker.problem(element, message)))
              for process in processes}
     local = {process.get("id") for process in root.iterfind("bpmn:process", NS)}
     called = {process.get("id"): call_activities.read_call_activities(
                   process, local, checker.report, checker.declared_language)
               for process in processes}
+    mappings = {process.get("id"): io_mapping.read_mappings(
+                    process, checker.declared_language, checker.report)
+                for process in processes}
     checker.raise_if_any()
     models = _compile(root, processes, forms, external, checker, default_owner, called)
     for model in models:
         data_associations.attach([model.spec, *model.subprocess_specs.values()],
                                  copies[model.key])
+    latest = _latest_decisions(latest_decision_files)
     for model in models:
         business_rules.attach([model.spec, *model.subprocess_specs.values()], calls[model.key],
-                              decisions)
-    return [dataclasses.replace(model, decisions=decisions) for model in models]
+                              decisions, latest)
+        listeners.attach([model.spec, *model.subprocess_specs.values()], scripts[model.key])
+        # Outermost: inputs are mapped before start listeners, outputs before end ones.
+        io_mapping.attach([model.spec, *model.subprocess_specs.values()], mappings[model.key])
+    return [dataclasses.replace(
+                model, decisions=decisions,
+                missing_decisions=business_rules.missing(calls[model.key].values(), decisions),
+                warnings=model.warnings + tuple(more_warnings[model.key]))
+            for model in models]
+
+
+def _latest_decisions(files: Sequence[tuple[str, bytes]]) -> Decisions:
+    """The decisions of the latest deployed files that hold the ones a deployment lacks:
+    each file on its own (two deployments may each hold a decision of the same id)."""
+    found: dict = {}
+    for name, text in files:
+        found.update(load_decisions([(name, text)]))
+    return found
 
 
 def parse_untrusted_xml(source: bytes, filename: str) -> etree._Element:
@@ -202,6 +238,7 @@ class _Checker:
                 self.report(lane, "lane has no name; a lane's name routes its tasks to a department")
         forms: dict[str, FormSpec] = {}
         for task in _duties_of(process):
+            _read_zeebe_assignment(task)
             self._check_owner(task, lanes.get(task.get("id")))
             self._check_due_date(task)
             self._check_countersign(task)
@@ -231,8 +268,10 @@ class _Checker:
 
     def _check_owner(self, task: etree._Element, lane: str | None) -> None:
         groups = candidate_groups(task)
+        group_expression = self._assignment_expression(task, "candidateGroups")
         assignee, candidates = _camunda(task, "assignee"), _camunda(task, "candidateUsers")
-        if not lane and not groups and assignee is None and candidates is None:
+        if not lane and not groups and group_expression is None and assignee is None \
+                and candidates is None:
             if self.default_owner is None:
                 kind = "manual task" if etree.QName(task).localname == "manualTask" \
                     else "user task"
@@ -243,20 +282,39 @@ class _Checker:
             return
         self._check_departments(task, "lane", [lane] if lane else [])
         self._check_departments(task, "candidate group", groups)
-        owners = ((lane,) if lane else ()) + groups
+        # Groups an expression gives are known only at run time: a literal person is then
+        # only checked to be an active member of the org.
+        owners = () if group_expression is not None else ((lane,) if lane else ()) + groups
         for kind, text in (("assignee", assignee), ("candidateUsers", candidates)):
             if text is not None:
                 self._check_people(task, kind, text, owners)
 
+    def _assignment_expression(self, task: etree._Element, attribute: str) -> str | None:
+        """The attribute's expression, checked, stored (in the tree) in the form the engine
+        evaluates (expressions.canonical); None when it is literal text or absent."""
+        text = _camunda(task, attribute)
+        if text is None or not people.is_expression(text):
+            return None
+        language = expressions.detect(text, self.declared_language)
+        try:
+            expressions.check(text, language)
+        except sandbox.SandboxError as err:
+            self.report(task, f"{attribute} {text!r} ({language.value}): {err}",
+                        task.sourceline + ((err.line or 1) - 1
+                                           if isinstance(err, expressions.ExpressionSyntaxError)
+                                           else 0))
+            return None
+        canonical = expressions.canonical(text, language)
+        task.set(f"{{{CAMUNDA_NS}}}{attribute}", canonical)
+        return canonical
+
     def _check_people(self, task: etree._Element, kind: str, text: str,
                       owners: tuple[str, ...]) -> None:
-        """A username (a comma list for candidateUsers) or one `${...}` expression; named
-        users must pass the membership rule when the org is known."""
+        """A username (a comma list for candidateUsers) or one expression (`${...}`,
+        `#{...}`, FEEL's `=...`); named users must pass the membership rule when the org
+        is known."""
         if people.is_expression(text):
-            try:
-                sandbox.check_expression(text)
-            except sandbox.SandboxError as err:
-                self.report(task, f"{kind} {text!r}: {err}")
+            self._assignment_expression(task, kind)
             return
         names = people.literal_users(text)
         if "${" in text or not names or (kind == "assignee" and len(names) > 1):
@@ -392,7 +450,7 @@ class _Checker:
                 self.report(element, f"form field {spec.id!r} is declared twice", node.sourceline)
             seen.add(spec.id)
             fields.append(spec)
-        return FormSpec(tuple(fields))
+        return FormSpec(tuple(fields), _external_form(element) if not fields else None)
 
     def _read_field(self, owner: etree._Element, node: etree._Element) -> FieldSpec | None:
         field_id = node.get("id") or ""
@@ -640,6 +698,19 @@ def _follow_up_properties(task: etree._Element) -> list[tuple[str, str, int]]:
             if node.get("name") in FOLLOW_UPS]
 
 
+def properties_of(element: etree._Element) -> tuple[tuple[str, str], ...]:
+    """The element's own `camunda:properties` (Zeebe's `zeebe:properties` too), as
+    (name, value) in document order: shown with its tasks, as Camunda's task properties."""
+    found = []
+    for path in ("./bpmn:extensionElements/camunda:properties/camunda:property",
+                 "./bpmn:extensionElements/zeebe:properties/zeebe:property"):
+        for node in element.iterfind(path, NS):
+            name = (node.get("name") or "").strip()
+            if name:
+                found.append((name, node.get("value") or ""))
+    return tuple(found)
+
+
 def follow_ups(task: etree._Element) -> dict[str, str]:
     """The duty's reminder and escalation intervals, as DutySpec fields."""
     return {FOLLOW_UPS[name]: value for name, value, _ in _follow_up_properties(task)}
@@ -653,7 +724,24 @@ def _duties_of(process: etree._Element):
 
 
 def candidate_groups(task: etree._Element) -> tuple[str, ...]:
+    """The literal candidate groups (none when the attribute is an expression)."""
+    if people.is_expression(_camunda(task, "candidateGroups")):
+        return ()
     return _names(task, "candidateGroups")
+
+
+def _read_zeebe_assignment(task: etree._Element) -> None:
+    """Camunda 8's `zeebe:assignmentDefinition` (assignee, candidateGroups, candidateUsers:
+    a FEEL `=expression` or literal comma lists) read as the Camunda 7 attributes, in the
+    tree that is checked and compiled (the stored file keeps what was drawn). A Camunda 7
+    attribute the task also has wins."""
+    definition = task.find("bpmn:extensionElements/zeebe:assignmentDefinition", NS)
+    if definition is None:
+        return
+    for attribute in ASSIGNMENT:
+        value = (definition.get(attribute) or "").strip()
+        if value and _camunda(task, attribute) is None:
+            task.set(f"{{{CAMUNDA_NS}}}{attribute}", value)
 
 
 def _is_variable(name: str) -> bool:
@@ -681,6 +769,15 @@ def _lane_of_nodes(process: etree._Element) -> dict[str, str]:
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             owner[(ref.text or "").strip()] = name
     return owner
+
+
+def _external_form(element: etree._Element) -> str | None:
+    """A user task's `camunda:formKey` naming a form DutyFlow cannot read (an embedded or
+    app HTML form); Camunda Forms (`camunda-forms:`) are not such forms."""
+    if etree.QName(element).localname != "userTask":
+        return None
+    key = _camunda(element, "formKey")
+    return key if key and not key.startswith("camunda-forms:") else None
 
 
 def _dedent(script: str) -> str:
@@ -763,15 +860,20 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
     for task in _duties_of(process):
         element_id = task.get("id")
         lane, groups = lanes.get(element_id), candidate_groups(task)
+        group_expression = _camunda(task, "candidateGroups") \
+            if people.is_expression(_camunda(task, "candidateGroups")) else None
         names_person = _camunda(task, "assignee") or _camunda(task, "candidateUsers")
-        if not lane and not groups and not names_person and default_owner:
+        if not lane and not groups and not names_person and not group_expression \
+                and default_owner:
             groups = (default_owner,)  # owned as if it named the department as its group
         duties[element_id] = DutySpec(
             element_id=element_id, name=task.get("name") or element_id,
             lane=lane, candidate_groups=groups,
             due_date=task.get(f"{{{CAMUNDA_NS}}}dueDate"), form=forms[element_id],
             assignee=_camunda(task, "assignee"),
-            candidate_users=_camunda(task, "candidateUsers"), **follow_ups(task))
+            candidate_users=_camunda(task, "candidateUsers"),
+            group_expression=group_expression, properties=properties_of(task),
+            **follow_ups(task))
     starts = process.findall("bpmn:startEvent", NS)
     start_form = next((forms[start.get("id")] for start in starts
                        if forms.get(start.get("id")) and forms[start.get("id")].fields), FormSpec())

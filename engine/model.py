@@ -34,8 +34,11 @@ class DutySpec:
     with neither, by the departments of the persons it names.
 
     `assignee` and `candidate_users` are the Camunda attributes as written: a username
-    (a comma list of them) or one `${...}` expression, resolved when a task becomes
-    ready (engine.people).
+    (a comma list of them) or one expression (`${...}`, `#{...}` or FEEL's `=...`),
+    resolved when a task becomes ready (engine.people). `group_expression` is
+    `camunda:candidateGroups` (or Zeebe's `candidateGroups`) when it is an expression: the
+    groups it gives, resolved to departments like literal ones, own the task besides its
+    lane and literal groups.
     """
 
     element_id: str
@@ -50,10 +53,18 @@ class DutySpec:
     # `dutyflow:remindAfter`, `dutyflow:escalateAfter`); None: the department's default.
     remind_after: str | None = None
     escalate_after: str | None = None
+    group_expression: str | None = None
+    # camunda:properties of the task, (name, value) in document order (shown with the task).
+    properties: tuple[tuple[str, str], ...] = ()
 
     @property
     def names_people(self) -> bool:
         return self.assignee is not None or self.candidate_users is not None
+
+    @property
+    def routes_at_run_time(self) -> bool:
+        """Whether making a task of it needs the org: persons named, or groups computed."""
+        return self.names_people or self.group_expression is not None
 
     @property
     def owners(self) -> tuple[str, ...]:
@@ -98,6 +109,9 @@ class ProcessModel:
     # Every DMN decision deployed with it (engine.decisions.Decision by id), whether or not
     # its business rule tasks call them.
     decisions: Mapping[str, Any] = field(default_factory=dict)
+    # Decisions its business rule tasks call that its deployment lacks: the latest deployed
+    # decision with that id is used when the task runs (Camunda's "latest" binding).
+    missing_decisions: tuple[str, ...] = ()
     # Translations of element names (engine.labels): {element id: {language tag: text}};
     # the process's own under its key.
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -116,7 +130,7 @@ class ProcessModel:
     @property
     def routes_to_people(self) -> bool:
         """Whether a step of this process needs the org (engine.people.OrgSnapshot)."""
-        return any(duty.names_people for duty in self.duties.values())
+        return any(duty.routes_at_run_time for duty in self.duties.values())
 
     @property
     def duty_owners(self) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""Routing a duty to persons: `camunda:assignee` and `camunda:candidateUsers`.
+"""Routing a duty to persons and groups: `camunda:assignee`, `camunda:candidateUsers`
+and `camunda:candidateGroups` given by an expression (and Zeebe's assignmentDefinition).
 
 The engine knows the org only as an `OrgSnapshot`: who belongs to which department,
 each department's head and parent, and which lane or group names route to which
@@ -8,7 +9,9 @@ sandbox worker keeps the latest it was sent, so assignee expressions such as
 
 The membership rule (a person named by a duty must belong to a department that owns
 it) is defined here once: the loader applies it to literal usernames at deploy time,
-the step to the persons an expression names at run time.
+the step to the persons an expression names at run time. Groups an expression gives
+route by `routes`, the same table literal lanes and groups route by; a group routing
+nowhere is a RoutingError (an incident), never a task nobody may do.
 """
 from __future__ import annotations
 
@@ -16,10 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import sandbox
+from . import expressions, sandbox
 from .model import DutySpec
 
-# How many persons one candidateUsers expression may name.
+# How many persons one candidateUsers expression may name (and groups one candidateGroups).
 MAX_CANDIDATES = 100
 
 
@@ -95,8 +98,24 @@ class OrgSnapshot:
         return None
 
 
+@dataclass(frozen=True)
+class Routing:
+    """Who a task that just became ready goes to, beyond its drawn owners: the person it
+    is assigned to, the only persons who may claim it, and the group names an expression
+    gave (each routes to a department of the org)."""
+
+    assignee: str | None = None
+    candidate_users: tuple[str, ...] = ()
+    candidate_groups: tuple[str, ...] = ()
+
+
 def is_expression(text: str | None) -> bool:
-    return text is not None and sandbox.wrapped_body(text) is not None
+    """One expression: `${...}` (Python or JUEL), `#{...}` (JUEL) or `=...` (FEEL)."""
+    if text is None:
+        return False
+    stripped = text.strip()
+    return sandbox.wrapped_body(stripped) is not None or stripped.startswith("=") or \
+        (stripped.startswith("#{") and stripped.endswith("}"))
 
 
 def literal_users(text: str | None) -> tuple[str, ...]:
@@ -106,15 +125,18 @@ def literal_users(text: str | None) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def resolve(duty: DutySpec, data: Mapping[str, Any], org: OrgSnapshot | None
-            ) -> tuple[str | None, tuple[str, ...]]:
-    """(assignee, candidate users) of a task of `duty` that just became ready, with the
-    task's data. Raises RoutingError when an expression fails, yields something that is
-    not a username, or names someone the membership rule refuses."""
-    if duty.assignee is None and duty.candidate_users is None:
-        return None, ()
+def resolve(duty: DutySpec, data: Mapping[str, Any], org: OrgSnapshot | None) -> Routing:
+    """The Routing of a task of `duty` that just became ready, with the task's data.
+    Raises RoutingError when an expression fails, yields something that is not a username
+    (a group name), names a group that routes to no department, or names someone the
+    membership rule refuses."""
+    if not duty.routes_at_run_time:
+        return Routing()
     if org is None:
         raise RoutingError("the org is not known to this step")
+    groups: tuple[str, ...] = ()
+    if duty.group_expression is not None:
+        groups = _groups(duty.group_expression, data, org)
     assignee = None
     if duty.assignee is not None:
         value = _evaluate(duty.assignee, data, org, "assignee")
@@ -123,34 +145,58 @@ def resolve(duty: DutySpec, data: Mapping[str, Any], org: OrgSnapshot | None
         assignee = value.strip()
     candidates: tuple[str, ...] = ()
     if duty.candidate_users is not None:
-        candidates = _candidates(duty.candidate_users, data, org)
+        candidates = _names(duty.candidate_users, data, org, "candidateUsers", "usernames")
+    owners = duty.owners + groups
+    if duty.group_expression is not None and not owners and assignee is None \
+            and not candidates:
+        raise RoutingError(f"candidateGroups {duty.group_expression!r} gave no group, and "
+                           "the task has no lane nor person: nobody could do it")
     for username in dict.fromkeys((*((assignee,) if assignee else ()), *candidates)):
-        problem = org.membership_problem(username, duty.owners)
+        problem = org.membership_problem(username, owners)
         if problem:
             kind = "assignee" if username == assignee else "candidate user"
             raise RoutingError(f"{kind} {problem}")
-    return assignee, candidates
+    return Routing(assignee, candidates, groups)
 
 
-def _candidates(text: str, data: Mapping[str, Any], org: OrgSnapshot) -> tuple[str, ...]:
+def _groups(text: str, data: Mapping[str, Any], org: OrgSnapshot) -> tuple[str, ...]:
+    """The group names a candidateGroups expression gives, each routing to a department
+    exactly as a literal candidate group does."""
+    groups = _names(text, data, org, "candidateGroups", "group names")
+    for name in groups:
+        if name not in org.routes:
+            raise RoutingError(f"candidateGroups {text!r} gave {name!r}, which names no "
+                               "department (matched against department keys, names and lanes)")
+    return groups
+
+
+def _names(text: str, data: Mapping[str, Any], org: OrgSnapshot, what: str,
+           kind: str) -> tuple[str, ...]:
+    """A comma list as written, or what an expression gives: a list of names or one comma
+    list (as Camunda accepts both)."""
     if not is_expression(text):
         return literal_users(text)
-    value = _evaluate(text, data, org, "candidateUsers")
+    value = _evaluate(text, data, org, what)
     if isinstance(value, str):
         value = [name.strip() for name in value.split(",") if name.strip()]
     if not isinstance(value, (list, tuple)) or \
             not all(isinstance(name, str) and name.strip() for name in value):
-        raise RoutingError(f"candidateUsers {text!r} gave {value!r}, not a list of usernames")
+        raise RoutingError(f"{what} {text!r} gave {_shown(value)}, not a list of {kind}")
     if len(value) > MAX_CANDIDATES:
-        raise RoutingError(f"candidateUsers {text!r} named {len(value)} persons; "
+        raise RoutingError(f"{what} {text!r} named {len(value)} {kind}; "
                            f"the limit is {MAX_CANDIDATES}")
     return tuple(dict.fromkeys(name.strip() for name in value))
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _evaluate(text: str, data: Mapping[str, Any], org: OrgSnapshot, what: str) -> Any:
     if not is_expression(text):
         return text.strip()
     try:
-        return sandbox.evaluate(text, data, org.functions())
+        return expressions.evaluate(text.strip(), data, org.functions())
     except sandbox.SandboxError as err:
         raise RoutingError(f"{what} {text!r}: {err}") from None

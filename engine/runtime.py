@@ -31,6 +31,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
 from . import calls, expressions, sandbox, script_engine
+from .io_mapping import HIDDEN as LOCALS
 from .compaction import compact
 from .deadlines import parse_datetime
 from .errors import EngineError, ExecutionError, FormValidationError, MoveRefused, TaskNotReady
@@ -322,6 +323,11 @@ class Instance:
     def task_data(self, task_id: str) -> dict[str, Any]:
         return dict(self._find(task_id).data)
 
+    def task_locals(self, task_id: str) -> dict[str, Any]:
+        """The task's local variables: what its input parameters made (engine.io_mapping)."""
+        task = self._find(task_id)
+        return {name: task.data.get(name) for name in task.internal_data.get(LOCALS) or {}}
+
     def complete(self, task_id: str, data: dict[str, Any]) -> dict[str, Any]:
         """Complete a ready user task with form data; return the cleaned data recorded.
 
@@ -333,7 +339,8 @@ class Instance:
         duty = self.model.duties.get(task.task_spec.bpmn_id)
         if duty is None:
             raise TaskNotReady(f"task {task_id} is not a user task of {self.model.key}")
-        cleaned = duty.form.validate(data)
+        cleaned = check_variables(data) if duty.form.external and not duty.form.fields \
+            else duty.form.validate(data)
         task.data.update(cleaned)
         if isinstance(task.parent.task_spec, MultiInstanceTask):
             _record_instance(task, cleaned)

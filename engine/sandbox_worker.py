@@ -102,7 +102,10 @@ class _Worker:
         models = self._load_processes(header["xml"].encode("utf-8"), header["filename"],
                                       default_owner=header["default_owner"],
                                       decision_files=[(name, text.encode("utf-8")) for name, text
-                                                      in header.get("dmn", ())])
+                                                      in header.get("dmn", ())],
+                                      latest_decision_files=[
+                                          (name, text.encode("utf-8"))
+                                          for name, text in header.get("latest_dmn", ())])
         model = next(found for found in models if found.key == header["key"])
         self.models[cache_key] = model
         while len(self.models) > MODEL_CACHE_SIZE:

@@ -47,6 +47,11 @@ class OpenTask:
     due_at: dt.datetime | None
     assignee: str | None = None
     candidate_users: tuple[str, ...] = ()
+    # Group names a candidateGroups expression gave (engine.people), owners besides the
+    # duty's lane and literal groups.
+    candidate_groups: tuple[str, ...] = ()
+    # Its local variables (input parameters, engine.io_mapping) as it became ready.
+    locals: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,8 @@ class StepOutcome:
             "status": self.status, "error": self.error,
             "error_element": self.error_element, "data": self.data, "cleaned": self.cleaned,
             "ready": [[task.id, task.element_id, _iso(task.due_at), task.assignee,
-                       list(task.candidate_users)] for task in self.ready],
+                       list(task.candidate_users), list(task.candidate_groups), task.locals]
+                      for task in self.ready],
             "timers": [[timer.id, timer.element_id, timer.name, _iso(timer.due_at)]
                        for timer in self.timers],
             "ready_before": sorted(self.ready_before),
@@ -106,8 +112,10 @@ class StepOutcome:
         return cls(
             state_json=state_json, status=dct["status"], error=dct["error"],
             error_element=dct["error_element"], data=dct["data"], cleaned=dct["cleaned"],
-            ready=tuple(OpenTask(task_id, element_id, _from_iso(due), assignee, tuple(candidates))
-                        for task_id, element_id, due, assignee, candidates in dct["ready"]),
+            ready=tuple(OpenTask(task_id, element_id, _from_iso(due), assignee, tuple(candidates),
+                                 tuple(groups), local_data)
+                        for task_id, element_id, due, assignee, candidates, groups, local_data
+                        in dct["ready"]),
             timers=tuple(PendingTimer(timer_id, element_id, name, parse_datetime(due))
                          for timer_id, element_id, name, due in dct["timers"]),
             ready_before=frozenset(dct["ready_before"]),
@@ -307,13 +315,15 @@ def _open_tasks(instance: Instance, ready_before: frozenset[str], now: dt.dateti
             continue
         data = instance.task_data(task.id)
         try:
-            assignee, candidates = resolve(task.duty, data, org)
+            routing = resolve(task.duty, data, org)
         except RoutingError as err:
             instance.fail_task(task.id, str(err))
             continue
         open_tasks.append(OpenTask(task.id, task.element_id,
                                    resolve_due_at(task.duty.due_date, data, now),
-                                   assignee, candidates))
+                                   routing.assignee, routing.candidate_users,
+                                   routing.candidate_groups,
+                                   json_safe(instance.task_locals(task.id)) or None))
     return tuple(open_tasks)
 
 

@@ -111,21 +111,25 @@ class Directory:
         return self.departments_of(duty.owners)
 
     def inbox_of(self, duty: DutySpec, named: tuple[str, ...] = (),
-                 snapshot: OrgSnapshot | None = None) -> tuple[str | None, list[str]]:
+                 snapshot: OrgSnapshot | None = None,
+                 groups: tuple[str, ...] = ()) -> tuple[str | None, list[str]]:
         """(department_key, candidate_departments) of a new task of this duty.
 
         Inboxes index department_key: the lane's department lists the task; a duty owned
         only by candidate groups is listed under the first of them (all may still do it).
+        `groups` are the group names its candidateGroups expression gave as the task
+        became ready: they count exactly as literal candidate groups do.
         A duty with neither is owned by the departments of the persons `named` (its
         assignee first, then its candidate users; `snapshot` says where they belong),
         listed under the first one's.
         """
-        if not duty.owners and named and snapshot is not None:
+        candidate_groups = tuple(dict.fromkeys(duty.candidate_groups + groups))
+        if not duty.lane and not candidate_groups and named and snapshot is not None:
             departments = [snapshot.department_of(username) for username in named]
             known = [key for key in dict.fromkeys(departments) if key is not None]
             return (known[0] if known else None), sorted(known)
         owner = self.department_for(duty.lane)
-        candidates = sorted(self.departments_of(duty.candidate_groups))
+        candidates = sorted(self.departments_of(candidate_groups))
         return (owner.key if owner else (candidates[0] if candidates else None)), candidates
 
 

@@ -249,6 +249,9 @@ class Task(Base):
     # the inbox query.
     candidate_users: Mapped[list[str]] = mapped_column(JSONDocument, default=list,
                                                        server_default="[]")
+    # The task's local variables (its input parameters) as it became ready: shown with the
+    # task and prefilling its form's fields of the same names. None: it has none.
+    local_data: Mapped[dict[str, Any] | None] = mapped_column(JSONDocument, nullable=True)
 
     @classmethod
     def overdue(cls, now: dt.datetime):

@@ -54,9 +54,19 @@ class Limits:
 
 def task_form(uow: UnitOfWork, task: Task) -> FormSpec:
     """The form of a task as its process version declares it (empty for a manual task)."""
-    row = uow.session.get(ProcessInstance, task.process_instance_id)
-    duty = model_of(uow, row.definition).duties.get(task.element_id)
+    duty = _duty(uow, task)
     return duty.form if duty else FormSpec()
+
+
+def task_properties(uow: UnitOfWork, task: Task) -> list[dict[str, str]]:
+    """The task's `camunda:properties` as drawn (Camunda shows them as task properties)."""
+    duty = _duty(uow, task)
+    return [{"name": name, "value": value} for name, value in (duty.properties if duty else ())]
+
+
+def _duty(uow: UnitOfWork, task: Task):
+    row = uow.session.get(ProcessInstance, task.process_instance_id)
+    return model_of(uow, row.definition).duties.get(task.element_id)
 
 
 def complete_with_files(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, Any],

@@ -333,6 +333,36 @@ def model_of(uow: UnitOfWork, definition: ProcessDefinition) -> ProcessModel:
     return model
 
 
+def latest_files_holding(uow: UnitOfWork, decision_ids: Sequence[str]
+                         ) -> tuple[tuple[str, str], ...]:
+    """(file name, DMN text) of the latest deployed DMN file holding each decision id
+    (Camunda's "latest" binding); ids deployed nowhere are left out. Cached per newest
+    deployment: a new deploy may bring a newer decision."""
+    newest = uow.session.scalar(select(func.max(ProcessDefinition.id)))
+    cache_key = ("latest-decisions", newest, tuple(decision_ids))
+    cached = uow.models.get(cache_key)
+    if cached is not None:
+        return cached
+    wanted, found = set(decision_ids), {}
+    rows = uow.session.execute(select(ProcessDefinition.id, ProcessDefinition.dmn_files)
+                               .where(ProcessDefinition.dmn_files.is_not(None))
+                               .order_by(ProcessDefinition.id.desc()))
+    for _, dmn_files in rows:
+        for item in json.loads(dmn_files):
+            try:
+                held = load_decisions([(item["filename"], item["xml"].encode("utf-8"))])
+            except BpmnValidationError:
+                continue
+            for decision_id in wanted & held.keys():
+                found[decision_id] = (item["filename"], item["xml"])
+            wanted -= held.keys()
+        if not wanted:
+            break
+    files = tuple(dict.fromkeys(found[decision_id] for decision_id in sorted(found)))
+    uow.models.put(cache_key, files)
+    return files
+
+
 def cached_model(uow: UnitOfWork, checksum: str, key: str) -> ProcessModel | None:
     """The compiled model if the Store has it: a step finds it without reading the BPMN text."""
     return uow.models.get((checksum, key))

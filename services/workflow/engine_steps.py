@@ -9,6 +9,8 @@ is one per process, started lazily and configured from the environment; a forked
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 import threading
 from typing import Any
@@ -21,6 +23,7 @@ from services.notify import events as notify_events
 from services.org.directory import Directory
 from services.persistence.models import Incident, ProcessDefinition
 from services.persistence.unit_of_work import UnitOfWork
+from services.workflow import definitions
 
 _pool: SandboxPool | None = None
 _pool_lock = threading.Lock()
@@ -70,10 +73,17 @@ def run(uow: UnitOfWork, checksum: str, key: str, definition_id: int, state: str
         action: dict[str, Any], now: dt.datetime, org_revision: str | None) -> StepOutcome:
     """Take one step in a sandbox worker under org revision `org_revision` (read with the
     step's own query). Raises StepRefused or StepAborted."""
+    model = definitions.cached_model(uow, checksum, key) or \
+        definitions.model_of(uow, uow.session.get(ProcessDefinition, definition_id))
+    latest = definitions.latest_files_holding(uow, model.missing_decisions) \
+        if model.missing_decisions else ()
+    if latest:  # the worker compiles it again when a newer decision is deployed
+        checksum += ":" + hashlib.sha256(json.dumps(latest).encode("utf-8")).hexdigest()[:16]
+
     def source() -> ModelSource:
         definition = uow.session.get(ProcessDefinition, definition_id)
         return ModelSource(definition.bpmn_xml, definition.filename,
-                           definition.default_department, definition.decision_files())
+                           definition.default_department, definition.decision_files(), latest)
 
     def org() -> dict[str, Any]:
         return Directory.at_revision(uow, org_revision).snapshot(uow).to_json()

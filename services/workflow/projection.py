@@ -141,16 +141,18 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
         duty = model.duties[task.element_id]
         # The persons the worker resolved (engine.people), checked there against the same
         # org revision: a duty owned by no lane or group belongs to their departments.
+        # Groups its candidateGroups expression gave own it like literal ones.
         named = ((task.assignee,) if task.assignee else ()) + task.candidate_users
         department_key, candidates = directory.inbox_of(
-            duty, named, directory.snapshot(uow) if named and not duty.owners else None)
+            duty, named, directory.snapshot(uow) if named and not duty.owners else None,
+            task.candidate_groups)
         new_rows.append(dict(
             id=task_id, process_instance_id=instance_id, process_key=process_key,
             element_id=duty.element_id, name=duty.name, lane=duty.lane,
             department_key=department_key, candidate_departments=candidates,
             assignee=task.assignee, claimed_at=None, candidate_users=list(task.candidate_users),
             completed_by=None, completed_at=None, status=TaskStatus.READY, created_at=now,
-            due_at=task.due_at))
+            due_at=task.due_at, local_data=task.locals))
         candidate_rows += [{"task_id": task_id, "username": username}
                            for username in task.candidate_users]
         duties.append(duty)

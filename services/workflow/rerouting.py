@@ -79,7 +79,10 @@ def routing_impact(uow: UnitOfWork, departments: list[dict], employees: list[dic
         if duty is None:
             continue
         named = ((task.assignee,) if task.assignee else ()) + tuple(task.candidate_users or ())
-        after = then.inbox_of(duty, named, snapshot if not duty.owners else None)
+        # The departments a candidateGroups expression gave stay (a key routes to itself).
+        given = tuple(task.candidate_departments or ()) if duty.group_expression else ()
+        after = then.inbox_of(duty, named, snapshot if not duty.owners and not given else None,
+                              given)
         before = (task.department_key, list(task.candidate_departments or []))
         if after == before:
             continue

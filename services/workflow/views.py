@@ -21,6 +21,7 @@ def task_view(task: Task) -> dict[str, Any]:
             "process_instance_id": task.process_instance_id, "process_key": task.process_key,
             "lane": task.lane, "department": task.department_key, "assignee": task.assignee,
             "candidate_users": list(task.candidate_users or []),
+            "candidate_departments": list(task.candidate_departments or []),
             "created_at": iso(task.created_at), "due_at": iso(task.due_at), "status": task.status}
 
 

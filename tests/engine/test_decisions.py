@@ -340,7 +340,8 @@ def test_a_decision_that_fails_puts_the_instance_in_error_at_the_task():
 
 
 @pytest.mark.parametrize("attributes,extension,message", [
-    ('camunda:decisionRef="elsewhere" camunda:resultVariable="x"', "",
+    ('camunda:decisionRef="elsewhere" camunda:resultVariable="x" '
+     'camunda:decisionRefBinding="deployment"', "",
      "routed.bpmn:8: decide: decision 'elsewhere' is not in the deployment: deploy its .dmn "
      "file together with the diagram (it has approval)"),
     ('camunda:decisionRef="${which}"', "", "must name a decision of the deployment, not an "

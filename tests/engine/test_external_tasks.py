@@ -51,7 +51,8 @@ def test_a_java_delegate_waits_on_its_own_text_as_topic_with_a_located_warning(a
 
 @pytest.mark.parametrize("task,message", [
     ('<bpmn:serviceTask id="work" camunda:type="external"/>', "needs a camunda:topic"),
-    ('<bpmn:businessRuleTask id="work" camunda:decisionRef="approver"/>',
+    ('<bpmn:businessRuleTask id="work" camunda:decisionRef="approver" '
+     'camunda:decisionRefBinding="deployment"/>',
      "decision 'approver' is not in the deployment: deploy its .dmn file together with the "
      "diagram"),
     ('<bpmn:businessRuleTask id="work" implementation="kp:dmn"/>',

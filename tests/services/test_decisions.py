@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from services.errors import InvalidInput
-from services.persistence.models import Task
+from services.persistence.models import Incident, Task
 from services.workflow import definitions, instances
 from tests.engine.bpmn_builder import decision_table
 from tests.engine.test_decisions import APPROVAL, routed_by_decision
@@ -69,9 +69,39 @@ def test_a_decision_that_fails_puts_the_instance_in_error_with_an_incident(org):
     assert "hit policy is UNIQUE" in row.error
 
 
-def test_a_decision_not_in_the_deployment_is_refused_with_file_line_and_element(org):
+def test_a_decision_not_in_the_deployment_is_a_warning_then_an_incident_when_none_is_deployed(
+        org):
+    [deployed] = deploy(org, [("routed.bpmn", ROUTED)])
+    [warning] = deployed.warnings
+    assert (warning.file, warning.element_id) == ("routed.bpmn", "decide") and warning.line
+    assert "decision 'approval' is not in the deployment" in warning.message
+    row, ready = start(org, {"amount": 5000})
+    assert row.status == "error" and ready == []
+    with org.reading() as uow:
+        [incident] = uow.session.scalars(select(Incident)).all()
+    assert incident.element_id == "decide"
+    assert "decision 'approval' is not deployed" in incident.message
+
+
+def test_a_decision_the_deployment_lacks_is_the_latest_deployed_one_when_the_task_runs(org):
+    deploy(org, [("routed.bpmn", ROUTED)])
+    other = ROUTED.replace(b'id="decided"', b'id="elsewhere"')
+    deploy(org, [("other.bpmn", other), ("approval.dmn", APPROVAL)])
+    row, ready = start(org, {"amount": 5000})
+    assert (row.status, row.data["approver"], ready) == ("running", "director", ["director"])
+    # A newer table deployed anywhere decides from then on.
+    changed = APPROVAL.replace(b"&gt; 1000", b"&gt; 10000").replace(b"&lt;= 1000",
+                                                                     b"&lt;= 10000")
+    deploy(org, [("other.bpmn", other), ("approval.dmn", changed)])
+    row, ready = start(org, {"amount": 5000})
+    assert (row.data["approver"], ready) == ("team lead", ["lead"])
+
+
+def test_the_deployment_binding_refuses_a_decision_not_deployed_with_the_diagram(org):
+    bound = ROUTED.replace(b'camunda:decisionRef="approval"',
+                           b'camunda:decisionRef="approval" camunda:decisionRefBinding="deployment"')
     with pytest.raises(InvalidInput) as refused:
-        deploy(org, [("routed.bpmn", ROUTED)])
+        deploy(org, [("routed.bpmn", bound)])
     [problem] = refused.value.errors
     assert (problem["file"], problem["element_id"]) == ("routed.bpmn", "decide")
     assert problem["line"] and "decision 'approval' is not in the deployment" in problem["message"]

@@ -127,13 +127,26 @@ class Task(Shape):
                        "or transferred"})
     candidate_users = fields.List(fields.String(), metadata={
         "description": "camunda:candidateUsers as resolved; when set, only they may claim it"})
+    candidate_departments = fields.List(fields.String(), metadata={
+        "description": "the departments its candidate groups route to (literal, or given by "
+                       "an expression when it became ready); their members may do it too"})
     created_at = fields.String()
     due_at = fields.String(allow_none=True)
     status = fields.String()
 
 
+class TaskProperty(Shape):
+    name = fields.String()
+    value = fields.String()
+
+
 class TaskDetail(Task):
     form = fields.Dict()
+    properties = fields.List(fields.Nested(TaskProperty), metadata={
+        "description": "the task's camunda:properties (zeebe:properties), as drawn"})
+    variables = fields.Dict(metadata={
+        "description": "the task's local variables (its input parameters, camunda:inputOutput "
+                       "or zeebe:ioMapping) as it became ready"})
 
 
 class StartRequest(StrictSchema):

@@ -41,10 +41,12 @@ def list_tasks(query: dict):
 @bp.get("/tasks/<task_id>")
 @operation({200: TaskDetail}, problems=(404,))
 def get_task(task_id: str):
-    """A task with its form."""
+    """A task with its form and its properties (camunda:properties, as drawn)."""
     with store().reading() as uow:
         task = tasks.get_task(uow, actor(), task_id)
-        return {**task_view(task), "form": attachments.task_form(uow, task).as_dict()}
+        return {**task_view(task), "form": attachments.task_form(uow, task).as_dict(),
+                "properties": attachments.task_properties(uow, task),
+                "variables": task.local_data or {}}
 
 
 def _task_action(action, task_id: str, *args) -> dict:

@@ -20,7 +20,12 @@ def _task_context(task_id: str) -> dict:
             abort(404)
         labels = page_labels(uow, [task.process_instance_id])
         form = labels.form(task.process_instance_id, task.element_id)
+        local = task.local_data or {}
         for field in form["fields"]:
+            if field["id"] in local and local[field["id"]] is not None:
+                # Its input parameter's value prefills the field (camunda:inputOutput).
+                value = local[field["id"]]
+                field["default"] = value if isinstance(value, bool) else str(value)
             if field["type"] == "file":
                 # A field for images only opens the phone's camera straight away.
                 accepted = field.get("accept") or limits().default_types
@@ -29,6 +34,7 @@ def _task_context(task_id: str) -> dict:
         comments = tasks.comments(uow, page_actor(), task_id)
         escalations = tasks.escalations(uow, page_actor(), task_id)
         return {"task": task, "form": form, "comments": comments, "escalations": escalations,
+                "properties": attachments.task_properties(uow, task), "local": local,
                 "labels": labels, "name": labels.task(task), "max_upload_mb": limits().megabytes}
 
 

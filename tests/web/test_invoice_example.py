@@ -154,6 +154,7 @@ def test_an_exceptional_invoice_goes_to_management(api):
 def test_the_review_call_activity_runs_when_the_approver_says_no(api):
     """Approver says no (`${!approved}`) -> the ReviewInvoice child instance: its first task
     is for `demo`, who names the reviewer; the reviewer clarifies -> back to approval."""
+    deploy_invoice(api)
     started = start(api, 100, "Misc")
     approval = only_task(api, started["id"], "approveInvoice")
     assert complete(api, "seller", approval["id"], {"approved": False}).status_code == 200
@@ -180,6 +181,7 @@ def test_the_review_call_activity_runs_when_the_approver_says_no(api):
 
 
 def test_a_review_that_does_not_clarify_ends_the_invoice_unprocessed(api):
+    deploy_invoice(api)
     started = start(api, 100, "Misc")
     approval = only_task(api, started["id"], "approveInvoice")
     assert complete(api, "seller", approval["id"], {"approved": False}).status_code == 200

@@ -45,7 +45,7 @@ from services.errors import Busy, Conflict
 from services.identity.actor import Actor
 from services.notify import delivery, follow_ups
 from services.pay import export_jobs, payroll_runs
-from services.persistence.job_failures import record_failure
+from services.persistence.job_failures import count_failure
 from services.persistence.unit_of_work import Store
 from services.settings import Settings
 from services.workflow import worker as timers
@@ -111,10 +111,7 @@ def counted(name: str, stores: Callable[[], Store], body: Callable) -> Callable:
         try:
             return body(*args, **kwargs)
         except Exception as err:
-            try:
-                record_failure(stores(), name, err)
-            except Exception:  # the database is down too: the log still says what failed
-                log.exception("job %s failed and its failure could not be counted", name)
+            count_failure(stores(), name, err)
             raise
     return job
 

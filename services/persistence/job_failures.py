@@ -8,6 +8,8 @@ every worker that ever ran the job.
 """
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -16,6 +18,7 @@ from services.persistence.models import JobFailure, utcnow
 from services.persistence.unit_of_work import Store, UnitOfWork
 
 _ERROR_CHARS = 1000
+log = logging.getLogger(__name__)
 
 
 def record_failure(store: Store, job: str, error: BaseException | str) -> None:
@@ -33,6 +36,15 @@ def record_failure(store: Store, job: str, error: BaseException | str) -> None:
                   "last_failed_at": statement.excluded.last_failed_at,
                   "last_error": statement.excluded.last_error}))
         uow.commit()
+
+
+def count_failure(store: Store, job: str, error: BaseException) -> None:
+    """record_failure for a job's error handler: a database that is down too (often the
+    very failure) leaves a log line instead of a second exception."""
+    try:
+        record_failure(store, job, error)
+    except Exception:
+        log.warning("job %s failed and its failure could not be counted", job, exc_info=True)
 
 
 def failures_by_job(uow: UnitOfWork) -> dict[str, int]:

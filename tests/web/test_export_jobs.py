@@ -19,7 +19,9 @@ from sqlalchemy import create_engine, func, select, text
 
 from services.identity.access import actor_named
 from services.pay import export_jobs, payroll_runs
+from services.persistence.job_failures import failures_by_job
 from services.persistence.models import JobFailure, PayrollExport
+from services.persistence.unit_of_work import Store
 from services.settings import Settings
 from tests.conftest import ROOT
 from tests.payroll.test_payroll_runs import at, inspect
@@ -240,3 +242,36 @@ def test_a_worker_killed_mid_export_leaves_it_to_the_next_which_makes_it_once(st
         assert uow.session.get(PayrollExport, job["id"]).attempts == 1
     assert client.get(job["file_url"], headers=hr).status_code == 200
     assert job_failures(client) == {}
+
+
+def test_a_round_that_fails_in_the_in_process_loop_is_counted_as_its_celery_job_is(tmp_path):
+    """Without a broker the serving process's loops run the rounds: a round that raises
+    (here the timers table is gone) is counted under the job's name, as a worker's is."""
+    import threading
+
+    from services.persistence.schema import init_db
+    from services.workflow import worker as timers
+
+    broken = Store(f"sqlite:///{tmp_path / 'broken.db'}")
+    init_db(broken)
+    with broken.engine.begin() as connection:
+        connection.execute(text("DROP TABLE timers"))
+    stop = threading.Event()
+    loop = threading.Thread(target=timers.run_forever, args=(broken, 0.05, stop), daemon=True)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with broken.reading() as uow:
+                failure = uow.session.get(JobFailure, "dutyflow.fire_due_timers")
+            if failure is not None and failure.failures >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    assert failure is not None and failure.failures >= 2, "no failure counted"
+    assert "timers" in failure.last_error
+    with broken.reading() as uow:  # what /metrics reads (its scrape needs the timers table)
+        assert failures_by_job(uow)["dutyflow.fire_due_timers"] == failure.failures
+    broken.dispose()

@@ -4,10 +4,11 @@ loaded, so it is alive whenever someone opens it.
 - History: the current month and the two before it, spread over each month (the current
   one up to now): deliveries inspected (some late, some rejected once), contracts
   reviewed, complaints answered, and last month a policy countersigned and published.
-- Open work in every demo user's inbox: inspections overdue and due soon, one transferred
-  by the head of QA, intakes overdue and claimed, deliveries to register (one claimed), a
-  return, a contract in legal review past its deadline, and a policy countersign (会签)
-  waiting for four signers, one signature given.
+- Open work in every demo user's inbox, for each of them some overdue and some due within
+  the day: inspections, one transferred by the head of QA, intakes overdue and claimed,
+  deliveries to register (one claimed), returns to suppliers, a contract in legal review
+  past its deadline, and two policy countersigns (会签), one due today (five signers
+  waiting, one signature given) and one late.
 - KPI schemes for three departments, last month's payroll run final and this month's
   in draft.
 """
@@ -204,14 +205,21 @@ def _open_work(store: Store, now: dt.datetime) -> int:
         (Case("inbound_materials", "PO-OPEN-04", steps=[register, inspect_pass]), 40, None),
         (Case("inbound_materials", "PO-OPEN-05", steps=[register, inspect_pass]), 5,
          {"warehouse_intake": "guo.wh"}),
-        (Case("inbound_materials", "PO-OPEN-06", steps=[register, inspect_fail]), 6, None),
+        # Returns to the supplier, due a day after the failed inspection: one due soon, one late.
+        (Case("inbound_materials", "PO-OPEN-06", steps=[register, inspect_fail]), 20, None),
+        (Case("inbound_materials", "PO-OPEN-07", steps=[register, inspect_fail]), 30, None),
         (Case("contract_approval", "CT-2026-017",
               {"title": "钢材年度采购合同", "counterparty": "华东钢铁", "amount": 1200000}), 0, None),
         (_contract(1, "CT-OPEN-02", reviewed=False), 72, None),  # legal review past its two days
         (Case("customer_complaint", "CC-2026-042",
               {"customer": "Acme Ltd", "description": "Late delivery", "severity": "high"}), 0, None),
+        # Countersigns have three days: this one is due within the day, the older one late.
         (_policy("POL-OPEN-01", "信息安全管理制度",
-                 ["liu.gm", "admin", "chen.design", "zhao.hr", "wang.qa"], ["liu.gm"], None), 24, None),
+                 ["liu.gm", "admin", "chen.design", "zhao.hr", "qian.hr", "wang.qa"], ["liu.gm"], None),
+         60, None),
+        (_policy("POL-OPEN-02", "差旅费报销制度", ["admin", "chen.design", "zhao.hr", "qian.hr"],
+                 [], None),
+         90, None),
     ]
     for case, hours_ago, claims in plays:
         instance_id = _play(store, case, now - HOUR * hours_ago, claims=claims)

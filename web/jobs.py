@@ -3,9 +3,14 @@
 The jobs are the services' own round functions, unchanged: fire the due timers
 (services.workflow.worker), send the due reminders and escalations
 (services.notify.follow_ups), deliver the due notifications (services.notify.delivery);
-and, when asked (`dutyflow payroll run --background`), calculate a payroll run
-(services.pay.payroll_runs), which takes minutes for a large organisation. Without a
-broker, `dutyflow serve` runs the very same functions in its own loops.
+and, when asked, calculate a payroll run (`dutyflow payroll run --background`,
+services.pay.payroll_runs), which takes minutes for a large organisation, or make a payroll
+export (`POST /api/v1/payroll-runs/{id}/exports`, services.pay.export_jobs). Without a
+broker, `dutyflow serve` runs the very same functions in its own loops, and an export on a
+thread of the process that was asked (`Dispatcher`).
+
+A job that raises is counted in the database (services.persistence.job_failures), where
+`/metrics` reads it: a worker serves no HTTP of its own.
 
 Each job is a round over whatever is due in the database, so it is idempotent: running it
 twice, or on two workers at once, does no work twice. A timer fires in one transaction
@@ -21,22 +26,26 @@ enqueue extra rounds, which find nothing left to do).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from celery import Celery
 from kombu import Connection
+from kombu.exceptions import KombuError
 from sqlalchemy import text
 
-from services.errors import Conflict
+from services.errors import Busy, Conflict
 from services.identity.actor import Actor
 from services.notify import delivery, follow_ups
-from services.pay import payroll_runs
+from services.pay import export_jobs, payroll_runs
+from services.persistence.job_failures import count_failure
 from services.persistence.unit_of_work import Store
 from services.settings import Settings
 from services.workflow import worker as timers
@@ -46,6 +55,7 @@ from . import notifications
 log = logging.getLogger(__name__)
 
 PAYROLL_RUN = "dutyflow.payroll_run"
+PAYROLL_EXPORT = "dutyflow.payroll_export"
 BROKER_TIMEOUT_SECONDS = 2.0
 # An unacknowledged job (its worker died) goes back on a Redis queue after this long: longer
 # than the longest job (a payroll run of a large organisation), or a job still running
@@ -93,6 +103,19 @@ def _payroll_run(store: Store, settings: Settings, period: str, requested_by: st
         return None
 
 
+def counted(name: str, stores: Callable[[], Store], body: Callable) -> Callable:
+    """`body` as job `name`: an exception it raises is counted in the database (in a
+    transaction of its own) and raised on, for Celery to log and acknowledge."""
+    @functools.wraps(body)
+    def job(*args, **kwargs):
+        try:
+            return body(*args, **kwargs)
+        except Exception as err:
+            count_failure(stores(), name, err)
+            raise
+    return job
+
+
 class _ProcessStore:
     """One Store per process: a job never uses connections made before a fork."""
 
@@ -125,13 +148,59 @@ def make_celery(settings: Settings, queue: str | None = None) -> Celery:
     for job in JOBS:
         def body(job=job):
             return str(job.run(stores.get(), settings))
-        app.task(name=job.name, bind=False)(body)
+        app.task(name=job.name, bind=False)(counted(job.name, stores.get, body))
 
-    @app.task(name=PAYROLL_RUN)
     def payroll_run(period: str, requested_by: str):
         return _payroll_run(stores.get(), settings, period, requested_by)
 
+    def payroll_export(export_id: int):
+        done = export_jobs.make_export(stores.get(), export_id)
+        log.info("%s", done)
+        return done
+
+    app.task(name=PAYROLL_RUN)(counted(PAYROLL_RUN, stores.get, payroll_run))
+    app.task(name=PAYROLL_EXPORT)(counted(PAYROLL_EXPORT, stores.get, payroll_export))
     return app
+
+
+class Dispatcher:
+    """Hands a job asked for in a request to the deployment's workers: a Celery message
+    when a broker is configured, else a thread of this process running the same job."""
+
+    def __init__(self, settings: Settings, store: Store):
+        self.settings, self.store = settings, store
+        self._celery: Celery | None = None
+        self._lock = threading.Lock()
+
+    def payroll_export(self, export_id: int) -> None:
+        """After the export's row is committed: have it made."""
+        if not self.settings.broker_url:
+            job = counted(PAYROLL_EXPORT, lambda: self.store,
+                          lambda: export_jobs.make_export(self.store, export_id))
+            threading.Thread(target=self._in_process, args=(job,), daemon=True,
+                             name=f"payroll-export-{export_id}").start()
+            return
+        try:
+            self._app().send_task(PAYROLL_EXPORT, args=[export_id],
+                                  retry_policy={"max_retries": 1, "interval_start": 0,
+                                                "interval_step": 1, "interval_max": 1})
+        except (OSError, KombuError) as err:  # kombu wraps the transport's own errors
+            log.warning("payroll export %s not queued: %s", export_id, err)
+            export_jobs.mark_failed(self.store, export_id, "the job queue did not answer")
+            raise Busy("the job queue does not answer; ask again in a minute", 60) from None
+
+    @staticmethod
+    def _in_process(job: Callable) -> None:
+        try:
+            log.info("%s", job())
+        except Exception:
+            log.exception("background job failed")
+
+    def _app(self) -> Celery:
+        with self._lock:
+            if self._celery is None:
+                self._celery = make_celery(self.settings)
+            return self._celery
 
 
 def run_worker(settings: Settings, concurrency: int, beat: bool, schedule_dir: Path) -> None:

@@ -4,8 +4,9 @@ Two kinds of figure. What a process does (request latency by route, completions 
 conflicts it served) is counted in that process, as Prometheus expects of a scrape target;
 under a pre-fork server set `PROMETHEUS_MULTIPROC_DIR` and prometheus_client sums the
 processes. What the deployment holds (open incidents, outbox backlog, failed deliveries,
-timer lag, instances by status) is read from the database at scrape time
-(services.reporting.vitals), so every process and node answers the same.
+timer lag, instances by status, background jobs that failed on any worker) is read from
+the database at scrape time (services.reporting.vitals), so every process and node answers
+the same.
 
 Who is asking is checked like everywhere else: the bearer token in
 `DUTYFLOW_METRICS_TOKEN` (what a Prometheus scrape config sends), or an admin's API token.
@@ -18,7 +19,7 @@ import time
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -60,8 +61,17 @@ class _DatabaseVitals:
                 ("dutyflow_outbox_oldest_seconds", "Age of the oldest unsent delivery.",
                  now.outbox_oldest_seconds),
                 ("dutyflow_deliveries_failed", "Deliveries that failed every attempt.",
-                 now.failed_deliveries)):
+                 now.failed_deliveries),
+                ("dutyflow_payroll_exports_queued", "Payroll exports waiting for a job.",
+                 now.exports_queued)):
             yield GaugeMetricFamily(name, text, value=value)
+        # Counted by the workers in the database (they serve no HTTP): every job that ever
+        # raised, on any worker, so a rate() over it shows failures wherever they happen.
+        failures = CounterMetricFamily("dutyflow_job_failures",
+                                       "Background jobs that raised, by job.", labels=["job"])
+        for job, count in sorted(now.job_failures.items()):
+            failures.add_metric([job], count)
+        yield failures
 
 
 class _JobQueue:

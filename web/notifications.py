@@ -31,8 +31,10 @@ def policy(settings: Settings) -> DeliveryPolicy:
                           retry_seconds=settings.notify_retry_seconds)
 
 
-def notification_view(row: Notification, gettext: Gettext, base_url: str) -> dict[str, Any]:
-    message = render(row.kind, row.payload, gettext, base_url)
+def notification_view(row: Notification, gettext: Gettext, base_url: str,
+                      locale: str | None = None) -> dict[str, Any]:
+    """The notification as its reader sees it: `gettext` and `locale` are the reader's."""
+    message = render(row.kind, row.payload, gettext, base_url, locale)
     return {"id": row.id, "kind": row.kind, "title": message.title, "text": message.body,
             "url": message.url, "task_id": row.task_id,
             "process_instance_id": row.process_instance_id,

@@ -146,7 +146,8 @@ class Channels:
 
     def _message(self, outgoing: Outgoing):
         gettext = self.catalogs.gettext(outgoing.locale)
-        return render(outgoing.kind, outgoing.payload, gettext, self.base_url), gettext
+        return render(outgoing.kind, outgoing.payload, gettext, self.base_url,
+                      outgoing.locale), gettext
 
     def _email(self, outgoing: Outgoing) -> None:
         if not self.smtp_url:

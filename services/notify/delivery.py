@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, bindparam, case, or_, select, update
 
 from services.notify.channels import Channels, Outgoing, SendFailed
+from services.persistence.job_failures import count_failure
 from services.persistence.models import Delivery, Department, utcnow
 from services.persistence.statuses import Channel, DeliveryStatus
 from services.persistence.unit_of_work import Store
@@ -197,6 +198,7 @@ def run_forever(store: Store, channels: Channels, policy: DeliveryPolicy, interv
             if report.handled:
                 log.info("notifications: %d sent, %d to retry, %d failed",
                          report.sent, report.retrying, report.failed)
-        except Exception:  # keep the worker alive; the next round retries
+        except Exception as err:  # keep the worker alive; the next round retries
             log.exception("notification round failed")
+            count_failure(store, "dutyflow.deliver_notifications", err)  # as the Celery job's
         stop.wait(interval_seconds)

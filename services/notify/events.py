@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from services.notify.labels import Translations, department_name, process_translations
 from services.notify.outbox import members, notify, opted_in_members, people, with_roles
 from services.org.absences import substitutes_at
 from services.persistence.statuses import NotificationKind
@@ -25,8 +26,9 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-_TASK_FIELDS = ("id", "name", "process_key", "process_instance_id", "department_key",
-                "candidate_departments", "candidate_users", "assignee", "due_at", "created_at")
+_TASK_FIELDS = ("id", "name", "element_id", "lane", "process_key", "process_instance_id",
+                "department_key", "candidate_departments", "candidate_users", "assignee",
+                "due_at", "created_at")
 
 
 def task_fields(task: Any) -> dict[str, Any]:
@@ -36,13 +38,26 @@ def task_fields(task: Any) -> dict[str, Any]:
     return {name: getattr(task, name, None) for name in _TASK_FIELDS}
 
 
-def task_payload(task: Mapping[str, Any], department_name: str | None = None) -> dict[str, Any]:
-    """What a message about a task says, kept with the notification (the task may change)."""
+def task_payload(task: Mapping[str, Any], department_name: str | None = None,
+                 translations: Translations | None = None) -> dict[str, Any]:
+    """What a message about a task says, kept with the notification (the task may change):
+    with the task's and process's translations (`translations`: the process model's
+    labels) and the department's own name, for rendering in the reader's language."""
+    translations = translations or {}
     return {"task": {"id": task["id"], "name": task["name"], "process_key": task["process_key"],
                      "process_instance_id": task["process_instance_id"],
                      "department": task["department_key"],
                      "department_name": department_name or task["department_key"],
+                     "lane": task.get("lane"),
+                     "labels": dict(translations.get(task.get("element_id") or "", {})),
+                     "process_labels": dict(translations.get(task["process_key"], {})),
                      "due_at": _iso(task["due_at"])}}
+
+
+def _looked_up_payload(uow, task: Mapping[str, Any]) -> dict[str, Any]:
+    """task_payload for a use case that has no model or directory at hand."""
+    return task_payload(task, department_name(uow, task["department_key"]),
+                        process_translations(uow, task["process_instance_id"]))
 
 
 def routed_to(task: Mapping[str, Any]) -> list[str]:
@@ -79,16 +94,23 @@ def notify_routed(uow, kind: str, usernames: Iterable[str], payload: dict[str, A
 
 
 def tasks_ready(uow, tasks: Iterable[Mapping[str, Any]], departments: Mapping[str, Any],
-                now: dt.datetime) -> None:
+                now: dt.datetime, translations: Translations | None = None) -> None:
     """New ready tasks (as the rows the projection inserts); `departments`: the active
     ones by key, rows with `name` and `notify` (the routing directory's). Who hears: the
     persons the task is routed to (or their substitutes); else the members of its owning
     departments who opted in to their department's new tasks; and the department's
-    webhook and robot."""
+    webhook and robot. `translations`: the process model's labels, when the caller has
+    the model (else they are looked up per instance)."""
     channels_of = {key: department.notify for key, department in departments.items()}
+    looked_up: dict[int, Translations] = {}
     for task in tasks:
         owner = departments.get(task["department_key"])
-        payload = task_payload(task, owner.name if owner else None)
+        if translations is None and task["process_instance_id"] not in looked_up:
+            looked_up[task["process_instance_id"]] = process_translations(
+                uow, task["process_instance_id"])
+        payload = task_payload(task, owner.name if owner else None,
+                               translations if translations is not None
+                               else looked_up[task["process_instance_id"]])
         where = dict(departments=[task["department_key"]] if task["department_key"] else [],
                      task_id=task["id"], process_instance_id=task["process_instance_id"],
                      channels_of=channels_of)
@@ -104,7 +126,7 @@ def task_for_person(uow, kind: NotificationKind, task: Mapping[str, Any], userna
                     by: str | None, now: dt.datetime, **extra: Any) -> None:
     """A task given to someone (assigned, transferred): they (or their substitute) hear of it."""
     task = task_fields(task)
-    payload = {**task_payload(task), "by": by, **extra}
+    payload = {**_looked_up_payload(uow, task), "by": by, **extra}
     notify_routed(uow, kind, [username], payload, now,
                   departments=[task["department_key"]] if kind in _DEPARTMENT_KINDS else [],
                   task_id=task["id"], process_instance_id=task["process_instance_id"])
@@ -118,6 +140,8 @@ def instance_ended(uow, instance: Mapping[str, Any], data: Mapping[str, Any],
     rejected = data.get("outcome") == REJECTED_OUTCOME
     kind = NotificationKind.INSTANCE_REJECTED if rejected else NotificationKind.INSTANCE_FINISHED
     payload = {"instance": {"id": instance["id"], "process_key": instance["process_key"],
+                            "process_labels": dict(process_translations(uow, instance["id"])
+                                                   .get(instance["process_key"], {})),
                             "business_key": instance.get("business_key"),
                             "outcome": data.get("outcome") if isinstance(
                                 data.get("outcome"), (str, int, float, bool)) else None}}
@@ -135,6 +159,8 @@ def incident_opened(uow, incident: Any, now: dt.datetime) -> None:
     message = incident.message or ""
     payload = {"incident": {
         "id": incident.id, "process_key": incident.process_key,
+        "process_labels": dict(process_translations(uow, incident.process_instance_id)
+                               .get(incident.process_key, {})),
         "process_instance_id": incident.process_instance_id,
         "element_id": incident.element_id, "kind": incident.kind,
         "message": message if len(message) <= _MESSAGE_CHARS
@@ -160,12 +186,12 @@ def task_reminder(uow, task: Any, now: dt.datetime) -> None:
     where = dict(departments=[task["department_key"]], task_id=task["id"],
                  process_instance_id=task["process_instance_id"])
     persons = routed_to(task)
+    payload = _looked_up_payload(uow, task)
     if persons:
-        notify_routed(uow, NotificationKind.TASK_REMINDER, persons, task_payload(task), now,
-                      **where)
+        notify_routed(uow, NotificationKind.TASK_REMINDER, persons, payload, now, **where)
     else:
-        notify(uow, NotificationKind.TASK_REMINDER, members(uow, owners_of(task)),
-               task_payload(task), now, **where)
+        notify(uow, NotificationKind.TASK_REMINDER, members(uow, owners_of(task)), payload,
+               now, **where)
 
 
 def task_escalated(uow, task: Any, head: str, department_key: str, level: int,
@@ -173,6 +199,7 @@ def task_escalated(uow, task: Any, head: str, department_key: str, level: int,
     """A task still open at its escalation time: the head of `department_key` hears of it."""
     task = task_fields(task)
     notify(uow, NotificationKind.TASK_ESCALATED, people(uow, [head]),
-           {**task_payload(task), "escalation": {"level": level, "department": department_key}},
+           {**_looked_up_payload(uow, task),
+            "escalation": {"level": level, "department": department_key}},
            now, departments=[task["department_key"]], task_id=task["id"],
            process_instance_id=task["process_instance_id"])

@@ -3,7 +3,10 @@
 English msgids, marked with `N_` so `make translations` extracts them into the same
 catalogue as the pages (web/translations); the Chinese texts are translated there.
 A message is rendered when it is shown or sent, from the payload stored with it, so a
-text fixed later reads right in old notifications too.
+text fixed later reads right in old notifications too. The names in it are the reader's
+too: the payload carries the task's and process's `i18n:<language>` labels and the
+department's own name (services.notify.labels), picked here by the reader's locale, the
+drawn names where a diagram has no translation.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any
 
 from babel.support import NullTranslations, Translations
 
+from engine.labels import language_tag, pick
 from services.persistence.statuses import NotificationKind
 
 Gettext = Callable[[str], str]
@@ -72,18 +76,29 @@ class Message:
         return f"### {self.title}\n\n{self.body}\n\n[{open_label}]({self.url})"
 
 
-def _values(payload: Mapping[str, Any]) -> dict[str, Any]:
+def _department(task: Mapping[str, Any], locale: str | None) -> str:
+    """As the pages name it: its own name (质量部) for readers of Chinese; for others the
+    lane the task was drawn in, else its key. Payloads stored before lanes were kept name
+    it as they did then."""
+    if locale and language_tag(locale).split("-")[0] == "zh":
+        return task.get("department_name") or task.get("department", "")
+    if "lane" not in task:
+        return task.get("department_name") or task.get("department", "")
+    return task.get("lane") or task.get("department") or ""
+
+
+def _values(payload: Mapping[str, Any], locale: str | None) -> dict[str, Any]:
     task = payload.get("task") or {}
     instance = payload.get("instance") or {}
     run = payload.get("run") or {}
     incident = payload.get("incident") or {}
-    return {"task": task.get("name", ""),
-            "process": task.get("process_key") or instance.get("process_key")
-            or incident.get("process_key", ""),
+    about = task or instance or incident
+    return {"task": pick(task.get("labels"), locale, task.get("name", "")),
+            "process": pick(about.get("process_labels"), locale, about.get("process_key") or ""),
             "instance": task.get("process_instance_id") or instance.get("id")
             or incident.get("process_instance_id") or "-",
             "element": incident.get("element_id") or "-", "error": incident.get("message", ""),
-            "department": task.get("department_name") or task.get("department", ""),
+            "department": _department(task, locale),
             "by": payload.get("by") or "", "period": run.get("period", ""),
             "run": run.get("id", "")}
 
@@ -101,9 +116,12 @@ def link(kind: str, payload: Mapping[str, Any], base_url: str) -> str:
     return f"{base_url}/notifications"
 
 
-def render(kind: str, payload: Mapping[str, Any], gettext: Gettext, base_url: str) -> Message:
+def render(kind: str, payload: Mapping[str, Any], gettext: Gettext, base_url: str,
+           locale: str | None = None) -> Message:
+    """The message in the language of `gettext`, the names in `locale` (the same reader's:
+    `en`, `zh-CN`)."""
     title, body = TEXTS[kind]
-    values = _values(payload)
+    values = _values(payload, locale)
     title, body = gettext(title) % values, gettext(body) % values
     if payload.get("on_behalf_of"):
         body += " " + gettext(ON_BEHALF) % {"person": payload["on_behalf_of"]}

@@ -765,3 +765,38 @@ class Attachment(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PayrollExport(Base):
+    """A payroll run's export made by a background job, the file kept with it until
+    downloaded (services.pay.export_jobs). The file is written in the same transaction
+    that marks it ready, so a job killed half-way leaves it queued, and the rerun makes it
+    once."""
+
+    __tablename__ = "payroll_exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payroll_runs.id"), index=True)
+    format: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # jobs that ran to a commit
+    filename: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobFailure(Base):
+    """Background jobs that raised, counted per job name in the database: Celery workers
+    serve no HTTP, so `/metrics` reads the count from here at scrape time
+    (services.persistence.job_failures)."""
+
+    __tablename__ = "job_failures"
+
+    job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -71,3 +71,11 @@ class DeliveryStatus(StrEnum):
     SENDING = "sending"  # claimed by a worker until lease_until; then anyone may retry it
     SENT = "sent"
     FAILED = "failed"  # every attempt failed; an admin may resend it
+
+
+class ExportStatus(StrEnum):
+    """A payroll export made by a background job (services.pay.export_jobs)."""
+
+    QUEUED = "queued"  # waiting for a worker (or being made: a killed attempt leaves it so)
+    READY = "ready"  # the file is stored with it
+    FAILED = "failed"  # the job raised; `error` says why

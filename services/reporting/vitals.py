@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from services.persistence.job_failures import failures_by_job
 from services.persistence.models import (
     Delivery,
     ExternalTask,
     Incident,
+    PayrollExport,
     ProcessInstance,
     Task,
     Timer,
@@ -23,6 +25,7 @@ from services.persistence.models import (
 )
 from services.persistence.statuses import (
     DeliveryStatus,
+    ExportStatus,
     ExternalTaskStatus,
     TaskStatus,
     TimerStatus,
@@ -42,6 +45,8 @@ class Vitals:
     outbox_pending: int  # deliveries not yet sent (waiting or being sent)
     outbox_oldest_seconds: float  # age of the oldest of those; 0 when none
     failed_deliveries: int
+    job_failures: dict[str, int]  # by job name, since the database was made (a counter)
+    exports_queued: int  # payroll exports asked for and not yet made
 
 
 def vitals(uow: UnitOfWork, now: dt.datetime | None = None) -> Vitals:
@@ -65,6 +70,8 @@ def vitals(uow: UnitOfWork, now: dt.datetime | None = None) -> Vitals:
         outbox_pending=unsent[0],
         outbox_oldest_seconds=_age(now, unsent[1]),
         failed_deliveries=_count(uow, Delivery, Delivery.status == DeliveryStatus.FAILED),
+        job_failures=failures_by_job(uow),
+        exports_queued=_count(uow, PayrollExport, PayrollExport.status == ExportStatus.QUEUED),
     )
 
 

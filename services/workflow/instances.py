@@ -21,7 +21,7 @@ from engine.model import InstanceStatus
 from engine.runtime import check_start_data
 from engine.sandbox_pool import StepAborted
 from engine.steps import COMPLETE, COMPLETE_EXTERNAL, FIRE_TIMER, START, StepRefused
-from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied, StepFailed
+from services.errors import N_, Conflict, InvalidInput, NotFound, PermissionDenied, StepFailed
 from services.identity.access import may_do, may_see_task, may_take, stands_in_for
 from services.identity.actor import Actor
 from services.org.absences import cover_for
@@ -108,22 +108,32 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
     task = step_store.task_step(uow, task_id)
     if task is None or not may_see_task(actor, task):
         # The same answer whether or not it exists: others' work stays unrevealed.
-        raise NotFound(f"task {task_id} does not exist or is not visible to {actor.username}")
+        raise NotFound(text=N_("task %(task)s does not exist or is not visible to %(user)s"),
+                       params={"task": task_id, "user": actor.username})
     if not may_do(actor.department_key, task):
         owner = task.department_key or ", ".join(task.candidate_departments) or "no department"
-        raise PermissionDenied(f"{task.name!r} is a duty of {owner}; "
-                               f"{actor.username} belongs to {actor.department_key}")
+        raise PermissionDenied(text=N_("'%(name)s' is a duty of %(owner)s; %(user)s belongs "
+                                       "to %(department)s"),
+                               params={"name": task.name, "owner": owner,
+                                       "user": actor.username,
+                                       "department": actor.department_key})
     # Read with the instance locked: a suspend or cancel that committed first wins.
     require_takes_work(task.instance_id, task.instance_status)
     if task.status != TaskStatus.READY:
-        raise Conflict(f"task {task_id} is already {task.status}"
-                       + (f" by {task.completed_by}" if task.completed_by else ""))
+        if task.completed_by:
+            raise Conflict(text=N_("task %(task)s is already %(status)s by %(by)s"),
+                           params={"task": task_id, "status": task.status,
+                                   "by": task.completed_by})
+        raise Conflict(text=N_("task %(task)s is already %(status)s"),
+                       params={"task": task_id, "status": task.status})
     covered = cover_for(uow, actor, task, now)
     if not may_take(actor, task, covered):
         if task.assignee:
-            raise Conflict(f"task {task_id} is claimed by {task.assignee}")
-        raise PermissionDenied(f"{task.name!r} is offered to "
-                               f"{', '.join(task.candidate_users)} only")
+            raise Conflict(text=N_("task %(task)s is claimed by %(holder)s"),
+                           params={"task": task_id, "holder": task.assignee})
+        raise PermissionDenied(text=N_("'%(name)s' is offered to %(people)s only"),
+                               params={"name": task.name,
+                                       "people": ", ".join(task.candidate_users)})
     on_behalf_of = stands_in_for(actor, task, covered)
     model = model_for(uow, task)
     duty = model.duties.get(task.element_id)
@@ -137,12 +147,15 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         outcome = take_step(uow, task, {"kind": COMPLETE, "task_id": task_id, "data": data}, now)
     except StepRefused as err:
         if err.kind == "form":
-            raise InvalidInput("the form data is invalid", err.errors) from None
+            raise InvalidInput(errors=err.errors,
+                               text=N_("the form data is invalid")) from None
         # The task row was read before a concurrent commit, the instance after it.
-        raise Conflict(f"task {task_id} is no longer waiting: the process instance was "
-                       "changed by someone else; reload and retry") from None
+        raise Conflict(text=N_("task %(task)s is no longer waiting: the process instance "
+                               "was changed by someone else; reload and retry"),
+                       params={"task": task_id}) from None
     if not step_store.close_task(uow, task_id, actor.username, now, task.assignee):
-        raise Conflict(f"task {task_id} was taken by someone else; reload and retry")
+        raise Conflict(text=N_("task %(task)s was taken by someone else; reload and retry"),
+                       params={"task": task_id})
     step_store.append_event(uow, completion_event(task, actor, outcome.cleaned, now,
                                                   on_behalf_of))
     ready = project(uow, task.instance_id, task.process_key, model, outcome, now,

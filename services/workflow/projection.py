@@ -160,7 +160,8 @@ def _project_tasks(uow, instance_id, process_key, model, outcome, now, was_ready
         step_store.add_tasks(uow, new_rows)
         if candidate_rows:
             step_store.add_candidates(uow, candidate_rows)
-        notify_events.tasks_ready(uow, new_rows, directory.departments, now)  # same transaction
+        notify_events.tasks_ready(uow, new_rows, directory.departments, now,  # same transaction
+                                  model.labels)
         follow_ups.schedule(uow, zip(new_rows, duties), directory.departments)
         rows += [Task(**values) for values in new_rows]
     return sorted(rows, key=lambda task_row: (task_row.created_at, task_row.id))

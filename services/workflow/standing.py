@@ -7,12 +7,14 @@ instance row it has locked, so a cancel or suspend that committed first always w
 from __future__ import annotations
 
 from engine.model import InstanceStatus
-from services.errors import Conflict
+from services.errors import N_, Conflict
 
 
 def require_takes_work(instance_id: int, status: str) -> None:
     if status == InstanceStatus.SUSPENDED:
-        raise Conflict(f"process instance {instance_id} is suspended: its tasks cannot be "
-                       "claimed or completed until it is resumed")
+        raise Conflict(text=N_("process instance %(instance)s is suspended: its tasks cannot "
+                               "be claimed or completed until it is resumed"),
+                       params={"instance": instance_id})
     if InstanceStatus(status).finished:
-        raise Conflict(f"process instance {instance_id} is {status}")
+        raise Conflict(text=N_("process instance %(instance)s is %(status)s"),
+                       params={"instance": instance_id, "status": str(status)})

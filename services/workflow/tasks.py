@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, false, func, or_, select, union_all, update
 
-from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from services.errors import N_, Conflict, InvalidInput, NotFound, PermissionDenied
 from services.identity.access import (
     may_do,
     may_hand_on,
@@ -249,7 +249,8 @@ def inbox_process_keys(uow: UnitOfWork, actor: Actor) -> list[str]:
 def get_task(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
     task = uow.session.get(Task, task_id)
     if task is None or not may_see_task(actor, task):
-        raise NotFound(f"task {task_id} does not exist")  # do not reveal others' tasks
+        # The same answer whether or not it exists: others' work stays unrevealed.
+        raise NotFound(text=N_("task %(task)s does not exist"), params={"task": task_id})
     return task
 
 
@@ -258,16 +259,20 @@ def claim(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
     it stays theirs when they are back."""
     task = get_task(uow, actor, task_id)
     if not may_do(actor.department_key, task):
-        raise PermissionDenied(f"{task.name!r} is not a duty of {actor.department_key}")
+        raise PermissionDenied(text=N_("'%(name)s' is not a duty of %(department)s"),
+                               params={"name": task.name,
+                                       "department": actor.department_key})
     require_takes_work(task.process_instance_id, uow.session.scalar(
         select(ProcessInstance.status).where(ProcessInstance.id == task.process_instance_id)))
     now = utcnow()
     covered = cover_for(uow, actor, task, now)
     if task.status == TaskStatus.READY and not may_take(actor, task, covered):
         if task.assignee:
-            raise Conflict(f"task {task_id} is held by {task.assignee}")
-        raise PermissionDenied(f"{task.name!r} is offered to "
-                               f"{', '.join(task.candidate_users)} only")
+            raise Conflict(text=N_("task %(task)s is held by %(holder)s"),
+                           params={"task": task_id, "holder": task.assignee})
+        raise PermissionDenied(text=N_("'%(name)s' is offered to %(people)s only"),
+                               params={"name": task.name,
+                                       "people": ", ".join(task.candidate_users)})
     holder = stands_in_for(actor, task, covered) or actor.username
     # One conditional UPDATE decides between racing claimers on every backend.
     won = uow.session.execute(
@@ -277,8 +282,10 @@ def claim(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
         .execution_options(synchronize_session=False)).rowcount
     if not won:
         uow.session.refresh(task)
-        raise Conflict(f"task {task_id} is {task.status}" if task.status != TaskStatus.READY
-                       else f"task {task_id} is held by {task.assignee}")
+        if task.status != TaskStatus.READY:
+            raise _in_state(task_id, task.status)
+        raise Conflict(text=N_("task %(task)s is held by %(holder)s"),
+                       params={"task": task_id, "holder": task.assignee})
     uow.commit()
     uow.session.refresh(task)
     return task
@@ -287,9 +294,9 @@ def claim(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
 def unclaim(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
     task = get_task(uow, actor, task_id)
     if task.assignee != actor.username and not may_reassign(actor, task):
-        raise PermissionDenied("only the holder or a supervisor may release this task")
+        raise PermissionDenied(text=N_("only the holder or a supervisor may release this task"))
     if task.status != TaskStatus.READY:
-        raise Conflict(f"task {task_id} is {task.status}")
+        raise _in_state(task_id, task.status)
     task.assignee, task.claimed_at = None, None
     uow.commit()
     return task
@@ -298,10 +305,10 @@ def unclaim(uow: UnitOfWork, actor: Actor, task_id: str) -> Task:
 def assign(uow: UnitOfWork, actor: Actor, task_id: str, username: str) -> Task:
     task = get_task(uow, actor, task_id)
     if not may_reassign(actor, task):
-        raise PermissionDenied("only the department's head, a manager above it or an admin "
-                               "may assign this task")
+        raise PermissionDenied(text=N_("only the department's head, a manager above it or an "
+                                       "admin may assign this task"))
     if task.status != TaskStatus.READY:
-        raise Conflict(f"task {task_id} is {task.status}")
+        raise _in_state(task_id, task.status)
     _require_owner(uow, task, username)
     previous = task.assignee
     task.assignee, task.claimed_at = username, utcnow()
@@ -318,16 +325,18 @@ def transfer(uow: UnitOfWork, actor: Actor, task_id: str, username: str, reason:
     kept in the task's history. The person it is for, a head above it or an admin may."""
     task = get_task(uow, actor, task_id)
     if not may_hand_on(actor, task):
-        raise PermissionDenied("only the task's assignee, the head of its department, a "
-                               "manager above it or an admin may transfer it")
+        raise PermissionDenied(text=N_("only the task's assignee, the head of its department, "
+                                       "a manager above it or an admin may transfer it"))
     if task.status != TaskStatus.READY:
-        raise Conflict(f"task {task_id} is {task.status}")
+        raise _in_state(task_id, task.status)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("a transfer needs a reason", {"reason": ["Field may not be blank."]})
+        raise InvalidInput(errors={"reason": ["Field may not be blank."]},
+                           text=N_("a transfer needs a reason"))
     if username == task.assignee:
-        raise InvalidInput(f"task {task_id} is already {username}'s",
-                           {"username": ["Already assigned to this person."]})
+        raise InvalidInput(errors={"username": ["Already assigned to this person."]},
+                           text=N_("task %(task)s is already %(user)s's"),
+                           params={"task": task_id, "user": username})
     _require_owner(uow, task, username)
     previous, now = task.assignee, utcnow()
     # Conditional, like a claim: a racing claim or transfer makes this one a conflict.
@@ -338,7 +347,8 @@ def transfer(uow: UnitOfWork, actor: Actor, task_id: str, username: str, reason:
         .values(assignee=username, claimed_at=now)
         .execution_options(synchronize_session=False)).rowcount
     if not moved:
-        raise Conflict(f"task {task_id} changed hands meanwhile; reload and retry")
+        raise Conflict(text=N_("task %(task)s changed hands meanwhile; reload and retry"),
+                       params={"task": task_id})
     _record(uow, task, actor, "transferred", previous, username, reason[:4000])
     notify_events.task_for_person(uow, NotificationKind.TASK_TRANSFERRED, task, username,
                                   actor.username, now)
@@ -358,10 +368,18 @@ def _require_owner(uow: UnitOfWork, task: Task, username: str) -> None:
     """`username` is an active member of a department that owns the task (else 422)."""
     person = uow.session.scalars(select(Employee).where(Employee.username == username)).first()
     if person is None or not person.active:
-        raise InvalidInput(f"{username!r} is not an active employee", {"username": ["Unknown."]})
+        raise InvalidInput(errors={"username": ["Unknown."]},
+                           text=N_("'%(user)s' is not an active employee"),
+                           params={"user": username})
     if not may_do(person.department_key, task):
-        raise InvalidInput(f"{username} is not in a department that owns {task.name!r}",
-                           {"username": ["Not a member of the owning department."]})
+        raise InvalidInput(errors={"username": ["Not a member of the owning department."]},
+                           text=N_("%(user)s is not in a department that owns '%(name)s'"),
+                           params={"user": username, "name": task.name})
+
+
+def _in_state(task_id: str, status: str) -> Conflict:
+    return Conflict(text=N_("task %(task)s is %(status)s"), params={"task": task_id,
+                                                                   "status": status})
 
 
 def _record(uow: UnitOfWork, task: Task, actor: Actor, action: str, previous: str | None,
@@ -375,7 +393,8 @@ def add_comment(uow: UnitOfWork, actor: Actor, task_id: str, text: str) -> TaskC
     get_task(uow, actor, task_id)
     text = (text or "").strip()
     if not text:
-        raise InvalidInput("a comment needs text", {"text": ["Field may not be blank."]})
+        raise InvalidInput(errors={"text": ["Field may not be blank."]},
+                           text=N_("a comment needs text"))
     comment = TaskComment(task_id=task_id, author=actor.username, text=text[:4000])
     uow.session.add(comment)
     uow.commit()

@@ -13,6 +13,7 @@ import threading
 
 from services.errors import Conflict
 from services.notify import follow_ups
+from services.persistence.job_failures import count_failure
 from services.persistence.models import utcnow
 from services.persistence.unit_of_work import Store
 from services.workflow.instances import due_timer_ids, fire_timer
@@ -46,9 +47,14 @@ def run_forever(store: Store, interval_seconds: float, stop: threading.Event) ->
             count = run_due_timers(store)
             if count:
                 log.info("fired %d timer(s)", count)
+        except Exception as err:  # keep the worker alive; the next round retries
+            log.exception("timer round failed")
+            count_failure(store, "dutyflow.fire_due_timers", err)  # as the Celery job's
+        try:
             followed = follow_ups.run_due(store)
             if followed:
                 log.info("reminded or escalated %d task(s)", followed)
-        except Exception:  # keep the worker alive; the next round retries
-            log.exception("timer round failed")
+        except Exception as err:
+            log.exception("follow-up round failed")
+            count_failure(store, "dutyflow.follow_ups", err)
         stop.wait(interval_seconds)

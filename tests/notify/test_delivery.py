@@ -80,7 +80,8 @@ def test_email_goes_through_a_real_smtp_server_in_the_recipients_language(store,
     assert (report.sent, report.failed, report.retrying) == (2, 0, 0)
     by_address = {rcpt[0]: message for rcpt, message in smtp.messages}
     chinese, english = by_address["li.na@example.com"], by_address["he.jing@example.com"]
-    assert chinese["Subject"] == "新任务：Inspect goods"
+    assert chinese["Subject"] == "新任务：检验来货"  # the diagram's i18n:zh-CN label
+    assert "来料入库：到货、检验、入库" in chinese.get_content()  # the process's
     assert "质量部 有一项新任务待办" in chinese.get_content()
     assert english["Subject"] == "New task: Inspect goods"
     body = english.get_content()

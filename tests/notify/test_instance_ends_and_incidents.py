@@ -92,6 +92,7 @@ def test_a_message_that_ends_the_instance_tells_the_initiator_once(org):
         [note] = uow.session.scalars(select(Notification).where(
             Notification.kind == NotificationKind.INSTANCE_FINISHED)).all()
     assert note.payload["instance"] == {"id": instance_id, "process_key": "paid",
+                                        "process_labels": {},  # none drawn in this diagram
                                         "business_key": "PO-9", "outcome": None}
 
 

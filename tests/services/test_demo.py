@@ -14,10 +14,12 @@ from services.reporting import dashboard
 from services.workflow import tasks
 
 # The demo users the README names.
-DEMO_USERS = ("zhang.proc", "li.qa", "guo.wh", "wang.qa", "chen.design", "zhao.hr", "admin")
+DEMO_USERS = ("zhang.proc", "li.qa", "guo.wh", "wang.qa", "chen.design", "zhao.hr", "qian.hr",
+              "admin")
+DUE_SOON = dt.timedelta(hours=24)
 
 
-def test_every_demo_user_has_open_work_and_the_current_month_has_data(store):
+def test_every_demo_user_has_overdue_and_due_soon_work_and_the_current_month_has_data(store):
     now = utcnow()
     load_demo(store, "Asia/Shanghai", now=now)
     current = Period.of(now, "Asia/Shanghai")
@@ -25,14 +27,18 @@ def test_every_demo_user_has_open_work_and_the_current_month_has_data(store):
         for username in DEMO_USERS:
             mine = tasks.list_tasks(uow, actor_named(uow, username),
                                     tasks.TaskQuery(scope="mine", limit=200)).tasks
-            assert mine, f"{username} has nothing to do"
+            due = [task.due_at for task in mine if task.due_at]
+            assert [when for when in due if when < now], f"{username} has nothing overdue"
+            assert [when for when in due if now < when < now + DUE_SOON], \
+                f"{username} has nothing due within the day"
         qa = tasks.list_tasks(uow, actor_named(uow, "li.qa"), tasks.TaskQuery(limit=200)).tasks
         assert any(task.due_at and task.due_at < now for task in qa)  # overdue
         assert any(task.due_at and now < task.due_at < now + dt.timedelta(hours=6) for task in qa)
         assert any(task.assignee == "li.qa" for task in qa)  # claimed (transferred to her)
         signers = uow.session.scalars(select(Task.assignee).where(
             Task.element_id == "countersign", Task.status == TaskStatus.READY)).all()
-        assert sorted(signers) == ["admin", "chen.design", "wang.qa", "zhao.hr"]
+        assert sorted(signers) == ["admin", "admin", "chen.design", "chen.design", "qian.hr",
+                                   "qian.hr", "wang.qa", "zhao.hr", "zhao.hr"]  # two open
         assert uow.session.scalar(select(func.count()).select_from(TaskHistory).where(
             TaskHistory.action == "transferred")) == 1
 

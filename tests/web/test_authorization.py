@@ -208,6 +208,12 @@ MATRIX = [
                                                             (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/payroll-runs/{run}/export?format=csv", None,
                                                             (401, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/api/v1/payroll-runs/{run}/exports", {"format": "csv"},
+                                                            (401, 403, 403, 403, 403, 202, 202)),
+    ("GET", "/api/v1/payroll-exports/{payroll_export}", None,
+                                                            (401, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/api/v1/payroll-exports/{payroll_export}/file", None,
+                                                            (401, 403, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/payroll-runs/{run}/payslips/li.qa", None,
                                                             (401, 200, 403, 403, 403, 200, 200)),
     ("GET", "/api/v1/payroll-runs/{final_run}/payslips/li.qa.pdf", None,
@@ -315,6 +321,20 @@ class World:
             "migration": self.finished_migration(old_sampling),
             **self.photographed(),
         }
+        self.shared["payroll_export"] = self.made_export(self.shared["run"])
+
+    def made_export(self, run_id: int) -> int:
+        """A CSV export of the run asked for by admin, made by its job (no broker: a
+        thread of the server)."""
+        answer = self.call("admin", "POST", f"/api/v1/payroll-runs/{run_id}/exports",
+                           {"format": "csv"})
+        assert answer.status_code == 202, answer.json
+        for _ in range(200):
+            made = self.call("admin", "GET", answer.headers["Location"]).json
+            if made["status"] == "ready":
+                return answer.json["id"]
+            time.sleep(0.05)
+        raise AssertionError(f"export never made: {made}")
 
     def finished_migration(self, instance_id: int) -> int:
         """A migration of one qa_sampling instance from version 1 to 2, run to its end."""

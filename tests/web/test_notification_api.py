@@ -61,7 +61,7 @@ def test_my_notifications_come_newest_first_with_the_unread_count(client):
     assert [n["task_id"] for n in mine["notifications"]] == [second["id"], first["id"]]
     newest = mine["notifications"][0]
     assert newest["kind"] == "task_ready" and newest["read_at"] is None
-    assert newest["title"] == "新任务：Inspect goods"  # li.qa's locale is zh-CN
+    assert newest["title"] == "新任务：检验来货"  # li.qa's locale is zh-CN: the zh-CN label
     assert newest["url"] == f"https://duty.example/tasks/{second['id']}"
     english = client.get(f"{API}/notifications", headers=he).json["notifications"][0]
     assert english["title"] == "New task: Inspect goods"

@@ -31,10 +31,11 @@ def list_notifications(query: dict):
     """The caller's notifications, newest first, with the unread count (the bell's)."""
     with store().reading() as uow:
         page = inbox.mine(uow, actor(), query["limit"], query.get("before"), query["unread"])
-        gettext = current_app.extensions["dutyflow_catalogs"].gettext(_employee_field(uow, "locale"))
+        locale = _employee_field(uow, "locale")
+        gettext = current_app.extensions["dutyflow_catalogs"].gettext(locale)
         base_url = _settings().base_url
         return {"unread": page.unread,
-                "notifications": [shown.notification_view(row, gettext, base_url)
+                "notifications": [shown.notification_view(row, gettext, base_url, locale)
                                   for row in page.notifications]}
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Response, current_app
 
-from services.pay import exports, kpi, my_kpi, payroll_runs, payslips, what_if
+from services.pay import export_jobs, exports, kpi, my_kpi, payroll_runs, payslips, what_if
 from services.pay import payslip_pdf as pdf
 from services.reporting import reports
 from services.workflow import corrections
@@ -12,10 +12,11 @@ from services.workflow.views import event_view
 from ..notifications import catalogs
 from . import actor, bp, check_storable, request_json, store
 from .contract import Documented, operation
-from .schemas import (Correction, CorrectionRequest, EmployeeReport, ExportQuery, KpiRow,
-                      KpiScheme, KpiSchemeRequest, MyKpi, MyKpiQuery, PayrollRun,
-                      PayrollRunRequest, Payslip, PeriodQuery, RankingRow, ReasonRequest,
-                      TrendQuery, TrendRow, WhatIf, WhatIfRequest)
+from .schemas import (Correction, CorrectionRequest, EmployeeReport, ExportQuery, JobHeaders,
+                      KpiRow, KpiScheme, KpiSchemeRequest, MyKpi, MyKpiQuery, PayrollExport,
+                      PayrollExportRequest, PayrollRun, PayrollRunRequest, Payslip,
+                      PeriodQuery, RankingRow, ReasonRequest, TrendQuery, TrendRow, WhatIf,
+                      WhatIfRequest)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -140,6 +141,48 @@ def export_payroll_run(run_id: int, query: dict):
     filename = f"payroll-{run.period}-run{run.id}.{query['format']}"
     return Response(body, mimetype=mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.post("/payroll-runs/<int:run_id>/exports")
+@operation({202: PayrollExport}, body=PayrollExportRequest, reply_headers={202: JobHeaders},
+           problems=(403, 404, 422, 503))
+def request_payroll_export(run_id: int, body: dict):
+    """Have the run exported as CSV or XLSX by a background job, for runs too large to
+    export within a request (HR or admin): 202 with the export to poll (Location) until
+    its status is ready, then GET its file_url."""
+    with store().writing() as uow:
+        row = export_jobs.request_export(uow, actor(), run_id, body["format"])
+        export_id = row.id
+    _dispatcher().payroll_export(export_id)
+    with store().reading() as uow:
+        view = export_jobs.export_view(export_jobs.get_export(uow, actor(), export_id))
+    return view, 202, {"location": f"/api/v1/payroll-exports/{export_id}"}
+
+
+@bp.get("/payroll-exports/<int:export_id>")
+@operation({200: PayrollExport}, problems=(403, 404))
+def get_payroll_export(export_id: int):
+    """An export asked for with POST /payroll-runs/{id}/exports: queued, ready or failed."""
+    with store().reading() as uow:
+        return export_jobs.export_view(export_jobs.get_export(uow, actor(), export_id))
+
+
+@bp.get("/payroll-exports/<int:export_id>/file")
+@operation({200: ("text/csv", XLSX)}, problems=(403, 404, 409))
+def payroll_export_file(export_id: int):
+    """The export's file once it is ready (409 while queued, or when it failed)."""
+    with store().reading() as uow:
+        filename, mimetype, body = export_jobs.export_file(uow, actor(), export_id)
+    return _download(body, mimetype, filename)
+
+
+def _dispatcher():
+    """The app's job dispatcher, made at first use (Celery is loaded only then)."""
+    extensions = current_app.extensions
+    if "dutyflow_jobs" not in extensions:
+        from ..jobs import Dispatcher
+        extensions["dutyflow_jobs"] = Dispatcher(_settings(), store())
+    return extensions["dutyflow_jobs"]
 
 
 @bp.get("/payroll-runs/<int:run_id>/payslips/<username>.pdf")

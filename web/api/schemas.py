@@ -480,6 +480,31 @@ class ExportQuery(Schema):
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
 
 
+class PayrollExportRequest(StrictSchema):
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+
+
+class PayrollExport(Shape):
+    """An export made by a background job; poll it until `status` is ready (or failed)."""
+    id = fields.Integer()
+    run_id = fields.Integer()
+    format = fields.String(metadata={"enum": ["csv", "xlsx"]})
+    status = fields.String(metadata={"enum": ["queued", "ready", "failed"]})
+    requested_by = fields.String()
+    requested_at = fields.String()
+    finished_at = fields.String(allow_none=True)
+    filename = fields.String(allow_none=True)
+    size = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    file_url = fields.String(allow_none=True,
+                             metadata={"description": "the file, once status is ready"})
+
+
+class JobHeaders(Shape):
+    location = fields.String(data_key="Location",
+                             metadata={"description": "the job resource to poll"})
+
+
 class AuditQuery(Schema):
     class Meta:
         unknown = EXCLUDE

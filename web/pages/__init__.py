@@ -21,6 +21,8 @@ from services.org.directory import department_name
 from services.persistence.unit_of_work import Store, UnitOfWork
 from services.workflow.labels import Labels, labels_for
 
+from .field_messages import field_errors
+
 bp = Blueprint("pages", __name__)
 
 
@@ -93,10 +95,20 @@ _REFUSALS = [(NotFound, _l("That does not exist, or you may not see it.")),
 
 
 def flash_refusal(err: ServiceError) -> None:
-    """Flash why something was refused: a translated sentence, then the details."""
+    """Flash why something was refused: a translated sentence, then the details, in the
+    page's language too where the service worded them as a template (services.errors)."""
     reason = next((text for kind, text in _REFUSALS if isinstance(err, kind)),
                   _l("That could not be done."))
-    flash(gettext("%(reason)s Details: %(detail)s", reason=str(reason), detail=str(err)), "error")
+    flash(gettext("%(reason)s Details: %(detail)s", reason=str(reason),
+                  detail=err.in_language(gettext)), "error")
+
+
+def refused_fields(err: InvalidInput) -> dict:
+    """An InvalidInput's field errors for a form page, in the page's language; a refusal
+    without them under `_schema`."""
+    if isinstance(err.errors, dict) and err.errors:
+        return field_errors(err.errors, gettext)
+    return {"_schema": [err.in_language(gettext)]}
 
 
 def page_locale() -> str:

@@ -12,7 +12,7 @@ from services.persistence.models import Employee
 from services.persistence.statuses import DeliveryStatus
 
 from ..notifications import notification_view
-from . import bp, page_actor, signed_in, store
+from . import bp, page_actor, page_locale, signed_in, store
 
 
 @bp.get("/notifications")
@@ -24,7 +24,7 @@ def notifications():
         chosen = preferences.settings_of(uow, actor.username)
         email = uow.session.scalar(select(Employee.email)
                                    .where(Employee.username == actor.username))
-    items = [{**notification_view(row, _, ""), "created": row.created_at}
+    items = [{**notification_view(row, _, "", page_locale()), "created": row.created_at}
              for row in page.notifications]
     return render_template("notifications.html", items=items, unread=page.unread,
                            chosen=chosen, email=email)

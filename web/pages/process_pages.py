@@ -12,7 +12,8 @@ from services.workflow.participation import may_govern, may_start, require_may_s
 from services.workflow.labels import localized_diagram
 from services.workflow.views import instance_view
 
-from . import bp, flash_refusal, page_actor, page_labels, page_locale, signed_in, store
+from . import (bp, flash_refusal, page_actor, page_labels, page_locale, refused_fields,
+               signed_in, store)
 from .forms import typed_values
 
 
@@ -48,7 +49,7 @@ def start_process(key: str):
             row = instances.start_process(uow, key, values, page_actor().username,
                                           request.form.get("business_key") or None)
     except InvalidInput as err:
-        errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
+        errors = refused_fields(err)
         return render_template("processes.html", processes=_startable(), errors=errors,
                                chosen=key, values=request.form), 422
     except ServiceError as err:

@@ -8,7 +8,7 @@ from services.errors import InvalidInput, NotFound, ServiceError
 from services.workflow import attachments, tasks
 from web.uploads import file_store, limits, send_attachment, uploads
 
-from . import bp, flash_refusal, page_actor, page_labels, signed_in, store
+from . import bp, flash_refusal, page_actor, page_labels, refused_fields, signed_in, store
 from .forms import typed_values
 
 
@@ -52,7 +52,7 @@ def task_page(task_id: str):
                 attachments.complete_with_files(uow, page_actor(), task_id, values, uploads(),
                                                 staging, limits())
         except InvalidInput as err:
-            errors = err.errors if isinstance(err.errors, dict) else {"_schema": [str(err)]}
+            errors = refused_fields(err)
             status = 422
         except ServiceError as err:
             flash_refusal(err)

@@ -21,7 +21,9 @@ from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
 from . import business_rules, deadlines, expressions, labels, people, sandbox
+from .camunda_forms import is_form_file
 from .decisions import Decisions, load_decisions
+from .form_references import FormCatalog, camunda_form_of
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
 from .external_tasks import read_external, wait_for_workers
@@ -60,12 +62,16 @@ def load_processes(source: bytes, filename: str,
     `default_owner` owns the user tasks that name no owner nor person (files from other
     tools draw no lanes); without it such a task is refused. `org`, when given, checks the
     usernames a diagram names literally (assignee, candidate users) against the membership
-    rule of engine.people. `decision_files` are the (file name, DMN text) deployed with the
-    document: its business rule tasks call their decisions (engine.business_rules).
-    Raises BpmnValidationError listing every problem, of the DMN files too.
+    rule of engine.people. `decision_files` are the other files deployed with the document
+    (file name, text): DMN files, whose decisions its business rule tasks call
+    (engine.business_rules), and Camunda Forms (`.form`, engine.form_references) that its
+    tasks and start events show. Raises BpmnValidationError listing every problem, of the
+    DMN and form files too.
     """
     decisions: Decisions = {}
     dmn_problems: list[Problem] = []
+    catalog = FormCatalog([file for file in decision_files if is_form_file(file[0])])
+    decision_files = [file for file in decision_files if not is_form_file(file[0])]
     if decision_files:
         try:
             decisions = load_decisions(decision_files)
@@ -73,10 +79,12 @@ def load_processes(source: bytes, filename: str,
             dmn_problems = err.problems
     root = parse_untrusted_xml(source, filename)
     checker = _Checker(filename, is_known_owner, default_owner,
-                       expressions.declared_language(root.get("expressionLanguage")), org)
+                       expressions.declared_language(root.get("expressionLanguage")), org,
+                       catalog)
     checker.check_counts(root)
     checker.raise_if_any()
     checker.problems.extend(dmn_problems)
+    checker.problems.extend(catalog.problems)
     processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
     if not processes:
         checker.report(root, "the document has no executable process "
@@ -85,6 +93,8 @@ def load_processes(source: bytes, filename: str,
     for process in processes:
         check_waits(root, process, checker.report)
     external = {process.get("id"): checker.read_external(process) for process in processes}
+    for process_id, (found, warnings) in external.items():
+        external[process_id] = (found, warnings + tuple(checker.form_warnings.get(process_id, ())))
     # With broken DMN files, which decisions exist is unknown: their problems say enough.
     calls = {process.get("id"): business_rules.read_calls(
                  process, None if dmn_problems else decisions, checker.report, _is_variable)
@@ -116,8 +126,10 @@ class _Checker:
     def __init__(self, filename: str, is_known_owner: OwnerCheck | None,
                  default_owner: str | None = None,
                  declared_language: expressions.Language | None = None,
-                 org: OrgSnapshot | None = None):
+                 org: OrgSnapshot | None = None, forms: FormCatalog | None = None):
         self.filename = filename
+        self.forms = forms or FormCatalog([])
+        self.form_warnings: dict[str, list[Problem]] = {}  # by process id
         self.is_known_owner = is_known_owner
         self.default_owner = default_owner
         self.declared_language = declared_language  # the definitions' expressionLanguage
@@ -170,6 +182,7 @@ class _Checker:
             if not (lane.get("name") or "").strip():
                 self.report(lane, "lane has no name; a lane's name routes its tasks to a department")
         forms: dict[str, FormSpec] = {}
+        self._process_id = process.get("id")
         for task in _duties_of(process):
             self._check_owner(task, lanes.get(task.get("id")))
             self._check_due_date(task)
@@ -293,6 +306,18 @@ class _Checker:
                                   "the task is ready, e.g. PT4H or P1D", line)
 
     def _read_form(self, element: etree._Element) -> FormSpec:
+        """The element's Camunda Form (engine.form_references) if it names one, else its
+        camunda:formData fields."""
+        warnings = self.form_warnings.setdefault(self._process_id, [])
+        camunda_form = camunda_form_of(element, self.forms, self.filename, self.report,
+                                       lambda node, message: warnings.append(
+                                           self.problem(node, message)))
+        has_form_data = element.find("./bpmn:extensionElements/camunda:formData", NS) is not None
+        if camunda_form is not None:
+            if has_form_data:
+                self.report(element, f"the element shows Camunda Form {camunda_form.file} and "
+                                     "also declares camunda:formData; keep one")
+            return camunda_form
         fields: list[FieldSpec] = []
         seen: set[str] = set()
         for node in element.iterfind("./bpmn:extensionElements/camunda:formData/camunda:formField", NS):

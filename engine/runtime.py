@@ -209,7 +209,7 @@ class Instance:
         duty = self.model.duties.get(task.task_spec.bpmn_id)
         if duty is None:
             raise TaskNotReady(f"task {task_id} is not a user task of {self.model.key}")
-        cleaned = duty.form.validate(data)
+        cleaned = duty.form.validate(data, context=task.data)
         task.data.update(cleaned)
         if isinstance(task.parent.task_spec, MultiInstanceTask):
             _record_instance(task, cleaned)

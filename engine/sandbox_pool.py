@@ -57,7 +57,7 @@ class ModelSource(NamedTuple):
     xml: str
     filename: str
     default_owner: str | None = None
-    dmn: tuple[tuple[str, str], ...] = ()  # (file name, DMN text) deployed with it
+    dmn: tuple[tuple[str, str], ...] = ()  # (file name, text): DMN and .form files deployed with it
 
 
 @dataclass(frozen=True)

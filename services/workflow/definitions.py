@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.camunda_forms import is_form_file
 from engine.decisions import is_dmn, load_decisions
 from engine.errors import BpmnValidationError, Problem
 from engine.loader import MAX_BPMN_BYTES, load_processes
@@ -21,7 +22,7 @@ from services.persistence.models import ProcessDefinition, utcnow
 from services.persistence.unit_of_work import Store, UnitOfWork
 
 MAX_UPLOAD_BYTES = MAX_BPMN_BYTES
-MAX_DEPLOYMENT_FILES = 20  # BPMN and DMN files deployed together
+MAX_DEPLOYMENT_FILES = 20  # BPMN, DMN and form files deployed together
 DEPLOY_SLOTS = 2
 DEPLOY_WAIT_SECONDS = 2.0
 DEPLOY_RETRY_AFTER_SECONDS = 5
@@ -49,10 +50,11 @@ File = tuple[str, bytes]  # (file name, content) of one file of a deployment
 
 
 def split_files(files: Sequence[File]) -> tuple[list[File], list[File]]:
-    """The deployment's BPMN files and its DMN files (told apart by their name, else by
-    their root element's namespace)."""
-    dmn = [(name, source) for name, source in files if is_dmn(name, source)]
-    return [file for file in files if file not in dmn], dmn
+    """The deployment's BPMN files and the files deployed with them: DMN files (told apart
+    by their name, else by their root element's namespace) and Camunda Forms (`.form`)."""
+    others = [(name, source) for name, source in files
+              if is_form_file(name) or is_dmn(name, source)]
+    return [file for file in files if file not in others], others
 
 
 def lint(source: bytes, filename: str, directory: Directory | None,
@@ -108,17 +110,22 @@ def deploy_files(store: Store, files: Sequence[File], deployed_by: str | None,
     if not bpmn:
         raise InvalidInput("a deployment needs a BPMN diagram",
                            [Problem(name, None, None, "decisions deploy together with the "
-                                                      "diagram whose business rule tasks call "
-                                                      "them").as_dict() for name, _ in dmn])
+                                                      "diagram whose tasks use them"
+                                                      ).as_dict() for name, _ in dmn])
     validated = _validated(store, bpmn, dmn, default_department)
+    decisions = [file for file in dmn if not is_form_file(file[0])]
+    forms = [file for file in dmn if is_form_file(file[0])]
     stored_dmn = json.dumps([{"filename": name, "xml": text} for name, text in
-                             _texts(dmn)], ensure_ascii=False) if dmn else None
+                             _texts(decisions)], ensure_ascii=False) if decisions else None
+    stored_forms = json.dumps([{"filename": name, "json": text} for name, text in
+                               _texts(forms)], ensure_ascii=False) if forms else None
 
     def store_versions() -> list[DeployResult]:
         with store.writing() as uow:
             results = [_store_version(uow, model, xml, content_checksum(source, default_department,
                                                                         dmn),
-                                      filename, deployed_by, default_department, stored_dmn)
+                                      filename, deployed_by, default_department, stored_dmn,
+                                      stored_forms)
                        for (filename, source), (models, xml) in zip(bpmn, validated)
                        for model in models]
             uow.commit()
@@ -211,7 +218,8 @@ def _texts(files: Sequence[File]) -> list[tuple[str, str]]:
 
 def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str,
                    filename: str, deployed_by: str | None,
-                   default_department: str | None, dmn_files: str | None) -> DeployResult:
+                   default_department: str | None, dmn_files: str | None,
+                   form_files: str | None = None) -> DeployResult:
     decisions = tuple(DeployedDecision(decision.id, decision.name, decision.file)
                       for decision in model.decisions.values())
     latest = _latest(uow, model.key)
@@ -220,7 +228,8 @@ def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str
     definition = ProcessDefinition(
         key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
         filename=filename, bpmn_xml=xml, checksum=checksum, deployed_at=utcnow(),
-        deployed_by=deployed_by, default_department=default_department, dmn_files=dmn_files)
+        deployed_by=deployed_by, default_department=default_department, dmn_files=dmn_files,
+        form_files=form_files)
     uow.session.add(definition)
     uow.flush()
     uow.models.put((checksum, model.key), model)
@@ -240,10 +249,10 @@ def latest_definition(uow: UnitOfWork, key: str) -> ProcessDefinition:
 
 
 def latest_decision_files(uow: UnitOfWork, key: str) -> list[File]:
-    """The DMN files deployed with a key's latest version ([] for none, or no such key):
-    a diagram edited in the modeler deploys again with them."""
+    """The DMN and form files deployed with a key's latest version ([] for none, or no
+    such key): a diagram edited in the modeler deploys again with them."""
     latest = _latest(uow, key)
-    return [(name, text.encode("utf-8")) for name, text in latest.decision_files()] \
+    return [(name, text.encode("utf-8")) for name, text in latest.companion_files()] \
         if latest is not None else []
 
 
@@ -281,7 +290,7 @@ def model_of(uow: UnitOfWork, definition: ProcessDefinition) -> ProcessModel:
         models = load_processes(definition.bpmn_xml.encode("utf-8"), definition.filename,
                                 default_owner=definition.default_department,
                                 decision_files=[(name, text.encode("utf-8")) for name, text
-                                                in definition.decision_files()])
+                                                in definition.companion_files()])
         model = next(m for m in models if m.key == definition.key)
         uow.models.put((definition.checksum, definition.key), model)
     return model

@@ -433,7 +433,9 @@ def read_schema(name: str, schema: Any, text: str | None = None) -> CamundaForm:
 def _line_of(text: str | None, key: str | None) -> int | None:
     if not text or not key:
         return None
-    index = text.find(json.dumps(key.split(".")[-1], ensure_ascii=False))
+    index = text.find(json.dumps(key, ensure_ascii=False))
+    if index < 0:  # a key under a group's path is written without the path
+        index = text.find(json.dumps(key.split(".")[-1], ensure_ascii=False))
     return text.count("\n", 0, index) + 1 if index >= 0 else None
 
 

@@ -1,0 +1,67 @@
+"""Camunda's forms quickstart in Chromium: a designer deploys the diagram with its two `.form`
+files on the designer page, the start and task pages draw them with form-js's viewer, a
+required field is refused in the browser, and the approver completes the task on a phone.
+Screenshots at 1280 px and 390 px."""
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import shot, sign_in
+from tests.e2e.test_attachments_and_kpi import PHONE
+from tests.e2e.test_staff_flow import open_task, submit
+from tests.web.test_camunda_forms_api import quickstart_files
+
+
+def test_the_quickstart_forms_render_refuse_a_missing_field_and_complete(new_page, tmp_path):
+    paths = []
+    for name, source in quickstart_files():
+        (tmp_path / name).write_bytes(source)
+        paths.append(str(tmp_path / name))
+    designer = new_page()
+    sign_in(designer, "chen.design")
+    designer.goto("/designer")
+    designer.locator("#bpmn-file").set_input_files(paths)
+    designer.get_by_role("button", name="Upload and deploy").click()
+    expect(designer.locator(".flash")).to_contain_text("Deployed camundaFormsQuickstart v1")
+
+    admin = new_page()
+    sign_in(admin, "admin")
+    admin.goto("/processes")
+    section = admin.locator("section", has=admin.get_by_role("heading",
+                                                             name=re.compile("Camunda Forms Quickstart")))
+    expect(section.locator(".fjs-form")).to_be_visible()  # drawn by form-js
+    section.get_by_role("button", name="Start").click()
+    expect(section.locator(".fjs-form-field-error").first).to_contain_text("Field is required.")
+    shot(admin, "camunda-start-form-required-1280")
+    section.get_by_label("Creditor").fill("ACME 华东")
+    section.get_by_label("Amount").fill("1250")
+    section.get_by_label("Invoice Number").fill("C-77")
+    section.get_by_role("button", name="Start").click()
+    expect(admin.locator(".flash")).to_contain_text("Started Camunda Forms Quickstart")
+
+    phone = new_page(**PHONE)
+    sign_in(phone, "li.qa")
+    open_task(phone, "Approve Invoice")
+    form = phone.locator(".camunda-form")
+    expect(form.get_by_label("Creditor")).to_have_value("ACME 华东")  # prefilled from process data
+    submit(phone)
+    error = form.locator(".fjs-form-field-error")
+    expect(error).to_have_count(1)
+    expect(error).to_contain_text("Field is required.")
+    assert phone.url.endswith(phone.url.split("/tasks/")[1])  # still on the task page
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(phone, "camunda-task-form-required-390")
+    desktop = new_page()
+    sign_in(desktop, "li.qa")
+    open_task(desktop, "Approve Invoice")
+    expect(desktop.locator(".camunda-form .fjs-form")).to_be_visible()
+    shot(desktop, "camunda-task-form-1280")
+
+    form.get_by_label("Approved?").fill("true")
+    form.get_by_label("Approved By").fill("li.qa")
+    shot(phone, "camunda-task-form-filled-390")
+    submit(phone)
+    expect(phone.locator(".flash")).to_contain_text("Done: Approve Invoice")
+    shot(phone, "camunda-task-done-390")

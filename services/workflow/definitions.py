@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from engine.camunda_forms import is_form_file
 from engine.decisions import is_dmn, load_decisions
 from engine.errors import BpmnValidationError, Problem
+from engine.form_references import FormCatalog
 from engine.loader import MAX_BPMN_BYTES, load_processes
 from engine.model import ProcessModel
 from engine.people import OrgSnapshot
@@ -73,12 +74,13 @@ def lint(source: bytes, filename: str, directory: Directory | None,
 
 
 def lint_decisions(decision_files: Sequence[File]) -> list[Problem]:
-    """Every problem of DMN files on their own."""
+    """Every problem of DMN and form files on their own."""
+    problems = FormCatalog([file for file in decision_files if is_form_file(file[0])]).problems
     try:
-        load_decisions(decision_files)
+        load_decisions([file for file in decision_files if not is_form_file(file[0])])
     except BpmnValidationError as err:
-        return err.problems
-    return []
+        return problems + err.problems
+    return problems
 
 
 def deploy(store: Store, source: bytes, filename: str, deployed_by: str | None,

@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 
 from services.persistence.models import Attachment, ProcessInstance, Task
 from services.settings import Settings
+from tests.conftest import BPMN_DIR
 from tests.services.helpers import import_demo_org, ready_task
+from tests.web.test_cli import run  # noqa: F401  (fixture)
 from tests.web.sign_in_helpers import bearer, csrf_of, page_sign_in
 from web.app import create_app
 
@@ -198,3 +200,22 @@ def test_a_file_picker_carries_a_photo_as_an_attachment_and_refuses_other_files(
         instance = uow.session.get(ProcessInstance, started.json["id"])
     assert (attachment.field, attachment.sha256) == ("photo", hashlib.sha256(image).hexdigest())
     assert instance.data["photo"][0]["type"] == "image/png"
+
+
+def test_the_cli_lints_and_deploys_a_diagram_with_its_form_files(run, tmp_path):  # noqa: F811
+    run("init-db")
+    run("org", "import", str(BPMN_DIR / "demo_org.yaml"))
+    paths = []
+    for name, source in quickstart_files():
+        (tmp_path / name).write_bytes(source)
+        paths.append(str(tmp_path / name))
+    alone = run("lint", paths[0], paths[1], check=False)
+    assert alone.returncode == 1 and "UserTask_1: form key 'camunda-forms:app:task-form.form': " \
+        "task-form.form is not in the deployment" in alone.stderr
+    (tmp_path / "broken.form").write_text('{"components": [{"type": "number", "key": "n", '
+                                          '"validate": {"min": "=x"}}]}')
+    broken = run("lint", str(tmp_path / "broken.form"), check=False)
+    assert broken.returncode == 1 and "broken.form:1: n: components[0] ('n'): validate.min" \
+        in broken.stderr
+    run("lint", *paths)
+    assert "deployed camundaFormsQuickstart v1" in run("deploy", *paths).stdout

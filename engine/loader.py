@@ -21,7 +21,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
 from . import business_rules, deadlines, expressions, labels, people, sandbox
-from .camunda_forms import is_form_file
+from .camunda_forms import CamundaForm, is_form_file
 from .decisions import Decisions, load_decisions
 from .form_references import FormCatalog, camunda_form_of
 from .errors import BpmnValidationError, Problem
@@ -191,6 +191,9 @@ class _Checker:
             forms[task.get("id")] = self._read_form(task)
         for start in process.iterfind(".//bpmn:startEvent", NS):
             forms[start.get("id")] = self._read_form(start)
+            if isinstance(forms[start.get("id")], CamundaForm) and forms[start.get("id")].file_fields:
+                self.report(start, "a start form cannot take files (files travel with a task's "
+                                   "completion): ask for them in the first task's form")
             self._check_initiator(start)
         self._check_departments(process, "candidate starter group",
                                 _names(process, "candidateStarterGroups"))

@@ -265,3 +265,13 @@ def test_camundas_quickstart_forms_are_read_and_enforced():
         {"amount": ["Field must match pattern ^[0-9]+$."]}
     assert task_form.validate({"creditor": "ACME", "amount": "1250", "approved": "true"}) == \
         {"creditor": "ACME", "amount": "1250", "approved": "true"}
+
+
+def test_a_start_form_with_a_file_picker_is_refused():
+    picker = json.dumps({"id": "snap", "components": [{"type": "filepicker", "key": "photo"}]})
+    source = diagram("").replace(b'<bpmn:startEvent id="start">',
+                                 b'<bpmn:startEvent id="start" camunda:formRef="snap">')
+    with pytest.raises(BpmnValidationError) as refused:
+        load_processes(source, "p.bpmn", decision_files=[("snap.form", picker.encode())])
+    [problem] = refused.value.problems
+    assert problem.element_id == "start" and "a start form cannot take files" in problem.message

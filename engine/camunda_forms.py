@@ -60,7 +60,10 @@ EMAIL = re.compile(r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-
                    r"[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
 PHONE = re.compile(r"^(\+|00)\d{6,25}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?$")
-_KEY_PART = re.compile(r"^[A-Za-z_$\u00a0-\uffff][\w$\u00a0-\uffff-]*$")
+# One name of a key path: any text but dots and control characters (form-js allows
+# "Vacation Approval"; FEEL reads such names), not starting with _ (DutyFlow's own) or a
+# space, at most 200 characters.
+_KEY_PART = re.compile(r"^[^\s._\x00-\x1f\x7f][^.\x00-\x1f\x7f]{0,199}(?<!\s)$")
 _MISSING = object()
 
 Report = Callable[[str, str | None, str], None]  # (component path, component key, message)
@@ -473,8 +476,8 @@ def _key_path(key: Any, place: str, report: Report) -> tuple[str, ...] | None:
         return None
     parts = tuple(key.split("."))
     if not all(_KEY_PART.match(part) and not part.startswith("_") for part in parts):
-        report(place, key, "a key is names joined by dots (letters, digits, _, $, -; "
-                           "not starting with _ or a digit)")
+        report(place, key, "a key is names joined by dots (none empty, starting with _ "
+                           "or a space, or holding control characters)")
         return None
     return parts
 

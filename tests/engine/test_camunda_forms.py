@@ -139,6 +139,7 @@ def test_file_references_added_by_the_service_pass_and_are_limited_in_number():
     ({"type": "bogus", "key": "b"}, "unknown component type 'bogus'"),
     ({"type": "textfield"}, "components[0]: an input component needs a key"),
     ({"type": "textfield", "key": "_private"}, "a key is names joined by dots"),
+    ({"type": "textfield", "key": "a..b"}, "a key is names joined by dots"),
     ({"type": "filepicker", "key": "a.b"}, "a file picker's key must be a plain name"),
     ({"type": "filepicker", "key": "f", "accept": ".nonsense-ext"}, "accept '.nonsense-ext'"),
 ])

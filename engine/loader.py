@@ -675,12 +675,14 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
             assignee=_camunda(task, "assignee"),
             candidate_users=_camunda(task, "candidateUsers"), **follow_ups(task))
     starts = process.findall("bpmn:startEvent", NS)
-    start_form = next((forms[start.get("id")] for start in starts
-                       if forms.get(start.get("id")) and forms[start.get("id")].fields), FormSpec())
+    start_with_form = next((start.get("id") for start in starts
+                            if forms.get(start.get("id")) and forms[start.get("id")].fields), None)
+    start_form = forms[start_with_form] if start_with_form else FormSpec()
     start_lanes = tuple(dict.fromkeys(lanes[start.get("id")] for start in starts
                                       if lanes.get(start.get("id"))))
     return ProcessModel(key=process_id, name=process.get("name") or process_id, spec=spec,
                         subprocess_specs=subprocess_specs, duties=duties, start_form=start_form,
+                        start_form_element=start_with_form,
                         starter_groups=_names(process, "candidateStarterGroups"),
                         starter_users=_names(process, "candidateStarterUsers"),
                         start_lanes=start_lanes, external=external, warnings=warnings,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.camunda_forms import is_form_file
+from engine.camunda_forms import CamundaForm, is_form_file
 from engine.decisions import is_dmn, load_decisions
 from engine.errors import BpmnValidationError, Problem
 from engine.form_references import FormCatalog
@@ -40,11 +40,21 @@ class DeployedDecision:
 
 
 @dataclass(frozen=True)
+class DeployedForm:
+    """A Camunda Form deployed with the diagram, and the elements that show it."""
+
+    file: str
+    id: str | None
+    elements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DeployResult:
     definition: ProcessDefinition
     created: bool
     warnings: tuple[Problem, ...] = ()  # what deploys but does not run as drawn
     decisions: tuple[DeployedDecision, ...] = ()
+    forms: tuple[DeployedForm, ...] = ()
 
 
 File = tuple[str, bytes]  # (file name, content) of one file of a deployment
@@ -224,9 +234,11 @@ def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str
                    form_files: str | None = None) -> DeployResult:
     decisions = tuple(DeployedDecision(decision.id, decision.name, decision.file)
                       for decision in model.decisions.values())
+    forms = deployed_forms(model)
     latest = _latest(uow, model.key)
     if latest is not None and latest.checksum == checksum:
-        return DeployResult(latest, created=False, warnings=model.warnings, decisions=decisions)
+        return DeployResult(latest, created=False, warnings=model.warnings, decisions=decisions,
+                            forms=forms)
     definition = ProcessDefinition(
         key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
         filename=filename, bpmn_xml=xml, checksum=checksum, deployed_at=utcnow(),
@@ -235,7 +247,20 @@ def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str
     uow.session.add(definition)
     uow.flush()
     uow.models.put((checksum, model.key), model)
-    return DeployResult(definition, created=True, warnings=model.warnings, decisions=decisions)
+    return DeployResult(definition, created=True, warnings=model.warnings, decisions=decisions,
+                        forms=forms)
+
+
+def deployed_forms(model: ProcessModel) -> tuple[DeployedForm, ...]:
+    """The Camunda Forms a process shows, each with the elements showing it."""
+    shown = [(model.start_form_element, model.start_form)] + \
+        [(element_id, duty.form) for element_id, duty in model.duties.items()]
+    by_file: dict[str, tuple[str | None, list[str]]] = {}
+    for element_id, form in shown:
+        if isinstance(form, CamundaForm) and element_id:
+            by_file.setdefault(form.file, (form.form_id, []))[1].append(element_id)
+    return tuple(DeployedForm(file, form_id, tuple(elements))
+                 for file, (form_id, elements) in by_file.items())
 
 
 def _latest(uow: UnitOfWork, key: str) -> ProcessDefinition | None:

@@ -82,6 +82,9 @@ def test_the_quickstart_deploys_with_its_forms_and_a_missing_form_is_refused_at_
     assert "task-form.form is not in the deployment" in problem["message"]
     created = upload(client, designer, quickstart_files())
     assert created.status_code == 201, created.json
+    assert created.json["forms"] == [
+        {"file": "start-form.form", "id": None, "elements": ["StartEvent_1"]},
+        {"file": "task-form.form", "id": None, "elements": ["UserTask_1"]}]
     assert upload(client, designer, quickstart_files()).status_code == 200  # unchanged
     changed = quickstart_files()
     changed[2] = (changed[2][0], changed[2][1].replace(b'"Approved By"', b'"Approver"'))
@@ -218,4 +221,6 @@ def test_the_cli_lints_and_deploys_a_diagram_with_its_form_files(run, tmp_path):
     assert broken.returncode == 1 and "broken.form:1: n: components[0] ('n'): validate.min" \
         in broken.stderr
     run("lint", *paths)
-    assert "deployed camundaFormsQuickstart v1" in run("deploy", *paths).stdout
+    deployed = run("deploy", *paths).stdout
+    assert "deployed camundaFormsQuickstart v1" in deployed
+    assert "task-form.form shown by UserTask_1" in deployed

@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from services.persistence.models import Attachment, ProcessInstance, Task
+from services.persistence.models import Attachment, ProcessInstance, Task, TaskEvent
 from services.settings import Settings
+from services.workflow import definitions
 from tests.conftest import BPMN_DIR
 from tests.services.helpers import import_demo_org, ready_task
 from tests.web.test_cli import run  # noqa: F401  (fixture)
@@ -131,6 +132,16 @@ def test_the_task_shows_its_schema_and_refuses_invalid_data_storing_nothing(app,
         instance = uow.session.get(ProcessInstance, uow.session.get(Task, task_id)
                                    .process_instance_id)
         assert (instance.status, instance.data["approved"]) == ("completed", "true")
+        event_id = uow.session.scalars(select(TaskEvent.id).where(TaskEvent.task_id == task_id)).one()
+    # A correction is checked against the same form.
+    head = bearer(client, "wang.qa")
+    wrong = client.post(f"/api/v1/events/{event_id}/corrections", headers=head,
+                        json={"data": {"approved": "perhaps"}, "reason": "typo"})
+    assert wrong.status_code == 422
+    assert wrong.json["errors"] == {"approved": ["Field must match pattern (true|false)."]}
+    right = client.post(f"/api/v1/events/{event_id}/corrections", headers=head,
+                        json={"data": {"approved": "false"}, "reason": "the amount was wrong"})
+    assert right.status_code == 201, right.json
 
 
 def test_the_task_page_draws_the_form_and_posts_through_its_own_flow(app, client):
@@ -224,3 +235,20 @@ def test_the_cli_lints_and_deploys_a_diagram_with_its_form_files(run, tmp_path):
     deployed = run("deploy", *paths).stdout
     assert "deployed camundaFormsQuickstart v1" in deployed
     assert "task-form.form shown by UserTask_1" in deployed
+
+
+def test_the_modeler_deploys_a_new_version_with_the_forms_of_the_version_it_edits(app, client):
+    page_sign_in(client, "chen.design")
+    deployed = client.post("/designer/upload", content_type="multipart/form-data",
+                           data={"csrf_token": csrf_of(client, "/designer"),
+                                 "file": [(io.BytesIO(source), name)
+                                          for name, source in quickstart_files()]})
+    assert deployed.status_code == 302
+    edited = quickstart_files()[0][1].replace(b'name="Approve Invoice"', b'name="Approve"')
+    again = client.post("/designer/deploy-xml",
+                        headers={"X-CSRF-Token": csrf_of(client, "/designer")}, json={"key": "camundaFormsQuickstart", "xml": edited.decode()})
+    assert (again.status_code, again.json["version"]) == (201, 2), again.json
+    store = app.extensions["dutyflow_store"]
+    with store.reading() as uow:
+        model = definitions.model_of(uow, definitions.get_version(uow, "camundaFormsQuickstart", 2))
+    assert model.duties["UserTask_1"].form.file == "task-form.form"

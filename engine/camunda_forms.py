@@ -412,6 +412,10 @@ def read_schema(name: str, schema: Any, text: str | None = None) -> CamundaForm:
     if not isinstance(schema, dict) or not isinstance(schema.get("components"), list):
         raise FormFileError([Problem(name, None, None, "not a form-js schema: the top level "
                                                        "must be an object with \"components\"")])
+    if schema.get("type", "default") != "default":
+        raise FormFileError([Problem(name, None, None, "not a form-js schema: the top level's "
+                                                       "type must be \"default\"")])
+    schema = {**schema, "type": "default"}  # form-js draws nothing without it
     components: list[Component] = []
     _read_components(schema["components"], "components", (), report, components, [0])
     seen: dict[tuple[str, ...], str] = {}

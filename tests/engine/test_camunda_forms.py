@@ -165,7 +165,8 @@ def test_untrusted_json_is_limited_in_size_and_depth_before_it_is_parsed():
     for source, message in ((b" " * (MAX_FORM_BYTES + 1), "the limit is"),
                             (deep.encode(), "nests"), (b"{nope", "not valid JSON"),
                             (b'{"components": [], "n": NaN}', "not valid JSON"),
-                            (b"\xff\xfe", "not UTF-8"), (b"[]", "not a form-js schema")):
+                            (b"\xff\xfe", "not UTF-8"), (b"[]", "not a form-js schema"),
+                            (b'{"type": "table", "components": []}', "must be \"default\"")):
         with pytest.raises(FormFileError) as refused:
             read_form_file("x.form", source)
         assert message in str(refused.value), source[:20]

@@ -29,7 +29,16 @@
     if (!post || !schema || !window.FormViewer) { return; }
     var keys = fileKeys(schema.components, []);
     var viewer = new window.FormViewer.Form({ container: container });
-    viewer.importSchema(schema, values).catch(function (error) {
+    viewer.importSchema(schema, values).then(function () {
+      // A picker for images only opens the phone's camera straight away, as DutyFlow's own
+      // file fields do.
+      container.querySelectorAll('.fjs-form-field-filepicker input[type="file"][accept]').forEach(function (input) {
+        var kinds = input.getAttribute('accept').split(',').map(function (kind) { return kind.trim(); });
+        if (kinds.every(function (kind) { return kind.indexOf('image/') === 0; })) {
+          input.setAttribute('capture', 'environment');
+        }
+      });
+    }).catch(function (error) {
       container.textContent = container.dataset.broken + ' ' + error.message;
     });
 

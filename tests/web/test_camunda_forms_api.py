@@ -19,12 +19,13 @@ from services.settings import Settings
 from services.workflow import definitions
 from tests.conftest import BPMN_DIR
 from tests.services.helpers import import_demo_org, ready_task
-from tests.web.test_cli import run  # noqa: F401  (fixture)
+from tests.web import test_cli
 from tests.web.sign_in_helpers import bearer, csrf_of, page_sign_in
 from web.app import create_app
 
 INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "interop" / "camunda-examples"
 PREFIX = "usertask__task-camunda-forms__"
+run = test_cli.run  # the `dutyflow` command-line fixture
 START = {"creditor": "ACME", "amount": "1250", "invoiceNumber": "C-7"}
 
 
@@ -216,7 +217,7 @@ def test_a_file_picker_carries_a_photo_as_an_attachment_and_refuses_other_files(
     assert instance.data["photo"][0]["type"] == "image/png"
 
 
-def test_the_cli_lints_and_deploys_a_diagram_with_its_form_files(run, tmp_path):  # noqa: F811
+def test_the_cli_lints_and_deploys_a_diagram_with_its_form_files(run, tmp_path):
     run("init-db")
     run("org", "import", str(BPMN_DIR / "demo_org.yaml"))
     paths = []

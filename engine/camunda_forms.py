@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover
 
 from .errors import FormValidationError, Problem
 from .forms import DEFAULT_MAX_FILES, FieldSpec, FileReference, FormSpec
+from .labels import PREFIX, language_tag, pick
 
 MAX_FORM_BYTES = 512 * 1024
 MAX_JSON_DEPTH = 24
@@ -122,9 +123,16 @@ class CamundaForm(FormSpec):
     components: tuple[Component, ...] = ()
 
     def as_dict(self, locale: str | None = None) -> dict[str, Any]:
+        """The fields and the schema, labels in `locale` where the components translate
+        them (custom properties `i18n:<tag>` for the label, `i18n:<tag>:<value>` for an
+        option's label), as diagram elements do (engine.labels)."""
+        schema = _translated(self.schema_dict, locale) if locale else self.schema_dict
+        labels = {component.key: component.label for component in _translated_components(
+            self.components, schema)} if locale else {}
         out = super().as_dict(locale)
-        out["camunda_form"] = {"file": self.file, "id": self.form_id,
-                               "schema": self.schema_dict}
+        for one in out["fields"]:
+            one["label"] = labels.get(one["id"], one["label"])
+        out["camunda_form"] = {"file": self.file, "id": self.form_id, "schema": schema}
         return out
 
     @cached_property
@@ -157,6 +165,49 @@ class CamundaForm(FormSpec):
         if errors:
             raise FormValidationError(errors)
         return cleaned
+
+
+def _translations(properties: Any, suffix: str = "") -> dict[str, str]:
+    """{language tag: text} of a component's `i18n:<tag>[:<suffix>]` properties."""
+    if not isinstance(properties, dict):
+        return {}
+    found = {}
+    for name, text in properties.items():
+        if not (isinstance(name, str) and isinstance(text, str) and name.startswith(PREFIX)):
+            continue
+        tag, _, rest = name[len(PREFIX):].partition(":")
+        if rest == suffix:
+            found[language_tag(tag)] = text
+    return found
+
+
+def _translated(node: Any, locale: str) -> Any:
+    """A copy of the schema with each component's label and option labels in `locale`."""
+    if isinstance(node, list):
+        return [_translated(item, locale) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _translated(value, locale) for key, value in node.items()}
+    properties = node.get("properties")
+    if isinstance(node.get("label"), str):
+        out["label"] = pick(_translations(properties), locale, node["label"])
+    if isinstance(node.get("values"), list):
+        out["values"] = [{**option, "label": pick(_translations(properties, str(option.get("value"))),
+                                                  locale, option.get("label", ""))}
+                         if isinstance(option, dict) else option for option in node["values"]]
+    return out
+
+
+def _translated_components(components: tuple[Component, ...], schema: dict[str, Any]):
+    """The components with their labels as the translated schema gives them."""
+    for component in components:
+        node: Any = {"components": schema.get("components")}
+        for part in component.where.replace("]", "").split("."):
+            name, _, index = part.partition("[")
+            node = node.get(name, [])[int(index)] if isinstance(node, dict) else {}
+        label = node.get("label") if isinstance(node, dict) else None
+        yield Component(path=component.path, type=component.type, where=component.where,
+                        label=label if isinstance(label, str) and label else component.label)
 
 
 def _leaf_paths(data: dict[str, Any], declared: dict[tuple[str, ...], Component],

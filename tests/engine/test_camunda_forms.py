@@ -277,3 +277,19 @@ def test_a_start_form_with_a_file_picker_is_refused():
         load_processes(source, "p.bpmn", decision_files=[("snap.form", picker.encode())])
     [problem] = refused.value.problems
     assert problem.element_id == "start" and "a start form cannot take files" in problem.message
+
+
+def test_labels_and_options_are_shown_in_the_readers_language_where_translated():
+    form = form_of({"components": [
+        {"type": "radio", "key": "verdict", "label": "Verdict",
+         "properties": {"i18n:zh-CN": "结论", "i18n:zh-CN:pass": "合格"},
+         "values": [{"label": "Pass", "value": "pass"}, {"label": "Fail", "value": "fail"}]},
+        {"type": "group", "label": "Carrier", "path": "carrier", "components": [
+            {"type": "textfield", "key": "name", "label": "Name",
+             "properties": {"i18n:zh-CN": "承运人"}}]}]})
+    chinese = form.as_dict("zh")
+    schema = chinese["camunda_form"]["schema"]["components"]
+    assert schema[0]["label"] == "结论"
+    assert [option["label"] for option in schema[0]["values"]] == ["合格", "Fail"]
+    assert [field["label"] for field in chinese["fields"]] == ["结论", "承运人"]
+    assert form.as_dict("en")["camunda_form"]["schema"]["components"][0]["label"] == "Verdict"

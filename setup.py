@@ -1,7 +1,7 @@
 """Build step: put what npm and Babel produce into the `web` package, so a wheel carries it.
 
 Metadata lives in setup.cfg; this file only adds the step. Before the modules are
-built, the few files of the npm packages (bpmn-js, Chart.js) that the pages load are
+built, the few files of the npm packages (bpmn-js, Chart.js, form-js's viewer) that the pages load are
 copied from node_modules/ into web/vendor/ under the names the pages ask for, and the
 translation catalogues are compiled to .mo. It runs for every build, editable installs
 (`make install`) included, so a checkout and an installed wheel serve the same files
@@ -35,6 +35,8 @@ VENDOR_FILES = {
     "bpmn-font/font/bpmn.woff": "bpmn-js/dist/assets/bpmn-font/font/bpmn.woff",
     "bpmn-font/font/bpmn.ttf": "bpmn-js/dist/assets/bpmn-font/font/bpmn.ttf",
     "chart.js": "chart.js/dist/chart.umd.min.js",
+    "form-viewer.js": "@bpmn-io/form-js/dist/form-viewer.umd.js",
+    "form-js.css": "@bpmn-io/form-js/dist/assets/form-js.css",
 }
 
 

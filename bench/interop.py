@@ -85,8 +85,13 @@ def verdict(path: Path) -> str:
 
 
 def _decision_files(path: Path) -> list[tuple[str, bytes]]:
-    """The DMN files beside a diagram: deployed with it, as its business rule tasks need."""
-    return [(dmn.name, dmn.read_bytes()) for dmn in sorted(path.parent.glob("*.dmn"))]
+    """The DMN files beside a diagram, deployed with it as its business rule tasks need,
+    and its Camunda Forms: the `.form` files named with the diagram's `group__` prefix
+    (Camunda's examples flattened into one folder), under the names its form keys use."""
+    files = [(dmn.name, dmn.read_bytes()) for dmn in sorted(path.parent.glob("*.dmn"))]
+    prefix = path.name.rsplit("__", 1)[0] + "__" if "__" in path.name else ""
+    return files + [(form.name[len(prefix):], form.read_bytes())
+                    for form in sorted(path.parent.glob(f"{prefix}*.form"))]
 
 
 def _deploy_and_start(store: Store, root, source: bytes, filename: str,

@@ -105,8 +105,9 @@ class FormSpec:
     def file_fields(self) -> dict[str, FieldSpec]:
         return {spec.id: spec for spec in self.fields if spec.type == "file" and not spec.readonly}
 
-    def validate(self, data: Any) -> dict[str, Any]:
-        """Return the cleaned, JSON-ready values, or raise FormValidationError per field."""
+    def validate(self, data: Any, context: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Return the cleaned, JSON-ready values, or raise FormValidationError per field.
+        (`context`, the process data, matters to Camunda Forms only: engine.camunda_forms.)"""
         if not isinstance(data, dict):
             raise FormValidationError({"_schema": ["Form data must be a JSON object."]})
         try:

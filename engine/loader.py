@@ -21,7 +21,9 @@ from SpiffWorkflow.camunda.specs.event_definitions import \
 
 from . import (business_rules, calls as call_activities, data_associations, deadlines, expressions,
                io_mapping, labels, listeners, people, sandbox)
+from .camunda_forms import CamundaForm, is_form_file
 from .decisions import Decisions, load_decisions
+from .form_references import FormCatalog, camunda_form_of
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
 from .spiff_parser import DutyFlowParser, start_event_subprocesses_with_their_scope
@@ -67,15 +69,19 @@ def load_processes(source: bytes, filename: str,
     `default_owner` owns the user tasks that name no owner nor person (files from other
     tools draw no lanes); without it such a task is refused. `org`, when given, checks the
     usernames a diagram names literally (assignee, candidate users) against the membership
-    rule of engine.people. `decision_files` are the (file name, DMN text) deployed with the
-    document: its business rule tasks call their decisions (engine.business_rules).
-    `latest_decision_files` are the latest deployed files holding the decisions its
-    business rule tasks call that the deployment lacks (sent with each step that needs
-    them: Camunda's "latest" binding); without them such a task fails when it runs.
-    Raises BpmnValidationError listing every problem, of the DMN files too.
+    rule of engine.people. `decision_files` are the other files deployed with the document
+    (file name, text): DMN files, whose decisions its business rule tasks call
+    (engine.business_rules), and Camunda Forms (`.form`, engine.form_references) that its
+    tasks and start events show. `latest_decision_files` are the latest deployed files
+    holding the decisions its business rule tasks call that the deployment lacks (sent with
+    each step that needs them: Camunda's "latest" binding); without them such a task fails
+    when it runs. Raises BpmnValidationError listing every problem, of the DMN and form
+    files too.
     """
     decisions: Decisions = {}
     dmn_problems: list[Problem] = []
+    catalog = FormCatalog([file for file in decision_files if is_form_file(file[0])])
+    decision_files = [file for file in decision_files if not is_form_file(file[0])]
     if decision_files:
         try:
             decisions = load_decisions(decision_files)
@@ -83,11 +89,13 @@ def load_processes(source: bytes, filename: str,
             dmn_problems = err.problems
     root = parse_untrusted_xml(source, filename)
     checker = _Checker(filename, is_known_owner, default_owner,
-                       expressions.declared_bpmn_language(root.get("expressionLanguage")), org)
+                       expressions.declared_bpmn_language(root.get("expressionLanguage")), org,
+                       catalog)
     checker.check_counts(root)
     checker.check_data_stores(root)
     checker.raise_if_any()
     checker.problems.extend(dmn_problems)
+    checker.problems.extend(catalog.problems)
     processes = root.xpath("//bpmn:process[@isExecutable='true']", namespaces=NS)
     if not processes:
         checker.report(root, "the document has no executable process "
@@ -99,6 +107,8 @@ def load_processes(source: bytes, filename: str,
               for process in processes}
     data_associations.drop_data_stores(root)
     external = {process.get("id"): checker.read_external(process) for process in processes}
+    for process_id, (found, warnings) in external.items():
+        external[process_id] = (found, warnings + tuple(checker.form_warnings.get(process_id, ())))
     # With broken DMN files, which decisions exist is unknown: their problems say enough.
     more_warnings: dict[str, list[Problem]] = {process.get("id"): [] for process in processes}
     scripts = {process.get("id"): listeners.read_listeners(
@@ -165,8 +175,10 @@ class _Checker:
     def __init__(self, filename: str, is_known_owner: OwnerCheck | None,
                  default_owner: str | None = None,
                  declared_language: expressions.Language | None = None,
-                 org: OrgSnapshot | None = None):
+                 org: OrgSnapshot | None = None, forms: FormCatalog | None = None):
         self.filename = filename
+        self.forms = forms or FormCatalog([])
+        self.form_warnings: dict[str, list[Problem]] = {}  # by process id
         self.is_known_owner = is_known_owner
         self.default_owner = default_owner
         self.declared_language = declared_language  # the definitions' expressionLanguage
@@ -237,6 +249,7 @@ class _Checker:
             if not (lane.get("name") or "").strip():
                 self.report(lane, "lane has no name; a lane's name routes its tasks to a department")
         forms: dict[str, FormSpec] = {}
+        self._process_id = process.get("id")
         for task in _duties_of(process):
             _read_zeebe_assignment(task)
             self._check_owner(task, lanes.get(task.get("id")))
@@ -246,6 +259,9 @@ class _Checker:
             forms[task.get("id")] = self._read_form(task)
         for start in process.iterfind(".//bpmn:startEvent", NS):
             forms[start.get("id")] = self._read_form(start)
+            if isinstance(forms[start.get("id")], CamundaForm) and forms[start.get("id")].file_fields:
+                self.report(start, "a start form cannot take files (files travel with a task's "
+                                   "completion): ask for them in the first task's form")
             self._check_initiator(start)
         self._check_departments(process, "candidate starter group",
                                 _names(process, "candidateStarterGroups"))
@@ -440,6 +456,18 @@ class _Checker:
                                   "the task is ready, e.g. PT4H or P1D", line)
 
     def _read_form(self, element: etree._Element) -> FormSpec:
+        """The element's Camunda Form (engine.form_references) if it names one, else its
+        camunda:formData fields."""
+        warnings = self.form_warnings.setdefault(self._process_id, [])
+        camunda_form = camunda_form_of(element, self.forms, self.filename, self.report,
+                                       lambda node, message: warnings.append(
+                                           self.problem(node, message)))
+        has_form_data = element.find("./bpmn:extensionElements/camunda:formData", NS) is not None
+        if camunda_form is not None:
+            if has_form_data:
+                self.report(element, f"the element shows Camunda Form {camunda_form.file} and "
+                                     "also declares camunda:formData; keep one")
+            return camunda_form
         fields: list[FieldSpec] = []
         seen: set[str] = set()
         for node in element.iterfind("./bpmn:extensionElements/camunda:formData/camunda:formField", NS):
@@ -875,12 +903,14 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
             group_expression=group_expression, properties=properties_of(task),
             **follow_ups(task))
     starts = process.findall("bpmn:startEvent", NS)
-    start_form = next((forms[start.get("id")] for start in starts
-                       if forms.get(start.get("id")) and forms[start.get("id")].fields), FormSpec())
+    start_with_form = next((start.get("id") for start in starts
+                            if forms.get(start.get("id")) and forms[start.get("id")].fields), None)
+    start_form = forms[start_with_form] if start_with_form else FormSpec()
     start_lanes = tuple(dict.fromkeys(lanes[start.get("id")] for start in starts
                                       if lanes.get(start.get("id"))))
     return ProcessModel(key=process_id, name=process.get("name") or process_id, spec=spec,
                         subprocess_specs=subprocess_specs, duties=duties, start_form=start_form,
+                        start_form_element=start_with_form,
                         starter_groups=_names(process, "candidateStarterGroups"),
                         starter_users=_names(process, "candidateStarterUsers"),
                         start_lanes=start_lanes, external=external, warnings=warnings,

@@ -96,6 +96,7 @@ class ProcessModel:
     subprocess_specs: dict[str, Any]
     duties: dict[str, DutySpec]
     start_form: FormSpec = field(default_factory=FormSpec)
+    start_form_element: str | None = None  # the start event whose form start_form is
     # Who may start it (services.access.may_start decides): Camunda's
     # candidateStarterGroups/-Users on the process, and the lanes of its start events.
     starter_groups: tuple[str, ...] = ()

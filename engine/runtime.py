@@ -340,7 +340,7 @@ class Instance:
         if duty is None:
             raise TaskNotReady(f"task {task_id} is not a user task of {self.model.key}")
         cleaned = check_variables(data) if duty.form.external and not duty.form.fields \
-            else duty.form.validate(data)
+            else duty.form.validate(data, context=task.data)
         task.data.update(cleaned)
         if isinstance(task.parent.task_spec, MultiInstanceTask):
             _record_instance(task, cleaned)

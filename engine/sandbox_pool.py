@@ -57,7 +57,7 @@ class ModelSource(NamedTuple):
     xml: str
     filename: str
     default_owner: str | None = None
-    dmn: tuple[tuple[str, str], ...] = ()  # (file name, DMN text) deployed with it
+    dmn: tuple[tuple[str, str], ...] = ()  # (file name, text): DMN and .form files deployed with it
     # The latest deployed DMN files holding the decisions it calls that its deployment
     # lacks (engine.loader's latest_decision_files); part of the ModelRef's checksum.
     latest_dmn: tuple[tuple[str, str], ...] = ()

@@ -357,6 +357,9 @@ def deploy_command(ctx: _Context, files: tuple[Path, ...], username: str | None,
             click.echo(f"warning: {warning}", err=True)
     for decision in results[0].decisions if results else ():
         click.echo(f"decision {decision.id} ({decision.file})")
+    for result in results:
+        for form in result.forms:
+            click.echo(f"form {form.file} shown by {', '.join(form.elements)}")
 
 
 @main.command("start")

@@ -163,11 +163,20 @@ class ProcessDefinition(Base):
     dmn_files: Mapped[str | None] = mapped_column(Text, deferred=True)
     # Shared by the versions deployed together (a call's binding "deployment").
     deployment_id: Mapped[str | None] = mapped_column(String(36))
+    # The Camunda Forms (.form) deployed with it, as JSON [{"filename", "json"}].
+    form_files: Mapped[str | None] = mapped_column(Text, deferred=True)
 
     def decision_files(self) -> tuple[tuple[str, str], ...]:
         """(file name, DMN text) of each decision file deployed with this version."""
         return tuple((item["filename"], item["xml"]) for item in json.loads(self.dmn_files)) \
             if self.dmn_files else ()
+
+    def companion_files(self) -> tuple[tuple[str, str], ...]:
+        """(file name, text) of every file deployed with the diagram: DMN, then forms
+        (what engine.loader.load_processes compiles the version with)."""
+        forms = tuple((item["filename"], item["json"]) for item in json.loads(self.form_files)) \
+            if self.form_files else ()
+        return self.decision_files() + forms
 
 
 class ProcessInstance(Base):

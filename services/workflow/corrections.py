@@ -14,7 +14,7 @@ from sqlalchemy import select
 from engine.errors import FormValidationError
 from services.errors import InvalidInput, NotFound, PermissionDenied
 from services.identity.actor import Actor
-from services.persistence.models import TaskEvent, utcnow
+from services.persistence.models import ProcessInstance, TaskEvent, utcnow
 from payroll.ledger import EventKind
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.definitions import get_version, model_of
@@ -59,7 +59,11 @@ def correct_event(uow: UnitOfWork, actor: Actor, event_id: int, changes: dict[st
                            {name: ["Attached files cannot be corrected."] for name in attached})
     merged = {**effective_data(uow, original), **(changes or {})}
     try:
-        cleaned = duty.form.validate(merged) if duty else merged
+        # The process data gives a Camunda Form's `valuesKey` options, as at completion.
+        instance = uow.session.get(ProcessInstance, original.process_instance_id)
+        context = instance.data if instance is not None and isinstance(instance.data, dict) \
+            else {}
+        cleaned = duty.form.validate(merged, context=context) if duty else merged
     except FormValidationError as err:
         raise InvalidInput("the corrected data does not fit the task's form", err.errors) from None
     correction = TaskEvent(**correction_event(original, actor, cleaned, reason.strip(), utcnow()))

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from engine.camunda_forms import CamundaForm, is_form_file
 from engine.decisions import is_dmn, load_decisions
 from engine.errors import BpmnValidationError, Problem
+from engine.form_references import FormCatalog
 from engine.loader import BPMN_NS, MAX_BPMN_BYTES, load_processes, parse_untrusted_xml
 from engine.model import ProcessModel
 from engine.people import OrgSnapshot
@@ -22,7 +24,7 @@ from services.persistence.models import ProcessDefinition, utcnow
 from services.persistence.unit_of_work import Store, UnitOfWork
 
 MAX_UPLOAD_BYTES = MAX_BPMN_BYTES
-MAX_DEPLOYMENT_FILES = 20  # BPMN and DMN files deployed together
+MAX_DEPLOYMENT_FILES = 20  # BPMN, DMN and form files deployed together
 DEPLOY_SLOTS = 2
 DEPLOY_WAIT_SECONDS = 2.0
 DEPLOY_RETRY_AFTER_SECONDS = 5
@@ -39,21 +41,32 @@ class DeployedDecision:
 
 
 @dataclass(frozen=True)
+class DeployedForm:
+    """A Camunda Form deployed with the diagram, and the elements that show it."""
+
+    file: str
+    id: str | None
+    elements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DeployResult:
     definition: ProcessDefinition
     created: bool
     warnings: tuple[Problem, ...] = ()  # what deploys but does not run as drawn
     decisions: tuple[DeployedDecision, ...] = ()
+    forms: tuple[DeployedForm, ...] = ()
 
 
 File = tuple[str, bytes]  # (file name, content) of one file of a deployment
 
 
 def split_files(files: Sequence[File]) -> tuple[list[File], list[File]]:
-    """The deployment's BPMN files and its DMN files (told apart by their name, else by
-    their root element's namespace)."""
-    dmn = [(name, source) for name, source in files if is_dmn(name, source)]
-    return [file for file in files if file not in dmn], dmn
+    """The deployment's BPMN files and the files deployed with them: DMN files (told apart
+    by their name, else by their root element's namespace) and Camunda Forms (`.form`)."""
+    others = [(name, source) for name, source in files
+              if is_form_file(name) or is_dmn(name, source)]
+    return [file for file in files if file not in others], others
 
 
 def lint(source: bytes, filename: str, directory: Directory | None,
@@ -106,12 +119,13 @@ def deployed_keys(uow: UnitOfWork, keys: Collection[str]) -> set[str]:
 
 
 def lint_decisions(decision_files: Sequence[File]) -> list[Problem]:
-    """Every problem of DMN files on their own."""
+    """Every problem of DMN and form files on their own."""
+    problems = FormCatalog([file for file in decision_files if is_form_file(file[0])]).problems
     try:
-        load_decisions(decision_files)
+        load_decisions([file for file in decision_files if not is_form_file(file[0])])
     except BpmnValidationError as err:
-        return err.problems
-    return []
+        return problems + err.problems
+    return problems
 
 
 def deploy(store: Store, source: bytes, filename: str, deployed_by: str | None,
@@ -143,11 +157,15 @@ def deploy_files(store: Store, files: Sequence[File], deployed_by: str | None,
     if not bpmn:
         raise InvalidInput("a deployment needs a BPMN diagram",
                            [Problem(name, None, None, "decisions deploy together with the "
-                                                      "diagram whose business rule tasks call "
-                                                      "them").as_dict() for name, _ in dmn])
+                                                      "diagram whose tasks use them"
+                                                      ).as_dict() for name, _ in dmn])
     validated = _validated(store, bpmn, dmn, default_department)
+    decisions = [file for file in dmn if not is_form_file(file[0])]
+    forms = [file for file in dmn if is_form_file(file[0])]
     stored_dmn = json.dumps([{"filename": name, "xml": text} for name, text in
-                             _texts(dmn)], ensure_ascii=False) if dmn else None
+                             _texts(decisions)], ensure_ascii=False) if decisions else None
+    stored_forms = json.dumps([{"filename": name, "json": text} for name, text in
+                               _texts(forms)], ensure_ascii=False) if forms else None
 
     in_deployment = {model.key for models, _ in validated for model in models}
     called = {call.called for models, _ in validated for model in models
@@ -160,7 +178,8 @@ def deploy_files(store: Store, files: Sequence[File], deployed_by: str | None,
             results = [_store_version(uow, model, xml, content_checksum(source, default_department,
                                                                         dmn),
                                       filename, deployed_by, default_department, stored_dmn,
-                                      deployment_id, call_warnings(model, filename, known))
+                                      stored_forms, deployment_id,
+                                      call_warnings(model, filename, known))
                        for (filename, source), (models, xml) in zip(bpmn, validated)
                        for model in models]
             uow.commit()
@@ -254,23 +273,38 @@ def _texts(files: Sequence[File]) -> list[tuple[str, str]]:
 def _store_version(uow: UnitOfWork, model: ProcessModel, xml: str, checksum: str,
                    filename: str, deployed_by: str | None,
                    default_department: str | None, dmn_files: str | None,
-                   deployment_id: str | None = None,
+                   form_files: str | None = None, deployment_id: str | None = None,
                    more_warnings: tuple[Problem, ...] = ()) -> DeployResult:
     decisions = tuple(DeployedDecision(decision.id, decision.name, decision.file)
                       for decision in model.decisions.values())
     warnings = model.warnings + more_warnings
+    forms = deployed_forms(model)
     latest = _latest(uow, model.key)
     if latest is not None and latest.checksum == checksum:
-        return DeployResult(latest, created=False, warnings=warnings, decisions=decisions)
+        return DeployResult(latest, created=False, warnings=warnings, decisions=decisions,
+                            forms=forms)
     definition = ProcessDefinition(
         key=model.key, version=(latest.version + 1) if latest else 1, name=model.name,
         filename=filename, bpmn_xml=xml, checksum=checksum, deployed_at=utcnow(),
         deployed_by=deployed_by, default_department=default_department, dmn_files=dmn_files,
-        deployment_id=deployment_id)
+        form_files=form_files, deployment_id=deployment_id)
     uow.session.add(definition)
     uow.flush()
     uow.models.put((checksum, model.key), model)
-    return DeployResult(definition, created=True, warnings=warnings, decisions=decisions)
+    return DeployResult(definition, created=True, warnings=warnings, decisions=decisions,
+                        forms=forms)
+
+
+def deployed_forms(model: ProcessModel) -> tuple[DeployedForm, ...]:
+    """The Camunda Forms a process shows, each with the elements showing it."""
+    shown = [(model.start_form_element, model.start_form)] + \
+        [(element_id, duty.form) for element_id, duty in model.duties.items()]
+    by_file: dict[str, tuple[str | None, list[str]]] = {}
+    for element_id, form in shown:
+        if isinstance(form, CamundaForm) and element_id:
+            by_file.setdefault(form.file, (form.form_id, []))[1].append(element_id)
+    return tuple(DeployedForm(file, form_id, tuple(elements))
+                 for file, (form_id, elements) in by_file.items())
 
 
 def _latest(uow: UnitOfWork, key: str) -> ProcessDefinition | None:
@@ -286,10 +320,10 @@ def latest_definition(uow: UnitOfWork, key: str) -> ProcessDefinition:
 
 
 def latest_decision_files(uow: UnitOfWork, key: str) -> list[File]:
-    """The DMN files deployed with a key's latest version ([] for none, or no such key):
-    a diagram edited in the modeler deploys again with them."""
+    """The DMN and form files deployed with a key's latest version ([] for none, or no
+    such key): a diagram edited in the modeler deploys again with them."""
     latest = _latest(uow, key)
-    return [(name, text.encode("utf-8")) for name, text in latest.decision_files()] \
+    return [(name, text.encode("utf-8")) for name, text in latest.companion_files()] \
         if latest is not None else []
 
 
@@ -327,7 +361,7 @@ def model_of(uow: UnitOfWork, definition: ProcessDefinition) -> ProcessModel:
         models = load_processes(definition.bpmn_xml.encode("utf-8"), definition.filename,
                                 default_owner=definition.default_department,
                                 decision_files=[(name, text.encode("utf-8")) for name, text
-                                                in definition.decision_files()])
+                                                in definition.companion_files()])
         model = next(m for m in models if m.key == definition.key)
         uow.models.put((definition.checksum, definition.key), model)
     return model

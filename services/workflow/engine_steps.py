@@ -83,7 +83,7 @@ def run(uow: UnitOfWork, checksum: str, key: str, definition_id: int, state: str
     def source() -> ModelSource:
         definition = uow.session.get(ProcessDefinition, definition_id)
         return ModelSource(definition.bpmn_xml, definition.filename,
-                           definition.default_department, definition.decision_files(), latest)
+                           definition.default_department, definition.companion_files(), latest)
 
     def org() -> dict[str, Any]:
         return Directory.at_revision(uow, org_revision).snapshot(uow).to_json()

@@ -51,6 +51,10 @@ def deploy_definition():
     if results[0].decisions:
         body["decisions"] = [{"id": decision.id, "name": decision.name, "file": decision.file}
                              for decision in results[0].decisions]
+    forms = [form for result in results for form in result.forms]
+    if forms:
+        body["forms"] = [{"file": form.file, "id": form.id, "elements": list(form.elements)}
+                         for form in forms]
     return body, 201 if created else 200
 
 

@@ -94,13 +94,23 @@ class DeployedDecision(Shape):
     file = fields.String()
 
 
+class DeployedForm(Shape):
+    """A Camunda Form (.form file, or one embedded in the diagram) and the user tasks and
+    start events that show it."""
+    file = fields.String()
+    id = fields.String(allow_none=True)
+    elements = fields.List(fields.String())
+
+
 class Deployment(Definition):
     """The first process of the deployment; `processes` lists all of them when there are
     several; `warnings` what deploys but does not run as drawn (Java delegates wait for
-    workers); `decisions` the DMN decisions deployed with them."""
+    workers); `decisions` the DMN decisions deployed with them; `forms` the Camunda Forms
+    its elements show."""
     processes = fields.List(fields.Nested(Definition))
     warnings = fields.List(fields.Nested(Located))
     decisions = fields.List(fields.Nested(DeployedDecision))
+    forms = fields.List(fields.Nested(DeployedForm))
 
 
 class DeployUpload(Schema):

@@ -111,7 +111,8 @@ def designer_upload():
         problems = [{"file": None, "line": None, "element_id": None,
                      "message": _("Choose a .bpmn file to upload.")}]
         return _designer_page(problems), 422
-    # Several files deploy together: the diagram and the .dmn files of its decisions.
+    # Several files deploy together: the diagram, the .dmn files of its decisions and the
+    # .form files of its Camunda Forms.
     files = [(upload.filename, upload.read(definitions.MAX_UPLOAD_BYTES + 1))
              for upload in uploads[:definitions.MAX_DEPLOYMENT_FILES]]
     bpmn, _dmn = definitions.split_files(files)
@@ -147,7 +148,7 @@ def designer_deploy_xml():
                                 "message": _("The diagram is empty.")}]), 422
     key = body.get("key") if isinstance(body.get("key"), str) else ""
     filename = f"{key if _SAFE_KEY.match(key) else 'diagram'}.bpmn"
-    with store().reading() as uow:  # the decisions deployed with the version it edits
+    with store().reading() as uow:  # the decisions and forms deployed with the version it edits
         decision_files = definitions.latest_decision_files(uow, key)
     try:
         results = _deploy([(filename, xml.encode("utf-8")), *decision_files])

@@ -5,6 +5,7 @@ Browsers send every field as text and omit unchecked boxes; the engine's form
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
@@ -30,3 +31,12 @@ def typed_values(fields: list[dict], posted: MultiDict) -> dict[str, Any]:
         else:
             values[name] = raw
     return values
+
+
+def camunda_form_values(posted: MultiDict) -> Any:
+    """A Camunda Form's values, posted as JSON text by static/camunda_form.js: checked by
+    the engine like an API completion's data (anything but an object is refused there)."""
+    try:
+        return json.loads(posted.get("camunda_form_data") or "{}")
+    except ValueError:
+        return None

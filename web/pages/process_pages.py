@@ -14,7 +14,7 @@ from services.workflow.views import instance_view
 
 from . import (bp, flash_refusal, page_actor, page_labels, page_locale, refused_fields,
                signed_in, store)
-from .forms import typed_values
+from .forms import camunda_form_values, typed_values
 
 
 def _startable() -> list[dict]:
@@ -32,7 +32,7 @@ def _startable() -> list[dict]:
 @signed_in
 def processes():
     return render_template("processes.html", processes=_startable(), errors={}, chosen=None,
-                           values={})
+                           values={}, form_values={})
 
 
 @bp.post("/processes/<key>/start")
@@ -43,7 +43,10 @@ def start_process(key: str):
     chosen = next((p for p in _startable() if p["key"] == key), None)
     if chosen is None:
         abort(404)
-    values = typed_values(chosen["form"]["fields"], request.form)
+    if chosen["form"].get("camunda_form"):
+        values = camunda_form_values(request.form)  # checked by the engine, as on the API
+    else:
+        values = typed_values(chosen["form"]["fields"], request.form)
     try:
         with store().writing() as uow:
             row = instances.start_process(uow, key, values, page_actor().username,
@@ -51,7 +54,8 @@ def start_process(key: str):
     except InvalidInput as err:
         errors = refused_fields(err)
         return render_template("processes.html", processes=_startable(), errors=errors,
-                               chosen=key, values=request.form), 422
+                               chosen=key, values=request.form,
+                               form_values=values if isinstance(values, dict) else {}), 422
     except ServiceError as err:
         flash_refusal(err)
         return redirect(url_for("pages.processes"))

@@ -5,11 +5,21 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from services.errors import InvalidInput, NotFound, ServiceError
-from services.workflow import attachments, tasks
+from services.workflow import attachments, instances, tasks
 from web.uploads import file_store, limits, send_attachment, uploads
 
 from . import bp, flash_refusal, page_actor, page_labels, refused_fields, signed_in, store
-from .forms import typed_values
+from .forms import camunda_form_values, typed_values
+
+
+def camunda_form_prefill(uow, instance_id: int) -> dict:
+    """The process data the task's reader may see (the instance's, as the instance page
+    shows it to them), {} for none."""
+    try:
+        row = instances.visible_instance(uow, page_actor(), instance_id)
+    except NotFound:
+        return {}
+    return row.data if isinstance(row.data, dict) else {}
 
 
 def _task_context(task_id: str) -> dict:
@@ -31,11 +41,15 @@ def _task_context(task_id: str) -> dict:
                 accepted = field.get("accept") or limits().default_types
                 field["accept_attr"] = ",".join(accepted)
                 field["camera"] = all(kind.startswith("image/") for kind in accepted)
+        # A Camunda Form starts from the process data (form-js picks the keys it shows).
+        prefill = camunda_form_prefill(uow, task.process_instance_id) \
+            if form.get("camunda_form") else {}
         comments = tasks.comments(uow, page_actor(), task_id)
         escalations = tasks.escalations(uow, page_actor(), task_id)
         return {"task": task, "form": form, "comments": comments, "escalations": escalations,
                 "properties": attachments.task_properties(uow, task), "local": local,
-                "labels": labels, "name": labels.task(task), "max_upload_mb": limits().megabytes}
+                "labels": labels, "name": labels.task(task), "max_upload_mb": limits().megabytes,
+                "form_values": prefill}
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -46,7 +60,14 @@ def task_page(task_id: str):
     values = {}
     status = 200
     if request.method == "POST":
-        values = typed_values(context["form"]["fields"], request.form)
+        if context["form"].get("camunda_form"):
+            values = camunda_form_values(request.form)
+            if not isinstance(values, dict):
+                errors = {"_schema": [_("The form's values did not arrive as a JSON object.")]}
+                return render_template("task.html", errors=errors, values={}, **context), 422
+            context["form_values"] = {**context["form_values"], **values}
+        else:
+            values = typed_values(context["form"]["fields"], request.form)
         try:
             with file_store().staging() as staging, store().writing() as uow:
                 attachments.complete_with_files(uow, page_actor(), task_id, values, uploads(),

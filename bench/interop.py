@@ -8,7 +8,9 @@ instance start on a fresh SQLite database, with an org made for the file: each l
 candidate group is a
 department whose `lanes` name it, each literal assignee or candidate user an employee of
 the department that owns the task, and a department `interop` for what no lane or group
-owns. Files without an executable process (descriptive models) are listed but not counted.
+owns. The start data is what the start form accepts, found by trying plain answers field by
+field (a form's options first). Files without an executable process (descriptive models) are
+listed but not counted.
 
 One line per file: `ok` (with any deploy warnings) or the first line of the refusal.
 With `--baseline REF` the same run is made on that commit (a temporary git worktree) and
@@ -30,6 +32,7 @@ from lxml import etree
 
 from _support import ROOT, migrate  # noqa: E402  (puts the checkout on sys.path)
 
+from engine.errors import FormValidationError  # noqa: E402
 from services.org import org_file  # noqa: E402
 from services.persistence.unit_of_work import Store  # noqa: E402
 from services.workflow import definitions, instances  # noqa: E402
@@ -109,13 +112,39 @@ def _deploy_and_start(store: Store, root, source: bytes, filename: str,
         results = definitions.deploy(store, source, filename, "admin", **options)
     warnings = [warning for result in results for warning in getattr(result, "warnings", ())]
     key = results[0].definition.key
+    with store.reading() as uow:
+        start_form = definitions.model_of(uow, results[0].definition).start_form
     with store.writing() as uow:
-        started = instances.start_process(uow, key, {}, "admin")
+        started = instances.start_process(uow, key, filled_in(start_form), "admin")
     status = getattr(started, "status", "running")
     if status == "error":
         return f"refused: started {key} into error: {_first_line(started.error)}"
     return "ok" + (f" ({len(warnings)} warnings: {'; '.join(map(str, warnings))[:200]})"
                    if warnings else "")
+
+
+# What a person might type into a start form's field, tried in turn until the form takes it.
+_ANSWERS = (1, "1", True, "2024-01-01", "C-1", "x")
+
+
+def filled_in(form) -> dict:
+    """Start data the start form accepts, as someone filling it in would give: each field
+    the form refuses gets its first option or the next plain answer it takes."""
+    data: dict = {}
+    tries = {field.id: iter([option for option, _ in field.options] + list(_ANSWERS))
+             for field in form.fields}
+    for _ in range(len(tries) * (len(_ANSWERS) + 1) + 1):
+        try:
+            form.validate(data, context={})
+            return data
+        except FormValidationError as refused:
+            for field in refused.errors:
+                answer = next(tries.get(field, iter(())), None)
+                if answer is None:
+                    data.pop(field, None)
+                else:
+                    data[field] = answer
+    return data
 
 
 def org_for(root) -> dict:

@@ -181,8 +181,8 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         # The task row was read before a concurrent commit, the instance after it.
         raise Conflict(f"task {task_id} is no longer waiting: the process instance was "
                        "changed by someone else; reload and retry") from None
-    if not step_store.close_task(uow, task_id, actor.username, now, task.assignee):
-        raise Conflict(f"task {task_id} was taken by someone else; reload and retry")
+    step_store.close_task(uow, task_id, actor.username, now, task.assignee, conflict=Conflict(
+        f"task {task_id} was taken by someone else; reload and retry"))
     step_store.append_event(uow, completion_event(task, actor, outcome.cleaned, now,
                                                   on_behalf_of))
     ready = project(uow, task.instance_id, task.process_key, model, outcome, now,

@@ -106,6 +106,7 @@ class UnitOfWork:
         write = Write(statement, parameters, conflict)
         if self._later.must_send_before(write):
             self.send_later()
+        self._connection_now()  # in the transaction now, so that its rollback drops it
         self._later.add(write)
 
     def send_later(self) -> None:

@@ -46,15 +46,20 @@ class Write:
     def table(self) -> str:
         return self.statement.table.name
 
-    def bound(self):
+    def bound(self) -> list:
         """The statement with its parameters inside it, as fresh anonymous bind
-        parameters: beside other writes, two `bindparam("at")` would be one parameter."""
+        parameters (beside other writes, two `bindparam("at")` would be one parameter);
+        an INSERT of several rows as one statement per row, since SQLAlchemy caches no
+        multi-row VALUES and would compile every batch anew."""
         if isinstance(self.parameters, list) or (
                 isinstance(self.statement, Insert) and not self.statement._values
                 and not self.statement._multi_values):
             rows = self.parameters if isinstance(self.parameters, list) else [self.parameters]
-            return self.statement.values([_with_defaults(self.statement.table, row)
-                                          for row in rows])
+            columns = self.statement.table.c
+            return [self.statement.values({
+                key: bindparam(None, value, type_=columns[key].type)
+                for key, value in _with_defaults(self.statement.table, row).items()})
+                for row in rows]
         values = self.parameters or {}
 
         def fresh(element):
@@ -63,7 +68,7 @@ class Write:
                                  expanding=element.expanding)
             return None
 
-        return visitors.replacement_traverse(self.statement, {}, fresh)
+        return [visitors.replacement_traverse(self.statement, {}, fresh)]
 
 
 class _Inserting:
@@ -158,9 +163,15 @@ def _tables_read(statement: Select) -> frozenset[str]:
 
 
 def _together(connection: Connection, writes: list[Write]) -> list[int]:
-    """One statement: each write a CTE returning a 1 per row, the main query the counts."""
-    ctes = [write.bound().returning(literal_column("1").label("changed")).cte(f"write_{index}")
-            for index, write in enumerate(writes)]
+    """One statement: each write a CTE returning a 1 per row, the main query the counts
+    (summed per write, for an INSERT of several rows)."""
+    parts = [(number, statement) for number, write in enumerate(writes)
+             for statement in write.bound()]
+    ctes = [statement.returning(literal_column("1").label("changed")).cte(f"write_{index}")
+            for index, (_, statement) in enumerate(parts)]
     counts = select(*(select(func.count()).select_from(cte).scalar_subquery()
                       .label(f"changed_{index}") for index, cte in enumerate(ctes)))
-    return list(connection.execute(counts).one())
+    per_write = [0] * len(writes)
+    for (number, _), count in zip(parts, connection.execute(counts).one()):
+        per_write[number] += count
+    return per_write

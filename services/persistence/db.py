@@ -26,7 +26,8 @@ IDLE_PING_SECONDS = 5.0
 def create_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return _ping_when_idle(create_engine(url, pool_size=10, max_overflow=20))
+        return _begin_with_first_statement(
+            _ping_when_idle(create_engine(url, pool_size=10, max_overflow=20)))
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -74,6 +75,30 @@ def _ping_when_idle(engine: Engine) -> Engine:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as err:
             raise DisconnectionError("the pooled connection is gone") from err  # pool reconnects
+
+    return engine
+
+
+def _begin_with_first_statement(engine: Engine) -> Engine:
+    """On PostgreSQL, a transaction's BEGIN goes out with its first statement, in one
+    round trip instead of two.
+
+    psycopg sends BEGIN on its own and waits for the answer before the statement; in a
+    pipeline block it queues the BEGIN and sends both together, and leaving the block
+    waits for both results, so the cursor is then exactly as after a plain execute (its
+    rows, rowcount and any error). Only that first statement runs so: every later one is
+    the usual execute, whose answer the caller needs before going on.
+    """
+
+    @event.listens_for(engine, "do_execute")
+    def _first_statement_with_begin(cursor, statement, parameters, _context):
+        connection = cursor.connection
+        status = connection.info.transaction_status
+        if connection.autocommit or status != type(status).IDLE:
+            return None  # a reader, or inside a transaction already: the plain execute
+        with connection.pipeline():
+            cursor.execute(statement, parameters)
+        return True
 
     return engine
 

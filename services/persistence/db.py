@@ -91,11 +91,14 @@ def _begin_with_first_statement(engine: Engine) -> Engine:
     """
 
     @event.listens_for(engine, "do_execute")
-    def _first_statement_with_begin(cursor, statement, parameters, _context):
+    def _first_statement_with_begin(cursor, statement, parameters, context):
         connection = cursor.connection
         status = connection.info.transaction_status
-        if connection.autocommit or status != type(status).IDLE:
-            return None  # a reader, or inside a transaction already: the plain execute
+        # A reader, a statement inside a transaction already, or a server-side cursor
+        # (which a pipeline cannot run): the plain execute.
+        if connection.autocommit or status != type(status).IDLE \
+                or context.execution_options.get("stream_results"):
+            return None
         with connection.pipeline():
             cursor.execute(statement, parameters)
         return True

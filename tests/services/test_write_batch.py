@@ -7,6 +7,7 @@ import time
 
 import pytest
 from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from services.errors import Conflict
 from services.identity.access import actor_named
@@ -182,3 +183,23 @@ def test_a_pooled_connection_is_pinged_only_after_idling(store, monkeypatch):
         assert connection.execute(text("SELECT pg_backend_pid()")).scalar() != first_pid
     assert pings == [1]
 
+
+
+def test_a_transactions_first_statement_answers_as_a_plain_execute(store):
+    """Its BEGIN travels with it (PostgreSQL): rows, row counts and errors are as ever."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite begins with BEGIN IMMEDIATE")
+    with store.engine.connect() as connection:
+        connection.execute(text("CREATE TEMP TABLE probe (x integer)"))
+        connection.execute(text("INSERT INTO probe VALUES (1), (2), (3)"))
+        connection.commit()
+        assert connection.execute(text("UPDATE probe SET x = x + 10 WHERE x > 1")).rowcount == 2
+        assert connection.execute(text("SELECT sum(x) FROM probe")).scalar() == 26
+        connection.rollback()
+        assert connection.execute(text("SELECT x FROM probe ORDER BY x")).scalars().all() == \
+            [1, 2, 3]
+        connection.rollback()
+        with pytest.raises(DBAPIError, match="division by zero"):
+            connection.execute(text("SELECT 1 / (x - 1) FROM probe"))
+        connection.rollback()
+        assert connection.execute(text("SELECT count(*) FROM probe")).scalar() == 3

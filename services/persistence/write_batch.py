@@ -46,29 +46,44 @@ class Write:
     def table(self) -> str:
         return self.statement.table.name
 
-    def bound(self) -> list:
-        """The statement with its parameters inside it, as fresh anonymous bind
-        parameters (beside other writes, two `bindparam("at")` would be one parameter);
-        an INSERT of several rows as one statement per row, since SQLAlchemy caches no
-        multi-row VALUES and would compile every batch anew."""
+    def parts(self, number: int) -> list[tuple[tuple, Any, dict[str, Any]]]:
+        """The write as parts of the one statement: (shape, how to build the part,
+        parameters), an INSERT of several rows as one part per row (SQLAlchemy caches no
+        multi-row VALUES). Each part's bind parameters are renamed after its place
+        (`w{number}_...`): beside other writes, two `bindparam("at")` would be one."""
+        statement = self.statement
         if isinstance(self.parameters, list) or (
-                isinstance(self.statement, Insert) and not self.statement._values
-                and not self.statement._multi_values):
+                isinstance(statement, Insert) and not statement._values
+                and not statement._multi_values):
             rows = self.parameters if isinstance(self.parameters, list) else [self.parameters]
-            columns = self.statement.table.c
-            return [self.statement.values({
-                key: bindparam(None, value, type_=columns[key].type)
-                for key, value in _with_defaults(self.statement.table, row).items()})
-                for row in rows]
-        values = self.parameters or {}
+            parts = []
+            for index, row in enumerate(rows):
+                row = _with_defaults(statement.table, row)
+                prefix = f"w{number}_{index}_"
+                parts.append(((statement, tuple(row)),
+                              lambda prefix=prefix, row=row: _insert_part(statement, prefix, row),
+                              {prefix + key: value for key, value in row.items()}))
+            return parts
+        values, prefix = self.parameters or {}, f"w{number}_"
+        return [((statement, tuple(sorted(values))),
+                 lambda: _renamed(statement, prefix, values),
+                 {prefix + key: value for key, value in values.items()})]
 
-        def fresh(element):
-            if isinstance(element, BindParameter) and element.key in values:
-                return bindparam(None, values[element.key], type_=element.type,
-                                 expanding=element.expanding)
-            return None
 
-        return [visitors.replacement_traverse(self.statement, {}, fresh)]
+def _insert_part(statement: Insert, prefix: str, row: dict[str, Any]) -> Insert:
+    columns = statement.table.c
+    return statement.values({key: bindparam(prefix + key, type_=columns[key].type)
+                             for key in row})
+
+
+def _renamed(statement, prefix: str, values: dict[str, Any]):
+    def rename(element):
+        if isinstance(element, BindParameter) and element.key in values:
+            return bindparam(prefix + element.key, type_=element.type,
+                             expanding=element.expanding)
+        return None
+
+    return visitors.replacement_traverse(statement, {}, rename)
 
 
 class _Inserting:
@@ -162,16 +177,27 @@ def _tables_read(statement: Select) -> frozenset[str]:
     return tables
 
 
+_COMBINED: dict[tuple, Select] = {}
+
+
 def _together(connection: Connection, writes: list[Write]) -> list[int]:
-    """One statement: each write a CTE returning a 1 per row, the main query the counts
-    (summed per write, for an INSERT of several rows)."""
-    parts = [(number, statement) for number, write in enumerate(writes)
-             for statement in write.bound()]
-    ctes = [statement.returning(literal_column("1").label("changed")).cte(f"write_{index}")
-            for index, (_, statement) in enumerate(parts)]
-    counts = select(*(select(func.count()).select_from(cte).scalar_subquery()
-                      .label(f"changed_{index}") for index, cte in enumerate(ctes)))
+    """One statement: each part a CTE returning a 1 per row, the main query the counts
+    (summed per write, for an INSERT of several rows). The statement is built once per
+    shape (which writes, which rows) and then only given its parameters, so the hot path
+    pays neither the building nor SQLAlchemy's cache key of a new statement."""
+    parts = [(number, part) for number, write in enumerate(writes)
+             for part in write.parts(number)]
+    shape = tuple(part[0] for _, part in parts)
+    statement = _COMBINED.get(shape)
+    if statement is None:
+        ctes = [build().returning(literal_column("1").label("changed")).cte(f"write_{index}")
+                for index, (_, (_, build, _)) in enumerate(parts)]
+        statement = select(*(select(func.count()).select_from(cte).scalar_subquery()
+                             .label(f"changed_{index}") for index, cte in enumerate(ctes)))
+        if len(_COMBINED) < 512:
+            _COMBINED[shape] = statement
+    parameters = {key: value for _, (_, _, values) in parts for key, value in values.items()}
     per_write = [0] * len(writes)
-    for (number, _), count in zip(parts, connection.execute(counts).one()):
+    for (number, _), count in zip(parts, connection.execute(statement, parameters).one()):
         per_write[number] += count
     return per_write

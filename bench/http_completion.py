@@ -14,6 +14,8 @@ Target: HTTP completion p50 <= 4x the raw engine round trip.
   zhang.proc. Every request completes a distinct ready task of a pre-started instance.
   The report counts the TCP connections the client had to open.
 - floor: GET /healthz on the same server: socket + waitress + Flask doing nothing.
+- statements: what the app path sends to the database per completion (SQLAlchemy's
+  `before_cursor_execute`, plus the transaction's COMMIT): each is a round trip.
 
 The paths are interleaved request by request (rotating order) so machine noise hits them
 alike. Each of service, app and http has its own database with the same content: a SQLite
@@ -41,7 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import POSTGRES_URL, ROOT, load_org_and_diagrams, ms, percentile, temporary_database  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 
 from engine.loader import load_processes  # noqa: E402
 from engine.runtime import Instance  # noqa: E402
@@ -207,6 +209,16 @@ def main() -> None:
             for i in range(WARMUP):
                 raw(), via_service(service_ids[i]), via_app(app_ids[i]), via_http(http_ids[i])
                 floor()
+            sent: list[str] = []
+
+            def count_statement(_conn, _cursor, statement, *_):
+                sent.append(statement.split()[0])
+
+            def count_commit(_conn):
+                sent.append("COMMIT")
+
+            event.listen(stores["app"].engine, "before_cursor_execute", count_statement)
+            event.listen(stores["app"].engine, "commit", count_commit)
             runs = {"raw": lambda i: raw(), "service": lambda i: via_service(service_ids[WARMUP + i]),
                     "app": lambda i: via_app(app_ids[WARMUP + i]),
                     "http": lambda i: via_http(http_ids[WARMUP + i]), "floor": lambda i: floor()}
@@ -218,6 +230,8 @@ def main() -> None:
                     name = names[(i + k) % len(names)]
                     samples[name].append(runs[name](i))
             wall = time.perf_counter() - wall
+            event.remove(stores["app"].engine, "before_cursor_execute", count_statement)
+            event.remove(stores["app"].engine, "commit", count_commit)
 
             for name, store in stores.items():
                 with store.reading() as uow:
@@ -247,6 +261,9 @@ def main() -> None:
               f"p95 {ms(percentile(values, 95))}  max {ms(max(values))}")
     print(f"http p50 / raw p50:    {ratio:5.2f}x  (target <= {TARGET:.0f}x: "
           f"{'MET' if ratio <= TARGET else 'NOT MET'})")
+    kinds = {kind: sent.count(kind) / n for kind in dict.fromkeys(sent)}
+    print(f"statements per completion (app path): {len(sent) / n:.1f} ("
+          + ", ".join(f"{kind} {count:g}" for kind, count in kinds.items()) + ")")
     app_p50 = percentile(samples["app"], 50)
     print(f"service p50 / raw p50: {service_p50 / raw_p50:5.2f}x  (engine + database + projection)")
     print(f"app p50 / raw p50:     {app_p50 / raw_p50:5.2f}x  (+ token check, Flask, "

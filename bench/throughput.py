@@ -16,8 +16,18 @@ and failed connections). The completion events in the database are counted after
 The server and the clients share this machine's cores: on a 2-core machine the clients
 take a part of the CPU that a deployment's servers would have.
 
+Two ways to load the server:
+- closed loop (default): every client sends its next request as soon as it has the answer,
+  so the server runs flat out and completions/s is its ceiling. Latency then is queueing
+  by construction (Little's law: 50 clients at 300/s wait 167 ms on average), so p95 <= 50
+  ms with 50 clients at full speed would need over 1,000 completions/s.
+- open loop (`--rate R`): the 50 clients together send R requests per second on a fixed
+  schedule (client i sends at its slots i, i + 50, ...), whether or not earlier answers
+  came; latency is counted from the scheduled time (a late send counts against the
+  server). This answers "at R completions/s, what p95 do people see" - the latency target.
+
     .venv/bin/python bench/throughput.py [--backend postgresql|sqlite] [--processes 1 2 4]
-        [--clients 50] [--per-client 12] [--threads 8]
+        [--clients 50] [--per-client 12] [--threads 8] [--rate 300]
 """
 from __future__ import annotations
 
@@ -74,14 +84,22 @@ def start_server(database_url: str, processes: int, threads: int,
 
 
 def _one_client(port: int, token: str, task_ids: list[str], go: threading.Event,
-                results: list) -> None:
-    """Completes its tasks in order; the first WARMUP_PER_CLIENT are not timed."""
+                results: list, schedule: tuple[float, float] | None = None) -> None:
+    """Completes its tasks in order; the first WARMUP_PER_CLIENT are not timed.
+    `schedule` (open loop): (first slot after the start in s, seconds between its slots)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     body = json.dumps({"data": DATA}).encode()
     go.wait()
+    started = time.perf_counter()
     for index, task_id in enumerate(task_ids):
         sent = time.perf_counter()
+        if schedule is not None:
+            first, every = schedule
+            due = started + first + index * every
+            if due > sent:
+                time.sleep(due - sent)
+            sent = due  # a send behind schedule is the server's delay too
         try:
             connection.request("POST", f"/api/v1/tasks/{task_id}/complete", body=body,
                                headers=headers)
@@ -100,11 +118,13 @@ def _one_client(port: int, token: str, task_ids: list[str], go: threading.Event,
 
 
 def _client_process(port: int, token: str, batches: list[list[str]], start_at: float,
-                    queue) -> None:
+                    queue, schedules: list | None = None) -> None:
     """A few client threads in one process; they start together at `start_at` (wall clock)."""
     go, results = threading.Event(), []
-    threads = [threading.Thread(target=_one_client, args=(port, token, batch, go, results))
-               for batch in batches]
+    threads = [threading.Thread(target=_one_client,
+                                args=(port, token, batch, go, results,
+                                      schedules[i] if schedules else None))
+               for i, batch in enumerate(batches)]
     for thread in threads:
         thread.start()
     time.sleep(max(0.0, start_at - time.time()))
@@ -128,7 +148,7 @@ def sign_in(port: int) -> str:
 
 
 def measure(backend: str, postgres_url: str, processes: int, threads: int, clients: int,
-            per_client: int) -> dict:
+            per_client: int, rate: float | None = None) -> dict:
     each = per_client + WARMUP_PER_CLIENT
     with temporary_database(backend, postgres_url) as url, \
             tempfile.TemporaryDirectory(prefix="dutyflow-bench-log-") as logs:
@@ -143,9 +163,12 @@ def measure(backend: str, postgres_url: str, processes: int, threads: int, clien
             context = multiprocessing.get_context("spawn")
             queue = context.Queue()
             start_at = time.time() + 3.0
+            # Open loop: client c's k-th request in slot k * clients + c, one slot per 1/rate s.
+            schedules = [(c / rate, clients / rate) for c in range(clients)] if rate else None
             workers = [context.Process(target=_client_process,
                                        args=(port, token, batches[i::CLIENT_PROCESSES],
-                                             start_at, queue))
+                                             start_at, queue,
+                                             schedules[i::CLIENT_PROCESSES] if rate else None))
                        for i in range(min(CLIENT_PROCESSES, clients))]
             for worker in workers:
                 worker.start()
@@ -176,11 +199,15 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=12,
                         help="timed completions per client (after 2 warm-up ones)")
     parser.add_argument("--threads", type=int, default=8, help="request threads per process")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="open loop: requests/s all clients send together on a schedule "
+                             "(default: closed loop, as fast as answers come)")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     args = parser.parse_args()
     print(f"backend: {args.backend}; {args.clients} clients x {args.per_client} timed "
           f"completions ({KEY}), each on its own instance; {args.threads} threads per "
-          f"server process; {os.cpu_count()} CPU cores shared by server and clients")
+          f"server process; {os.cpu_count()} CPU cores shared by server and clients; "
+          + (f"open loop at {args.rate:g} requests/s" if args.rate else "closed loop"))
     print("load average (1, 5, 15 min) before: %.2f %.2f %.2f" % os.getloadavg())
     print(f"{'processes':>9} {'done/s':>8} {'x first':>7} {'p50 ms':>8} {'p95 ms':>8} "
           f"{'p99 ms':>8} {'max ms':>8} {'errors':>6}  target (>= {TARGET_PER_SECOND:.0f}/s, "
@@ -188,7 +215,7 @@ def main() -> None:
     baseline = None
     for processes in args.processes:
         row = measure(args.backend, args.postgres_url, processes, args.threads, args.clients,
-                      args.per_client)
+                      args.per_client, args.rate)
         baseline = baseline or row["per_second"]  # the first process count's, this run
         met = row["per_second"] >= TARGET_PER_SECOND and row["p95"] <= TARGET_P95 \
             and not row["errors"]

@@ -5,22 +5,29 @@ writers queue instead of one failing half-way with "database is locked"; readers
 keep plain deferred transactions. PostgreSQL: read committed for writers, with the
 instance row locked by each step and its version checked (services.persistence.step_store);
 readers in autocommit, which under read committed sees exactly the same data.
+A pooled PostgreSQL connection is pinged before use only when it sat idle for a while
+(`IDLE_PING_SECONDS`): every request checks out one or two, and a ping on each checkout
+was a round trip each.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 READONLY = "dutyflow_readonly"
+IDLE_PING_SECONDS = 5.0
 
 
 def create_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return _begin_with_first_statement(
+            _ping_when_idle(create_engine(url, pool_size=10, max_overflow=20)))
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -41,6 +48,60 @@ def create_db_engine(url: str) -> Engine:
         # Straight to the driver: every unit of work starts here, and BEGIN needs none of
         # SQLAlchemy's statement handling.
         connection.connection.driver_connection.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> Engine:
+    """SQLAlchemy's pool_pre_ping, but only for a connection idle over IDLE_PING_SECONDS.
+
+    Those are the ones a database restart, a failover or a firewall's idle timeout has
+    cut: the ping finds it and the pool opens a fresh connection instead, so no request
+    fails. A connection used within the last seconds is handed out as it is; if the
+    database went away meanwhile, the request's statement fails and SQLAlchemy drops every
+    connection of the pool that is older than that failure.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection, record):
+        record.info["idle_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy):
+        idle_from = record.info.pop("idle_from", None)
+        if idle_from is None or time.monotonic() - idle_from < IDLE_PING_SECONDS:
+            return  # new, or in use moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as err:
+            raise DisconnectionError("the pooled connection is gone") from err  # pool reconnects
+
+    return engine
+
+
+def _begin_with_first_statement(engine: Engine) -> Engine:
+    """On PostgreSQL, a transaction's BEGIN goes out with its first statement, in one
+    round trip instead of two.
+
+    psycopg sends BEGIN on its own and waits for the answer before the statement; in a
+    pipeline block it queues the BEGIN and sends both together, and leaving the block
+    waits for both results, so the cursor is then exactly as after a plain execute (its
+    rows, rowcount and any error). Only that first statement runs so: every later one is
+    the usual execute, whose answer the caller needs before going on.
+    """
+
+    @event.listens_for(engine, "do_execute")
+    def _first_statement_with_begin(cursor, statement, parameters, context):
+        connection = cursor.connection
+        status = connection.info.transaction_status
+        # A reader, a statement inside a transaction already, or a server-side cursor
+        # (which a pipeline cannot run): the plain execute.
+        if connection.autocommit or status != type(status).IDLE \
+                or context.execution_options.get("stream_results"):
+            return None
+        with connection.pipeline():
+            cursor.execute(statement, parameters)
+        return True
 
     return engine
 

@@ -4,6 +4,11 @@ Completing a duty is the hot path of the whole service, so its reads and writes 
 the ORM's object bookkeeping: each statement here is constructed at import, with bound
 parameters, and runs through `UnitOfWork.core` on the unit of work's own transaction,
 so the state change and its event still commit together. Elsewhere the ORM is used.
+
+A step's writes are queued (`UnitOfWork.later`) rather than sent one by one: they go
+out together at the step's next read or its commit, on PostgreSQL as one statement
+(services.persistence.write_batch). A write whose row count decides (the instance's
+version, a task closed by someone else) carries the Conflict it raises then.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from services.persistence.models import (
     Timer,
 )
 from services.persistence.statuses import ExternalTaskStatus, TaskStatus, TimerStatus
+from services.errors import Conflict
 from services.persistence.unit_of_work import UnitOfWork, lost_race
 
 
@@ -157,39 +163,39 @@ def instance_step(uow: UnitOfWork, instance_id: int) -> Row | None:
 
 
 def close_task(uow: UnitOfWork, task_id: str, username: str, at,
-               holder: str | None = None) -> bool:
-    """Mark a ready task completed by `username`; False if it is no longer theirs to close:
-    unassigned, or still assigned to `holder` (default: `username`; for a substitute, the
-    absent person they stand in for)."""
-    return uow.core(_CLOSE_TASK, {"task_id": task_id, "by": username, "at": at,
-                                  "holder": holder or username}).rowcount == 1
+               holder: str | None = None, *, conflict: Conflict | None = None) -> None:
+    """Mark a ready task completed by `username`; `conflict` (if given) is raised if it is no
+    longer theirs to close: unassigned, or still assigned to `holder` (default: `username`;
+    for a substitute, the absent person they stand in for)."""
+    uow.later(_CLOSE_TASK, {"task_id": task_id, "by": username, "at": at,
+                            "holder": holder or username}, conflict=conflict)
 
 
 def append_event(uow: UnitOfWork, values: dict[str, Any]) -> None:
-    uow.core(_APPEND_EVENT, values)
+    uow.later(_APPEND_EVENT, values)
 
 
 def cancel_tasks(uow: UnitOfWork, task_ids: Iterable[str],
                  status: TaskStatus = TaskStatus.CANCELLED) -> None:
     """Close ready tasks the engine no longer waits for: cancelled, or withdrawn."""
-    uow.core(_CANCEL_TASKS, {"ids": list(task_ids), "new_status": status})
+    uow.later(_CANCEL_TASKS, {"ids": list(task_ids), "new_status": status})
 
 
 def add_tasks(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
-    uow.core(_ADD_TASKS, rows)
+    uow.later(_ADD_TASKS, rows)
 
 
 def add_candidates(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
     """task_candidates rows ({task_id, username}) of new tasks with candidate users."""
-    uow.core(_ADD_CANDIDATES, rows)
+    uow.later(_ADD_CANDIDATES, rows)
 
 
 def cancel_timers(uow: UnitOfWork, timer_ids: Iterable[str]) -> None:
-    uow.core(_CANCEL_TIMERS, {"ids": list(timer_ids)})
+    uow.later(_CANCEL_TIMERS, {"ids": list(timer_ids)})
 
 
 def add_timers(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
-    uow.core(_ADD_TIMERS, rows)
+    uow.later(_ADD_TIMERS, rows)
 
 
 def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, *, state_json: str,
@@ -197,13 +203,12 @@ def save_state(uow: UnitOfWork, instance_id: int, seen_version: int, *, state_js
     """Store an instance's new state if nobody stored one since we read `seen_version`.
 
     The version check is the optimistic lock that keeps two racing steps from both
-    landing; the loser's whole unit of work rolls back.
+    landing; the loser's whole unit of work rolls back (when the write is sent).
     """
-    stored = uow.core(_SAVE_STATE, {
+    uow.later(_SAVE_STATE, {
         "instance_id": instance_id, "seen": seen_version, "new_state": state_json,
-        "new_status": status, "new_error": error, "new_data": data, "at": at}).rowcount
-    if stored != 1:
-        raise lost_race()
+        "new_status": status, "new_error": error, "new_data": data, "at": at},
+        conflict=lost_race())
 
 
 def save_rehosted_state(uow: UnitOfWork, instance_id: int, seen_version: int, *,
@@ -211,12 +216,10 @@ def save_rehosted_state(uow: UnitOfWork, instance_id: int, seen_version: int, *,
                         data: dict[str, Any], at, definition_id: int, version: int) -> None:
     """save_state and set_definition in one statement: an instance migrated to another
     version of its process (services.workflow.migration)."""
-    stored = uow.core(_REHOST_STATE, {
+    uow.later(_REHOST_STATE, {
         "instance_id": instance_id, "seen": seen_version, "new_state": state_json,
         "new_status": status, "new_error": error, "new_data": data, "at": at,
-        "definition_id": definition_id, "version": version}).rowcount
-    if stored != 1:
-        raise lost_race()
+        "definition_id": definition_id, "version": version}, conflict=lost_race())
 
 
 def relaxed_commit(uow: UnitOfWork) -> None:
@@ -263,11 +266,11 @@ def withdraw_instance_work(uow: UnitOfWork, instance_id: int) -> None:
 
 
 def add_subscriptions(uow: UnitOfWork, rows: list[dict[str, Any]]) -> None:
-    uow.core(_ADD_SUBSCRIPTIONS, rows)
+    uow.later(_ADD_SUBSCRIPTIONS, rows)
 
 
 def drop_subscriptions(uow: UnitOfWork, ids: Iterable[str]) -> None:
-    uow.core(_DROP_SUBSCRIPTIONS, {"ids": list(ids)})
+    uow.later(_DROP_SUBSCRIPTIONS, {"ids": list(ids)})
 
 
 def set_definition(uow: UnitOfWork, instance_id: int, definition_id: int, version: int) -> None:

@@ -9,13 +9,17 @@ block without a commit rolls back. Functions that are steps of use cases (the au
 trail, `revoke_credentials`, the step statements) never commit, so a use case can
 compose them into one transaction. `idempotency.once` holds a use case's commit
 until the answer to replay is stored with it.
+
+A step's writes are queued with `later` and sent together at the next read or commit
+(see services.persistence.write_batch): on PostgreSQL as one statement, each write a
+data-modifying CTE, so a completion's writes cost one round trip instead of six.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,6 +28,7 @@ from services.errors import Conflict
 from services.persistence.caches import LockedLRU
 from services.persistence.db import create_db_engine, session_factories
 from services.persistence.models import Base
+from services.persistence.write_batch import Write, WriteBatch
 
 MODEL_CACHE_SIZE = 256
 DIRECTORY_CACHE_SIZE = 64
@@ -55,11 +60,14 @@ class UnitOfWork:
         self.directories = directories
         self._connection: Connection | None = None
         self._before_commit: list[Callable[[], None]] = []
+        self._later = WriteBatch()
+        session.info["unit_of_work"] = self  # its ORM reads and flushes send `later` first
 
     def __enter__(self) -> "UnitOfWork":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self._later.clear()
         if exc_type is not None:
             self.session.rollback()
         self.session.close()
@@ -80,6 +88,7 @@ class UnitOfWork:
     def commit(self) -> None:
         self.settle()
         try:
+            self.send_later()
             self.session.commit()
         except StaleDataError as err:
             self.session.rollback()
@@ -96,17 +105,58 @@ class UnitOfWork:
         For the statements every request runs (auth, a step's reads and writes): no ORM
         compile step, no cache-key walk over a statement built anew per call, and the
         session's connection looked up once (it closes when the transaction ends).
+        Queued writes go first, unless it is a SELECT of tables none of them writes.
         """
+        if self._later and not self._later.unaffected(statement):
+            self.send_later()
+        return self._connection_now().execute(statement, parameters)
+
+    def later(self, statement, parameters=None, *, conflict: Conflict | None = None) -> None:
+        """Queue a write to send with the next read, flush or commit (in the order queued).
+
+        `conflict`: what to raise if it did not change exactly one row (an optimistic
+        lock, a task someone else closed); the unit of work then rolls back.
+        """
+        write = Write(statement, parameters, conflict)
+        if self._later.must_send_before(write):
+            self.send_later()
+        self._connection_now()  # in the transaction now, so that its rollback drops it
+        self._later.add(write)
+
+    def send_later(self) -> None:
+        """Send the queued writes now (as one statement where the database allows)."""
+        if self._later:
+            self._later.send(self._connection_now())
+
+    def _connection_now(self) -> Connection:
         connection = self._connection
         if connection is None or connection.closed:
             connection = self._connection = self.session.connection()
-        return connection.execute(statement, parameters)
+        return connection
 
     def flush(self) -> None:
         try:
+            self.send_later()
             self.session.flush()
         except StaleDataError as err:
             raise _stale(err) from None
+
+
+def _send_later_first(session: Session, *_args) -> None:
+    """Before an ORM read or flush, the unit of work's queued writes (they came first)."""
+    uow = session.info.get("unit_of_work")
+    if uow is not None:
+        uow.send_later()
+
+
+def _send_later_before(orm_execute_state) -> None:
+    _send_later_first(orm_execute_state.session)
+
+
+def _drop_later(session: Session, *_args) -> None:
+    uow = session.info.get("unit_of_work")
+    if uow is not None:
+        uow._later.clear()
 
 
 class Store:
@@ -120,6 +170,9 @@ class Store:
         self.database_url = database_url
         self.engine: Engine = create_db_engine(database_url)
         self._writing, self._reading = session_factories(self.engine)
+        event.listen(self._writing, "do_orm_execute", _send_later_before)
+        event.listen(self._writing, "before_flush", _send_later_first)
+        event.listen(self._writing, "after_soft_rollback", _drop_later)
         self.models = LockedLRU(MODEL_CACHE_SIZE)
         self.directories = LockedLRU(DIRECTORY_CACHE_SIZE)
 

@@ -153,9 +153,9 @@ def complete_task(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[str, A
         raise Conflict(text=N_("task %(task)s is no longer waiting: the process instance "
                                "was changed by someone else; reload and retry"),
                        params={"task": task_id}) from None
-    if not step_store.close_task(uow, task_id, actor.username, now, task.assignee):
-        raise Conflict(text=N_("task %(task)s was taken by someone else; reload and retry"),
-                       params={"task": task_id})
+    step_store.close_task(uow, task_id, actor.username, now, task.assignee, conflict=Conflict(
+        text=N_("task %(task)s was taken by someone else; reload and retry"),
+        params={"task": task_id}))
     step_store.append_event(uow, completion_event(task, actor, outcome.cleaned, now,
                                                   on_behalf_of))
     ready = project(uow, task.instance_id, task.process_key, model, outcome, now,

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.errors import InvalidInput, NotFound, PermissionDenied
+from services.errors import N_, InvalidInput, NotFound, PermissionDenied
 from services.identity import audit
 from services.identity.access import may_set_absence, may_take
 from services.identity.actor import Actor
@@ -50,18 +50,21 @@ def set_absence(uow: UnitOfWork, actor: Actor, username: str, starts_at: dt.date
     """Record (or replace) `username`'s absence; audited."""
     person = _person(uow, actor, username)
     if ends_at <= starts_at:
-        raise InvalidInput("an absence ends after it starts", {"to": ["Must be after from."]})
+        raise InvalidInput(errors={"to": ["Must be after from."]},
+                           text=N_("an absence ends after it starts"))
     if substitute == username:
-        raise InvalidInput("nobody substitutes for themselves",
-                           {"substitute": ["Must be someone else."]})
+        raise InvalidInput(errors={"substitute": ["Must be someone else."]},
+                           text=N_("nobody substitutes for themselves"))
     deputy = _employee(uow, substitute)
     if deputy is None:
-        raise InvalidInput(f"{substitute!r} is not an active employee",
-                           {"substitute": ["Unknown."]})
+        raise InvalidInput(errors={"substitute": ["Unknown."]},
+                           text=N_("'%(who)s' is not an active employee"),
+                           params={"who": substitute})
     if deputy.department_key != person.department_key:
-        raise InvalidInput(f"{substitute} belongs to {deputy.department_key}, not to "
-                           f"{person.department_key} like {username}",
-                           {"substitute": ["Not in the same department."]})
+        raise InvalidInput(errors={"substitute": ["Not in the same department."]},
+                           text=N_("%(who)s belongs to %(theirs)s, not to %(ours)s like %(user)s"),
+                           params={"who": substitute, "theirs": deputy.department_key,
+                                   "ours": person.department_key, "user": username})
     absence = uow.session.get(Absence, username)
     old = _audited(absence) if absence else None
     if absence is None:
@@ -82,7 +85,7 @@ def end_absence(uow: UnitOfWork, actor: Actor, username: str) -> Absence:
     _person(uow, actor, username)
     absence = uow.session.get(Absence, username)
     if absence is None:
-        raise NotFound(f"{username} has no absence recorded")
+        raise NotFound(text=N_("%(user)s has no absence recorded"), params={"user": username})
     audit.record(uow, actor.username, "absence", username, "end", _audited(absence), None)
     uow.session.delete(absence)
     uow.commit()
@@ -92,10 +95,11 @@ def end_absence(uow: UnitOfWork, actor: Actor, username: str) -> Absence:
 def _person(uow: UnitOfWork, actor: Actor, username: str) -> Employee:
     person = _employee(uow, username)
     if person is None:
-        raise NotFound(f"{username!r} is not an active employee")
+        raise NotFound(text=N_("'%(who)s' is not an active employee"), params={"who": username})
     if not may_set_absence(actor, username, person.department_key):
-        raise PermissionDenied(f"only {username}, the head of {person.department_key}, HR or "
-                               "an admin may set this absence")
+        raise PermissionDenied(text=N_("only %(user)s, the head of %(department)s, HR or an admin "
+                                       "may set this absence"),
+                               params={"user": username, "department": person.department_key})
     return person
 
 

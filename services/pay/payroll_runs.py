@@ -18,7 +18,7 @@ from payroll.periods import Period
 from payroll.schemes import parse_scheme
 from payroll.scoring import ZERO_SCORE, score_kpi
 from payroll.scoring import bonus as bonus_for
-from services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from services.errors import N_, Conflict, InvalidInput, NotFound, PermissionDenied
 from services.identity import audit
 from services.identity.actor import Actor
 from services.notify import events as notify_events
@@ -57,8 +57,9 @@ def create_run(uow: UnitOfWork, actor: Actor, period_text: str, timezone: str,
     period = parse_period(period_text, timezone)
     existing = uow.session.scalars(select(PayrollRun).where(PayrollRun.period == str(period))).first()
     if existing is not None:
-        raise Conflict(f"period {period} already has run {existing.id} ({existing.status}); "
-                       "recalculate that draft instead")
+        raise Conflict(text=N_("period %(period)s already has run %(run)s (%(status)s); "
+                               "recalculate that draft instead"),
+                       params={"period": period, "run": existing.id, "status": existing.status})
     run = PayrollRun(period=str(period), status=RunStatus.DRAFT, created_by=actor.username)
     _prepared(run, actor)
     uow.session.add(run)
@@ -95,7 +96,8 @@ def approve(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
     """Four eyes: someone other than whoever prepared the draft approves it for finalising."""
     run = _reviewable(uow, actor, run_id)
     if run.approved_by is not None:
-        raise Conflict(f"payroll run {run_id} is already approved by {run.approved_by}")
+        raise Conflict(text=N_("payroll run %(run)s is already approved by %(user)s"),
+                       params={"run": run_id, "user": run.approved_by})
     before = _review_state(run)
     run.approved_by, run.approved_at = actor.username, utcnow()
     run.rejected_by = run.rejected_at = run.rejection_reason = None
@@ -110,7 +112,8 @@ def reject(uow: UnitOfWork, actor: Actor, run_id: int, reason: str) -> PayrollRu
     cannot be finalised until it is approved (after a recalculation, or by another look)."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("say why the run is rejected", {"reason": ["Must not be blank."]})
+        raise InvalidInput(errors={"reason": ["Must not be blank."]},
+                           text=N_("say why the run is rejected"))
     run = _reviewable(uow, actor, run_id)
     before = _review_state(run)
     run.rejected_by, run.rejected_at, run.rejection_reason = actor.username, utcnow(), reason
@@ -125,8 +128,8 @@ def _reviewable(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
     actor.require("hr", "admin")
     run = _run_for_change(uow, run_id)
     if run.prepared_by == actor.username:
-        raise PermissionDenied(f"you prepared payroll run {run_id}: another HR user must "
-                               "approve or reject it")
+        raise PermissionDenied(text=N_("you prepared payroll run %(run)s: another HR user must "
+                                       "approve or reject it"), params={"run": run_id})
     return run
 
 
@@ -139,8 +142,9 @@ def finalize(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
     actor.require("hr", "admin")
     run = _run_for_change(uow, run_id)
     if run.approved_by is None:
-        raise Conflict(f"payroll run {run_id} is not approved: someone other than "
-                       f"{run.prepared_by or 'its preparer'} must approve it before it is finalised")
+        raise Conflict(text=N_("payroll run %(run)s is not approved: someone other than %(user)s "
+                               "must approve it before it is finalised"),
+                       params={"run": run_id, "user": run.prepared_by or "its preparer"})
     run.status, run.finalized_at, run.finalized_by = RunStatus.FINAL, utcnow(), actor.username
     audit.record(uow, actor.username, "payroll_run", str(run.id), "finalized",
                  {"status": RunStatus.DRAFT}, {"status": RunStatus.FINAL})
@@ -158,14 +162,15 @@ def get_run(uow: UnitOfWork, actor: Actor, run_id: int) -> PayrollRun:
 def load_run(uow: UnitOfWork, run_id: int) -> PayrollRun:
     run = uow.session.get(PayrollRun, run_id)
     if run is None:
-        raise NotFound(f"no payroll run {run_id}")
+        raise NotFound(text=N_("no payroll run %(run)s"), params={"run": run_id})
     return run
 
 
 def _run_for_change(uow: UnitOfWork, run_id: int) -> PayrollRun:
     run = load_run(uow, run_id)
     if run.status != RunStatus.DRAFT:
-        raise Conflict(f"payroll run {run_id} is final and can no longer change")
+        raise Conflict(text=N_("payroll run %(run)s is final and can no longer change"),
+                       params={"run": run_id})
     return run
 
 

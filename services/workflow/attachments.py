@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 
 from engine.forms import FormSpec
-from services.errors import InvalidInput, NotFound
+from services.errors import N_, InvalidInput, NotFound
 from services.identity.access import may_see_task
 from services.identity.actor import Actor
 from services.persistence.file_store import FileStore, FileTooLarge, Staging, UnreadableImage
@@ -82,7 +82,7 @@ def complete_with_files(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[
         if upload.field not in fields:
             errors.setdefault(upload.field, []).append("Not a file field of this form.")
     if errors:
-        raise InvalidInput("the completion's files do not fit the task's form", errors)
+        raise InvalidInput(errors=errors, text=N_("the completion's files do not fit the task's form"))
     references: dict[str, list[dict[str, Any]]] = {}
     accepted = []
     for upload in uploads:
@@ -108,7 +108,7 @@ def complete_with_files(uow: UnitOfWork, actor: Actor, task_id: str, data: dict[
                            "size": staged.size})
             accepted.append(staged)
     if errors:
-        raise InvalidInput("some attached files are refused", errors)
+        raise InvalidInput(errors=errors, text=N_("some attached files are refused"))
 
     def attach(uow: UnitOfWork, task: Any) -> None:
         staging.record(uow, accepted)

@@ -49,16 +49,16 @@ def start_process(uow: UnitOfWork, process_key: str, data: dict[str, Any] | None
     try:
         check_start_data(model, data)
     except FormValidationError as err:
-        raise InvalidInput("the start data does not match the process's start form",
-                           err.errors) from None
+        raise InvalidInput(errors=err.errors,
+                           text=N_("the start data does not match the process's start form")) from None
     org_revision = step_store.org_revision(uow)
     try:
         outcome = engine_steps.run(uow, definition.checksum, definition.key, definition.id,
                                    None, {"kind": START, "data": data or {},
                                           "started_by": started_by}, now, org_revision)
     except StepRefused as err:
-        raise InvalidInput("the start data does not match the process's start form",
-                           err.errors) from None
+        raise InvalidInput(errors=err.errors,
+                           text=N_("the start data does not match the process's start form")) from None
     except StepAborted as err:
         # Nothing to keep: the instance never reached a state that could be stored.
         engine_steps.record_incident(uow, instance_id=None, process_key=definition.key,

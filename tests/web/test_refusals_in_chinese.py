@@ -3,12 +3,17 @@ their refusals as templates with values (services.errors), the pages translate t
 the form fields' errors; the API keeps its English problem documents."""
 from __future__ import annotations
 
+import datetime as dt
 import html
+from pathlib import Path
 
 import pytest
+from babel.support import Translations
 
-from services.errors import Conflict
+from services.errors import Conflict, InvalidInput
 from services.identity.access import actor_named
+from services.org import absences
+from services.pay import payroll_runs
 from services.settings import Settings
 from services.workflow import tasks
 from tests.services.helpers import DELIVERY, complete, deploy, import_demo_org, ready_task, start
@@ -18,6 +23,10 @@ from web.app import create_app
 from web.pages.field_messages import field_message
 
 CHINESE = {"Accept-Language": "zh-CN"}
+chinese = Translations.load(Path(__file__).resolve().parents[2] / "web" / "translations",
+                            ["zh"]).gettext
+SOON = dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc)
+LATER = SOON + dt.timedelta(days=3)
 
 
 @pytest.fixture
@@ -95,3 +104,23 @@ def test_field_messages_with_values_keep_their_values_in_the_translation():
                          lambda t: chinese(t) or t) == "必须大于或等于 0 且小于或等于 9。"
     assert field_message("Something no check words so.", lambda t: "never") == \
         "Something no check words so."
+
+
+def test_hr_and_absence_refusals_read_in_chinese_to_the_detail(client, store):
+    """Four eyes on a Chinese payroll page, and a substitute from another department."""
+    with store.writing() as uow:
+        run = payroll_runs.create_run(uow, actor_named(uow, "zhao.hr"), "2026-01", "UTC")
+        run_id = run.id
+    assert page_sign_in(client, "zhao.hr").status_code == 302
+    token = csrf_of(client, f"/hr/payroll-runs/{run_id}")
+    client.post(f"/hr/payroll-runs/{run_id}/approve", data={"csrf_token": token},
+                headers=CHINESE)
+    page = html.unescape(client.get(f"/hr/payroll-runs/{run_id}", headers=CHINESE)
+                         .get_data(as_text=True))
+    assert f"薪资核算 {run_id} 由您编制：须由另一位人力资源人员审批或驳回" in page
+    assert "another HR user must" not in page
+    with store.writing() as uow, pytest.raises(InvalidInput) as refused:
+        absences.set_absence(uow, actor_named(uow, "li.qa"), "li.qa", SOON, LATER, "guo.wh")
+    assert refused.value.in_language(chinese) == \
+        "guo.wh 属于 warehouse，而不是与 li.qa 相同的 qa"
+    assert str(refused.value) == "guo.wh belongs to warehouse, not to qa like li.qa"

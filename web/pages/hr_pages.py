@@ -329,7 +329,7 @@ def _review(run_id: int, change, done: str):
         with store().writing() as uow:
             change(uow, page_actor())
     except (Conflict, InvalidInput, PermissionDenied) as err:
-        flash(str(err), "error")
+        flash_refusal(err)
     else:
         flash(done)
     return redirect(url_for("pages.hr_run", run_id=run_id) + "#review")

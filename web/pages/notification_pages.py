@@ -12,7 +12,7 @@ from services.persistence.models import Employee
 from services.persistence.statuses import DeliveryStatus
 
 from ..notifications import notification_view
-from . import bp, page_actor, page_locale, signed_in, store
+from . import bp, flash_refusal, page_actor, page_locale, signed_in, store
 
 
 @bp.get("/notifications")
@@ -75,5 +75,5 @@ def resend_delivery(delivery_id: str):
     except NotFound:
         abort(404)
     except Conflict as err:
-        flash(str(err), "error")
+        flash_refusal(err)
     return redirect(url_for("pages.deliveries"))

@@ -29,9 +29,11 @@ from . import javascript_runtime
 from .parsing import ExpressionSyntaxError, constant, helper, located, parse, position_of
 
 FORMATS = ("javascript", "js", "ecmascript", "nashorn", "graal.js", "graaljs")
-# Marks the stored text of a JavaScript script (as XPATH_MARKER does for XPath): a line
-# that is a JavaScript comment and a Python syntax error, so stored Python never starts so.
-MARKER = "// dutyflow: javascript\n"
+# Marks the stored text of a JavaScript script (as XPATH_MARKER does for XPath): a first
+# line that is a JavaScript comment and a Python syntax error, so stored Python never starts
+# so. A script task's `camunda:resultVariable` follows it: `// dutyflow: javascript -> name`.
+MARKER = "// dutyflow: javascript"
+_RESULT_ARROW = " -> "
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _EXECUTION_METHODS = {"getVariable": 1, "getVariableLocal": 1, "setVariable": 2,
@@ -52,9 +54,22 @@ def is_stored(text: str) -> bool:
     return text.startswith(MARKER)
 
 
-def stored(source: str) -> str:
+def stored(source: str, result_variable: str | None = None) -> str:
     """The text the engine keeps for a checked script (see `is_stored`)."""
-    return MARKER + source
+    arrow = f"{_RESULT_ARROW}{result_variable}" if result_variable else ""
+    return f"{MARKER}{arrow}\n{source}"
+
+
+def result_variable(text: str) -> str | None:
+    """The variable a stored script's value goes to (a script task's camunda:resultVariable)."""
+    first = text.split("\n", 1)[0]
+    return first.split(_RESULT_ARROW, 1)[1].strip() or None if _RESULT_ARROW in first else None
+
+
+def check_script(source: str) -> None:
+    """Refuse (ExpressionSyntaxError with the line and column in `source`, or SandboxError)
+    a script outside the subset."""
+    compile_script(source)
 
 
 @functools.cache
@@ -69,7 +84,7 @@ def compile_script(source: str) -> types.CodeType:
     """Parse, check and compile a script. Raises ExpressionSyntaxError located at the line
     and column of the script as written (SandboxError for what the sandbox refuses)."""
     if is_stored(source):
-        source = source[len(MARKER):]
+        source = source.split("\n", 1)[1] if "\n" in source else ""
     if not source.strip():
         raise ExpressionSyntaxError("the script is empty", 1, 1)
     tree = parse(_parser(), source, 0)

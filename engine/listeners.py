@@ -98,6 +98,10 @@ def _read(node: etree._Element, kind: str, owner: etree._Element, report: Report
             javascript.check_script(source)
         else:
             sandbox.check_script(source)
+    except javascript.UnavailableApi as err:
+        warn(owner, f"{what} ({event}) script (javascript): {err}; the listener is left out",
+             first_line + (err.line - 1 if err.line else 0))
+        return None
     except sandbox.SandboxError as err:
         language = " (javascript)" if is_javascript else ""
         report(owner, f"{what} ({event}) script{language}: {err}",

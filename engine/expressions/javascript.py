@@ -46,6 +46,11 @@ _UNSUPPORTED = {"this": "'this'", "new": "'new'", "delete": "'delete'", "void": 
 _NAMESPACES = ("Math", "JSON", "console", "Array", "Object")
 
 
+class UnavailableApi(ExpressionSyntaxError):
+    """A script calls Camunda API that DutyFlow has no counterpart for (task.setAssignee):
+    a listener using it deploys left out with a warning, as Java listeners do."""
+
+
 def is_script_format(script_format: str | None) -> bool:
     return (script_format or "").strip().lower() in FORMATS
 
@@ -508,8 +513,9 @@ class _Translator:
         if owner == "task" and method in ("getAssignee", "setAssignee", "getName", "getId",
                                           "getOwner", "setOwner", "getPriority",
                                           "setPriority", "getDueDate", "setDueDate"):
-            raise self.error(name, f"task.{method}() is not available in DutyFlow's listeners "
-                                   "(they read and write process data)")
+            error = self.error(name, f"task.{method}() is not available in DutyFlow's "
+                                     "listeners (they read and write process data)")
+            raise UnavailableApi(error.reason, error.line, error.column)
         count = _EXECUTION_METHODS.get(method)
         if count is None:
             raise self.error(name, f"{owner}.{method}() is not available; "

@@ -497,12 +497,13 @@ class _Translator:
                 raise self.error(name, f"{dotted}() is not supported")
             if method in javascript_runtime.CALLBACK_METHODS:
                 return self.callback_expression(node, base, name, args)
+            receiver = self.expr(base)  # its own refusals come first, in reading order
             if method not in javascript_runtime.METHOD_NAMES:
                 raise self.error(name, f"method {method}() is not supported")
             translated = [self.expr(arg) for arg in args]
             if method in ("getValue", "getValueSerialized"):
-                return _js("typed_method", self.expr(base), constant(method))
-            return _js("call_method", self.expr(base), constant(method), *translated)
+                return _js("typed_method", receiver, constant(method))
+            return _js("call_method", receiver, constant(method), *translated)
         where = callee if isinstance(callee, lark.Tree) else node
         shown = f"{dotted}()" if dotted else "this call"
         raise self.error(where, f"{shown} is not supported: scripts call the functions, "

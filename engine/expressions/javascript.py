@@ -92,13 +92,33 @@ def compile_script(source: str) -> types.CodeType:
         source = source.split("\n", 1)[1] if "\n" in source else ""
     if not source.strip():
         raise ExpressionSyntaxError("the script is empty", 1, 1)
-    tree = parse(_parser(), source, 0)
+    try:
+        tree = parse(_parser(), source, 0)
+    except ExpressionSyntaxError as err:
+        raise _named_refusal(source, err) from None
     try:
         body = _Translator(source).statements(tree.children)
     except RecursionError:
         raise ExpressionSyntaxError("script is nested too deeply") from None
     return sandbox.compile_translated_script(ast.Module(body=body or [ast.Pass()],
                                                         type_ignores=[]))
+
+
+_UNSUPPORTED_STATEMENTS = ("switch", "try", "catch", "finally", "throw", "do", "class", "with",
+                           "import", "export", "yield", "async", "await", "debugger")
+
+
+def _named_refusal(source: str, err: ExpressionSyntaxError) -> ExpressionSyntaxError:
+    """A parse error at a word of JavaScript the subset leaves out says so."""
+    if err.line is None or err.column is None:
+        return err
+    lines = source.split("\n")
+    rest = lines[err.line - 1][err.column - 1:] if err.line <= len(lines) else ""
+    word = rest.split("(")[0].split("{")[0].split()[0] if rest.split() else ""
+    if word in _UNSUPPORTED_STATEMENTS:
+        return ExpressionSyntaxError(f"'{word}' is not supported in DutyFlow's JavaScript",
+                                     err.line, err.column)
+    return err
 
 
 _NAMESPACE = sandbox.translated_namespace(javascript_runtime.HELPERS)

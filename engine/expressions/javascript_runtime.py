@@ -142,6 +142,8 @@ def to_plain(value: Any) -> Any:
         return None
     if isinstance(value, SpinJson):
         return to_plain(value.data)
+    if isinstance(value, TypedValue):
+        return to_plain(value.value)
     if isinstance(value, float) and (value != value or math.isinf(value)):
         return None
     if isinstance(value, (list, tuple)):

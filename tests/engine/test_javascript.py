@@ -184,7 +184,9 @@ def test_spin_reads_json_text_and_data():
     ("var f = x => x", (1, 9), "a function is supported only as the callback"),
     ("if (a) {", (1, 9), "unexpected end of expression"),
     ("delete o.a", (1, 1), "'delete' is not supported"),
-    ("try { a() } catch (e) {}", None, "unexpected"),
+    ("try { a() } catch (e) {}", (1, 1), "'try' is not supported"),
+    ("var a = 1;\nswitch (a) { case 1: a = 2 }", (2, 1), "'switch' is not supported"),
+    ("var s = 'abc", (1, 9), "unexpected character"),
 ])
 def test_what_is_outside_the_subset_is_refused_with_its_position(script, where, message):
     if message is None:  # reading a property is data access, never a Python attribute

@@ -3,6 +3,8 @@ parameter scripts deploy, run in the sandbox, and refuse what is outside the sub
 deploy time with file, line, element and the position inside the script."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.errors import BpmnValidationError
@@ -117,3 +119,17 @@ def test_a_listener_using_task_api_dutyflow_cannot_map_deploys_left_out_with_a_w
     assert "task.setAssignee() is not available" in str(warning)
     assert "the listener is left out" in str(warning)
     assert instance.ready_tasks()
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "interop"
+SPIN_EXAMPLE = SHARED / "camunda-examples" / "spin__dataformat-configuration-global__testProcess.bpmn"
+
+
+@pytest.mark.skipif(not SPIN_EXAMPLE.exists(), reason="the shared interop files are not here")
+@pytest.mark.parametrize("car", [{"price": 12500, "brand": "Q"}, '{"price": 12500}'])
+def test_camundas_spin_example_reads_the_price_from_the_car_json(car):
+    [model] = load_processes(SPIN_EXAMPLE.read_bytes(), SPIN_EXAMPLE.name,
+                             default_owner="interop")
+    instance = Instance.start(model, {"car": car})
+    [task] = instance.ready_tasks()
+    assert instance.task_data(task.id)["price"] == 12500

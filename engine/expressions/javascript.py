@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 import types
 from typing import Any
 
@@ -114,7 +115,8 @@ def _named_refusal(source: str, err: ExpressionSyntaxError) -> ExpressionSyntaxE
         return err
     lines = source.split("\n")
     rest = lines[err.line - 1][err.column - 1:] if err.line <= len(lines) else ""
-    word = rest.split("(")[0].split("{")[0].split()[0] if rest.split() else ""
+    match = re.match(r"[A-Za-z]+", rest)
+    word = match.group(0) if match else ""
     if word in _UNSUPPORTED_STATEMENTS:
         return ExpressionSyntaxError(f"'{word}' is not supported in DutyFlow's JavaScript",
                                      err.line, err.column)

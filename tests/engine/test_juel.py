@@ -178,6 +178,12 @@ def test_spin_reads_json_text_or_data(expression, expected):
     assert juel(expression, data) == expected
 
 
+def test_spin_in_dollar_braces_is_juel():
+    assert expressions.detect("${S(car).prop('price').numberValue() > 100}") is Language.JUEL
+    assert expressions.evaluate("${S(car).prop('price').numberValue() > 100}",
+                                {"car": {"price": 120}}) is True
+
+
 def test_spin_refuses_text_that_is_not_json():
     with pytest.raises(SandboxError, match="S\\(\\): not JSON"):
         juel("${S(name).prop('a')}", {"name": "plain"})

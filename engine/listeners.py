@@ -1,13 +1,14 @@
 """Camunda 7 execution and task listeners.
 
-A listener whose `camunda:script` is Python runs in the sandbox, like a script task, over
+A listener whose `camunda:script` is Python or JavaScript (engine.expressions.javascript)
+runs in the sandbox, like a script task, over
 the process data: execution listeners on `start` (the element is entered) and `end` (it
 is left), task listeners on `create` (the task becomes ready) and `complete`. A failing
 script stops the instance with an incident at the element.
 
 What cannot run here deploys with a warning (as Java delegates do, engine.external_tasks):
 listeners given by `camunda:class`, `camunda:delegateExpression` or `camunda:expression`
-(Java), scripts in other languages (`javascript`, `groovy`: scripts are sandboxed Python),
+(Java), scripts in other languages (`groovy`: scripts are sandboxed Python or JavaScript),
 external script resources, and events DutyFlow has no moment for (`take` on a flow,
 `assignment`, `update`, `delete`, `timeout`). `dutyflow lint --strict` refuses them.
 """
@@ -21,6 +22,7 @@ from typing import Any
 from lxml import etree
 
 from . import hooks, sandbox
+from .expressions import javascript
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -72,9 +74,11 @@ def _read(node: etree._Element, kind: str, owner: etree._Element, report: Report
         warn(owner, f"{what} ({event}) has nothing DutyFlow can run and is left out", line)
         return None
     script_format = (script.get("scriptFormat") or "").strip()
-    if script_format.lower() not in PYTHON_FORMATS:
+    is_javascript = javascript.is_script_format(script_format)
+    if script_format.lower() not in PYTHON_FORMATS and not is_javascript:
         warn(owner, f"{what} ({event}): script format {script_format!r} is not supported "
-                    "(scripts are sandboxed Python); the listener is left out", line)
+                    "(scripts are sandboxed Python or JavaScript); the listener is left out",
+             line)
         return None
     if script.get("resource"):
         warn(owner, f"{what} ({event}): a script resource cannot be read; the listener is "
@@ -86,14 +90,25 @@ def _read(node: etree._Element, kind: str, owner: etree._Element, report: Report
                     "start and end, task listeners on create and complete) and is left out",
              line)
         return None
-    source = textwrap.dedent(script.text or "").strip("\n")
+    dedented = textwrap.dedent(script.text or "")
+    source = dedented.strip("\n")
+    first_line = script.sourceline + len(dedented) - len(dedented.lstrip("\n"))
     try:
-        sandbox.check_script(source)
-    except sandbox.SandboxError as err:
-        report(owner, f"{what} ({event}) script: {err}",
-               script.sourceline + (err.line - 1 if err.line else 0))
+        if is_javascript:
+            javascript.check_script(source)
+        else:
+            sandbox.check_script(source)
+    except javascript.UnavailableApi as err:
+        warn(owner, f"{what} ({event}) script (javascript): {err}; the listener is left out",
+             first_line + (err.line - 1 if err.line else 0))
         return None
-    return Listener(owner.get("id"), moment, source)
+    except sandbox.SandboxError as err:
+        language = " (javascript)" if is_javascript else ""
+        report(owner, f"{what} ({event}) script{language}: {err}",
+               first_line + (err.line - 1 if err.line else 0))
+        return None
+    return Listener(owner.get("id"), moment,
+                    javascript.stored(source) if is_javascript else source)
 
 
 def attach(specs: Iterable[Any], listeners: dict[str, tuple[Listener, ...]]) -> None:

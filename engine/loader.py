@@ -22,6 +22,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import \
 from . import (business_rules, calls as call_activities, data_associations, deadlines, expressions,
                io_mapping, labels, listeners, people, sandbox)
 from .camunda_forms import CamundaForm, is_form_file
+from .expressions import javascript
 from .decisions import Decisions, load_decisions
 from .form_references import FormCatalog, camunda_form_of
 from .errors import BpmnValidationError, Problem
@@ -644,20 +645,35 @@ class _Checker:
     def _check_scripts(self, process: etree._Element) -> None:
         for task in process.iterfind(".//bpmn:scriptTask", NS):
             script_format = (task.get("scriptFormat") or "").strip().lower()
-            if script_format not in SCRIPT_FORMATS:
+            is_javascript = javascript.is_script_format(script_format)
+            if script_format not in SCRIPT_FORMATS and not is_javascript:
                 self.report(task, f"script format {task.get('scriptFormat')!r} is not supported; "
-                                  "scripts are sandboxed Python")
+                                  "scripts are sandboxed Python or JavaScript")
                 continue
             script = task.find("bpmn:script", NS)
             if script is None or not (script.text or "").strip():
                 self.report(task, "script task has no script")
                 continue
             source = _dedent(script.text)
+            first_line = script.sourceline + _leading_lines(script.text)
             try:
-                sandbox.check_script(source)
+                if is_javascript:
+                    javascript.check_script(source)
+                else:
+                    sandbox.check_script(source)
             except sandbox.SandboxError as err:
-                line = script.sourceline + (err.line - 1 if err.line else 0)
-                self.report(task, f"script: {err}", line)
+                line = first_line + (err.line - 1 if err.line else 0)
+                language = " (javascript)" if is_javascript else ""
+                self.report(task, f"script{language}: {err}", line)
+                continue
+            result = _camunda(task, "resultVariable")
+            if result and not _is_variable_name(result):
+                self.report(task, f"camunda:resultVariable {result!r} is not a usable variable name")
+            elif result and not is_javascript:
+                self.warn(task, "camunda:resultVariable is ignored for Python scripts: assign "
+                                "the variable in the script")
+            if is_javascript:
+                source = javascript.stored(source, result)
             script.text = source
 
     def _check_timers(self, process: etree._Element) -> None:
@@ -810,6 +826,16 @@ def _external_form(element: etree._Element) -> str | None:
 
 def _dedent(script: str) -> str:
     return textwrap.dedent(script).strip("\n")
+
+
+def _is_variable_name(name: str) -> bool:
+    return name.isidentifier() and not name.startswith("_")
+
+
+def _leading_lines(script: str) -> int:
+    """How many lines of a script's text come before its first written line (see _dedent)."""
+    dedented = textwrap.dedent(script)
+    return len(dedented) - len(dedented.lstrip("\n")) if script.strip() else 0
 
 
 def _compile(root: etree._Element, processes: list[etree._Element],

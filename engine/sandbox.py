@@ -918,3 +918,54 @@ def evaluate_translated(code: types.CodeType, namespace: Mapping[str, Any],
     result = _run(code, names)
     _check_result(result)
     return result
+
+
+def compile_translated_script(tree: ast.Module) -> types.CodeType:
+    """As `compile_translated`, for a script (statements) that engine.expressions.javascript
+    built: the allowlist of statements is the one Python scripts have."""
+    _check_tree(tree, expression=False, generated=True)
+    try:
+        return compile(ast.fix_missing_locations(_Rewriter().visit(tree)), _SOURCE_NAME, "exec")
+    except (RecursionError, MemoryError):
+        raise SandboxError("script is nested too deeply") from None
+    except SyntaxError as err:  # e.g. `a || b` in the array a callback walks
+        raise SandboxError(f"this construct is not supported: {err.msg}") from None
+
+
+class ScriptReturn(BaseException):
+    """Raised by a translated script's `return` to end it with a value. A BaseException so
+    that nothing between the script and `run_translated_script` reports it as a failure."""
+
+    def __init__(self, value: Any):
+        super().__init__()
+        self.value = value
+
+
+def run_translated_script(code: types.CodeType, namespace: Mapping[str, Any], data: dict,
+                          extra: Mapping[str, Any], to_plain: Callable[[Any], Any]) -> Any:
+    """Run a translated script under the limits. It reads and writes a deep copy of `data`
+    (`_sandbox_data`) and reads `extra` (`_sandbox_extra`); its own variables live in
+    `_sandbox_env`, never in task data. `data` is replaced only when the script succeeded
+    and every value is plain data. Returns the script's value (its `return`, else its last
+    expression statement's), made plain by `to_plain`."""
+    names = dict(namespace)
+    working = _deep_copy(data)
+    names["_sandbox_data"] = working
+    names["_sandbox_extra"] = {key: value for key, value in extra.items() if _is_visible(key)}
+    names["_sandbox_env"] = {}
+    names["_sandbox_completion"] = None
+    try:
+        _run(code, names)
+        result = names["_sandbox_completion"]
+    except ScriptReturn as returned:
+        result = returned.value
+    try:
+        result = to_plain(result)
+        working = {key: to_plain(value) for key, value in working.items()}
+    except RecursionError:
+        raise SandboxError(f"value is nested more than {MAX_NESTING_DEPTH} levels deep") from None
+    _check_result(result)
+    stored = _stored_data(working, data, {})
+    data.clear()
+    data.update(stored)
+    return result

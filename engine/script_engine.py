@@ -14,6 +14,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from . import expressions, sandbox
+from .expressions import javascript
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -34,7 +35,15 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def execute(self, script: str, context: dict,
                 external_context: Mapping[str, Any] | None = None) -> bool:
-        """External names are readable but never written back into `context`."""
+        """External names are readable but never written back into `context`. A JavaScript
+        script (stored by the loader with javascript.MARKER) writes only through
+        execution.setVariable, and its value goes to its result variable if it has one."""
+        if javascript.is_stored(script):
+            value = javascript.run(script, context, dict(external_context or {}))
+            variable = javascript.result_variable(script)
+            if variable:
+                context[variable] = value
+            return True
         sandbox.execute(script, context, external_context)
         return True
 

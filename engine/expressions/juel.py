@@ -160,6 +160,9 @@ class _Translator:
         return helper("juel_method", self.visit(base), constant(str(name)), *args)
 
     def _function(self, node: lark.Tree, name: lark.Token, *arguments) -> ast.expr:
+        args = [self.visit(arg) for arg in (arguments[0].children if arguments else ())]
+        if str(name) == "S" and len(args) == 1:  # Camunda Spin: S(json).prop("a")...
+            return helper("juel_spin", args[0])
         raise self.error(name, f"function {name}() is not available")
 
     def check_name(self, name: lark.Token) -> None:

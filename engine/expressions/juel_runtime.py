@@ -7,6 +7,7 @@ are length-checked, so the sandbox's limits hold here as they do for Python.
 """
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -341,6 +342,18 @@ def method(base: Any, name: str, *args: Any) -> Any:
         raise SandboxError(f"wrong number of arguments for {name}()") from None
 
 
+def spin(value: Any) -> Any:
+    """Camunda Spin's `S(json)`: JSON text is parsed, data is taken as it is; the map
+    methods above (`prop`, `numberValue`, `stringValue`...) then navigate it."""
+    if not isinstance(value, str):
+        return value
+    sandbox._check_length(len(value))
+    try:
+        return json.loads(value, parse_constant=lambda name: None)
+    except (ValueError, RecursionError) as err:
+        raise SandboxError(f"S(): not JSON: {str(err)[:200]}") from None
+
+
 HELPERS: dict[str, Any] = {
     f"{sandbox.GENERATED_PREFIX}juel_{name}": function for name, function in {
         "bool": to_boolean, "eq": equals, "ne": not_equals,
@@ -348,7 +361,7 @@ HELPERS: dict[str, Any] = {
         "gt": _ordering(operator.gt), "ge": _ordering(operator.ge),
         "empty": empty, "arith": arithmetic, "neg": negate,
         "var": variable, "get_variable": get_variable, "prop": prop, "index": index,
-        "method": method,
+        "method": method, "spin": spin,
     }.items()
 }
 sandbox.register_helper_module(__file__)

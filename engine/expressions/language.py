@@ -8,8 +8,9 @@ the syntax:
 - text starting with `=` is FEEL (Camunda 8);
 - `#{...}` is JUEL; `${...}` is JUEL when its body is not Python but has JUEL's operators
   (`&&`, `!x`, `eq`, `? :`...), or uses what only JUEL has (`null`, `true`, `false`,
-  `empty`, `execution`, Java methods such as `.equals(` or `.length()`). A property read
-  (`order.total`) alone does not decide: Python reads `when.year` of a date;
+  `empty`, `execution`, Java methods such as `.equals(` or `.length()`, Spin's
+  `S(...)`). A property read (`order.total`) alone does not decide: Python reads
+  `when.year` of a date;
 - everything else is Python, exactly as before, so existing diagrams keep their behaviour.
 
 XPath is never guessed from the text: only a declaration makes it. Its stored form starts
@@ -116,6 +117,8 @@ def _looks_like_juel(body: str) -> bool:
             return True
         if isinstance(node, ast.Attribute) and id(node) in called and node.attr in _JAVA_METHODS:
             return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "S":
+            return True  # Camunda Spin's S(json): Python has no S()
     return False
 
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from engine import expressions, sandbox
 from engine.expressions import Language
-from engine.expressions import xpath_runtime
+from engine.expressions import javascript, xpath_runtime
 from engine.expressions.feel_functions import BUILTINS
 from engine.sandbox import SandboxError
 
@@ -342,3 +342,118 @@ def test_the_audit_hook_would_see_an_escape():
     finally:
         _recorded.pop()
     assert [event for event, _ in events] == ["open"]
+
+
+# ---------------------------------------------------- JavaScript scripts (engine.expressions.javascript)
+
+# Builtins the translation itself calls (callbacks become comprehensions over enumerate).
+_JS_BUILTINS = {"enumerate", "any", "all"}
+
+
+def script_ran_safely(script: str) -> None:
+    """The properties above for a JavaScript script, and: task data after it is plain data."""
+    try:
+        code = javascript.compile_script(script)
+    except SandboxError:
+        return
+    pending = [code]
+    while pending:
+        compiled = pending.pop()
+        names = (*compiled.co_names, *compiled.co_varnames)
+        assert all(name.startswith(sandbox.GENERATED_PREFIX) or name == ".0"
+                   or name in _JS_BUILTINS for name in names), \
+            f"{script!r} made a designer's name a Python name: {names}"
+        pending.extend(const for const in compiled.co_consts if isinstance(const, type(code)))
+    data = dict(DATA)
+    events: list[tuple[str, tuple]] = []
+    _recorded.append(events)
+    started = time.monotonic()
+    try:
+        result = javascript.run(script, data, {"business_key": "k"})
+    except SandboxError:
+        result = None
+    finally:
+        _recorded.pop()
+    elapsed = time.monotonic() - started
+    assert events == [], f"{script!r} caused {events}"
+    assert elapsed < TIME_LIMIT + 1.0, f"{script!r} ran {elapsed:.2f} s"
+    assert _is_plain(result), f"{script!r} returned {type(result)}"
+    assert _is_plain(data), f"{script!r} left non-plain data"
+    assert data["_secret"] == "hidden"
+
+
+@FUZZ
+@given(st.text(max_size=160))
+def test_random_text_as_javascript_never_escapes_or_crashes(script):
+    script_ran_safely(script)
+
+
+@FUZZ
+@given(st.text(alphabet="()[]{}.,:;?!=<>+-*/%&|\"'`$# \n0123456789abnotevarfiwhlsuydcx_=>",
+               max_size=200))
+def test_punctuation_soup_as_javascript_never_escapes_or_crashes(script):
+    script_ran_safely(script)
+
+
+JS_ATOMS = st.sampled_from([
+    "amount", "name", "items", "ctx", "nothing", "missing", "big", "price", "when", "flag",
+    "_secret", "__class__", "undefined", "null", "true", "false", "0", "1", "-1", "2.5",
+    "1e308", "0x7fffffff", "'text'", "''", "'__class__'", '"__import__"', "[]", "[1, 2]",
+    "({})", "({a: 1, __proto__: 2})", "execution.getVariable('amount')",
+    "execution.getVariable('_secret')", "execution.getVariable('__builtins__')",
+    "execution.getVariables()", "S('{\"a\": [1]}')", "JSON.parse('[1, {\"b\": 2}]')",
+    "Math.max(1, 2)", "typeof x",
+])
+JS_MEMBERS = st.sampled_from([
+    "length", "constructor", "__class__", "__dict__", "prototype", "__proto__", "a", "b",
+    "gi_frame", "f_globals", "mro", "format", "toString()", "toUpperCase()", "split(',')",
+    "indexOf(1)", "join('xx')", "slice(1)", "push(1)", "prop('a')", "elements()",
+    "map(x => x + x)", "filter(function (y) { return y; })", "some(v => v)",
+    "concat(big)", "replace('x', big)", "hasOwnProperty('__class__')",
+])
+JS_BINARY = st.sampled_from(["+", "-", "*", "/", "%", "==", "===", "!=", "!==", "<", ">=",
+                             "&&", "||", "in"])
+
+
+def _js_forms(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(inner, JS_BINARY, inner).map(" ".join),
+        st.tuples(st.sampled_from(["!", "-", "+", "typeof "]), inner).map("".join),
+        st.tuples(inner, inner, inner).map(lambda t: f"({t[0]} ? {t[1]} : {t[2]})"),
+        st.tuples(inner, JS_MEMBERS).map(lambda member: f"({member[0]}).{member[1]}"),
+        st.tuples(inner, inner).map(lambda pair: f"({pair[0]})[{pair[1]}]"),
+        st.lists(inner, max_size=3).map(lambda values: "[" + ", ".join(values) + "]"),
+        st.tuples(st.sampled_from(["String", "Number", "parseInt", "JSON.stringify", "S",
+                                   "Math.round", "eval", "Function", "require", "load"]),
+                  inner).map(lambda call: f"{call[0]}({call[1]})"),
+    )
+
+
+JS_EXPRESSIONS = st.recursive(JS_ATOMS, _js_forms, max_leaves=12)
+JS_STATEMENTS = st.one_of(
+    JS_EXPRESSIONS.map(lambda e: f"var v = {e};"),
+    JS_EXPRESSIONS.map(lambda e: f"v += {e};"),
+    JS_EXPRESSIONS.map(lambda e: f"execution.setVariable('out', {e});"),
+    JS_EXPRESSIONS.map(lambda e: f"execution.setVariable({e}, 1);"),
+    JS_EXPRESSIONS.map(lambda e: f"if ({e}) {{ v = 1 }} else {{ v = 2 }}"),
+    JS_EXPRESSIONS.map(lambda e: f"for (var k in {e}) {{ v = k }}"),
+    JS_EXPRESSIONS.map(lambda e: f"for (var k of {e}) {{ v = v + k }}"),
+    JS_EXPRESSIONS.map(lambda e: f"for (var i = 0; i < {e}; i++) {{ v = [v] }}"),
+    JS_EXPRESSIONS.map(lambda e: f"while ({e}) {{ v = v + v; }}"),
+    JS_EXPRESSIONS.map(lambda e: f"return {e};"),
+    JS_EXPRESSIONS.map(lambda e: f"o[{e}] = {e};"),
+)
+
+
+@FUZZ
+@given(st.lists(JS_STATEMENTS, min_size=1, max_size=5))
+def test_grammar_shaped_javascript_never_escapes_or_crashes(statements):
+    script_ran_safely("var v = 0, o = {};\n" + "\n".join(statements))
+
+
+def test_deeply_nested_javascript_is_refused_not_crashed():
+    for depth in (50, 500, 5000):
+        script_ran_safely("var a = " + "(" * depth + "1" + ")" * depth)
+        script_ran_safely("var a = " + "[" * depth + "]" * depth)
+        script_ran_safely("if (a) {" * depth + "}" * depth)
+        script_ran_safely("var a = " + "!" * depth + "1")

@@ -107,8 +107,10 @@ def test_an_expression_that_fails_when_run_stops_the_instance_at_the_element():
 
 
 @pytest.mark.parametrize("value, message", [
-    ('<camunda:script scriptFormat="javascript">1</camunda:script>',
-     "script format 'javascript' is not supported; scripts are sandboxed Python"),
+    ('<camunda:script scriptFormat="groovy">1</camunda:script>',
+     "script format 'groovy' is not supported; scripts are sandboxed Python or JavaScript"),
+    ('<camunda:script scriptFormat="javascript">new Date()</camunda:script>',
+     "script (javascript): line 1, column 1: 'new' is not supported"),
     ('<camunda:script scriptFormat="python">import os</camunda:script>',
      "one Python expression giving its value"),
     ("#{a &amp;&amp;}", "(juel): line 1, column"),

@@ -166,3 +166,24 @@ def test_juel_names_may_be_chinese():
     data = {"审批结果": "通过", "金额": 1200, "部门": {"名称": "质量部"}}
     assert juel("${审批结果 == '通过' && 金额 gt 1000}", data) is True
     assert juel("${部门.名称.length()}", data) == 3
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("${S(car).prop('price').numberValue() > 100}", True),
+    ("${S(car_json).prop('brand').stringValue()}", "Q"),
+    ("${S(car_json).prop('price').numberValue()}", 12500),
+])
+def test_spin_reads_json_text_or_data(expression, expected):
+    data = {"car": {"price": 12500}, "car_json": '{"price": 12500, "brand": "Q"}'}
+    assert juel(expression, data) == expected
+
+
+def test_spin_in_dollar_braces_is_juel():
+    assert expressions.detect("${S(car).prop('price').numberValue() > 100}") is Language.JUEL
+    assert expressions.evaluate("${S(car).prop('price').numberValue() > 100}",
+                                {"car": {"price": 120}}) is True
+
+
+def test_spin_refuses_text_that_is_not_json():
+    with pytest.raises(SandboxError, match="S\\(\\): not JSON"):
+        juel("${S(name).prop('a')}", {"name": "plain"})

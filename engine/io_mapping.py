@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import keyword
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
@@ -55,11 +55,13 @@ class Mapping:
 
 
 def read_mappings(process: etree._Element, declared: expressions.Language | None,
-                  report: Report) -> dict[str, Mapping]:
-    """The input/output mappings of the process's elements, by element id."""
+                  report: Report, calls: Collection[str] = ()) -> dict[str, Mapping]:
+    """The input/output mappings of the process's elements, by element id. `calls` are the
+    call activities that start a child instance: their mappings are the call's, between
+    caller and child (engine.calls), not locals of the caller."""
     found = {}
     for element in process.iter():
-        if not isinstance(element.tag, str):
+        if not isinstance(element.tag, str) or element.get("id") in calls:
             continue
         extensions = element.find(f"{{{BPMN_NS}}}extensionElements")
         if extensions is None:

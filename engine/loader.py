@@ -127,7 +127,8 @@ def load_processes(source: bytes, filename: str,
                   process, local, checker.report, checker.declared_language)
               for process in processes}
     mappings = {process.get("id"): io_mapping.read_mappings(
-                    process, checker.declared_language, checker.report)
+                    process, checker.declared_language, checker.report,
+                    called[process.get("id")])
                 for process in processes}
     checker.raise_if_any()
     models = _compile(root, processes, forms, external, checker, default_owner, called)

@@ -39,8 +39,8 @@ def test_whole_job_from_the_shell(run):
     tasks = json.loads(run("tasks", "--json", "--as", "zhang.proc").stdout)
     assert [task["element_id"] for task in tasks] == ["register_delivery"]
     assert set(tasks[0]) == {"id", "name", "element_id", "process_instance_id", "process_key",
-                             "lane", "department", "assignee", "candidate_users", "created_at",
-                             "due_at", "status"}
+                             "lane", "department", "candidate_departments", "assignee",
+                             "candidate_users", "created_at", "due_at", "status"}
     assert json.loads(run("tasks", "--json", "--as", "li.qa").stdout) == []
     refused = run("complete", tasks[0]["id"], "--as", "li.qa", "--data", "{}", check=False)
     assert refused.returncode == 1 and "not visible to li.qa" in refused.stderr

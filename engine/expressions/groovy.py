@@ -92,7 +92,10 @@ def compile_script(source: str) -> types.CodeType:
         source = source.split("\n", 1)[1] if "\n" in source else ""
     if not source.strip():
         raise ExpressionSyntaxError("the script is empty", 1, 1)
-    tree = parse(_parser(), source, 0)
+    try:
+        tree = parse(_parser(), source, 0)
+    except ExpressionSyntaxError as err:
+        raise _named_refusal(source, err) from None
     try:
         body = _Translator(source).statements(tree.children)
     except RecursionError:
@@ -100,6 +103,32 @@ def compile_script(source: str) -> types.CodeType:
     return sandbox.compile_translated_script(ast.Module(body=body or [ast.Pass()],
                                                         type_ignores=[]))
 
+
+_REFUSED_TOKENS = {"REFUSED_WORD", "ANNOTATION", "TILDE", "REGEX_OP", "NEW", "THIS"}
+
+
+def _named_refusal(source: str, err: ExpressionSyntaxError) -> ExpressionSyntaxError:
+    """A parse error after (or at) a word of Groovy the subset leaves out names that word,
+    and a closure where only a value can stand says where closures go."""
+    if err.line is None or err.column is None:
+        return err
+    lines = source.split("\n")
+    at = sum(len(line) + 1 for line in lines[:err.line - 1]) + err.column - 1
+    try:
+        for token in _parser().lex(source):
+            if token.start_pos > at:
+                break
+            if token.type in _REFUSED_TOKENS:
+                return _Translator(source).refusal(token)
+    except lark.exceptions.LarkError:
+        pass
+    if source[at:at + 1] == "{":
+        return ExpressionSyntaxError(_CLOSURE_PLACES, err.line, err.column)
+    return err
+
+
+_CLOSURE_PLACES = ("a closure is supported only as the argument of each, eachWithIndex, "
+                   "collect, findAll, find, any, every, sum or count")
 
 _NAMESPACE = sandbox.translated_namespace({**javascript_runtime.HELPERS,
                                            **groovy_runtime.HELPERS})
@@ -436,14 +465,16 @@ class _Translator:
         return constant(None)
 
     def _e_refused_op(self, node, left, op, right) -> ast.expr:
-        what = "regular expressions are" if "~" in str(op) else f"'{op}' is"
-        raise self.error(op, f"{what} not supported in DutyFlow's Groovy")
+        raise self.refusal(op)
 
     def _e_refused_op1(self, node, token, *rest) -> ast.expr:
+        raise self.refusal(token)
+
+    def refusal(self, token: lark.Token) -> ExpressionSyntaxError:
         text = str(token)
         what = "annotations are" if text.startswith("@") else \
-            "regular expressions are" if text == "~" else f"'{text}' is"
-        raise self.error(token, f"{what} not supported in DutyFlow's Groovy")
+            "regular expressions are" if "~" in text else f"'{text}' is"
+        return self.error(token, f"{what} not supported in DutyFlow's Groovy")
 
     def _e_list(self, node, *items) -> ast.expr:
         return ast.List(elts=[self.expr(item) for item in items if item is not None],
@@ -549,8 +580,7 @@ class _Translator:
         return _gv("arith", constant(operator), left, right)
 
     def _e_closure(self, node, *children) -> ast.expr:
-        raise self.error(node, "a closure is supported only as the argument of each, "
-                               "collect, findAll, find, any, every, sum or count")
+        raise self.error(node, _CLOSURE_PLACES)
 
     def _e_call_closure(self, node, callee, closure) -> ast.expr:
         return self.call(node, callee, [closure])
@@ -560,6 +590,8 @@ class _Translator:
         return self.call(node, callee, args + ([closure] if closure is not None else []))
 
     def call(self, node: Any, callee: Any, args: list) -> ast.expr:
+        if _is(callee, "refused_op1"):
+            self.expr(callee)
         if _is(callee, "identifier") and self.param(str(callee.children[0])) is None:
             name = str(callee.children[0])
             if name in _FUNCTIONS:

@@ -46,7 +46,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "$
 _FUNCTIONS = {"println": "print", "print": "print"}
 _REFUSED_NAMES = {"System", "Runtime", "Eval", "GroovyShell", "Class", "Thread",
                   "ProcessBuilder", "ClassLoader", "Script", "Binding", "Math", "File",
-                  "evaluate", "getClass", "metaClass", "binding", "out", "sleep", "Java"}
+                  "evaluate", "getClass", "metaClass", "binding", "sleep", "Java"}
 _REFUSED_MEMBERS = {"execute", "class", "metaClass", "getClass", "invokeMethod",
                     "getMetaClass", "setMetaClass", "getProperty", "setProperty",
                     "properties", "evaluate", "with", "identity", "tap", "inspect", "dump"}

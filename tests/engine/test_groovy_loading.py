@@ -93,7 +93,7 @@ def test_a_failing_groovy_script_stops_the_instance_at_its_element_and_line():
     (script_task("def a = 1\ndef d = new Date()"), "", "new Date",
      "calc: script (groovy): line 2, column 9: 'new' is not supported"),
     (script_task("\n  def out = 'ls'.execute()"), "", "execute",
-     "calc: script (groovy): line 1, column 17: 'execute' is not supported"),
+     "calc: script (groovy): line 1, column 16: 'execute' is not supported"),
     (script_task("def x = 1\n  System.exit(0)"), "", "System.exit",
      "calc: script (groovy): line 2, column 3: 'System' is not supported"),
     (script_task("x = 1", "xslt"), "", None,

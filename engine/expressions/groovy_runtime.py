@@ -242,7 +242,7 @@ def set_member(base: Any, key: Any, value: Any) -> None:
 
 def iterate(value: Any) -> list:
     """What `for (x in value)` and each/collect visit: a list's items, a text's characters,
-    a map's entries (as [key: k, value: v])."""
+    a map's entries (as [key: k, value: v]), nothing for null, any other value once."""
     if isinstance(value, SpinJson):
         return value.elements()
     if isinstance(value, (list, str)):
@@ -251,7 +251,7 @@ def iterate(value: Any) -> list:
         return [{"key": key, "value": item} for key, item in value.items()]
     if value is None:
         return []
-    raise SandboxError(f"cannot iterate over {to_string(value)!r}")
+    return [value]
 
 
 def total(values: list) -> Any:

@@ -8,7 +8,8 @@ script stops the instance with an incident at the element.
 
 What cannot run here deploys with a warning (as Java delegates do, engine.external_tasks):
 listeners given by `camunda:class`, `camunda:delegateExpression` or `camunda:expression`
-(Java), scripts in other languages (`groovy`: scripts are sandboxed Python or JavaScript),
+(Java), scripts in other languages (`ruby`: scripts are sandboxed Python, JavaScript or
+Groovy),
 external script resources, and events DutyFlow has no moment for (`take` on a flow,
 `assignment`, `update`, `delete`, `timeout`). `dutyflow lint --strict` refuses them.
 """

@@ -228,6 +228,12 @@ class _Translator:
         args = [self.expr(arg) for arg in arguments.children] if arguments else []
         return [ast.Expr(_gv("print", *args))]  # Camunda prints to the server's console
 
+    def _s_method_command(self, node, base, dot, name, arguments) -> list[ast.stmt]:
+        """`execution.setVariable 'a', 1`: the call `execution.setVariable('a', 1)`."""
+        callee = lark.Tree("member", [base, dot, name], meta=node.meta)
+        return [ast.Assign(targets=[_store("completion")],
+                           value=self.call(node, callee, list(arguments.children)))]
+
     def _s_expr_stmt(self, node, expression) -> list[ast.stmt]:
         if _is(expression, "call", "call_closure"):
             loop = self.closure_loop(expression)

@@ -115,6 +115,25 @@ def test_declarations_statements_loops_and_return():
     assert variables["label"] == "items:3" and "seen" not in variables
 
 
+def test_methods_are_called_without_parentheses_as_statements():
+    variables = {"a": 1}
+    result = groovy.run("""
+        execution.setVariable 'b', execution.getVariable('a') + 1
+        def xs = []
+        xs.add 3
+        xs.add 'x'
+        execution.setVariable 'xs', xs
+        xs.size()
+    """, variables)
+    assert variables == {"a": 1, "b": 2, "xs": [3, "x"]} and result == 2
+
+
+def test_a_line_starting_with_a_bracket_or_parenthesis_is_a_new_statement():
+    assert value("def v = items\n[1, 2].collect { it * 10 }") == [10, 20]
+    assert value("def v = amount\n(v + 1)") == 251
+    assert value("items [1]") == 1  # on one line, an index
+
+
 def test_println_and_print_are_accepted_and_print_nothing(capsys):
     assert value("println 'hello world'\nprint('x')\nprintln()\n42") == 42
     assert capsys.readouterr().out == ""

@@ -558,6 +558,7 @@ GROOVY_STATEMENTS = st.one_of(
     GROOVY_EXPRESSIONS.map(lambda e: f"return {e}"),
     GROOVY_EXPRESSIONS.map(lambda e: f"o[{e}] = {e}"),
     GROOVY_EXPRESSIONS.map(lambda e: f'println "x ${{{e}}}"'),
+    GROOVY_EXPRESSIONS.map(lambda e: f"execution.setVariable 'out', {e}"),
 )
 
 

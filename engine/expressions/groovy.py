@@ -127,6 +127,8 @@ def _named_refusal(source: str, err: ExpressionSyntaxError) -> ExpressionSyntaxE
     return err
 
 
+# Closure methods whose closure may take a map's key and value as two parameters.
+_PAIR_METHODS = frozenset({"collect", "any", "every", "sum", "count"})
 _CLOSURE_PLACES = ("a closure is supported only as the argument of each, eachWithIndex, "
                    "collect, findAll, find, any, every, sum or count")
 
@@ -711,7 +713,7 @@ class _Translator:
             raise self.error(key, f"{method} is a statement of its own")
         if len(args) != 1:
             raise self.error(key, f"{method} takes one closure")
-        params, body = self.closure(node, args[0], 1)
+        params, body = self.closure(node, args[0], 2 if method in _PAIR_METHODS else 1)
         items = self.expr(base)
         item, index = self.bind(params)
         try:
@@ -720,6 +722,10 @@ class _Translator:
             self.params.pop()
         generator = [ast.comprehension(target=_store(item), iter=_gv("iterate", items),
                                        ifs=[], is_async=0)]
+        if len(params) == 2:  # `map.collect { key, value -> ... }`
+            generator = [ast.comprehension(
+                target=ast.Tuple(elts=[_store(item), _store(index)], ctx=ast.Store()),
+                iter=_gv("pairs", items), ifs=[], is_async=0)]
         if method == "collect":
             return ast.ListComp(elt=value, generators=generator)
         if method == "sum":
@@ -754,8 +760,9 @@ class _Translator:
         if len(args) != 1 or not _is(args[0], "closure"):
             raise self.error(callee.children[2], f"{callee.children[2]} takes one closure")
         with_index = str(callee.children[2]) == "eachWithIndex"
-        params, body = self.closure(node, args[0], 2 if with_index else 1)
+        params, body = self.closure(node, args[0], 2)
         items = self.expr(callee.children[0])
+        pairs = len(params) == 2 and not with_index  # `map.each { key, value -> ... }`
         item, index = self.bind(params)
         saved_loops, self.loops = self.loops, 0
         self.closure_body += 1
@@ -765,6 +772,11 @@ class _Translator:
             self.params.pop()
             self.loops = saved_loops
             self.closure_body -= 1
+        if pairs:
+            return [ast.For(target=ast.Tuple(elts=[_store(item), _store(index)],
+                                             ctx=ast.Store()),
+                            iter=_gv("pairs", items), body=statements or [ast.Pass()],
+                            orelse=[])]
         return [ast.For(target=ast.Tuple(elts=[_store(index), _store(item)], ctx=ast.Store()),
                         iter=ast.Call(func=ast.Name(id="enumerate", ctx=ast.Load()),
                                       args=[_gv("iterate", items)], keywords=[]),

@@ -254,6 +254,14 @@ def iterate(value: Any) -> list:
     return [value]
 
 
+def pairs(value: Any) -> list[tuple[Any, Any]]:
+    """What a two-parameter closure over a map visits: its keys and values."""
+    if isinstance(value, dict):
+        return list(value.items())
+    raise SandboxError("a closure with two parameters (key, value) needs a map; use "
+                       "eachWithIndex for a list's items and indices")
+
+
 def total(values: list) -> Any:
     """sum(): numbers added (text joined), null for an empty list."""
     result = None
@@ -473,7 +481,7 @@ HELPERS: dict[str, Any] = {
         "truthy": truthy, "add": add, "arith": arith, "neg": negate, "eq": equal,
         "cmp": compare, "less": less, "in": contains, "range": make_range,
         "get_name": get_name, "member": member, "index": index, "set_member": set_member,
-        "iterate": iterate, "sum": total, "as": as_type, "call_method": call_method,
+        "iterate": iterate, "pairs": pairs, "sum": total, "as": as_type, "call_method": call_method,
         "safe_call": safe_call, "interpolate": interpolate, "to_string": to_string,
         "first": lambda found, missing: next(found, missing),
         "print": lambda *args: None, "decimal": lambda text: Decimal(text),

@@ -75,6 +75,8 @@ def value(script: str, variables: dict | None = None):
     ("items.every { it > 2 }", False), ("order.lines.sum { it.qty }", 7),
     ("items.count { it > 1 }", 2), ("items.findAll({ v -> v > 1 }).collect { it * 10 }", [30, 20]),
     ("order.lines.collect { l -> l.sku + ':' + l.qty }.join(',')", "X1:2,Y2:5"),
+    ("[a: 1, b: 2].collect { k, v -> k + v }", ["a1", "b2"]),
+    ("[a: 1, b: 2].any { k, v -> v > 1 }", True), ("[a: 1, b: 2].sum { k, v -> v }", 3),
 ])
 def test_expressions_have_groovy_semantics(script, expected):
     result = value(script)
@@ -100,6 +102,7 @@ def test_declarations_statements_loops_and_return():
         order.lines.eachWithIndex { line, i -> seen.add(i) }
         [1, 2].each { v -> if (v == 1) return; seen.add(v * 10) }
         for (entry in [a: 1]) { seen.add(entry.key + entry.value) }
+        [b: 2].each { k, v -> seen.add(k + v) }
         execution.setVariable('total', total)
         execution.setVariable('count', count)
         execution.setVariable('label', label + ':' + count)
@@ -110,7 +113,7 @@ def test_declarations_statements_loops_and_return():
         }
         println 'never'
     """.replace("seen << it", "seen.add(it)"), variables)
-    assert result == [3, 1, 2, 0, 1, 20, "a1"]
+    assert result == [3, 1, 2, 0, 1, 20, "a1", "b2"]
     assert variables["total"] == 6 + 300 + 3 and variables["count"] == 3
     assert variables["label"] == "items:3" and "seen" not in variables
 
@@ -220,6 +223,7 @@ def test_spin_reads_json_text_as_in_javascript():
     ("execution.getProcessEngine()", (1, 11), "execution.getProcessEngine() is not available"),
     ("break", (1, 1), "'break' outside a loop"),
     ("def f = { it }", (1, 9), "a closure is supported only as the argument"),
+    ("def l = items.findAll { a, b -> a }", (1, 23), "takes at most 1 parameters"),
     ("if (a) {", (1, 9), "unexpected end of expression"),
     ("try { a() } catch (e) {}", (1, 1), "'try' is not supported"),
     ("def s = 'abc", (1, 9), "unexpected character"),

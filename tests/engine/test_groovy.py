@@ -228,6 +228,8 @@ def test_spin_reads_json_text_as_in_javascript():
     ("try { a() } catch (e) {}", (1, 1), "'try' is not supported"),
     ("def s = 'abc", (1, 9), "unexpected character"),
     ('def s = "a ${x +}"', (1, 14), "cannot read the expression"),
+    ('x = 1\ndef s = "a ${new Date()}"', (2, 14), "'new' is not supported"),
+    ('def s = "$x ${System.exit(0)}"', (1, 15), "'System' is not supported"),
     ("def v = x as File", (1, 14), "'as File' is not supported"),
 ])
 def test_what_is_outside_the_subset_is_refused_with_its_position(script, where, message):

@@ -32,8 +32,8 @@ from importlib import resources
 
 from engine import sandbox
 
-from . import groovy_runtime, javascript_runtime
-from .javascript import UnavailableApi, _EXECUTION_METHODS
+from . import camunda_api, groovy_runtime, javascript_runtime
+from .javascript import UnavailableApi
 from .parsing import ExpressionSyntaxError, constant, helper, located, parse, position_of
 
 FORMATS = ("groovy",)
@@ -633,35 +633,14 @@ class _Translator:
 
     def camunda_call(self, owner: str, name: lark.Token, args: list) -> ast.expr:
         method = str(name)
-        if owner == "task" and method in ("getAssignee", "setAssignee", "getName", "getId",
-                                          "getOwner", "setOwner", "getPriority",
-                                          "setPriority", "getDueDate", "setDueDate"):
+        if owner == "task" and method in camunda_api.UNAVAILABLE_TASK_METHODS:
             error = self.error(name, f"task.{method}() is not available in DutyFlow's "
                                      "listeners (they read and write process data)")
             raise UnavailableApi(error.reason, error.line, error.column)
-        count = _EXECUTION_METHODS.get(method)
-        if count is None:
-            raise self.error(name, f"{owner}.{method}() is not available; "
-                                   f"use {owner}.getVariable/setVariable")
-        if len(args) != count:
-            raise self.error(name, f"{owner}.{method}() takes {count} argument"
-                                   f"{'' if count == 1 else 's'}")
-        translated = [self.expr(arg) for arg in args]
-        data, extra = _load("data"), _load("extra")
-        base = method.removesuffix("Local")
-        if base == "getVariable":
-            return _js("get_variable", data, extra, *translated)
-        if base == "getVariableTyped":
-            return _js("typed", _js("get_variable", data, extra, *translated))
-        if base == "setVariable":
-            return _js("set_variable", data, *translated)
-        if base == "hasVariable":
-            return _js("has_variable", data, extra, *translated)
-        if base == "removeVariable":
-            return _js("remove_variable", data, *translated)
-        if base == "getVariables":
-            return _js("get_variables", data)
-        return _js("business_key", data, extra)
+        reason = camunda_api.problem(owner, method, len(args))
+        if reason is not None:
+            raise self.error(name, reason)
+        return camunda_api.translate(method, [self.expr(arg) for arg in args])
 
     # ------------------------------------------------------------------ closures
 

@@ -11,7 +11,7 @@ subprocess made) and written to the process data.
 Values (Camunda 7): text (a literal string; empty is null), one expression (`${...}`,
 `#{...}`, FEEL `=...`: evaluated in the sandbox), `camunda:list` and `camunda:map` (nested,
 of the same), or `camunda:script scriptFormat="python"` whose text is one Python
-expression giving the value, or `scriptFormat="javascript"` whose value is its `return` or
+expression giving the value, or `scriptFormat="javascript"` (or `"groovy"`) whose value is its `return` or
 its last expression (run on a copy of the data: it sets no variables). Zeebe: `<zeebe:input source="=expr" target="name"/>` (a
 source without `=` is a static text; a target may be a path, `customer.email`).
 Everything is checked at deploy time (names usable in expressions, expressions that parse,
@@ -31,7 +31,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
 from . import expressions, hooks, people, sandbox
-from .expressions import javascript
+from .expressions import script_languages
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -156,17 +156,18 @@ class _Reader:
             return ("map", entries)
         if kind == "script":
             script_format = (child.get("scriptFormat") or "").strip()
-            is_javascript = javascript.is_script_format(script_format)
-            if script_format.lower() not in PYTHON_FORMATS and not is_javascript:
+            translated = script_languages.for_format(script_format)
+            if script_format.lower() not in PYTHON_FORMATS and translated is None:
                 self.report(f"{what}: script format {script_format!r} is not supported; "
-                            "scripts are sandboxed Python or JavaScript", child.sourceline)
+                            "scripts are sandboxed Python, JavaScript or Groovy",
+                            child.sourceline)
                 return ("null",)
             if child.get("resource"):
                 self.report(f"{what}: a script resource cannot be read; write the script in "
                             "the diagram", child.sourceline)
                 return ("null",)
-            if is_javascript:
-                return self.javascript(child, what)
+            if translated is not None:
+                return self.translated(child, what, translated)
             text = (child.text or "").strip()
             try:
                 sandbox.check_expression(text)
@@ -179,19 +180,19 @@ class _Reader:
                     "camunda:list, camunda:map or camunda:script)", child.sourceline)
         return ("null",)
 
-    def javascript(self, node: etree._Element, what: str) -> Value:
-        """A JavaScript parameter script: its value is its `return`, else its last
+    def translated(self, node: etree._Element, what: str, language: Any) -> Value:
+        """A JavaScript or Groovy parameter script: its value is its `return`, else its last
         expression statement's, as Camunda takes it."""
         dedented = textwrap.dedent(node.text or "")
         source = dedented.strip("\n")
         try:
-            javascript.check_script(source)
+            language.check_script(source)
         except sandbox.SandboxError as err:
             first = node.sourceline + len(dedented) - len(dedented.lstrip("\n"))
-            self.report(f"{what}: script (javascript): {err}",
+            self.report(f"{what}: script ({script_languages.name(language)}): {err}",
                         first + (err.line - 1 if err.line else 0))
             return ("null",)
-        return ("js", javascript.stored(source))
+        return ("js", language.stored(source))
 
     def expression(self, text: str, what: str, line: int) -> Value:
         language = expressions.detect(text, self.declared)
@@ -225,7 +226,7 @@ def evaluate(value: Value, data: dict[str, Any]) -> Any:
     if kind == "expr":
         return expressions.evaluate(value[1], data)
     if kind == "js":  # on a copy: a parameter's script gives a value, it sets no variables
-        return javascript.run(value[1], dict(data))
+        return script_languages.for_stored(value[1]).run(value[1], dict(data))
     if kind == "list":
         return [evaluate(item, data) for item in value[1]]
     return {key: evaluate(item, data) for key, item in value[1]}

@@ -1,6 +1,6 @@
 """Camunda 7 execution and task listeners.
 
-A listener whose `camunda:script` is Python or JavaScript (engine.expressions.javascript)
+A listener whose `camunda:script` is Python, JavaScript or Groovy (engine.expressions.javascript, .groovy)
 runs in the sandbox, like a script task, over
 the process data: execution listeners on `start` (the element is entered) and `end` (it
 is left), task listeners on `create` (the task becomes ready) and `complete`. A failing
@@ -8,7 +8,8 @@ script stops the instance with an incident at the element.
 
 What cannot run here deploys with a warning (as Java delegates do, engine.external_tasks):
 listeners given by `camunda:class`, `camunda:delegateExpression` or `camunda:expression`
-(Java), scripts in other languages (`groovy`: scripts are sandboxed Python or JavaScript),
+(Java), scripts in other languages (`ruby`: scripts are sandboxed Python, JavaScript or
+Groovy),
 external script resources, and events DutyFlow has no moment for (`take` on a flow,
 `assignment`, `update`, `delete`, `timeout`). `dutyflow lint --strict` refuses them.
 """
@@ -22,7 +23,7 @@ from typing import Any
 from lxml import etree
 
 from . import hooks, sandbox
-from .expressions import javascript
+from .expressions import javascript, script_languages
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -74,10 +75,11 @@ def _read(node: etree._Element, kind: str, owner: etree._Element, report: Report
         warn(owner, f"{what} ({event}) has nothing DutyFlow can run and is left out", line)
         return None
     script_format = (script.get("scriptFormat") or "").strip()
-    is_javascript = javascript.is_script_format(script_format)
-    if script_format.lower() not in PYTHON_FORMATS and not is_javascript:
+    translated = script_languages.for_format(script_format)
+    if script_format.lower() not in PYTHON_FORMATS and translated is None:
         warn(owner, f"{what} ({event}): script format {script_format!r} is not supported "
-                    "(scripts are sandboxed Python or JavaScript); the listener is left out",
+                    "(scripts are sandboxed Python, JavaScript or Groovy); the listener is "
+                    "left out",
              line)
         return None
     if script.get("resource"):
@@ -93,22 +95,22 @@ def _read(node: etree._Element, kind: str, owner: etree._Element, report: Report
     dedented = textwrap.dedent(script.text or "")
     source = dedented.strip("\n")
     first_line = script.sourceline + len(dedented) - len(dedented.lstrip("\n"))
+    language = f" ({script_languages.name(translated)})" if translated else ""
     try:
-        if is_javascript:
-            javascript.check_script(source)
+        if translated is not None:
+            translated.check_script(source)
         else:
             sandbox.check_script(source)
     except javascript.UnavailableApi as err:
-        warn(owner, f"{what} ({event}) script (javascript): {err}; the listener is left out",
+        warn(owner, f"{what} ({event}) script{language}: {err}; the listener is left out",
              first_line + (err.line - 1 if err.line else 0))
         return None
     except sandbox.SandboxError as err:
-        language = " (javascript)" if is_javascript else ""
         report(owner, f"{what} ({event}) script{language}: {err}",
                first_line + (err.line - 1 if err.line else 0))
         return None
     return Listener(owner.get("id"), moment,
-                    javascript.stored(source) if is_javascript else source)
+                    translated.stored(source) if translated is not None else source)
 
 
 def attach(specs: Iterable[Any], listeners: dict[str, tuple[Listener, ...]]) -> None:

@@ -22,7 +22,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import \
 from . import (business_rules, calls as call_activities, data_associations, deadlines, expressions,
                io_mapping, labels, listeners, people, sandbox)
 from .camunda_forms import CamundaForm, is_form_file
-from .expressions import javascript
+from .expressions import script_languages
 from .decisions import Decisions, load_decisions
 from .form_references import FormCatalog, camunda_form_of
 from .errors import BpmnValidationError, Problem
@@ -646,10 +646,10 @@ class _Checker:
     def _check_scripts(self, process: etree._Element) -> None:
         for task in process.iterfind(".//bpmn:scriptTask", NS):
             script_format = (task.get("scriptFormat") or "").strip().lower()
-            is_javascript = javascript.is_script_format(script_format)
-            if script_format not in SCRIPT_FORMATS and not is_javascript:
+            translated = script_languages.for_format(script_format)
+            if script_format not in SCRIPT_FORMATS and translated is None:
                 self.report(task, f"script format {task.get('scriptFormat')!r} is not supported; "
-                                  "scripts are sandboxed Python or JavaScript")
+                                  "scripts are sandboxed Python, JavaScript or Groovy")
                 continue
             script = task.find("bpmn:script", NS)
             if script is None or not (script.text or "").strip():
@@ -658,23 +658,23 @@ class _Checker:
             source = _dedent(script.text)
             first_line = script.sourceline + _leading_lines(script.text)
             try:
-                if is_javascript:
-                    javascript.check_script(source)
+                if translated is not None:
+                    translated.check_script(source)
                 else:
                     sandbox.check_script(source)
             except sandbox.SandboxError as err:
                 line = first_line + (err.line - 1 if err.line else 0)
-                language = " (javascript)" if is_javascript else ""
+                language = f" ({script_languages.name(translated)})" if translated else ""
                 self.report(task, f"script{language}: {err}", line)
                 continue
             result = _camunda(task, "resultVariable")
             if result and not _is_variable_name(result):
                 self.report(task, f"camunda:resultVariable {result!r} is not a usable variable name")
-            elif result and not is_javascript:
+            elif result and translated is None:
                 self.warn(task, "camunda:resultVariable is ignored for Python scripts: assign "
                                 "the variable in the script")
-            if is_javascript:
-                source = javascript.stored(source, result)
+            if translated is not None:
+                source = translated.stored(source, result)
             script.text = source
 
     def _check_timers(self, process: etree._Element) -> None:

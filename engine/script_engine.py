@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from . import expressions, sandbox
-from .expressions import javascript
+from .expressions import script_languages
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
@@ -36,11 +36,12 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     def execute(self, script: str, context: dict,
                 external_context: Mapping[str, Any] | None = None) -> bool:
         """External names are readable but never written back into `context`. A JavaScript
-        script (stored by the loader with javascript.MARKER) writes only through
+        or Groovy script (stored by the loader with its MARKER) writes only through
         execution.setVariable, and its value goes to its result variable if it has one."""
-        if javascript.is_stored(script):
-            value = javascript.run(script, context, dict(external_context or {}))
-            variable = javascript.result_variable(script)
+        language = script_languages.for_stored(script)
+        if language is not None:
+            value = language.run(script, context, dict(external_context or {}))
+            variable = language.result_variable(script)
             if variable:
                 context[variable] = value
             return True

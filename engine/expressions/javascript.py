@@ -26,7 +26,7 @@ from importlib import resources
 
 from engine import sandbox
 
-from . import javascript_runtime
+from . import camunda_api, javascript_runtime
 from .parsing import ExpressionSyntaxError, constant, helper, located, parse, position_of
 
 FORMATS = ("javascript", "js", "ecmascript", "nashorn", "graal.js", "graaljs")
@@ -37,11 +37,6 @@ MARKER = "// dutyflow: javascript"
 _RESULT_ARROW = " -> "
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
-_EXECUTION_METHODS = {"getVariable": 1, "getVariableLocal": 1, "setVariable": 2,
-                      "setVariableLocal": 2, "hasVariable": 1, "hasVariableLocal": 1,
-                      "removeVariable": 1, "removeVariableLocal": 1, "getVariables": 0,
-                      "getVariablesLocal": 0, "getProcessBusinessKey": 0,
-                      "getBusinessKey": 0, "getVariableTyped": 1}
 _UNSUPPORTED = {"this": "'this'", "new": "'new'", "delete": "'delete'", "void": "'void'",
                 "instanceof": "'instanceof'"}
 _NAMESPACES = ("Math", "JSON", "console", "Array", "Object")
@@ -533,35 +528,14 @@ class _Translator:
 
     def camunda_call(self, owner: str, name: lark.Token, args: list) -> ast.expr:
         method = str(name)
-        if owner == "task" and method in ("getAssignee", "setAssignee", "getName", "getId",
-                                          "getOwner", "setOwner", "getPriority",
-                                          "setPriority", "getDueDate", "setDueDate"):
+        if owner == "task" and method in camunda_api.UNAVAILABLE_TASK_METHODS:
             error = self.error(name, f"task.{method}() is not available in DutyFlow's "
                                      "listeners (they read and write process data)")
             raise UnavailableApi(error.reason, error.line, error.column)
-        count = _EXECUTION_METHODS.get(method)
-        if count is None:
-            raise self.error(name, f"{owner}.{method}() is not available; "
-                                   f"use {owner}.getVariable/setVariable")
-        if len(args) != count:
-            raise self.error(name, f"{owner}.{method}() takes {count} argument"
-                                   f"{'' if count == 1 else 's'}")
-        translated = [self.expr(arg) for arg in args]
-        data, extra = _load("data"), _load("extra")
-        base = method.removesuffix("Local")
-        if base == "getVariable":
-            return _js("get_variable", data, extra, *translated)
-        if base == "getVariableTyped":
-            return _js("typed", _js("get_variable", data, extra, *translated))
-        if base == "setVariable":
-            return _js("set_variable", data, *translated)
-        if base == "hasVariable":
-            return _js("has_variable", data, extra, *translated)
-        if base == "removeVariable":
-            return _js("remove_variable", data, *translated)
-        if base == "getVariables":
-            return _js("get_variables", data)
-        return _js("business_key", data, extra)
+        reason = camunda_api.problem(owner, method, len(args))
+        if reason is not None:
+            raise self.error(name, reason)
+        return camunda_api.translate(method, [self.expr(arg) for arg in args])
 
     # ------------------------------------------------------------------ callbacks
 

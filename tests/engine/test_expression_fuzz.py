@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from engine import expressions, sandbox
 from engine.expressions import Language
-from engine.expressions import javascript, xpath_runtime
+from engine.expressions import groovy, javascript, xpath_runtime
 from engine.expressions.feel_functions import BUILTINS
 from engine.sandbox import SandboxError
 
@@ -457,3 +457,121 @@ def test_deeply_nested_javascript_is_refused_not_crashed():
         script_ran_safely("var a = " + "[" * depth + "]" * depth)
         script_ran_safely("if (a) {" * depth + "}" * depth)
         script_ran_safely("var a = " + "!" * depth + "1")
+
+
+# ---------------------------------------------------- Groovy scripts (engine.expressions.groovy)
+
+def groovy_ran_safely(script: str) -> None:
+    """The properties above for a Groovy script, and: task data after it is plain data."""
+    try:
+        code = groovy.compile_script(script)
+    except SandboxError:
+        return
+    pending = [code]
+    while pending:
+        compiled = pending.pop()
+        names = (*compiled.co_names, *compiled.co_varnames)
+        assert all(name.startswith(sandbox.GENERATED_PREFIX) or name == ".0"
+                   or name in _JS_BUILTINS | {"len"} for name in names), \
+            f"{script!r} made a designer's name a Python name: {names}"
+        pending.extend(const for const in compiled.co_consts if isinstance(const, type(code)))
+    data = dict(DATA)
+    events: list[tuple[str, tuple]] = []
+    _recorded.append(events)
+    started = time.monotonic()
+    try:
+        result = groovy.run(script, data, {"business_key": "k"})
+    except SandboxError:
+        result = None
+    finally:
+        _recorded.pop()
+    elapsed = time.monotonic() - started
+    assert events == [], f"{script!r} caused {events}"
+    assert elapsed < TIME_LIMIT + 1.0, f"{script!r} ran {elapsed:.2f} s"
+    assert _is_plain(result), f"{script!r} returned {type(result)}"
+    assert _is_plain(data), f"{script!r} left non-plain data"
+    assert data["_secret"] == "hidden"
+
+
+@FUZZ
+@given(st.text(max_size=160))
+def test_random_text_as_groovy_never_escapes_or_crashes(script):
+    groovy_ran_safely(script)
+
+
+@FUZZ
+@given(st.text(alphabet="()[]{}.,:;?!=<>+-*/%&|\"'~@$# \n0123456789abnotedfrwhilsuycx_->",
+               max_size=200))
+def test_punctuation_soup_as_groovy_never_escapes_or_crashes(script):
+    groovy_ran_safely(script)
+
+
+GROOVY_ATOMS = st.sampled_from([
+    "amount", "name", "items", "ctx", "nothing", "missing", "big", "price", "when", "flag",
+    "_secret", "__class__", "it", "null", "true", "false", "0", "1", "-1", "2.5", "1e308",
+    "0x7fffffff", "10L", "1.5d", "'text'", "''", "'__class__'", '"__import__"', '"${amount}"',
+    '"$name.__class__"', "[]", "[1, 2]", "[:]", "[a: 1, '__proto__': 2]", "1..3", "3..<1",
+    "execution.getVariable('amount')", "execution.getVariable('_secret')",
+    "execution.getVariable('__builtins__')", "execution.getVariables()",
+    "S('{\"a\": [1]}')", "System", "this", "new Object()", "Eval.me('1')",
+])
+GROOVY_MEMBERS = st.sampled_from([
+    "size()", "class", "__class__", "__dict__", "metaClass", "a", "b", "gi_frame",
+    "f_globals", "mro", "format", "toString()", "toUpperCase()", "split(',')", "indexOf(1)",
+    "join('xx')", "substring(1)", "add(1)", "prop('a')", "elements()", "execute()",
+    "collect { it + it }", "findAll { x -> x }", "any { it }", "every { v -> v }",
+    "sum { it }", "find { it > 1 }", "count { it }", "plus(big)", "replace('x', big)",
+    "containsKey('__class__')", "toInteger()", "getClass()",
+])
+GROOVY_BINARY = st.sampled_from(["+", "-", "*", "/", "%", "**", "==", "!=", "<=>", "<", ">=",
+                                 "&&", "||", "in", "?:", ".."])
+
+
+def _groovy_forms(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.tuples(inner, GROOVY_BINARY, inner).map(" ".join),
+        st.tuples(st.sampled_from(["!", "-", "!!"]), inner).map("".join),
+        st.tuples(inner, inner, inner).map(lambda t: f"({t[0]} ? {t[1]} : {t[2]})"),
+        st.tuples(inner, GROOVY_MEMBERS).map(lambda member: f"({member[0]}).{member[1]}"),
+        st.tuples(inner, GROOVY_MEMBERS).map(lambda member: f"({member[0]})?.{member[1]}"),
+        st.tuples(inner, inner).map(lambda pair: f"({pair[0]})[{pair[1]}]"),
+        st.tuples(inner, st.sampled_from(["Integer", "BigDecimal", "String", "List",
+                                          "Class"])).map(lambda t: f"({t[0]} as {t[1]})"),
+        st.lists(inner, max_size=3).map(lambda values: "[" + ", ".join(values) + "]"),
+        st.tuples(st.sampled_from(["println", "S", "evaluate", "execute", "getClass"]),
+                  inner).map(lambda call: f"{call[0]}({call[1]})"),
+    )
+
+
+GROOVY_EXPRESSIONS = st.recursive(GROOVY_ATOMS, _groovy_forms, max_leaves=12)
+GROOVY_STATEMENTS = st.one_of(
+    GROOVY_EXPRESSIONS.map(lambda e: f"def v = {e}"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"int w = {e}"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"v += {e}"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"execution.setVariable('out', {e})"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"execution.setVariable({e}, 1)"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"if ({e}) {{ v = 1 }} else {{ v = 2 }}"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"for (k in {e}) {{ v = k }}"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"({e}).each {{ v = v + it }}"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"for (int i = 0; i < {e}; i++) {{ v = [v] }}"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"while ({e}) {{ v = v + v }}"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"return {e}"),
+    GROOVY_EXPRESSIONS.map(lambda e: f"o[{e}] = {e}"),
+    GROOVY_EXPRESSIONS.map(lambda e: f'println "x ${{{e}}}"'),
+    GROOVY_EXPRESSIONS.map(lambda e: f"execution.setVariable 'out', {e}"),
+)
+
+
+@FUZZ
+@given(st.lists(GROOVY_STATEMENTS, min_size=1, max_size=5))
+def test_grammar_shaped_groovy_never_escapes_or_crashes(statements):
+    groovy_ran_safely("def v = 0\ndef o = [:]\n" + "\n".join(statements))
+
+
+def test_deeply_nested_groovy_is_refused_not_crashed():
+    for depth in (50, 500, 5000):
+        groovy_ran_safely("def a = " + "(" * depth + "1" + ")" * depth)
+        groovy_ran_safely("def a = " + "[" * depth + "]" * depth)
+        groovy_ran_safely("if (a) {" * depth + "}" * depth)
+        groovy_ran_safely("def a = " + "!" * depth + "1")
+        groovy_ran_safely("items" + ".collect { it }" * depth)

@@ -107,8 +107,8 @@ def test_an_expression_that_fails_when_run_stops_the_instance_at_the_element():
 
 
 @pytest.mark.parametrize("value, message", [
-    ('<camunda:script scriptFormat="groovy">1</camunda:script>',
-     "script format 'groovy' is not supported; scripts are sandboxed Python or JavaScript"),
+    ('<camunda:script scriptFormat="ruby">1</camunda:script>',
+     "script format 'ruby' is not supported; scripts are sandboxed Python, JavaScript or Groovy"),
     ('<camunda:script scriptFormat="javascript">new Date()</camunda:script>',
      "script (javascript): line 1, column 1: 'new' is not supported"),
     ('<camunda:script scriptFormat="python">import os</camunda:script>',

@@ -91,8 +91,8 @@ def test_a_failing_javascript_script_stops_the_instance_at_its_element_and_line(
      "calc: script (javascript): line 2, column 9: 'new' is not supported"),
     (script_task("\n  var x = Java.type('java.io.File')"), "", "Java.type",
      "calc: script (javascript): line 1, column 14: Java.type() is not supported"),
-    (script_task("x = 1", "groovy"), "", None,
-     "script format 'groovy' is not supported; scripts are sandboxed Python or JavaScript"),
+    (script_task("x = 1", "ruby"), "", None,
+     "script format 'ruby' is not supported; scripts are sandboxed Python, JavaScript or Groovy"),
     (script_task("1"), listener("executionListener", "start", "function f() {}"), None,
      "review: execution listener (start) script (javascript): line 1, column 1: function "
      "declarations are not supported"),

@@ -63,7 +63,7 @@ def test_a_failing_listener_stops_the_instance_with_an_error_at_the_element():
 
 @pytest.mark.parametrize("body, message", [
     ('', "has nothing DutyFlow can run"),
-    (python("x", "groovy"), "script format 'groovy' is not supported"),
+    (python("x", "ruby"), "script format 'ruby' is not supported"),
 ])
 def test_listeners_that_cannot_run_deploy_with_a_warning(body, message):
     model, instance = run(diagram(listener("taskListener", "create", body)))

@@ -149,12 +149,12 @@ def test_script_errors_report_the_script_line():
 
 
 def test_unsupported_script_language():
-    script = ('<bpmn:scriptTask id="calc" scriptFormat="groovy"><bpmn:script>x = 1</bpmn:script>'
+    script = ('<bpmn:scriptTask id="calc" scriptFormat="ruby"><bpmn:script>x = 1</bpmn:script>'
               '</bpmn:scriptTask>')
     body = "\n".join(['<bpmn:startEvent id="start"/>', script, '<bpmn:endEvent id="end"/>',
                       flow("start", "calc"), flow("calc", "end")])
     [problem] = problems_of(process(body, {"QA": ["start", "calc", "end"]}))
-    assert "script format 'groovy' is not supported" in problem
+    assert "script format 'ruby' is not supported" in problem
 
 
 def test_form_field_problems():

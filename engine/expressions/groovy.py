@@ -1,0 +1,769 @@
+"""Groovy scripts (a subset, as Camunda 7 diagrams carry them with `scriptFormat="groovy"`):
+parse with the grammar in groovy.lark and translate the tree into Python statements that
+the sandbox checks, rewrites and runs like a Python script, as engine.expressions.javascript
+does for JavaScript.
+
+The translation never turns a designer's identifier into a Python name or attribute: the
+script's own variables are entries of `_sandbox_env`, process variables are read from
+`_sandbox_data` and written only through `execution.setVariable`, properties and methods
+go through groovy_runtime's helpers. A closure (`items.collect { it * 2 }`) becomes a
+comprehension or a loop whose parameter is a generated `_sandbox_p<N>` name.
+
+Numbers: whole literals are ints, decimal literals (`1.5`) are Python Decimals, as Groovy's
+are BigDecimal (`1.5d`/`1.5f` are floats); `int / int` is exact (a Decimal unless whole).
+
+What the subset leaves out is refused when the diagram deploys, with its line and column:
+`new`, `class`, `import`, `this`, annotations, regular expressions (`~/.../`, `=~`, `==~`),
+Java classes and Groovy's own (`System`, `Runtime`, `Eval`), `evaluate`, `.execute()`,
+metaprogramming (`metaClass`, `invokeMethod`), closures anywhere but as the argument of
+the list methods groovy_runtime.CLOSURE_METHODS, and calls of anything but the listed methods
+and Camunda API.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import types
+from decimal import Decimal
+from typing import Any
+
+import lark
+from importlib import resources
+
+from engine import sandbox
+
+from . import camunda_api, groovy_runtime, javascript_runtime
+from .javascript import UnavailableApi
+from .parsing import ExpressionSyntaxError, constant, helper, located, parse, position_of
+
+FORMATS = ("groovy",)
+# Marks the stored text of a Groovy script: a first line that is a Groovy comment and a
+# Python syntax error. A script task's camunda:resultVariable follows it, as for JavaScript.
+MARKER = "// dutyflow: groovy"
+_RESULT_ARROW = " -> "
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "$": "$"}
+_FUNCTIONS = {"println": "print", "print": "print"}
+_REFUSED_NAMES = {"System", "Runtime", "Eval", "GroovyShell", "Class", "Thread",
+                  "ProcessBuilder", "ClassLoader", "Script", "Binding", "Math", "File",
+                  "evaluate", "getClass", "metaClass", "binding", "sleep", "Java"}
+_REFUSED_MEMBERS = {"execute", "class", "metaClass", "getClass", "invokeMethod",
+                    "getMetaClass", "setMetaClass", "getProperty", "setProperty",
+                    "properties", "evaluate", "with", "identity", "tap", "inspect", "dump"}
+
+
+def is_script_format(script_format: str | None) -> bool:
+    return (script_format or "").strip().lower() in FORMATS
+
+
+def is_stored(text: str) -> bool:
+    return text.startswith(MARKER)
+
+
+def stored(source: str, result_variable: str | None = None) -> str:
+    """The text the engine keeps for a checked script (see `is_stored`)."""
+    arrow = f"{_RESULT_ARROW}{result_variable}" if result_variable else ""
+    return f"{MARKER}{arrow}\n{source}"
+
+
+def result_variable(text: str) -> str | None:
+    first = text.split("\n", 1)[0]
+    return first.split(_RESULT_ARROW, 1)[1].strip() or None if _RESULT_ARROW in first else None
+
+
+def check_script(source: str) -> None:
+    """Refuse (ExpressionSyntaxError with the line and column in `source`, or SandboxError)
+    a script outside the subset."""
+    compile_script(source)
+
+
+@functools.cache
+def _parser() -> lark.Lark:
+    grammar = resources.files(__package__).joinpath("groovy.lark").read_text("utf-8")
+    return lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
+                     maybe_placeholders=True, start=["start", "expr"])
+
+
+@functools.lru_cache(maxsize=256)
+def compile_script(source: str) -> types.CodeType:
+    """Parse, check and compile a script. Raises ExpressionSyntaxError located at the line
+    and column of the script as written (SandboxError for what the sandbox refuses)."""
+    if is_stored(source):
+        source = source.split("\n", 1)[1] if "\n" in source else ""
+    if not source.strip():
+        raise ExpressionSyntaxError("the script is empty", 1, 1)
+    try:
+        tree = parse(_parser(), source, 0)
+    except ExpressionSyntaxError as err:
+        raise _named_refusal(source, err) from None
+    try:
+        body = _Translator(source).statements(tree.children)
+    except RecursionError:
+        raise ExpressionSyntaxError("script is nested too deeply") from None
+    return sandbox.compile_translated_script(ast.Module(body=body or [ast.Pass()],
+                                                        type_ignores=[]))
+
+
+_REFUSED_TOKENS = {"REFUSED_WORD", "ANNOTATION", "TILDE", "REGEX_OP", "NEW", "THIS"}
+
+
+def _named_refusal(source: str, err: ExpressionSyntaxError) -> ExpressionSyntaxError:
+    """A parse error after (or at) a word of Groovy the subset leaves out names that word,
+    and a closure where only a value can stand says where closures go."""
+    if err.line is None or err.column is None:
+        return err
+    lines = source.split("\n")
+    at = sum(len(line) + 1 for line in lines[:err.line - 1]) + err.column - 1
+    try:
+        for token in _parser().lex(source):
+            if token.start_pos > at:
+                break
+            if token.type in _REFUSED_TOKENS:
+                return _Translator(source).refusal(token)
+    except lark.exceptions.LarkError:
+        pass
+    if source[at:at + 1] == "{":
+        return ExpressionSyntaxError(_CLOSURE_PLACES, err.line, err.column)
+    return err
+
+
+# Closure methods whose closure may take a map's key and value as two parameters.
+_PAIR_METHODS = frozenset({"collect", "any", "every", "sum", "count"})
+_CLOSURE_PLACES = ("a closure is supported only as the argument of each, eachWithIndex, "
+                   "collect, findAll, find, any, every, sum or count")
+
+_NAMESPACE = sandbox.translated_namespace({**javascript_runtime.HELPERS,
+                                           **groovy_runtime.HELPERS})
+
+
+def run(source: str, data: dict, extra: dict | None = None) -> Any:
+    """Run a (stored or written) script over `data`, which changes only through
+    execution.setVariable and removeVariable; returns the script's value."""
+    return sandbox.run_translated_script(compile_script(source), _NAMESPACE, data,
+                                         extra or {}, groovy_runtime.to_plain)
+
+
+def _load(name: str) -> ast.expr:
+    return ast.Name(id=sandbox.GENERATED_PREFIX + name, ctx=ast.Load())
+
+
+def _store(name: str) -> ast.expr:
+    return ast.Name(id=sandbox.GENERATED_PREFIX + name, ctx=ast.Store())
+
+
+def _gv(name: str, *args: ast.expr) -> ast.Call:
+    return helper("gv_" + name, *args)
+
+
+def _js(name: str, *args: ast.expr) -> ast.Call:
+    return helper("js_" + name, *args)
+
+
+def _env_item(name: str, ctx: ast.expr_context) -> ast.Subscript:
+    return ast.Subscript(value=_load("env"), slice=constant(name), ctx=ctx)
+
+
+def _located(statements: list[ast.stmt], node: Any) -> list[ast.stmt]:
+    meta = getattr(node, "meta", None)
+    line = getattr(meta, "line", None) if meta is not None and not meta.empty else None
+    if line is None:
+        return statements
+    for statement in statements:
+        for child in ast.walk(statement):
+            if "lineno" in child._attributes and getattr(child, "lineno", None) is None:
+                child.lineno = child.end_lineno = line
+                child.col_offset = child.end_col_offset = 0
+    return statements
+
+
+def _is(node: Any, *kinds: str) -> bool:
+    return isinstance(node, lark.Tree) and node.data in kinds
+
+
+class _Translator:
+    def __init__(self, source: str, offset: int = 0):
+        self.source = source
+        self.offset = offset                      # where `source` starts (GString parts)
+        self.params: list[dict[str, str]] = []   # closure parameters in scope
+        self.counter = 0
+        self.loops = 0
+        self.closure_body = 0                    # inside each's body: return = continue
+
+    def error(self, node: Any, reason: str) -> ExpressionSyntaxError:
+        return located(self.source, position_of(node, self.offset), reason)
+
+    def fresh(self, kind: str) -> str:
+        self.counter += 1
+        return f"{kind}{self.counter}"
+
+    # ------------------------------------------------------------------ statements
+
+    def statements(self, nodes: list) -> list[ast.stmt]:
+        body: list[ast.stmt] = []
+        for node in nodes:
+            body.extend(self.statement(node))
+        return body
+
+    def statement(self, node: Any) -> list[ast.stmt]:
+        if isinstance(node, lark.Token):
+            raise self.error(node, f"unexpected {node!s}")
+        method = getattr(self, f"_s_{node.data}", None)
+        if method is None:
+            translated = [ast.Assign(targets=[_store("completion")], value=self.expr(node))]
+        else:
+            translated = method(node, *node.children)
+        return _located(translated, node)
+
+    def block_body(self, node: Any) -> list[ast.stmt]:
+        return self.statements(node.children) if _is(node, "block") else self.statement(node)
+
+    def _s_block(self, node, *children) -> list[ast.stmt]:
+        return self.statements(list(children))
+
+    def _s_empty_stmt(self, node) -> list[ast.stmt]:
+        return []
+
+    def _s_refused(self, node, word) -> list[ast.stmt]:
+        raise self.error(word, f"'{word}' is not supported in DutyFlow's Groovy")
+
+    def _s_command(self, node, word, arguments) -> list[ast.stmt]:
+        args = [self.expr(arg) for arg in arguments.children] if arguments else []
+        return [ast.Expr(_gv("print", *args))]  # Camunda prints to the server's console
+
+    def _s_method_command(self, node, base, dot, name, arguments) -> list[ast.stmt]:
+        """`execution.setVariable 'a', 1`: the call `execution.setVariable('a', 1)`."""
+        callee = lark.Tree("member", [base, dot, name], meta=node.meta)
+        return [ast.Assign(targets=[_store("completion")],
+                           value=self.call(node, callee, list(arguments.children)))]
+
+    def _s_expr_stmt(self, node, expression) -> list[ast.stmt]:
+        if _is(expression, "call", "call_closure"):
+            loop = self.closure_loop(expression)
+            if loop is not None:
+                return loop
+        return [ast.Assign(targets=[_store("completion")], value=self.expr(expression))]
+
+    def _s_declaration(self, node, kind, name, value) -> list[ast.stmt]:
+        self.check_name(name)
+        if self.param(str(name)) is not None:
+            raise self.error(name, f"'{name}' is already a closure parameter here")
+        translated = self.expr(value) if value is not None else constant(None)
+        base = str(kind).split("<")[0].split("[")[0].strip()
+        if value is not None and base in groovy_runtime.TYPE_NAMES and base not in (
+                "String", "List"):
+            translated = _gv("as", translated, constant(base))  # `int n = '3'` fails as in Groovy
+        return [ast.Assign(targets=[_env_item(str(name), ast.Store())], value=translated)]
+
+    def _s_assignment(self, node, target, op, value) -> list[ast.stmt]:
+        operator = str(op)[:-1]
+        new_value = self.expr(value)
+        if operator == "?":  # `x ?= y`: assign when x is null
+            current = self.expr(target)
+            new_value = ast.IfExp(test=ast.Compare(left=current, ops=[ast.Is()],
+                                                   comparators=[constant(None)]),
+                                  body=new_value, orelse=self.expr(target))
+        elif operator:
+            new_value = self.binary(operator, self.expr(target), new_value)
+        return self.assign(target, new_value)
+
+    def _s_update(self, node, first, second) -> list[ast.stmt]:
+        target, op = (second, first) if isinstance(first, lark.Token) \
+            and str(first) in ("++", "--") else (first, second)
+        return self.assign(target, _gv("arith" if str(op) == "--" else "add",
+                                       *([constant("-")] if str(op) == "--" else []),
+                                       self.expr(target), constant(1)))
+
+    def assign(self, target: Any, value: ast.expr) -> list[ast.stmt]:
+        if _is(target, "identifier"):
+            name = str(target.children[0])
+            if self.param(name) is not None:
+                raise self.error(target, f"assigning to the closure parameter '{name}' is "
+                                         "not supported")
+            self.check_name(target.children[0])
+            return [ast.Assign(targets=[_env_item(name, ast.Store())], value=value)]
+        if _is(target, "member", "index"):
+            if _is(target, "member"):
+                base, dot, key = target.children
+                key_expr = constant(self.member_name(key))
+            else:
+                base, key = target.children
+                key_expr = self.expr(key)
+            return [ast.Expr(_gv("set_member", self.expr(base), key_expr, value))]
+        raise self.error(target, "only a variable, a property or a list item can be "
+                                 "assigned to")
+
+    def _s_if_stmt(self, node, test, body, orelse) -> list[ast.stmt]:
+        return [ast.If(test=self.truth(test), body=self.block_body(body) or [ast.Pass()],
+                       orelse=self.block_body(orelse) if orelse is not None else [])]
+
+    def loop_body(self, node: Any) -> list[ast.stmt]:
+        self.loops += 1
+        try:
+            return self.block_body(node) or [ast.Pass()]
+        finally:
+            self.loops -= 1
+
+    def _s_while_stmt(self, node, test, body) -> list[ast.stmt]:
+        return [ast.While(test=self.truth(test), body=self.loop_body(body), orelse=[])]
+
+    def _s_for_stmt(self, node, init, test, step, body) -> list[ast.stmt]:
+        """`for (init; test; step)`: a `while True` whose top runs the step from the second
+        round on, so that `continue` steps too."""
+        first = self.fresh("first")
+        prologue = [] if init is None else self.statement(init) \
+            if _is(init, "declaration", "assignment", "update") else [ast.Expr(self.expr(init))]
+        steps = []
+        if step is not None:
+            steps = self.statement(step) if _is(step, "assignment", "update") \
+                else [ast.Expr(self.expr(step))]
+        loop = [ast.If(test=ast.UnaryOp(op=ast.Not(), operand=_load(first)), body=steps or
+                       [ast.Pass()], orelse=[]),
+                ast.Assign(targets=[_store(first)], value=constant(False))]
+        if test is not None:
+            loop.append(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=self.truth(test)),
+                               body=[ast.Break()], orelse=[]))
+        loop.extend(self.loop_body(body))
+        return [*prologue, ast.Assign(targets=[_store(first)], value=constant(True)),
+                ast.While(test=constant(True), body=loop, orelse=[])]
+
+    def _s_for_in(self, node, kind, name, *rest) -> list[ast.stmt]:
+        iterable, body = rest[-2], rest[-1]
+        self.check_name(name)
+        item = self.fresh("item")
+        assign = ast.Assign(targets=[_env_item(str(name), ast.Store())], value=_load(item))
+        return [ast.For(target=_store(item), iter=_gv("iterate", self.expr(iterable)),
+                        body=[assign, *self.loop_body(body)], orelse=[])]
+
+    def _s_break_stmt(self, node, token) -> list[ast.stmt]:
+        if not self.loops:
+            raise self.error(token, "'break' outside a loop")
+        return [ast.Break()]
+
+    def _s_continue_stmt(self, node, token) -> list[ast.stmt]:
+        if not self.loops:
+            raise self.error(token, "'continue' outside a loop")
+        return [ast.Continue()]
+
+    def _s_return_stmt(self, node, token, value) -> list[ast.stmt]:
+        if self.closure_body and not self.loops:
+            return [ast.Continue()]  # the end of one each() call
+        translated = self.expr(value) if value is not None else constant(None)
+        return [ast.Expr(_js("return", translated))]
+
+    # ------------------------------------------------------------------ expressions
+
+    def truth(self, node: Any) -> ast.expr:
+        return _gv("truthy", self.expr(node))
+
+    def expr(self, node: Any) -> ast.expr:
+        if isinstance(node, lark.Token):
+            raise self.error(node, f"unexpected {node!s}")
+        method = getattr(self, f"_e_{node.data}", None)
+        if method is None:
+            raise self.error(node, f"{node.data.replace('_', ' ')} is not supported here")
+        return method(node, *node.children)
+
+    def _e_number(self, node, token) -> ast.expr:
+        text = str(token).replace("_", "")
+        if len(text) > 40:
+            raise self.error(token, "number literal is too long")
+        suffix = text[-1].lower() if text[-1].isalpha() and not text.lower().startswith("0x") \
+            or text.lower().startswith("0x") and text[-1] in "lLgGiI" else ""
+        body = text[:-1] if suffix else text
+        if body.lower().startswith("0x"):
+            return constant(int(body, 16))
+        if suffix in ("d", "f"):
+            return constant(float(body))
+        if "." in body or "e" in body.lower():
+            value = Decimal(body)
+            if abs(value.adjusted()) > 100:
+                raise self.error(token, "number literal is out of range")
+            return _gv("decimal", constant(body))
+        return constant(int(body))
+
+    def _e_string(self, node, token) -> ast.expr:
+        text = str(token)
+        quote = 3 if text.startswith("'''") else 1
+        return constant(self.unescape(text[quote:-quote]))
+
+    @staticmethod
+    def unescape(text: str) -> str:
+        result, position = [], 0
+        while position < len(text):
+            char = text[position]
+            if char != "\\":
+                result.append(char)
+                position += 1
+                continue
+            following = text[position + 1:position + 2]
+            if following == "u" and len(text) >= position + 6:
+                try:
+                    result.append(chr(int(text[position + 2:position + 6], 16)))
+                    position += 6
+                    continue
+                except ValueError:
+                    pass
+            result.append(_ESCAPES.get(following, following))
+            position += 2
+        return "".join(result)
+
+    def _e_gstring(self, node, token) -> ast.expr:
+        """"text ${expr} $name.prop": the parts joined by groovy_runtime.interpolate."""
+        text = str(token)
+        quote = 3 if text.startswith('"""') else 1
+        body = text[quote:-quote]
+        start = position_of(token, self.offset) + quote
+        parts: list[ast.expr] = []
+        literal, position = [], 0
+        while position < len(body):
+            char = body[position]
+            if char == "\\" and position + 1 < len(body):
+                literal.append(body[position:position + 2])
+                position += 2
+                continue
+            if char == "$" and body[position + 1:position + 2] == "{":
+                end = body.find("}", position)
+                if end < 0:
+                    raise located(self.source, start + position, "unclosed ${ in a string")
+                parts.append(constant(self.unescape("".join(literal))))
+                literal = []
+                parts.append(self.embedded(body[position + 2:end], start + position + 2))
+                position = end + 1
+                continue
+            if char == "$" and (body[position + 1:position + 2].isalpha()
+                                or body[position + 1:position + 2] == "_"):
+                end = position + 1
+                while end < len(body) and (body[end].isalnum() or body[end] in "_."):
+                    end += 1
+                path = body[position + 1:end].rstrip(".")
+                parts.append(constant(self.unescape("".join(literal))))
+                literal = []
+                parts.append(self.embedded(path, start + position + 1))
+                position = position + 1 + len(path)
+                continue
+            literal.append(char)
+            position += 1
+        parts.append(constant(self.unescape("".join(literal))))
+        if len(parts) == 1:
+            return parts[0]
+        return _gv("interpolate", *parts)
+
+    def embedded(self, text: str, at: int) -> ast.expr:
+        """The expression inside a GString, located in the whole script."""
+        if not text.strip():
+            raise located(self.source, at, "empty ${} in a string")
+        try:
+            tree = _parser().parse(text, start="expr")
+        except lark.exceptions.LarkError:
+            raise located(self.source, at, f"cannot read the expression {text!r} in this "
+                                           "string") from None
+        inner = _Translator(self.source, at)
+        inner.params, inner.counter = self.params, self.counter + 1000
+        translated = inner.expr(tree)
+        self.counter = inner.counter
+        return translated
+
+    def _e_true(self, node) -> ast.expr:
+        return constant(True)
+
+    def _e_false(self, node) -> ast.expr:
+        return constant(False)
+
+    def _e_null(self, node) -> ast.expr:
+        return constant(None)
+
+    def _e_refused_op(self, node, left, op, right) -> ast.expr:
+        raise self.refusal(op)
+
+    def _e_refused_op1(self, node, token, *rest) -> ast.expr:
+        raise self.refusal(token)
+
+    def refusal(self, token: lark.Token) -> ExpressionSyntaxError:
+        text = str(token)
+        what = "annotations are" if text.startswith("@") else \
+            "regular expressions are" if "~" in text else f"'{text}' is"
+        return self.error(token, f"{what} not supported in DutyFlow's Groovy")
+
+    def _e_list(self, node, *items) -> ast.expr:
+        return ast.List(elts=[self.expr(item) for item in items if item is not None],
+                        ctx=ast.Load())
+
+    def _e_map(self, node, *entries) -> ast.expr:
+        keys, values = [], []
+        for entry in entries:
+            if entry is None:
+                continue
+            key, value = entry.children
+            if key.type == "STRING":
+                text = self._e_string(entry, key).value
+            elif key.type == "NUMBER":
+                text = str(key)
+            else:
+                text = str(key)
+            keys.append(constant(text))
+            values.append(self.expr(value))
+        return ast.Dict(keys=keys, values=values)
+
+    def _e_empty_map(self, node) -> ast.expr:
+        return ast.Dict(keys=[], values=[])
+
+    def _e_identifier(self, node, name) -> ast.expr:
+        text = str(name)
+        param = self.param(text)
+        if param is not None:
+            return _load(param)
+        if text in ("execution", "task"):
+            raise self.error(name, f"'{text}' is used as {text}.method(...) "
+                                   "(e.g. execution.getVariable('name'))")
+        self.check_name(name)
+        return _gv("get_name", _load("env"), _load("data"), _load("extra"), constant(text))
+
+    def member_name(self, key: Any) -> str:
+        text = self._e_string(None, key).value if key.type == "STRING" else str(key)
+        if text in _REFUSED_MEMBERS:
+            raise self.error(key, f"'{text}' is not supported in DutyFlow's Groovy")
+        return text
+
+    def _e_member(self, node, base, dot, key) -> ast.expr:
+        name = self.member_name(key)
+        if str(dot) == "*.":
+            raise self.error(dot, "the spread operator *. is not supported")
+        return _gv("member", self.expr(base), constant(name), constant(str(dot) == "?."))
+
+    def _e_index(self, node, base, key) -> ast.expr:
+        return _gv("index", self.expr(base), self.expr(key))
+
+    def _e_choice(self, node, test, body, orelse) -> ast.expr:
+        return ast.IfExp(test=self.truth(test), body=self.expr(body), orelse=self.expr(orelse))
+
+    def _e_elvis(self, node, left, _op, right) -> ast.expr:
+        temporary = self.fresh("t")
+        return ast.IfExp(test=_gv("truthy", ast.NamedExpr(target=_store(temporary),
+                                                          value=self.expr(left))),
+                         body=_load(temporary), orelse=self.expr(right))
+
+    def _e_or_op(self, node, left, right) -> ast.expr:
+        return ast.BoolOp(op=ast.Or(), values=[self.truth(left), self.truth(right)])
+
+    def _e_and_op(self, node, left, right) -> ast.expr:
+        return ast.BoolOp(op=ast.And(), values=[self.truth(left), self.truth(right)])
+
+    def _e_not_op(self, node, operand) -> ast.expr:
+        return ast.UnaryOp(op=ast.Not(), operand=self.truth(operand))
+
+    def _e_sign(self, node, op, operand) -> ast.expr:
+        value = self.expr(operand)
+        return _gv("neg", value) if str(op) == "-" else value
+
+    def _e_equality(self, node, left, op, right) -> ast.expr:
+        text = str(op)
+        if text == "<=>":
+            return _gv("cmp", self.expr(left), self.expr(right))
+        if text in ("===", "!=="):  # identity: for the plain data of the subset, equality
+            text = text[:2]
+        compared = _gv("eq", self.expr(left), self.expr(right))
+        return ast.UnaryOp(op=ast.Not(), operand=compared) if text == "!=" else compared
+
+    def _e_compare(self, node, left, op, right) -> ast.expr:
+        return _gv("less", constant(str(op)), self.expr(left), self.expr(right))
+
+    def _e_in_op(self, node, left, _op, right) -> ast.expr:
+        return _gv("in", self.expr(left), self.expr(right))
+
+    def _e_as_op(self, node, value, _as, name) -> ast.expr:
+        if str(name) not in groovy_runtime.TYPE_NAMES:
+            raise self.error(name, f"'as {name}' is not supported (as Integer, Long, "
+                                   "BigDecimal, Double, String, Boolean or List)")
+        return _gv("as", self.expr(value), constant(str(name)))
+
+    def _e_range(self, node, start, op, end) -> ast.expr:
+        return _gv("range", self.expr(start), self.expr(end), constant(str(op) == "..<"))
+
+    def _e_arith(self, node, left, op, right) -> ast.expr:
+        return self.binary(str(op), self.expr(left), self.expr(right))
+
+    def binary(self, operator: str, left: ast.expr, right: ast.expr) -> ast.expr:
+        if operator == "+":
+            return _gv("add", left, right)
+        return _gv("arith", constant(operator), left, right)
+
+    def _e_closure(self, node, *children) -> ast.expr:
+        raise self.error(node, _CLOSURE_PLACES)
+
+    def _e_call_closure(self, node, callee, closure) -> ast.expr:
+        return self.call(node, callee, [closure])
+
+    def _e_call(self, node, callee, arguments, closure) -> ast.expr:
+        args = list(arguments.children) if arguments is not None else []
+        return self.call(node, callee, args + ([closure] if closure is not None else []))
+
+    def call(self, node: Any, callee: Any, args: list) -> ast.expr:
+        if _is(callee, "refused_op1"):
+            self.expr(callee)
+        if _is(callee, "identifier") and self.param(str(callee.children[0])) is None:
+            name = str(callee.children[0])
+            if name in _FUNCTIONS:
+                return _gv("print", *[self.expr(arg) for arg in args])
+            if name == "S":
+                return _js("call_function", constant("S"), *[self.expr(arg) for arg in args])
+            raise self.error(callee, f"{name}() is not supported: scripts call the methods "
+                                     "and execution API DutyFlow lists, not their own")
+        if _is(callee, "member"):
+            base, dot, key = callee.children
+            method = self.member_name(key)
+            if _is(base, "identifier") and str(base.children[0]) in ("execution", "task") \
+                    and self.param(str(base.children[0])) is None:
+                return self.camunda_call(str(base.children[0]), key, args)
+            if _is(base, "identifier") and str(base.children[0]) in _REFUSED_NAMES:
+                raise self.error(base, f"'{base.children[0]}' is not supported in "
+                                       "DutyFlow's Groovy")
+            if method in groovy_runtime.CLOSURE_METHODS and args and _is(args[-1], "closure"):
+                return self.closure_expression(node, base, key, args)
+            receiver = self.expr(base)
+            if method not in groovy_runtime.METHOD_NAMES:
+                raise self.error(key, f"method {method}() is not supported")
+            translated = [self.expr(arg) for arg in args]
+            if method in ("getValue", "getValueSerialized"):
+                return _js("typed_method", receiver, constant(method))
+            return _gv("safe_call" if str(dot) == "?." else "call_method", receiver,
+                       constant(method), *translated)
+        raise self.error(callee if isinstance(callee, lark.Tree) else node,
+                         "this call is not supported: scripts call the methods and "
+                         "execution API DutyFlow lists")
+
+    def camunda_call(self, owner: str, name: lark.Token, args: list) -> ast.expr:
+        method = str(name)
+        if owner == "task" and method in camunda_api.UNAVAILABLE_TASK_METHODS:
+            error = self.error(name, f"task.{method}() is not available in DutyFlow's "
+                                     "listeners (they read and write process data)")
+            raise UnavailableApi(error.reason, error.line, error.column)
+        reason = camunda_api.problem(owner, method, len(args))
+        if reason is not None:
+            raise self.error(name, reason)
+        return camunda_api.translate(method, [self.expr(arg) for arg in args])
+
+    # ------------------------------------------------------------------ closures
+
+    def closure(self, node: Any, closure: Any, count: int) -> tuple[list[str], list]:
+        """The parameter names (`it` when none is written) and statements of a closure."""
+        head, *body = closure.children
+        if head is None:
+            params = ["it"]
+        else:
+            params = [name.strip() for name in str(head)[:-2].split(",") if name.strip()]
+        if len(params) > count:
+            raise self.error(closure, f"the closure takes at most {count} parameters here")
+        for name in params:
+            if name.startswith("_"):
+                raise self.error(closure, f"name '{name}' is not allowed")
+        return params, body
+
+    def returned(self, closure: Any, body: list) -> Any:
+        """The expression a closure gives: its one expression, or its one `return`'s."""
+        statements = [child for child in body if not _is(child, "empty_stmt")]
+        if len(statements) == 1 and _is(statements[0], "expr_stmt"):
+            return statements[0].children[0]
+        if len(statements) == 1 and _is(statements[0], "return_stmt") and \
+                statements[0].children[1] is not None:
+            return statements[0].children[1]
+        raise self.error(closure, "a closure of collect, findAll, find, any, every, sum or "
+                                  "count is one expression")
+
+    def bind(self, params: list[str]) -> tuple[str, str]:
+        item, index = self.fresh("p"), self.fresh("p")
+        scope = {}
+        if params:
+            scope[params[0]] = item
+        if len(params) > 1:
+            scope[params[1]] = index
+        self.params.append(scope)
+        return item, index
+
+    def param(self, name: str) -> str | None:
+        for scope in reversed(self.params):
+            if name in scope:
+                return scope[name]
+        return None
+
+    def closure_expression(self, node: Any, base: Any, key: lark.Token,
+                           args: list) -> ast.expr:
+        method = str(key)
+        if method in ("each", "eachWithIndex"):
+            raise self.error(key, f"{method} is a statement of its own")
+        if len(args) != 1:
+            raise self.error(key, f"{method} takes one closure")
+        params, body = self.closure(node, args[0], 2 if method in _PAIR_METHODS else 1)
+        items = self.expr(base)
+        item, index = self.bind(params)
+        try:
+            value = self.expr(self.returned(args[0], body))
+        finally:
+            self.params.pop()
+        generator = [ast.comprehension(target=_store(item), iter=_gv("iterate", items),
+                                       ifs=[], is_async=0)]
+        if len(params) == 2:  # `map.collect { key, value -> ... }`
+            generator = [ast.comprehension(
+                target=ast.Tuple(elts=[_store(item), _store(index)], ctx=ast.Store()),
+                iter=_gv("pairs", items), ifs=[], is_async=0)]
+        if method == "collect":
+            return ast.ListComp(elt=value, generators=generator)
+        if method == "sum":
+            return _gv("sum", ast.ListComp(elt=value, generators=generator))
+        if method == "findAll":
+            generator[0].ifs = [_gv("truthy", value)]
+            return ast.ListComp(elt=_load(item), generators=generator)
+        if method == "count":
+            generator[0].ifs = [_gv("truthy", value)]
+            return ast.Call(func=ast.Name(id="len", ctx=ast.Load()),
+                            args=[ast.ListComp(elt=_load(item), generators=generator)],
+                            keywords=[])
+        truth = ast.GeneratorExp(elt=_gv("truthy", value), generators=generator)
+        if method == "any":
+            return ast.Call(func=ast.Name(id="any", ctx=ast.Load()), args=[truth], keywords=[])
+        if method == "every":
+            return ast.Call(func=ast.Name(id="all", ctx=ast.Load()), args=[truth], keywords=[])
+        generator[0].ifs = [_gv("truthy", value)]
+        return _gv("first", ast.GeneratorExp(elt=_load(item), generators=generator),
+                   constant(None))
+
+    def closure_loop(self, node: lark.Tree) -> list[ast.stmt] | None:
+        """`items.each { item -> ... }` as a statement: a loop."""
+        if _is(node, "call_closure"):
+            callee, args = node.children[0], [node.children[1]]
+        else:
+            callee, arguments, closure = node.children
+            args = (list(arguments.children) if arguments else []) + \
+                ([closure] if closure is not None else [])
+        if not (_is(callee, "member") and str(callee.children[2]) in ("each", "eachWithIndex")):
+            return None
+        if len(args) != 1 or not _is(args[0], "closure"):
+            raise self.error(callee.children[2], f"{callee.children[2]} takes one closure")
+        with_index = str(callee.children[2]) == "eachWithIndex"
+        params, body = self.closure(node, args[0], 2)
+        items = self.expr(callee.children[0])
+        pairs = len(params) == 2 and not with_index  # `map.each { key, value -> ... }`
+        item, index = self.bind(params)
+        saved_loops, self.loops = self.loops, 0
+        self.closure_body += 1
+        try:
+            statements = self.statements(body)
+        finally:
+            self.params.pop()
+            self.loops = saved_loops
+            self.closure_body -= 1
+        if pairs:
+            return [ast.For(target=ast.Tuple(elts=[_store(item), _store(index)],
+                                             ctx=ast.Store()),
+                            iter=_gv("pairs", items), body=statements or [ast.Pass()],
+                            orelse=[])]
+        return [ast.For(target=ast.Tuple(elts=[_store(index), _store(item)], ctx=ast.Store()),
+                        iter=ast.Call(func=ast.Name(id="enumerate", ctx=ast.Load()),
+                                      args=[_gv("iterate", items)], keywords=[]),
+                        body=statements or [ast.Pass()], orelse=[])]
+
+    def check_name(self, name: Any) -> None:
+        text = str(name)
+        if text.startswith("_"):
+            raise self.error(name, f"name '{text}' is not allowed")
+        if text in _REFUSED_NAMES:
+            raise self.error(name, f"'{text}' is not supported in DutyFlow's Groovy")

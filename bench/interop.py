@@ -135,7 +135,7 @@ def filled_in(form) -> dict:
              for field in form.fields}
     for _ in range(len(tries) * (len(_ANSWERS) + 1) + 1):
         try:
-            form.validate(data, context={})
+            form.validate(data)
             return data
         except FormValidationError as refused:
             for field in refused.errors:

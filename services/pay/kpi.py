@@ -82,7 +82,7 @@ def scheme_view(row: KpiScheme) -> dict[str, Any]:
 def measure_period(uow: UnitOfWork, period: Period, schemes: dict[str, Scheme],
                    usernames: list[str] | None = None):
     indicators = [indicator for scheme in schemes.values() for indicator in scheme.indicators]
-    return measure(uow.session.connection(), TaskEvent.__table__, Task.__table__, period,
+    return measure(uow.connection(), TaskEvent.__table__, Task.__table__, period,
                    indicators, usernames)
 
 

@@ -19,7 +19,7 @@ def insert_rows(uow: UnitOfWork, table: Table, rows: list[Mapping[str, Any]]) ->
     """Insert `rows` (dicts keyed by column name, all with the same keys) into `table`."""
     if not rows:
         return
-    connection = uow.session.connection()
+    connection = uow.connection()
     if connection.dialect.name == "postgresql":
         _copy(connection.connection.driver_connection, table, rows)
     else:

@@ -123,6 +123,12 @@ class UnitOfWork:
         self._connection_now()  # in the transaction now, so that its rollback drops it
         self._later.add(write)
 
+    def connection(self) -> Connection:
+        """This unit of work's connection, for Core work of its own (an aggregate, a COPY),
+        with the queued writes sent first: they came before it."""
+        self.send_later()
+        return self._connection_now()
+
     def send_later(self) -> None:
         """Send the queued writes now (as one statement where the database allows)."""
         if self._later:

@@ -745,15 +745,22 @@ def _follow_up_properties(task: etree._Element) -> list[tuple[str, str, int]]:
 
 def properties_of(element: etree._Element) -> tuple[tuple[str, str], ...]:
     """The element's own `camunda:properties` (Zeebe's `zeebe:properties` too), as
-    (name, value) in document order: shown with its tasks, as Camunda's task properties."""
+    (name, value) in document order: shown with its tasks, as Camunda's task properties.
+
+    The properties DutyFlow reads itself (label translations, follow-up intervals) are
+    settings of the diagram, not facts about the task, so they are left out."""
     found = []
     for path in ("./bpmn:extensionElements/camunda:properties/camunda:property",
                  "./bpmn:extensionElements/zeebe:properties/zeebe:property"):
         for node in element.iterfind(path, NS):
             name = (node.get("name") or "").strip()
-            if name:
+            if name and not _read_by_dutyflow(name):
                 found.append((name, node.get("value") or ""))
     return tuple(found)
+
+
+def _read_by_dutyflow(name: str) -> bool:
+    return name.startswith(labels.PREFIX) or name in FOLLOW_UPS
 
 
 def follow_ups(task: etree._Element) -> dict[str, str]:

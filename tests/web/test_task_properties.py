@@ -64,3 +64,27 @@ def test_input_parameters_are_the_task_s_variables_and_prefill_its_form(client):
     data = client.get(f"/api/v1/process-instances/{started.json['id']}",
                       headers=sign_in(client, "li.qa")).json["data"]
     assert data["checked_note"] == "Checked, fine" and "note" not in data
+
+
+OWN_SETTINGS = process("\n".join([
+    '<bpmn:startEvent id="start"/>',
+    '<bpmn:userTask id="check" name="Check"><bpmn:extensionElements><camunda:properties>'
+    '<camunda:property name="i18n:zh-CN" value="检查"/>'
+    '<camunda:property name="dutyflow:remindAfter" value="PT4H"/>'
+    '<camunda:property name="priority" value="high"/>'
+    '</camunda:properties></bpmn:extensionElements></bpmn:userTask>',
+    '<bpmn:endEvent id="end"/>', flow("start", "check"), flow("check", "end")]),
+    {"QA": ["start", "check", "end"]}, process_id="with_own_settings")
+
+
+def test_the_properties_dutyflow_reads_itself_are_not_shown_as_the_tasks(client):  # noqa: F811
+    deployed = client.post("/api/v1/process-definitions", headers=sign_in(client, "chen.design"),
+                           content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(OWN_SETTINGS), "own_settings.bpmn")})
+    assert deployed.status_code == 201, deployed.json
+    started = client.post("/api/v1/process-instances", headers=sign_in(client, "li.qa"),
+                          json={"process_key": "with_own_settings"})
+    [task] = started.json["tasks"]
+    shown = client.get(f"/api/v1/tasks/{task['id']}", headers=sign_in(client, "li.qa")).json
+    assert shown["properties"] == [{"name": "priority", "value": "high"}]
+    assert shown["name"] == "Check"

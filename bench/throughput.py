@@ -13,6 +13,11 @@ are not timed. Reported per process count: completions/s over the timed window (
 timed request sent to last answer), latency p50/p95/p99/max, and errors (non-200 answers
 and failed connections). The completion events in the database are counted afterwards.
 
+Where the CPU went, per completion over the timed window: the server (its processes,
+their sandbox workers and its background process), PostgreSQL's processes, and the
+clients (read from /proc on Linux). Both cores' worth divided by that total is what this
+machine could do at best with every core busy: the ceiling of a target in completions/s.
+
 The server and the clients share this machine's cores: on a 2-core machine the clients
 take a part of the CPU that a deployment's servers would have.
 
@@ -128,12 +133,61 @@ def _client_process(port: int, token: str, batches: list[list[str]], start_at: f
     for thread in threads:
         thread.start()
     time.sleep(max(0.0, start_at - time.time()))
+    cpu_from = time.process_time()  # the clients' own work, not their imports
     go.set()
     for thread in threads:
         thread.join()
     # perf_counter is per process: send wall-clock-comparable offsets instead
     offset = time.time() - time.perf_counter()
-    queue.put([(sent + offset, answered + offset, ok) for sent, answered, ok in results])
+    queue.put(([(sent + offset, answered + offset, ok) for sent, answered, ok in results],
+               time.process_time() - cpu_from))
+
+
+def _cpu_seconds(pids: set[int]) -> float:
+    """User + system CPU the processes `pids` have used so far (0 where /proc is missing)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every process, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, UnicodeDecodeError):
+                continue
+            found.append((int(entry.name), parent, command))
+    return found
+
+
+def _process_groups(server_pid: int) -> dict[str, set[int]]:
+    """The server's process tree, split into its request-serving processes, their sandbox
+    workers and its background process (deliveries, timers); and PostgreSQL's processes."""
+    table = _processes()
+    tree, grew = {server_pid}, True
+    while grew:
+        more = {pid for pid, parent, _ in table if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    groups: dict[str, set[int]] = {"web": set(), "sandbox": set(), "background": set(),
+                                   "database": set()}
+    for pid, _, command in table:
+        if pid in tree:
+            group = "sandbox" if "sandbox_worker" in command else \
+                "background" if " worker " in command else "web"
+            groups[group].add(pid)
+        elif command.startswith("postgres"):
+            groups["database"].add(pid)
+    return groups
 
 
 def sign_in(port: int) -> str:
@@ -172,7 +226,15 @@ def measure(backend: str, postgres_url: str, processes: int, threads: int, clien
                        for i in range(min(CLIENT_PROCESSES, clients))]
             for worker in workers:
                 worker.start()
-            results = [row for _ in workers for row in queue.get(timeout=900)]
+            time.sleep(max(0.0, start_at - time.time()))
+            groups = _process_groups(server.pid)
+            cpu_before = {name: _cpu_seconds(pids) for name, pids in groups.items()}
+            reports = [queue.get(timeout=900) for _ in workers]
+            # Sandbox workers and database connections started since count in full.
+            cpu_used = {name: _cpu_seconds(pids | groups[name]) - cpu_before[name]
+                        for name, pids in _process_groups(server.pid).items()}
+            results = [row for rows, _ in reports for row in rows]
+            cpu_used["clients"] = sum(cpu for _, cpu in reports)
             for worker in workers:
                 worker.join()
             with store.reading() as uow:
@@ -188,7 +250,8 @@ def measure(backend: str, postgres_url: str, processes: int, threads: int, clien
             "errors": sum(not ok for *_, ok in results), "per_second": len(latencies) / window,
             "p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
             "p99": percentile(latencies, 99), "max": max(latencies), "events": events,
-            "expected_events": clients * each}
+            "expected_events": clients * each,
+            "cpu_ms": {name: seconds * 1000 / len(results) for name, seconds in cpu_used.items()}}
 
 
 def main() -> None:
@@ -226,6 +289,14 @@ def main() -> None:
               + ("" if row["events"] == row["expected_events"] else
                  f"  ({row['events']} completion events in the database, "
                  f"expected {row['expected_events']})"), flush=True)
+        cpu = row["cpu_ms"]
+        total = sum(cpu.values())
+        print(f"{'':>9} CPU per completion: "
+              + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu.items())
+              + f" = {total:.2f} ms; every core busy: at most "
+              f"{(os.cpu_count() or 1) * 1000 / total:.0f}/s "
+              f"({(os.cpu_count() or 1) * 1000 / (total - cpu['clients']):.0f}/s with the "
+              f"clients elsewhere)", flush=True)
     print("load average (1, 5, 15 min) after: %.2f %.2f %.2f" % os.getloadavg())
 
 

@@ -95,7 +95,7 @@ def _read(node: etree._Element, kind: str, owner: etree._Element, report: Report
     dedented = textwrap.dedent(script.text or "")
     source = dedented.strip("\n")
     first_line = script.sourceline + len(dedented) - len(dedented.lstrip("\n"))
-    language = f" ({script_languages.name(translated)})" if translated else ""
+    language = f" ({translated.name})" if translated else ""
     try:
         if translated is not None:
             translated.check_script(source)

@@ -22,25 +22,17 @@ and Camunda API.
 from __future__ import annotations
 
 import ast
-import functools
-import types
 from decimal import Decimal
 from typing import Any
 
 import lark
-from importlib import resources
 
 from engine import sandbox
 
 from . import camunda_api, groovy_runtime, javascript_runtime
 from .javascript import UnavailableApi
-from .parsing import ExpressionSyntaxError, constant, helper, located, parse, position_of
-
-FORMATS = ("groovy",)
-# Marks the stored text of a Groovy script: a first line that is a Groovy comment and a
-# Python syntax error. A script task's camunda:resultVariable follows it, as for JavaScript.
-MARKER = "// dutyflow: groovy"
-_RESULT_ARROW = " -> "
+from .parsing import ExpressionSyntaxError, constant, helper, located, position_of
+from .script_languages import ScriptLanguage
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "$": "$"}
 _FUNCTIONS = {"println": "print", "print": "print"}
@@ -50,58 +42,6 @@ _REFUSED_NAMES = {"System", "Runtime", "Eval", "GroovyShell", "Class", "Thread",
 _REFUSED_MEMBERS = {"execute", "class", "metaClass", "getClass", "invokeMethod",
                     "getMetaClass", "setMetaClass", "getProperty", "setProperty",
                     "properties", "evaluate", "with", "identity", "tap", "inspect", "dump"}
-
-
-def is_script_format(script_format: str | None) -> bool:
-    return (script_format or "").strip().lower() in FORMATS
-
-
-def is_stored(text: str) -> bool:
-    return text.startswith(MARKER)
-
-
-def stored(source: str, result_variable: str | None = None) -> str:
-    """The text the engine keeps for a checked script (see `is_stored`)."""
-    arrow = f"{_RESULT_ARROW}{result_variable}" if result_variable else ""
-    return f"{MARKER}{arrow}\n{source}"
-
-
-def result_variable(text: str) -> str | None:
-    first = text.split("\n", 1)[0]
-    return first.split(_RESULT_ARROW, 1)[1].strip() or None if _RESULT_ARROW in first else None
-
-
-def check_script(source: str) -> None:
-    """Refuse (ExpressionSyntaxError with the line and column in `source`, or SandboxError)
-    a script outside the subset."""
-    compile_script(source)
-
-
-@functools.cache
-def _parser() -> lark.Lark:
-    grammar = resources.files(__package__).joinpath("groovy.lark").read_text("utf-8")
-    return lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
-                     maybe_placeholders=True, start=["start", "expr"])
-
-
-@functools.lru_cache(maxsize=256)
-def compile_script(source: str) -> types.CodeType:
-    """Parse, check and compile a script. Raises ExpressionSyntaxError located at the line
-    and column of the script as written (SandboxError for what the sandbox refuses)."""
-    if is_stored(source):
-        source = source.split("\n", 1)[1] if "\n" in source else ""
-    if not source.strip():
-        raise ExpressionSyntaxError("the script is empty", 1, 1)
-    try:
-        tree = parse(_parser(), source, 0)
-    except ExpressionSyntaxError as err:
-        raise _named_refusal(source, err) from None
-    try:
-        body = _Translator(source).statements(tree.children)
-    except RecursionError:
-        raise ExpressionSyntaxError("script is nested too deeply") from None
-    return sandbox.compile_translated_script(ast.Module(body=body or [ast.Pass()],
-                                                        type_ignores=[]))
 
 
 _REFUSED_TOKENS = {"REFUSED_WORD", "ANNOTATION", "TILDE", "REGEX_OP", "NEW", "THIS"}
@@ -115,7 +55,7 @@ def _named_refusal(source: str, err: ExpressionSyntaxError) -> ExpressionSyntaxE
     lines = source.split("\n")
     at = sum(len(line) + 1 for line in lines[:err.line - 1]) + err.column - 1
     try:
-        for token in _parser().lex(source):
+        for token in GROOVY.parser.lex(source):
             if token.start_pos > at:
                 break
             if token.type in _REFUSED_TOKENS:
@@ -132,15 +72,8 @@ _PAIR_METHODS = frozenset({"collect", "any", "every", "sum", "count"})
 _CLOSURE_PLACES = ("a closure is supported only as the argument of each, eachWithIndex, "
                    "collect, findAll, find, any, every, sum or count")
 
-_NAMESPACE = sandbox.translated_namespace({**javascript_runtime.HELPERS,
-                                           **groovy_runtime.HELPERS})
-
-
-def run(source: str, data: dict, extra: dict | None = None) -> Any:
-    """Run a (stored or written) script over `data`, which changes only through
-    execution.setVariable and removeVariable; returns the script's value."""
-    return sandbox.run_translated_script(compile_script(source), _NAMESPACE, data,
-                                         extra or {}, groovy_runtime.to_plain)
+def _translate(source: str, tree: lark.Tree) -> list[ast.stmt]:
+    return _Translator(source).statements(tree.children)
 
 
 def _load(name: str) -> ast.expr:
@@ -453,7 +386,7 @@ class _Translator:
         if not text.strip():
             raise located(self.source, at, "empty ${} in a string")
         try:
-            tree = _parser().parse(text, start="expr")
+            tree = GROOVY.parser.parse(text, start="expr")
         except lark.exceptions.LarkError:
             raise located(self.source, at, f"cannot read the expression {text!r} in this "
                                            "string") from None
@@ -767,3 +700,12 @@ class _Translator:
             raise self.error(name, f"name '{text}' is not allowed")
         if text in _REFUSED_NAMES:
             raise self.error(name, f"'{text}' is not supported in DutyFlow's Groovy")
+
+
+GROOVY = ScriptLanguage(formats=("groovy",), grammar="groovy.lark", start=("start", "expr"),
+                        translate=_translate, refusal=_named_refusal,
+                        helpers={**javascript_runtime.HELPERS, **groovy_runtime.HELPERS},
+                        to_plain=groovy_runtime.to_plain)
+# By the module's name, as its tests call them (groovy.run).
+run = GROOVY.run
+check_script = GROOVY.check_script

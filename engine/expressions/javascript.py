@@ -16,25 +16,16 @@ functions, methods and Camunda API listed in javascript_runtime.
 from __future__ import annotations
 
 import ast
-import functools
 import re
-import types
 from typing import Any
 
 import lark
-from importlib import resources
 
 from engine import sandbox
 
 from . import camunda_api, javascript_runtime
-from .parsing import ExpressionSyntaxError, constant, helper, located, parse, position_of
-
-FORMATS = ("javascript", "js", "ecmascript", "nashorn", "graal.js", "graaljs")
-# Marks the stored text of a JavaScript script (as XPATH_MARKER does for XPath): a first
-# line that is a JavaScript comment and a Python syntax error, so stored Python never starts
-# so. A script task's `camunda:resultVariable` follows it: `// dutyflow: javascript -> name`.
-MARKER = "// dutyflow: javascript"
-_RESULT_ARROW = " -> "
+from .parsing import ExpressionSyntaxError, constant, helper, located, position_of
+from .script_languages import ScriptLanguage
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _UNSUPPORTED = {"this": "'this'", "new": "'new'", "delete": "'delete'", "void": "'void'",
@@ -45,59 +36,6 @@ _NAMESPACES = ("Math", "JSON", "console", "Array", "Object")
 class UnavailableApi(ExpressionSyntaxError):
     """A script calls Camunda API that DutyFlow has no counterpart for (task.setAssignee):
     a listener using it deploys left out with a warning, as Java listeners do."""
-
-
-def is_script_format(script_format: str | None) -> bool:
-    return (script_format or "").strip().lower() in FORMATS
-
-
-def is_stored(text: str) -> bool:
-    return text.startswith(MARKER)
-
-
-def stored(source: str, result_variable: str | None = None) -> str:
-    """The text the engine keeps for a checked script (see `is_stored`)."""
-    arrow = f"{_RESULT_ARROW}{result_variable}" if result_variable else ""
-    return f"{MARKER}{arrow}\n{source}"
-
-
-def result_variable(text: str) -> str | None:
-    """The variable a stored script's value goes to (a script task's camunda:resultVariable)."""
-    first = text.split("\n", 1)[0]
-    return first.split(_RESULT_ARROW, 1)[1].strip() or None if _RESULT_ARROW in first else None
-
-
-def check_script(source: str) -> None:
-    """Refuse (ExpressionSyntaxError with the line and column in `source`, or SandboxError)
-    a script outside the subset."""
-    compile_script(source)
-
-
-@functools.cache
-def _parser() -> lark.Lark:
-    grammar = resources.files(__package__).joinpath("javascript.lark").read_text("utf-8")
-    return lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
-                     maybe_placeholders=True)
-
-
-@functools.lru_cache(maxsize=256)
-def compile_script(source: str) -> types.CodeType:
-    """Parse, check and compile a script. Raises ExpressionSyntaxError located at the line
-    and column of the script as written (SandboxError for what the sandbox refuses)."""
-    if is_stored(source):
-        source = source.split("\n", 1)[1] if "\n" in source else ""
-    if not source.strip():
-        raise ExpressionSyntaxError("the script is empty", 1, 1)
-    try:
-        tree = parse(_parser(), source, 0)
-    except ExpressionSyntaxError as err:
-        raise _named_refusal(source, err) from None
-    try:
-        body = _Translator(source).statements(tree.children)
-    except RecursionError:
-        raise ExpressionSyntaxError("script is nested too deeply") from None
-    return sandbox.compile_translated_script(ast.Module(body=body or [ast.Pass()],
-                                                        type_ignores=[]))
 
 
 _UNSUPPORTED_STATEMENTS = ("switch", "try", "catch", "finally", "throw", "do", "class", "with",
@@ -118,14 +56,8 @@ def _named_refusal(source: str, err: ExpressionSyntaxError) -> ExpressionSyntaxE
     return err
 
 
-_NAMESPACE = sandbox.translated_namespace(javascript_runtime.HELPERS)
-
-
-def run(source: str, data: dict, extra: dict | None = None) -> Any:
-    """Run a (stored or written) script over `data`, which changes only through
-    execution.setVariable and removeVariable; returns the script's value."""
-    return sandbox.run_translated_script(compile_script(source), _NAMESPACE, data,
-                                         extra or {}, javascript_runtime.to_plain)
+def _translate(source: str, tree: lark.Tree) -> list[ast.stmt]:
+    return _Translator(source).statements(tree.children)
 
 
 def _load(name: str) -> ast.expr:
@@ -657,3 +589,13 @@ class _Translator:
     def check_name(self, name: Any) -> None:
         if str(name).startswith("_"):
             raise self.error(name, f"name '{name}' is not allowed")
+
+
+JAVASCRIPT = ScriptLanguage(formats=("javascript", "js", "ecmascript", "nashorn", "graal.js",
+                                     "graaljs"),
+                            grammar="javascript.lark", translate=_translate,
+                            refusal=_named_refusal, helpers=javascript_runtime.HELPERS,
+                            to_plain=javascript_runtime.to_plain)
+# By the module's name, as its tests call them (javascript.run).
+run = JAVASCRIPT.run
+check_script = JAVASCRIPT.check_script

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from engine import sandbox
 from engine.expressions import ExpressionSyntaxError, groovy
 from engine.sandbox import SandboxError
 
@@ -263,11 +262,3 @@ def test_the_sandbox_limits_hold():
         groovy.check_script("x = 1;" * 3000)
     with pytest.raises(SandboxError):
         value("def a = []\nfor (i in 1..200) { a = [a] }\nexecution.setVariable('a', a)")
-
-
-def test_a_stored_script_keeps_its_result_variable():
-    stored = groovy.stored("1 + 1", "sum")
-    assert groovy.is_stored(stored) and groovy.result_variable(stored) == "sum"
-    assert groovy.result_variable(groovy.stored("1")) is None
-    assert groovy.run(stored, {}) == 2
-    assert not sandbox.check_script("x = 1")  # Python is unaffected

@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from engine import sandbox
 from engine.expressions import ExpressionSyntaxError, javascript
 from engine.sandbox import SandboxError
 
@@ -222,11 +221,3 @@ def test_the_sandbox_limits_hold():
     with pytest.raises(SandboxError):
         value("var a = []; for (var i = 0; i < 200; i++) { a = [a] }; "
               "execution.setVariable('a', a)")
-
-
-def test_a_stored_script_keeps_its_result_variable():
-    stored = javascript.stored("1 + 1", "sum")
-    assert javascript.is_stored(stored) and javascript.result_variable(stored) == "sum"
-    assert javascript.result_variable(javascript.stored("1")) is None
-    assert javascript.run(stored, {}) == 2
-    assert not sandbox.check_script("x = 1")  # Python is unaffected

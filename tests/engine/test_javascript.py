@@ -4,20 +4,12 @@ and the sandbox's limits."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 
 import pytest
 
 from engine.expressions import ExpressionSyntaxError, javascript
 from engine.sandbox import SandboxError
-
-
-def data():
-    return {"amount": 250, "limit": 100, "name": "Zhang Wei", "blank": "", "nothing": None,
-            "items": [3, 1, 2], "order": {"total": 120, "lines": [{"sku": "X1", "qty": 2},
-                                                                  {"sku": "Y2", "qty": 5}]},
-            "price": Decimal("19.90"), "count_text": "42", "dept": "质量部",
-            "_hidden": "internal"}
+from tests.engine.scripts import data
 
 
 def value(script: str, variables: dict | None = None):

@@ -30,7 +30,8 @@ import lark
 from . import groovy_runtime, javascript_runtime
 from .parsing import ExpressionSyntaxError, constant, helper, located, position_of
 from .script_languages import ScriptLanguage
-from .script_translation import ScriptTranslator, env_item, is_tree, load, store
+from .script_translation import (ScriptTranslator, env_item, is_tree, load, store,
+                                 unescape)
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "$": "$"}
 _FUNCTIONS = {"println": "print", "print": "print"}
@@ -72,6 +73,10 @@ _CLOSURE_PLACES = ("a closure is supported only as the argument of each, eachWit
 
 def _translate(source: str, tree: lark.Tree) -> list[ast.stmt]:
     return _Translator(source).statements(tree.children)
+
+
+def _unescape(text: str) -> str:
+    return unescape(text, _ESCAPES, {"u": 4})  # \u00e9, as in Java
 
 
 def _gv(name: str, *args: ast.expr) -> ast.Call:
@@ -198,28 +203,7 @@ class _Translator(ScriptTranslator):
     def _e_string(self, node, token) -> ast.expr:
         text = str(token)
         quote = 3 if text.startswith("'''") else 1
-        return constant(self.unescape(text[quote:-quote]))
-
-    @staticmethod
-    def unescape(text: str) -> str:
-        result, position = [], 0
-        while position < len(text):
-            char = text[position]
-            if char != "\\":
-                result.append(char)
-                position += 1
-                continue
-            following = text[position + 1:position + 2]
-            if following == "u" and len(text) >= position + 6:
-                try:
-                    result.append(chr(int(text[position + 2:position + 6], 16)))
-                    position += 6
-                    continue
-                except ValueError:
-                    pass
-            result.append(_ESCAPES.get(following, following))
-            position += 2
-        return "".join(result)
+        return constant(_unescape(text[quote:-quote]))
 
     def _e_gstring(self, node, token) -> ast.expr:
         """"text ${expr} $name.prop": the parts joined by groovy_runtime.interpolate."""
@@ -239,7 +223,7 @@ class _Translator(ScriptTranslator):
                 end = body.find("}", position)
                 if end < 0:
                     raise located(self.source, start + position, "unclosed ${ in a string")
-                parts.append(constant(self.unescape("".join(literal))))
+                parts.append(constant(_unescape("".join(literal))))
                 literal = []
                 parts.append(self.embedded(body[position + 2:end], start + position + 2))
                 position = end + 1
@@ -250,14 +234,14 @@ class _Translator(ScriptTranslator):
                 while end < len(body) and (body[end].isalnum() or body[end] in "_."):
                     end += 1
                 path = body[position + 1:end].rstrip(".")
-                parts.append(constant(self.unescape("".join(literal))))
+                parts.append(constant(_unescape("".join(literal))))
                 literal = []
                 parts.append(self.embedded(path, start + position + 1))
                 position = position + 1 + len(path)
                 continue
             literal.append(char)
             position += 1
-        parts.append(constant(self.unescape("".join(literal))))
+        parts.append(constant(_unescape("".join(literal))))
         if len(parts) == 1:
             return parts[0]
         return _gv("interpolate", *parts)

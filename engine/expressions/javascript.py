@@ -24,7 +24,7 @@ import lark
 from . import javascript_runtime
 from .parsing import ExpressionSyntaxError, constant, helper
 from .script_languages import ScriptLanguage
-from .script_translation import ScriptTranslator, env_item, load, store
+from .script_translation import ScriptTranslator, env_item, load, store, unescape
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _UNSUPPORTED = {"this": "'this'", "new": "'new'", "delete": "'delete'", "void": "'void'",
@@ -158,32 +158,7 @@ class _Translator(ScriptTranslator):
                         and "e" not in text.lower() else value)
 
     def _e_string(self, node, token) -> ast.expr:
-        text = str(token)[1:-1]
-        result, position = [], 0
-        while position < len(text):
-            char = text[position]
-            if char != "\\":
-                result.append(char)
-                position += 1
-                continue
-            following = text[position + 1:position + 2]
-            if following == "u" and len(text) >= position + 6:
-                try:
-                    result.append(chr(int(text[position + 2:position + 6], 16)))
-                    position += 6
-                    continue
-                except ValueError:
-                    pass
-            if following == "x" and len(text) >= position + 4:
-                try:
-                    result.append(chr(int(text[position + 2:position + 4], 16)))
-                    position += 4
-                    continue
-                except ValueError:
-                    pass
-            result.append(_ESCAPES.get(following, following))
-            position += 2
-        return constant("".join(result))
+        return constant(unescape(str(token)[1:-1], _ESCAPES, {"u": 4, "x": 2}))
 
     def _e_undefined(self, node) -> ast.expr:
         return load("js_undefined")

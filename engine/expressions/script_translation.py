@@ -11,7 +11,7 @@ adds the rest: its expressions, its own statements and `truth`, how it tests a v
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import Any, Mapping
 
 import lark
 
@@ -37,6 +37,31 @@ def env_item(name: str, ctx: ast.expr_context) -> ast.Subscript:
 
 def is_tree(node: Any, *rules: str) -> bool:
     return isinstance(node, lark.Tree) and node.data in rules
+
+
+def unescape(text: str, escapes: Mapping[str, str], hex_digits: Mapping[str, int]) -> str:
+    """A string literal's text with its backslash escapes read: a letter of `hex_digits`
+    followed by that many hex digits is that character (`\\u00e9`), one of `escapes` its
+    character, any other escaped character itself."""
+    result, position = [], 0
+    while position < len(text):
+        char = text[position]
+        if char != "\\":
+            result.append(char)
+            position += 1
+            continue
+        following = text[position + 1:position + 2]
+        digits = hex_digits.get(following)
+        if digits and len(text) >= position + 2 + digits:
+            try:
+                result.append(chr(int(text[position + 2:position + 2 + digits], 16)))
+                position += 2 + digits
+                continue
+            except ValueError:
+                pass
+        result.append(escapes.get(following, following))
+        position += 2
+    return "".join(result)
 
 
 def _located(statements: list[ast.stmt], node: Any) -> list[ast.stmt]:

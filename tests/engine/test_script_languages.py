@@ -1,6 +1,7 @@
 """What JavaScript and Groovy scripts share (engine.expressions.script_languages): a diagram's
 scriptFormat names the language, the stored text names it again and keeps a script task's
-result variable, and an empty script is refused at its start."""
+result variable, an empty script is refused at its start, and a designer's names are data,
+never Python attributes."""
 from __future__ import annotations
 
 import pytest
@@ -9,6 +10,8 @@ from engine import sandbox
 from engine.expressions import ExpressionSyntaxError, script_languages
 from engine.expressions.groovy import GROOVY
 from engine.expressions.javascript import JAVASCRIPT
+from engine.sandbox import SandboxError
+from tests.engine.scripts import data
 
 LANGUAGES = pytest.mark.parametrize("language", [JAVASCRIPT, GROOVY],
                                     ids=lambda language: language.name)
@@ -48,3 +51,19 @@ def test_an_empty_script_is_refused_at_its_start(language, script):
         language.check_script(script)
     assert (refused.value.line, refused.value.column) == (1, 1)
     assert "the script is empty" in str(refused.value)
+
+
+@pytest.mark.parametrize("language, script", [
+    *[(JAVASCRIPT, script) for script in (
+        "({}).constructor", "items.constructor", "name['__class__']", "order.__dict__",
+        "execution.getVariable('__builtins__')")],
+    *[(GROOVY, script) for script in (
+        "order.__class__", "name['__class__']", "order.__dict__", "[:].constructor",
+        "execution.getVariable('__builtins__')")],
+], ids=lambda value: getattr(value, "name", value))
+def test_designer_names_never_reach_python_attributes(language, script):
+    try:
+        result = language.run(script, data())
+    except SandboxError:
+        return
+    assert result is None  # a missing map entry (Groovy), undefined (JavaScript)

@@ -4,7 +4,8 @@ by a diagram's scriptFormat when it deploys and by the marker of a stored script
 What is the same for each (the stored text and its marker, reading the grammar, the steps
 from source to checked code, running it) is a ScriptLanguage, described once here. A
 language's own module (engine.expressions.javascript, engine.expressions.groovy) has only
-its grammar and translation, and builds its ScriptLanguage from them.
+its grammar, its refusals and its translation (on engine.expressions.script_translation's
+frame), and builds its ScriptLanguage from them.
 """
 from __future__ import annotations
 

@@ -180,7 +180,8 @@ class _Reader:
                     "camunda:list, camunda:map or camunda:script)", child.sourceline)
         return ("null",)
 
-    def translated(self, node: etree._Element, what: str, language: Any) -> Value:
+    def translated(self, node: etree._Element, what: str,
+                   language: script_languages.ScriptLanguage) -> Value:
         """A JavaScript or Groovy parameter script: its value is its `return`, else its last
         expression statement's, as Camunda takes it."""
         dedented = textwrap.dedent(node.text or "")
@@ -189,7 +190,7 @@ class _Reader:
             language.check_script(source)
         except sandbox.SandboxError as err:
             first = node.sourceline + len(dedented) - len(dedented.lstrip("\n"))
-            self.report(f"{what}: script ({script_languages.name(language)}): {err}",
+            self.report(f"{what}: script ({language.name}): {err}",
                         first + (err.line - 1 if err.line else 0))
             return ("null",)
         return ("js", language.stored(source))

@@ -23,7 +23,7 @@ from typing import Any
 from lxml import etree
 
 from . import hooks, sandbox
-from .expressions import javascript, script_languages
+from .expressions import camunda_api, script_languages
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -95,13 +95,13 @@ def _read(node: etree._Element, kind: str, owner: etree._Element, report: Report
     dedented = textwrap.dedent(script.text or "")
     source = dedented.strip("\n")
     first_line = script.sourceline + len(dedented) - len(dedented.lstrip("\n"))
-    language = f" ({script_languages.name(translated)})" if translated else ""
+    language = f" ({translated.name})" if translated else ""
     try:
         if translated is not None:
             translated.check_script(source)
         else:
             sandbox.check_script(source)
-    except javascript.UnavailableApi as err:
+    except camunda_api.UnavailableApi as err:
         warn(owner, f"{what} ({event}) script{language}: {err}; the listener is left out",
              first_line + (err.line - 1 if err.line else 0))
         return None

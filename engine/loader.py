@@ -664,7 +664,7 @@ class _Checker:
                     sandbox.check_script(source)
             except sandbox.SandboxError as err:
                 line = first_line + (err.line - 1 if err.line else 0)
-                language = f" ({script_languages.name(translated)})" if translated else ""
+                language = f" ({translated.name})" if translated else ""
                 self.report(task, f"script{language}: {err}", line)
                 continue
             result = _camunda(task, "resultVariable")

@@ -7,7 +7,7 @@ import ast
 
 from engine import sandbox
 
-from .parsing import helper
+from .parsing import ExpressionSyntaxError, helper
 
 EXECUTION_METHODS = {"getVariable": 1, "getVariableLocal": 1, "setVariable": 2,
                      "setVariableLocal": 2, "hasVariable": 1, "hasVariableLocal": 1,
@@ -18,6 +18,11 @@ EXECUTION_METHODS = {"getVariable": 1, "getVariableLocal": 1, "setVariable": 2,
 UNAVAILABLE_TASK_METHODS = frozenset({"getAssignee", "setAssignee", "getName", "getId",
                                       "getOwner", "setOwner", "getPriority", "setPriority",
                                       "getDueDate", "setDueDate"})
+
+
+class UnavailableApi(ExpressionSyntaxError):
+    """A script calls Camunda API that DutyFlow has no counterpart for (task.setAssignee):
+    a listener using it deploys left out with a warning, as Java listeners do."""
 
 
 def problem(owner: str, method: str, count: int) -> str | None:

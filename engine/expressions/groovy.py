@@ -22,25 +22,16 @@ and Camunda API.
 from __future__ import annotations
 
 import ast
-import functools
-import types
 from decimal import Decimal
 from typing import Any
 
 import lark
-from importlib import resources
 
-from engine import sandbox
-
-from . import camunda_api, groovy_runtime, javascript_runtime
-from .javascript import UnavailableApi
-from .parsing import ExpressionSyntaxError, constant, helper, located, parse, position_of
-
-FORMATS = ("groovy",)
-# Marks the stored text of a Groovy script: a first line that is a Groovy comment and a
-# Python syntax error. A script task's camunda:resultVariable follows it, as for JavaScript.
-MARKER = "// dutyflow: groovy"
-_RESULT_ARROW = " -> "
+from . import groovy_runtime, javascript_runtime
+from .parsing import ExpressionSyntaxError, constant, helper, located, position_of
+from .script_languages import ScriptLanguage
+from .script_translation import (ScriptTranslator, env_item, is_tree, load, store,
+                                 unescape)
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "0": "\0", "$": "$"}
 _FUNCTIONS = {"println": "print", "print": "print"}
@@ -50,58 +41,6 @@ _REFUSED_NAMES = {"System", "Runtime", "Eval", "GroovyShell", "Class", "Thread",
 _REFUSED_MEMBERS = {"execute", "class", "metaClass", "getClass", "invokeMethod",
                     "getMetaClass", "setMetaClass", "getProperty", "setProperty",
                     "properties", "evaluate", "with", "identity", "tap", "inspect", "dump"}
-
-
-def is_script_format(script_format: str | None) -> bool:
-    return (script_format or "").strip().lower() in FORMATS
-
-
-def is_stored(text: str) -> bool:
-    return text.startswith(MARKER)
-
-
-def stored(source: str, result_variable: str | None = None) -> str:
-    """The text the engine keeps for a checked script (see `is_stored`)."""
-    arrow = f"{_RESULT_ARROW}{result_variable}" if result_variable else ""
-    return f"{MARKER}{arrow}\n{source}"
-
-
-def result_variable(text: str) -> str | None:
-    first = text.split("\n", 1)[0]
-    return first.split(_RESULT_ARROW, 1)[1].strip() or None if _RESULT_ARROW in first else None
-
-
-def check_script(source: str) -> None:
-    """Refuse (ExpressionSyntaxError with the line and column in `source`, or SandboxError)
-    a script outside the subset."""
-    compile_script(source)
-
-
-@functools.cache
-def _parser() -> lark.Lark:
-    grammar = resources.files(__package__).joinpath("groovy.lark").read_text("utf-8")
-    return lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
-                     maybe_placeholders=True, start=["start", "expr"])
-
-
-@functools.lru_cache(maxsize=256)
-def compile_script(source: str) -> types.CodeType:
-    """Parse, check and compile a script. Raises ExpressionSyntaxError located at the line
-    and column of the script as written (SandboxError for what the sandbox refuses)."""
-    if is_stored(source):
-        source = source.split("\n", 1)[1] if "\n" in source else ""
-    if not source.strip():
-        raise ExpressionSyntaxError("the script is empty", 1, 1)
-    try:
-        tree = parse(_parser(), source, 0)
-    except ExpressionSyntaxError as err:
-        raise _named_refusal(source, err) from None
-    try:
-        body = _Translator(source).statements(tree.children)
-    except RecursionError:
-        raise ExpressionSyntaxError("script is nested too deeply") from None
-    return sandbox.compile_translated_script(ast.Module(body=body or [ast.Pass()],
-                                                        type_ignores=[]))
 
 
 _REFUSED_TOKENS = {"REFUSED_WORD", "ANNOTATION", "TILDE", "REGEX_OP", "NEW", "THIS"}
@@ -115,7 +54,7 @@ def _named_refusal(source: str, err: ExpressionSyntaxError) -> ExpressionSyntaxE
     lines = source.split("\n")
     at = sum(len(line) + 1 for line in lines[:err.line - 1]) + err.column - 1
     try:
-        for token in _parser().lex(source):
+        for token in GROOVY.parser.lex(source):
             if token.start_pos > at:
                 break
             if token.type in _REFUSED_TOKENS:
@@ -132,23 +71,12 @@ _PAIR_METHODS = frozenset({"collect", "any", "every", "sum", "count"})
 _CLOSURE_PLACES = ("a closure is supported only as the argument of each, eachWithIndex, "
                    "collect, findAll, find, any, every, sum or count")
 
-_NAMESPACE = sandbox.translated_namespace({**javascript_runtime.HELPERS,
-                                           **groovy_runtime.HELPERS})
+def _translate(source: str, tree: lark.Tree) -> list[ast.stmt]:
+    return _Translator(source).statements(tree.children)
 
 
-def run(source: str, data: dict, extra: dict | None = None) -> Any:
-    """Run a (stored or written) script over `data`, which changes only through
-    execution.setVariable and removeVariable; returns the script's value."""
-    return sandbox.run_translated_script(compile_script(source), _NAMESPACE, data,
-                                         extra or {}, groovy_runtime.to_plain)
-
-
-def _load(name: str) -> ast.expr:
-    return ast.Name(id=sandbox.GENERATED_PREFIX + name, ctx=ast.Load())
-
-
-def _store(name: str) -> ast.expr:
-    return ast.Name(id=sandbox.GENERATED_PREFIX + name, ctx=ast.Store())
+def _unescape(text: str) -> str:
+    return unescape(text, _ESCAPES, {"u": 4})  # \u00e9, as in Java
 
 
 def _gv(name: str, *args: ast.expr) -> ast.Call:
@@ -159,69 +87,12 @@ def _js(name: str, *args: ast.expr) -> ast.Call:
     return helper("js_" + name, *args)
 
 
-def _env_item(name: str, ctx: ast.expr_context) -> ast.Subscript:
-    return ast.Subscript(value=_load("env"), slice=constant(name), ctx=ctx)
-
-
-def _located(statements: list[ast.stmt], node: Any) -> list[ast.stmt]:
-    meta = getattr(node, "meta", None)
-    line = getattr(meta, "line", None) if meta is not None and not meta.empty else None
-    if line is None:
-        return statements
-    for statement in statements:
-        for child in ast.walk(statement):
-            if "lineno" in child._attributes and getattr(child, "lineno", None) is None:
-                child.lineno = child.end_lineno = line
-                child.col_offset = child.end_col_offset = 0
-    return statements
-
-
-def _is(node: Any, *kinds: str) -> bool:
-    return isinstance(node, lark.Tree) and node.data in kinds
-
-
-class _Translator:
+class _Translator(ScriptTranslator):
     def __init__(self, source: str, offset: int = 0):
-        self.source = source
-        self.offset = offset                      # where `source` starts (GString parts)
-        self.params: list[dict[str, str]] = []   # closure parameters in scope
-        self.counter = 0
-        self.loops = 0
+        super().__init__(source, offset)         # offset: where a GString part starts
         self.closure_body = 0                    # inside each's body: return = continue
 
-    def error(self, node: Any, reason: str) -> ExpressionSyntaxError:
-        return located(self.source, position_of(node, self.offset), reason)
-
-    def fresh(self, kind: str) -> str:
-        self.counter += 1
-        return f"{kind}{self.counter}"
-
     # ------------------------------------------------------------------ statements
-
-    def statements(self, nodes: list) -> list[ast.stmt]:
-        body: list[ast.stmt] = []
-        for node in nodes:
-            body.extend(self.statement(node))
-        return body
-
-    def statement(self, node: Any) -> list[ast.stmt]:
-        if isinstance(node, lark.Token):
-            raise self.error(node, f"unexpected {node!s}")
-        method = getattr(self, f"_s_{node.data}", None)
-        if method is None:
-            translated = [ast.Assign(targets=[_store("completion")], value=self.expr(node))]
-        else:
-            translated = method(node, *node.children)
-        return _located(translated, node)
-
-    def block_body(self, node: Any) -> list[ast.stmt]:
-        return self.statements(node.children) if _is(node, "block") else self.statement(node)
-
-    def _s_block(self, node, *children) -> list[ast.stmt]:
-        return self.statements(list(children))
-
-    def _s_empty_stmt(self, node) -> list[ast.stmt]:
-        return []
 
     def _s_refused(self, node, word) -> list[ast.stmt]:
         raise self.error(word, f"'{word}' is not supported in DutyFlow's Groovy")
@@ -233,15 +104,15 @@ class _Translator:
     def _s_method_command(self, node, base, dot, name, arguments) -> list[ast.stmt]:
         """`execution.setVariable 'a', 1`: the call `execution.setVariable('a', 1)`."""
         callee = lark.Tree("member", [base, dot, name], meta=node.meta)
-        return [ast.Assign(targets=[_store("completion")],
+        return [ast.Assign(targets=[store("completion")],
                            value=self.call(node, callee, list(arguments.children)))]
 
     def _s_expr_stmt(self, node, expression) -> list[ast.stmt]:
-        if _is(expression, "call", "call_closure"):
+        if is_tree(expression, "call", "call_closure"):
             loop = self.closure_loop(expression)
             if loop is not None:
                 return loop
-        return [ast.Assign(targets=[_store("completion")], value=self.expr(expression))]
+        return [ast.Assign(targets=[store("completion")], value=self.expr(expression))]
 
     def _s_declaration(self, node, kind, name, value) -> list[ast.stmt]:
         self.check_name(name)
@@ -252,7 +123,7 @@ class _Translator:
         if value is not None and base in groovy_runtime.TYPE_NAMES and base not in (
                 "String", "List"):
             translated = _gv("as", translated, constant(base))  # `int n = '3'` fails as in Groovy
-        return [ast.Assign(targets=[_env_item(str(name), ast.Store())], value=translated)]
+        return [ast.Assign(targets=[env_item(str(name), ast.Store())], value=translated)]
 
     def _s_assignment(self, node, target, op, value) -> list[ast.stmt]:
         operator = str(op)[:-1]
@@ -274,15 +145,15 @@ class _Translator:
                                        self.expr(target), constant(1)))
 
     def assign(self, target: Any, value: ast.expr) -> list[ast.stmt]:
-        if _is(target, "identifier"):
+        if is_tree(target, "identifier"):
             name = str(target.children[0])
             if self.param(name) is not None:
                 raise self.error(target, f"assigning to the closure parameter '{name}' is "
                                          "not supported")
             self.check_name(target.children[0])
-            return [ast.Assign(targets=[_env_item(name, ast.Store())], value=value)]
-        if _is(target, "member", "index"):
-            if _is(target, "member"):
+            return [ast.Assign(targets=[env_item(name, ast.Store())], value=value)]
+        if is_tree(target, "member", "index"):
+            if is_tree(target, "member"):
                 base, dot, key = target.children
                 key_expr = constant(self.member_name(key))
             else:
@@ -292,57 +163,13 @@ class _Translator:
         raise self.error(target, "only a variable, a property or a list item can be "
                                  "assigned to")
 
-    def _s_if_stmt(self, node, test, body, orelse) -> list[ast.stmt]:
-        return [ast.If(test=self.truth(test), body=self.block_body(body) or [ast.Pass()],
-                       orelse=self.block_body(orelse) if orelse is not None else [])]
-
-    def loop_body(self, node: Any) -> list[ast.stmt]:
-        self.loops += 1
-        try:
-            return self.block_body(node) or [ast.Pass()]
-        finally:
-            self.loops -= 1
-
-    def _s_while_stmt(self, node, test, body) -> list[ast.stmt]:
-        return [ast.While(test=self.truth(test), body=self.loop_body(body), orelse=[])]
-
-    def _s_for_stmt(self, node, init, test, step, body) -> list[ast.stmt]:
-        """`for (init; test; step)`: a `while True` whose top runs the step from the second
-        round on, so that `continue` steps too."""
-        first = self.fresh("first")
-        prologue = [] if init is None else self.statement(init) \
-            if _is(init, "declaration", "assignment", "update") else [ast.Expr(self.expr(init))]
-        steps = []
-        if step is not None:
-            steps = self.statement(step) if _is(step, "assignment", "update") \
-                else [ast.Expr(self.expr(step))]
-        loop = [ast.If(test=ast.UnaryOp(op=ast.Not(), operand=_load(first)), body=steps or
-                       [ast.Pass()], orelse=[]),
-                ast.Assign(targets=[_store(first)], value=constant(False))]
-        if test is not None:
-            loop.append(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=self.truth(test)),
-                               body=[ast.Break()], orelse=[]))
-        loop.extend(self.loop_body(body))
-        return [*prologue, ast.Assign(targets=[_store(first)], value=constant(True)),
-                ast.While(test=constant(True), body=loop, orelse=[])]
-
     def _s_for_in(self, node, kind, name, *rest) -> list[ast.stmt]:
         iterable, body = rest[-2], rest[-1]
         self.check_name(name)
         item = self.fresh("item")
-        assign = ast.Assign(targets=[_env_item(str(name), ast.Store())], value=_load(item))
-        return [ast.For(target=_store(item), iter=_gv("iterate", self.expr(iterable)),
+        assign = ast.Assign(targets=[env_item(str(name), ast.Store())], value=load(item))
+        return [ast.For(target=store(item), iter=_gv("iterate", self.expr(iterable)),
                         body=[assign, *self.loop_body(body)], orelse=[])]
-
-    def _s_break_stmt(self, node, token) -> list[ast.stmt]:
-        if not self.loops:
-            raise self.error(token, "'break' outside a loop")
-        return [ast.Break()]
-
-    def _s_continue_stmt(self, node, token) -> list[ast.stmt]:
-        if not self.loops:
-            raise self.error(token, "'continue' outside a loop")
-        return [ast.Continue()]
 
     def _s_return_stmt(self, node, token, value) -> list[ast.stmt]:
         if self.closure_body and not self.loops:
@@ -354,14 +181,6 @@ class _Translator:
 
     def truth(self, node: Any) -> ast.expr:
         return _gv("truthy", self.expr(node))
-
-    def expr(self, node: Any) -> ast.expr:
-        if isinstance(node, lark.Token):
-            raise self.error(node, f"unexpected {node!s}")
-        method = getattr(self, f"_e_{node.data}", None)
-        if method is None:
-            raise self.error(node, f"{node.data.replace('_', ' ')} is not supported here")
-        return method(node, *node.children)
 
     def _e_number(self, node, token) -> ast.expr:
         text = str(token).replace("_", "")
@@ -384,28 +203,7 @@ class _Translator:
     def _e_string(self, node, token) -> ast.expr:
         text = str(token)
         quote = 3 if text.startswith("'''") else 1
-        return constant(self.unescape(text[quote:-quote]))
-
-    @staticmethod
-    def unescape(text: str) -> str:
-        result, position = [], 0
-        while position < len(text):
-            char = text[position]
-            if char != "\\":
-                result.append(char)
-                position += 1
-                continue
-            following = text[position + 1:position + 2]
-            if following == "u" and len(text) >= position + 6:
-                try:
-                    result.append(chr(int(text[position + 2:position + 6], 16)))
-                    position += 6
-                    continue
-                except ValueError:
-                    pass
-            result.append(_ESCAPES.get(following, following))
-            position += 2
-        return "".join(result)
+        return constant(_unescape(text[quote:-quote]))
 
     def _e_gstring(self, node, token) -> ast.expr:
         """"text ${expr} $name.prop": the parts joined by groovy_runtime.interpolate."""
@@ -425,7 +223,7 @@ class _Translator:
                 end = body.find("}", position)
                 if end < 0:
                     raise located(self.source, start + position, "unclosed ${ in a string")
-                parts.append(constant(self.unescape("".join(literal))))
+                parts.append(constant(_unescape("".join(literal))))
                 literal = []
                 parts.append(self.embedded(body[position + 2:end], start + position + 2))
                 position = end + 1
@@ -436,14 +234,14 @@ class _Translator:
                 while end < len(body) and (body[end].isalnum() or body[end] in "_."):
                     end += 1
                 path = body[position + 1:end].rstrip(".")
-                parts.append(constant(self.unescape("".join(literal))))
+                parts.append(constant(_unescape("".join(literal))))
                 literal = []
                 parts.append(self.embedded(path, start + position + 1))
                 position = position + 1 + len(path)
                 continue
             literal.append(char)
             position += 1
-        parts.append(constant(self.unescape("".join(literal))))
+        parts.append(constant(_unescape("".join(literal))))
         if len(parts) == 1:
             return parts[0]
         return _gv("interpolate", *parts)
@@ -453,7 +251,7 @@ class _Translator:
         if not text.strip():
             raise located(self.source, at, "empty ${} in a string")
         try:
-            tree = _parser().parse(text, start="expr")
+            tree = GROOVY.parser.parse(text, start="expr")
         except lark.exceptions.LarkError:
             raise located(self.source, at, f"cannot read the expression {text!r} in this "
                                            "string") from None
@@ -462,15 +260,6 @@ class _Translator:
         translated = inner.expr(tree)
         self.counter = inner.counter
         return translated
-
-    def _e_true(self, node) -> ast.expr:
-        return constant(True)
-
-    def _e_false(self, node) -> ast.expr:
-        return constant(False)
-
-    def _e_null(self, node) -> ast.expr:
-        return constant(None)
 
     def _e_refused_op(self, node, left, op, right) -> ast.expr:
         raise self.refusal(op)
@@ -511,12 +300,12 @@ class _Translator:
         text = str(name)
         param = self.param(text)
         if param is not None:
-            return _load(param)
+            return load(param)
         if text in ("execution", "task"):
             raise self.error(name, f"'{text}' is used as {text}.method(...) "
                                    "(e.g. execution.getVariable('name'))")
         self.check_name(name)
-        return _gv("get_name", _load("env"), _load("data"), _load("extra"), constant(text))
+        return _gv("get_name", load("env"), load("data"), load("extra"), constant(text))
 
     def member_name(self, key: Any) -> str:
         text = self._e_string(None, key).value if key.type == "STRING" else str(key)
@@ -533,23 +322,17 @@ class _Translator:
     def _e_index(self, node, base, key) -> ast.expr:
         return _gv("index", self.expr(base), self.expr(key))
 
-    def _e_choice(self, node, test, body, orelse) -> ast.expr:
-        return ast.IfExp(test=self.truth(test), body=self.expr(body), orelse=self.expr(orelse))
-
     def _e_elvis(self, node, left, _op, right) -> ast.expr:
         temporary = self.fresh("t")
-        return ast.IfExp(test=_gv("truthy", ast.NamedExpr(target=_store(temporary),
+        return ast.IfExp(test=_gv("truthy", ast.NamedExpr(target=store(temporary),
                                                           value=self.expr(left))),
-                         body=_load(temporary), orelse=self.expr(right))
+                         body=load(temporary), orelse=self.expr(right))
 
     def _e_or_op(self, node, left, right) -> ast.expr:
         return ast.BoolOp(op=ast.Or(), values=[self.truth(left), self.truth(right)])
 
     def _e_and_op(self, node, left, right) -> ast.expr:
         return ast.BoolOp(op=ast.And(), values=[self.truth(left), self.truth(right)])
-
-    def _e_not_op(self, node, operand) -> ast.expr:
-        return ast.UnaryOp(op=ast.Not(), operand=self.truth(operand))
 
     def _e_sign(self, node, op, operand) -> ast.expr:
         value = self.expr(operand)
@@ -598,9 +381,9 @@ class _Translator:
         return self.call(node, callee, args + ([closure] if closure is not None else []))
 
     def call(self, node: Any, callee: Any, args: list) -> ast.expr:
-        if _is(callee, "refused_op1"):
+        if is_tree(callee, "refused_op1"):
             self.expr(callee)
-        if _is(callee, "identifier") and self.param(str(callee.children[0])) is None:
+        if is_tree(callee, "identifier") and self.param(str(callee.children[0])) is None:
             name = str(callee.children[0])
             if name in _FUNCTIONS:
                 return _gv("print", *[self.expr(arg) for arg in args])
@@ -608,16 +391,16 @@ class _Translator:
                 return _js("call_function", constant("S"), *[self.expr(arg) for arg in args])
             raise self.error(callee, f"{name}() is not supported: scripts call the methods "
                                      "and execution API DutyFlow lists, not their own")
-        if _is(callee, "member"):
+        if is_tree(callee, "member"):
             base, dot, key = callee.children
             method = self.member_name(key)
-            if _is(base, "identifier") and str(base.children[0]) in ("execution", "task") \
+            if is_tree(base, "identifier") and str(base.children[0]) in ("execution", "task") \
                     and self.param(str(base.children[0])) is None:
                 return self.camunda_call(str(base.children[0]), key, args)
-            if _is(base, "identifier") and str(base.children[0]) in _REFUSED_NAMES:
+            if is_tree(base, "identifier") and str(base.children[0]) in _REFUSED_NAMES:
                 raise self.error(base, f"'{base.children[0]}' is not supported in "
                                        "DutyFlow's Groovy")
-            if method in groovy_runtime.CLOSURE_METHODS and args and _is(args[-1], "closure"):
+            if method in groovy_runtime.CLOSURE_METHODS and args and is_tree(args[-1], "closure"):
                 return self.closure_expression(node, base, key, args)
             receiver = self.expr(base)
             if method not in groovy_runtime.METHOD_NAMES:
@@ -630,17 +413,6 @@ class _Translator:
         raise self.error(callee if isinstance(callee, lark.Tree) else node,
                          "this call is not supported: scripts call the methods and "
                          "execution API DutyFlow lists")
-
-    def camunda_call(self, owner: str, name: lark.Token, args: list) -> ast.expr:
-        method = str(name)
-        if owner == "task" and method in camunda_api.UNAVAILABLE_TASK_METHODS:
-            error = self.error(name, f"task.{method}() is not available in DutyFlow's "
-                                     "listeners (they read and write process data)")
-            raise UnavailableApi(error.reason, error.line, error.column)
-        reason = camunda_api.problem(owner, method, len(args))
-        if reason is not None:
-            raise self.error(name, reason)
-        return camunda_api.translate(method, [self.expr(arg) for arg in args])
 
     # ------------------------------------------------------------------ closures
 
@@ -660,30 +432,14 @@ class _Translator:
 
     def returned(self, closure: Any, body: list) -> Any:
         """The expression a closure gives: its one expression, or its one `return`'s."""
-        statements = [child for child in body if not _is(child, "empty_stmt")]
-        if len(statements) == 1 and _is(statements[0], "expr_stmt"):
+        statements = [child for child in body if not is_tree(child, "empty_stmt")]
+        if len(statements) == 1 and is_tree(statements[0], "expr_stmt"):
             return statements[0].children[0]
-        if len(statements) == 1 and _is(statements[0], "return_stmt") and \
+        if len(statements) == 1 and is_tree(statements[0], "return_stmt") and \
                 statements[0].children[1] is not None:
             return statements[0].children[1]
         raise self.error(closure, "a closure of collect, findAll, find, any, every, sum or "
                                   "count is one expression")
-
-    def bind(self, params: list[str]) -> tuple[str, str]:
-        item, index = self.fresh("p"), self.fresh("p")
-        scope = {}
-        if params:
-            scope[params[0]] = item
-        if len(params) > 1:
-            scope[params[1]] = index
-        self.params.append(scope)
-        return item, index
-
-    def param(self, name: str) -> str | None:
-        for scope in reversed(self.params):
-            if name in scope:
-                return scope[name]
-        return None
 
     def closure_expression(self, node: Any, base: Any, key: lark.Token,
                            args: list) -> ast.expr:
@@ -699,11 +455,11 @@ class _Translator:
             value = self.expr(self.returned(args[0], body))
         finally:
             self.params.pop()
-        generator = [ast.comprehension(target=_store(item), iter=_gv("iterate", items),
+        generator = [ast.comprehension(target=store(item), iter=_gv("iterate", items),
                                        ifs=[], is_async=0)]
         if len(params) == 2:  # `map.collect { key, value -> ... }`
             generator = [ast.comprehension(
-                target=ast.Tuple(elts=[_store(item), _store(index)], ctx=ast.Store()),
+                target=ast.Tuple(elts=[store(item), store(index)], ctx=ast.Store()),
                 iter=_gv("pairs", items), ifs=[], is_async=0)]
         if method == "collect":
             return ast.ListComp(elt=value, generators=generator)
@@ -711,11 +467,11 @@ class _Translator:
             return _gv("sum", ast.ListComp(elt=value, generators=generator))
         if method == "findAll":
             generator[0].ifs = [_gv("truthy", value)]
-            return ast.ListComp(elt=_load(item), generators=generator)
+            return ast.ListComp(elt=load(item), generators=generator)
         if method == "count":
             generator[0].ifs = [_gv("truthy", value)]
             return ast.Call(func=ast.Name(id="len", ctx=ast.Load()),
-                            args=[ast.ListComp(elt=_load(item), generators=generator)],
+                            args=[ast.ListComp(elt=load(item), generators=generator)],
                             keywords=[])
         truth = ast.GeneratorExp(elt=_gv("truthy", value), generators=generator)
         if method == "any":
@@ -723,20 +479,20 @@ class _Translator:
         if method == "every":
             return ast.Call(func=ast.Name(id="all", ctx=ast.Load()), args=[truth], keywords=[])
         generator[0].ifs = [_gv("truthy", value)]
-        return _gv("first", ast.GeneratorExp(elt=_load(item), generators=generator),
+        return _gv("first", ast.GeneratorExp(elt=load(item), generators=generator),
                    constant(None))
 
     def closure_loop(self, node: lark.Tree) -> list[ast.stmt] | None:
         """`items.each { item -> ... }` as a statement: a loop."""
-        if _is(node, "call_closure"):
+        if is_tree(node, "call_closure"):
             callee, args = node.children[0], [node.children[1]]
         else:
             callee, arguments, closure = node.children
             args = (list(arguments.children) if arguments else []) + \
                 ([closure] if closure is not None else [])
-        if not (_is(callee, "member") and str(callee.children[2]) in ("each", "eachWithIndex")):
+        if not (is_tree(callee, "member") and str(callee.children[2]) in ("each", "eachWithIndex")):
             return None
-        if len(args) != 1 or not _is(args[0], "closure"):
+        if len(args) != 1 or not is_tree(args[0], "closure"):
             raise self.error(callee.children[2], f"{callee.children[2]} takes one closure")
         with_index = str(callee.children[2]) == "eachWithIndex"
         params, body = self.closure(node, args[0], 2)
@@ -752,11 +508,11 @@ class _Translator:
             self.loops = saved_loops
             self.closure_body -= 1
         if pairs:
-            return [ast.For(target=ast.Tuple(elts=[_store(item), _store(index)],
+            return [ast.For(target=ast.Tuple(elts=[store(item), store(index)],
                                              ctx=ast.Store()),
                             iter=_gv("pairs", items), body=statements or [ast.Pass()],
                             orelse=[])]
-        return [ast.For(target=ast.Tuple(elts=[_store(index), _store(item)], ctx=ast.Store()),
+        return [ast.For(target=ast.Tuple(elts=[store(index), store(item)], ctx=ast.Store()),
                         iter=ast.Call(func=ast.Name(id="enumerate", ctx=ast.Load()),
                                       args=[_gv("iterate", items)], keywords=[]),
                         body=statements or [ast.Pass()], orelse=[])]
@@ -767,3 +523,12 @@ class _Translator:
             raise self.error(name, f"name '{text}' is not allowed")
         if text in _REFUSED_NAMES:
             raise self.error(name, f"'{text}' is not supported in DutyFlow's Groovy")
+
+
+GROOVY = ScriptLanguage(formats=("groovy",), grammar="groovy.lark", start=("start", "expr"),
+                        translate=_translate, refusal=_named_refusal,
+                        helpers={**javascript_runtime.HELPERS, **groovy_runtime.HELPERS},
+                        to_plain=groovy_runtime.to_plain)
+# By the module's name, as its tests call them (groovy.run).
+run = GROOVY.run
+check_script = GROOVY.check_script

@@ -16,90 +16,20 @@ functions, methods and Camunda API listed in javascript_runtime.
 from __future__ import annotations
 
 import ast
-import functools
 import re
-import types
 from typing import Any
 
 import lark
-from importlib import resources
 
-from engine import sandbox
-
-from . import camunda_api, javascript_runtime
-from .parsing import ExpressionSyntaxError, constant, helper, located, parse, position_of
-
-FORMATS = ("javascript", "js", "ecmascript", "nashorn", "graal.js", "graaljs")
-# Marks the stored text of a JavaScript script (as XPATH_MARKER does for XPath): a first
-# line that is a JavaScript comment and a Python syntax error, so stored Python never starts
-# so. A script task's `camunda:resultVariable` follows it: `// dutyflow: javascript -> name`.
-MARKER = "// dutyflow: javascript"
-_RESULT_ARROW = " -> "
+from . import javascript_runtime
+from .parsing import ExpressionSyntaxError, constant, helper
+from .script_languages import ScriptLanguage
+from .script_translation import ScriptTranslator, env_item, load, store, unescape
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _UNSUPPORTED = {"this": "'this'", "new": "'new'", "delete": "'delete'", "void": "'void'",
                 "instanceof": "'instanceof'"}
 _NAMESPACES = ("Math", "JSON", "console", "Array", "Object")
-
-
-class UnavailableApi(ExpressionSyntaxError):
-    """A script calls Camunda API that DutyFlow has no counterpart for (task.setAssignee):
-    a listener using it deploys left out with a warning, as Java listeners do."""
-
-
-def is_script_format(script_format: str | None) -> bool:
-    return (script_format or "").strip().lower() in FORMATS
-
-
-def is_stored(text: str) -> bool:
-    return text.startswith(MARKER)
-
-
-def stored(source: str, result_variable: str | None = None) -> str:
-    """The text the engine keeps for a checked script (see `is_stored`)."""
-    arrow = f"{_RESULT_ARROW}{result_variable}" if result_variable else ""
-    return f"{MARKER}{arrow}\n{source}"
-
-
-def result_variable(text: str) -> str | None:
-    """The variable a stored script's value goes to (a script task's camunda:resultVariable)."""
-    first = text.split("\n", 1)[0]
-    return first.split(_RESULT_ARROW, 1)[1].strip() or None if _RESULT_ARROW in first else None
-
-
-def check_script(source: str) -> None:
-    """Refuse (ExpressionSyntaxError with the line and column in `source`, or SandboxError)
-    a script outside the subset."""
-    compile_script(source)
-
-
-@functools.cache
-def _parser() -> lark.Lark:
-    grammar = resources.files(__package__).joinpath("javascript.lark").read_text("utf-8")
-    return lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True,
-                     maybe_placeholders=True)
-
-
-@functools.lru_cache(maxsize=256)
-def compile_script(source: str) -> types.CodeType:
-    """Parse, check and compile a script. Raises ExpressionSyntaxError located at the line
-    and column of the script as written (SandboxError for what the sandbox refuses)."""
-    if is_stored(source):
-        source = source.split("\n", 1)[1] if "\n" in source else ""
-    if not source.strip():
-        raise ExpressionSyntaxError("the script is empty", 1, 1)
-    try:
-        tree = parse(_parser(), source, 0)
-    except ExpressionSyntaxError as err:
-        raise _named_refusal(source, err) from None
-    try:
-        body = _Translator(source).statements(tree.children)
-    except RecursionError:
-        raise ExpressionSyntaxError("script is nested too deeply") from None
-    return sandbox.compile_translated_script(ast.Module(body=body or [ast.Pass()],
-                                                        type_ignores=[]))
-
-
 _UNSUPPORTED_STATEMENTS = ("switch", "try", "catch", "finally", "throw", "do", "class", "with",
                            "import", "export", "yield", "async", "await", "debugger")
 
@@ -118,97 +48,28 @@ def _named_refusal(source: str, err: ExpressionSyntaxError) -> ExpressionSyntaxE
     return err
 
 
-_NAMESPACE = sandbox.translated_namespace(javascript_runtime.HELPERS)
-
-
-def run(source: str, data: dict, extra: dict | None = None) -> Any:
-    """Run a (stored or written) script over `data`, which changes only through
-    execution.setVariable and removeVariable; returns the script's value."""
-    return sandbox.run_translated_script(compile_script(source), _NAMESPACE, data,
-                                         extra or {}, javascript_runtime.to_plain)
-
-
-def _load(name: str) -> ast.expr:
-    return ast.Name(id=sandbox.GENERATED_PREFIX + name, ctx=ast.Load())
-
-
-def _store(name: str) -> ast.expr:
-    return ast.Name(id=sandbox.GENERATED_PREFIX + name, ctx=ast.Store())
+def _translate(source: str, tree: lark.Tree) -> list[ast.stmt]:
+    return _Translator(source).statements(tree.children)
 
 
 def _js(name: str, *args: ast.expr) -> ast.Call:
     return helper("js_" + name, *args)
 
 
-def _env_item(name: str, ctx: ast.expr_context) -> ast.Subscript:
-    return ast.Subscript(value=_load("env"), slice=constant(name), ctx=ctx)
-
-
-def _located(statements: list[ast.stmt], node: Any) -> list[ast.stmt]:
-    """Give the generated code the script's line, so that run-time errors name it (nested
-    statements already have their own)."""
-    meta = getattr(node, "meta", None)
-    line = getattr(meta, "line", None) if meta is not None and not meta.empty else None
-    if line is None:
-        return statements
-    for statement in statements:
-        for child in ast.walk(statement):
-            if "lineno" in child._attributes and getattr(child, "lineno", None) is None:
-                child.lineno = child.end_lineno = line
-                child.col_offset = child.end_col_offset = 0
-    return statements
-
-
-class _Translator:
+class _Translator(ScriptTranslator):
     def __init__(self, source: str):
-        self.source = source
-        self.params: list[dict[str, str]] = []   # callback parameters in scope
-        self.counter = 0
-        self.loops = 0
+        super().__init__(source)
         self.callback_body = 0                   # inside forEach's body: return = continue
         self.constants: set[str] = set()
 
-    def error(self, node: Any, reason: str) -> ExpressionSyntaxError:
-        return located(self.source, position_of(node, 0), reason)
-
-    def fresh(self, kind: str) -> str:
-        self.counter += 1
-        return f"{kind}{self.counter}"
-
     # ------------------------------------------------------------------ statements
-
-    def statements(self, nodes: list) -> list[ast.stmt]:
-        body: list[ast.stmt] = []
-        for node in nodes:
-            body.extend(self.statement(node))
-        return body
-
-    def statement(self, node: Any) -> list[ast.stmt]:
-        if isinstance(node, lark.Token):  # a lone `break`, `continue`
-            raise self.error(node, f"unexpected {node!s}")
-        method = getattr(self, f"_s_{node.data}", None)
-        if method is None:
-            translated = [ast.Assign(targets=[_store("completion")], value=self.expr(node))]
-        else:
-            translated = method(node, *node.children)
-        return _located(translated, node)
-
-    def block_body(self, node: Any) -> list[ast.stmt]:
-        return self.statements(node.children) if isinstance(node, lark.Tree) and \
-            node.data == "block" else self.statement(node)
-
-    def _s_block(self, node, *children) -> list[ast.stmt]:
-        return self.statements(list(children))
-
-    def _s_empty_stmt(self, node) -> list[ast.stmt]:
-        return []
 
     def _s_expr_stmt(self, node, expression) -> list[ast.stmt]:
         if isinstance(expression, lark.Tree) and expression.data == "call":
             loop = self.callback_loop(expression)
             if loop is not None:
                 return loop
-        return [ast.Assign(targets=[_store("completion")], value=self.expr(expression))]
+        return [ast.Assign(targets=[store("completion")], value=self.expr(expression))]
 
     def _s_declaration(self, node, keyword, *declarators) -> list[ast.stmt]:
         body = []
@@ -219,8 +80,8 @@ class _Translator:
                 raise self.error(name, f"'{name}' is already a function parameter here")
             if str(keyword) == "const":
                 self.constants.add(str(name))
-            translated = self.expr(value) if value is not None else _load("js_undefined")
-            body.append(ast.Assign(targets=[_env_item(str(name), ast.Store())],
+            translated = self.expr(value) if value is not None else load("js_undefined")
+            body.append(ast.Assign(targets=[env_item(str(name), ast.Store())],
                                    value=translated))
         return body
 
@@ -247,47 +108,13 @@ class _Translator:
             if name in self.constants:
                 raise self.error(target, f"TypeError: assignment to constant '{name}'")
             self.check_name(target.children[0])
-            return [ast.Assign(targets=[_env_item(name, ast.Store())], value=value)]
+            return [ast.Assign(targets=[env_item(name, ast.Store())], value=value)]
         if isinstance(target, lark.Tree) and target.data in ("member", "index"):
             base, key = target.children
             key_expr = constant(str(key)) if target.data == "member" else self.expr(key)
             return [ast.Expr(_js("set_member", self.expr(base), key_expr, value))]
         raise self.error(target, "only a variable, a property or an array item can be "
                                  "assigned to")
-
-    def _s_if_stmt(self, node, test, body, orelse) -> list[ast.stmt]:
-        return [ast.If(test=self.truth(test), body=self.block_body(body) or [ast.Pass()],
-                       orelse=self.block_body(orelse) if orelse is not None else [])]
-
-    def loop_body(self, node: Any) -> list[ast.stmt]:
-        self.loops += 1
-        try:
-            return self.block_body(node) or [ast.Pass()]
-        finally:
-            self.loops -= 1
-
-    def _s_while_stmt(self, node, test, body) -> list[ast.stmt]:
-        return [ast.While(test=self.truth(test), body=self.loop_body(body), orelse=[])]
-
-    def _s_for_stmt(self, node, init, test, step, body) -> list[ast.stmt]:
-        """`for (init; test; step)`: a `while True` whose top runs the step from the second
-        round on, so that `continue` steps too."""
-        first = self.fresh("first")
-        prologue = [] if init is None else self.statement(init) \
-            if init.data in ("declaration", "assignment", "update") else [ast.Expr(self.expr(init))]
-        steps = []
-        if step is not None:
-            steps = self.statement(step) if step.data in ("assignment", "update") \
-                else [ast.Expr(self.expr(step))]
-        loop = [ast.If(test=ast.UnaryOp(op=ast.Not(), operand=_load(first)), body=steps or
-                       [ast.Pass()], orelse=[]),
-                ast.Assign(targets=[_store(first)], value=constant(False))]
-        if test is not None:
-            loop.append(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=self.truth(test)),
-                               body=[ast.Break()], orelse=[]))
-        loop.extend(self.loop_body(body))
-        return [*prologue, ast.Assign(targets=[_store(first)], value=constant(True)),
-                ast.While(test=constant(True), body=loop, orelse=[])]
 
     def _s_for_of(self, node, keyword, name, _of, iterable, body) -> list[ast.stmt]:
         return self.for_each(name, _js("iterate_of", self.expr(iterable)), body, keyword)
@@ -300,24 +127,14 @@ class _Translator:
         if keyword is not None and str(keyword) == "const":
             self.constants.discard(str(name))
         item = self.fresh("item")
-        assign = ast.Assign(targets=[_env_item(str(name), ast.Store())], value=_load(item))
-        return [ast.For(target=_store(item), iter=items, body=[assign, *self.loop_body(body)],
+        assign = ast.Assign(targets=[env_item(str(name), ast.Store())], value=load(item))
+        return [ast.For(target=store(item), iter=items, body=[assign, *self.loop_body(body)],
                         orelse=[])]
-
-    def _s_break_stmt(self, node, token) -> list[ast.stmt]:
-        if not self.loops:
-            raise self.error(token, "'break' outside a loop")
-        return [ast.Break()]
-
-    def _s_continue_stmt(self, node, token) -> list[ast.stmt]:
-        if not self.loops:
-            raise self.error(token, "'continue' outside a loop")
-        return [ast.Continue()]
 
     def _s_return_stmt(self, node, token, value) -> list[ast.stmt]:
         if self.callback_body and not self.loops:
             return [ast.Continue()]  # the end of one forEach call
-        translated = self.expr(value) if value is not None else _load("js_undefined")
+        translated = self.expr(value) if value is not None else load("js_undefined")
         return [ast.Expr(helper("js_return", translated))]
 
     def _s_function_decl(self, node, token, *rest) -> list[ast.stmt]:
@@ -330,14 +147,6 @@ class _Translator:
     def truth(self, node: Any) -> ast.expr:
         return _js("truthy", self.expr(node))
 
-    def expr(self, node: Any) -> ast.expr:
-        if isinstance(node, lark.Token):
-            raise self.error(node, f"unexpected {node!s}")
-        method = getattr(self, f"_e_{node.data}", None)
-        if method is None:
-            raise self.error(node, f"{node.data.replace('_', ' ')} is not supported here")
-        return method(node, *node.children)
-
     def _e_number(self, node, token) -> ast.expr:
         text = str(token)
         if len(text) > 40:
@@ -349,44 +158,10 @@ class _Translator:
                         and "e" not in text.lower() else value)
 
     def _e_string(self, node, token) -> ast.expr:
-        text = str(token)[1:-1]
-        result, position = [], 0
-        while position < len(text):
-            char = text[position]
-            if char != "\\":
-                result.append(char)
-                position += 1
-                continue
-            following = text[position + 1:position + 2]
-            if following == "u" and len(text) >= position + 6:
-                try:
-                    result.append(chr(int(text[position + 2:position + 6], 16)))
-                    position += 6
-                    continue
-                except ValueError:
-                    pass
-            if following == "x" and len(text) >= position + 4:
-                try:
-                    result.append(chr(int(text[position + 2:position + 4], 16)))
-                    position += 4
-                    continue
-                except ValueError:
-                    pass
-            result.append(_ESCAPES.get(following, following))
-            position += 2
-        return constant("".join(result))
-
-    def _e_true(self, node) -> ast.expr:
-        return constant(True)
-
-    def _e_false(self, node) -> ast.expr:
-        return constant(False)
-
-    def _e_null(self, node) -> ast.expr:
-        return constant(None)
+        return constant(unescape(str(token)[1:-1], _ESCAPES, {"u": 4, "x": 2}))
 
     def _e_undefined(self, node) -> ast.expr:
-        return _load("js_undefined")
+        return load("js_undefined")
 
     def _e_unsupported(self, node, *children) -> ast.expr:
         token = next((child for child in children if isinstance(child, lark.Token)), node)
@@ -423,14 +198,14 @@ class _Translator:
         text = str(name)
         param = self.param(text)
         if param is not None:
-            return _load(param)
+            return load(param)
         if text in ("execution", "task"):
             raise self.error(name, f"'{text}' is used as {text}.method(...) "
                                    "(e.g. execution.getVariable('name'))")
         if text in _NAMESPACES or text == "Java" or text in javascript_runtime.FUNCTIONS:
             raise self.error(name, f"'{text}' can only be called here")
         self.check_name(name)
-        return _js("get_name", _load("env"), _load("data"), _load("extra"), constant(text))
+        return _js("get_name", load("env"), load("data"), load("extra"), constant(text))
 
     def _e_member(self, node, base, name) -> ast.expr:
         dotted = self.dotted(node)
@@ -441,23 +216,17 @@ class _Translator:
     def _e_index(self, node, base, key) -> ast.expr:
         return _js("member", self.expr(base), self.expr(key))
 
-    def _e_choice(self, node, test, body, orelse) -> ast.expr:
-        return ast.IfExp(test=self.truth(test), body=self.expr(body), orelse=self.expr(orelse))
-
     def _e_or_op(self, node, left, right) -> ast.expr:
         temporary = self.fresh("t")
-        return ast.IfExp(test=_js("truthy", ast.NamedExpr(target=_store(temporary),
+        return ast.IfExp(test=_js("truthy", ast.NamedExpr(target=store(temporary),
                                                           value=self.expr(left))),
-                         body=_load(temporary), orelse=self.expr(right))
+                         body=load(temporary), orelse=self.expr(right))
 
     def _e_and_op(self, node, left, right) -> ast.expr:
         temporary = self.fresh("t")
-        return ast.IfExp(test=_js("truthy", ast.NamedExpr(target=_store(temporary),
+        return ast.IfExp(test=_js("truthy", ast.NamedExpr(target=store(temporary),
                                                           value=self.expr(left))),
-                         body=self.expr(right), orelse=_load(temporary))
-
-    def _e_not_op(self, node, operand) -> ast.expr:
-        return ast.UnaryOp(op=ast.Not(), operand=self.truth(operand))
+                         body=self.expr(right), orelse=load(temporary))
 
     def _e_sign(self, node, op, operand) -> ast.expr:
         return _js("neg" if str(op) == "-" else "pos", self.expr(operand))
@@ -467,7 +236,7 @@ class _Translator:
                 and self.param(str(operand.children[0])) is None:
             name = operand.children[0]
             self.check_name(name)
-            return _js("typeof_name", _load("env"), _load("data"), _load("extra"),
+            return _js("typeof_name", load("env"), load("data"), load("extra"),
                        constant(str(name)))
         return _js("typeof", self.expr(operand))
 
@@ -526,17 +295,6 @@ class _Translator:
         raise self.error(where, f"{shown} is not supported: scripts call the functions, "
                                 "methods and execution API DutyFlow lists, not their own")
 
-    def camunda_call(self, owner: str, name: lark.Token, args: list) -> ast.expr:
-        method = str(name)
-        if owner == "task" and method in camunda_api.UNAVAILABLE_TASK_METHODS:
-            error = self.error(name, f"task.{method}() is not available in DutyFlow's "
-                                     "listeners (they read and write process data)")
-            raise UnavailableApi(error.reason, error.line, error.column)
-        reason = camunda_api.problem(owner, method, len(args))
-        if reason is not None:
-            raise self.error(name, reason)
-        return camunda_api.translate(method, [self.expr(arg) for arg in args])
-
     # ------------------------------------------------------------------ callbacks
 
     def callback(self, node: Any, args: list, count: int) -> tuple[list[str], Any]:
@@ -571,22 +329,6 @@ class _Translator:
                                    "expression or one return statement")
         return body
 
-    def bind(self, params: list[str]) -> tuple[str, str]:
-        item, index = self.fresh("p"), self.fresh("p")
-        scope = {}
-        if params:
-            scope[params[0]] = item
-        if len(params) > 1:
-            scope[params[1]] = index
-        self.params.append(scope)
-        return item, index
-
-    def param(self, name: str) -> str | None:
-        for scope in reversed(self.params):
-            if name in scope:
-                return scope[name]
-        return None
-
     def callback_expression(self, node: Any, base: Any, name: lark.Token,
                             args: list) -> ast.expr:
         method = str(name)
@@ -600,7 +342,7 @@ class _Translator:
         finally:
             self.params.pop()
         generator = [ast.comprehension(
-            target=ast.Tuple(elts=[_store(index), _store(item)], ctx=ast.Store()),
+            target=ast.Tuple(elts=[store(index), store(item)], ctx=ast.Store()),
             iter=ast.Call(func=ast.Name(id="enumerate", ctx=ast.Load()),
                           args=[_js("iterate_of", items)], keywords=[]),
             ifs=[], is_async=0)]
@@ -608,16 +350,16 @@ class _Translator:
             return ast.ListComp(elt=value, generators=generator)
         if method == "filter":
             generator[0].ifs = [_js("truthy", value)]
-            return ast.ListComp(elt=_load(item), generators=generator)
+            return ast.ListComp(elt=load(item), generators=generator)
         truth = ast.GeneratorExp(elt=_js("truthy", value), generators=generator)
         if method == "some":
             return ast.Call(func=ast.Name(id="any", ctx=ast.Load()), args=[truth], keywords=[])
         if method == "every":
             return ast.Call(func=ast.Name(id="all", ctx=ast.Load()), args=[truth], keywords=[])
         generator[0].ifs = [_js("truthy", value)]
-        found = ast.GeneratorExp(elt=_load(item if method == "find" else index),
+        found = ast.GeneratorExp(elt=load(item if method == "find" else index),
                                  generators=generator)
-        missing = _load("js_undefined") if method == "find" else constant(-1)
+        missing = load("js_undefined") if method == "find" else constant(-1)
         return _js("first", found, missing)
 
     def callback_loop(self, node: lark.Tree) -> list[ast.stmt] | None:
@@ -638,7 +380,7 @@ class _Translator:
             self.params.pop()
             self.loops = saved_loops
             self.callback_body -= 1
-        return [ast.For(target=ast.Tuple(elts=[_store(index), _store(item)], ctx=ast.Store()),
+        return [ast.For(target=ast.Tuple(elts=[store(index), store(item)], ctx=ast.Store()),
                         iter=ast.Call(func=ast.Name(id="enumerate", ctx=ast.Load()),
                                       args=[_js("iterate_of", items)], keywords=[]),
                         body=statements or [ast.Pass()], orelse=[])]
@@ -657,3 +399,13 @@ class _Translator:
     def check_name(self, name: Any) -> None:
         if str(name).startswith("_"):
             raise self.error(name, f"name '{name}' is not allowed")
+
+
+JAVASCRIPT = ScriptLanguage(formats=("javascript", "js", "ecmascript", "nashorn", "graal.js",
+                                     "graaljs"),
+                            grammar="javascript.lark", translate=_translate,
+                            refusal=_named_refusal, helpers=javascript_runtime.HELPERS,
+                            to_plain=javascript_runtime.to_plain)
+# By the module's name, as its tests call them (javascript.run).
+run = JAVASCRIPT.run
+check_script = JAVASCRIPT.check_script

@@ -1,5 +1,5 @@
-"""What JUEL and FEEL share: loading a grammar, turning parse failures into located errors,
-and the few Python-AST builders their translators use.
+"""What the expression and script languages share: loading a grammar, turning parse
+failures into located errors, and the few Python-AST builders their translators use.
 
 Positions are those of the expression as the designer wrote it, surrounding whitespace
 removed (what a modeler's input field shows): line 1 is its first line, columns count
@@ -39,11 +39,13 @@ class ExpressionSyntaxError(SandboxSyntaxError):
 
 
 def load_parser(grammar_file: str, lexer: str = "contextual",
-                start: tuple[str, ...] = ("start",)) -> lark.Lark:
-    """An LALR parser (linear time whatever the input) for a grammar shipped in this package."""
+                start: tuple[str, ...] = ("start",), placeholders: bool = False) -> lark.Lark:
+    """An LALR parser (linear time whatever the input) for a grammar shipped in this package.
+    With `placeholders`, an optional part left out of a rule is a None child (the script
+    translators unpack a rule's children by position)."""
     grammar = resources.files(__package__).joinpath(grammar_file).read_text(encoding="utf-8")
     return lark.Lark(grammar, parser="lalr", lexer=lexer, propagate_positions=True,
-                     maybe_placeholders=False, start=list(start))
+                     maybe_placeholders=placeholders, start=list(start))
 
 
 def located(source: str, index: int, reason: str) -> ExpressionSyntaxError:

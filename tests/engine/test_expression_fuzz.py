@@ -15,6 +15,7 @@ names, Python builtins, huge ranges and strings, deep nesting. For every input:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 import time
 from decimal import Decimal
@@ -27,6 +28,7 @@ from engine import expressions, sandbox
 from engine.expressions import Language
 from engine.expressions import groovy, javascript, xpath_runtime
 from engine.expressions.feel_functions import BUILTINS
+from engine.expressions.script_languages import ScriptLanguage
 from engine.sandbox import SandboxError
 
 TIME_LIMIT = 0.2
@@ -344,16 +346,19 @@ def test_the_audit_hook_would_see_an_escape():
     assert [event for event, _ in events] == ["open"]
 
 
-# ---------------------------------------------------- JavaScript scripts (engine.expressions.javascript)
+# ------------------------------------- translated scripts (engine.expressions.script_languages)
 
-# Builtins the translation itself calls (callbacks become comprehensions over enumerate).
-_JS_BUILTINS = {"enumerate", "any", "all"}
+# Builtins a translation itself calls: callbacks and closures become comprehensions over
+# enumerate, any and all (Groovy's count is the len of one).
+_BUILTINS = {javascript.JAVASCRIPT: {"enumerate", "any", "all"},
+             groovy.GROOVY: {"enumerate", "any", "all", "len"}}
 
 
-def script_ran_safely(script: str) -> None:
-    """The properties above for a JavaScript script, and: task data after it is plain data."""
+def translated_ran_safely(language: ScriptLanguage, script: str) -> None:
+    """The properties above for a JavaScript or Groovy script, and: task data after it is
+    plain data."""
     try:
-        code = javascript.compile_script(script)
+        code = language.compile_script(script)
     except SandboxError:
         return
     pending = [code]
@@ -361,7 +366,7 @@ def script_ran_safely(script: str) -> None:
         compiled = pending.pop()
         names = (*compiled.co_names, *compiled.co_varnames)
         assert all(name.startswith(sandbox.GENERATED_PREFIX) or name == ".0"
-                   or name in _JS_BUILTINS for name in names), \
+                   or name in _BUILTINS[language] for name in names), \
             f"{script!r} made a designer's name a Python name: {names}"
         pending.extend(const for const in compiled.co_consts if isinstance(const, type(code)))
     data = dict(DATA)
@@ -369,7 +374,7 @@ def script_ran_safely(script: str) -> None:
     _recorded.append(events)
     started = time.monotonic()
     try:
-        result = javascript.run(script, data, {"business_key": "k"})
+        result = language.run(script, data, {"business_key": "k"})
     except SandboxError:
         result = None
     finally:
@@ -381,6 +386,12 @@ def script_ran_safely(script: str) -> None:
     assert _is_plain(data), f"{script!r} left non-plain data"
     assert data["_secret"] == "hidden"
 
+
+script_ran_safely = functools.partial(translated_ran_safely, javascript.JAVASCRIPT)
+groovy_ran_safely = functools.partial(translated_ran_safely, groovy.GROOVY)
+
+
+# ---------------------------------------------------- JavaScript scripts (engine.expressions.javascript)
 
 @FUZZ
 @given(st.text(max_size=160))
@@ -460,38 +471,6 @@ def test_deeply_nested_javascript_is_refused_not_crashed():
 
 
 # ---------------------------------------------------- Groovy scripts (engine.expressions.groovy)
-
-def groovy_ran_safely(script: str) -> None:
-    """The properties above for a Groovy script, and: task data after it is plain data."""
-    try:
-        code = groovy.compile_script(script)
-    except SandboxError:
-        return
-    pending = [code]
-    while pending:
-        compiled = pending.pop()
-        names = (*compiled.co_names, *compiled.co_varnames)
-        assert all(name.startswith(sandbox.GENERATED_PREFIX) or name == ".0"
-                   or name in _JS_BUILTINS | {"len"} for name in names), \
-            f"{script!r} made a designer's name a Python name: {names}"
-        pending.extend(const for const in compiled.co_consts if isinstance(const, type(code)))
-    data = dict(DATA)
-    events: list[tuple[str, tuple]] = []
-    _recorded.append(events)
-    started = time.monotonic()
-    try:
-        result = groovy.run(script, data, {"business_key": "k"})
-    except SandboxError:
-        result = None
-    finally:
-        _recorded.pop()
-    elapsed = time.monotonic() - started
-    assert events == [], f"{script!r} caused {events}"
-    assert elapsed < TIME_LIMIT + 1.0, f"{script!r} ran {elapsed:.2f} s"
-    assert _is_plain(result), f"{script!r} returned {type(result)}"
-    assert _is_plain(data), f"{script!r} left non-plain data"
-    assert data["_secret"] == "hidden"
-
 
 @FUZZ
 @given(st.text(max_size=160))

@@ -4,33 +4,19 @@ file, line, element and the position inside the script; Camunda's own example wi
 script task runs."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
-from engine.errors import BpmnValidationError
 from engine.loader import load_processes
 from engine.runtime import COMPLETED, ERROR, Instance
-from tests.engine.bpmn_builder import flow, process
+from tests.engine import scripts
+from tests.engine.scripts import deploy_refusal, diagram, line_holding
 
 
-def script_task(script: str, script_format: str = "groovy", extra: str = "") -> str:
-    return (f'<bpmn:scriptTask id="calc" scriptFormat="{script_format}"{extra}>'
-            f'<bpmn:script>{script}</bpmn:script></bpmn:scriptTask>')
-
-
-def listener(kind: str, event: str, script: str) -> str:
-    return (f'<camunda:{kind} event="{event}"><camunda:script scriptFormat="groovy">'
-            f'{script}</camunda:script></camunda:{kind}>')
-
-
-def diagram(task: str, review_extensions: str = "") -> bytes:
-    review = (f'<bpmn:userTask id="review" name="review"><bpmn:extensionElements>'
-              f'{review_extensions}</bpmn:extensionElements></bpmn:userTask>')
-    return process("\n".join(['<bpmn:startEvent id="start"/>', task, review,
-                              '<bpmn:endEvent id="end"/>', flow("start", "calc"),
-                              flow("calc", "review"), flow("review", "end")]),
-                   {"QA": ["start", "calc", "review", "end"]})
+script_task = functools.partial(scripts.script_task, script_format="groovy")
+listener = functools.partial(scripts.listener, script_format="groovy")
 
 
 def start(source: bytes, data: dict):
@@ -96,7 +82,7 @@ def test_a_failing_groovy_script_stops_the_instance_at_its_element_and_line():
      "calc: script (groovy): line 1, column 16: 'execute' is not supported"),
     (script_task("def x = 1\n  System.exit(0)"), "", "System.exit",
      "calc: script (groovy): line 2, column 3: 'System' is not supported"),
-    (script_task("x = 1", "xslt"), "", None,
+    (script_task("x = 1", script_format="xslt"), "", None,
      "script format 'xslt' is not supported; scripts are sandboxed Python, JavaScript or "
      "Groovy"),
     (script_task("1"), listener("executionListener", "start", "Eval.me('1')"), None,
@@ -105,24 +91,17 @@ def test_a_failing_groovy_script_stops_the_instance_at_its_element_and_line():
 ])
 def test_groovy_outside_the_subset_is_refused_at_deploy_time(task, extensions, line, message):
     source = diagram(task, extensions)
-    with pytest.raises(BpmnValidationError) as refused:
-        load_processes(source, "groovy.bpmn")
-    [problem] = refused.value.problems
+    problem = deploy_refusal(source, "groovy.bpmn")
     assert message in str(problem)
-    assert problem.file == "groovy.bpmn"
     if line is not None:  # the file's line that holds the refused text
-        lines = source.decode().splitlines()
-        assert problem.line == next(number for number, text in enumerate(lines, 1)
-                                    if line in text)
+        assert problem.line == line_holding(source, line)
 
 
 def test_a_refused_groovy_parameter_script_names_its_position():
     io = ('<camunda:inputOutput><camunda:inputParameter name="x">'
           '<camunda:script scriptFormat="groovy">def r = name =~ /a/</camunda:script>'
           '</camunda:inputParameter></camunda:inputOutput>')
-    with pytest.raises(BpmnValidationError) as refused:
-        load_processes(diagram(script_task("1"), io), "groovy.bpmn")
-    [problem] = refused.value.problems
+    problem = deploy_refusal(diagram(script_task("1"), io), "groovy.bpmn")
     assert "script (groovy): line 1, column 14: regular expressions are not supported" \
         in str(problem)
 

@@ -3,33 +3,19 @@ parameter scripts deploy, run in the sandbox, and refuse what is outside the sub
 deploy time with file, line, element and the position inside the script."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
 
-from engine.errors import BpmnValidationError
 from engine.loader import load_processes
 from engine.runtime import COMPLETED, ERROR, Instance
-from tests.engine.bpmn_builder import flow, process
+from tests.engine import scripts
+from tests.engine.scripts import deploy_refusal, diagram, line_holding
 
 
-def script_task(script: str, script_format: str = "javascript", extra: str = "") -> str:
-    return (f'<bpmn:scriptTask id="calc" scriptFormat="{script_format}"{extra}>'
-            f'<bpmn:script>{script}</bpmn:script></bpmn:scriptTask>')
-
-
-def listener(kind: str, event: str, script: str) -> str:
-    return (f'<camunda:{kind} event="{event}"><camunda:script scriptFormat="javascript">'
-            f'{script}</camunda:script></camunda:{kind}>')
-
-
-def diagram(task: str, review_extensions: str = "") -> bytes:
-    review = (f'<bpmn:userTask id="review" name="review"><bpmn:extensionElements>'
-              f'{review_extensions}</bpmn:extensionElements></bpmn:userTask>')
-    return process("\n".join(['<bpmn:startEvent id="start"/>', task, review,
-                              '<bpmn:endEvent id="end"/>', flow("start", "calc"),
-                              flow("calc", "review"), flow("review", "end")]),
-                   {"QA": ["start", "calc", "review", "end"]})
+script_task = functools.partial(scripts.script_task, script_format="javascript")
+listener = functools.partial(scripts.listener, script_format="javascript")
 
 
 def start(source: bytes, data: dict):
@@ -91,7 +77,7 @@ def test_a_failing_javascript_script_stops_the_instance_at_its_element_and_line(
      "calc: script (javascript): line 2, column 9: 'new' is not supported"),
     (script_task("\n  var x = Java.type('java.io.File')"), "", "Java.type",
      "calc: script (javascript): line 1, column 14: Java.type() is not supported"),
-    (script_task("x = 1", "ruby"), "", None,
+    (script_task("x = 1", script_format="ruby"), "", None,
      "script format 'ruby' is not supported; scripts are sandboxed Python, JavaScript or Groovy"),
     (script_task("1"), listener("executionListener", "start", "function f() {}"), None,
      "review: execution listener (start) script (javascript): line 1, column 1: function "
@@ -100,15 +86,10 @@ def test_a_failing_javascript_script_stops_the_instance_at_its_element_and_line(
 def test_javascript_outside_the_subset_is_refused_at_deploy_time(task, extensions, line,
                                                                    message):
     source = diagram(task, extensions)
-    with pytest.raises(BpmnValidationError) as refused:
-        load_processes(source, "js.bpmn")
-    [problem] = refused.value.problems
+    problem = deploy_refusal(source, "js.bpmn")
     assert message in str(problem)
-    assert problem.file == "js.bpmn"
     if line is not None:  # the file's line that holds the refused text
-        lines = source.decode().splitlines()
-        assert problem.line == next(number for number, text in enumerate(lines, 1)
-                                    if line in text)
+        assert problem.line == line_holding(source, line)
 
 
 def test_a_listener_using_task_api_dutyflow_cannot_map_deploys_left_out_with_a_warning():

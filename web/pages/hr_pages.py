@@ -290,7 +290,9 @@ def hr_run(run_id: int):
                 "prepared_at": run.prepared_at, "approved_at": run.approved_at,
                 "rejected_at": run.rejected_at}
         names = dashboard_service.employee_names(uow, [line["username"] for line in view["lines"]])
+        labels = page_labels(uow, all_processes=False)
     return render_template("hr_run.html", run=view, meta=meta, names=names, flags=flag_labels(),
+                           labels=labels,
                            may_review=view["status"] == "draft"
                            and view["prepared_by"] != actor.username)
 

@@ -9,7 +9,9 @@ from services.identity.access import actor_named
 from services.pay import kpi, payroll_runs
 from services.persistence.models import utcnow
 from services.settings import Settings
-from tests.services.helpers import DELIVERY, PASS, complete, deploy, import_demo_org, start
+from services.workflow import tasks
+from tests.services.helpers import (DELIVERY, PASS, complete, deploy, import_demo_org,
+                                   ready_task, start)
 from tests.web.test_pages_designer_org import csrf, signed_in, text
 from web.app import create_app
 
@@ -111,3 +113,16 @@ def test_a_chinese_payslip_and_my_performance_name_the_department_not_its_key(ap
     assert "<td>质量部 · " in slip and "<td>qa" not in slip
     mine = text(chinese(app, "li.qa").get("/me/kpi"))
     assert '<p class="muted">质量部 · ' in mine and '<p class="muted">qa' not in mine
+
+
+def test_a_chinese_scheme_editor_and_my_open_work_name_the_duties_as_translated(app, store):
+    instance = start(store)
+    complete(store, instance, "register_delivery", "zhang.proc", DELIVERY)
+    with store.writing() as uow:
+        tasks.claim(uow, actor_named(uow, "li.qa"), ready_task(store, instance,
+                                                                "inspect_goods").id)
+    editor = text(chinese(app, "zhao.hr").get("/hr/schemes/qa"))
+    assert ">检验来货 (inbound_materials)</option>" in editor and "Inspect goods" not in editor
+    mine = text(chinese(app, "li.qa").get("/me/kpi"))
+    assert f">检验来货</a> · 来料入库：到货、检验、入库 #{instance}" in mine
+    assert "Inspect goods" not in mine

@@ -13,7 +13,7 @@ import datetime as dt
 import io
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,9 +28,10 @@ from services.notify.messages import N_, Catalogs, Gettext
 from services.pay import payslips
 from services.pay.payroll_runs import lines, load_run
 from services.pay.pdf_font import font_file, subset_for
-from services.persistence.models import Department, Employee, PayrollRun
+from services.persistence.models import Employee, PayrollRun
 from services.persistence.statuses import RunStatus
 from services.persistence.unit_of_work import UnitOfWork
+from services.workflow.labels import Labels, labels_for
 
 METRICS = {"completed_count": N_("Completed count"), "on_time_rate": N_("On-time rate"),
            "field_rate": N_("Field value rate"),
@@ -114,29 +115,32 @@ def _documents(uow: UnitOfWork, run: PayrollRun, slips: list[dict[str, Any]], ti
     people = {row.username: row for row in uow.session.execute(
         select(Employee.username, Employee.name, Employee.locale)
         .where(Employee.username.in_(usernames)))}
-    departments = dict(uow.session.execute(select(Department.key, Department.name)).all())
+    labels = labels_for(uow, None, {item["process_instance_id"] for slip in slips
+                                    for item in slip["evidence"]}, all_processes=False)
     out = []
     for slip in slips:
         person = people.get(slip["line"]["username"])
         locale = (person.locale if person else None) or "en"
-        out.append(compose(slip, person.name if person else "", departments,
-                           catalogs.gettext(locale), locale, timezone))
+        out.append(compose(slip, person.name if person else "", replace(labels, locale=locale),
+                           catalogs.gettext(locale), timezone))
     return out
 
 
-def compose(slip: dict[str, Any], name: str, departments: dict[str, str], _: Gettext,
-            locale: str, timezone: str) -> Document:
-    """The payslip's content in the language of `_` (a gettext)."""
+def compose(slip: dict[str, Any], name: str, labels: Labels, _: Gettext,
+            timezone: str) -> Document:
+    """The payslip's content in the language of `_` (a gettext); `labels` (in the same
+    language) name the departments and the evidence's steps as the pages do."""
     line, run = slip["line"], slip["run"]
     username = line["username"]
     department = line["department"]
+    locale = labels.locale
     scheme = (f" · {_('KPI scheme version %(version)s') % {'version': line['scheme_version']}}"
               if line["scheme_version"] else "")
     document = Document(
         filename=f"payslip-{run['period']}-{username}.pdf", language=locale,
         title=f"{_('Payslip')} · {name or username} ({username})",
         lines=[f"{_('Period')} {run['period']} · {_('run')} #{run['id']} · {_('final')}",
-               f"{_('Department')}: {departments.get(department, department)} "
+               f"{_('Department')}: {labels.department_names.get(department, department)} "
                f"({department}){scheme}"])
     pay = [(_("Base salary"), _money(line["base_salary"])),
            (_("Bonus base"), _money(slip["bonus_base"])),
@@ -154,7 +158,7 @@ def compose(slip: dict[str, Any], name: str, departments: dict[str, str], _: Get
     document.sections.append((_("Adjustments"), _adjustments(slip["adjustments"], _)))
     evidence = slip["evidence"]
     document.appendix.append((f"{_('Evidence')} ({len(evidence)})",
-                              _evidence(evidence, _, timezone) if evidence else
+                              _evidence(evidence, labels, _, timezone) if evidence else
                               _("No completions for the department in this period.")))
     return document
 
@@ -184,7 +188,8 @@ def _adjustments(adjustments: list[dict[str, Any]], _: Gettext) -> Table | str:
                   for item in adjustments], (25, 30, 125), ("LEFT", "RIGHT", "LEFT"))
 
 
-def _evidence(evidence: list[dict[str, Any]], _: Gettext, timezone: str) -> Table:
+def _evidence(evidence: list[dict[str, Any]], labels: Labels, _: Gettext,
+              timezone: str) -> Table:
     zone = ZoneInfo(timezone)
     rows = []
     for item in evidence:
@@ -192,7 +197,8 @@ def _evidence(evidence: list[dict[str, Any]], _: Gettext, timezone: str) -> Tabl
                    else _("yes") if item["on_time"] else _("no, late"))
         values = ", ".join(f"{key}={value}" for key, value in sorted(item["data"].items()))
         rows.append([f"{item['process_key']} #{item['process_instance_id']}",
-                     f"{item['name']} ({item['task']})", item["department"] or "—",
+                     f"{labels.element(item['process_instance_id'], item['task'], item['name'])}"
+                     f" ({item['task']})", labels.department(item["department"]) or "—",
                      _when(item["completed_at"], zone),
                      _when(item["due_at"], zone) or _("no deadline"), on_time,
                      values + (f" ({_('corrected')})" if item["corrected"] else "")])

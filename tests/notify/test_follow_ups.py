@@ -252,3 +252,30 @@ def test_payslip_evidence_names_who_was_told_of_each_escalated_completion(org):
     late_row = rows[str(by_task[late.process_instance_id]["event_id"])]
     assert "level 1" in late_row and "told wang.qa" in late_row
     assert ">no<" in rows[str(by_task[prompt.process_instance_id]["event_id"])]
+
+
+def test_chinese_pages_name_the_department_an_escalation_climbed_to_not_its_key(org):
+    """QA's overdue inspection escalated to QA's head, then production's: the task page,
+    wang.qa's dashboard (production is not among his departments) and the payslip's
+    evidence name 质量部 and 生产部 in Chinese."""
+    deploy(org, source=with_follow_ups(remind=None, escalate="PT2H"))
+    ready = utcnow().replace(microsecond=0) - dt.timedelta(days=1)
+    escalated = overdue_inspection(org, ready)
+    follow_ups.run_due(org, ready + dt.timedelta(hours=2))
+    follow_ups.run_due(org, ready + dt.timedelta(hours=4))
+    client = create_app(Settings(org.database_url), store=org).test_client()
+    page_sign_in(client, "wang.qa")
+    chinese = {"Accept-Language": "zh"}
+    task_page = client.get(f"/tasks/{escalated.id}", headers=chinese).get_data(as_text=True)
+    dashboard_page = client.get("/dashboard", headers=chinese).get_data(as_text=True)
+    for page in (task_page, dashboard_page):
+        assert "· 质量部 ·" in page and "· 生产部 ·" in page
+        assert "· qa ·" not in page and "· production ·" not in page
+    complete(org, escalated.process_instance_id, "inspect_goods", "li.qa", PASS)
+    hr = Actor("zhao.hr", "hr", frozenset({"hr"}), frozenset())
+    with org.writing() as uow:
+        run = payroll_runs.create_run(uow, hr, str(Period.of(utcnow())), "UTC")
+    page_sign_in(client, "zhao.hr")
+    slip = client.get(f"/hr/payroll-runs/{run.id}/payslips/li.qa",
+                      headers=chinese).get_data(as_text=True)
+    assert "· 生产部 ·" in slip and "· production ·" not in slip

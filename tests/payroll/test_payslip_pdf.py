@@ -71,6 +71,13 @@ def test_a_payslip_pdf_in_chinese_holds_the_figures_and_the_evidence(paid):
     assert "277.80" in later and "re-tested" in later and "2026-10" in later
 
 
+def test_a_chinese_payslip_pdfs_evidence_names_steps_and_departments_not_keys(paid):
+    store, _, october_run, _ = paid
+    appendix = text_of(pdf_of(store, "zhao.hr", october_run, "li.qa")[1]).split("依据 (4)")[1]
+    assert appendix.count("检验来货 (inspect_goods)") == 4 and "Inspect goods" not in appendix
+    assert appendix.count("质量部") == 4  # one per inspection; the key only in the header
+
+
 def test_an_english_payslip_and_who_may_download_it(paid):
     store, _, october_run, _ = paid
     _, pdf = pdf_of(store, "qian.hr", october_run, "he.qa")

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from services.settings import Settings
-from tests.services.helpers import import_demo_org
+from tests.services.helpers import complete, import_demo_org
 from tests.services.migration_diagrams import KEY, deploy_version, start_many
 from tests.web.test_incident_pages import Browser
 from web.app import create_app
@@ -77,3 +77,18 @@ def test_bad_choices_are_shown_on_the_page_and_others_are_refused(app, store):
     staff.get("/designer/migrations/1", expect=403)
     designer.get("/designer/processes/nothing/migrate", expect=404)
     designer.get("/designer/migrations/99", expect=404)
+
+
+def test_a_chinese_preview_names_the_departments_before_and_after_not_their_keys(app, store):
+    """Version 2 moves the approval to the warehouse: 质量部 before, 仓储部 after, for the
+    duty and for the running instance's active approval."""
+    [instance] = start_many(store, 1)
+    complete(store, instance, "inspect", "li.qa", {"result": "pass"})  # approve is active
+    deploy_version(store, 2)
+    designer = Browser(app, "chen.design")
+    designer.post("/inbox", "/language", {"lang": "zh"})
+    page = designer.get(f"{PREVIEW}?preview=1&from=1&to=2")
+    approve = page.split('data-element="approve"')[1].split("</tr>")[0]
+    assert "<td>质量部</td>" in approve and "<strong>仓储部</strong>" in approve
+    assert "质量部 → 仓储部" in page
+    assert ">qa<" not in page and ">warehouse<" not in page and "qa → warehouse" not in page

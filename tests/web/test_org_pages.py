@@ -25,8 +25,8 @@ def client(store):
     return app.test_client()
 
 
-def upload(client, text: str, name: str = "org.yaml"):
-    return client.post("/hr/org/preview", content_type="multipart/form-data", data={
+def upload(client, text: str, name: str = "org.yaml", **kwargs):
+    return client.post("/hr/org/preview", content_type="multipart/form-data", **kwargs, data={
         "csrf_token": csrf_of(client, "/hr"), "file": (io.BytesIO(text.encode("utf-8")), name)})
 
 
@@ -66,3 +66,16 @@ def test_staff_may_not_use_the_org_file_pages(client):
     assert client.get("/hr/org/export").status_code == 403
     assert client.get("/hr/org/template").status_code == 403
     assert upload(client, MOVED).status_code == 403
+
+
+def test_a_chinese_preview_names_the_steps_and_departments_not_their_keys(client):
+    """QA's inspection moves to production; another file gives customer service a new key,
+    so the department known by the old one is deactivated."""
+    page_sign_in(client, "zhao.hr")
+    chinese = {"Accept-Language": "zh"}
+    moved = unescape(upload(client, MOVED, headers=chinese).text)
+    step = moved.split('data-step="inbound_materials:inspect_goods"')[1].split("</tr>")[0]
+    assert "<td>检验来货 <span" in step and "Inspect goods" not in step
+    dropped = MOVED.replace("customer_service", "service_desk")  # a new key: the old one goes
+    counts = unescape(upload(client, dropped, headers=chinese).text)
+    assert "停用的部门: 客服部" in counts and "停用的部门: customer_service" not in counts

@@ -6,10 +6,12 @@ import pytest
 
 from payroll.periods import Period
 from services.identity.access import actor_named
-from services.pay import payroll_runs
+from services.pay import kpi, payroll_runs
 from services.persistence.models import utcnow
 from services.settings import Settings
-from tests.services.helpers import DELIVERY, PASS, complete, deploy, import_demo_org, start
+from services.workflow import tasks
+from tests.services.helpers import (DELIVERY, PASS, complete, deploy, import_demo_org,
+                                   ready_task, start)
 from tests.web.test_pages_designer_org import csrf, signed_in, text
 from web.app import create_app
 
@@ -79,3 +81,48 @@ def test_a_chinese_payslip_names_the_evidence_as_translated(app, store):
                                       str(Period.of(utcnow())), "UTC").id
     page = text(chinese(app, "zhao.hr").get(f"/hr/payroll-runs/{run}/payslips/li.qa"))
     assert "检验来货" in page and "来料入库：到货、检验、入库" in page
+
+
+def draft_run_with_a_qa_scheme(store) -> int:
+    """li.qa's inspection this month, QA's KPI scheme, and this month's draft run."""
+    instance = start(store)
+    complete(store, instance, "register_delivery", "zhang.proc", DELIVERY)
+    complete(store, instance, "inspect_goods", "li.qa", PASS)
+    with store.writing() as uow:
+        hr = actor_named(uow, "zhao.hr")
+        kpi.set_scheme(uow, hr, "qa", {"indicators": [
+            {"metric": "completed_count", "weight": "100", "target": "1"}]})
+    with store.writing() as uow:
+        return payroll_runs.create_run(uow, actor_named(uow, "zhao.hr"),
+                                       str(Period.of(utcnow())), "UTC").id
+
+
+def test_a_chinese_payroll_run_names_each_lines_department_and_scheme_not_its_key(app, store):
+    run = draft_run_with_a_qa_scheme(store)
+    page = text(chinese(app, "zhao.hr").get(f"/hr/payroll-runs/{run}"))
+    assert "质量部 v1" in page and "qa v1" not in page  # the scheme versions used
+    assert "<td>质量部" in page and "<td>采购部" in page  # li.qa's and zhang.proc's lines
+    assert "<td>qa" not in page and "<td>procurement" not in page
+    english, _ = signed_in(app, "zhao.hr")
+    assert "<td>qa" in text(english.get(f"/hr/payroll-runs/{run}"))  # English keeps keys
+
+
+def test_a_chinese_payslip_and_my_performance_name_the_department_not_its_key(app, store):
+    run = draft_run_with_a_qa_scheme(store)
+    slip = text(chinese(app, "zhao.hr").get(f"/hr/payroll-runs/{run}/payslips/li.qa"))
+    assert "<td>质量部 · " in slip and "<td>qa" not in slip
+    mine = text(chinese(app, "li.qa").get("/me/kpi"))
+    assert '<p class="muted">质量部 · ' in mine and '<p class="muted">qa' not in mine
+
+
+def test_a_chinese_scheme_editor_and_my_open_work_name_the_duties_as_translated(app, store):
+    instance = start(store)
+    complete(store, instance, "register_delivery", "zhang.proc", DELIVERY)
+    with store.writing() as uow:
+        tasks.claim(uow, actor_named(uow, "li.qa"), ready_task(store, instance,
+                                                                "inspect_goods").id)
+    editor = text(chinese(app, "zhao.hr").get("/hr/schemes/qa"))
+    assert ">检验来货 (inbound_materials)</option>" in editor and "Inspect goods" not in editor
+    mine = text(chinese(app, "li.qa").get("/me/kpi"))
+    assert f">检验来货</a> · 来料入库：到货、检验、入库 #{instance}" in mine
+    assert "Inspect goods" not in mine

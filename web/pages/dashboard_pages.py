@@ -85,7 +85,9 @@ def dashboard():
         overdue = dashboard_service.overdue_tasks(uow, actor, now)
         trend = dashboard_service.weekly_trend(uow, actor, period, now=now)
         labels = page_labels(uow, {task["process_instance_id"] for task in overdue})
-    names = {row["department"]: row["name"] for row in departments}
+    # Every department's name, not only the overseen ones': an overdue task's escalation
+    # may have climbed to a department above them.
+    names = labels.department_names
     return render_template("dashboard.html", period=str(period), period_error=period_error,
                            departments=departments, people=people, overdue=overdue, now=now,
                            names=names, trend=trend, charts=trend_charts(trend),

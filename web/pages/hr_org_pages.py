@@ -19,7 +19,7 @@ from services.org import org_file, org_sheets
 from services.pay import reorganisation
 from services.persistence.models import utcnow
 
-from . import bp, page_actor, signed_in, store
+from . import bp, page_actor, page_labels, signed_in, store
 from .dashboard_pages import timezone
 
 
@@ -55,11 +55,13 @@ def hr_org_preview():
         with store().reading() as uow:
             found = reorganisation.preview(uow, actor, data, filename,
                                            Period.of(utcnow(), timezone()))
+            labels = page_labels(uow)
     except InvalidInput as err:
         return render_template("hr_org_preview.html", preview=None, filename=filename,
                                problems=_problems(err)), 422
     return render_template("hr_org_preview.html", preview=found, filename=filename,
-                           problems=[], content=base64.b64encode(data).decode("ascii"))
+                           problems=[], content=base64.b64encode(data).decode("ascii"),
+                           labels=labels)
 
 
 @bp.post("/hr/org/import")

@@ -158,12 +158,22 @@ def _weight_total(rows: list[dict[str, str]]) -> str | None:
     return f"{total.normalize():f}"
 
 
+def _scheme_for_editing(uow, actor, department_key: str) -> dict:
+    """The scheme editor's department, scheme and duties; the duties named in the page's
+    language (the ids, which indicators name, stay as drawn)."""
+    editing = dashboard_service.scheme_for_editing(uow, actor, department_key)
+    labels = page_labels(uow)
+    return {**editing, "duties": [
+        {**duty, "name": labels.step(duty["process_key"], duty["task"], duty["name"])}
+        for duty in editing["duties"]]}
+
+
 @bp.route("/hr/schemes/<department_key>", methods=["GET", "POST"])
 @signed_in
 def hr_scheme(department_key: str):
     actor = page_actor()
     with store().reading() as uow:
-        editing = dashboard_service.scheme_for_editing(uow, actor, department_key)
+        editing = _scheme_for_editing(uow, actor, department_key)
     if request.method == "GET":
         document = (editing["scheme"] or {}).get("document") or {}
         return _editor(editing, _rows_from_document(document), str(document.get("cap", "")),
@@ -195,7 +205,7 @@ def hr_scheme_preview(department_key: str):
     is saved, the form comes back as it was sent, with the comparison below it."""
     actor = page_actor()
     with store().reading() as uow:
-        editing = dashboard_service.scheme_for_editing(uow, actor, department_key)
+        editing = _scheme_for_editing(uow, actor, department_key)
     rows, cap, effective_from, document, positions = _posted_scheme()
     months = request.form.get("months", type=int)
     if months is None or not 1 <= months <= MAX_PREVIEW_MONTHS:
@@ -290,7 +300,9 @@ def hr_run(run_id: int):
                 "prepared_at": run.prepared_at, "approved_at": run.approved_at,
                 "rejected_at": run.rejected_at}
         names = dashboard_service.employee_names(uow, [line["username"] for line in view["lines"]])
+        labels = page_labels(uow, all_processes=False)
     return render_template("hr_run.html", run=view, meta=meta, names=names, flags=flag_labels(),
+                           labels=labels,
                            may_review=view["status"] == "draft"
                            and view["prepared_by"] != actor.username)
 

@@ -7,7 +7,7 @@ from flask import abort, redirect, render_template, request, url_for
 from services.errors import InvalidInput, NotFound
 from services.workflow import definitions, migration
 
-from . import bp, page_actor, signed_in, store
+from . import bp, page_actor, page_labels, signed_in, store
 
 
 def _require_migrator() -> None:
@@ -48,8 +48,10 @@ def _choice(values: dict, versions: list[int]) -> dict:
 
 def _page(key: str, choice: dict, versions: list[int], plan: dict | None, errors: dict,
           status: int = 200):
+    with store().reading() as uow:
+        labels = page_labels(uow, all_processes=False)
     return render_template("migration.html", key=key, choice=choice, versions=versions,
-                           plan=plan, errors=errors), status
+                           plan=plan, errors=errors, labels=labels), status
 
 
 def _plan(key: str, choice: dict) -> tuple[dict | None, dict]:

@@ -5,7 +5,7 @@ from flask import render_template, request
 
 from services.errors import InvalidInput
 from services.pay import my_kpi
-from services.workflow import attachments
+from services.workflow import attachments, tasks
 
 from . import bp, page_actor, page_labels, signed_in, store
 from .dashboard_pages import current_period_text, timezone
@@ -25,9 +25,14 @@ def my_performance():
     with store().reading() as uow:
         viewable = attachments.visible_tasks(uow, actor, [item["task_id"]
                                                           for item in figures["events"]])
-        labels = page_labels(uow, {item["process_instance_id"] for item in figures["events"]})
+        labels = page_labels(uow, {item["process_instance_id"] for item
+                                   in (*figures["events"], *figures["open_tasks"])})
+        # the open tasks as the API lists them carry no element id: their names come
+        # from the rows, as the inbox's do
+        open_names = {task["id"]: labels.task(tasks.get_task(uow, actor, task["id"]))
+                      for task in figures["open_tasks"]}
     return render_template("my_kpi.html", kpi=figures, error=error, viewable=viewable,
-                           labels=labels,
+                           labels=labels, open_names=open_names,
                            events=[dated(item) for item in figures["events"]],
                            projected=(figures["if_open_work_completed"] or {}).get("indicators"),
                            flags=flag_labels(), metric_labels=metric_labels()), \

@@ -7,7 +7,8 @@ instance row locked by each step and its version checked (services.persistence.s
 readers in autocommit, which under read committed sees exactly the same data.
 A pooled PostgreSQL connection is pinged before use only when it sat idle for a while
 (`IDLE_PING_SECONDS`): every request checks out one or two, and a ping on each checkout
-was a round trip each.
+was a round trip each. psycopg's parse of a statement's placeholders is cached for the long
+statements too (`_parse_long_statements_once`).
 """
 from __future__ import annotations
 
@@ -23,9 +24,16 @@ READONLY = "dutyflow_readonly"
 IDLE_PING_SECONDS = 5.0
 
 
+# Statements psycopg parses once per process, however long: enough for every shape of a
+# step's combined write (services.persistence.write_batch keeps at most 512 of them).
+LONG_STATEMENT_BYTES = 64 * 1024
+LONG_STATEMENT_PARAMETERS = 1024
+
+
 def create_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        _parse_long_statements_once()
         return _begin_with_first_statement(
             _ping_when_idle(create_engine(url, pool_size=10, max_overflow=20)))
     if parsed.database and parsed.database != ":memory:":
@@ -50,6 +58,27 @@ def create_db_engine(url: str) -> Engine:
         connection.connection.driver_connection.execute("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _parse_long_statements_once() -> None:
+    """Let psycopg cache its parse of long statements as it does of short ones.
+
+    psycopg turns `%(name)s` placeholders into `$1...` with a regular-expression pass over
+    the text and caches the result, but not for statements over 4 KB or 50 parameters:
+    ORM-built multi-row INSERTs rarely repeat. A step's combined write (one CTE per write,
+    about 60 parameters) is over both and repeats all day, so every completion paid the
+    pass again: 0.4 ms of CPU, a tenth of the server's share of a completion (measured with
+    bench/throughput.py's CPU figures). The limits are psycopg's module settings; where a
+    psycopg release lacks them, nothing changes.
+    """
+    try:
+        from psycopg import _queries
+    except ImportError:
+        return
+    for name, value in (("MAX_CACHED_STATEMENT_LENGTH", LONG_STATEMENT_BYTES),
+                        ("MAX_CACHED_STATEMENT_PARAMS", LONG_STATEMENT_PARAMETERS)):
+        if getattr(_queries, name, value) < value:
+            setattr(_queries, name, value)
 
 
 def _ping_when_idle(engine: Engine) -> Engine:

@@ -203,3 +203,24 @@ def test_a_transactions_first_statement_answers_as_a_plain_execute(store):
             connection.execute(text("SELECT 1 / (x - 1) FROM probe"))
         connection.rollback()
         assert connection.execute(text("SELECT count(*) FROM probe")).scalar() == 3
+
+
+def test_a_repeated_steps_combined_write_is_parsed_once_per_process(demo):
+    """psycopg parses placeholders once per statement text, long ones included."""
+    if demo.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite sends each write on its own; nothing to parse")
+    from psycopg import _queries
+
+    first, second = (ready_task(demo, start(demo), "register_delivery") for _ in range(2))
+    with demo.writing() as uow:
+        instances.complete_task(uow, actor_named(uow, "zhang.proc"), first.id, DELIVERY)
+    sent = statements_of(demo)
+    parsed_before = _queries._query2pg.cache_info()
+    with demo.writing() as uow:
+        instances.complete_task(uow, actor_named(uow, "zhang.proc"), second.id, DELIVERY)
+    parsed = _queries._query2pg.cache_info()
+    [together] = writes(sent)
+    assert together.count("%(") > 50  # over psycopg's own limit for caching a parse
+    # every statement of the second completion came from the cache, the combined write too
+    assert parsed.hits - parsed_before.hits == len(sent)
+    assert parsed.misses == parsed_before.misses

@@ -10,9 +10,10 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from services.notify.labels import Translations, department_name, process_translations
+from services.notify.labels import Translations, process_translations
 from services.notify.outbox import members, notify, opted_in_members, people, with_roles
 from services.org.absences import substitutes_at
+from services.org.department_names import own_name
 from services.persistence.statuses import NotificationKind
 
 # Events about a task reach the webhook and robot of the task's department too; the
@@ -56,7 +57,7 @@ def task_payload(task: Mapping[str, Any], department_name: str | None = None,
 
 def _looked_up_payload(uow, task: Mapping[str, Any]) -> dict[str, Any]:
     """task_payload for a use case that has no model or directory at hand."""
-    return task_payload(task, department_name(uow, task["department_key"]),
+    return task_payload(task, own_name(uow, task["department_key"]),
                         process_translations(uow, task["process_instance_id"]))
 
 

@@ -4,8 +4,8 @@ A message is rendered when it is shown or sent, from the payload stored with it
 (services.notify.messages), possibly in a Celery worker that never compiled the process.
 So the payload carries the translations itself: the task's and the process's
 `i18n:<language>` labels as the diagram drew them (engine.labels), and the department's
-own name. Taken from the compiled model when the Store has it (a step always has), else
-read from the deployed diagram's XML.
+own name (services.org.department_names). Taken from the compiled model when the Store
+has it (a step always has), else read from the deployed diagram's XML.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy import select
 from engine.labels import BPMN_NS, document_translations
 from engine.loader import MAX_BPMN_BYTES
 from engine.safe_xml import parse_safely
-from services.persistence.models import Department, ProcessDefinition, ProcessInstance
+from services.persistence.models import ProcessDefinition, ProcessInstance
 from services.persistence.unit_of_work import UnitOfWork
 
 Translations = Mapping[str, Mapping[str, str]]  # element id -> {language tag: text}
@@ -42,10 +42,3 @@ def process_translations(uow: UnitOfWork, instance_id: int | None) -> Translatio
     process = next((element for element in root.iter(f"{{{BPMN_NS}}}process")
                     if element.get("id") == row.key), None)
     return document_translations(process) if process is not None else {}
-
-
-def department_name(uow: UnitOfWork, key: str | None) -> str | None:
-    """The department's own name (质量部), shown to readers of Chinese."""
-    if not key:
-        return None
-    return uow.session.scalar(select(Department.name).where(Department.key == key))

@@ -5,8 +5,9 @@ catalogue as the pages (web/translations); the Chinese texts are translated ther
 A message is rendered when it is shown or sent, from the payload stored with it, so a
 text fixed later reads right in old notifications too. The names in it are the reader's
 too: the payload carries the task's and process's `i18n:<language>` labels and the
-department's own name (services.notify.labels), picked here by the reader's locale, the
-drawn names where a diagram has no translation.
+department's own name (services.notify.labels), picked here by the reader's locale (the
+department by services.org.department_names' rule, as the pages name it), the drawn names
+where a diagram has no translation.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from typing import Any
 
 from babel.support import NullTranslations, Translations
 
-from engine.labels import language_tag, pick
+from engine.labels import pick
+from services.org.department_names import department_in_language
 from services.persistence.statuses import NotificationKind
 
 Gettext = Callable[[str], str]
@@ -77,14 +79,12 @@ class Message:
 
 
 def _department(task: Mapping[str, Any], locale: str | None) -> str:
-    """As the pages name it: its own name (质量部) for readers of Chinese; for others the
-    lane the task was drawn in, else its key. Payloads stored before lanes were kept name
-    it as they did then."""
-    if locale and language_tag(locale).split("-")[0] == "zh":
-        return task.get("department_name") or task.get("department", "")
+    """As the pages name it (services.org.department_names). Payloads stored before lanes
+    were kept name it as they did then: by its own name, for every reader."""
     if "lane" not in task:
-        return task.get("department_name") or task.get("department", "")
-    return task.get("lane") or task.get("department") or ""
+        return task.get("department_name") or task.get("department") or ""
+    return department_in_language(task.get("department"), task.get("department_name"),
+                                  locale, task.get("lane"))
 
 
 def _values(payload: Mapping[str, Any], locale: str | None) -> dict[str, Any]:

@@ -131,8 +131,3 @@ class Directory:
         owner = self.department_for(duty.lane)
         candidates = sorted(self.departments_of(candidate_groups))
         return (owner.key if owner else (candidates[0] if candidates else None)), candidates
-
-
-def department_name(uow: UnitOfWork, key: str) -> str:
-    """A department's own name (质量部), or its key when it has none."""
-    return uow.session.scalar(select(Department.name).where(Department.key == key)) or key

@@ -93,7 +93,7 @@ def overdue_tasks(uow: UnitOfWork, actor: Actor, now: dt.datetime | None = None,
     escalated = follow_ups.escalations_of(uow, [task.id for task in rows])
     return [{"id": task.id, "name": task.name, "element_id": task.element_id,
              "process_key": task.process_key, "process_instance_id": task.process_instance_id,
-             "department": task.department_key, "assignee": task.assignee,
+             "department": task.department_key, "lane": task.lane, "assignee": task.assignee,
              "due_at": task.due_at, "late_by": now - task.due_at,
              "may_open": may_see_task(actor, task),
              "escalations": [follow_ups.escalation_view(escalation)

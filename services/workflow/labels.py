@@ -11,9 +11,9 @@ from typing import Any, Iterable
 
 from sqlalchemy import select
 
-from engine.labels import language_tag, localized_xml
+from engine.labels import localized_xml
 from engine.model import ProcessModel
-from services.org.directory import Directory
+from services.org.department_names import department_in_language, own_names
 from services.persistence.models import ProcessDefinition, ProcessInstance
 from services.persistence.unit_of_work import UnitOfWork
 from services.workflow.definitions import list_latest, model_of
@@ -49,17 +49,10 @@ class Labels:
         return model.label(key, self.locale, drawn) if model else drawn
 
     def department(self, key: str | None, drawn: str | None = None) -> str:
-        """On Chinese pages a department's own name (质量部); elsewhere its key, or the
-        lane it was drawn as."""
-        if not key:
-            return drawn or ""
-        if self.chinese:
-            return self.department_names.get(key, drawn or key)
-        return drawn or key
-
-    @property
-    def chinese(self) -> bool:
-        return bool(self.locale) and language_tag(self.locale).split("-")[0] == "zh"
+        """A department in the reader's language (services.org.department_names): on
+        Chinese pages its own name (质量部); elsewhere the lane it was drawn as, or its key."""
+        return department_in_language(key, self.department_names.get(key or ""), self.locale,
+                                      drawn)
 
     def form(self, instance_id: int | None, element_id: str) -> dict[str, Any]:
         """The task's form (FormSpec.as_dict) with labels in the reader's language."""
@@ -72,8 +65,7 @@ def labels_for(uow: UnitOfWork, locale: str | None, instance_ids: Iterable[int] 
                all_processes: bool = True) -> Labels:
     """Labels for the given instances' elements and (with `all_processes`) every
     process's latest version."""
-    labels = Labels(locale, department_names={key: row.name for key, row
-                                              in Directory.load(uow).departments.items()})
+    labels = Labels(locale, department_names=own_names(uow))
     wanted = set(instance_ids)
     if wanted:
         rows = uow.session.execute(

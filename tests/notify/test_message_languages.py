@@ -111,6 +111,17 @@ def test_notifications_stored_before_they_carried_labels_read_as_they_did(store)
     assert message.body == "Inspect goods (inbound_materials #7) is ready for 质量部."
 
 
+def test_a_task_of_no_department_reads_as_its_lane_in_either_language():
+    """services.org.department_names, as on the pages: never 'None' for a reader of Chinese."""
+    payload = {"task": {"id": "t", "name": "Inspect goods", "process_key": "inbound_materials",
+                        "process_instance_id": 7, "department": None, "department_name": None,
+                        "lane": "Quality", "due_at": None}}
+    for locale in ("zh-CN", "en"):
+        body = render(NotificationKind.TASK_READY, payload, catalogs().gettext(locale), "",
+                      locale).body
+        assert "Quality" in body and "None" not in body
+
+
 def test_the_in_app_list_reads_in_the_readers_language_over_the_api_and_on_the_page(store):
     setup_org(store)
     opt_in(store, "li.qa")

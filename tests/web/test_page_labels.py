@@ -37,6 +37,7 @@ def test_a_chinese_inbox_task_and_instance_show_the_diagrams_labels(app, store):
     assert "检验来货" in inbox and "Inspect goods" not in inbox
     assert "来料入库：到货、检验、入库" in inbox  # the process
     assert "质量部" in inbox  # the department's own name, in the header and the row
+    assert '<span class="who">李娜 · 质量部</span>' in inbox
     task_id = inbox.split('data-task-id="')[1].split('"')[0]
     task = text(client.get(f"/tasks/{task_id}"))
     assert "<h1>检验来货</h1>" in task
@@ -54,6 +55,7 @@ def test_an_english_page_keeps_the_drawn_names(app, store):
     client, _ = signed_in(app, "li.qa")
     inbox = text(client.get("/inbox"))
     assert "Inspect goods" in inbox and "检验来货" not in inbox
+    assert '<span class="who">李娜 · qa</span>' in inbox  # the department's key
     task_id = inbox.split('data-task-id="')[1].split('"')[0]
     assert "Inspection result" in text(client.get(f"/tasks/{task_id}"))
     assert 'name="Inspect goods"' in text(client.get(f"/instances/{instance}/diagram.bpmn"))

@@ -113,6 +113,18 @@ def test_dashboard_is_for_managers_restricted_to_their_departments(app):
     assert staff.get("/dashboard?period=2026-10").status_code == 403
 
 
+def test_dashboard_names_departments_as_every_page_does_own_name_in_chinese_else_key(app):
+    """services.org.department_names: li.qa's department reads 质量部 in Chinese, qa in
+    English; the overdue inspection's, the lane it was drawn in (质量部) in both."""
+    manager = Browser(app, "wang.qa")
+    for language, department in (("en", "qa"), ("zh", "质量部")):
+        html = manager.get("/dashboard?period=2026-10", headers={"Accept-Language": language}).text
+        li = re.search(r'data-username="li.qa">(.*?)</tr>', html, re.S).group(1)
+        assert f"<td>{department}</td>" in li
+        overdue = re.search(r'<tr class="overdue" data-task-id="[^"]+">(.*?)</tr>', html, re.S)
+        assert "<td>质量部</td>" in overdue.group(1)
+
+
 def test_dashboard_for_hr_shows_every_department_and_survives_a_bad_period(app):
     hr = Browser(app, "zhao.hr")
     html = hr.get("/dashboard?period=2026-10").text

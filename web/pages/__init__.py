@@ -17,7 +17,7 @@ from services.errors import (Busy, Conflict, InvalidInput, NotAuthenticated, Not
 from services.identity.access import active_employee, actor_for
 from services.identity.actor import Actor
 from services.notify.inbox import unread_count
-from services.org.directory import department_name
+from services.org.department_names import department_in_language, own_name
 from services.persistence.unit_of_work import Store, UnitOfWork
 from services.workflow.labels import Labels, labels_for
 
@@ -60,8 +60,9 @@ def load_signed_in_user() -> None:
             return
         g.page_actor = actor_for(uow, employee)
         g.page_employee = {"username": employee.username, "name": employee.name,
-                           "department": employee.department_key,
-                           "department_name": department_name(uow, employee.department_key),
+                           "department": department_in_language(  # in the header
+                               employee.department_key, own_name(uow, employee.department_key),
+                               page_locale()),
                            "unread": unread_count(uow, employee.username)}  # the bell
 
 

@@ -84,13 +84,12 @@ def dashboard():
         people = dashboard_service.person_rates(uow, actor, period)
         overdue = dashboard_service.overdue_tasks(uow, actor, now)
         trend = dashboard_service.weekly_trend(uow, actor, period, now=now)
+        # Labels name every department, not only the overseen ones: an overdue task's
+        # escalation may have climbed to a department above them.
         labels = page_labels(uow, {task["process_instance_id"] for task in overdue})
-    # Every department's name, not only the overseen ones': an overdue task's escalation
-    # may have climbed to a department above them.
-    names = labels.department_names
     return render_template("dashboard.html", period=str(period), period_error=period_error,
                            departments=departments, people=people, overdue=overdue, now=now,
-                           names=names, trend=trend, charts=trend_charts(trend),
+                           trend=trend, charts=trend_charts(trend),
                            ranking=ranking_chart(departments),
                            all_departments=actor.has("hr", "admin"), labels=labels), \
         422 if period_error else 200

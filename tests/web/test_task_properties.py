@@ -6,25 +6,34 @@ import io
 from tests.engine.bpmn_builder import flow, process
 from tests.web.test_api import client, sign_in  # noqa: F401  (fixture)
 
-PROPERTIES = process("\n".join([
-    '<bpmn:startEvent id="start"/>',
-    '<bpmn:userTask id="check" name="Check"><bpmn:extensionElements><camunda:properties>'
-    '<camunda:property name="priority" value="high"/>'
-    '<camunda:property name="checklist" value="https://example.org/list"/>'
-    '</camunda:properties></bpmn:extensionElements></bpmn:userTask>',
-    '<bpmn:endEvent id="end"/>', flow("start", "check"), flow("check", "end")]),
-    {"QA": ["start", "check", "end"]}, process_id="with_properties")
+def one_task_with_properties(process_id: str, *properties: tuple[str, str]) -> bytes:
+    """A diagram whose one user task, Check, carries these camunda:properties."""
+    drawn = "".join(f'<camunda:property name="{name}" value="{value}"/>'
+                    for name, value in properties)
+    return process("\n".join([
+        '<bpmn:startEvent id="start"/>',
+        '<bpmn:userTask id="check" name="Check"><bpmn:extensionElements><camunda:properties>'
+        f'{drawn}</camunda:properties></bpmn:extensionElements></bpmn:userTask>',
+        '<bpmn:endEvent id="end"/>', flow("start", "check"), flow("check", "end")]),
+        {"QA": ["start", "check", "end"]}, process_id=process_id)
+
+
+def the_started_task(client, diagram: bytes, process_id: str) -> dict:  # noqa: F811
+    """Deploy the diagram, start it as li.qa and read its one task from the API."""
+    deployed = client.post("/api/v1/process-definitions", headers=sign_in(client, "chen.design"),
+                           content_type="multipart/form-data",
+                           data={"file": (io.BytesIO(diagram), f"{process_id}.bpmn")})
+    assert deployed.status_code == 201, deployed.json
+    started = client.post("/api/v1/process-instances", headers=sign_in(client, "li.qa"),
+                          json={"process_key": process_id})
+    [task] = started.json["tasks"]
+    return client.get(f"/api/v1/tasks/{task['id']}", headers=sign_in(client, "li.qa")).json
 
 
 def test_a_task_shows_its_properties_in_document_order(client):  # noqa: F811
-    deployed = client.post("/api/v1/process-definitions", headers=sign_in(client, "chen.design"),
-                           content_type="multipart/form-data",
-                           data={"file": (io.BytesIO(PROPERTIES), "properties.bpmn")})
-    assert deployed.status_code == 201, deployed.json
-    started = client.post("/api/v1/process-instances", headers=sign_in(client, "li.qa"),
-                          json={"process_key": "with_properties"})
-    [task] = started.json["tasks"]
-    shown = client.get(f"/api/v1/tasks/{task['id']}", headers=sign_in(client, "li.qa")).json
+    diagram = one_task_with_properties("with_properties", ("priority", "high"),
+                                       ("checklist", "https://example.org/list"))
+    shown = the_started_task(client, diagram, "with_properties")
     assert shown["properties"] == [{"name": "priority", "value": "high"},
                                    {"name": "checklist", "value": "https://example.org/list"}]
     assert shown["candidate_departments"] == []
@@ -66,25 +75,9 @@ def test_input_parameters_are_the_task_s_variables_and_prefill_its_form(client):
     assert data["checked_note"] == "Checked, fine" and "note" not in data
 
 
-OWN_SETTINGS = process("\n".join([
-    '<bpmn:startEvent id="start"/>',
-    '<bpmn:userTask id="check" name="Check"><bpmn:extensionElements><camunda:properties>'
-    '<camunda:property name="i18n:zh-CN" value="检查"/>'
-    '<camunda:property name="dutyflow:remindAfter" value="PT4H"/>'
-    '<camunda:property name="priority" value="high"/>'
-    '</camunda:properties></bpmn:extensionElements></bpmn:userTask>',
-    '<bpmn:endEvent id="end"/>', flow("start", "check"), flow("check", "end")]),
-    {"QA": ["start", "check", "end"]}, process_id="with_own_settings")
-
-
 def test_the_properties_dutyflow_reads_itself_are_not_shown_as_the_tasks(client):  # noqa: F811
-    deployed = client.post("/api/v1/process-definitions", headers=sign_in(client, "chen.design"),
-                           content_type="multipart/form-data",
-                           data={"file": (io.BytesIO(OWN_SETTINGS), "own_settings.bpmn")})
-    assert deployed.status_code == 201, deployed.json
-    started = client.post("/api/v1/process-instances", headers=sign_in(client, "li.qa"),
-                          json={"process_key": "with_own_settings"})
-    [task] = started.json["tasks"]
-    shown = client.get(f"/api/v1/tasks/{task['id']}", headers=sign_in(client, "li.qa")).json
+    diagram = one_task_with_properties("with_own_settings", ("i18n:zh-CN", "检查"),
+                                       ("dutyflow:remindAfter", "PT4H"), ("priority", "high"))
+    shown = the_started_task(client, diagram, "with_own_settings")
     assert shown["properties"] == [{"name": "priority", "value": "high"}]
     assert shown["name"] == "Check"

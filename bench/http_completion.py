@@ -16,6 +16,9 @@ Target: HTTP completion p50 <= 4x the raw engine round trip.
 - floor: GET /healthz on the same server: socket + waitress + Flask doing nothing.
 - statements: what the app path sends to the database per completion (SQLAlchemy's
   `before_cursor_execute`, plus the transaction's COMMIT): each is a round trip.
+- CPU: the CPU time this process spent per completion on the service and app paths
+  (thread time: the step itself runs in a sandbox process and is not in it). Unlike
+  latency it hardly moves with what else the machine is doing, so it compares checkouts.
 
 The paths are interleaved request by request (rotating order) so machine noise hits them
 alike. Each of service, app and http has its own database with the same content: a SQLite
@@ -186,17 +189,21 @@ def main() -> None:
             with stores["service"].reading() as uow:
                 user = actor_named(uow, USER)  # as the API has it from the token
 
+            cpu: dict[str, float] = {"service": 0.0, "app": 0.0}
+
             def via_service(task_id: str) -> float:
-                started = time.perf_counter()
+                started, cpu_from = time.perf_counter(), time.thread_time()
                 with stores["service"].writing() as uow:
                     instances.complete_task(uow, user, task_id, DATA)
+                cpu["service"] += time.thread_time() - cpu_from
                 return time.perf_counter() - started
 
             def via_app(task_id: str) -> float:
-                started = time.perf_counter()
+                started, cpu_from = time.perf_counter(), time.thread_time()
                 response = test_client.post(f"/api/v1/tasks/{task_id}/complete",
                                             json={"data": DATA}, headers=app_headers)
                 elapsed = time.perf_counter() - started
+                cpu["app"] += time.thread_time() - cpu_from
                 assert response.status_code == 200, response.data[:500]
                 return elapsed
 
@@ -224,6 +231,7 @@ def main() -> None:
                     "http": lambda i: via_http(http_ids[WARMUP + i]), "floor": lambda i: floor()}
             samples: dict[str, list[float]] = {name: [] for name in runs}
             names = list(runs)
+            cpu.update(service=0.0, app=0.0)  # the timed completions' only
             wall = time.perf_counter()
             for i in range(n):
                 for k in range(len(names)):  # rotate the order every round
@@ -270,6 +278,8 @@ def main() -> None:
           f"JSON: {(app_p50 - service_p50) * 1000:+.2f} ms)")
     print(f"http p50 / app p50:    {http_p50 / app_p50:5.2f}x  (+ server and network: "
           f"{(http_p50 - app_p50) * 1000:+.2f} ms)")
+    print(f"CPU per completion in this process: service {cpu['service'] / n * 1000:.2f} ms, "
+          f"app {cpu['app'] / n * 1000:.2f} ms (the step's own CPU is the sandbox's)")
 
 
 if __name__ == "__main__":

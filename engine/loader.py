@@ -27,6 +27,7 @@ from .decisions import Decisions, load_decisions
 from .form_references import FormCatalog, camunda_form_of
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
+from .cron import cron_cycles_in_place
 from .spiff_parser import DutyFlowParser, start_event_subprocesses_with_their_scope
 from .external_tasks import read_external, wait_for_workers
 from .waits import check_waits
@@ -869,6 +870,7 @@ def _compile(root: etree._Element, processes: list[etree._Element],
         for one in (spec, *subprocess_specs.values()):
             _merge_message_data(one)
             start_event_subprocesses_with_their_scope(one)
+            cron_cycles_in_place(one)
     return [_model(process, spec, subprocess_specs, forms[process.get("id")],
                    *external[process.get("id")], default_owner, called[process.get("id")])
             for process, spec, subprocess_specs in compiled]

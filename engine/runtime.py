@@ -21,7 +21,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (ErrorEv
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
+                                                              TimerEventDefinition)
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (BoundaryEvent,
                                                                         EventBasedGateway)
@@ -389,8 +390,15 @@ class Instance:
     def fire_timer(self, timer_id: str) -> None:
         """Fire one waiting timer now; the caller decides it is due (the database is the clock)."""
         task = self._find(timer_id)
-        if not task.has_state(TaskState.WAITING) or _timer_of(task) is None:
+        timer = _timer_of(task)
+        if not task.has_state(TaskState.WAITING) or timer is None:
             raise TaskNotReady(f"timer {timer_id} is not waiting")
+        if timer[1] is task.task_spec and isinstance(task.task_spec.event_definition,
+                                                     CycleTimerEventDefinition):
+            # SpiffWorkflow gives a cycle's paths only to the occurrences it counts itself,
+            # so a fired cycle would end its wait and run nothing: the occurrence due now
+            # takes the timer's path, once (the worker fires each wait once).
+            task._sync_children(task.task_spec.outputs, TaskState.FUTURE)
         task._set_internal_data(event_fired=True)
         self._guarded(lambda: task.task_spec._update(task))
         self._advance()

@@ -27,6 +27,7 @@ from .decisions import Decisions, load_decisions
 from .form_references import FormCatalog, camunda_form_of
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
+from .conditional_events import watch_in_place
 from .cron import cron_cycles_in_place
 from .spiff_parser import DutyFlowParser, start_event_subprocesses_with_their_scope
 from .external_tasks import read_external, wait_for_workers
@@ -582,8 +583,19 @@ class _Checker:
         condition.text = "True"
 
     def _check_conditions(self, process: etree._Element) -> None:
-        for condition in process.iterfind(".//bpmn:conditionExpression", NS):
+        """Flows' conditions, and conditional events' (engine.conditional_events)."""
+        for definition in process.iterfind(".//bpmn:conditionalEventDefinition", NS):
+            if not (definition.findtext("bpmn:condition", "", NS) or "").strip():
+                self.report(definition.getparent(), "conditional event has no condition",
+                            definition.sourceline)
+        conditions = [*process.iterfind(".//bpmn:conditionExpression", NS),
+                      *(condition for condition in process.iterfind(
+                          ".//bpmn:conditionalEventDefinition/bpmn:condition", NS)
+                        if (condition.text or "").strip())]
+        for condition in conditions:
             flow = condition.getparent()
+            if etree.QName(flow).localname == "conditionalEventDefinition":
+                flow = flow.getparent()
             language = self._language(condition)
             if language is not expressions.Language.PYTHON:
                 self._check_expression(flow, condition, "condition", language)
@@ -871,6 +883,7 @@ def _compile(root: etree._Element, processes: list[etree._Element],
             _merge_message_data(one)
             start_event_subprocesses_with_their_scope(one)
             cron_cycles_in_place(one)
+            watch_in_place(one)
     return [_model(process, spec, subprocess_specs, forms[process.get("id")],
                    *external[process.get("id")], default_owner, called[process.get("id")])
             for process, spec, subprocess_specs in compiled]

@@ -967,7 +967,10 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
                                         if _camunda(start, "initiator")), None),
                         labels=labels.document_translations(process),
                         calls=called, loop_outputs=loop_outputs(process),
-                        event_subprocesses=_event_subprocesses(process))
+                        event_subprocesses=_event_subprocesses(process),
+                        conditional_events=tuple(
+                            definition.getparent().get("id") for definition in
+                            process.iterfind(".//bpmn:conditionalEventDefinition", NS)))
 
 
 def loop_outputs(process: etree._Element) -> dict[str, tuple[str, str]]:

@@ -518,7 +518,7 @@ class Instance:
     def _advance(self) -> None:
         passes = _PassCounter(MAX_ENGINE_PASSES)
         self._guarded(lambda: self._workflow.do_engine_steps(did_complete_task=passes))
-        while self.error is None and self._fire_conditions():
+        while self.model.conditional_events and self.error is None and self._fire_conditions():
             self._guarded(lambda: self._workflow.do_engine_steps(did_complete_task=passes))
         if self.model.event_subprocesses and self.error is None:
             self._guarded(self._settle_event_subprocesses)

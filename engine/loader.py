@@ -503,6 +503,14 @@ class _Checker:
         constraints: dict[str, str | None] = {}
         for constraint in node.iterfind("camunda:validation/camunda:constraint", NS):
             name = constraint.get("name") or ""
+            if name == "validator":
+                # Camunda's custom validator is a Java class or bean: left out, as Java
+                # listeners are, so the field is checked by its other constraints.
+                self.warn(owner, f"form field {field_id!r}: validator "
+                                 f"{(constraint.get('config') or '').strip()!r} is Java code, "
+                                 "which cannot run in DutyFlow; the field is checked by its "
+                                 "other constraints only")
+                continue
             if name not in CONSTRAINTS:
                 self.report(owner, f"form field {field_id!r}: unknown constraint {name!r} "
                                    f"(known: {', '.join(CONSTRAINTS)})", constraint.sourceline)

@@ -293,3 +293,24 @@ def test_a_candidate_starter_group_must_name_a_department():
     [problem] = problems_of(source)
     assert problem.endswith("inbound_materials: candidate starter group 'Ghosts' names no "
                             "known department (matched against department keys, names and lanes)")
+
+
+def test_a_form_field_s_java_validator_deploys_with_a_warning_and_its_other_constraints_hold():
+    """Camunda's `validator` constraint names a Java class (or bean): it cannot run here."""
+    start = ('<bpmn:startEvent id="start"><bpmn:extensionElements><camunda:formData>'
+             '<camunda:formField id="account" type="string"><camunda:validation>'
+             '<camunda:constraint name="required"/>'
+             '<camunda:constraint name="validator" config="com.example.AccountValidator"/>'
+             "</camunda:validation></camunda:formField></camunda:formData>"
+             "</bpmn:extensionElements></bpmn:startEvent>")
+    source = process("\n".join([start, user_task("check"), '<bpmn:endEvent id="end"/>',
+                                flow("start", "check"), flow("check", "end")]),
+                     {"QA": ["start", "check", "end"]})
+    [model] = load_processes(source, "t.bpmn", KNOWN.__contains__)
+    [warning] = model.warnings
+    assert warning.element_id == "start" and warning.line is not None
+    assert "form field 'account': validator 'com.example.AccountValidator' is Java code" \
+        in warning.message
+    with pytest.raises(FormValidationError) as refused:
+        model.start_form.validate({})
+    assert "account" in refused.value.errors

@@ -22,7 +22,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import \
 from . import (business_rules, calls as call_activities, data_associations, deadlines, expressions,
                io_mapping, labels, listeners, people, sandbox)
 from .camunda_forms import CamundaForm, is_form_file
-from .expressions import script_languages
+from .expressions import camunda_api, script_languages
 from .decisions import Decisions, load_decisions
 from .form_references import FormCatalog, camunda_form_of
 from .errors import BpmnValidationError, Problem
@@ -305,36 +305,55 @@ class _Checker:
         # Groups an expression gives are known only at run time: a literal person is then
         # only checked to be an active member of the org.
         owners = () if group_expression is not None else ((lane,) if lane else ()) + groups
+        # Who gets the task if a named person cannot be worked out here (engine.expressions
+        # camunda_api.UnavailableApi): its lane, groups or the default department.
+        fallback = bool(lane or groups or group_expression or self.default_owner)
         for kind, text in (("assignee", assignee), ("candidateUsers", candidates)):
             if text is not None:
-                self._check_people(task, kind, text, owners)
+                self._check_people(task, kind, text, owners, fallback)
 
-    def _assignment_expression(self, task: etree._Element, attribute: str) -> str | None:
+    def _assignment_expression(self, task: etree._Element, attribute: str,
+                               fallback: bool = False) -> str | None:
         """The attribute's expression, checked, stored (in the tree) in the form the engine
-        evaluates (expressions.canonical); None when it is literal text or absent."""
+        evaluates (expressions.canonical); None when it is literal text or absent. One
+        calling a bean's method (Java code) is left out with a warning when the task has
+        another owner (`fallback`)."""
         text = _camunda(task, attribute)
         if text is None or not people.is_expression(text):
             return None
         language = expressions.detect(text, self.declared_language)
         try:
             expressions.check(text, language)
+        except camunda_api.UnavailableApi as err:
+            if fallback:
+                self.warn(task, f"{attribute} {text!r} ({language.value}): {err}: Java code "
+                                f"cannot run in DutyFlow; the {attribute} is left out and the "
+                                "task goes to its lane, candidate groups or default department")
+                del task.attrib[f"{{{CAMUNDA_NS}}}{attribute}"]
+                return None
+            self._report_expression(task, attribute, text, language, err)
+            return None
         except sandbox.SandboxError as err:
-            self.report(task, f"{attribute} {text!r} ({language.value}): {err}",
-                        task.sourceline + ((err.line or 1) - 1
-                                           if isinstance(err, expressions.ExpressionSyntaxError)
-                                           else 0))
+            self._report_expression(task, attribute, text, language, err)
             return None
         canonical = expressions.canonical(text, language)
         task.set(f"{{{CAMUNDA_NS}}}{attribute}", canonical)
         return canonical
 
+    def _report_expression(self, task: etree._Element, attribute: str, text: str,
+                           language: expressions.Language, err: sandbox.SandboxError) -> None:
+        self.report(task, f"{attribute} {text!r} ({language.value}): {err}",
+                    task.sourceline + ((err.line or 1) - 1
+                                       if isinstance(err, expressions.ExpressionSyntaxError)
+                                       else 0))
+
     def _check_people(self, task: etree._Element, kind: str, text: str,
-                      owners: tuple[str, ...]) -> None:
+                      owners: tuple[str, ...], fallback: bool) -> None:
         """A username (a comma list for candidateUsers) or one expression (`${...}`,
         `#{...}`, FEEL's `=...`); named users must pass the membership rule when the org
         is known."""
         if people.is_expression(text):
-            self._assignment_expression(task, kind)
+            self._assignment_expression(task, kind, fallback)
             return
         names = people.literal_users(text)
         if "${" in text or not names or (kind == "assignee" and len(names) > 1):

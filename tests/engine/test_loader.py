@@ -314,3 +314,30 @@ def test_a_form_field_s_java_validator_deploys_with_a_warning_and_its_other_cons
     with pytest.raises(FormValidationError) as refused:
         model.start_form.validate({})
     assert "account" in refused.value.errors
+
+
+def bean_assigned(attrs: str, lanes: bool = True) -> bytes:
+    body = ['<bpmn:startEvent id="start"/>', user_task("review", attrs=attrs),
+            '<bpmn:endEvent id="end"/>', flow("start", "review"), flow("review", "end")]
+    return process("\n".join(body), {"QA": ["start", "review", "end"]} if lanes else None)
+
+
+def test_an_assignee_given_by_a_bean_s_method_deploys_with_a_warning_and_the_lane_owns_the_task():
+    """`#{jobService.findRequester(id)}` calls Java code: the task goes to its lane."""
+    [model] = load_processes(
+        bean_assigned('camunda:assignee="#{jobService.findRequester(jobId)}"'), "t.bpmn",
+        KNOWN.__contains__)
+    [warning] = model.warnings
+    assert warning.element_id == "review" and warning.line is not None
+    assert ("assignee '#{jobService.findRequester(jobId)}' (juel): line 1, column 14: method "
+            "findRequester() is not available: Java code cannot run in DutyFlow; the assignee "
+            "is left out") in warning.message
+    duty = model.duties["review"]
+    assert (duty.lane, duty.assignee) == ("QA", None)
+
+
+def test_an_assignee_given_by_a_bean_s_method_is_refused_where_it_is_the_only_owner():
+    [problem] = problems_of(bean_assigned('camunda:assignee="#{jobService.findRequester(jobId)}"',
+                                          lanes=False))
+    assert ": review: assignee '#{jobService.findRequester(jobId)}' (juel): " in problem
+    assert "method findRequester() is not available" in problem

@@ -39,6 +39,7 @@ from .people import OrgSnapshot
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ACTIVITI_NS = "http://activiti.org/bpmn"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS}
 # Who a duty goes to: Camunda 7 attributes, and Zeebe's assignmentDefinition attributes
@@ -166,7 +167,23 @@ def parse_untrusted_xml(source: bytes, filename: str) -> etree._Element:
     if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
         raise BpmnValidationError([Problem(filename, root.sourceline, None,
                                            "the root element is not a BPMN 2.0 bpmn:definitions")])
+    if ACTIVITI_NS.encode() in source:
+        _activiti_as_camunda(root)
     return root
+
+
+def _activiti_as_camunda(root: etree._Element) -> None:
+    """Camunda 7 reads the namespace of Activiti, the engine it was forked from, as its own
+    (Camunda Modeler 2 wrote `xmlns:camunda="http://activiti.org/bpmn"`): so does DutyFlow,
+    rather than run such a diagram without its forms, people, delegates and listeners."""
+    old, new = f"{{{ACTIVITI_NS}}}", f"{{{CAMUNDA_NS}}}"
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag.startswith(old):
+            element.tag = new + element.tag[len(old):]
+        for name in [name for name in element.attrib if name.startswith(old)]:
+            element.set(new + name[len(old):], element.attrib.pop(name))
 
 
 class _Checker:

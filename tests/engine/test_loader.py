@@ -341,3 +341,21 @@ def test_an_assignee_given_by_a_bean_s_method_is_refused_where_it_is_the_only_ow
                                           lanes=False))
     assert ": review: assignee '#{jobService.findRequester(jobId)}' (juel): " in problem
     assert "method findRequester() is not available" in problem
+
+
+def test_camunda_extensions_in_the_activiti_namespace_are_read_as_camunda_s():
+    """Camunda Modeler 2 wrote `xmlns:camunda="http://activiti.org/bpmn"`; Camunda 7 reads
+    it as its own namespace, so its forms and people are the diagram's, not left out."""
+    source = process("\n".join([
+        '<bpmn:startEvent id="start"><bpmn:extensionElements><camunda:formData>'
+        '<camunda:formField id="amount" type="long"><camunda:validation>'
+        '<camunda:constraint name="required"/></camunda:validation></camunda:formField>'
+        "</camunda:formData></bpmn:extensionElements></bpmn:startEvent>",
+        user_task("check", attrs='camunda:candidateGroups="Legal"'), '<bpmn:endEvent id="end"/>',
+        flow("start", "check"), flow("check", "end")])).replace(
+        b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
+        b'xmlns:camunda="http://activiti.org/bpmn"')
+    [model] = load_processes(source, "t.bpmn", KNOWN.__contains__)
+    assert [field.id for field in model.start_form.fields] == ["amount"]
+    assert model.start_form.fields[0].required
+    assert model.duties["check"].candidate_groups == ("Legal",)

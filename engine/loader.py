@@ -338,7 +338,11 @@ class _Checker:
         text = _camunda(task, attribute)
         if text is None or not people.is_expression(text):
             return None
-        language = expressions.detect(text, self.declared_language)
+        # The definitions' expressionLanguage is the default of BPMN's formal expressions;
+        # XPath never reads a Camunda attribute (`${approver}` is Camunda's own syntax).
+        declared = None if self.declared_language is expressions.Language.XPATH \
+            else self.declared_language
+        language = expressions.detect(text, declared)
         try:
             expressions.check(text, language)
         except camunda_api.UnavailableApi as err:

@@ -152,9 +152,13 @@ def org_for(root) -> dict:
     """Departments for the file's lanes and groups, employees for its named people (Camunda
     attributes in the Activiti namespace are Camunda's, as the loader reads them)."""
     groups = {lane.get("name").strip() for lane in root.iter(f"{{{BPMN}}}lane") if lane.get("name")}
+    lane_of = {ref.text.strip(): lane.get("name").strip()
+               for lane in root.iter(f"{{{BPMN}}}lane") if lane.get("name")
+               for ref in lane.iter(f"{{{BPMN}}}flowNodeRef") if ref.text}
     people: dict[str, str] = {}
     for task in root.iter(f"{{{BPMN}}}userTask"):
-        owned_by = _camunda(task, "candidateGroups")
+        owned_by = _camunda(task, "candidateGroups") + (
+            [lane_of[task.get("id")]] if task.get("id") in lane_of else [])
         for assignment in task.iter(f"{{{ZEEBE}}}assignmentDefinition"):
             owned_by += _split(assignment.get("candidateGroups"))
         groups.update(owned_by)

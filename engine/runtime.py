@@ -676,6 +676,10 @@ def _execution_error(err: Exception) -> ExecutionError:
     element_id = task.task_spec.bpmn_id if task is not None else None
     cause = getattr(err, "exception", None) or err
     message = str(cause) if isinstance(cause, sandbox.SandboxError) else str(err)
+    collection = getattr(getattr(task, "task_spec", None), "data_input", None)
+    if collection is not None and message.startswith("Missing data input for multiinstance"):
+        # SpiffWorkflow's words for a camunda:collection that names nothing set yet.
+        message = f"the multi-instance collection {collection.bpmn_id!r} is not in the process data"
     return ExecutionError(message.splitlines()[0] if message else type(err).__name__, element_id)
 
 

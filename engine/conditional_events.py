@@ -4,7 +4,8 @@ waits until its condition holds over the process data.
 
 Camunda evaluates the condition when the wait begins and again whenever variables change;
 DutyFlow does so after every step that moves the instance (a task completed, a worker's
-result, a message, a timer, a data fix), which is when its variables change. The data is
+result, a message, a timer, a retry), which is when its variables change (an admin's data
+fix moves nothing: the retry after it does). The data is
 the process's as of the latest step anywhere in the instance (a subprocess's work
 included, as Camunda's variables are visible to the boundary events of the subprocess
 they are set in). As in Camunda, a condition over a variable that is not set yet is

@@ -77,3 +77,19 @@ def test_a_condition_that_fails_for_another_reason_than_an_unset_variable_is_the
     instance = Instance.start(model, {"invoiceId": 7})  # a number has no length()
     assert instance.status == ERROR and instance.error.element_id == "invoiced"
     assert str(instance.error).startswith("invoiced: condition: ")
+
+
+def test_an_intermediate_conditional_event_passes_at_once_when_its_condition_already_holds():
+    body = "\n".join([
+        '<bpmn:startEvent id="start"/>', user_task("fill", '<camunda:formField id="ok" '
+                                                          'type="boolean"/>'),
+        '<bpmn:intermediateCatchEvent id="ready_to_ship"><bpmn:conditionalEventDefinition>'
+        "<bpmn:condition>${ok}</bpmn:condition></bpmn:conditionalEventDefinition>"
+        "</bpmn:intermediateCatchEvent>", user_task("ship"), '<bpmn:endEvent id="end"/>',
+        flow("start", "fill"), flow("fill", "ready_to_ship"), flow("ready_to_ship", "ship"),
+        flow("ship", "end")])
+    [model] = load_processes(process(body, {"QA": ["start", "fill", "ready_to_ship", "ship",
+                                                   "end"]}), "intermediate.bpmn")
+    assert ready(step(Instance.start(model), "fill", {"ok": True})) == ["ship"]
+    waiting = step(Instance.start(model), "fill", {"ok": False})
+    assert ready(waiting) == [] and waiting.status != ERROR

@@ -39,6 +39,7 @@ from services.workflow import definitions, instances  # noqa: E402
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
+ACTIVITI = "http://activiti.org/bpmn"
 ZEEBE = "http://camunda.org/schema/zeebe/1.0"
 DEFAULT_DEPARTMENT = "interop"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
@@ -148,16 +149,20 @@ def filled_in(form) -> dict:
 
 
 def org_for(root) -> dict:
-    """Departments for the file's lanes and groups, employees for its named people."""
+    """Departments for the file's lanes and groups, employees for its named people (Camunda
+    attributes in the Activiti namespace are Camunda's, as the loader reads them)."""
     groups = {lane.get("name").strip() for lane in root.iter(f"{{{BPMN}}}lane") if lane.get("name")}
+    lane_of = {ref.text.strip(): lane.get("name").strip()
+               for lane in root.iter(f"{{{BPMN}}}lane") if lane.get("name")
+               for ref in lane.iter(f"{{{BPMN}}}flowNodeRef") if ref.text}
     people: dict[str, str] = {}
     for task in root.iter(f"{{{BPMN}}}userTask"):
-        owned_by = _split(task.get(f"{{{CAMUNDA}}}candidateGroups"))
+        owned_by = _camunda(task, "candidateGroups") + (
+            [lane_of[task.get("id")]] if task.get("id") in lane_of else [])
         for assignment in task.iter(f"{{{ZEEBE}}}assignmentDefinition"):
             owned_by += _split(assignment.get("candidateGroups"))
         groups.update(owned_by)
-        named = _split(task.get(f"{{{CAMUNDA}}}candidateUsers")) + _split(
-            task.get(f"{{{CAMUNDA}}}assignee"))
+        named = _camunda(task, "candidateUsers") + _camunda(task, "assignee")
         for assignment in task.iter(f"{{{ZEEBE}}}assignmentDefinition"):
             named += _split(assignment.get("assignee")) + _split(assignment.get("candidateUsers"))
         for username in named:
@@ -175,6 +180,10 @@ def org_for(root) -> dict:
     for department in departments:
         department.pop("head")
     return {"departments": departments, "employees": employees}
+
+
+def _camunda(task, name: str) -> list[str]:
+    return _split(task.get(f"{{{CAMUNDA}}}{name}") or task.get(f"{{{ACTIVITI}}}{name}"))
 
 
 def _split(value: str | None) -> list[str]:

@@ -1,4 +1,5 @@
-"""ISO 8601 dates and durations, as written in `camunda:dueDate` and timer events.
+"""ISO 8601 dates and durations, as written in `camunda:dueDate` and timer events (and
+a timeCycle's cron expression, engine.cron).
 
 SpiffWorkflow evaluates timer text as Python, so a designer's plain `PT2H` would be
 a NameError; here literal ISO values are recognised and quoted, and `${name}` is
@@ -13,7 +14,7 @@ from typing import Any, Mapping
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from . import expressions, sandbox
+from . import cron, expressions, sandbox
 
 _DURATION = re.compile(
     r"^P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?"
@@ -44,7 +45,8 @@ def timer_expression(text: str) -> str:
     stripped = text.strip()
     if sandbox.wrapped_body(stripped) is not None:
         return sandbox.unwrap(stripped)
-    if is_duration(stripped) or _CYCLE.match(stripped) or _looks_like_date(stripped):
+    if is_duration(stripped) or _CYCLE.match(stripped) or _looks_like_date(stripped) \
+            or cron.looks_like_cron(stripped):
         return repr(stripped)
     return stripped
 
@@ -63,6 +65,8 @@ def check_timer(kind: str, text: str) -> str | None:
             TimerEventDefinition.parse_iso_duration(stripped)
         elif kind == "timeDate":
             parse_datetime(stripped)
+        elif cron.looks_like_cron(stripped):
+            return cron.check(stripped)
         else:
             TimerEventDefinition.parse_iso_recurring_interval(stripped)
     except Exception:  # SpiffWorkflow raises bare Exception for bad ISO text

@@ -22,11 +22,13 @@ from SpiffWorkflow.camunda.specs.event_definitions import \
 from . import (business_rules, calls as call_activities, data_associations, deadlines, expressions,
                io_mapping, labels, listeners, people, sandbox)
 from .camunda_forms import CamundaForm, is_form_file
-from .expressions import script_languages
+from .expressions import camunda_api, script_languages
 from .decisions import Decisions, load_decisions
 from .form_references import FormCatalog, camunda_form_of
 from .errors import BpmnValidationError, Problem
 from .safe_xml import parse_safely
+from .conditional_events import watch_in_place
+from .cron import cron_cycles_in_place
 from .spiff_parser import DutyFlowParser, start_event_subprocesses_with_their_scope
 from .external_tasks import read_external, wait_for_workers
 from .waits import check_waits
@@ -37,6 +39,7 @@ from .people import OrgSnapshot
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ACTIVITI_NS = "http://activiti.org/bpmn"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "zeebe": ZEEBE_NS}
 # Who a duty goes to: Camunda 7 attributes, and Zeebe's assignmentDefinition attributes
@@ -164,7 +167,23 @@ def parse_untrusted_xml(source: bytes, filename: str) -> etree._Element:
     if etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
         raise BpmnValidationError([Problem(filename, root.sourceline, None,
                                            "the root element is not a BPMN 2.0 bpmn:definitions")])
+    if ACTIVITI_NS.encode() in source:
+        _activiti_as_camunda(root)
     return root
+
+
+def _activiti_as_camunda(root: etree._Element) -> None:
+    """Camunda 7 reads the namespace of Activiti, the engine it was forked from, as its own
+    (Camunda Modeler 2 wrote `xmlns:camunda="http://activiti.org/bpmn"`): so does DutyFlow,
+    rather than run such a diagram without its forms, people, delegates and listeners."""
+    old, new = f"{{{ACTIVITI_NS}}}", f"{{{CAMUNDA_NS}}}"
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.tag.startswith(old):
+            element.tag = new + element.tag[len(old):]
+        for name in [name for name in element.attrib if name.startswith(old)]:
+            element.set(new + name[len(old):], element.attrib.pop(name))
 
 
 class _Checker:
@@ -303,36 +322,59 @@ class _Checker:
         # Groups an expression gives are known only at run time: a literal person is then
         # only checked to be an active member of the org.
         owners = () if group_expression is not None else ((lane,) if lane else ()) + groups
+        # Who gets the task if a named person cannot be worked out here (engine.expressions
+        # camunda_api.UnavailableApi): its lane, groups or the default department.
+        fallback = bool(lane or groups or group_expression or self.default_owner)
         for kind, text in (("assignee", assignee), ("candidateUsers", candidates)):
             if text is not None:
-                self._check_people(task, kind, text, owners)
+                self._check_people(task, kind, text, owners, fallback)
 
-    def _assignment_expression(self, task: etree._Element, attribute: str) -> str | None:
+    def _assignment_expression(self, task: etree._Element, attribute: str,
+                               fallback: bool = False) -> str | None:
         """The attribute's expression, checked, stored (in the tree) in the form the engine
-        evaluates (expressions.canonical); None when it is literal text or absent."""
+        evaluates (expressions.canonical); None when it is literal text or absent. One
+        calling a bean's method (Java code) is left out with a warning when the task has
+        another owner (`fallback`)."""
         text = _camunda(task, attribute)
         if text is None or not people.is_expression(text):
             return None
-        language = expressions.detect(text, self.declared_language)
+        # The definitions' expressionLanguage is the default of BPMN's formal expressions;
+        # XPath never reads a Camunda attribute (`${approver}` is Camunda's own syntax).
+        declared = None if self.declared_language is expressions.Language.XPATH \
+            else self.declared_language
+        language = expressions.detect(text, declared)
         try:
             expressions.check(text, language)
+        except camunda_api.UnavailableApi as err:
+            if fallback:
+                self.warn(task, f"{attribute} {text!r} ({language.value}): {err}: Java code "
+                                f"cannot run in DutyFlow; the {attribute} is left out and the "
+                                "task goes to its lane, candidate groups or default department")
+                del task.attrib[f"{{{CAMUNDA_NS}}}{attribute}"]
+                return None
+            self._report_expression(task, attribute, text, language, err)
+            return None
         except sandbox.SandboxError as err:
-            self.report(task, f"{attribute} {text!r} ({language.value}): {err}",
-                        task.sourceline + ((err.line or 1) - 1
-                                           if isinstance(err, expressions.ExpressionSyntaxError)
-                                           else 0))
+            self._report_expression(task, attribute, text, language, err)
             return None
         canonical = expressions.canonical(text, language)
         task.set(f"{{{CAMUNDA_NS}}}{attribute}", canonical)
         return canonical
 
+    def _report_expression(self, task: etree._Element, attribute: str, text: str,
+                           language: expressions.Language, err: sandbox.SandboxError) -> None:
+        self.report(task, f"{attribute} {text!r} ({language.value}): {err}",
+                    task.sourceline + ((err.line or 1) - 1
+                                       if isinstance(err, expressions.ExpressionSyntaxError)
+                                       else 0))
+
     def _check_people(self, task: etree._Element, kind: str, text: str,
-                      owners: tuple[str, ...]) -> None:
+                      owners: tuple[str, ...], fallback: bool) -> None:
         """A username (a comma list for candidateUsers) or one expression (`${...}`,
         `#{...}`, FEEL's `=...`); named users must pass the membership rule when the org
         is known."""
         if people.is_expression(text):
-            self._assignment_expression(task, kind)
+            self._assignment_expression(task, kind, fallback)
             return
         names = people.literal_users(text)
         if "${" in text or not names or (kind == "assignee" and len(names) > 1):
@@ -501,6 +543,14 @@ class _Checker:
         constraints: dict[str, str | None] = {}
         for constraint in node.iterfind("camunda:validation/camunda:constraint", NS):
             name = constraint.get("name") or ""
+            if name == "validator":
+                # Camunda's custom validator is a Java class or bean: left out, as Java
+                # listeners are, so the field is checked by its other constraints.
+                self.warn(owner, f"form field {field_id!r}: validator "
+                                 f"{(constraint.get('config') or '').strip()!r} is Java code, "
+                                 "which cannot run in DutyFlow; the field is checked by its "
+                                 "other constraints only")
+                continue
             if name not in CONSTRAINTS:
                 self.report(owner, f"form field {field_id!r}: unknown constraint {name!r} "
                                    f"(known: {', '.join(CONSTRAINTS)})", constraint.sourceline)
@@ -581,8 +631,19 @@ class _Checker:
         condition.text = "True"
 
     def _check_conditions(self, process: etree._Element) -> None:
-        for condition in process.iterfind(".//bpmn:conditionExpression", NS):
+        """Flows' conditions, and conditional events' (engine.conditional_events)."""
+        for definition in process.iterfind(".//bpmn:conditionalEventDefinition", NS):
+            if not (definition.findtext("bpmn:condition", "", NS) or "").strip():
+                self.report(definition.getparent(), "conditional event has no condition",
+                            definition.sourceline)
+        conditions = [*process.iterfind(".//bpmn:conditionExpression", NS),
+                      *(condition for condition in process.iterfind(
+                          ".//bpmn:conditionalEventDefinition/bpmn:condition", NS)
+                        if (condition.text or "").strip())]
+        for condition in conditions:
             flow = condition.getparent()
+            if etree.QName(flow).localname == "conditionalEventDefinition":
+                flow = flow.getparent()
             language = self._language(condition)
             if language is not expressions.Language.PYTHON:
                 self._check_expression(flow, condition, "condition", language)
@@ -869,6 +930,8 @@ def _compile(root: etree._Element, processes: list[etree._Element],
         for one in (spec, *subprocess_specs.values()):
             _merge_message_data(one)
             start_event_subprocesses_with_their_scope(one)
+            cron_cycles_in_place(one)
+            watch_in_place(one)
     return [_model(process, spec, subprocess_specs, forms[process.get("id")],
                    *external[process.get("id")], default_owner, called[process.get("id")])
             for process, spec, subprocess_specs in compiled]
@@ -952,7 +1015,10 @@ def _model(process: etree._Element, spec, subprocess_specs, forms: dict[str, For
                                         if _camunda(start, "initiator")), None),
                         labels=labels.document_translations(process),
                         calls=called, loop_outputs=loop_outputs(process),
-                        event_subprocesses=_event_subprocesses(process))
+                        event_subprocesses=_event_subprocesses(process),
+                        conditional_events=tuple(
+                            definition.getparent().get("id") for definition in
+                            process.iterfind(".//bpmn:conditionalEventDefinition", NS)))
 
 
 def loop_outputs(process: etree._Element) -> dict[str, tuple[str, str]]:

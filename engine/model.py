@@ -123,6 +123,9 @@ class ProcessModel:
     loop_outputs: dict[str, tuple[str, str]] = field(default_factory=dict)
     # The process's event subprocesses (engine.runtime): {element id: interrupting}.
     event_subprocesses: dict[str, bool] = field(default_factory=dict)
+    # Its conditional events (engine.conditional_events), by element id: only instances
+    # that have some look for conditions to evaluate after a step.
+    conditional_events: tuple[str, ...] = ()
 
     def label(self, element_id: str, locale: str | None, drawn: str) -> str:
         """An element's name in `locale`, else `drawn` (the name as drawn)."""

@@ -21,7 +21,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (ErrorEv
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (CycleTimerEventDefinition,
+                                                              TimerEventDefinition)
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import (BoundaryEvent,
                                                                         EventBasedGateway)
@@ -30,7 +31,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import calls, expressions, sandbox, script_engine
+from . import calls, conditional_events, expressions, sandbox, script_engine
 from .io_mapping import HIDDEN as LOCALS
 from .compaction import compact
 from .deadlines import parse_datetime
@@ -389,8 +390,15 @@ class Instance:
     def fire_timer(self, timer_id: str) -> None:
         """Fire one waiting timer now; the caller decides it is due (the database is the clock)."""
         task = self._find(timer_id)
-        if not task.has_state(TaskState.WAITING) or _timer_of(task) is None:
+        timer = _timer_of(task)
+        if not task.has_state(TaskState.WAITING) or timer is None:
             raise TaskNotReady(f"timer {timer_id} is not waiting")
+        if timer[1] is task.task_spec and isinstance(task.task_spec.event_definition,
+                                                     CycleTimerEventDefinition):
+            # SpiffWorkflow gives a cycle's paths only to the occurrences it counts itself,
+            # so a fired cycle would end its wait and run nothing: the occurrence due now
+            # takes the timer's path, once (the worker fires each wait once).
+            task._sync_children(task.task_spec.outputs, TaskState.FUTURE)
         task._set_internal_data(event_fired=True)
         self._guarded(lambda: task.task_spec._update(task))
         self._advance()
@@ -508,11 +516,47 @@ class Instance:
         return task
 
     def _advance(self) -> None:
-        self._guarded(lambda: self._workflow.do_engine_steps(
-            did_complete_task=_PassCounter(MAX_ENGINE_PASSES)))
+        passes = _PassCounter(MAX_ENGINE_PASSES)
+        self._guarded(lambda: self._workflow.do_engine_steps(did_complete_task=passes))
+        while self.model.conditional_events and self.error is None and self._fire_conditions():
+            self._guarded(lambda: self._workflow.do_engine_steps(did_complete_task=passes))
         if self.model.event_subprocesses and self.error is None:
             self._guarded(self._settle_event_subprocesses)
         compact(self._workflow)
+
+    def _fire_conditions(self) -> bool:
+        """Fire the waiting conditional events whose condition holds over the live data
+        (engine.conditional_events); True if any fired. Each firing counts as a pass of
+        its element, so conditions that keep firing are an endless loop like any other."""
+        waiting = [task for workflow in self._workflows()
+                   for task in workflow.get_tasks(state=TaskState.WAITING)
+                   if isinstance(getattr(task.task_spec, "event_definition", None),
+                                 conditional_events.Watched)]
+        if not waiting:
+            return False
+        data = self._live_data()
+        fired = False
+        for task in waiting:
+            try:
+                holds = conditional_events.due(task.task_spec.event_definition, data,
+                                               expressions.evaluate)
+            except sandbox.SandboxError as err:
+                self.error = ExecutionError(f"condition: {err}", task.task_spec.bpmn_id)
+                return False
+            if holds:
+                task.data.update(copy.deepcopy(data))
+                task._set_internal_data(event_fired=True)
+                self._guarded(lambda task=task: task.task_spec._update(task))
+                fired = True
+        return fired
+
+    def _live_data(self) -> dict[str, Any]:
+        """The process data as of the latest step anywhere in the instance, subprocesses
+        included (a conditional event on a subprocess sees what its work has set)."""
+        finished = [task for workflow in self._workflows()
+                    for task in workflow.get_tasks(state=TaskState.COMPLETED)]
+        latest = max(finished, key=lambda task: task.last_state_change, default=None)
+        return dict(latest.data) if latest is not None else self.data
 
     # Event subprocesses (started with the process or subprocess around them, see
     # engine.spiff_parser): SpiffWorkflow neither interrupts for an interrupting one nor
@@ -632,6 +676,10 @@ def _execution_error(err: Exception) -> ExecutionError:
     element_id = task.task_spec.bpmn_id if task is not None else None
     cause = getattr(err, "exception", None) or err
     message = str(cause) if isinstance(cause, sandbox.SandboxError) else str(err)
+    collection = getattr(getattr(task, "task_spec", None), "data_input", None)
+    if collection is not None and message.startswith("Missing data input for multiinstance"):
+        # SpiffWorkflow's words for a camunda:collection that names nothing set yet.
+        message = f"the multi-instance collection {collection.bpmn_id!r} is not in the process data"
     return ExecutionError(message.splitlines()[0] if message else type(err).__name__, element_id)
 
 

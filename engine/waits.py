@@ -4,7 +4,7 @@ refused at deploy time, with the element and line, instead of waiting for ever.
 A message wait (receive task, or a catching start, intermediate or boundary event) needs
 a `bpmn:message` with a name: `POST /api/v1/messages` and message throws correlate by it.
 A signal wait needs a `bpmn:signal` with a name, for `POST /api/v1/signals`. Conditional
-events are refused: nothing evaluates their condition while an instance waits.
+events wait for their condition (engine.conditional_events).
 """
 from __future__ import annotations
 
@@ -33,9 +33,6 @@ def check_waits(root: etree._Element, process: etree._Element, report: Report) -
                     _check_ref(event, definition.get("messageRef"), messages, "message", report)
                 elif name == "signalEventDefinition":
                     _check_ref(event, definition.get("signalRef"), signals, "signal", report)
-                elif name == "conditionalEventDefinition":
-                    report(event, "conditional events are not supported: nothing would ever "
-                                  "end this wait")
 
 
 def _names(root: etree._Element, kind: str) -> dict[str, str]:

@@ -21,8 +21,10 @@ UNAVAILABLE_TASK_METHODS = frozenset({"getAssignee", "setAssignee", "getName", "
 
 
 class UnavailableApi(ExpressionSyntaxError):
-    """A script calls Camunda API that DutyFlow has no counterpart for (task.setAssignee):
-    a listener using it deploys left out with a warning, as Java listeners do."""
+    """A script calls Camunda API that DutyFlow has no counterpart for (task.setAssignee),
+    or a JUEL expression a bean's method (`${userService.findManager(id)}`, Java code): a
+    listener using it deploys left out with a warning, as Java listeners do, and so does
+    such an assignee or candidateUsers where the task has another owner."""
 
 
 def problem(owner: str, method: str, count: int) -> str | None:

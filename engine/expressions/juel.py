@@ -16,7 +16,7 @@ import lark
 
 from engine import sandbox
 
-from . import juel_runtime
+from . import camunda_api, juel_runtime
 from .parsing import (ExpressionSyntaxError, constant, helper, load_parser, located, parse,
                       position_of, scope)
 
@@ -155,8 +155,9 @@ class _Translator:
                 return helper("juel_get_variable", scope(), args[0])
             raise self.error(name, f"execution.{name}() is not available; "
                                    "use execution.getVariable('name')")
-        if str(name) not in juel_runtime.METHOD_NAMES:
-            raise self.error(name, f"method {name}() is not available")
+        if str(name) not in juel_runtime.METHOD_NAMES:  # a bean's method: Java code
+            error = self.error(name, f"method {name}() is not available")
+            raise camunda_api.UnavailableApi(error.reason, error.line, error.column)
         return helper("juel_method", self.visit(base), constant(str(name)), *args)
 
     def _function(self, node: lark.Tree, name: lark.Token, *arguments) -> ast.expr:

@@ -293,3 +293,69 @@ def test_a_candidate_starter_group_must_name_a_department():
     [problem] = problems_of(source)
     assert problem.endswith("inbound_materials: candidate starter group 'Ghosts' names no "
                             "known department (matched against department keys, names and lanes)")
+
+
+def test_a_form_field_s_java_validator_deploys_with_a_warning_and_its_other_constraints_hold():
+    """Camunda's `validator` constraint names a Java class (or bean): it cannot run here."""
+    start = ('<bpmn:startEvent id="start"><bpmn:extensionElements><camunda:formData>'
+             '<camunda:formField id="account" type="string"><camunda:validation>'
+             '<camunda:constraint name="required"/>'
+             '<camunda:constraint name="validator" config="com.example.AccountValidator"/>'
+             "</camunda:validation></camunda:formField></camunda:formData>"
+             "</bpmn:extensionElements></bpmn:startEvent>")
+    source = process("\n".join([start, user_task("check"), '<bpmn:endEvent id="end"/>',
+                                flow("start", "check"), flow("check", "end")]),
+                     {"QA": ["start", "check", "end"]})
+    [model] = load_processes(source, "t.bpmn", KNOWN.__contains__)
+    [warning] = model.warnings
+    assert warning.element_id == "start" and warning.line is not None
+    assert "form field 'account': validator 'com.example.AccountValidator' is Java code" \
+        in warning.message
+    with pytest.raises(FormValidationError) as refused:
+        model.start_form.validate({})
+    assert "account" in refused.value.errors
+
+
+def bean_assigned(attrs: str, lanes: bool = True) -> bytes:
+    body = ['<bpmn:startEvent id="start"/>', user_task("review", attrs=attrs),
+            '<bpmn:endEvent id="end"/>', flow("start", "review"), flow("review", "end")]
+    return process("\n".join(body), {"QA": ["start", "review", "end"]} if lanes else None)
+
+
+def test_an_assignee_given_by_a_bean_s_method_deploys_with_a_warning_and_the_lane_owns_the_task():
+    """`#{jobService.findRequester(id)}` calls Java code: the task goes to its lane."""
+    [model] = load_processes(
+        bean_assigned('camunda:assignee="#{jobService.findRequester(jobId)}"'), "t.bpmn",
+        KNOWN.__contains__)
+    [warning] = model.warnings
+    assert warning.element_id == "review" and warning.line is not None
+    assert ("assignee '#{jobService.findRequester(jobId)}' (juel): line 1, column 14: method "
+            "findRequester() is not available: Java code cannot run in DutyFlow; the assignee "
+            "is left out") in warning.message
+    duty = model.duties["review"]
+    assert (duty.lane, duty.assignee) == ("QA", None)
+
+
+def test_an_assignee_given_by_a_bean_s_method_is_refused_where_it_is_the_only_owner():
+    [problem] = problems_of(bean_assigned('camunda:assignee="#{jobService.findRequester(jobId)}"',
+                                          lanes=False))
+    assert ": review: assignee '#{jobService.findRequester(jobId)}' (juel): " in problem
+    assert "method findRequester() is not available" in problem
+
+
+def test_camunda_extensions_in_the_activiti_namespace_are_read_as_camunda_s():
+    """Camunda Modeler 2 wrote `xmlns:camunda="http://activiti.org/bpmn"`; Camunda 7 reads
+    it as its own namespace, so its forms and people are the diagram's, not left out."""
+    source = process("\n".join([
+        '<bpmn:startEvent id="start"><bpmn:extensionElements><camunda:formData>'
+        '<camunda:formField id="amount" type="long"><camunda:validation>'
+        '<camunda:constraint name="required"/></camunda:validation></camunda:formField>'
+        "</camunda:formData></bpmn:extensionElements></bpmn:startEvent>",
+        user_task("check", attrs='camunda:candidateGroups="Legal"'), '<bpmn:endEvent id="end"/>',
+        flow("start", "check"), flow("check", "end")])).replace(
+        b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"',
+        b'xmlns:camunda="http://activiti.org/bpmn"')
+    [model] = load_processes(source, "t.bpmn", KNOWN.__contains__)
+    assert [field.id for field in model.start_form.fields] == ["amount"]
+    assert model.start_form.fields[0].required
+    assert model.duties["check"].candidate_groups == ("Legal",)

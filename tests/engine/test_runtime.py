@@ -329,3 +329,21 @@ def test_an_interrupting_event_subprocess_cancels_only_its_own_scope():
     instance = complete(roundtrip(instance), "halted", {})
     assert [task.element_id for task in instance.ready_tasks()] == ["after"]
     assert complete(instance, "after", {}).status == COMPLETED
+
+
+def test_a_multi_instance_over_a_collection_nobody_set_stops_naming_the_collection():
+    body = "\n".join([
+        '<bpmn:startEvent id="start"/>',
+        '<bpmn:subProcess id="each"><bpmn:multiInstanceLoopCharacteristics isSequential="true" '
+        'camunda:collection="orderItems" camunda:elementVariable="item"/>'
+        '<bpmn:startEvent id="each_start"/>' + user_task("pack") + '<bpmn:endEvent id="each_end"/>'
+        + flow("each_start", "pack") + flow("pack", "each_end") + "</bpmn:subProcess>",
+        '<bpmn:endEvent id="end"/>', flow("start", "each"), flow("each", "end")])
+    [model] = load_processes(process(body, {"QA": ["start", "each", "each_start", "pack",
+                                                   "each_end", "end"]}), "each.bpmn")
+    instance = Instance.start(model)
+    assert instance.status == ERROR
+    assert str(instance.error) == \
+        "each: the multi-instance collection 'orderItems' is not in the process data"
+    assert [task.element_id for task in Instance.start(model, {"orderItems": [1, 2]})
+            .ready_tasks()] == ["pack"]

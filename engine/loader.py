@@ -706,6 +706,15 @@ class _Checker:
 
     def _check_scripts(self, process: etree._Element) -> None:
         for task in process.iterfind(".//bpmn:scriptTask", NS):
+            if task.find("bpmn:extensionElements/zeebe:taskDefinition", NS) is not None:
+                continue  # a Camunda 8 job: it waits for a worker (engine.external_tasks)
+            if task.find("bpmn:script", NS) is None and \
+                    task.find("bpmn:extensionElements/zeebe:script", NS) is not None:
+                # Camunda 8's FEEL script: its value is the task's result, written as it
+                # ends (engine.io_mapping); the Python script SpiffWorkflow runs does nothing.
+                task.set("scriptFormat", "python")
+                etree.SubElement(task, f"{{{BPMN_NS}}}script").text = "pass"
+                continue
             script_format = (task.get("scriptFormat") or "").strip().lower()
             translated = script_languages.for_format(script_format)
             if script_format not in SCRIPT_FORMATS and translated is None:

@@ -99,6 +99,13 @@ def test_each_feel_construct_evaluates_as_camunda_8_would(expression, expected):
     assert feel(expression) == expected
 
 
+def test_camundas_uuid_and_random_number_give_a_new_value_each_call():
+    first, second = feel("=uuid()"), feel("=uuid()")
+    assert len(first) == 36 and first.count("-") == 4 and first != second
+    assert 0 <= feel("=random number()") < 1 and feel("=random number() = random number()") \
+        is False
+
+
 @pytest.mark.parametrize("expression, expected", [
     ("=missing", None),                   # an unknown name is null, not an error
     ("=missing + 1", None),               # null propagates through arithmetic

@@ -319,7 +319,20 @@ class _Checker:
         self._check_multi_instance(process)
         self._check_scripts(process)
         self._check_timers(process)
+        self._check_unsupported(process)
         return forms
+
+    def _check_unsupported(self, process: etree._Element) -> None:
+        """Constructs the engine cannot run, refused where they are drawn rather than
+        failing when an instance reaches them."""
+        for subprocess in process.iterfind(".//bpmn:adHocSubProcess", NS):
+            self.report(subprocess, "ad-hoc subprocesses are not supported: draw the order of "
+                                    "its tasks, or a parallel gateway to offer them all at once")
+        for definition in process.iterfind(".//bpmn:compensateEventDefinition", NS):
+            self.report(definition.getparent(), "compensation is not supported (DutyFlow cannot "
+                                                "undo finished work): draw the undoing steps on "
+                                                "an error or escalation path",
+                        definition.sourceline)
 
     def _check_lengths(self, process: etree._Element) -> None:
         for element in process.iter():

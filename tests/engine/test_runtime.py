@@ -113,6 +113,34 @@ def test_boundary_timer_is_pending_and_fires(inbound):
         instance.fire_timer(timer.id)
 
 
+def feel_timer_wait(duration: str) -> bytes:
+    """start -> a timer waiting `duration` (a Camunda 8 FEEL expression) -> review -> end."""
+    timer = ('<bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition>'
+             f'<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">{duration}</bpmn:timeDuration>'
+             "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>")
+    return process("\n".join(['<bpmn:startEvent id="start"/>', timer, user_task("review"),
+                                '<bpmn:endEvent id="end"/>', flow("start", "wait"),
+                                flow("wait", "review"), flow("review", "end")]),
+                   {"QA": ["start", "wait", "review", "end"]})
+
+
+def test_a_feel_timer_reads_the_process_data():
+    [model] = load_processes(feel_timer_wait('=duration("PT" + string(minutes) + "M")'),
+                             "t.bpmn")
+    [timer] = Instance.start(model, {"minutes": 30}).pending_timers()
+    assert timer.element_id == "wait"
+    now = dt.datetime.now(dt.timezone.utc)
+    assert dt.timedelta(minutes=29) < timer.due_at - now <= dt.timedelta(minutes=30)
+
+
+def test_a_timer_that_gives_null_puts_the_instance_in_error_at_the_timer():
+    [model] = load_processes(feel_timer_wait('=duration("PT" + string(minutes) + "M")'),
+                             "t.bpmn")
+    instance = Instance.start(model, {})
+    assert instance.status == ERROR and instance.error.element_id == "wait"
+    assert "gave null" in str(instance.error)
+
+
 def test_completing_the_guarded_task_cancels_its_timer(inbound):
     instance = complete(Instance.start(inbound), "register_delivery", DELIVERY)
     assert instance.pending_timers()

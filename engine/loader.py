@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.defaults import NoneTask
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.specs.event_definitions import \
@@ -999,12 +1000,22 @@ def _compile(root: etree._Element, processes: list[etree._Element],
     for _, spec, subprocess_specs in compiled:
         for one in (spec, *subprocess_specs.values()):
             _merge_message_data(one)
+            _pass_through_undefined_tasks(one)
             start_event_subprocesses_with_their_scope(one)
             cron_cycles_in_place(one)
             watch_in_place(one)
     return [_model(process, spec, subprocess_specs, forms[process.get("id")],
                    *external[process.get("id")], default_owner, called[process.get("id")])
             for process, spec, subprocess_specs in compiled]
+
+
+def _pass_through_undefined_tasks(spec) -> None:
+    """A task of no kind (`bpmn:task`: MIWG's and Camunda 8's examples draw them) passes
+    straight through, as in Camunda 7 and 8; SpiffWorkflow would wait at it for a person
+    nobody owns. (Business rule tasks compiled as plain ones decide: engine.business_rules.)"""
+    for task_spec in spec.task_specs.values():
+        if type(task_spec) is NoneTask:
+            task_spec.manual = False
 
 
 class MergedMessage(CamundaMessageEventDefinition):

@@ -113,6 +113,18 @@ def test_boundary_timer_is_pending_and_fires(inbound):
         instance.fire_timer(timer.id)
 
 
+def test_a_task_of_no_kind_passes_straight_through_as_in_camunda():
+    source = process("\n".join(['<bpmn:startEvent id="start"/>',
+                                '<bpmn:task id="get_dressed" name="Get dressed"/>',
+                                user_task("review"), '<bpmn:endEvent id="end"/>',
+                                flow("start", "get_dressed"), flow("get_dressed", "review"),
+                                flow("review", "end")]),
+                     {"QA": ["start", "get_dressed", "review", "end"]})
+    [model] = load_processes(source, "t.bpmn")
+    instance = Instance.start(model, {})
+    assert [task.element_id for task in instance.ready_tasks()] == ["review"]
+
+
 def feel_timer_wait(duration: str) -> bytes:
     """start -> a timer waiting `duration` (a Camunda 8 FEEL expression) -> review -> end."""
     timer = ('<bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition>'

@@ -387,3 +387,33 @@ def test_a_multi_instance_over_a_collection_nobody_set_stops_naming_the_collecti
         "each: the multi-instance collection 'orderItems' is not in the process data"
     assert [task.element_id for task in Instance.start(model, {"orderItems": [1, 2]})
             .ready_tasks()] == ["pack"]
+
+
+def error_handled_in_an_event_subprocess(failing: bool) -> bytes:
+    """start -> work -> an end event that throws error E1 (when `failing`), and an event
+    subprocess whose start event catches E1 (as MIWG C.9.0's timeout handler does)."""
+    handler = ('<bpmn:subProcess id="handler" triggeredByEvent="true"><bpmn:startEvent '
+               'id="caught"><bpmn:errorEventDefinition errorRef="e1"/></bpmn:startEvent>'
+               + user_task("handle") + '<bpmn:endEvent id="handled"/>' + flow("caught", "handle")
+               + flow("handle", "handled") + "</bpmn:subProcess>")
+    end = ('<bpmn:endEvent id="finish"><bpmn:errorEventDefinition errorRef="e1"/></bpmn:endEvent>'
+           if failing else '<bpmn:endEvent id="finish"/>')
+    source = process("\n".join(['<bpmn:startEvent id="start"/>', user_task("work"), end,
+                                flow("start", "work"), flow("work", "finish"), handler]),
+                     {"QA": ["start", "work", "finish", "handle"]})
+    return source.replace(b"</bpmn:definitions>",
+                          b'<bpmn:error id="e1" name="Late" errorCode="E1"/></bpmn:definitions>')
+
+
+def test_an_error_event_subprocess_waits_for_its_error_instead_of_starting_with_its_scope():
+    [model] = load_processes(error_handled_in_an_event_subprocess(failing=False), "e.bpmn")
+    instance = roundtrip(Instance.start(model))
+    assert [task.element_id for task in instance.ready_tasks()] == ["work"]
+    assert complete(instance, "work", {}).status == COMPLETED
+
+
+def test_an_error_thrown_in_its_scope_starts_the_error_event_subprocess():
+    [model] = load_processes(error_handled_in_an_event_subprocess(failing=True), "e.bpmn")
+    instance = complete(roundtrip(Instance.start(model)), "work", {})
+    assert [task.element_id for task in instance.ready_tasks()] == ["handle"]
+    assert complete(roundtrip(instance), "handle", {}).status == COMPLETED

@@ -329,6 +329,9 @@ class _Checker:
         for subprocess in process.iterfind(".//bpmn:adHocSubProcess", NS):
             self.report(subprocess, "ad-hoc subprocesses are not supported: draw the order of "
                                     "its tasks, or a parallel gateway to offer them all at once")
+        for gateway in process.iterfind(".//bpmn:complexGateway", NS):
+            self.report(gateway, "complex gateways are not supported: draw an inclusive "
+                                 "gateway (or exclusive and parallel ones) instead")
         for definition in process.iterfind(".//bpmn:compensateEventDefinition", NS):
             self.report(definition.getparent(), "compensation is not supported (DutyFlow cannot "
                                                 "undo finished work): draw the undoing steps on "

@@ -230,6 +230,8 @@ def test_library_errors_are_translated():
      + '<bpmn:boundaryEvent id="undo_booking" attachedToRef="book">\n'
        "<bpmn:compensateEventDefinition/></bpmn:boundaryEvent>",
      "undo_booking", "compensation is not supported (DutyFlow cannot undo finished work)"),
+    ('<bpmn:complexGateway id="pick"/>' + flow("start", "pick") + flow("pick", "end"),
+     "pick", "complex gateways are not supported"),
 ])
 def test_constructs_the_engine_cannot_run_are_refused_where_drawn(body, element, message):
     source = process("\n".join(['<bpmn:startEvent id="start"/>', '<bpmn:endEvent id="end"/>',

@@ -113,7 +113,8 @@ def test_a_zeebe_loop_on_a_user_task_makes_one_task_per_item_and_collects_output
 def test_a_zeebe_loop_over_an_expression_makes_one_instance_per_item_of_its_value():
     loop = ('<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements>'
             '<zeebe:loopCharacteristics inputCollection="= for n in 1..count return n * 10" '
-            'inputElement="share"/></bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>')
+            'inputElement="share"/></bpmn:extensionElements>'
+            "</bpmn:multiInstanceLoopCharacteristics>")
     [model] = load_processes(around(f'<bpmn:userTask id="work">{loop}</bpmn:userTask>'),
                              "calls.bpmn")
     instance = Instance.start(model, {"count": 3})

@@ -172,10 +172,15 @@ def _evaluate_loop_inputs(specs: Sequence, loops: dict[str, tuple[str, str]]) ->
 def _collection_evaluator(variable: str, stored: str) -> Callable[[Any], None]:
     def evaluate(my_task: Any) -> None:
         try:
-            my_task.data[variable] = expressions.evaluate(stored, my_task.data)
+            value = expressions.evaluate(stored, my_task.data)
         except sandbox.SandboxError as err:
             raise WorkflowTaskException(f"zeebe:loopCharacteristics inputCollection "
                                         f"{stored!r}: {err}", task=my_task) from None
+        if not isinstance(value, list):
+            given = "null" if value is None else repr(value)[:60]
+            raise WorkflowTaskException(f"zeebe:loopCharacteristics inputCollection "
+                                        f"{stored!r} gave {given}, not a list", task=my_task)
+        my_task.data[variable] = value
     return evaluate
 
 

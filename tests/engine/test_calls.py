@@ -127,6 +127,17 @@ def test_a_zeebe_loop_over_an_expression_makes_one_instance_per_item_of_its_valu
     assert "loopItems_work" not in instance.task_data(after.id)  # the list it made is gone
 
 
+def test_a_zeebe_loop_whose_expression_gives_no_list_puts_the_instance_in_error_at_it():
+    loop = ('<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements>'
+            '<zeebe:loopCharacteristics inputCollection="= order.lines" inputElement="line"/>'
+            "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>")
+    [model] = load_processes(around(f'<bpmn:userTask id="work">{loop}</bpmn:userTask>'),
+                             "calls.bpmn")
+    instance = Instance.start(model, {})
+    assert instance.status == "error" and instance.error.element_id == "work"
+    assert "gave null, not a list" in str(instance.error)
+
+
 @pytest.mark.parametrize("collection, message", [
     ("= [1,", "zeebe:loopCharacteristics inputCollection '= [1,': line 1, column 6"),
     ("=", "zeebe:loopCharacteristics needs an inputCollection"),

@@ -1,7 +1,8 @@
 """Tasks a worker outside DutyFlow does: which elements they are and the topic each waits on.
 
 Camunda 7 marks them `camunda:type="external"` with a `camunda:topic`; Camunda 8 gives a
-`zeebe:taskDefinition` whose `type` is the job type. Java delegates (`camunda:class`,
+`zeebe:taskDefinition` whose `type` is the job type (on a script task too: a script a job
+worker runs). Java delegates (`camunda:class`,
 `camunda:delegateExpression`, `camunda:expression`) and connectors cannot run here: they
 wait as external tasks on a topic named after the class or expression, so a worker in
 any language can take the duty over, and the deploy answer warns about each. Such a task
@@ -21,7 +22,7 @@ from .model import ExternalSpec
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
-KINDS = ("serviceTask", "sendTask", "businessRuleTask")
+KINDS = ("serviceTask", "sendTask", "businessRuleTask", "scriptTask")
 MAX_TOPIC_CHARS = 200
 _DELEGATES = {"class": "Java class", "delegateExpression": "delegate expression",
               "expression": "expression"}

@@ -7,7 +7,9 @@ this version: DutyFlow versions forms with the diagram, as it does decisions) or
 `versionTag` (`camunda:formRefVersion` must equal the schema's `versionTag`). Binding
 `version` (Camunda's own form-version counter) has no meaning here and is refused.
 Camunda 8: `zeebe:formDefinition formId="id"`, or `formKey="camunda-forms:bpmn:X"` naming
-the `zeebe:userTaskForm id="X"` whose text is the schema, embedded in the process.
+the `zeebe:userTaskForm id="X"` whose text is the schema, embedded in the process (or
+`externalReference="X"` naming it, as Camunda Modeler rewrites the key of a Camunda user
+task).
 
 A form that is not there is a deploy error at the element's line, never a surprise when
 the task is opened. Other form keys (`embedded:app:...html`, external references) are
@@ -136,26 +138,42 @@ def _zeebe(element: etree._Element, definition: etree._Element, catalog: FormCat
             report(element, f"zeebe:formDefinition formId {form_id!r} is not in the "
                             "deployment: deploy its .form file with the diagram")
         return form
+    reference = (definition.get("externalReference") or "").strip()
     if form_key.startswith("camunda-forms:bpmn:"):
         embedded_id = form_key[len("camunda-forms:bpmn:"):]
-        root = element.getroottree().getroot()
-        found = [node for node in root.iter(f"{{{ZEEBE_NS}}}userTaskForm")
-                 if node.get("id") == embedded_id]
-        if not found:
+        node = _embedded_form(element, embedded_id)
+        if node is None:
             report(element, f"zeebe:formDefinition formKey {form_key!r}: no "
                             f"zeebe:userTaskForm with id {embedded_id!r} in the file")
             return None
-        node = found[0]
-        try:
-            return read_form_text(f"{filename}#{embedded_id}", node.text or "",
-                                  (node.sourceline or 1) - 1)
-        except FormFileError as err:
-            for problem in err.problems:
-                report(element, f"zeebe:userTaskForm {embedded_id!r}: {problem.message}")
-            return None
-    if form_key or definition.get("externalReference"):
-        warn(element, f"zeebe:formDefinition {form_key or definition.get('externalReference')!r} "
+        return _read_embedded(element, node, filename, report)
+    # Camunda Modeler turns an embedded form's formKey into an externalReference naming it
+    # when a task becomes a Camunda user task (zeebe:userTask): the form is still the file's.
+    node = _embedded_form(element, reference) if reference else None
+    if node is not None:
+        return _read_embedded(element, node, filename, report)
+    if form_key or reference:
+        warn(element, f"zeebe:formDefinition {form_key or reference!r} "
                       "names a form DutyFlow does not serve; the task shows a plain Done")
         return None
     report(element, "zeebe:formDefinition needs formId or formKey")
     return None
+
+
+def _embedded_form(element: etree._Element, embedded_id: str) -> etree._Element | None:
+    """The file's `zeebe:userTaskForm` of this id, if any."""
+    root = element.getroottree().getroot()
+    return next((node for node in root.iter(f"{{{ZEEBE_NS}}}userTaskForm")
+                 if node.get("id") == embedded_id), None)
+
+
+def _read_embedded(element: etree._Element, node: etree._Element, filename: str,
+                   report: Report) -> CamundaForm | None:
+    embedded_id = node.get("id")
+    try:
+        return read_form_text(f"{filename}#{embedded_id}", node.text or "",
+                              (node.sourceline or 1) - 1)
+    except FormFileError as err:
+        for problem in err.problems:
+            report(element, f"zeebe:userTaskForm {embedded_id!r}: {problem.message}")
+        return None

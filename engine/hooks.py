@@ -4,7 +4,9 @@ mappings), on SpiffWorkflow's compiled specs.
 The hooks are set on the spec objects once, at load time (they are shared by every
 instance of the version and never changed afterwards). "Starts" is after the element has
 inherited the process data and is ready, or for a subprocess, just before its steps are
-given the data; "ends" is as it completes, before the data flows on.
+given the data; "ends" is as it completes, before the data flows on. "Inherits" is each
+time the element has taken the data from before it, before it decides what to do (a
+multi-instance element makes its instances then).
 """
 from __future__ import annotations
 
@@ -45,3 +47,8 @@ def on_end(task_spec: Any, action: Action) -> None:
         action(my_task)
         return complete_hook(my_task)
     task_spec._on_complete_hook = completed
+
+
+def on_inherit(task_spec: Any, action: Action) -> None:
+    """Run `action(my_task)` each time a task of `task_spec` has inherited its data."""
+    task_spec.update_event.connect(lambda workflow, my_task: action(my_task))

@@ -13,7 +13,9 @@ Values (Camunda 7): text (a literal string; empty is null), one expression (`${.
 of the same), or `camunda:script scriptFormat="python"` whose text is one Python
 expression giving the value, or `scriptFormat="javascript"` (or `"groovy"`) whose value is its `return` or
 its last expression (run on a copy of the data: it sets no variables). Zeebe: `<zeebe:input source="=expr" target="name"/>` (a
-source without `=` is a static text; a target may be a path, `customer.email`).
+source without `=` is a static text; a target may be a path, `customer.email`). A Camunda 8
+script task's `<zeebe:script expression="=expr" resultVariable="name"/>` is its result:
+FEEL evaluated on the task's data as it ends, written before its outputs are computed.
 Everything is checked at deploy time (names usable in expressions, expressions that parse,
 scripts only Python); an expression that fails when run stops the instance with an
 incident at the element.
@@ -52,6 +54,7 @@ class Mapping:
     element_id: str
     inputs: tuple[tuple[str, Value], ...]
     outputs: tuple[tuple[str, Value], ...]
+    result: tuple[str, Value] | None = None  # a Camunda 8 script task's (zeebe:script)
 
 
 def read_mappings(process: etree._Element, declared: expressions.Language | None,
@@ -69,6 +72,7 @@ def read_mappings(process: etree._Element, declared: expressions.Language | None
         inputs: list[tuple[str, Value]] = []
         outputs: list[tuple[str, Value]] = []
         reader = _Reader(element, declared, report)
+        result = None
         for io in extensions.iterfind(f"{{{CAMUNDA_NS}}}inputOutput"):
             for node in io:
                 kind = etree.QName(node).localname if isinstance(node.tag, str) else ""
@@ -76,6 +80,8 @@ def read_mappings(process: etree._Element, declared: expressions.Language | None
                     read = reader.parameter(node)
                     if read is not None:
                         (inputs if kind == "inputParameter" else outputs).append(read)
+        for script in extensions.iterfind(f"{{{ZEEBE_NS}}}script"):
+            result = reader.script(script)
         for io in extensions.iterfind(f"{{{ZEEBE_NS}}}ioMapping"):
             for node in io:
                 kind = etree.QName(node).localname if isinstance(node.tag, str) else ""
@@ -83,8 +89,9 @@ def read_mappings(process: etree._Element, declared: expressions.Language | None
                     read = reader.zeebe(node)
                     if read is not None:
                         (inputs if kind == "input" else outputs).append(read)
-        if inputs or outputs:
-            found[element.get("id")] = Mapping(element.get("id"), tuple(inputs), tuple(outputs))
+        if inputs or outputs or result:
+            found[element.get("id")] = Mapping(element.get("id"), tuple(inputs), tuple(outputs),
+                                               result)
     return found
 
 
@@ -120,6 +127,26 @@ class _Reader:
         # A source is a FEEL expression with `=`, else a static value (as in Zeebe).
         value = (self.expression(source, what, node.sourceline) if source.startswith("=")
                  else ("text", source)) if source else ("null",)
+        return (target, value) if self.ok else None
+
+    def script(self, node: etree._Element) -> tuple[str, Value] | None:
+        """A Camunda 8 script task's `zeebe:script expression="=..." resultVariable="x"`:
+        its value is written as the task ends, before its outputs are computed (they may
+        read it)."""
+        target, source = (node.get("resultVariable") or "").strip(), \
+            (node.get("expression") or "").strip()
+        what = f"zeebe:script resultVariable {target!r}"
+        if not _is_feel_name(target):
+            self.report(f"{what}: a script needs a resultVariable, a FEEL name the value is "
+                        "stored under", node.sourceline)
+            return None
+        if source.lstrip("=").strip() == "":
+            self.report(f"{what}: the script's expression is empty", node.sourceline)
+            return None
+        self.ok = True
+        # The expression is FEEL, with or without the `=` the modeler writes.
+        value = self.expression(source if source.startswith("=") else "=" + source, what,
+                                node.sourceline)
         return (target, value) if self.ok else None
 
     def value(self, node: etree._Element, what: str, depth: int) -> Value:
@@ -263,6 +290,9 @@ def _inputs(inputs) -> Callable[[Any], None]:
 
 def _outputs(mapping: Mapping) -> Callable[[Any], None]:
     def map_outputs(my_task: Any) -> None:
+        if mapping.result is not None:
+            name, value = mapping.result
+            _assign(my_task.data, [(name, _run(value, my_task.data, my_task, name))])
         values = [(name, _run(value, my_task.data, my_task, name))
                   for name, value in mapping.outputs]
         for name, hidden in (my_task.internal_data.pop(HIDDEN, None) or {}).items():

@@ -11,7 +11,10 @@ listeners given by `camunda:class`, `camunda:delegateExpression` or `camunda:exp
 (Java), scripts in other languages (`ruby`: scripts are sandboxed Python, JavaScript or
 Groovy),
 external script resources, and events DutyFlow has no moment for (`take` on a flow,
-`assignment`, `update`, `delete`, `timeout`). `dutyflow lint --strict` refuses them.
+`assignment`, `update`, `delete`, `timeout`). Camunda 8's `zeebe:executionListener` and
+`zeebe:taskListener` are jobs for workers, which DutyFlow hands out for tasks only
+(engine.external_tasks): they are left out with a warning too. `dutyflow lint --strict`
+refuses them.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from .expressions import camunda_api, script_languages
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 PYTHON_FORMATS = ("python", "py", "python3")
 # The moment each listener event runs at: when the element starts, or ends.
 MOMENTS = {("executionListener", "start"): "start", ("executionListener", "end"): "end",
@@ -56,6 +60,12 @@ def read_listeners(process: etree._Element, report: Report, warn: Report
             listener = _read(node, kind, owner, report, warn)
             if listener is not None:
                 found.setdefault(listener.element_id, []).append(listener)
+        for node in process.iter(f"{{{ZEEBE_NS}}}{kind}"):
+            # listener < executionListeners (taskListeners) < extensionElements < element
+            owner = node.getparent().getparent().getparent()
+            warn(owner, f"zeebe:{kind} ({node.get('eventType')}) of job type "
+                        f"{node.get('type')!r} is a job for a worker, which DutyFlow does not "
+                        "hand out for listeners: the listener is left out", node.sourceline)
     return {element_id: tuple(listeners) for element_id, listeners in found.items()}
 
 

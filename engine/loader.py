@@ -12,15 +12,18 @@ import re
 import textwrap
 from contextlib import contextmanager
 from collections.abc import Sequence
-from typing import Callable
+from typing import Any, Callable
 
 from lxml import etree
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.defaults import NoneTask
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.specs.event_definitions import \
     MessageEventDefinition as CamundaMessageEventDefinition
 
 from . import (business_rules, calls as call_activities, data_associations, deadlines, expressions,
-               io_mapping, labels, listeners, people, sandbox)
+               hooks, io_mapping, labels, listeners, people, sandbox)
 from .camunda_forms import CamundaForm, is_form_file
 from .expressions import camunda_api, script_languages
 from .decisions import Decisions, load_decisions
@@ -145,11 +148,40 @@ def load_processes(source: bytes, filename: str,
         listeners.attach([model.spec, *model.subprocess_specs.values()], scripts[model.key])
         # Outermost: inputs are mapped before start listeners, outputs before end ones.
         io_mapping.attach([model.spec, *model.subprocess_specs.values()], mappings[model.key])
+        _evaluate_loop_inputs([model.spec, *model.subprocess_specs.values()],
+                              checker.loop_inputs)
     return [dataclasses.replace(
                 model, decisions=decisions,
                 missing_decisions=business_rules.missing(calls[model.key].values(), decisions),
                 warnings=model.warnings + tuple(more_warnings[model.key]))
             for model in models]
+
+
+def _evaluate_loop_inputs(specs: Sequence, loops: dict[str, tuple[str, str]]) -> None:
+    """Make each multi-instance element whose Camunda 8 inputCollection is an expression
+    evaluate it over its data before it makes its instances (into the variable the loop
+    reads), and drop that variable when the element ends."""
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            loop = loops.get(getattr(task_spec, "bpmn_id", None))
+            if loop is not None and isinstance(task_spec, MultiInstanceTask):
+                hooks.on_inherit(task_spec, _collection_evaluator(*loop))
+                hooks.on_end(task_spec, lambda my_task, name=loop[0]: my_task.data.pop(name, None))
+
+
+def _collection_evaluator(variable: str, stored: str) -> Callable[[Any], None]:
+    def evaluate(my_task: Any) -> None:
+        try:
+            value = expressions.evaluate(stored, my_task.data)
+        except sandbox.SandboxError as err:
+            raise WorkflowTaskException(f"zeebe:loopCharacteristics inputCollection "
+                                        f"{stored!r}: {err}", task=my_task) from None
+        if not isinstance(value, list):
+            given = "null" if value is None else repr(value)[:60]
+            raise WorkflowTaskException(f"zeebe:loopCharacteristics inputCollection "
+                                        f"{stored!r} gave {given}, not a list", task=my_task)
+        my_task.data[variable] = value
+    return evaluate
 
 
 def _latest_decisions(files: Sequence[tuple[str, bytes]]) -> Decisions:
@@ -206,6 +238,8 @@ class _Checker:
         self.org = org
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []  # what deploys but runs other than a reader may expect
+        # Camunda 8 loops over an expression: {element id: (variable, stored FEEL)}.
+        self.loop_inputs: dict[str, tuple[str, str]] = {}
 
     def warn(self, element: etree._Element, message: str) -> None:
         self.warnings.append(self.problem(element, message))
@@ -291,7 +325,23 @@ class _Checker:
         self._check_multi_instance(process)
         self._check_scripts(process)
         self._check_timers(process)
+        self._check_unsupported(process)
         return forms
+
+    def _check_unsupported(self, process: etree._Element) -> None:
+        """Constructs the engine cannot run, refused where they are drawn rather than
+        failing when an instance reaches them."""
+        for subprocess in process.iterfind(".//bpmn:adHocSubProcess", NS):
+            self.report(subprocess, "ad-hoc subprocesses are not supported: draw the order of "
+                                    "its tasks, or a parallel gateway to offer them all at once")
+        for gateway in process.iterfind(".//bpmn:complexGateway", NS):
+            self.report(gateway, "complex gateways are not supported: draw an inclusive "
+                                 "gateway (or exclusive and parallel ones) instead")
+        for definition in process.iterfind(".//bpmn:compensateEventDefinition", NS):
+            self.report(definition.getparent(), "compensation is not supported (DutyFlow cannot "
+                                                "undo finished work): draw the undoing steps on "
+                                                "an error or escalation path",
+                        definition.sourceline)
 
     def _check_lengths(self, process: etree._Element) -> None:
         for element in process.iter():
@@ -389,7 +439,9 @@ class _Checker:
     def _read_zeebe_loops(self, process: etree._Element) -> None:
         """Camunda 8's `zeebe:loopCharacteristics` (inputCollection, inputElement) as the
         Camunda 7 attributes SpiffWorkflow runs (camunda:collection, camunda:elementVariable):
-        one instance per item of the collection. Its outputCollection and outputElement are
+        one instance per item of the collection. An inputCollection that is an expression
+        (`= [\"a\", \"b\"]`, `= order.lines`) is evaluated into a variable of its own as the
+        element starts (`_evaluate_loop_inputs`). Its outputCollection and outputElement are
         read by `loop_outputs`."""
         for loop in process.iterfind(".//bpmn:multiInstanceLoopCharacteristics", NS):
             zeebe = loop.find(f"bpmn:extensionElements/{{{ZEEBE_NS}}}loopCharacteristics", NS)
@@ -399,10 +451,9 @@ class _Checker:
             collection = (zeebe.get("inputCollection") or "").strip().lstrip("=").strip()
             element = (zeebe.get("inputElement") or "").strip()
             if not _is_variable(collection):
-                self.report(owner, f"zeebe:loopCharacteristics inputCollection "
-                                   f"{zeebe.get('inputCollection')!r} must name a list in the "
-                                   "process data (e.g. \"= items\")", zeebe.sourceline)
-                continue
+                collection = self._loop_input(owner, zeebe)
+                if collection is None:
+                    continue
             if not _is_variable(element):
                 element = "loopElement"  # Camunda 8 allows none: each instance still needs one
             # Both forms: SpiffWorkflow's Camunda parsers read the attributes, its BPMN
@@ -428,6 +479,25 @@ class _Checker:
                 except sandbox.SandboxError as err:
                     self.report(owner, f"zeebe:loopCharacteristics outputElement "
                                        f"{output_element!r}: {err}", zeebe.sourceline)
+
+    def _loop_input(self, owner: etree._Element, zeebe: etree._Element) -> str | None:
+        """The variable an inputCollection expression's value goes in (None if refused)."""
+        written = (zeebe.get("inputCollection") or "").strip()
+        text = written if written.startswith("=") else "=" + written
+        if not text.lstrip("=").strip():
+            self.report(owner, "zeebe:loopCharacteristics needs an inputCollection (e.g. "
+                               "\"= items\")", zeebe.sourceline)
+            return None
+        try:
+            expressions.check(text, expressions.Language.FEEL)
+        except sandbox.SandboxError as err:
+            self.report(owner, f"zeebe:loopCharacteristics inputCollection {written!r}: {err}",
+                        zeebe.sourceline)
+            return None
+        variable = "loopItems_" + re.sub(r"\W", "_", owner.get("id") or "")
+        self.loop_inputs[owner.get("id")] = (
+            variable, expressions.canonical(text, expressions.Language.FEEL))
+        return variable
 
     def _check_countersign(self, task: etree._Element) -> None:
         """A countersign (会签/或签): one instance per item of `camunda:collection`, the item
@@ -706,6 +776,15 @@ class _Checker:
 
     def _check_scripts(self, process: etree._Element) -> None:
         for task in process.iterfind(".//bpmn:scriptTask", NS):
+            if task.find("bpmn:extensionElements/zeebe:taskDefinition", NS) is not None:
+                continue  # a Camunda 8 job: it waits for a worker (engine.external_tasks)
+            if task.find("bpmn:script", NS) is None and \
+                    task.find("bpmn:extensionElements/zeebe:script", NS) is not None:
+                # Camunda 8's FEEL script: its value is the task's result, written as it
+                # ends (engine.io_mapping); the Python script SpiffWorkflow runs does nothing.
+                task.set("scriptFormat", "python")
+                etree.SubElement(task, f"{{{BPMN_NS}}}script").text = "pass"
+                continue
             script_format = (task.get("scriptFormat") or "").strip().lower()
             translated = script_languages.for_format(script_format)
             if script_format not in SCRIPT_FORMATS and translated is None:
@@ -929,12 +1008,22 @@ def _compile(root: etree._Element, processes: list[etree._Element],
     for _, spec, subprocess_specs in compiled:
         for one in (spec, *subprocess_specs.values()):
             _merge_message_data(one)
+            _pass_through_undefined_tasks(one)
             start_event_subprocesses_with_their_scope(one)
             cron_cycles_in_place(one)
             watch_in_place(one)
     return [_model(process, spec, subprocess_specs, forms[process.get("id")],
                    *external[process.get("id")], default_owner, called[process.get("id")])
             for process, spec, subprocess_specs in compiled]
+
+
+def _pass_through_undefined_tasks(spec) -> None:
+    """A task of no kind (`bpmn:task`: MIWG's and Camunda 8's examples draw them) passes
+    straight through, as in Camunda 7 and 8; SpiffWorkflow would wait at it for a person
+    nobody owns. (Business rule tasks compiled as plain ones decide: engine.business_rules.)"""
+    for task_spec in spec.task_specs.values():
+        if type(task_spec) is NoneTask:
+            task_spec.manual = False
 
 
 class MergedMessage(CamundaMessageEventDefinition):

@@ -12,6 +12,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from . import expressions, sandbox
 from .expressions import script_languages
@@ -62,10 +63,16 @@ class _SandboxScriptEngine(PythonScriptEngine):
     def evaluate(self, task: Any, expression: str,
                  external_context: Mapping[str, Any] | None = None) -> Any:
         try:
-            return self.environment.evaluate(expression, task.data, external_context)
+            value = self.environment.evaluate(expression, task.data, external_context)
         except sandbox.SandboxError as err:
             raise WorkflowTaskException(f"Error evaluating expression '{expression}': {err}",
                                         task=task, exception=err, line_number=err.line) from err
+        if value is None and _is_timer_of(task, expression):
+            # SpiffWorkflow would fail reading null as ISO text, outside any incident.
+            raise WorkflowTaskException(f"timer '{expression}' gave null: it needs a date, a "
+                                        "duration or a cycle (is a variable it reads missing?)",
+                                        task=task)
+        return value
 
     def create_task_exec_exception(self, task: Any, script: str,
                                    err: Exception) -> WorkflowTaskException:
@@ -75,6 +82,12 @@ class _SandboxScriptEngine(PythonScriptEngine):
         error_line = lines[err.line - 1] if err.line and err.line <= len(lines) else ""
         return WorkflowTaskException(str(err), task=task, exception=err, line_number=err.line,
                                      error_line=error_line)
+
+
+def _is_timer_of(task: Any, expression: str) -> bool:
+    """Whether `expression` is the timer of the event `task` waits at."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    return isinstance(definition, TimerEventDefinition) and definition.expression == expression
 
 
 def make_script_engine() -> PythonScriptEngine:

@@ -6,16 +6,25 @@ activities, plain tasks); script and service tasks keep the plain BPMN parser, w
 refuses a Camunda multi-instance ("must specify a cardinality or a loop input data
 reference"). Camunda runs both, one instance per item of the collection.
 
-An event subprocess started by a message or signal is left out of its scope until the
-event comes; SpiffWorkflow then adds it to the shared, compiled spec (so every later
+SpiffWorkflow's start events read message, signal, timer and conditional definitions
+only: an error or escalation start event (an event subprocess that handles an error or
+escalation of its scope, as Camunda and the MIWG C.9 models draw it) would compile as a
+plain start, and its handler would run at once as its scope starts. They are read here.
+
+An event subprocess started by a message, signal, error or escalation is left out of its
+scope until the event comes; SpiffWorkflow then adds it to the shared, compiled spec (so every later
 instance of the version would start it at once). It is started with its scope instead,
 waiting at its start event like one started by a timer (engine.runtime settles them).
 """
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
-from SpiffWorkflow.bpmn.specs.defaults import ScriptTask, ServiceTask
+from SpiffWorkflow.bpmn.parser.event_parsers import (CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH,
+                                                     ESCALATION_EVENT_XPATH, MESSAGE_EVENT_XPATH,
+                                                     SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH)
+from SpiffWorkflow.bpmn.specs.defaults import ScriptTask, ServiceTask, StartEvent
 from SpiffWorkflow.camunda.parser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CamundaTaskParser, ScriptTaskParser
 
 
@@ -23,11 +32,24 @@ class _CamundaScriptTaskParser(CamundaTaskParser, ScriptTaskParser):
     """A script task with Camunda's extensions (multi-instance over a collection)."""
 
 
+class _StartEventParser(CamundaStartEventParser):
+    """A start event with its error or escalation definition too (an event subprocess's)."""
+
+    def create_task(self):
+        definition = self.get_event_definition([
+            MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH, CONDITIONAL_EVENT_XPATH,
+            ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH])
+        task = self._create_task(definition)
+        self.spec.start.connect(task)
+        return task
+
+
 class DutyFlowParser(CamundaParser):
     OVERRIDE_PARSER_CLASSES = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("scriptTask"): (_CamundaScriptTaskParser, ScriptTask),
         full_tag("serviceTask"): (CamundaTaskParser, ServiceTask),
+        full_tag("startEvent"): (_StartEventParser, StartEvent),
     }
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import random
 import re
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -402,6 +404,24 @@ def _today() -> dt.date:
     return _now().date()
 
 
+def _cycle(*args: Any) -> Any:
+    """Camunda's `cycle(interval)` / `cycle(repetitions, interval)`: an ISO 8601 repeating
+    interval for a timer cycle (`R/PT1H`, `R3/P1D`)."""
+    *repetitions, interval = args
+    if not isinstance(interval, dt.timedelta) or interval <= dt.timedelta(0):
+        return None
+    if repetitions and not (is_number(repetitions[0]) and repetitions[0] >= 0
+                            and repetitions[0] == int(repetitions[0])):
+        return None
+    count = str(int(repetitions[0])) if repetitions else ""
+    return f"R{count}/{duration_text(interval)}"
+
+
+def _random_number() -> Decimal:
+    """Camunda's `random number()`: a number from 0 (included) to 1 (excluded)."""
+    return Decimal(str(random.random()))
+
+
 def _day_of_week(value: Any) -> Any:
     names = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
     return names[value.weekday()] if isinstance(value, dt.date) else None
@@ -510,6 +530,10 @@ BUILTINS: dict[str, tuple[Callable[..., Any], int, int]] = {
     "now": (_now, 0, 0),
     "today": (_today, 0, 0),
     "day of week": (_day_of_week, 1, 1),
+    # Camunda's own
+    "uuid": (lambda: str(uuid.uuid4()), 0, 0),
+    "cycle": (_cycle, 1, 2),
+    "random number": (_random_number, 0, 0),
     # booleans and contexts
     "not": (lambda value: (not value) if isinstance(value, bool) else None, 1, 1),
     "is defined": (_is_defined, 1, 1),

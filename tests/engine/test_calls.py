@@ -110,13 +110,46 @@ def test_a_zeebe_loop_on_a_user_task_makes_one_task_per_item_and_collects_output
     assert [task.element_id for task in instance.ready_tasks()] == ["after"]
 
 
-def test_a_zeebe_loop_needs_a_named_input_collection():
+def test_a_zeebe_loop_over_an_expression_makes_one_instance_per_item_of_its_value():
     loop = ('<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements>'
-            '<zeebe:loopCharacteristics inputCollection="= [1, 2]" inputElement="x"/>'
+            '<zeebe:loopCharacteristics inputCollection="= for n in 1..count return n * 10" '
+            'inputElement="share"/></bpmn:extensionElements>'
+            "</bpmn:multiInstanceLoopCharacteristics>")
+    [model] = load_processes(around(f'<bpmn:userTask id="work">{loop}</bpmn:userTask>'),
+                             "calls.bpmn")
+    instance = Instance.start(model, {"count": 3})
+    tasks = [task for task in instance.ready_tasks() if task.element_id == "work"]
+    assert sorted(instance.task_data(task.id)["share"] for task in tasks) == [10, 20, 30]
+    for task in tasks:
+        instance.complete(task.id, {})
+    [after] = instance.ready_tasks()
+    assert after.element_id == "after"
+    assert "loopItems_work" not in instance.task_data(after.id)  # the list it made is gone
+
+
+def test_a_zeebe_loop_whose_expression_gives_no_list_puts_the_instance_in_error_at_it():
+    loop = ('<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements>'
+            '<zeebe:loopCharacteristics inputCollection="= order.lines" inputElement="line"/>'
+            "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>")
+    [model] = load_processes(around(f'<bpmn:userTask id="work">{loop}</bpmn:userTask>'),
+                             "calls.bpmn")
+    instance = Instance.start(model, {})
+    assert instance.status == "error" and instance.error.element_id == "work"
+    assert "gave null, not a list" in str(instance.error)
+
+
+@pytest.mark.parametrize("collection, message", [
+    ("= [1,", "zeebe:loopCharacteristics inputCollection '= [1,': line 1, column 6"),
+    ("=", "zeebe:loopCharacteristics needs an inputCollection"),
+])
+def test_a_zeebe_loop_input_collection_is_checked_at_deploy_time(collection, message):
+    loop = ('<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements>'
+            f'<zeebe:loopCharacteristics inputCollection="{collection}" inputElement="x"/>'
             "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>")
     problems = problems_of(around(f'<bpmn:callActivity id="work" calledElement="r">{loop}'
                                   "</bpmn:callActivity>"))
-    assert any("inputCollection '= [1, 2]' must name a list" in problem for problem in problems)
+    assert any(problem.startswith("calls.bpmn:") and "work: " + message in problem
+               for problem in problems), problems
 
 
 def test_the_miwg_multi_instance_call_activity_loads():

@@ -212,15 +212,30 @@ def test_every_way_of_naming_a_deployed_form_gives_the_task_that_form(attributes
     assert form.as_dict()["camunda_form"]["schema"]["components"][1]["key"] == "supplier"
 
 
-def test_an_embedded_zeebe_form_is_read_from_the_diagram():
+@pytest.mark.parametrize("definition", [
+    'formKey="camunda-forms:bpmn:Form_1"',
+    # what Camunda Modeler writes once the task is a Camunda user task
+    'externalReference="Form_1"',
+])
+def test_an_embedded_zeebe_form_is_read_from_the_diagram(definition):
     embedded = json.dumps({"components": [{"type": "textfield", "key": "ok",
                                            "validate": {"required": True}}]})
-    source = diagram("", '<bpmn:extensionElements><zeebe:formDefinition '
-                         'formKey="camunda-forms:bpmn:Form_1"/></bpmn:extensionElements>',
+    source = diagram("", f"<bpmn:extensionElements><zeebe:userTask/><zeebe:formDefinition "
+                         f"{definition}/></bpmn:extensionElements>",
                      f'<bpmn:extensionElements><zeebe:userTaskForm id="Form_1">{embedded}'
                      "</zeebe:userTaskForm></bpmn:extensionElements>")
     [model] = load_processes(source, "p.bpmn")
     assert errors_of(model.duties["check"].form, {}) == {"ok": ["Field is required."]}
+    assert model.warnings == ()
+
+
+def test_an_external_reference_to_no_embedded_form_deploys_with_a_warning():
+    [model] = load_processes(diagram("", '<bpmn:extensionElements><zeebe:formDefinition '
+                                         'externalReference="https://forms.example/x"/>'
+                                         "</bpmn:extensionElements>"), "p.bpmn")
+    [warning] = model.warnings
+    assert warning.element_id == "check" and "names a form DutyFlow does not serve" in \
+        warning.message
 
 
 @pytest.mark.parametrize("attributes,message", [

@@ -30,6 +30,8 @@ def model_of(task: str):
      "decide"),
     ('<bpmn:serviceTask id="work"><bpmn:extensionElements><zeebe:taskDefinition type="charge"/>'
      '</bpmn:extensionElements></bpmn:serviceTask>', "charge"),
+    ('<bpmn:scriptTask id="work"><bpmn:extensionElements><zeebe:taskDefinition type="score"/>'
+     '</bpmn:extensionElements></bpmn:scriptTask>', "score"),
 ])
 def test_external_tasks_wait_on_their_topic_without_warnings(task, topic):
     model = model_of(task)

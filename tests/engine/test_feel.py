@@ -100,6 +100,21 @@ def test_each_feel_construct_evaluates_as_camunda_8_would(expression, expected):
 
 
 @pytest.mark.parametrize("expression, expected", [
+    ('=cycle(duration("PT1H"))', "R/PT1H"), ('=cycle(3, duration("P1D"))', "R3/P1D"),
+    ('=cycle(-1, duration("P1D"))', None), ('=cycle("daily")', None),
+])
+def test_camundas_cycle_gives_a_timer_cycle(expression, expected):
+    assert feel(expression) == expected
+
+
+def test_camundas_uuid_and_random_number_give_a_new_value_each_call():
+    first, second = feel("=uuid()"), feel("=uuid()")
+    assert len(first) == 36 and first.count("-") == 4 and first != second
+    assert 0 <= feel("=random number()") < 1 and feel("=random number() = random number()") \
+        is False
+
+
+@pytest.mark.parametrize("expression, expected", [
     ("=missing", None),                   # an unknown name is null, not an error
     ("=missing + 1", None),               # null propagates through arithmetic
     ("=missing > 5", None),               # and comparisons

@@ -128,3 +128,47 @@ def test_parameters_are_checked_at_deploy_time_with_their_line(value, message):
 def test_a_parameter_name_must_be_usable_in_expressions():
     with pytest.raises(BpmnValidationError, match="must be usable in expressions"):
         start(with_review(io(parameter("input", "_secret", "1"))), {})
+
+
+def feel_script_then_review(script: str, outputs: str = "") -> bytes:
+    """start -> a Camunda 8 script task (`zeebe:script`) -> review -> end."""
+    mapping = f"<zeebe:ioMapping>{outputs}</zeebe:ioMapping>" if outputs else ""
+    task = (f'<bpmn:scriptTask id="price" name="Price"><bpmn:extensionElements>{script}'
+            f"{mapping}</bpmn:extensionElements></bpmn:scriptTask>")
+    source = process("\n".join(['<bpmn:startEvent id="start"/>', task,
+                                '<bpmn:userTask id="review" name="review"/>',
+                                '<bpmn:endEvent id="end"/>', flow("start", "price"),
+                                flow("price", "review"), flow("review", "end")]),
+                     {"QA": ["start", "price", "review", "end"]})
+    return source.replace(b"<bpmn:definitions ", f"<bpmn:definitions {ZEEBE} ".encode())
+
+
+def test_a_camunda_8_script_task_stores_its_feel_value_under_its_result_variable():
+    instance = start(feel_script_then_review(
+        '<zeebe:script expression="=sum(for line in lines return line.qty * 2)" '
+        'resultVariable="total"/>'), {"lines": [{"qty": 1}, {"qty": 4}]})
+    [review] = instance.ready_tasks()
+    assert review.element_id == "review" and instance.task_data(review.id)["total"] == 10
+
+
+def test_a_camunda_8_script_tasks_outputs_read_its_result():
+    instance = start(feel_script_then_review(
+        '<zeebe:script expression="={net: amount, gross: amount * 2}" resultVariable="price"/>',
+        '<zeebe:output source="=price.gross + 1" target="charged"/>'), {"amount": 5})
+    [review] = instance.ready_tasks()
+    data = instance.task_data(review.id)
+    assert data["price"] == {"net": 5, "gross": 10} and data["charged"] == 11
+
+
+@pytest.mark.parametrize("script, message", [
+    ('<zeebe:script expression="=1 +"/>', "zeebe:script resultVariable '': a script needs a "
+                                          "resultVariable"),
+    ('<zeebe:script expression="=1 +" resultVariable="x"/>', "'=1 +' (feel): line 1"),
+    ('<zeebe:script expression="=" resultVariable="x"/>', "the script's expression is empty"),
+])
+def test_a_camunda_8_script_task_is_checked_at_deploy_time_with_its_line(script, message):
+    with pytest.raises(BpmnValidationError) as refused:
+        load_processes(feel_script_then_review(script), "io.bpmn")
+    [problem] = refused.value.problems
+    assert problem.element_id == "price" and problem.line and message in problem.message, \
+        str(problem)

@@ -81,6 +81,22 @@ def test_java_listeners_deploy_with_a_warning_like_java_delegates(attribute):
     assert "cannot run in DutyFlow" in warning.message and "org.example.Audit" in warning.message
 
 
+@pytest.mark.parametrize("listeners", [
+    '<zeebe:executionListeners><zeebe:executionListener eventType="end" type="audit"/>'
+    "</zeebe:executionListeners>",
+    '<zeebe:taskListeners><zeebe:taskListener eventType="completing" type="audit"/>'
+    "</zeebe:taskListeners>",
+])
+def test_camunda_8_listeners_are_jobs_left_out_with_a_warning(listeners):
+    zeebe = b'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
+    source = diagram(listeners).replace(b"<bpmn:definitions ", b"<bpmn:definitions " + zeebe)
+    model, instance = run(source)
+    [warning] = model.warnings
+    assert (warning.file, warning.element_id) == ("listeners.bpmn", "review") and warning.line
+    assert "of job type 'audit' is a job for a worker" in warning.message
+    assert "left out" in warning.message and instance.ready_tasks()
+
+
 def test_a_listener_on_an_event_without_a_moment_deploys_with_a_warning():
     model, _ = run(diagram(listener("taskListener", "assignment", python("x = 1"))))
     [warning] = model.warnings

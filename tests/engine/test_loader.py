@@ -222,6 +222,25 @@ def test_library_errors_are_translated():
     assert problems and all(p.startswith("test.bpmn:") for p in problems)
 
 
+@pytest.mark.parametrize("body, element, message", [
+    ('<bpmn:adHocSubProcess id="pick">\n<bpmn:userTask id="a"/><bpmn:userTask id="b"/>'
+     "</bpmn:adHocSubProcess>" + flow("start", "pick") + flow("pick", "end"),
+     "pick", "ad-hoc subprocesses are not supported"),
+    ('<bpmn:userTask id="book"/>' + flow("start", "book") + flow("book", "end")
+     + '<bpmn:boundaryEvent id="undo_booking" attachedToRef="book">\n'
+       "<bpmn:compensateEventDefinition/></bpmn:boundaryEvent>",
+     "undo_booking", "compensation is not supported (DutyFlow cannot undo finished work)"),
+    ('<bpmn:complexGateway id="pick"/>' + flow("start", "pick") + flow("pick", "end"),
+     "pick", "complex gateways are not supported"),
+])
+def test_constructs_the_engine_cannot_run_are_refused_where_drawn(body, element, message):
+    source = process("\n".join(['<bpmn:startEvent id="start"/>', '<bpmn:endEvent id="end"/>',
+                                body]), {"QA": ["start", "end", "book", "pick", "a", "b"]})
+    problems = problems_of(source)
+    assert any(problem.startswith("test.bpmn:") and f": {element}: {message}" in problem
+               for problem in problems), problems
+
+
 def test_camunda_el_wrapper_and_plain_iso_timers_are_accepted():
     [model] = load_processes(read_bpmn("inbound_materials.bpmn"), "inbound_materials.bpmn")
     assert "inspect_goods" in model.duties

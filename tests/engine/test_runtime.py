@@ -113,6 +113,46 @@ def test_boundary_timer_is_pending_and_fires(inbound):
         instance.fire_timer(timer.id)
 
 
+def test_a_task_of_no_kind_passes_straight_through_as_in_camunda():
+    source = process("\n".join(['<bpmn:startEvent id="start"/>',
+                                '<bpmn:task id="get_dressed" name="Get dressed"/>',
+                                user_task("review"), '<bpmn:endEvent id="end"/>',
+                                flow("start", "get_dressed"), flow("get_dressed", "review"),
+                                flow("review", "end")]),
+                     {"QA": ["start", "get_dressed", "review", "end"]})
+    [model] = load_processes(source, "t.bpmn")
+    instance = Instance.start(model, {})
+    assert [task.element_id for task in instance.ready_tasks()] == ["review"]
+
+
+def feel_timer_wait(duration: str) -> bytes:
+    """start -> a timer waiting `duration` (a Camunda 8 FEEL expression) -> review -> end."""
+    timer = ('<bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition>'
+             f'<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">{duration}</bpmn:timeDuration>'
+             "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>")
+    return process("\n".join(['<bpmn:startEvent id="start"/>', timer, user_task("review"),
+                                '<bpmn:endEvent id="end"/>', flow("start", "wait"),
+                                flow("wait", "review"), flow("review", "end")]),
+                   {"QA": ["start", "wait", "review", "end"]})
+
+
+def test_a_feel_timer_reads_the_process_data():
+    [model] = load_processes(feel_timer_wait('=duration("PT" + string(minutes) + "M")'),
+                             "t.bpmn")
+    [timer] = Instance.start(model, {"minutes": 30}).pending_timers()
+    assert timer.element_id == "wait"
+    now = dt.datetime.now(dt.timezone.utc)
+    assert dt.timedelta(minutes=29) < timer.due_at - now <= dt.timedelta(minutes=30)
+
+
+def test_a_timer_that_gives_null_puts_the_instance_in_error_at_the_timer():
+    [model] = load_processes(feel_timer_wait('=duration("PT" + string(minutes) + "M")'),
+                             "t.bpmn")
+    instance = Instance.start(model, {})
+    assert instance.status == ERROR and instance.error.element_id == "wait"
+    assert "gave null" in str(instance.error)
+
+
 def test_completing_the_guarded_task_cancels_its_timer(inbound):
     instance = complete(Instance.start(inbound), "register_delivery", DELIVERY)
     assert instance.pending_timers()
@@ -347,3 +387,33 @@ def test_a_multi_instance_over_a_collection_nobody_set_stops_naming_the_collecti
         "each: the multi-instance collection 'orderItems' is not in the process data"
     assert [task.element_id for task in Instance.start(model, {"orderItems": [1, 2]})
             .ready_tasks()] == ["pack"]
+
+
+def error_handled_in_an_event_subprocess(failing: bool) -> bytes:
+    """start -> work -> an end event that throws error E1 (when `failing`), and an event
+    subprocess whose start event catches E1 (as MIWG C.9.0's timeout handler does)."""
+    handler = ('<bpmn:subProcess id="handler" triggeredByEvent="true"><bpmn:startEvent '
+               'id="caught"><bpmn:errorEventDefinition errorRef="e1"/></bpmn:startEvent>'
+               + user_task("handle") + '<bpmn:endEvent id="handled"/>' + flow("caught", "handle")
+               + flow("handle", "handled") + "</bpmn:subProcess>")
+    end = ('<bpmn:endEvent id="finish"><bpmn:errorEventDefinition errorRef="e1"/></bpmn:endEvent>'
+           if failing else '<bpmn:endEvent id="finish"/>')
+    source = process("\n".join(['<bpmn:startEvent id="start"/>', user_task("work"), end,
+                                flow("start", "work"), flow("work", "finish"), handler]),
+                     {"QA": ["start", "work", "finish", "handle"]})
+    return source.replace(b"</bpmn:definitions>",
+                          b'<bpmn:error id="e1" name="Late" errorCode="E1"/></bpmn:definitions>')
+
+
+def test_an_error_event_subprocess_waits_for_its_error_instead_of_starting_with_its_scope():
+    [model] = load_processes(error_handled_in_an_event_subprocess(failing=False), "e.bpmn")
+    instance = roundtrip(Instance.start(model))
+    assert [task.element_id for task in instance.ready_tasks()] == ["work"]
+    assert complete(instance, "work", {}).status == COMPLETED
+
+
+def test_an_error_thrown_in_its_scope_starts_the_error_event_subprocess():
+    [model] = load_processes(error_handled_in_an_event_subprocess(failing=True), "e.bpmn")
+    instance = complete(roundtrip(Instance.start(model)), "work", {})
+    assert [task.element_id for task in instance.ready_tasks()] == ["handle"]
+    assert complete(roundtrip(instance), "handle", {}).status == COMPLETED

@@ -12,7 +12,13 @@ owns. The start data is what the start form accepts, found by trying plain answe
 field (a form's options first). Files without an executable process (descriptive models) are
 listed but not counted.
 
-One line per file: `ok` (with any deploy warnings) or the first line of the refusal.
+One line per file: the first line of the refusal, or `ok` with what the started instance
+stands at, read from the rows the services keep for it (and any deploy warnings):
+`ok (waits for: user task X, timer T, message M, external worker on topic P, incident on E,
+called process K: ...)` or `ok (completed)` when it ended at once (an event that fired
+immediately ends it too, so the line says so). A running instance with none of these rows
+is `stuck: running with nothing to wait for`, and is not counted as deploying and starting:
+nothing could ever move it on.
 With `--baseline REF` the same run is made on that commit (a temporary git worktree) and
 its verdict is printed beside each file, with both totals at the end.
 """
@@ -34,6 +40,10 @@ from _support import ROOT, migrate  # noqa: E402  (puts the checkout on sys.path
 
 from engine.errors import FormValidationError  # noqa: E402
 from services.org import org_file  # noqa: E402
+from services.persistence.models import (EventSubscription, ExternalTask,  # noqa: E402
+                                         Incident, ProcessInstance, Task, Timer)
+from services.persistence.statuses import (ExternalTaskStatus, TaskStatus,  # noqa: E402
+                                           TimerStatus)
 from services.persistence.unit_of_work import Store  # noqa: E402
 from services.workflow import definitions, instances  # noqa: E402
 
@@ -120,8 +130,51 @@ def _deploy_and_start(store: Store, root, source: bytes, filename: str,
     status = getattr(started, "status", "running")
     if status == "error":
         return f"refused: started {key} into error: {_first_line(started.error)}"
-    return "ok" + (f" ({len(warnings)} warnings: {'; '.join(map(str, warnings))[:200]})"
-                   if warnings else "")
+    with store.reading() as uow:
+        instance = uow.session.get(ProcessInstance, started.id)
+        if instance.status == "error":  # e.g. a call activity whose child failed as it began
+            return f"refused: started {key} into error: {_first_line(instance.error)}"
+        stands = standing(uow, instance)
+    warned = f"{len(warnings)} warnings: {'; '.join(map(str, warnings))[:200]}" if warnings else ""
+    if stands is None:
+        return "stuck: running with nothing to wait for" + (f" ({warned})" if warned else "")
+    return f"ok ({'; '.join(filter(None, (stands, warned)))})"
+
+
+def standing(uow, instance: ProcessInstance) -> str | None:
+    """What a started instance stands at, from its rows: `completed` (or its other finished
+    or suspended status), `waits for: ...` listing its ready tasks, pending timers, message
+    and signal subscriptions, open external tasks, open incidents and called instances that
+    themselves wait, or None when it runs with none of these (stuck)."""
+    if instance.status != "running":
+        return str(instance.status)
+    waits = _waits(uow, instance)
+    return "waits for: " + ", ".join(waits) if waits else None
+
+
+def _waits(uow, instance: ProcessInstance) -> list[str]:
+    def rows(model, *where):
+        return uow.session.query(model).filter(model.process_instance_id == instance.id,
+                                               *where).order_by(model.element_id).all()
+
+    waits = [f"user task {task.element_id}" for task in rows(Task, Task.status == TaskStatus.READY)]
+    waits += [f"timer {timer.element_id}"
+              for timer in rows(Timer, Timer.status == TimerStatus.PENDING)]
+    waits += [f"{sub.kind} {sub.name}" for sub in rows(EventSubscription)]
+    waits += [f"external worker on topic {task.topic}"
+              for task in rows(ExternalTask, ExternalTask.status == ExternalTaskStatus.OPEN)]
+    waits += [f"incident on {incident.element_id or instance.process_key}"
+              for incident in rows(Incident, Incident.resolved_at.is_(None))]
+    children = uow.session.query(ProcessInstance).filter(
+        ProcessInstance.parent_instance_id == instance.id).order_by(ProcessInstance.id).all()
+    for child in children:
+        if child.status == "running":
+            child_waits = _waits(uow, child)
+            if child_waits:  # a called instance that waits for nothing cannot move its caller
+                waits.append(f"called process {child.process_key}: {', '.join(child_waits)}")
+        elif child.status in ("suspended", "error"):
+            waits.append(f"called process {child.process_key} ({child.status})")
+    return waits
 
 
 # What a person might type into a start form's field, tried in turn until the form takes it.

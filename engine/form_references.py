@@ -12,7 +12,12 @@ the `zeebe:userTaskForm id="X"` whose text is the schema, embedded in the proces
 task).
 
 A form that is not there is a deploy error at the element's line, never a surprise when
-the task is opened. Other form keys (`embedded:app:...html`, external references) are
+the task is opened, with one exception taken from Camunda: a user task naming a form by
+id with the "latest" binding (`zeebe:formDefinition formId`, `camunda:formRef` without
+a binding or with `latest`) deploys with a warning, and shows the latest deployed form of
+that id (from any deployment, given to the loader as `latest` files). With none deployed
+it shows an UndeployedForm, which refuses every completion until one is: a form is the
+only check of what a person enters, so it is never skipped. Other form keys (`embedded:app:...html`, external references) are
 pages DutyFlow does not serve: the element keeps its camunda:formData form, if any, and
 the deploy answer warns.
 """
@@ -23,8 +28,12 @@ from collections.abc import Callable, Sequence
 
 from lxml import etree
 
+from dataclasses import dataclass
+from typing import Any
+
 from .camunda_forms import CamundaForm, FormFileError, read_form_file, read_form_text
-from .errors import Problem
+from .errors import FormValidationError, Problem
+from .forms import FormSpec
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -34,10 +43,42 @@ BINDINGS = ("latest", "deployment", "versionTag")
 Report = Callable[[etree._Element, str], None]
 
 
-class FormCatalog:
-    """The forms of one deployment, by file name and by schema id."""
+@dataclass(frozen=True)
+class UndeployedForm(FormSpec):
+    """The form of a user task naming, with the "latest" binding, a form id no deployment
+    holds: the task shows the problem and every completion is refused (the task waits)
+    until a form of that id is deployed."""
 
-    def __init__(self, files: Sequence[tuple[str, bytes]]):
+    form_id: str = ""
+
+    @property
+    def problem(self) -> str:
+        return (f"form {self.form_id!r} is not deployed: deploy a .form file with that id, "
+                "then the task shows it and can be completed")
+
+    def as_dict(self, locale: str | None = None) -> dict[str, Any]:
+        return {"fields": [], "undeployed_form": {"id": self.form_id, "problem": self.problem}}
+
+    def validate(self, data: Any, context: dict[str, Any] | None = None) -> dict[str, Any]:
+        raise FormValidationError({"_schema": [self.problem]})
+
+
+class FormCatalog:
+    """The forms of one deployment, by file name and by schema id; and `latest`, the
+    latest deployed forms (of other deployments) holding ids it lacks, by id."""
+
+    def __init__(self, files: Sequence[tuple[str, bytes]],
+                 latest: Sequence[tuple[str, bytes]] = ()):
+        self.latest_by_id: dict[str, CamundaForm] = {}
+        for name, source in latest:
+            try:
+                form = read_form_file(name, source)
+            except FormFileError:
+                continue  # it deployed once; a broken one is as good as none
+            if form.form_id:
+                self.latest_by_id.setdefault(form.form_id, form)
+        # The ids looked up among the latest deployed forms: the model's missing_forms.
+        self.missing: set[str] = set()
         self.problems: list[Problem] = []
         self.by_file: dict[str, CamundaForm] = {}
         self.by_id: dict[str, CamundaForm] = {}
@@ -60,19 +101,34 @@ class FormCatalog:
         """With a broken file, which forms exist is unknown: its problems say enough."""
         return bool(self.problems)
 
+    def latest(self, element: etree._Element, form_id: str, what: str,
+               warn: Report) -> FormSpec:
+        """The latest deployed form `form_id` for a user task whose deployment lacks it
+        (Camunda's "latest" binding), warned about at the element."""
+        self.missing.add(form_id)
+        warn(element, f"{what} {form_id!r} is not in the deployment: the latest deployed "
+                      "form with that id is shown when the task is opened, and with none "
+                      "deployed the task cannot be completed until one is")
+        return self.latest_by_id.get(form_id) or UndeployedForm(form_id=form_id)
+
+
+def _is_user_task(element: etree._Element) -> bool:
+    """Only a user task waits for its form: a start form must come with the diagram."""
+    return etree.QName(element).localname == "userTask"
+
 
 def _camunda(element: etree._Element, name: str) -> str | None:
     return (element.get(f"{{{CAMUNDA_NS}}}{name}") or "").strip() or None
 
 
 def camunda_form_of(element: etree._Element, catalog: FormCatalog, filename: str,
-                    report: Report, warn: Report) -> CamundaForm | None:
-    """The Camunda Form the element shows, None when it names none (or one that could not
-    be read: then a problem was reported)."""
+                    report: Report, warn: Report) -> FormSpec | None:
+    """The Camunda Form the element shows (or an UndeployedForm), None when it names none
+    (or one that could not be read: then a problem was reported)."""
     form_key, form_ref = _camunda(element, "formKey"), _camunda(element, "formRef")
     zeebe = element.find(f"{{{BPMN_NS}}}extensionElements/{{{ZEEBE_NS}}}formDefinition")
     if form_ref is not None:
-        return _by_ref(element, form_ref, catalog, report)
+        return _by_ref(element, form_ref, catalog, report, warn)
     if form_key is not None:
         if form_key.startswith("camunda-forms:"):
             scheme, _, path = form_key[len("camunda-forms:"):].partition(":")
@@ -90,7 +146,7 @@ def camunda_form_of(element: etree._Element, catalog: FormCatalog, filename: str
 
 
 def _by_ref(element: etree._Element, form_ref: str, catalog: FormCatalog,
-            report: Report) -> CamundaForm | None:
+            report: Report, warn: Report) -> FormSpec | None:
     binding = _camunda(element, "formRefBinding") or "latest"
     if binding not in BINDINGS:
         report(element, f"camunda:formRefBinding {binding!r} is not supported: forms are "
@@ -99,6 +155,8 @@ def _by_ref(element: etree._Element, form_ref: str, catalog: FormCatalog,
     if catalog.broken:
         return None
     form = catalog.by_id.get(form_ref)
+    if form is None and binding == "latest" and _is_user_task(element):
+        return catalog.latest(element, form_ref, "camunda:formRef", warn)
     if form is None:
         known = ", ".join(sorted(catalog.by_id)) or "none"
         report(element, f"form {form_ref!r} is not in the deployment: deploy its .form file "
@@ -127,13 +185,16 @@ def _by_file(element: etree._Element, form_key: str, path: str, catalog: FormCat
 
 
 def _zeebe(element: etree._Element, definition: etree._Element, catalog: FormCatalog,
-           filename: str, report: Report, warn: Report) -> CamundaForm | None:
+           filename: str, report: Report, warn: Report) -> FormSpec | None:
     form_id = (definition.get("formId") or "").strip()
     form_key = (definition.get("formKey") or "").strip()
     if form_id:
         if catalog.broken:
             return None
         form = catalog.by_id.get(form_id)
+        if form is None and (definition.get("bindingType") or "latest") == "latest" \
+                and _is_user_task(element):
+            return catalog.latest(element, form_id, "zeebe:formDefinition formId", warn)
         if form is None:
             report(element, f"zeebe:formDefinition formId {form_id!r} is not in the "
                             "deployment: deploy its .form file with the diagram")

@@ -80,15 +80,19 @@ def load_processes(source: bytes, filename: str,
     (file name, text): DMN files, whose decisions its business rule tasks call
     (engine.business_rules), and Camunda Forms (`.form`, engine.form_references) that its
     tasks and start events show. `latest_decision_files` are the latest deployed files
-    holding the decisions its business rule tasks call that the deployment lacks (sent with
-    each step that needs them: Camunda's "latest" binding); without them such a task fails
-    when it runs. Raises BpmnValidationError listing every problem, of the DMN and form
+    holding the decisions its business rule tasks call, and the forms its user tasks name
+    by id, that the deployment lacks (sent with each step that needs them: Camunda's
+    "latest" binding); without them such a task fails when it runs, and such a form is an
+    UndeployedForm (engine.form_references). Raises BpmnValidationError listing every problem, of the DMN and form
     files too.
     """
     decisions: Decisions = {}
     dmn_problems: list[Problem] = []
-    catalog = FormCatalog([file for file in decision_files if is_form_file(file[0])])
+    catalog = FormCatalog([file for file in decision_files if is_form_file(file[0])],
+                          [file for file in latest_decision_files if is_form_file(file[0])])
     decision_files = [file for file in decision_files if not is_form_file(file[0])]
+    latest_decision_files = [file for file in latest_decision_files
+                             if not is_form_file(file[0])]
     if decision_files:
         try:
             decisions = load_decisions(decision_files)
@@ -153,6 +157,7 @@ def load_processes(source: bytes, filename: str,
     return [dataclasses.replace(
                 model, decisions=decisions,
                 missing_decisions=business_rules.missing(calls[model.key].values(), decisions),
+                missing_forms=tuple(sorted(catalog.missing)),
                 warnings=model.warnings + tuple(more_warnings[model.key]))
             for model in models]
 
@@ -579,7 +584,8 @@ class _Checker:
         has_form_data = element.find("./bpmn:extensionElements/camunda:formData", NS) is not None
         if camunda_form is not None:
             if has_form_data:
-                self.report(element, f"the element shows Camunda Form {camunda_form.file} and "
+                shown = getattr(camunda_form, "file", None) or getattr(camunda_form, "form_id", "")
+                self.report(element, f"the element shows Camunda Form {shown} and "
                                      "also declares camunda:formData; keep one")
             return camunda_form
         fields: list[FieldSpec] = []

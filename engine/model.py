@@ -113,6 +113,9 @@ class ProcessModel:
     # Decisions its business rule tasks call that its deployment lacks: the latest deployed
     # decision with that id is used when the task runs (Camunda's "latest" binding).
     missing_decisions: tuple[str, ...] = ()
+    # Forms its user tasks name by id that its deployment lacks (of any process of its
+    # file): the latest deployed form with that id is shown (engine.form_references).
+    missing_forms: tuple[str, ...] = ()
     # Translations of element names (engine.labels): {element id: {language tag: text}};
     # the process's own under its key.
     labels: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -58,8 +58,9 @@ class ModelSource(NamedTuple):
     filename: str
     default_owner: str | None = None
     dmn: tuple[tuple[str, str], ...] = ()  # (file name, text): DMN and .form files deployed with it
-    # The latest deployed DMN files holding the decisions it calls that its deployment
-    # lacks (engine.loader's latest_decision_files); part of the ModelRef's checksum.
+    # The latest deployed DMN and .form files holding the decisions it calls and the forms
+    # its user tasks name that its deployment lacks (engine.loader's
+    # latest_decision_files); part of the ModelRef's checksum.
     latest_dmn: tuple[tuple[str, str], ...] = ()
 
 

@@ -354,29 +354,63 @@ def model_of(uow: UnitOfWork, definition: ProcessDefinition) -> ProcessModel:
     """The compiled model of a deployed version, compiled at most once per Store.
 
     Keyed by content (checksum, process key), so an entry is never stale: a changed
-    diagram is a new version with a new checksum.
+    diagram is a new version with a new checksum. A model whose user tasks name forms its
+    deployment lacks shows the latest deployed ones: keyed by those too.
     """
-    model = cached_model(uow, definition.checksum, definition.key)
+    model = uow.models.get((definition.checksum, definition.key))
     if model is None:
-        models = load_processes(definition.bpmn_xml.encode("utf-8"), definition.filename,
-                                default_owner=definition.default_department,
-                                decision_files=[(name, text.encode("utf-8")) for name, text
-                                                in definition.companion_files()])
-        model = next(m for m in models if m.key == definition.key)
+        model = _compile(definition)
         uow.models.put((definition.checksum, definition.key), model)
-    return model
+    if not model.missing_forms:
+        return model
+    latest = latest_files_holding(uow, (), model.missing_forms)
+    if not latest:
+        return model
+    cache_key = (with_latest(definition.checksum, latest), definition.key)
+    found = uow.models.get(cache_key)
+    if found is None:
+        found = _compile(definition, latest)
+        uow.models.put(cache_key, found)
+    return found
 
 
-def latest_files_holding(uow: UnitOfWork, decision_ids: Sequence[str]
-                         ) -> tuple[tuple[str, str], ...]:
-    """(file name, DMN text) of the latest deployed DMN file holding each decision id
-    (Camunda's "latest" binding); ids deployed nowhere are left out. Cached per newest
-    deployment: a new deploy may bring a newer decision."""
+def _compile(definition: ProcessDefinition, latest: Sequence[tuple[str, str]] = ()
+             ) -> ProcessModel:
+    models = load_processes(definition.bpmn_xml.encode("utf-8"), definition.filename,
+                            default_owner=definition.default_department,
+                            decision_files=[(name, text.encode("utf-8")) for name, text
+                                            in definition.companion_files()],
+                            latest_decision_files=[(name, text.encode("utf-8"))
+                                                   for name, text in latest])
+    return next(m for m in models if m.key == definition.key)
+
+
+def with_latest(checksum: str, latest: Sequence[tuple[str, str]]) -> str:
+    """The key of a model compiled with these latest deployed files: a newer decision or
+    form deployed is a new key, so a cached model is never stale."""
+    return checksum + ":" + hashlib.sha256(json.dumps(latest).encode("utf-8")).hexdigest()[:16]
+
+
+def latest_files_holding(uow: UnitOfWork, decision_ids: Sequence[str],
+                         form_ids: Sequence[str] = ()) -> tuple[tuple[str, str], ...]:
+    """(file name, text) of the latest deployed DMN file holding each decision id, and of
+    the latest deployed .form file of each form id (Camunda's "latest" binding); ids
+    deployed nowhere are left out. Cached per newest deployment: a new deploy may bring a
+    newer one."""
     newest = uow.session.scalar(select(func.max(ProcessDefinition.id)))
-    cache_key = ("latest-decisions", newest, tuple(decision_ids))
+    cache_key = ("latest-files", newest, tuple(decision_ids), tuple(form_ids))
     cached = uow.models.get(cache_key)
     if cached is not None:
         return cached
+    files = _latest_decision_files(uow, decision_ids) + _latest_form_files(uow, form_ids)
+    uow.models.put(cache_key, files)
+    return files
+
+
+def _latest_decision_files(uow: UnitOfWork, decision_ids: Sequence[str]
+                           ) -> tuple[tuple[str, str], ...]:
+    if not decision_ids:
+        return ()
     wanted, found = set(decision_ids), {}
     rows = uow.session.execute(select(ProcessDefinition.id, ProcessDefinition.dmn_files)
                                .where(ProcessDefinition.dmn_files.is_not(None))
@@ -392,11 +426,29 @@ def latest_files_holding(uow: UnitOfWork, decision_ids: Sequence[str]
             wanted -= held.keys()
         if not wanted:
             break
-    files = tuple(dict.fromkeys(found[decision_id] for decision_id in sorted(found)))
-    uow.models.put(cache_key, files)
-    return files
+    return tuple(dict.fromkeys(found[decision_id] for decision_id in sorted(found)))
+
+
+def _latest_form_files(uow: UnitOfWork, form_ids: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    if not form_ids:
+        return ()
+    wanted, found = set(form_ids), {}
+    rows = uow.session.execute(select(ProcessDefinition.id, ProcessDefinition.form_files)
+                               .where(ProcessDefinition.form_files.is_not(None))
+                               .order_by(ProcessDefinition.id.desc()))
+    for _, form_files in rows:
+        for item in json.loads(form_files):
+            held = FormCatalog([(item["filename"], item["json"].encode("utf-8"))]).by_id
+            for form_id in wanted & held.keys():
+                found[form_id] = (item["filename"], item["json"])
+            wanted -= held.keys()
+        if not wanted:
+            break
+    return tuple(found[form_id] for form_id in sorted(found))
 
 
 def cached_model(uow: UnitOfWork, checksum: str, key: str) -> ProcessModel | None:
-    """The compiled model if the Store has it: a step finds it without reading the BPMN text."""
-    return uow.models.get((checksum, key))
+    """The compiled model if the Store has it: a step finds it without reading the BPMN
+    text (not one that shows the latest deployed forms: model_of finds which they are)."""
+    model = uow.models.get((checksum, key))
+    return None if model is not None and model.missing_forms else model

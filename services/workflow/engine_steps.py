@@ -9,8 +9,6 @@ is one per process, started lazily and configured from the environment; a forked
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import os
 import threading
 from typing import Any
@@ -75,10 +73,11 @@ def run(uow: UnitOfWork, checksum: str, key: str, definition_id: int, state: str
     step's own query). Raises StepRefused or StepAborted."""
     model = definitions.cached_model(uow, checksum, key) or \
         definitions.model_of(uow, uow.session.get(ProcessDefinition, definition_id))
-    latest = definitions.latest_files_holding(uow, model.missing_decisions) \
-        if model.missing_decisions else ()
-    if latest:  # the worker compiles it again when a newer decision is deployed
-        checksum += ":" + hashlib.sha256(json.dumps(latest).encode("utf-8")).hexdigest()[:16]
+    latest = definitions.latest_files_holding(uow, model.missing_decisions,
+                                              model.missing_forms) \
+        if model.missing_decisions or model.missing_forms else ()
+    if latest:  # the worker compiles it again when a newer decision or form is deployed
+        checksum = definitions.with_latest(checksum, latest)
 
     def source() -> ModelSource:
         definition = uow.session.get(ProcessDefinition, definition_id)

@@ -241,7 +241,8 @@ def test_an_external_reference_to_no_embedded_form_deploys_with_a_warning():
 @pytest.mark.parametrize("attributes,message", [
     ('camunda:formKey="camunda-forms:deployment:other.form"', "other.form is not in the "
                                                               "deployment"),
-    ('camunda:formRef="nope"', "form 'nope' is not in the deployment"),
+    ('camunda:formRef="nope" camunda:formRefBinding="deployment"',
+     "form 'nope' is not in the deployment"),
     ('camunda:formRef="everything" camunda:formRefBinding="version" camunda:formRefVersion="2"',
      "camunda:formRefBinding 'version' is not supported"),
     ('camunda:formRef="everything" camunda:formRefBinding="versionTag" '
@@ -308,3 +309,60 @@ def test_labels_and_options_are_shown_in_the_readers_language_where_translated()
     assert [option["label"] for option in schema[0]["values"]] == ["合格", "Fail"]
     assert [field["label"] for field in chinese["fields"]] == ["结论", "承运人"]
     assert form.as_dict("en")["camunda_form"]["schema"]["components"][0]["label"] == "Verdict"
+
+
+ZEEBE_FORM_ID = ('', '<bpmn:extensionElements><zeebe:userTask/>'
+                     '<zeebe:formDefinition formId="everything"/></bpmn:extensionElements>')
+
+
+@pytest.mark.parametrize("attributes,extension,what", [
+    (*ZEEBE_FORM_ID, "zeebe:formDefinition formId"),
+    ('camunda:formRef="everything"', "", "camunda:formRef"),
+    ('camunda:formRef="everything" camunda:formRefBinding="latest"', "", "camunda:formRef"),
+])
+def test_a_task_naming_a_form_id_its_deployment_lacks_deploys_with_a_warning_at_its_line(
+        attributes, extension, what):
+    [model] = load_processes(diagram(attributes, extension), "p.bpmn")
+    [warning] = model.warnings
+    assert (warning.file, warning.element_id, warning.line) == ("p.bpmn", "check", 8)
+    assert warning.message.startswith(f"{what} 'everything' is not in the deployment: the "
+                                      "latest deployed form with that id is shown")
+    assert model.missing_forms == ("everything",)
+
+
+def test_a_task_naming_an_undeployed_form_id_shows_the_latest_deployed_form_of_that_id():
+    [model] = load_processes(diagram(*ZEEBE_FORM_ID), "p.bpmn",
+                             latest_decision_files=[("later/check.form",
+                                                     json.dumps(EVERY_INPUT).encode())])
+    form = model.duties["check"].form
+    assert (form.form_id, form.file) == ("everything", "later/check.form")
+    assert "supplier" in errors_of(form, {})
+
+
+def test_a_task_whose_form_id_is_deployed_nowhere_refuses_every_completion_with_the_reason():
+    [model] = load_processes(diagram(*ZEEBE_FORM_ID), "p.bpmn")
+    form = model.duties["check"].form
+    assert form.as_dict()["undeployed_form"]["id"] == "everything"
+    assert errors_of(form, {}) == {"_schema": [
+        "form 'everything' is not deployed: deploy a .form file with that id, then the "
+        "task shows it and can be completed"]}
+
+
+@pytest.mark.parametrize("attributes,extension", [
+    ('camunda:formRef="everything" camunda:formRefBinding="deployment"', ""),
+    ("", '<bpmn:extensionElements><zeebe:formDefinition formId="everything" '
+         'bindingType="deployment"/></bpmn:extensionElements>'),
+])
+def test_a_form_id_bound_to_the_deployment_is_still_refused_when_the_deployment_lacks_it(
+        attributes, extension):
+    with pytest.raises(BpmnValidationError) as refused:
+        load_processes(diagram(attributes, extension), "p.bpmn")
+    assert "'everything' is not in the deployment" in refused.value.problems[0].message
+
+
+def test_a_start_event_naming_an_undeployed_form_id_is_still_refused():
+    source = diagram("").replace(b'<bpmn:startEvent id="start">',
+                                 b'<bpmn:startEvent id="start" camunda:formRef="everything">')
+    with pytest.raises(BpmnValidationError) as refused:
+        load_processes(source, "p.bpmn")
+    assert refused.value.problems[0].element_id == "start"

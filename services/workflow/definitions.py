@@ -5,7 +5,7 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -409,42 +409,41 @@ def latest_files_holding(uow: UnitOfWork, decision_ids: Sequence[str],
 
 def _latest_decision_files(uow: UnitOfWork, decision_ids: Sequence[str]
                            ) -> tuple[tuple[str, str], ...]:
-    if not decision_ids:
-        return ()
-    wanted, found = set(decision_ids), {}
-    rows = uow.session.execute(select(ProcessDefinition.id, ProcessDefinition.dmn_files)
-                               .where(ProcessDefinition.dmn_files.is_not(None))
-                               .order_by(ProcessDefinition.id.desc()))
-    for _, dmn_files in rows:
-        for item in json.loads(dmn_files):
-            try:
-                held = load_decisions([(item["filename"], item["xml"].encode("utf-8"))])
-            except BpmnValidationError:
-                continue
-            for decision_id in wanted & held.keys():
-                found[decision_id] = (item["filename"], item["xml"])
-            wanted -= held.keys()
-        if not wanted:
-            break
-    return tuple(dict.fromkeys(found[decision_id] for decision_id in sorted(found)))
+    def decisions_in(filename: str, text: str) -> set[str]:
+        try:
+            return set(load_decisions([(filename, text.encode("utf-8"))]))
+        except BpmnValidationError:
+            return set()
+
+    return _latest_holding(uow, decision_ids, ProcessDefinition.dmn_files, "xml", decisions_in)
 
 
 def _latest_form_files(uow: UnitOfWork, form_ids: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    if not form_ids:
+    def forms_in(filename: str, text: str) -> set[str]:
+        return set(FormCatalog([(filename, text.encode("utf-8"))]).by_id)
+
+    return _latest_holding(uow, form_ids, ProcessDefinition.form_files, "json", forms_in)
+
+
+def _latest_holding(uow: UnitOfWork, ids: Sequence[str], column, text_key: str,
+                    ids_in: Callable[[str, str], set[str]]) -> tuple[tuple[str, str], ...]:
+    """(file name, text) of the newest deployed companion file (in `column`, its text under
+    `text_key`) holding each id, newest deployment first; one file holding several ids is
+    listed once."""
+    if not ids:
         return ()
-    wanted, found = set(form_ids), {}
-    rows = uow.session.execute(select(ProcessDefinition.id, ProcessDefinition.form_files)
-                               .where(ProcessDefinition.form_files.is_not(None))
+    wanted, found = set(ids), {}
+    rows = uow.session.execute(select(column).where(column.is_not(None))
                                .order_by(ProcessDefinition.id.desc()))
-    for _, form_files in rows:
-        for item in json.loads(form_files):
-            held = FormCatalog([(item["filename"], item["json"].encode("utf-8"))]).by_id
-            for form_id in wanted & held.keys():
-                found[form_id] = (item["filename"], item["json"])
-            wanted -= held.keys()
+    for (files,) in rows:
+        for item in json.loads(files):
+            held = ids_in(item["filename"], item[text_key])
+            for an_id in wanted & held:
+                found[an_id] = (item["filename"], item[text_key])
+            wanted -= held
         if not wanted:
             break
-    return tuple(found[form_id] for form_id in sorted(found))
+    return tuple(dict.fromkeys(found[an_id] for an_id in sorted(found)))
 
 
 def cached_model(uow: UnitOfWork, checksum: str, key: str) -> ProcessModel | None:
